@@ -1,0 +1,1592 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration parser: the Yamaha RTX command language of the reference
+ * scenario (shared/scenario.md) into struct cfg, then a verify pass over
+ * cross-line rules, and a printer of the normalized text.
+ *
+ * A buffer is split into lines; on each line `#` at the start or after
+ * white space opens a comment, the rest is split into words, and the words
+ * are looked up in commands[], a table of {keywords, argument counts,
+ * scope, handler} in which the more specific entries come first.  Entries
+ * without a handler are a router's job (NAT, DHCP, DNS, accounts...): the
+ * line is accepted with one notice saying what to use instead.  A line that
+ * matches nothing is an error; so is a bad argument.  Every problem becomes
+ * a diagnostic and parsing goes on with the next line, so the user sees
+ * all of them at once.
+ *
+ * Tunnel-scope lines apply to the tunnel of the last `tunnel select N`;
+ * global lines are valid anywhere, as on a RTX.
+ *
+ * The module never logs and keeps no state outside the structs it is
+ * given; only cfg_load_file does I/O.
+ */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define L2TP_PORT 1701
+#define MAX_WORDS 128 /* per line; `bridge member` needs 2 + 1 + 64 */
+#define QUOTE_MAX 160 /* bytes of a line quoted in a diagnostic */
+#define KEEPALIVE_INTERVAL_DEFAULT 60
+#define KEEPALIVE_COUNT_DEFAULT 3
+#define KEEPALIVE_INTERVAL_MAX 3600
+#define KEEPALIVE_COUNT_MAX 100
+#define DISCONNECT_TIME_MAX 21474836 /* seconds, as on a RTX */
+#define MSS_MIN 536
+#define MSS_MAX 1460
+
+/* ------------------------------------------------------------------ */
+/* Diagnostics                                                         */
+/* ------------------------------------------------------------------ */
+
+static const char *const diag_level_names[] = {
+	[CFG_DIAG_NOTICE] = "notice",
+	[CFG_DIAG_WARNING] = "warning",
+	[CFG_DIAG_ERROR] = "error",
+};
+
+void cfg_diags_free(struct cfg_diags *d)
+{
+	if (!d)
+		return;
+	free(d->v);
+	d->v = NULL;
+	d->n = d->cap = d->n_errors = 0;
+}
+
+void cfg_diag_format(const struct cfg_diag *dg, char *buf, size_t len)
+{
+	const char *level = "error";
+
+	if (!buf || len == 0)
+		return;
+	if ((unsigned)dg->level < sizeof(diag_level_names) / sizeof(diag_level_names[0]))
+		level = diag_level_names[dg->level];
+	if (dg->line)
+		snprintf(buf, len, "%s:%u: %s: %s", dg->file, dg->line, level, dg->msg);
+	else
+		snprintf(buf, len, "%s: %s: %s", dg->file, level, dg->msg);
+}
+
+/*
+ * Append one diagnostic.  Errors are counted even past CFG_DIAGS_MAX, where
+ * the last slot says that the rest is not shown.  0 or -ENOMEM.
+ */
+static int diag_vadd(struct cfg_diags *d, const char *file, unsigned line,
+		     enum cfg_diag_level level, const char *fmt, va_list ap)
+{
+	struct cfg_diag *dg;
+
+	if (level == CFG_DIAG_ERROR)
+		d->n_errors++;
+	if (d->n >= CFG_DIAGS_MAX)
+		return 0;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct cfg_diag *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	dg = &d->v[d->n++];
+	memset(dg, 0, sizeof(*dg));
+	snprintf(dg->file, sizeof(dg->file), "%s", file ? file : "");
+	if (d->n == CFG_DIAGS_MAX) {
+		dg->level = CFG_DIAG_NOTICE;
+		dg->line = 0;
+		snprintf(dg->msg, sizeof(dg->msg),
+			 "more than %d diagnostics: the rest are not shown", CFG_DIAGS_MAX);
+		return 0;
+	}
+	dg->level = level;
+	dg->line = line;
+	vsnprintf(dg->msg, sizeof(dg->msg), fmt, ap);
+	return 0;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int diag_add(struct cfg_diags *d, const char *file, unsigned line,
+		    enum cfg_diag_level level, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = diag_vadd(d, file, line, level, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Length of the well-formed UTF-8 character at s (not C1 controls), or 0 */
+static size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+	size_t n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+		return 0; /* C1 controls */
+	if (n == 3 && s[0] == 0xe0 && s[1] < 0xa0)
+		return 0; /* overlong */
+	if (n == 3 && s[0] == 0xed && s[1] >= 0xa0)
+		return 0; /* surrogates */
+	if (n == 4 && s[0] == 0xf0 && s[1] < 0x90)
+		return 0;
+	if (n == 4 && s[0] == 0xf4 && s[1] >= 0x90)
+		return 0;
+	return n;
+}
+
+/*
+ * Copy len bytes of s into dst (size dsz > 4) for quoting: printable ASCII
+ * and well-formed UTF-8 (a Japanese comment missing its '#') as they are,
+ * any other byte as \xNN, cut at a character boundary with "...".
+ */
+static void quote_bytes(char *dst, size_t dsz, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		char esc[5];
+		const char *piece = s + i;
+		size_t n = 1, plen;
+
+		if (u[i] < 0x20 || u[i] >= 0x7f) {
+			n = utf8_seq_len(u + i, len - i);
+			if (n == 0) {
+				n = 1;
+				snprintf(esc, sizeof(esc), "\\x%02x", u[i]);
+				piece = esc;
+			}
+		}
+		plen = piece == esc ? 4 : n;
+		if (o + plen + 4 > dsz) { /* keep room for "..." and the NUL */
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(dst + o, piece, plen);
+		o += plen;
+		i += n;
+	}
+	dst[o] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Objects                                                             */
+/* ------------------------------------------------------------------ */
+
+struct cfg *cfg_new(void)
+{
+	return calloc(1, sizeof(struct cfg));
+}
+
+void cfg_free(struct cfg *c)
+{
+	if (!c)
+		return;
+	free(c->tunnels);
+	free(c->bridges);
+	free(c->addresses);
+	free(c);
+}
+
+/*
+ * Make room for element n of *v; capacity is implicit: arrays grow to the
+ * next power of two when n is one.  0 or -ENOMEM.
+ */
+static int array_grow(void **v, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n != 0 && (n & (n - 1)) != 0)
+		return 0;
+	nv = realloc(*v, (n ? 2 * n : 1) * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	return 0;
+}
+
+static void tunnel_init(struct cfg_tunnel *t, unsigned id)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->auth_style = CFG_AUTH_DIGEST;
+	t->keepalive = true;
+	t->keepalive_interval = KEEPALIVE_INTERVAL_DEFAULT;
+	t->keepalive_count = KEEPALIVE_COUNT_DEFAULT;
+	t->mss_mode = CFG_MSS_OFF;
+	snprintf(t->ifname, sizeof(t->ifname), "tunnel%u", id % 100000u);
+}
+
+/* Linear: the array is only sorted once a parse has finished. */
+static struct cfg_tunnel *tunnel_lookup(struct cfg *c, unsigned id)
+{
+	for (size_t i = 0; i < c->n_tunnels; i++)
+		if (c->tunnels[i].id == id)
+			return &c->tunnels[i];
+	return NULL;
+}
+
+static int tunnel_get(struct cfg *c, unsigned id, struct cfg_tunnel **ret)
+{
+	struct cfg_tunnel *t = tunnel_lookup(c, id);
+
+	if (!t) {
+		if (array_grow((void **)&c->tunnels, c->n_tunnels, sizeof(*c->tunnels)) < 0)
+			return -ENOMEM;
+		t = &c->tunnels[c->n_tunnels++];
+		tunnel_init(t, id);
+	}
+	*ret = t;
+	return 0;
+}
+
+static int tunnel_cmp(const void *a, const void *b)
+{
+	const struct cfg_tunnel *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int bridge_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_bridge *)a)->name, ((const struct cfg_bridge *)b)->name);
+}
+
+static int address_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_address *)a)->ifname,
+		      ((const struct cfg_address *)b)->ifname);
+}
+
+static void cfg_sort(struct cfg *c)
+{
+	if (c->n_tunnels > 1)
+		qsort(c->tunnels, c->n_tunnels, sizeof(*c->tunnels), tunnel_cmp);
+	if (c->n_bridges > 1)
+		qsort(c->bridges, c->n_bridges, sizeof(*c->bridges), bridge_cmp);
+	if (c->n_addresses > 1)
+		qsort(c->addresses, c->n_addresses, sizeof(*c->addresses), address_cmp);
+}
+
+const struct cfg_tunnel *cfg_tunnel_find(const struct cfg *c, unsigned id)
+{
+	struct cfg_tunnel key = { .id = id };
+
+	if (!c || !c->n_tunnels)
+		return NULL;
+	return bsearch(&key, c->tunnels, c->n_tunnels, sizeof(key), tunnel_cmp);
+}
+
+const struct cfg_bridge *cfg_bridge_find(const struct cfg *c, const char *name)
+{
+	if (!c || !name)
+		return NULL;
+	for (size_t i = 0; i < c->n_bridges; i++)
+		if (!strcmp(c->bridges[i].name, name))
+			return &c->bridges[i];
+	return NULL;
+}
+
+static const struct cfg_address *address_find(const struct cfg *c, const char *ifname)
+{
+	for (size_t i = 0; i < c->n_addresses; i++)
+		if (!strcmp(c->addresses[i].ifname, ifname))
+			return &c->addresses[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Value parsers: true if s is well-formed, *ret set only then          */
+/* ------------------------------------------------------------------ */
+
+static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *ret)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > hi)
+			return false;
+	}
+	if (v < lo)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
+static bool parse_onoff(const char *s, bool *ret)
+{
+	if (!strcasecmp(s, "on"))
+		*ret = true;
+	else if (!strcasecmp(s, "off"))
+		*ret = false;
+	else
+		return false;
+	return true;
+}
+
+/* A.B.C.D to a host-order number (Router IDs) */
+static bool parse_router_id(const char *s, uint32_t *ret)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*ret = ntohl(a.s_addr);
+	return true;
+}
+
+/* An IPv4 or IPv6 literal with port 1701 */
+static bool parse_sockaddr(const char *s, struct sockaddr_storage *ret)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, s, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(L2TP_PORT);
+	} else if (inet_pton(AF_INET6, s, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(L2TP_PORT);
+	} else {
+		return false;
+	}
+	*ret = ss;
+	return true;
+}
+
+/* Unspecified, multicast or broadcast: no place for a tunnel end */
+static bool sockaddr_is_special(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+
+		return a == 0 || a == 0xffffffffu || (a >> 28) == 0xe;
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	return IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_MULTICAST(a6);
+}
+
+/* Linux accepts a name of 1..15 bytes other than "." and "..", without '/' or ':' */
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	return !strpbrk(s, "/:");
+}
+
+/*
+ * True if s is "tunnel" and digits: a tunnel's TAP port.  *ret_id is its
+ * number, or 0 if the number is out of range or has a leading zero.
+ */
+static bool tunnel_port(const char *s, unsigned *ret_id)
+{
+	const char *digits;
+	unsigned id;
+
+	if (strncmp(s, "tunnel", 6) != 0)
+		return false;
+	digits = s + 6;
+	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+		return false;
+	if (digits[0] == '0' || !parse_uint(digits, 1, CFG_MAX_TUNNELS, &id))
+		id = 0;
+	*ret_id = id;
+	return true;
+}
+
+static const char *ntop4(uint32_t host_order, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = htonl(host_order) };
+
+	return inet_ntop(AF_INET, &a, buf, (socklen_t)len);
+}
+
+static const char *ntop_sockaddr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	if (ss->ss_family == AF_INET6)
+		return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
+				 (socklen_t)len);
+	return inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf,
+			 (socklen_t)len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Line handlers                                                       */
+/* ------------------------------------------------------------------ */
+
+struct parser {
+	struct cfg *c;
+	struct cfg_diags *d;
+	const char *name;
+	unsigned lineno;
+	unsigned cur; /* tunnel of the last `tunnel select`, 0 = none */
+	size_t cur_index; /* its index in c->tunnels (stable while parsing) */
+	bool cur_bad; /* the last `tunnel select` was an error: skip its block */
+	char *w[MAX_WORDS]; /* words of the current line */
+	size_t nw;
+	char quoted[QUOTE_MAX + 4]; /* the words joined by one space */
+	/* for the handler: */
+	struct cfg_tunnel *t; /* the selected tunnel, for SCOPE_TUNNEL */
+	char *const *a; /* the words after the keywords */
+	size_t n;
+};
+
+/* A diagnostic on the current line: "'LINE': MESSAGE" */
+__attribute__((format(printf, 3, 4)))
+static int pdiag(struct parser *p, enum cfg_diag_level level, const char *fmt, ...)
+{
+	char msg[sizeof(((struct cfg_diag *)NULL)->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return diag_add(p->d, p->name, p->lineno, level, "'%s': %.*s", p->quoted,
+			(int)(sizeof(msg) - sizeof(p->quoted) - 8), msg);
+}
+
+#define perr(p, ...) pdiag((p), CFG_DIAG_ERROR, __VA_ARGS__)
+
+enum scope {
+	SCOPE_GLOBAL, /* valid in and out of a `tunnel select` block */
+	SCOPE_TUNNEL, /* needs a selected tunnel */
+};
+
+typedef int handler_fn(struct parser *p);
+
+struct command {
+	const char *words[6]; /* keywords; "*" matches any one word */
+	unsigned min_args, max_args; /* words after the keywords */
+	enum scope scope;
+	handler_fn *handler; /* NULL: a router's job, accepted with `notice` */
+	const char *usage_or_notice;
+};
+
+static int h_tunnel_select(struct parser *p)
+{
+	char *const *a = p->a;
+	struct cfg_tunnel *t;
+	unsigned id;
+
+	p->cur = 0;
+	p->cur_bad = false;
+	if (!strcasecmp(a[0], "none"))
+		return 0;
+	if (!parse_uint(a[0], 1, CFG_MAX_TUNNELS, &id)) {
+		p->cur_bad = true;
+		return perr(p, "tunnel number must be 1..%d or none: the lines up to the next "
+			    "'tunnel select' are skipped", CFG_MAX_TUNNELS);
+	}
+	if (tunnel_get(p->c, id, &t) < 0)
+		return -ENOMEM;
+	if (!t->line)
+		t->line = p->lineno;
+	p->cur = id;
+	p->cur_index = (size_t)(t - p->c->tunnels);
+	return 0;
+}
+
+static int tunnel_enable(struct parser *p, const char *arg, bool enable)
+{
+	struct cfg_tunnel *t;
+	unsigned id;
+
+	if (!parse_uint(arg, 1, CFG_MAX_TUNNELS, &id))
+		return perr(p, "tunnel number must be 1..%d", CFG_MAX_TUNNELS);
+	if (tunnel_get(p->c, id, &t) < 0)
+		return -ENOMEM;
+	t->enabled = enable;
+	t->enable_line = p->lineno;
+	return 0;
+}
+
+static int h_tunnel_enable(struct parser *p)
+{
+	return tunnel_enable(p, p->a[0], true);
+}
+
+static int h_tunnel_disable(struct parser *p)
+{
+	return tunnel_enable(p, p->a[0], false);
+}
+
+static int h_encapsulation(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	static const struct {
+		const char *name, *what;
+	} others[] = {
+		{ "l2tpv3", "L2TPv3 over IPsec" },
+		{ "l2tp", "L2TPv2 over IPsec" },
+		{ "ipsec", "IPsec" },
+		{ "pptp", "PPTP" },
+		{ "ipip", "IP over IP" },
+	};
+	const char *what = "this encapsulation";
+
+	if (!strcasecmp(a[0], "l2tpv3-raw")) {
+		t->has_encapsulation = true;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		if (!strcasecmp(a[0], others[i].name))
+			what = others[i].what;
+	return perr(p, "%s is not supported: l2tpv3d speaks only l2tpv3-raw "
+		    "(L2TPv3 over UDP without IPsec)", what);
+}
+
+static int h_endpoint(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	size_t n = p->n;
+	struct sockaddr_storage local, remote;
+	const char *ls = n == 2 ? a[0] : NULL, *rs = a[n - 1];
+
+	memset(&local, 0, sizeof(local));
+	if (ls && !parse_sockaddr(ls, &local))
+		return perr(p, "local address '%s' is not an IPv4 or IPv6 address", ls);
+	if (!parse_sockaddr(rs, &remote))
+		return perr(p, "remote address '%s' is not an IPv4 or IPv6 address "
+			    "(host names are not supported)", rs);
+	if (ls && local.ss_family != remote.ss_family)
+		return perr(p, "local '%s' and remote '%s' must both be IPv4 or both IPv6", ls, rs);
+	if (ls && sockaddr_is_special(&local))
+		return perr(p, "local address '%s' cannot be a tunnel endpoint", ls);
+	if (sockaddr_is_special(&remote))
+		return perr(p, "remote address '%s' cannot be a tunnel endpoint", rs);
+	t->has_endpoint = true;
+	t->has_local_address = ls != NULL;
+	t->local = local;
+	t->remote = remote;
+	return 0;
+}
+
+static int set_onoff(struct parser *p, const char *arg, bool *field)
+{
+	if (!parse_onoff(arg, field))
+		return perr(p, "expected on or off, not '%s'", arg);
+	return 0;
+}
+
+static int h_always_on(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	return set_onoff(p, a[0], &t->always_on);
+}
+
+static int h_keepalive_log(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	return set_onoff(p, a[0], &t->keepalive_log);
+}
+
+static int h_syslog(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	return set_onoff(p, a[0], &t->syslog);
+}
+
+/* Copy a one-word name of at most max bytes into dst[max + 1]. */
+static int set_name(struct parser *p, const char *what, const char *s, char *dst, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len > max)
+		return perr(p, "%s is %zu bytes long, more than %zu", what, len, max);
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+static int h_hostname(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	return set_name(p, "the host name", a[0], t->hostname, CFG_NAME_MAX);
+}
+
+static int h_end_id(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	if (strlen(a[0]) > CFG_NAME_MAX)
+		return set_name(p, "the end id", a[0], t->remote_end_id, CFG_NAME_MAX);
+	t->has_remote_end_id = true;
+	return set_name(p, "the end id", a[0], t->remote_end_id, CFG_NAME_MAX);
+}
+
+static int h_auth(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	size_t n = p->n;
+	size_t len;
+
+	if (!strcasecmp(a[0], "off")) {
+		if (n != 1)
+			return perr(p, "expected 'l2tp tunnel auth off' with nothing after it");
+		t->auth = false;
+		memset(t->secret, 0, sizeof(t->secret));
+		return 0;
+	}
+	if (strcasecmp(a[0], "on") != 0)
+		return perr(p, "expected 'on SECRET' or 'off', not '%s'", a[0]);
+	if (n != 2)
+		return perr(p, "a secret is required: expected 'l2tp tunnel auth on SECRET'");
+	len = strlen(a[1]);
+	if (len > CFG_SECRET_MAX)
+		return perr(p, "the secret is %zu bytes long, more than %d", len, CFG_SECRET_MAX);
+	t->auth = true;
+	memset(t->secret, 0, sizeof(t->secret));
+	memcpy(t->secret, a[1], len);
+	return 0;
+}
+
+static int h_disconnect(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	unsigned v;
+
+	if (!strcasecmp(a[0], "off")) {
+		t->disconnect_time = 0;
+		return 0;
+	}
+	if (!parse_uint(a[0], 1, DISCONNECT_TIME_MAX, &v))
+		return perr(p, "expected off or 1..%d seconds", DISCONNECT_TIME_MAX);
+	t->disconnect_time = v;
+	return 0;
+}
+
+static int h_keepalive_use(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	size_t n = p->n;
+	unsigned interval = KEEPALIVE_INTERVAL_DEFAULT, count = KEEPALIVE_COUNT_DEFAULT;
+
+	if (!strcasecmp(a[0], "off")) {
+		if (n != 1)
+			return perr(p, "expected 'l2tp keepalive use off' with nothing after it");
+		t->keepalive = false;
+		t->keepalive_interval = KEEPALIVE_INTERVAL_DEFAULT;
+		t->keepalive_count = KEEPALIVE_COUNT_DEFAULT;
+		return 0;
+	}
+	if (strcasecmp(a[0], "on") != 0)
+		return perr(p, "expected on [INTERVAL [COUNT]] or off, not '%s'", a[0]);
+	if (n >= 2 && !parse_uint(a[1], 1, KEEPALIVE_INTERVAL_MAX, &interval))
+		return perr(p, "interval must be 1..%d seconds", KEEPALIVE_INTERVAL_MAX);
+	if (n >= 3 && !parse_uint(a[2], 1, KEEPALIVE_COUNT_MAX, &count))
+		return perr(p, "count must be 1..%d", KEEPALIVE_COUNT_MAX);
+	t->keepalive = true;
+	t->keepalive_interval = interval;
+	t->keepalive_count = count;
+	return 0;
+}
+
+static int set_router_id(struct parser *p, const char *arg, bool *has, uint32_t *id)
+{
+	uint32_t v;
+
+	if (!parse_router_id(arg, &v))
+		return perr(p, "expected a router id written as an IPv4 address A.B.C.D");
+	if (v == 0)
+		return perr(p, "the router id must not be 0.0.0.0");
+	*has = true;
+	*id = v;
+	return 0;
+}
+
+static int h_local_router_id(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	return set_router_id(p, a[0], &t->has_local_router_id, &t->local_router_id);
+}
+
+static int h_remote_router_id(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+
+	return set_router_id(p, a[0], &t->has_remote_router_id, &t->remote_router_id);
+}
+
+static int h_mss(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	unsigned v;
+
+	if (!strcasecmp(a[0], "auto")) {
+		t->mss_mode = CFG_MSS_AUTO;
+		t->mss_value = 0;
+	} else if (!strcasecmp(a[0], "off")) {
+		t->mss_mode = CFG_MSS_OFF;
+		t->mss_value = 0;
+	} else if (parse_uint(a[0], MSS_MIN, MSS_MAX, &v)) {
+		t->mss_mode = CFG_MSS_FIXED;
+		t->mss_value = v;
+	} else {
+		return perr(p, "expected auto, off or an MSS of %d..%d bytes", MSS_MIN, MSS_MAX);
+	}
+	return 0;
+}
+
+static int h_service(struct parser *p)
+{
+	char *const *a = p->a;
+	size_t n = p->n;
+	bool v2 = false, v3 = false;
+
+	if (!strcasecmp(a[0], "off")) {
+		if (n != 1)
+			return perr(p, "expected 'l2tp service off' with nothing after it");
+		p->c->service_on = false;
+		return 0;
+	}
+	if (strcasecmp(a[0], "on") != 0)
+		return perr(p, "expected on [l2tpv3] or off, not '%s'", a[0]);
+	for (size_t i = 1; i < n; i++) {
+		if (!strcasecmp(a[i], "l2tpv3"))
+			v3 = true;
+		else if (!strcasecmp(a[i], "l2tp"))
+			v2 = true;
+		else
+			return perr(p, "unknown protocol '%s': expected l2tpv3", a[i]);
+	}
+	if (v2 && !v3)
+		return perr(p, "L2TPv2 ('l2tp') is not supported: l2tpv3d serves L2TPv3 only");
+	p->c->service_on = true;
+	if (v2)
+		return pdiag(p, CFG_DIAG_WARNING,
+			     "L2TPv2 ('l2tp') is not supported: only L2TPv3 is served");
+	return 0;
+}
+
+static int h_bridge_member(struct parser *p)
+{
+	char *const *a = p->a;
+	size_t n = p->n;
+	struct cfg_bridge *b = NULL;
+	const char *name = a[0];
+	unsigned id;
+
+	if (!valid_ifname(name))
+		return perr(p, "'%s' is not a valid interface name (1..%d bytes, no '/' or ':')",
+			    name, IFNAMSIZ - 1);
+	if (tunnel_port(name, &id))
+		return perr(p, "a bridge cannot be named '%s' like a tunnel port", name);
+	for (size_t i = 1; i < n; i++) {
+		if (!valid_ifname(a[i]))
+			return perr(p, "'%s' is not a valid interface name (1..%d bytes, no '/' "
+				    "or ':')", a[i], IFNAMSIZ - 1);
+		if (tunnel_port(a[i], &id) && id == 0)
+			return perr(p, "'%s' is not a tunnel port: tunnel numbers are 1..%d "
+				    "without leading zeros", a[i], CFG_MAX_TUNNELS);
+		if (!strcmp(a[i], name))
+			return perr(p, "'%s' cannot be a member of itself", name);
+		for (size_t j = 1; j < i; j++)
+			if (!strcmp(a[i], a[j]))
+				return perr(p, "'%s' is listed twice", a[i]);
+	}
+	for (size_t i = 0; i < p->c->n_bridges; i++)
+		if (!strcmp(p->c->bridges[i].name, name))
+			b = &p->c->bridges[i];
+	if (!b) {
+		if (p->c->n_bridges >= CFG_MAX_BRIDGES)
+			return perr(p, "more than %d bridges", CFG_MAX_BRIDGES);
+		if (array_grow((void **)&p->c->bridges, p->c->n_bridges, sizeof(*b)) < 0)
+			return -ENOMEM;
+		b = &p->c->bridges[p->c->n_bridges++];
+	}
+	/* like a RTX, a later line replaces the member list */
+	memset(b, 0, sizeof(*b));
+	memcpy(b->name, name, strlen(name) + 1);
+	b->line = p->lineno;
+	for (size_t i = 1; i < n; i++)
+		memcpy(b->members[i - 1], a[i], strlen(a[i]) + 1);
+	b->n_members = n - 1;
+	return 0;
+}
+
+static int h_ip_address(struct parser *p)
+{
+	char *const *a = p->a;
+	const char *ifname = p->w[1];
+	const char *slash = strchr(a[0], '/');
+	char addr[INET_ADDRSTRLEN];
+	struct cfg_address *ca = NULL;
+	struct in_addr v4;
+	unsigned len;
+	uint32_t h;
+
+	if (!strcasecmp(ifname, "tunnel"))
+		return perr(p, "an address on a tunnel interface is not supported: put it on "
+			    "the bridge the tunnel is a member of");
+	if (!valid_ifname(ifname))
+		return perr(p, "'%s' is not a valid interface name (1..%d bytes, no '/' or ':')",
+			    ifname, IFNAMSIZ - 1);
+	if (!slash || (size_t)(slash - a[0]) >= sizeof(addr) ||
+	    !parse_uint(slash + 1, 1, 32, &len))
+		return perr(p, "expected A.B.C.D/LEN with LEN 1..32, not '%s'", a[0]);
+	memcpy(addr, a[0], (size_t)(slash - a[0]));
+	addr[slash - a[0]] = '\0';
+	if (inet_pton(AF_INET, addr, &v4) != 1)
+		return perr(p, "'%s' is not an IPv4 address", addr);
+	h = ntohl(v4.s_addr);
+	if (h == 0 || h == 0xffffffffu || (h >> 28) == 0xe)
+		return perr(p, "'%s' cannot be an interface address", addr);
+	for (size_t i = 0; i < p->c->n_addresses; i++)
+		if (!strcmp(p->c->addresses[i].ifname, ifname))
+			ca = &p->c->addresses[i];
+	if (!ca) {
+		if (p->c->n_addresses >= CFG_MAX_ADDRESSES)
+			return perr(p, "more than %d interface addresses", CFG_MAX_ADDRESSES);
+		if (array_grow((void **)&p->c->addresses, p->c->n_addresses, sizeof(*ca)) < 0)
+			return -ENOMEM;
+		ca = &p->c->addresses[p->c->n_addresses++];
+	}
+	/* like a RTX, a later line replaces the address */
+	memset(ca, 0, sizeof(*ca));
+	memcpy(ca->ifname, ifname, strlen(ifname) + 1);
+	ca->line = p->lineno;
+	ca->family = AF_INET;
+	ca->addr.v4 = v4;
+	ca->prefixlen = len;
+	return 0;
+}
+
+#define NOT_OURS "not l2tpv3d's job, ignored: "
+
+/*
+ * Every command we know.  The first entry whose keywords all match wins,
+ * so specific entries come before general ones (`ip IF address dhcp`
+ * before `ip IF address`).
+ */
+static const struct command commands[] = {
+	{ { "tunnel", "select" }, 1, 1, SCOPE_GLOBAL, h_tunnel_select, "tunnel select N|none" },
+	{ { "tunnel", "enable" }, 1, 1, SCOPE_GLOBAL, h_tunnel_enable, "tunnel enable N" },
+	{ { "tunnel", "disable" }, 1, 1, SCOPE_GLOBAL, h_tunnel_disable, "tunnel disable N" },
+	{ { "tunnel", "encapsulation" }, 1, 1, SCOPE_TUNNEL, h_encapsulation,
+	  "tunnel encapsulation l2tpv3-raw" },
+	{ { "tunnel", "endpoint", "address" }, 1, 2, SCOPE_TUNNEL, h_endpoint,
+	  "tunnel endpoint address [LOCAL] REMOTE" },
+	{ { "l2tp", "always-on" }, 1, 1, SCOPE_TUNNEL, h_always_on, "l2tp always-on on|off" },
+	{ { "l2tp", "hostname" }, 1, 1, SCOPE_TUNNEL, h_hostname, "l2tp hostname NAME" },
+	{ { "l2tp", "tunnel", "auth" }, 1, 2, SCOPE_TUNNEL, h_auth,
+	  "l2tp tunnel auth on SECRET|off" },
+	{ { "l2tp", "tunnel", "disconnect", "time" }, 1, 1, SCOPE_TUNNEL, h_disconnect,
+	  "l2tp tunnel disconnect time SECONDS|off" },
+	{ { "l2tp", "keepalive", "use" }, 1, 3, SCOPE_TUNNEL, h_keepalive_use,
+	  "l2tp keepalive use on [INTERVAL [COUNT]]|off" },
+	{ { "l2tp", "keepalive", "log" }, 1, 1, SCOPE_TUNNEL, h_keepalive_log,
+	  "l2tp keepalive log on|off" },
+	{ { "l2tp", "syslog" }, 1, 1, SCOPE_TUNNEL, h_syslog, "l2tp syslog on|off" },
+	{ { "l2tp", "local", "router-id" }, 1, 1, SCOPE_TUNNEL, h_local_router_id,
+	  "l2tp local router-id A.B.C.D" },
+	{ { "l2tp", "remote", "router-id" }, 1, 1, SCOPE_TUNNEL, h_remote_router_id,
+	  "l2tp remote router-id A.B.C.D" },
+	{ { "l2tp", "remote", "end-id" }, 1, 1, SCOPE_TUNNEL, h_end_id, "l2tp remote end-id NAME" },
+	{ { "l2tp", "service" }, 1, 3, SCOPE_GLOBAL, h_service, "l2tp service on [l2tpv3]|off" },
+	{ { "ip", "tunnel", "tcp", "mss", "limit" }, 1, 1, SCOPE_TUNNEL, h_mss,
+	  "ip tunnel tcp mss limit auto|off|BYTES" },
+	{ { "bridge", "member" }, 2, 1 + CFG_MAX_BRIDGE_MEMBERS, SCOPE_GLOBAL, h_bridge_member,
+	  "bridge member BRIDGE INTERFACE..." },
+
+	/* a router's job: one notice each */
+	{ { "ip", "*", "address", "dhcp" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "run the host's DHCP client on the interface" },
+	{ { "ip", "*", "nat", "descriptor" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "configure NAT with nftables" },
+	{ { "ip", "*", "secure", "filter" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "filter packets with nftables" },
+	{ { "ip", "filter" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "filter packets with nftables" },
+	{ { "ip", "route" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "configure routes on the host (ip route, systemd-networkd)" },
+
+	{ { "ip", "*", "address" }, 1, 1, SCOPE_GLOBAL, h_ip_address,
+	  "ip INTERFACE address A.B.C.D/LEN" },
+
+	{ { "nat", "descriptor", "masquerade", "static" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "forward the port with an nftables dnat rule" },
+	{ { "nat", "descriptor" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "configure NAT with nftables" },
+	{ { "dns" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "configure the host's resolver" },
+	{ { "telnetd" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL, NOT_OURS "l2tpv3d runs no telnet server" },
+	{ { "sshd" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL, NOT_OURS "configure the host's sshd" },
+	{ { "httpd" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL, NOT_OURS "l2tpv3d runs no web server" },
+	{ { "administrator", "password" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "the host's accounts control who manages l2tpv3d" },
+	{ { "login", "password" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "the host's accounts control who manages l2tpv3d" },
+	{ { "login", "user" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "the host's accounts control who manages l2tpv3d" },
+	{ { "console" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "console settings belong to the host" },
+	{ { "timezone" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "set the host's time zone (timedatectl)" },
+	{ { "description" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "l2tpv3d keeps no descriptions" },
+	{ { "ntpdate" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "keep time with the host's NTP client" },
+	{ { "syslog" }, 0, MAX_WORDS, SCOPE_GLOBAL, NULL,
+	  NOT_OURS "l2tpv3d logs to the host's syslog or journal; forward from there" },
+};
+
+static const struct command *command_find(char *const *w, size_t nw, size_t *ret_nkw)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *cmd = &commands[i];
+		size_t k;
+
+		for (k = 0; k < 6 && cmd->words[k]; k++)
+			if (k >= nw || (strcmp(cmd->words[k], "*") != 0 &&
+					strcasecmp(cmd->words[k], w[k]) != 0))
+				break;
+		if (k == 6 || !cmd->words[k]) {
+			*ret_nkw = k;
+			return cmd;
+		}
+	}
+	return NULL;
+}
+
+static int dispatch(struct parser *p)
+{
+	const struct command *cmd;
+	struct cfg_tunnel *t = NULL;
+	size_t nkw, nargs;
+
+	cmd = command_find(p->w, p->nw, &nkw);
+	if (!cmd)
+		return perr(p, "unknown command");
+	if (!cmd->handler)
+		return pdiag(p, CFG_DIAG_NOTICE, "%s", cmd->usage_or_notice);
+	nargs = p->nw - nkw;
+	if (nargs < cmd->min_args || nargs > cmd->max_args)
+		return perr(p, "expected '%s'", cmd->usage_or_notice);
+	if (cmd->scope == SCOPE_TUNNEL) {
+		if (p->cur_bad)
+			return 0; /* reported at its `tunnel select` */
+		if (!p->cur)
+			return perr(p, "only valid after 'tunnel select N': ignored");
+		t = &p->c->tunnels[p->cur_index];
+	}
+	p->t = t;
+	p->a = p->w + nkw;
+	p->n = nargs;
+	return cmd->handler(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                               */
+/* ------------------------------------------------------------------ */
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* The words joined by one space, cut at QUOTE_MAX with "..." */
+static void join_words(struct parser *p)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < p->nw; i++) {
+		size_t len = strlen(p->w[i]), room;
+
+		if (o + (i > 0) + len <= QUOTE_MAX) {
+			if (i > 0)
+				p->quoted[o++] = ' ';
+			memcpy(p->quoted + o, p->w[i], len);
+			o += len;
+			continue;
+		}
+		room = QUOTE_MAX - o;
+		if (i > 0 && room > 0) {
+			p->quoted[o++] = ' ';
+			room--;
+		}
+		memcpy(p->quoted + o, p->w[i], room);
+		o += room;
+		memcpy(p->quoted + o, "...", 4);
+		return;
+	}
+	p->quoted[o] = '\0';
+}
+
+/* Quote the raw bytes of a line that cannot be split into words. */
+static void quote_raw(struct parser *p, const char *s, size_t len, size_t max)
+{
+	while (len > 0 && is_blank(*s)) {
+		s++;
+		len--;
+	}
+	while (len > 0 && is_blank(s[len - 1]))
+		len--;
+	quote_bytes(p->quoted, max, s, len);
+}
+
+/* One line without its '\n'. */
+static int parse_line(struct parser *p, const char *raw, size_t len)
+{
+	char buf[CFG_LINE_MAX + 1];
+	const unsigned char *u = (const unsigned char *)raw;
+	size_t i, o = 0;
+
+	if (len > 0 && raw[len - 1] == '\r')
+		len--;
+	if (p->lineno == 1 && len >= 3 && !memcmp(raw, "\xef\xbb\xbf", 3)) {
+		raw += 3; /* a byte order mark from a Windows editor */
+		u += 3;
+		len -= 3;
+	}
+	if (len > CFG_LINE_MAX) {
+		quote_raw(p, raw, len, 64);
+		return perr(p, "line is %zu bytes long, more than %d: ignored", len, CFG_LINE_MAX);
+	}
+
+	/*
+	 * Copy up to the comment.  A no-break space or an ideographic space
+	 * (U+00A0, U+3000, common in Japanese text) counts as white space, so
+	 * that it may precede the '#' of a comment.
+	 */
+	for (i = 0; i < len; i++) {
+		if (raw[i] == '#' && (o == 0 || is_blank(buf[o - 1])))
+			break;
+		if (i + 1 < len && u[i] == 0xc2 && u[i + 1] == 0xa0) {
+			buf[o++] = ' ';
+			buf[o++] = ' ';
+			i += 1;
+		} else if (i + 2 < len && u[i] == 0xe3 && u[i + 1] == 0x80 && u[i + 2] == 0x80) {
+			buf[o++] = ' ';
+			buf[o++] = ' ';
+			buf[o++] = ' ';
+			i += 2;
+		} else {
+			buf[o++] = raw[i];
+		}
+	}
+	buf[o] = '\0';
+
+	for (i = 0; i < o; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (is_blank(buf[i]) || (ch > 0x20 && ch < 0x7f))
+			continue;
+		quote_raw(p, buf, o, sizeof(p->quoted));
+		if (ch < 0x80)
+			return perr(p, "control character 0x%02x: line ignored", ch);
+		return perr(p, "non-ASCII text outside a comment (a comment starts with '#' "
+			    "after a space): line ignored");
+	}
+
+	p->nw = 0;
+	for (i = 0; i < o;) {
+		while (i < o && is_blank(buf[i]))
+			buf[i++] = '\0';
+		if (i == o)
+			break;
+		if (p->nw == MAX_WORDS) {
+			quote_raw(p, raw, len, 64);
+			return perr(p, "more than %d words: line ignored", MAX_WORDS);
+		}
+		p->w[p->nw++] = buf + i;
+		while (i < o && !is_blank(buf[i]))
+			i++;
+	}
+	if (p->nw == 0)
+		return 0;
+	join_words(p);
+	return dispatch(p);
+}
+
+int cfg_parse_buffer(struct cfg *c, const char *name, const char *buf, size_t len,
+		     struct cfg_diags *d)
+{
+	struct parser p = { .c = c, .d = d, .name = name ? name : "" };
+	size_t errors = d->n_errors, pos = 0;
+	int r = 0;
+
+	while (pos < len && r == 0) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - buf) : len;
+
+		p.lineno++;
+		r = parse_line(&p, buf + pos, end - pos);
+		pos = end + 1;
+	}
+	cfg_sort(c);
+	if (r < 0)
+		return r;
+	return d->n_errors > errors ? -EINVAL : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verify                                                              */
+/* ------------------------------------------------------------------ */
+
+struct port_ref {
+	const char *member;
+	const struct cfg_bridge *bridge;
+};
+
+static int port_ref_cmp(const void *a, const void *b)
+{
+	const struct port_ref *x = a, *y = b;
+	int r = strcmp(x->member, y->member);
+
+	if (r)
+		return r;
+	return (x->bridge->line > y->bridge->line) - (x->bridge->line < y->bridge->line);
+}
+
+/* Bridge membership: tunnel ports exist, nobody is in two bridges. */
+static int verify_bridges(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	struct port_ref *refs;
+	size_t n = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < c->n_bridges; i++)
+		n += c->bridges[i].n_members;
+	refs = calloc(n ? n : 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < c->n_bridges && r == 0; i++) {
+		const struct cfg_bridge *b = &c->bridges[i];
+
+		for (size_t j = 0; j < b->n_members && r == 0; j++) {
+			const char *m = b->members[j];
+			struct cfg_tunnel *t;
+			unsigned id;
+
+			refs[n++] = (struct port_ref){ .member = m, .bridge = b };
+			if (cfg_bridge_find(c, m)) {
+				r = diag_add(d, name, b->line, CFG_DIAG_ERROR,
+					     "bridge %s: member '%s' is itself a bridge", b->name, m);
+				continue;
+			}
+			if (!tunnel_port(m, &id))
+				continue;
+			t = (struct cfg_tunnel *)cfg_tunnel_find(c, id);
+			if (!t || !t->line)
+				r = diag_add(d, name, b->line, CFG_DIAG_ERROR,
+					     "bridge %s: member '%s' names tunnel %u, which has no "
+					     "'tunnel select %u' block", b->name, m, id, id);
+			else if (!t->bridge[0])
+				memcpy(t->bridge, b->name, sizeof(t->bridge));
+		}
+	}
+	if (r == 0 && n > 1)
+		qsort(refs, n, sizeof(*refs), port_ref_cmp);
+	for (size_t i = 1; i < n && r == 0; i++)
+		if (!strcmp(refs[i].member, refs[i - 1].member))
+			r = diag_add(d, name, refs[i].bridge->line, CFG_DIAG_ERROR,
+				     "bridge %s: '%s' is already a member of %s (line %u): a port "
+				     "can be in one bridge only", refs[i].bridge->name,
+				     refs[i].member, refs[i - 1].bridge->name,
+				     refs[i - 1].bridge->line);
+	free(refs);
+	return r;
+}
+
+/* `l2tp local router-id` from the endpoint's or the bridge's IPv4 address */
+static int verify_local_router_id(struct cfg *c, struct cfg_tunnel *t, const char *name,
+				  struct cfg_diags *d)
+{
+	const struct cfg_address *a;
+	char s[INET_ADDRSTRLEN];
+
+	if (t->has_local_router_id)
+		return 0;
+	if (t->has_local_address && t->local.ss_family == AF_INET) {
+		t->local_router_id = ntohl(((struct sockaddr_in *)&t->local)->sin_addr.s_addr);
+		t->has_local_router_id = true;
+		return diag_add(d, name, t->line, CFG_DIAG_NOTICE,
+				"tunnel %u: no 'l2tp local router-id': using %s, the endpoint's "
+				"local address", t->id, ntop4(t->local_router_id, s, sizeof(s)));
+	}
+	if (t->bridge[0] && (a = address_find(c, t->bridge)) && a->family == AF_INET) {
+		t->local_router_id = ntohl(a->addr.v4.s_addr);
+		t->has_local_router_id = true;
+		return diag_add(d, name, t->line, CFG_DIAG_NOTICE,
+				"tunnel %u: no 'l2tp local router-id': using %s, the address of "
+				"%s", t->id, ntop4(t->local_router_id, s, sizeof(s)), t->bridge);
+	}
+	return diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			"tunnel %u: no 'l2tp local router-id' and no IPv4 address to take it "
+			"from (endpoint local address, bridge address): Router ID 0 is sent",
+			t->id);
+}
+
+static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
+			 struct cfg_diags *d)
+{
+	int r;
+
+	if (!t->enabled)
+		return diag_add(d, name, t->line, CFG_DIAG_NOTICE,
+				"tunnel %u: no 'tunnel enable %u': the tunnel stays down",
+				t->id, t->id);
+	if (!t->has_encapsulation &&
+	    (r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			  "tunnel %u: enabled without 'tunnel encapsulation l2tpv3-raw'",
+			  t->id)) < 0)
+		return r;
+	if (!t->bridge[0] &&
+	    (r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			  "tunnel %u: %s is in no 'bridge member' line: its frames reach only "
+			  "the TAP port", t->id, t->ifname)) < 0)
+		return r;
+	if (!t->has_endpoint && !t->auth && !t->has_remote_router_id &&
+	    (r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			  "tunnel %u: no 'tunnel endpoint address', 'l2tp tunnel auth on' or "
+			  "'l2tp remote router-id': answers any peer", t->id)) < 0)
+		return r;
+	return verify_local_router_id(c, t, name, d);
+}
+
+/* Responders are told apart by the Router ID their peer sends. */
+static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (!t->line || !t->enabled || t->has_endpoint || !t->has_remote_router_id)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct cfg_tunnel *o = &c->tunnels[j];
+			char s[INET_ADDRSTRLEN];
+			int r;
+
+			if (!o->line || !o->enabled || o->has_endpoint || !o->has_remote_router_id ||
+			    o->remote_router_id != t->remote_router_id)
+				continue;
+			r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+				     "tunnel %u: 'l2tp remote router-id %s' is also tunnel %u's "
+				     "(line %u): without 'tunnel endpoint address' the two cannot "
+				     "be told apart", t->id, ntop4(t->remote_router_id, s, sizeof(s)),
+				     o->id, o->line);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Order diagnostics [from, n) by line, stably; file-wide ones (line 0) last. */
+static void diags_sort_by_line(struct cfg_diags *d, size_t from)
+{
+	size_t n = d->n == CFG_DIAGS_MAX ? d->n - 1 : d->n; /* keep "not shown" last */
+
+	for (size_t i = from + 1; i < n; i++) {
+		struct cfg_diag x = d->v[i];
+		unsigned key = x.line ? x.line : UINT_MAX;
+		size_t j = i;
+
+		for (; j > from && (d->v[j - 1].line ? d->v[j - 1].line : UINT_MAX) > key; j--)
+			d->v[j] = d->v[j - 1];
+		d->v[j] = x;
+	}
+}
+
+static int verify(struct cfg *c, const char *name, struct cfg_diags *d);
+
+int cfg_verify(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	size_t from = d->n;
+	int r = verify(c, name ? name : "", d);
+
+	diags_sort_by_line(d, from);
+	return r;
+}
+
+static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	size_t errors = d->n_errors, keep = 0;
+	bool any_enabled = false;
+	int r;
+
+	cfg_sort(c);
+
+	/* tunnels only named by `tunnel enable|disable N` */
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (!t->line && t->enabled)
+			r = diag_add(d, name, t->enable_line, CFG_DIAG_ERROR,
+				     "'tunnel enable %u': tunnel %u has no 'tunnel select %u' block",
+				     t->id, t->id, t->id);
+		else if (!t->line)
+			r = diag_add(d, name, t->enable_line, CFG_DIAG_WARNING,
+				     "'tunnel disable %u': tunnel %u has no 'tunnel select %u' "
+				     "block: line has no effect", t->id, t->id, t->id);
+		else
+			r = 0;
+		if (r < 0)
+			return r;
+		if (t->line || t->enabled)
+			c->tunnels[keep++] = *t;
+	}
+	c->n_tunnels = keep;
+
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		snprintf(c->tunnels[i].ifname, sizeof(c->tunnels[i].ifname), "tunnel%u",
+			 c->tunnels[i].id % 100000u);
+		c->tunnels[i].bridge[0] = '\0';
+	}
+	if ((r = verify_bridges(c, name, d)) < 0)
+		return r;
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		if (!c->tunnels[i].line)
+			continue;
+		any_enabled |= c->tunnels[i].enabled;
+		if ((r = verify_tunnel(c, &c->tunnels[i], name, d)) < 0)
+			return r;
+	}
+	if ((r = verify_responders(c, name, d)) < 0)
+		return r;
+	if (any_enabled && !c->service_on &&
+	    (r = diag_add(d, name, 0, CFG_DIAG_WARNING,
+			  "no 'l2tp service on': no tunnel comes up")) < 0)
+		return r;
+	return d->n_errors > errors ? -EINVAL : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+/* ------------------------------------------------------------------ */
+
+static int read_file(const char *path, char **ret_buf, size_t *ret_len, struct cfg_diags *d)
+{
+	char *buf = NULL, err[128];
+	size_t len = 0, cap = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		diag_add(d, path, 0, CFG_DIAG_ERROR, "cannot open: %s",
+			 strerror_r(-r, err, sizeof(err)));
+		return r;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			char *nbuf;
+
+			if (ncap > CFG_FILE_MAX + 1)
+				ncap = CFG_FILE_MAX + 1;
+			if (ncap == cap) {
+				r = -EFBIG;
+				diag_add(d, path, 0, CFG_DIAG_ERROR,
+					 "larger than %d bytes: not read", CFG_FILE_MAX);
+				goto out_free_buf;
+			}
+			nbuf = realloc(buf, ncap);
+			if (!nbuf) {
+				r = -ENOMEM;
+				goto out_free_buf;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			diag_add(d, path, 0, CFG_DIAG_ERROR, "cannot read: %s",
+				 strerror_r(-r, err, sizeof(err)));
+			goto out_free_buf;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+
+out_free_buf:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int cfg_load_file(const char *path, struct cfg **ret, struct cfg_diags *d)
+{
+	struct cfg *c;
+	char *buf = NULL;
+	size_t len = 0;
+	int r, rv;
+
+	r = read_file(path, &buf, &len, d);
+	if (r < 0)
+		return r;
+	c = cfg_new();
+	if (!c) {
+		r = -ENOMEM;
+		goto out_free_buf;
+	}
+	r = cfg_parse_buffer(c, path, buf, len, d);
+	if (r == -ENOMEM)
+		goto out_free_cfg;
+	rv = cfg_verify(c, path, d);
+	if (r == 0)
+		r = rv;
+	if (r < 0)
+		goto out_free_cfg;
+	*ret = c;
+	free(buf);
+	return 0;
+
+out_free_cfg:
+	cfg_free(c);
+out_free_buf:
+	free(buf);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Print                                                               */
+/* ------------------------------------------------------------------ */
+
+static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	fprintf(out, "tunnel select %u\n", t->id);
+	if (t->has_encapsulation)
+		fprintf(out, " tunnel encapsulation l2tpv3-raw\n");
+	if (t->has_endpoint && t->has_local_address)
+		fprintf(out, " tunnel endpoint address %s %s\n",
+			ntop_sockaddr(&t->local, a, sizeof(a)),
+			ntop_sockaddr(&t->remote, b, sizeof(b)));
+	else if (t->has_endpoint)
+		fprintf(out, " tunnel endpoint address %s\n",
+			ntop_sockaddr(&t->remote, b, sizeof(b)));
+	fprintf(out, " l2tp always-on %s\n", t->always_on ? "on" : "off");
+	if (t->hostname[0])
+		fprintf(out, " l2tp hostname %s\n", t->hostname);
+	if (t->auth)
+		fprintf(out, " l2tp tunnel auth on %s\n", t->secret);
+	else
+		fprintf(out, " l2tp tunnel auth off\n");
+	if (t->disconnect_time)
+		fprintf(out, " l2tp tunnel disconnect time %u\n", t->disconnect_time);
+	else
+		fprintf(out, " l2tp tunnel disconnect time off\n");
+	if (t->keepalive)
+		fprintf(out, " l2tp keepalive use on %u %u\n", t->keepalive_interval,
+			t->keepalive_count);
+	else
+		fprintf(out, " l2tp keepalive use off\n");
+	fprintf(out, " l2tp keepalive log %s\n", t->keepalive_log ? "on" : "off");
+	fprintf(out, " l2tp syslog %s\n", t->syslog ? "on" : "off");
+	if (t->has_local_router_id)
+		fprintf(out, " l2tp local router-id %s\n", ntop4(t->local_router_id, a, sizeof(a)));
+	if (t->has_remote_router_id)
+		fprintf(out, " l2tp remote router-id %s\n",
+			ntop4(t->remote_router_id, a, sizeof(a)));
+	if (t->has_remote_end_id)
+		fprintf(out, " l2tp remote end-id %s\n", t->remote_end_id);
+	switch (t->mss_mode) {
+	case CFG_MSS_AUTO:
+		fprintf(out, " ip tunnel tcp mss limit auto\n");
+		break;
+	case CFG_MSS_FIXED:
+		fprintf(out, " ip tunnel tcp mss limit %u\n", t->mss_value);
+		break;
+	case CFG_MSS_OFF:
+	default:
+		fprintf(out, " ip tunnel tcp mss limit off\n");
+		break;
+	}
+	if (t->enabled)
+		fprintf(out, " tunnel enable %u\n", t->id);
+}
+
+void cfg_print(const struct cfg *c, FILE *out)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < c->n_bridges; i++) {
+		const struct cfg_bridge *b = &c->bridges[i];
+
+		fprintf(out, "bridge member %s", b->name);
+		for (size_t j = 0; j < b->n_members; j++)
+			fprintf(out, " %s", b->members[j]);
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < c->n_addresses; i++) {
+		const struct cfg_address *ca = &c->addresses[i];
+
+		if (ca->family == AF_INET6)
+			inet_ntop(AF_INET6, &ca->addr.v6, a, sizeof(a));
+		else
+			inet_ntop(AF_INET, &ca->addr.v4, a, sizeof(a));
+		fprintf(out, "ip %s address %s/%u\n", ca->ifname, a, ca->prefixlen);
+	}
+	for (size_t i = 0; i < c->n_tunnels; i++)
+		if (c->tunnels[i].line)
+			print_tunnel(&c->tunnels[i], out);
+	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: the Yamaha RTX command language of the reference scenario
+ * (see shared/scenario.md), parsed into plain structs.
+ *
+ * The parser is lenient per line and never logs: every problem becomes a
+ * diagnostic with file:line that the caller prints.  Lines that are a
+ * router's job (NAT descriptors, DHCP, DNS, telnetd, passwords, routes) are
+ * accepted with a notice; unknown or malformed lines are errors.  After
+ * parsing, cfg_verify checks cross-line rules.  Parsing does no I/O except
+ * cfg_load_file, which reads the file into memory and calls
+ * cfg_parse_buffer, so a fuzzer can feed the same code.
+ */
+#ifndef L2TP_CONFIG_H
+#define L2TP_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CFG_NAME_MAX 255
+#define CFG_SECRET_MAX 255
+#define CFG_MAX_TUNNELS 4096
+#define CFG_MAX_BRIDGE_MEMBERS 64
+#define CFG_MAX_BRIDGES 1024
+#define CFG_MAX_ADDRESSES 1024
+#define CFG_LINE_MAX 4096 /* bytes per line, without the line end */
+#define CFG_FILE_MAX (1024 * 1024) /* cfg_load_file refuses larger files */
+#define CFG_DIAGS_MAX 1000 /* further diagnostics are only counted */
+
+enum cfg_diag_level {
+	CFG_DIAG_NOTICE, /* accepted; not our job or ignored on purpose */
+	CFG_DIAG_WARNING,
+	CFG_DIAG_ERROR, /* the daemon refuses to start with one of these */
+};
+
+struct cfg_diag {
+	enum cfg_diag_level level;
+	char file[256];
+	unsigned line; /* 0 = not tied to one line (verify pass) */
+	char msg[512];
+};
+
+struct cfg_diags {
+	struct cfg_diag *v;
+	size_t n, cap;
+	size_t n_errors;
+};
+
+void cfg_diags_free(struct cfg_diags *d);
+/* "FILE:LINE: error: MESSAGE" (or notice/warning) into buf */
+void cfg_diag_format(const struct cfg_diag *dg, char *buf, size_t len);
+
+enum cfg_mss_mode {
+	CFG_MSS_OFF,
+	CFG_MSS_AUTO,
+	CFG_MSS_FIXED,
+};
+
+enum cfg_auth_style {
+	CFG_AUTH_DIGEST, /* RFC 3931 Message Digest + Nonce (default) */
+	CFG_AUTH_CHALLENGE, /* L2TPv2-style Challenge / Challenge Response */
+};
+
+/* One `tunnel select N` block.  `has_*` say which lines were given. */
+struct cfg_tunnel {
+	unsigned id; /* N of `tunnel select N`, 1.. */
+	unsigned line; /* line of `tunnel select`; 0 = only named by `tunnel enable|disable` */
+	unsigned enable_line; /* line of the last `tunnel enable|disable N`, 0 = none */
+	bool enabled; /* `tunnel enable N` seen (and no later disable) */
+	bool has_encapsulation; /* `tunnel encapsulation l2tpv3-raw` */
+
+	/* `tunnel endpoint address [LOCAL] REMOTE`; absent on a responder */
+	bool has_endpoint;
+	bool has_local_address;
+	struct sockaddr_storage local; /* port 1701 */
+	struct sockaddr_storage remote; /* port 1701 */
+
+	bool always_on; /* `l2tp always-on on|off` */
+	char hostname[CFG_NAME_MAX + 1]; /* `l2tp hostname NAME`; "" = system hostname */
+
+	bool auth; /* `l2tp tunnel auth on SECRET` / `off` */
+	char secret[CFG_SECRET_MAX + 1];
+	enum cfg_auth_style auth_style; /* default CFG_AUTH_DIGEST */
+
+	unsigned disconnect_time; /* seconds, 0 = off (default) */
+
+	bool keepalive; /* `l2tp keepalive use on INTERVAL COUNT` / off; default on */
+	unsigned keepalive_interval; /* seconds, default 60 */
+	unsigned keepalive_count; /* default 3 */
+	bool keepalive_log; /* `l2tp keepalive log on|off` */
+	bool syslog; /* `l2tp syslog on|off` */
+
+	bool has_local_router_id;
+	uint32_t local_router_id; /* host byte order: 192.168.2.10 = 3232236042 */
+	bool has_remote_router_id;
+	uint32_t remote_router_id;
+
+	bool has_remote_end_id;
+	char remote_end_id[CFG_NAME_MAX + 1];
+
+	enum cfg_mss_mode mss_mode; /* `ip tunnel tcp mss limit auto|N|off`, default off */
+	unsigned mss_value; /* for CFG_MSS_FIXED */
+
+	char ifname[IFNAMSIZ]; /* "tunnelN": the TAP port's name */
+	char bridge[IFNAMSIZ]; /* bridge whose members include tunnelN, "" = none */
+};
+
+struct cfg_bridge {
+	char name[IFNAMSIZ];
+	unsigned line;
+	char members[CFG_MAX_BRIDGE_MEMBERS][IFNAMSIZ];
+	size_t n_members;
+};
+
+/* `ip IFNAME address A.B.C.D/LEN` */
+struct cfg_address {
+	char ifname[IFNAMSIZ];
+	unsigned line;
+	int family; /* AF_INET (AF_INET6 later) */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	unsigned prefixlen;
+};
+
+struct cfg {
+	bool service_on; /* `l2tp service on [l2tpv3]`; default off like a RTX */
+	struct cfg_tunnel *tunnels; /* sorted by id */
+	size_t n_tunnels;
+	struct cfg_bridge *bridges;
+	size_t n_bridges;
+	struct cfg_address *addresses;
+	size_t n_addresses;
+};
+
+/* An empty configuration; NULL on OOM. */
+struct cfg *cfg_new(void);
+/* NULL-safe. */
+void cfg_free(struct cfg *c);
+
+/*
+ * Parse buf (UTF-8 text, need not be NUL-terminated) into c, adding
+ * diagnostics to d with `name` as the file name.  `#` at the start of a line
+ * or after white space starts a comment.  Returns 0, or -EINVAL if any
+ * error diagnostic was added (c then holds whatever parsed), -ENOMEM.
+ */
+int cfg_parse_buffer(struct cfg *c, const char *name, const char *buf, size_t len, struct cfg_diags *d);
+
+/*
+ * Cross-line checks after parsing: fills cfg_tunnel.bridge and ifname,
+ * checks each enabled tunnel has encapsulation, hostname or defaults,
+ * router ids, that a tunnel without endpoint has auth or remote router-id
+ * (warning otherwise), unique bridge membership...  Returns 0 or -EINVAL.
+ */
+int cfg_verify(struct cfg *c, const char *name, struct cfg_diags *d);
+
+/* Read, parse and verify a file; *ret only set on success (0). */
+int cfg_load_file(const char *path, struct cfg **ret, struct cfg_diags *d);
+
+/* Print c as normalized configuration text that parses back to the same c. */
+void cfg_print(const struct cfg *c, FILE *out);
+
+/* Lookups; NULL if absent. */
+const struct cfg_tunnel *cfg_tunnel_find(const struct cfg *c, unsigned id);
+const struct cfg_bridge *cfg_bridge_find(const struct cfg *c, const char *name);
+
+#endif

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `show status l2tp` renderers.  The text layout is the Yamaha RTX one of
+ * shared/scenario.md; labels come from one table with an English and a
+ * Japanese column, so both languages print the same fields in the same
+ * order.  JSON prints the daemon's reply as it came.
+ */
+#include "ctl/render.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+enum label {
+	L_TABLE,
+	L_COUNTS,
+	L_TSTATE,
+	L_VERSION,
+	L_LTID,
+	L_RTID,
+	L_LADDR,
+	L_RADDR,
+	L_LPORT,
+	L_RPORT,
+	L_VENDOR,
+	L_HOST,
+	L_NS,
+	L_NR,
+	L_NSESS,
+	L_SINFO,
+	L_SSTATE,
+	L_LSID,
+	L_RSID,
+	L_CIRCUIT,
+	L_CTIME,
+	L_RX,
+	L_TX,
+	L_MAX,
+};
+
+struct label_text {
+	const char *en, *ja;
+};
+
+static const struct label_text labels[L_MAX] = {
+	[L_TABLE] = { "L2TP information table", "L2TP情報テーブル" },
+	[L_COUNTS] = { "  Number of L2TP tunnels: %zu, Number of L2TP sessions: %zu",
+		       "  L2TPトンネル数: %zu, L2TPセッション数: %zu" },
+	[L_TSTATE] = { "  Tunnel state: ", "  トンネルの状態: " },
+	[L_VERSION] = { "  Version: ", "  バージョン: " },
+	[L_LTID] = { "  Local tunnel ID: ", "  自機側トンネルID: " },
+	[L_RTID] = { "  Remote tunnel ID: ", "  相手側トンネルID: " },
+	[L_LADDR] = { "  Local IP address: ", "  自機側IPアドレス: " },
+	[L_RADDR] = { "  Remote IP address: ", "  相手側IPアドレス: " },
+	[L_LPORT] = { "  Local source port: ", "  自機側送信元ポート: " },
+	[L_RPORT] = { "  Remote source port: ", "  相手側送信元ポート: " },
+	[L_VENDOR] = { "  Vendor name: ", "  ベンダ名: " },
+	[L_HOST] = { "  Host name: ", "  ホスト名: " },
+	[L_NS] = { "  Next Transmit sequence(Ns): ", "  Next Transmit sequence(Ns): " },
+	[L_NR] = { "  Next Receive sequence(Nr) : ", "  Next Receive sequence(Nr) : " },
+	[L_NSESS] = { "  Sessions in tunnel: ", "  トンネル内のセッション数: " },
+	[L_SINFO] = { "  Session information:", "  セッション情報:" },
+	[L_SSTATE] = { "    Session state: ", "    セッションの状態: " },
+	[L_LSID] = { "    Local session ID: ", "    自機側セッションID: " },
+	[L_RSID] = { "    Remote session ID: ", "    相手側セッションID: " },
+	[L_CIRCUIT] = { "    Circuit Status Local:%s Remote:%s", "    Circuit Status 自機側:%s 相手側:%s" },
+	[L_CTIME] = { "    Connection time: ", "    通信時間: " },
+	[L_RX] = { "    Received: %" PRIu64 " packets [%" PRIu64 " octets]",
+		   "    受信: %" PRIu64 " パケット [%" PRIu64 " オクテット]" },
+	[L_TX] = { "    Transmitted: %" PRIu64 " packets [%" PRIu64 " octets]",
+		   "    送信: %" PRIu64 " パケット [%" PRIu64 " オクテット]" },
+};
+
+static const char *lbl(enum label l, bool ja)
+{
+	return ja ? labels[l].ja : labels[l].en;
+}
+
+static uint64_t num(const json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static const char *str(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s && *s ? s : dflt;
+}
+
+/* 6min16sec / 6分16秒, with hours and days when it has them */
+static void print_duration(FILE *out, uint64_t s, bool ja)
+{
+	uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+
+	if (d)
+		fprintf(out, ja ? "%" PRIu64 "日" : "%" PRIu64 "day", d);
+	if (d || h)
+		fprintf(out, ja ? "%" PRIu64 "時間" : "%" PRIu64 "hour", h);
+	if (d || h || m)
+		fprintf(out, ja ? "%" PRIu64 "分" : "%" PRIu64 "min", m);
+	fprintf(out, ja ? "%" PRIu64 "秒\n" : "%" PRIu64 "sec\n", sec);
+}
+
+static void text_session(FILE *out, const json_t *s, bool ja)
+{
+	fprintf(out, "%s%s\n", lbl(L_SSTATE, ja), str(s, "state", "-"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LSID, ja), num(s, "local_session_id"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RSID, ja), num(s, "remote_session_id"));
+	fprintf(out, lbl(L_CIRCUIT, ja), str(s, "circuit_local", "-"), str(s, "circuit_remote", "-"));
+	fputc('\n', out);
+	fputs(lbl(L_CTIME, ja), out);
+	print_duration(out, num(s, "connection_time"), ja);
+	fprintf(out, lbl(L_RX, ja), num(s, "rx_packets"), num(s, "rx_octets"));
+	fputc('\n', out);
+	fprintf(out, lbl(L_TX, ja), num(s, "tx_packets"), num(s, "tx_octets"));
+	fputc('\n', out);
+}
+
+static void text_tunnel(FILE *out, const json_t *t, bool ja)
+{
+	const json_t *sessions = json_object_get(t, "sessions");
+	size_t n = json_array_size(sessions), i;
+	const json_t *s;
+
+	fprintf(out, "TUNNEL[%" PRIu64 "]:\n", num(t, "id"));
+	fprintf(out, "%s%s\n", lbl(L_TSTATE, ja), str(t, "state", "-"));
+	fprintf(out, "%s%s\n", lbl(L_VERSION, ja), str(t, "version", "L2TPv3"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LTID, ja), num(t, "local_tunnel_id"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RTID, ja), num(t, "remote_tunnel_id"));
+	fprintf(out, "%s%s\n", lbl(L_LADDR, ja), str(t, "local_address", "-"));
+	fprintf(out, "%s%s\n", lbl(L_RADDR, ja), str(t, "remote_address", "-"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LPORT, ja), num(t, "local_port"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RPORT, ja), num(t, "remote_port"));
+	fprintf(out, "%s%s\n", lbl(L_VENDOR, ja), str(t, "peer_vendor_name", "-"));
+	fprintf(out, "%s%s\n", lbl(L_HOST, ja), str(t, "peer_host_name", "-"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_NS, ja), num(t, "ns"));
+	fprintf(out, "%s%" PRIu64 "\n", lbl(L_NR, ja), num(t, "nr"));
+	fprintf(out, "%s%zu %s\n", lbl(L_NSESS, ja), n, n == 1 ? "session" : "sessions");
+	if (!n)
+		return;
+	fprintf(out, "%s\n", lbl(L_SINFO, ja));
+	json_array_foreach(sessions, i, s)
+		text_session(out, s, ja);
+}
+
+static void text_status(FILE *out, const json_t *status, bool ja)
+{
+	const json_t *tunnels = json_object_get(status, "tunnels"), *t;
+	size_t nt = 0, ns = 0, i;
+
+	json_array_foreach(tunnels, i, t) {
+		if (strcmp(str(t, "state", "idle"), "idle") != 0)
+			nt++;
+		ns += json_array_size(json_object_get(t, "sessions"));
+	}
+	fprintf(out, "------------------- L2TP INFORMATION -------------------\n");
+	fprintf(out, "%s\n", lbl(L_TABLE, ja));
+	fprintf(out, lbl(L_COUNTS, ja), nt, ns);
+	fputc('\n', out);
+	json_array_foreach(tunnels, i, t)
+		text_tunnel(out, t, ja);
+}
+
+static void json_status(FILE *out, const json_t *status, bool ja)
+{
+	(void)ja;
+	json_dumpf(status, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+}
+
+const struct output output_text = { .status_l2tp = text_status };
+const struct output output_json = { .status_l2tp = json_status };

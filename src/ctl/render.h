@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Renderers for l2tpctl: the Yamaha `show status l2tp` layout (English, or
+ * Japanese as in the seed when the locale is ja_*) and JSON.
+ */
+#ifndef L2TP_RENDER_H
+#define L2TP_RENDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+struct output {
+	void (*status_l2tp)(FILE *out, const json_t *status, bool japanese);
+};
+
+extern const struct output output_text;
+extern const struct output output_json;
+
+#endif

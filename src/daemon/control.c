@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control socket (doc/control.md): a UNIX stream socket, one JSON request
+ * line in, one JSON reply line out, then the connection closes.  Replies
+ * are built from flat views of tunnels and sessions, never internal
+ * structs.  A client that sends more than CTL_MAX_REQUEST bytes without a
+ * newline, or stays silent for CTL_TIMEOUT_S, is dropped.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+#define CTL_MAX_REQUEST 65536
+#define CTL_TIMEOUT_S 5
+
+static json_t *addr_json(const struct sockaddr_storage *ss, bool known)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!known)
+		return json_null();
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
+	else
+		return json_null();
+	return json_string(a);
+}
+
+static unsigned addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+static const char *auth_name(enum fsm_auth a)
+{
+	switch (a) {
+	case FSM_AUTH_DIGEST:
+		return "digest-md5";
+	case FSM_AUTH_CHALLENGE:
+		return "challenge";
+	case FSM_AUTH_NONE:
+		break;
+	}
+	return "none";
+}
+
+static json_t *session_json(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
+{
+	struct dp_counters c;
+	char eid[L2TP_END_ID_MAX + 1];
+
+	memset(&c, 0, sizeof(c));
+	if (s->user)
+		dp_session_counters(s->user, &c);
+	snprintf(eid, sizeof(eid), "%.*s", (int)t->fconf.end_id_len, (const char *)t->fconf.end_id);
+	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "state", fsm_session_state_name(s->state),
+			 "local_session_id", (json_int_t)s->local_sid,
+			 "remote_session_id", (json_int_t)s->remote_sid,
+			 "remote_end_id", eid,
+			 "circuit_local", s->circuit_local_up ? "UP" : "DOWN",
+			 "circuit_remote", s->circuit_remote_up ? "UP" : "DOWN",
+			 "connection_time", (json_int_t)fsm_session_uptime(s, now),
+			 "rx_packets", (json_int_t)c.rx_packets,
+			 "rx_octets", (json_int_t)c.rx_octets,
+			 "tx_packets", (json_int_t)c.tx_packets,
+			 "tx_octets", (json_int_t)c.tx_octets,
+			 "rx_cookie_drops", (json_int_t)c.rx_cookie_drops,
+			 "rx_malformed_drops", (json_int_t)c.rx_malformed_drops,
+			 "rx_tap_errors", (json_int_t)c.rx_tap_errors,
+			 "tx_errors", (json_int_t)c.tx_errors);
+}
+
+static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
+{
+	const struct fsm_tunnel *f = &t->fsm;
+	bool active = f->state != FSM_T_IDLE;
+	json_t *sessions = json_array(), *o;
+	char rid[16];
+
+	for (size_t i = 0; i < f->n_sessions; i++)
+		json_array_append_new(sessions, session_json(t, &f->sessions[i], now));
+	snprintf(rid, sizeof(rid), "%u.%u.%u.%u", f->peer_router_id >> 24, (f->peer_router_id >> 16) & 0xff,
+		 (f->peer_router_id >> 8) & 0xff, f->peer_router_id & 0xff);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
+		      " s:I, s:I, s:I, s:s, s:o}",
+		      "id", (json_int_t)t->cfg->id,
+		      "state", fsm_tunnel_state_name(f->state),
+		      "version", "L2TPv3",
+		      "role", t->fconf.initiator ? "initiator" : "responder",
+		      "local_tunnel_id", (json_int_t)(active ? f->local_ccid : 0),
+		      "remote_tunnel_id", (json_int_t)(active ? f->remote_ccid : 0),
+		      "local_address", addr_json(&t->local, active && t->local.ss_family != AF_UNSPEC),
+		      "remote_address", addr_json(&t->peer, t->peer_known),
+		      "local_port", (json_int_t)L2TP_UDP_PORT,
+		      "remote_port", (json_int_t)(t->peer_known ? addr_port(&t->peer) : 0),
+		      "peer_vendor_name", f->peer_vendor_name,
+		      "peer_host_name", f->peer_host_name,
+		      "peer_router_id", rid,
+		      "ns", (json_int_t)f->ns,
+		      "nr", (json_int_t)f->nr,
+		      "auth", auth_name(f->auth),
+		      "retransmissions", (json_int_t)f->stats.retransmissions,
+		      "auth_failures", (json_int_t)f->stats.auth_failures,
+		      "established_count", (json_int_t)f->stats.established_count,
+		      "last_down_reason", f->reason,
+		      "sessions", sessions);
+	return o;
+}
+
+static json_t *show_status(struct daemon *d)
+{
+	json_t *tunnels = json_array();
+	uint64_t now = now_ms();
+
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		json_array_append_new(tunnels, tunnel_json(d->tunnels[i], now));
+	return json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
+			 L2TPV3D_VENDOR_NAME, "tunnels", tunnels, "counters",
+			 "rx_ctrl_malformed", (json_int_t)d->stats.rx_ctrl_malformed,
+			 "rx_ctrl_unknown_ccid", (json_int_t)d->stats.rx_ctrl_unknown_ccid,
+			 "rx_ctrl_wrong_peer", (json_int_t)d->stats.rx_ctrl_wrong_peer,
+			 "sccrq_accepted", (json_int_t)d->stats.sccrq_accepted,
+			 "sccrq_refused", (json_int_t)d->stats.sccrq_refused);
+}
+
+static json_t *error_reply(int err, const char *msg)
+{
+	return json_pack("{s:i, s:s}", "errno", err, "error", msg);
+}
+
+static json_t *handle_request(struct daemon *d, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, 0, &jerr), *reply;
+	const char *cmd;
+
+	if (!req || !json_is_object(req)) {
+		json_decref(req);
+		return error_reply(EINVAL, "request is not a JSON object");
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (!cmd)
+		reply = error_reply(EINVAL, "request has no \"cmd\"");
+	else if (!strcmp(cmd, "show-status"))
+		reply = show_status(d);
+	else
+		reply = error_reply(EOPNOTSUPP, "unknown command");
+	json_decref(req);
+	return reply;
+}
+
+static void client_close(struct bufferevent *bev)
+{
+	bufferevent_free(bev);
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		client_close(bev);
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct daemon *d = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n;
+	char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+	json_t *reply;
+	char *out;
+
+	if (!line) {
+		if (evbuffer_get_length(in) > CTL_MAX_REQUEST)
+			client_close(bev);
+		return;
+	}
+	reply = handle_request(d, line, n);
+	free(line);
+	out = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	bufferevent_disable(bev, EV_READ);
+	if (!out) {
+		client_close(bev);
+		return;
+	}
+	bufferevent_write(bev, out, strlen(out));
+	bufferevent_write(bev, "\n", 1);
+	free(out);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	client_close(bev);
+}
+
+static void listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { CTL_TIMEOUT_S, 0 };
+	struct bufferevent *bev;
+	int c;
+
+	(void)what;
+	c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	bev = bufferevent_socket_new(d->base, c, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		close(c);
+		return;
+	}
+	bufferevent_setcb(bev, client_read_cb, client_write_cb, client_event_cb, d);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* mkdir -p of the socket's directory (mode 0755). */
+static void make_parent_dir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			(void)mkdir(dir, 0755);
+			*p = '/';
+		}
+	}
+	(void)mkdir(dir, 0755);
+}
+
+int control_open(struct daemon *d)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	if (strlen(d->socket_path) >= sizeof(sun.sun_path)) {
+		log_warnx("control socket path too long: %s", d->socket_path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, d->socket_path, strlen(d->socket_path) + 1);
+	make_parent_dir(d->socket_path);
+	/* a stale socket from a daemon that died: replace it, but never a live one */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		log_warnx("another l2tpv3d is running on %s", d->socket_path);
+		return -EADDRINUSE;
+	}
+	(void)unlink(d->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r < 0 || listen(fd, 16) < 0) {
+		r = -errno;
+		log_warn("control socket %s", d->socket_path);
+		close(fd);
+		return r;
+	}
+	d->listen_fd = fd;
+	d->ev_listen = event_new(d->base, fd, EV_READ | EV_PERSIST, listen_cb, d);
+	if (!d->ev_listen)
+		return -ENOMEM;
+	event_add(d->ev_listen, NULL);
+	return 0;
+}
+
+void control_close(struct daemon *d)
+{
+	if (d->ev_listen) {
+		event_free(d->ev_listen);
+		d->ev_listen = NULL;
+	}
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		d->listen_fd = -1;
+		(void)unlink(d->socket_path);
+	}
+}

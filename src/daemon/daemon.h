@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Daemon glue: owns the event loop, the UDP socket, the data path, the
+ * control socket and the tunnels.  Mutable state lives in struct daemon,
+ * passed around explicitly.
+ */
+#ifndef L2TP_DAEMON_H
+#define L2TP_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "dataplane/dp.h"
+#include "fsm/ctrl.h"
+
+struct event_base;
+struct event;
+struct nl_ctx;
+
+#define L2TPV3D_VENDOR_NAME "l2tpv3d"
+
+struct daemon_stats {
+	uint64_t rx_ctrl_malformed; /* control datagrams that did not decode */
+	uint64_t rx_ctrl_unknown_ccid; /* for a connection we do not have */
+	uint64_t rx_ctrl_wrong_peer; /* right CCID, wrong source address */
+	uint64_t sccrq_refused;
+	uint64_t sccrq_accepted;
+};
+
+struct tunnel;
+
+struct daemon {
+	struct event_base *base;
+	struct cfg *cfg;
+	const char *config_path;
+	const char *socket_path;
+	bool foreground;
+	char hostname[256];
+
+	int udp_fd;
+	int ctrl_pair[2]; /* [0] control thread end, [1] data thread end */
+	struct dp *dp;
+	struct nl_ctx *nl;
+	int listen_fd;
+
+	struct event *ev_ctrl; /* control packets from the data path */
+	struct event *ev_listen;
+	struct event *ev_sigterm, *ev_sigint, *ev_sighup;
+	struct event *ev_stop; /* shutdown deadline */
+
+	struct tunnel **tunnels;
+	size_t n_tunnels;
+
+	bool stopping;
+	struct daemon_stats stats;
+	uint64_t refuse_log_window; /* rate limit for refusal log lines */
+	unsigned refuse_log_count;
+};
+
+/* A configured tunnel: conf + state + stats. */
+struct tunnel {
+	struct daemon *d;
+	const struct cfg_tunnel *cfg;
+	struct fsm_tunnel_conf fconf;
+	struct fsm_tunnel fsm;
+
+	struct sockaddr_storage peer; /* where control and data go */
+	struct sockaddr_storage local; /* our source address (port = ours) */
+	bool peer_known;
+
+	int tap_fd;
+	bool tap_created;
+	struct dp_session *dps; /* the session's data path (one session) */
+
+	struct event *timer; /* fsm deadline */
+	struct event *reconnect; /* always-on */
+	unsigned backoff_ms;
+	uint64_t down_since_ms;
+	uint64_t last_tunnel_up_ms;
+};
+
+uint64_t now_ms(void);
+
+/* tunnel.c */
+int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel **ret);
+void tunnel_free(struct tunnel *t);
+void tunnel_start(struct tunnel *t);
+/* A decoded control message for this tunnel's connection. */
+void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
+/* Responder: can this tunnel take an SCCRQ from peer? 0 yes, else StopCCN result and why. */
+int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		       const struct sockaddr_storage *peer, char *why, size_t whylen);
+void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
+void tunnel_shutdown(struct tunnel *t);
+bool tunnel_is_idle(const struct tunnel *t);
+/* "203.0.113.2:1701" */
+void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
+bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* control.c */
+int control_open(struct daemon *d);
+void control_close(struct daemon *d);
+
+/* daemon.c */
+int daemon_setup(struct daemon *d);
+int daemon_run(struct daemon *d);
+void daemon_teardown(struct daemon *d);
+void daemon_send(struct daemon *d, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+		 const uint8_t *buf, size_t len);
+void daemon_check_stopped(struct daemon *d);
+
+#endif

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Netlink helpers: the links, bridges and addresses the daemon sets up,
+ * through libnl-route-3, plus TAP creation through /dev/net/tun.
+ *
+ * One struct nl_ctx wraps one NETLINK_ROUTE socket; it is used from the
+ * control thread only.  Each call asks the kernel afresh (no caches kept
+ * between calls), so what we see is never stale, at the price of a round
+ * trip that set-up and reload can afford.  Every function returns 0 (or a
+ * value) or negative errno; libnl's NLE_* codes are translated, and
+ * nothing is logged.
+ */
+#include "daemon/nl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/socket.h>
+
+struct nl_ctx {
+	struct nl_sock *sk;
+};
+
+/* libnl error (negative NLE_*) to negative errno. */
+static int nl_err_errno(int nle)
+{
+	switch (nle < 0 ? -nle : nle) {
+	case NLE_SUCCESS:
+		return 0;
+	case NLE_INTR:
+		return -EINTR;
+	case NLE_BAD_SOCK:
+		return -EBADF;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_MSGSIZE:
+		return -EMSGSIZE;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	case NLE_OBJ_NOTFOUND:
+		return -ENOENT;
+	case NLE_NOADDR:
+		return -EADDRNOTAVAIL;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_NOACCESS:
+		return -EACCES;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NODEV:
+		return -ENODEV;
+	default:
+		return -EIO;
+	}
+}
+
+int nl_ctx_open(struct nl_ctx **ret)
+{
+	struct nl_ctx *n;
+	int r;
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->sk = nl_socket_alloc();
+	if (!n->sk) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	r = nl_connect(n->sk, NETLINK_ROUTE);
+	if (r < 0) {
+		r = nl_err_errno(r);
+		goto out_free_sock;
+	}
+	*ret = n;
+	return 0;
+
+out_free_sock:
+	nl_socket_free(n->sk);
+out_free:
+	free(n);
+	return r;
+}
+
+void nl_ctx_close(struct nl_ctx *n)
+{
+	if (!n)
+		return;
+	nl_socket_free(n->sk); /* closes it */
+	free(n);
+}
+
+/* Fetch a link by name; -ENODEV if there is none.  Caller puts it. */
+static int nl_link_lookup(struct nl_ctx *n, const char *ifname, struct rtnl_link **ret)
+{
+	int r;
+
+	if (!ifname || strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	r = rtnl_link_get_kernel(n->sk, 0, ifname, ret);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return -ENODEV;
+	return nl_err_errno(r);
+}
+
+/* Apply the changes in `change` to link `orig`. */
+static int nl_link_apply(struct nl_ctx *n, struct rtnl_link *orig, struct rtnl_link *change)
+{
+	return nl_err_errno(rtnl_link_change(n->sk, orig, change, 0));
+}
+
+int nl_link_up(struct nl_ctx *n, const char *ifname)
+{
+	struct rtnl_link *link, *change;
+	int r;
+
+	r = nl_link_lookup(n, ifname, &link);
+	if (r < 0)
+		return r;
+	if (rtnl_link_get_flags(link) & IFF_UP) {
+		r = 0;
+		goto out_put;
+	}
+	change = rtnl_link_alloc();
+	if (!change) {
+		r = -ENOMEM;
+		goto out_put;
+	}
+	rtnl_link_set_flags(change, IFF_UP);
+	r = nl_link_apply(n, link, change);
+	rtnl_link_put(change);
+out_put:
+	rtnl_link_put(link);
+	return r;
+}
+
+int nl_link_set_mtu(struct nl_ctx *n, const char *ifname, unsigned mtu)
+{
+	struct rtnl_link *link, *change;
+	int r;
+
+	r = nl_link_lookup(n, ifname, &link);
+	if (r < 0)
+		return r;
+	if (rtnl_link_get_mtu(link) == mtu) {
+		r = 0;
+		goto out_put;
+	}
+	change = rtnl_link_alloc();
+	if (!change) {
+		r = -ENOMEM;
+		goto out_put;
+	}
+	rtnl_link_set_mtu(change, mtu);
+	r = nl_link_apply(n, link, change);
+	rtnl_link_put(change);
+out_put:
+	rtnl_link_put(link);
+	return r;
+}
+
+int nl_link_index(struct nl_ctx *n, const char *ifname)
+{
+	struct rtnl_link *link;
+	int r;
+
+	r = nl_link_lookup(n, ifname, &link);
+	if (r < 0)
+		return r;
+	r = rtnl_link_get_ifindex(link);
+	rtnl_link_put(link);
+	return r;
+}
+
+int nl_link_mtu(struct nl_ctx *n, const char *ifname)
+{
+	struct rtnl_link *link;
+	int r;
+
+	r = nl_link_lookup(n, ifname, &link);
+	if (r < 0)
+		return r;
+	r = (int)rtnl_link_get_mtu(link);
+	rtnl_link_put(link);
+	return r;
+}
+
+int nl_bridge_ensure(struct nl_ctx *n, const char *name, bool *ret_created)
+{
+	struct rtnl_link *link;
+	bool created = false;
+	int r;
+
+	r = nl_link_lookup(n, name, &link);
+	if (r == 0) {
+		bool is_bridge = rtnl_link_is_bridge(link);
+
+		rtnl_link_put(link);
+		if (!is_bridge)
+			return -EEXIST; /* the name is taken by something else */
+	} else if (r == -ENODEV) {
+		link = rtnl_link_bridge_alloc();
+		if (!link)
+			return -ENOMEM;
+		rtnl_link_set_name(link, name);
+		r = nl_err_errno(rtnl_link_add(n->sk, link, NLM_F_CREATE | NLM_F_EXCL));
+		rtnl_link_put(link);
+		if (r < 0)
+			return r;
+		created = true;
+	} else {
+		return r;
+	}
+	r = nl_link_up(n, name);
+	if (r < 0)
+		return r;
+	if (ret_created)
+		*ret_created = created;
+	return 0;
+}
+
+int nl_bridge_add_port(struct nl_ctx *n, const char *bridge, const char *port)
+{
+	struct rtnl_link *br, *pt;
+	int r;
+
+	r = nl_link_lookup(n, bridge, &br);
+	if (r < 0)
+		return r;
+	r = nl_link_lookup(n, port, &pt);
+	if (r < 0)
+		goto out_put_br;
+	if (!rtnl_link_is_bridge(br)) {
+		r = -ENOTSUP;
+		goto out_put_pt;
+	}
+	if (rtnl_link_get_master(pt) != rtnl_link_get_ifindex(br)) {
+		/* sets IFLA_MASTER and checks that it stuck */
+		r = nl_err_errno(rtnl_link_enslave(n->sk, br, pt));
+		if (r < 0)
+			goto out_put_pt;
+	}
+	r = nl_link_up(n, port);
+out_put_pt:
+	rtnl_link_put(pt);
+out_put_br:
+	rtnl_link_put(br);
+	return r;
+}
+
+/* Is addr (family, bytes alen) already on ifindex?  1, 0 or negative errno. */
+static int nl_addr_present(struct nl_ctx *n, int ifindex, int family, const void *addr, size_t alen)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	int found = 0, r;
+
+	r = rtnl_addr_alloc_cache(n->sk, &cache);
+	if (r < 0)
+		return nl_err_errno(r);
+	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)obj;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+
+		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != family || !local)
+			continue;
+		if (nl_addr_get_len(local) == alen && memcmp(nl_addr_get_binary_addr(local), addr, alen) == 0) {
+			found = 1;
+			break;
+		}
+	}
+	nl_cache_free(cache);
+	return found;
+}
+
+int nl_addr_ensure(struct nl_ctx *n, const char *ifname, int family, const void *addr, unsigned prefixlen)
+{
+	struct rtnl_addr *ra;
+	struct nl_addr *local;
+	size_t alen;
+	int ifindex, r;
+
+	if (family == AF_INET)
+		alen = 4;
+	else if (family == AF_INET6)
+		alen = 16;
+	else
+		return -EAFNOSUPPORT;
+	if (prefixlen > alen * 8)
+		return -EINVAL;
+	ifindex = nl_link_index(n, ifname);
+	if (ifindex < 0)
+		return ifindex;
+	/* present with any prefix length counts: we do not renumber */
+	r = nl_addr_present(n, ifindex, family, addr, alen);
+	if (r != 0)
+		return r < 0 ? r : 0;
+
+	local = nl_addr_build(family, addr, alen);
+	if (!local)
+		return -ENOMEM;
+	nl_addr_set_prefixlen(local, (int)prefixlen);
+	ra = rtnl_addr_alloc();
+	if (!ra) {
+		r = -ENOMEM;
+		goto out_put_local;
+	}
+	rtnl_addr_set_ifindex(ra, ifindex);
+	rtnl_addr_set_family(ra, family);
+	r = nl_err_errno(rtnl_addr_set_local(ra, local));
+	if (r < 0)
+		goto out_put_addr;
+	rtnl_addr_set_prefixlen(ra, (int)prefixlen);
+	r = nl_err_errno(rtnl_addr_add(n->sk, ra, 0));
+	if (r == -EEXIST)
+		r = 0; /* raced with someone adding it */
+out_put_addr:
+	rtnl_addr_put(ra);
+out_put_local:
+	nl_addr_put(local);
+	return r;
+}
+
+int tap_open(const char *name, bool *ret_created)
+{
+	struct ifreq ifr;
+	bool existed;
+	int fd, r;
+
+	if (!name || !name[0] || strlen(name) >= IFNAMSIZ)
+		return -EINVAL;
+	existed = if_nametoindex(name) != 0;
+	/* non-blocking (the data thread never waits) and close-on-exec */
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	/* IFF_VNET_HDR stays off until the data path does offloads */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* not TUNSETPERSIST: the interface goes away with the fd */
+	if (ret_created)
+		*ret_created = !existed;
+	return fd;
+}
+
+void tap_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

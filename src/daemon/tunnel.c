@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One configured tunnel: the glue between its state machine (fsm/ctrl.c),
+ * its TAP port and data-path session, its timers, and the log.
+ *
+ * Timers: `timer` fires at the state machine's deadline (re-armed after
+ * every call into it); `reconnect` restarts an always-on initiator after
+ * the connection went down, with exponential back-off from 1 s to 16 s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/nl.h"
+
+#define RECONNECT_MIN_MS 1000
+#define RECONNECT_MAX_MS 16000
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		snprintf(buf, len, "-");
+	}
+}
+
+bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+
+		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+static const char *peer_str(const struct tunnel *t, char *buf, size_t len)
+{
+	if (t->peer_known)
+		sockaddr_format(&t->peer, buf, len);
+	else
+		snprintf(buf, len, "(peer unknown)");
+	return buf;
+}
+
+/* ---------------------------------------------------------------------- */
+/* state machine callbacks */
+
+static void fsm_send_cb(void *ctx, struct fsm_tunnel *ft, const uint8_t *buf, size_t len)
+{
+	struct tunnel *t = ctx;
+
+	(void)ft;
+	if (!t->peer_known)
+		return;
+	daemon_send(t->d, &t->peer, &t->local, buf, len);
+}
+
+static void fsm_random_cb(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	if (RAND_bytes(buf, (int)len) != 1)
+		fatalx("RAND_bytes failed");
+}
+
+static bool sid_in_use(struct daemon *d, uint32_t sid)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		const struct fsm_tunnel *f = &d->tunnels[i]->fsm;
+
+		for (size_t j = 0; j < f->n_sessions; j++)
+			if (f->sessions[j].local_sid == sid)
+				return true;
+	}
+	return false;
+}
+
+static uint32_t fsm_alloc_sid_cb(void *ctx)
+{
+	struct tunnel *t = ctx;
+	uint32_t sid;
+
+	do {
+		fsm_random_cb(NULL, &sid, sizeof(sid));
+	} while (sid == 0 || sid_in_use(t->d, sid));
+	return sid;
+}
+
+static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
+{
+	struct tunnel *t = ctx;
+	struct dp_session_conf c;
+	int r;
+
+	(void)ft;
+	if (t->dps) {
+		log_warnx("tunnel %u: a second session is not supported yet", t->cfg->id);
+		return -EBUSY;
+	}
+	memset(&c, 0, sizeof(c));
+	c.local_sid = s->local_sid;
+	c.remote_sid = s->remote_sid;
+	memcpy(c.tx_cookie, s->tx_cookie, s->tx_cookie_len);
+	c.tx_cookie_len = s->tx_cookie_len;
+	c.tx_l2ss = s->tx_l2ss;
+	c.peer = t->peer;
+	c.local = t->local;
+	c.tap_fd = t->tap_fd;
+	r = dp_session_add(t->d->dp, &c, &t->dps);
+	if (r < 0) {
+		errno = -r;
+		log_warn("tunnel %u: cannot start data path for session %u", t->cfg->id, s->local_sid);
+		t->dps = NULL;
+		return r;
+	}
+	s->user = t->dps;
+	return 0;
+}
+
+static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
+{
+	struct tunnel *t = ctx;
+
+	(void)ft;
+	if (s->user && s->user == t->dps) {
+		dp_session_del(t->d->dp, t->dps);
+		t->dps = NULL;
+	}
+	s->user = NULL;
+}
+
+static void schedule_reconnect(struct tunnel *t);
+
+static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s, const struct fsm_event *ev)
+{
+	struct tunnel *t = ctx;
+	char peer[64];
+	unsigned id = t->cfg->id;
+
+	peer_str(t, peer, sizeof(peer));
+	switch (ev->kind) {
+	case FSM_EV_TUNNEL_STATE:
+		if (ev->to == FSM_T_ESTABLISHED) {
+			log_notice("tunnel %u: up with %s (host %s): %s", id, peer,
+				   ft->peer_host_name[0] ? ft->peer_host_name : "-", ev->reason);
+			t->backoff_ms = 0;
+			t->last_tunnel_up_ms = now_ms();
+		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
+			log_warnx("tunnel %u: down, peer %s: %s", id, peer, ev->reason);
+		} else if (ev->to == FSM_T_IDLE || ev->to == FSM_T_CLOSING) {
+			log_notice("tunnel %u: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
+				   fsm_tunnel_state_name(ev->to), peer, ev->reason);
+		} else {
+			log_info("tunnel %u: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
+				 fsm_tunnel_state_name(ev->to), peer, ev->reason);
+		}
+		if (ev->to == FSM_T_IDLE) {
+			t->down_since_ms = now_ms();
+			schedule_reconnect(t);
+			daemon_check_stopped(t->d);
+		}
+		break;
+	case FSM_EV_SESSION_STATE:
+		if (ev->to == FSM_S_ESTABLISHED)
+			log_notice("tunnel %u: session %u/%u up, peer %s", id, s->local_sid, s->remote_sid, peer);
+		else if (ev->to == FSM_S_IDLE && ev->from == FSM_S_ESTABLISHED)
+			log_warnx("tunnel %u: session %u/%u down, peer %s: %s", id, s->local_sid, s->remote_sid, peer,
+				  ev->reason);
+		else
+			log_info("tunnel %u: session %u %s -> %s: %s", id, s->local_sid,
+				 fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), ev->reason);
+		break;
+	case FSM_EV_AUTH_FAILED:
+		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		break;
+	case FSM_EV_SESSION_REFUSED:
+		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		break;
+	case FSM_EV_KEEPALIVE_SENT:
+	case FSM_EV_KEEPALIVE_ACKED:
+		if (t->cfg->keepalive_log)
+			log_info("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
+		else
+			log_debug("tunnel %u: keepalive: %s", id, ev->reason);
+		break;
+	case FSM_EV_PROTOCOL:
+		log_debug("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		break;
+	}
+}
+
+static void fsm_trace_cb(void *ctx, struct fsm_tunnel *ft, bool tx, const struct l2tp_msg *m)
+{
+	struct tunnel *t = ctx;
+	char peer[64];
+
+	(void)ft;
+	if (!t->cfg->syslog)
+		return;
+	if (m->type == L2TP_MSG_HELLO || m->type == L2TP_MSG_ACK || m->type == L2TP_MSG_ZLB) {
+		if (!t->cfg->keepalive_log)
+			return;
+	}
+	log_info("tunnel %u: %s %s %s ccid %u ns %u nr %u", t->cfg->id, tx ? "sent" : "received",
+		 l2tp_msg_type_name(m->type), tx ? "to" : "from", m->ccid, m->ns, m->nr);
+	(void)peer;
+}
+
+static const struct fsm_ops tunnel_fsm_ops = {
+	.send = fsm_send_cb,
+	.random = fsm_random_cb,
+	.alloc_session_id = fsm_alloc_sid_cb,
+	.session_up = fsm_session_up_cb,
+	.session_down = fsm_session_down_cb,
+	.event = fsm_event_cb,
+	.trace = fsm_trace_cb,
+};
+
+/* ---------------------------------------------------------------------- */
+/* timers */
+
+static void tunnel_arm(struct tunnel *t)
+{
+	uint64_t d = fsm_tunnel_deadline(&t->fsm), now = now_ms();
+	struct timeval tv;
+
+	if (d == FSM_NO_DEADLINE) {
+		evtimer_del(t->timer);
+		return;
+	}
+	d = d > now ? d - now : 0;
+	tv.tv_sec = (time_t)(d / 1000);
+	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+	evtimer_add(t->timer, &tv);
+}
+
+static void tunnel_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)fd;
+	(void)what;
+	fsm_tunnel_tick(&t->fsm, now_ms());
+	tunnel_arm(t);
+}
+
+static uint32_t alloc_ccid(struct daemon *d)
+{
+	uint32_t id;
+	bool used;
+
+	do {
+		fsm_random_cb(NULL, &id, sizeof(id));
+		used = false;
+		for (size_t i = 0; i < d->n_tunnels; i++)
+			if (d->tunnels[i]->fsm.local_ccid == id && !tunnel_is_idle(d->tunnels[i]))
+				used = true;
+	} while (id == 0 || used);
+	return id;
+}
+
+static void connect_now(struct tunnel *t)
+{
+	char peer[64];
+
+	if (t->d->stopping || !tunnel_is_idle(t))
+		return;
+	t->peer = t->cfg->remote;
+	t->peer_known = true;
+	memset(&t->local, 0, sizeof(t->local));
+	if (t->cfg->has_local_address)
+		t->local = t->cfg->local;
+	fsm_tunnel_release(&t->fsm);
+	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
+	log_info("tunnel %u: connecting to %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
+	(void)fsm_tunnel_open(&t->fsm, now_ms());
+	tunnel_arm(t);
+}
+
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	connect_now(arg);
+}
+
+static void schedule_reconnect(struct tunnel *t)
+{
+	struct timeval tv;
+	unsigned jitter;
+
+	if (!t->fconf.initiator || t->d->stopping)
+		return;
+	if (!t->cfg->always_on && t->fsm.stats.established_count)
+		return;
+	t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : RECONNECT_MIN_MS;
+	if (t->backoff_ms > RECONNECT_MAX_MS)
+		t->backoff_ms = RECONNECT_MAX_MS;
+	fsm_random_cb(NULL, &jitter, sizeof(jitter));
+	jitter %= t->backoff_ms / 4 + 1;
+	tv.tv_sec = (t->backoff_ms + jitter) / 1000;
+	tv.tv_usec = ((t->backoff_ms + jitter) % 1000) * 1000;
+	log_info("tunnel %u: reconnecting in %u ms", t->cfg->id, t->backoff_ms + jitter);
+	evtimer_add(t->reconnect, &tv);
+}
+
+/* ---------------------------------------------------------------------- */
+/* life cycle */
+
+static void fill_fsm_conf(struct tunnel *t)
+{
+	const struct cfg_tunnel *c = t->cfg;
+	struct fsm_tunnel_conf *f = &t->fconf;
+
+	memset(f, 0, sizeof(*f));
+	f->id = c->id;
+	f->initiator = c->has_endpoint;
+	snprintf(f->host_name, sizeof(f->host_name), "%s", c->hostname[0] ? c->hostname : t->d->hostname);
+	snprintf(f->vendor_name, sizeof(f->vendor_name), "%s", L2TPV3D_VENDOR_NAME);
+	f->router_id = c->local_router_id;
+	f->check_peer_router_id = c->has_remote_router_id;
+	f->peer_router_id = c->remote_router_id;
+	if (c->auth) {
+		f->auth = c->auth_style == CFG_AUTH_CHALLENGE ? FSM_AUTH_CHALLENGE : FSM_AUTH_DIGEST;
+		f->secret_len = strlen(c->secret);
+		memcpy(f->secret, c->secret, f->secret_len);
+	}
+	if (c->has_remote_end_id) {
+		f->end_id_len = strlen(c->remote_end_id);
+		memcpy(f->end_id, c->remote_end_id, f->end_id_len);
+	}
+	if (c->keepalive) {
+		f->hello_interval = c->keepalive_interval;
+		f->hello_count = c->keepalive_count;
+	}
+	f->idle_timeout = c->disconnect_time;
+}
+
+int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel **ret)
+{
+	struct tunnel *t = calloc(1, sizeof(*t));
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->d = d;
+	t->cfg = ct;
+	t->tap_fd = -1;
+	fill_fsm_conf(t);
+	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
+	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
+	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
+	if (!t->timer || !t->reconnect) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	r = tap_open(ct->ifname, &t->tap_created);
+	if (r < 0) {
+		errno = -r;
+		log_warn("tunnel %u: cannot open TAP port %s", ct->id, ct->ifname);
+		goto out_free;
+	}
+	t->tap_fd = r;
+	if (ct->bridge[0]) {
+		r = nl_bridge_add_port(d->nl, ct->bridge, ct->ifname);
+		if (r < 0) {
+			errno = -r;
+			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, ct->ifname, ct->bridge);
+			goto out_free;
+		}
+	}
+	r = nl_link_up(d->nl, ct->ifname);
+	if (r < 0) {
+		errno = -r;
+		log_warn("tunnel %u: cannot set %s up", ct->id, ct->ifname);
+		goto out_free;
+	}
+	*ret = t;
+	return 0;
+
+out_free:
+	tunnel_free(t);
+	return r;
+}
+
+void tunnel_free(struct tunnel *t)
+{
+	if (!t)
+		return;
+	fsm_tunnel_release(&t->fsm);
+	if (t->dps)
+		dp_session_del(t->d->dp, t->dps);
+	if (t->timer)
+		event_free(t->timer);
+	if (t->reconnect)
+		event_free(t->reconnect);
+	if (t->tap_fd >= 0)
+		tap_close(t->tap_fd);
+	free(t);
+}
+
+void tunnel_start(struct tunnel *t)
+{
+	char peer[64];
+
+	if (t->fconf.initiator) {
+		connect_now(t);
+		return;
+	}
+	(void)peer;
+	log_info("tunnel %u: waiting for a peer to call (responder)", t->cfg->id);
+}
+
+bool tunnel_is_idle(const struct tunnel *t)
+{
+	return t->fsm.state == FSM_T_IDLE;
+}
+
+void tunnel_shutdown(struct tunnel *t)
+{
+	evtimer_del(t->reconnect);
+	if (!tunnel_is_idle(t)) {
+		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_SHUTDOWN, "shutting down", now_ms());
+		tunnel_arm(t);
+	}
+}
+
+void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+	/* RFC 3931 §4.1.2.2: the responder may answer from another port (NAT
+	 * too): follow where the SCCRP came from */
+	if (t->fsm.state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
+		t->peer = *peer;
+		if (t->local.ss_family == AF_UNSPEC)
+			t->local = *local;
+	}
+	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	tunnel_arm(t);
+}
+
+int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		       const struct sockaddr_storage *peer, char *why, size_t whylen)
+{
+	(void)peer;
+	if (t->fconf.initiator) {
+		snprintf(why, whylen, "tunnel %u is an initiator", t->cfg->id);
+		return L2TP_STOPCCN_ERROR;
+	}
+	return fsm_sccrq_check(&t->fconf, m, raw, len, why, whylen);
+}
+
+void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+	char p[64];
+
+	if (!tunnel_is_idle(t)) {
+		/* the same peer starting over (restart, new NAT mapping): the old
+		 * connection is dead to it, so drop ours without a StopCCN */
+		log_notice("tunnel %u: new SCCRQ from %s replaces the connection with %s (%s)", t->cfg->id,
+			   (sockaddr_format(peer, p, sizeof(p)), p), t->peer_known ? "old peer" : "-",
+			   fsm_tunnel_state_name(t->fsm.state));
+		fsm_tunnel_release(&t->fsm);
+	}
+	t->peer = *peer;
+	t->local = *local;
+	t->peer_known = true;
+	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
+	log_info("tunnel %u: SCCRQ from %s (host %s) accepted", t->cfg->id, peer_str(t, p, sizeof(p)),
+		 m->host_name);
+	(void)fsm_tunnel_accept(&t->fsm, m, raw, len, now_ms());
+	tunnel_arm(t);
+}

@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data path: one thread that moves Ethernet frames between the sessions'
+ * TAP fds and the shared UDP socket (RFC 3931 §4.1.2.1, RFC 4719).
+ *
+ * Threads.  dp_start() spawns the data thread, which sleeps in epoll_wait
+ * on the UDP socket, a command eventfd and every session's TAP fd
+ * (level-triggered).  The session table (a chained hash keyed by our
+ * Session ID) belongs to the data thread: the control thread changes it
+ * only through dp_session_add/set_peer/del, which queue a command under a
+ * mutex, kick the eventfd and wait on a condition variable until the data
+ * thread has applied it.  Commands are applied after all events of one
+ * epoll_wait round are handled, so an event never points at a freed
+ * session, and no lock is taken per packet.  Before dp_start (or after the
+ * thread ended) commands are applied directly by the caller.
+ *
+ * Receive.  recvmmsg() reads up to DP_BATCH datagrams at a time with their
+ * IP_PKTINFO/IPV6_PKTINFO; DP_UDP_BUDGET bounds one wakeup so busy TAPs
+ * get their turn.  Control packets (T=1) go, prefixed by struct
+ * dp_ctrl_hdr, as one message to the control channel; data packets are
+ * checked (session, cookie, length) and written to the session's TAP.
+ *
+ * Transmit.  Frames are read from a TAP into buffers that keep
+ * DP_HEADROOM bytes free in front, so the L2TP header is written in place
+ * and each datagram is one iovec; a batch of up to DP_BATCH frames from one
+ * TAP leaves in one sendmmsg() with a shared IP_PKTINFO source cmsg.  This
+ * is the shape offloads will need later (IFF_VNET_HDR super-frames split
+ * into a UDP_SEGMENT batch).  Nothing blocks: a full socket or TAP means
+ * the packet is dropped and counted.
+ *
+ * Counters are _Atomic uint64_t written only by the data thread (relaxed
+ * read-modify-write) and read by anyone with relaxed loads.
+ *
+ * Addresses.  The socket may be AF_INET or AF_INET6 (dual-stack).  The
+ * caller always sees IPv4 as AF_INET: IPv4-mapped addresses are unmapped
+ * on the way in and mapped again on the way out.
+ */
+#include "dataplane/dp.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wire/l2tp_wire.h"
+
+enum {
+	DP_BATCH = 32,		/* datagrams per recvmmsg/sendmmsg */
+	DP_UDP_BUDGET = 64,	/* datagrams read per UDP wakeup */
+	DP_TAP_BUDGET = 64,	/* frames read per TAP per wakeup */
+	DP_HEADROOM = 32,	/* bytes kept free before a frame; >= largest header (20) */
+	DP_BUF_SIZE = 65536,	/* largest datagram or frame */
+	DP_EVENTS = 64,		/* epoll events per round */
+	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
+	DP_ETH_HLEN = 14,
+};
+
+/* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
+ * aligned like a cmsghdr (whose flexible array keeps it out of here). */
+union dp_cmsg {
+	size_t align;
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
+};
+
+/* Where a session's data goes, prepared for sendmsg in the caller's thread. */
+struct dp_dest {
+	struct sockaddr_storage name; /* peer in the socket's family */
+	socklen_t namelen;	      /* 0: no peer, frames are dropped */
+	union dp_cmsg cmsg;	      /* source address (pktinfo) */
+	size_t cmsg_len;	      /* 0: kernel picks the source */
+};
+
+struct dp_session {
+	uint32_t local_sid;
+	struct dp *dp;
+
+	/* conf as added (its peer/local are superseded by dest) */
+	struct dp_session_conf conf;
+	size_t rx_hdr_len; /* 8 + rx cookie + rx L2SS */
+
+	/* state (data thread) */
+	struct dp_dest dest;
+	bool tap_polled; /* registered with epoll */
+
+	/* stats: written by the data thread only */
+	_Atomic uint64_t rx_packets, rx_octets;
+	_Atomic uint64_t tx_packets, tx_octets;
+	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
+	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
+
+	/* linkage */
+	struct dp_session *hash_next;
+};
+
+enum dp_cmd_type {
+	DP_CMD_ADD,
+	DP_CMD_SET_PEER,
+	DP_CMD_DEL,
+};
+
+/* One request from the control thread; lives on the caller's stack. */
+struct dp_cmd {
+	enum dp_cmd_type type;
+	struct dp_session *s;
+	const struct dp_dest *dest; /* SET_PEER */
+	int result;
+	bool done;
+	struct dp_cmd *next;
+};
+
+/* Per-round I/O state of the data thread, shared by rx and tx (they never
+ * overlap). */
+struct dp_batch {
+	struct mmsghdr msgs[DP_BATCH];
+	struct iovec iov[DP_BATCH];
+	struct sockaddr_storage names[DP_BATCH];
+	union dp_cmsg cmsg[DP_BATCH];
+	size_t lens[DP_BATCH];
+	uint8_t *bufs[DP_BATCH]; /* DP_HEADROOM + DP_BUF_SIZE each */
+	uint8_t *mem;
+};
+
+struct dp {
+	int udp_fd;
+	int ctrl_fd;
+	int family;			/* of udp_fd */
+	struct sockaddr_storage bound;	/* udp_fd's own address (unmapped) */
+	in_port_t port;			/* its port, network order */
+	int epfd;
+	int evfd;
+
+	/* commands: lock guards everything down to `thread` */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct dp_cmd *cmd_head, *cmd_tail;
+	bool running;  /* the thread takes commands */
+	bool stopping; /* asked to end */
+	bool started;  /* pthread_create succeeded, not joined yet */
+	pthread_t thread;
+
+	/* sessions: owned by the data thread once running */
+	struct dp_session **buckets;
+	size_t nbuckets; /* 1 << hash_bits */
+	unsigned hash_bits;
+	size_t nsessions;
+
+	struct dp_batch *batch;
+
+	_Atomic uint64_t rx_unknown_session, rx_malformed, ctrl_forwarded, ctrl_dropped;
+};
+
+/* ---------------------------------------------------------------------- */
+/* helpers */
+
+static inline void dp_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline uint64_t dp_read(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static uint64_t dp_now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* IPv4-mapped IPv6 becomes AF_INET; everything else is copied. */
+static void dp_addr_unmap(const struct sockaddr_storage *in, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)in;
+
+	if (in->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		struct sockaddr_in s4 = {
+			.sin_family = AF_INET,
+			.sin_port = s6->sin6_port,
+		};
+		memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		memset(out, 0, sizeof(*out));
+		memcpy(out, &s4, sizeof(s4));
+		return;
+	}
+	if (out != in)
+		memcpy(out, in, sizeof(*out));
+}
+
+/* Convert an address to the socket's family (mapping IPv4 for a dual-stack
+ * AF_INET6 socket).  Returns its length or negative errno. */
+static int dp_addr_to_sock(const struct dp *dp, const struct sockaddr_storage *in,
+			   struct sockaddr_storage *out)
+{
+	struct sockaddr_storage tmp;
+
+	dp_addr_unmap(in, &tmp);
+	memset(out, 0, sizeof(*out));
+	if (tmp.ss_family == AF_INET && dp->family == AF_INET) {
+		memcpy(out, &tmp, sizeof(struct sockaddr_in));
+		return (int)sizeof(struct sockaddr_in);
+	}
+	if (tmp.ss_family == AF_INET6 && dp->family == AF_INET6) {
+		memcpy(out, &tmp, sizeof(struct sockaddr_in6));
+		return (int)sizeof(struct sockaddr_in6);
+	}
+	if (tmp.ss_family == AF_INET && dp->family == AF_INET6) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&tmp;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = s4->sin_port;
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+		return (int)sizeof(struct sockaddr_in6);
+	}
+	return -EAFNOSUPPORT;
+}
+
+/* Build the source-address cmsg for `local` (AF_UNSPEC: none).  Returns its
+ * length or negative errno. */
+static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage *local, union dp_cmsg *ret)
+{
+	struct sockaddr_storage sa;
+	struct cmsghdr *c = (struct cmsghdr *)ret->buf;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!local || local->ss_family == AF_UNSPEC)
+		return 0;
+	r = dp_addr_to_sock(dp, local, &sa);
+	if (r < 0)
+		return r;
+	if (dp->family == AF_INET) {
+		struct in_pktinfo pi = {
+			.ipi_spec_dst = ((const struct sockaddr_in *)&sa)->sin_addr,
+		};
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return (int)CMSG_SPACE(sizeof(pi));
+	}
+	/* AF_INET6 socket: IPV6_PKTINFO, also for IPv4-mapped sources (the
+	 * kernel's udp_sendmsg accepts it for mapped destinations) */
+	struct in6_pktinfo pi6 = {
+		.ipi6_addr = ((const struct sockaddr_in6 *)&sa)->sin6_addr,
+	};
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memcpy(CMSG_DATA(c), &pi6, sizeof(pi6));
+	return (int)CMSG_SPACE(sizeof(pi6));
+}
+
+static int dp_dest_prepare(const struct dp *dp, const struct sockaddr_storage *peer,
+			   const struct sockaddr_storage *local, struct dp_dest *ret)
+{
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (peer && peer->ss_family != AF_UNSPEC) {
+		r = dp_addr_to_sock(dp, peer, &ret->name);
+		if (r < 0)
+			return r;
+		ret->namelen = (socklen_t)r;
+	}
+	r = dp_build_src_cmsg(dp, local, &ret->cmsg);
+	if (r < 0)
+		return r;
+	ret->cmsg_len = (size_t)r;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* session table (data thread, or caller before dp_start) */
+
+/* Multiplicative (Fibonacci) hash: the top hash_bits of sid * 2^32/phi,
+ * so IDs that differ only in high bits still spread. */
+static size_t dp_hash(const struct dp *dp, uint32_t sid)
+{
+	return (size_t)((uint32_t)(sid * 2654435761u) >> (32 - dp->hash_bits));
+}
+
+static struct dp_session *dp_lookup(const struct dp *dp, uint32_t sid)
+{
+	struct dp_session *s;
+
+	for (s = dp->buckets[dp_hash(dp, sid)]; s; s = s->hash_next)
+		if (s->local_sid == sid)
+			return s;
+	return NULL;
+}
+
+/* Double the table when it gets crowded; on ENOMEM keep the old one. */
+static void dp_hash_grow(struct dp *dp)
+{
+	size_t old_n = dp->nbuckets;
+	struct dp_session **old = dp->buckets;
+	struct dp_session **nb;
+
+	if (dp->nsessions < 2 * old_n || dp->hash_bits >= 24)
+		return;
+	nb = calloc(2 * old_n, sizeof(*nb));
+	if (!nb)
+		return;
+	dp->buckets = nb;
+	dp->nbuckets = 2 * old_n;
+	dp->hash_bits++;
+	for (size_t i = 0; i < old_n; i++) {
+		struct dp_session *s = old[i], *next;
+
+		for (; s; s = next) {
+			size_t h = dp_hash(dp, s->local_sid);
+
+			next = s->hash_next;
+			s->hash_next = nb[h];
+			nb[h] = s;
+		}
+	}
+	free(old);
+}
+
+static void dp_hash_remove(struct dp *dp, struct dp_session *s)
+{
+	struct dp_session **pp = &dp->buckets[dp_hash(dp, s->local_sid)];
+
+	for (; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == s) {
+			*pp = s->hash_next;
+			s->hash_next = NULL;
+			dp->nsessions--;
+			return;
+		}
+	}
+}
+
+static void dp_tap_unpoll(struct dp *dp, struct dp_session *s)
+{
+	if (!s->tap_polled)
+		return;
+	/* may fail with EBADF if the owner closed the fd already: the kernel
+	 * dropped it from the set then */
+	(void)epoll_ctl(dp->epfd, EPOLL_CTL_DEL, s->conf.tap_fd, NULL);
+	s->tap_polled = false;
+}
+
+static int dp_apply_add(struct dp *dp, struct dp_session *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+
+	if (dp_lookup(dp, s->local_sid))
+		return -EEXIST;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, s->conf.tap_fd, &ev) < 0)
+		return -errno;
+	s->tap_polled = true;
+	dp_hash_grow(dp);
+	s->hash_next = dp->buckets[dp_hash(dp, s->local_sid)];
+	dp->buckets[dp_hash(dp, s->local_sid)] = s;
+	dp->nsessions++;
+	return 0;
+}
+
+static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
+{
+	switch (cmd->type) {
+	case DP_CMD_ADD:
+		cmd->result = dp_apply_add(dp, cmd->s);
+		break;
+	case DP_CMD_SET_PEER:
+		cmd->s->dest = *cmd->dest;
+		cmd->result = 0;
+		break;
+	case DP_CMD_DEL:
+		dp_tap_unpoll(dp, cmd->s);
+		dp_hash_remove(dp, cmd->s);
+		cmd->result = 0;
+		break;
+	}
+	cmd->done = true;
+}
+
+/* Run cmd in the data thread and wait for it, or run it here when there is
+ * no thread to do it. */
+static int dp_cmd_run(struct dp *dp, struct dp_cmd *cmd)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&dp->lock);
+	if (!dp->running) {
+		dp_cmd_apply(dp, cmd);
+	} else {
+		cmd->next = NULL;
+		if (dp->cmd_tail)
+			dp->cmd_tail->next = cmd;
+		else
+			dp->cmd_head = cmd;
+		dp->cmd_tail = cmd;
+		/* cannot fail short of counter overflow (2^64-1 kicks) */
+		(void)!write(dp->evfd, &one, sizeof(one));
+		while (!cmd->done)
+			pthread_cond_wait(&dp->cond, &dp->lock);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return cmd->result;
+}
+
+/* Data thread: apply queued commands.  When asked to stop (or `exiting`),
+ * stop taking commands: later ones are applied by their callers.  Returns
+ * true if the thread must end. */
+static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
+{
+	uint64_t v;
+	bool stop;
+
+	(void)!read(dp->evfd, &v, sizeof(v));
+	pthread_mutex_lock(&dp->lock);
+	while (dp->cmd_head) {
+		struct dp_cmd *cmd = dp->cmd_head;
+
+		dp->cmd_head = cmd->next;
+		dp_cmd_apply(dp, cmd);
+	}
+	dp->cmd_tail = NULL;
+	stop = dp->stopping || exiting;
+	if (stop)
+		dp->running = false;
+	pthread_cond_broadcast(&dp->cond);
+	pthread_mutex_unlock(&dp->lock);
+	return stop;
+}
+
+/* ---------------------------------------------------------------------- */
+/* receive: UDP -> control channel or TAP */
+
+/* Hand a control packet, with its addresses, to the control thread. */
+static void dp_forward_ctrl(struct dp *dp, const struct msghdr *mh, const uint8_t *buf, size_t len)
+{
+	struct dp_ctrl_hdr hdr;
+	struct cmsghdr *c;
+
+	memset(&hdr, 0, sizeof(hdr));
+	dp_addr_unmap(mh->msg_name, &hdr.peer);
+	hdr.local = dp->bound; /* no pktinfo: the bound address */
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = dp->port };
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			l.sin_addr = pi.ipi_addr; /* header destination */
+			memset(&hdr.local, 0, sizeof(hdr.local));
+			memcpy(&hdr.local, &l, sizeof(l));
+			hdr.ifindex = pi.ipi_ifindex;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi6;
+			struct sockaddr_in6 l = { .sin6_family = AF_INET6, .sin6_port = dp->port };
+
+			memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
+			l.sin6_addr = pi6.ipi6_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(&pi6.ipi6_addr))
+				l.sin6_scope_id = pi6.ipi6_ifindex;
+			memset(&hdr.local, 0, sizeof(hdr.local));
+			memcpy(&hdr.local, &l, sizeof(l));
+			hdr.ifindex = (int)pi6.ipi6_ifindex;
+		}
+	}
+	dp_addr_unmap(&hdr.local, &hdr.local);
+	hdr.len = (uint32_t)len;
+
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)buf, .iov_len = len },
+	};
+	struct msghdr out = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	if (sendmsg(dp->ctrl_fd, &out, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		dp_count(&dp->ctrl_dropped, 1);
+	else
+		dp_count(&dp->ctrl_forwarded, 1);
+}
+
+/* A data packet: find the session, check it, write the frame to the TAP. */
+static void dp_rx_data(struct dp *dp, const uint8_t *buf, size_t len, uint64_t now)
+{
+	struct dp_session *s;
+	const uint8_t *frame;
+	size_t flen;
+	uint32_t sid;
+	ssize_t r;
+
+	if (l2tp_data_hdr_sid(buf, len, &sid) != 0) {
+		dp_count(&dp->rx_malformed, 1);
+		return;
+	}
+	s = dp_lookup(dp, sid);
+	if (!s) {
+		dp_count(&dp->rx_unknown_session, 1);
+		return;
+	}
+	if (len < s->rx_hdr_len + DP_ETH_HLEN) {
+		dp_count(&s->rx_malformed_drops, 1);
+		return;
+	}
+	if (s->conf.rx_cookie_len &&
+	    memcmp(buf + L2TP_DATA_UDP_HDR_LEN, s->conf.rx_cookie, s->conf.rx_cookie_len) != 0) {
+		dp_count(&s->rx_cookie_drops, 1);
+		return;
+	}
+	/* The Default L2SS (RFC 3931 §4.6) is skipped: we never ask for
+	 * sequencing, so its S bit and number are not checked. */
+	frame = buf + s->rx_hdr_len;
+	flen = len - s->rx_hdr_len;
+	r = write(s->conf.tap_fd, frame, flen);
+	if (r != (ssize_t)flen) {
+		/* EAGAIN included: never wait for the TAP */
+		dp_count(&s->rx_tap_errors, 1);
+		return;
+	}
+	dp_count(&s->rx_packets, 1);
+	dp_count(&s->rx_octets, flen);
+	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
+}
+
+/* Read and dispatch up to DP_UDP_BUDGET datagrams. */
+static void dp_udp_rx(struct dp *dp)
+{
+	struct dp_batch *b = dp->batch;
+	unsigned budget = DP_UDP_BUDGET;
+
+	while (budget > 0) {
+		unsigned want = budget < DP_BATCH ? budget : DP_BATCH;
+		uint64_t now;
+		int n;
+
+		for (unsigned i = 0; i < want; i++) {
+			b->iov[i].iov_base = b->bufs[i] + DP_HEADROOM;
+			b->iov[i].iov_len = DP_BUF_SIZE;
+			b->msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &b->names[i],
+				.msg_namelen = sizeof(b->names[i]),
+				.msg_iov = &b->iov[i],
+				.msg_iovlen = 1,
+				.msg_control = b->cmsg[i].buf,
+				.msg_controllen = sizeof(b->cmsg[i].buf),
+			};
+			b->msgs[i].msg_len = 0;
+		}
+		n = recvmmsg(dp->udp_fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return; /* EAGAIN, or an error the next wakeup will see */
+		now = dp_now_sec();
+		for (int i = 0; i < n; i++) {
+			const struct msghdr *mh = &b->msgs[i].msg_hdr;
+			const uint8_t *buf = b->bufs[i] + DP_HEADROOM;
+			size_t len = b->msgs[i].msg_len;
+
+			if (len < 2 || (mh->msg_flags & MSG_TRUNC)) {
+				dp_count(&dp->rx_malformed, 1);
+				continue;
+			}
+			if (l2tp_is_ctrl(buf))
+				dp_forward_ctrl(dp, mh, buf, len);
+			else
+				dp_rx_data(dp, buf, len, now);
+		}
+		budget -= (unsigned)n;
+		if ((unsigned)n < want)
+			return;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* transmit: TAP -> UDP */
+
+/* Encapsulate b->bufs[0..n) (frames at DP_HEADROOM, b->lens) and send them
+ * to s's peer. */
+static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
+{
+	struct dp_batch *b = dp->batch;
+	const struct dp_session_conf *c = &s->conf;
+	unsigned i = 0;
+
+	if (s->dest.namelen == 0) {
+		dp_count(&s->tx_errors, n);
+		return;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		size_t hlen = l2tp_data_hdr_len(c->tx_cookie_len, c->tx_l2ss);
+		uint8_t *p = b->bufs[k] + DP_HEADROOM - hlen;
+
+		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, false, 0);
+		b->iov[k].iov_base = p;
+		b->iov[k].iov_len = hlen + b->lens[k];
+		b->msgs[k].msg_hdr = (struct msghdr){
+			.msg_name = &s->dest.name,
+			.msg_namelen = s->dest.namelen,
+			.msg_iov = &b->iov[k],
+			.msg_iovlen = 1,
+			.msg_control = s->dest.cmsg_len ? s->dest.cmsg.buf : NULL,
+			.msg_controllen = s->dest.cmsg_len,
+		};
+		b->msgs[k].msg_len = 0;
+	}
+	while (i < n) {
+		int r = sendmmsg(dp->udp_fd, b->msgs + i, n - i, MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+				/* socket full: drop the rest, never wait */
+				dp_count(&s->tx_errors, n - i);
+				return;
+			}
+			/* this datagram failed (EMSGSIZE, unreachable, ...) */
+			dp_count(&s->tx_errors, 1);
+			i++;
+			continue;
+		}
+		for (int k = 0; k < r; k++)
+			dp_count(&s->tx_octets, b->lens[i + (unsigned)k]);
+		dp_count(&s->tx_packets, (uint64_t)r);
+		i += (unsigned)r;
+	}
+}
+
+/* Read up to DP_TAP_BUDGET frames from s's TAP and send them. */
+static void dp_tap_rx(struct dp *dp, struct dp_session *s)
+{
+	struct dp_batch *b = dp->batch;
+	unsigned budget = DP_TAP_BUDGET;
+	bool drained = false;
+
+	while (budget > 0 && !drained) {
+		unsigned n = 0;
+
+		while (n < DP_BATCH && budget > 0) {
+			ssize_t r = read(s->conf.tap_fd, b->bufs[n] + DP_HEADROOM, DP_BUF_SIZE);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+					/* the TAP is gone or broken: stop polling
+					 * it rather than spin on a level-triggered
+					 * error */
+					dp_count(&s->tx_errors, 1);
+					dp_tap_unpoll(dp, s);
+				}
+				drained = true;
+				break;
+			}
+			b->lens[n++] = (size_t)r;
+			budget--;
+		}
+		if (n > 0)
+			dp_tx_batch(dp, s, n);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* the data thread */
+
+static void *dp_thread_main(void *arg)
+{
+	struct dp *dp = arg;
+	struct epoll_event ev[DP_EVENTS];
+
+	for (;;) {
+		bool cmds = false;
+		int n = epoll_wait(dp->epfd, ev, DP_EVENTS, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* cannot happen with a valid epfd; hand commands
+			 * back to the callers rather than hang them */
+			dp_cmds_run_queued(dp, true);
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+
+			if (p == &dp->udp_fd)
+				dp_udp_rx(dp);
+			else if (p == &dp->evfd)
+				cmds = true;
+			else if (((struct dp_session *)p)->tap_polled)
+				dp_tap_rx(dp, p);
+		}
+		/* after the round, so no event above can name a freed session */
+		if (cmds && dp_cmds_run_queued(dp, false))
+			return NULL;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* API */
+
+int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct dp *dp;
+	int one = 1, r;
+
+	memset(&bound, 0, sizeof(bound));
+	if (getsockname(udp_fd, (struct sockaddr *)&bound, &blen) < 0)
+		return -errno;
+	if (bound.ss_family == AF_INET) {
+		/* learn the address each datagram was sent to */
+		if (setsockopt(udp_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+			return -errno;
+		/*
+		 * Outer fragmentation: DF off.  A full 1500-byte Ethernet
+		 * frame becomes a 1550-byte UDP/IPv4 packet; with DF clear
+		 * the kernel (and any router on the path) fragments it
+		 * instead of dropping it, as Yamaha and Cisco do by default
+		 * (RFC 4623 §4 leaves this to the implementation).  Inner
+		 * MTU/MSS tuning is the operator's job.
+		 */
+		int pmtu = IP_PMTUDISC_DONT;
+
+		if (setsockopt(udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else if (bound.ss_family == AF_INET6) {
+		if (setsockopt(udp_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+			return -errno;
+		/* IPv6 routers never fragment; DONT makes the kernel fragment
+		 * locally rather than fail with EMSGSIZE */
+		int pmtu6 = IPV6_PMTUDISC_DONT, pmtu = IP_PMTUDISC_DONT;
+
+		if (setsockopt(udp_fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+		/* same as AF_INET for IPv4-mapped peers of a dual-stack
+		 * socket; a v6-only socket may refuse, which is harmless */
+		(void)setsockopt(udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	} else {
+		return -EAFNOSUPPORT;
+	}
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->udp_fd = udp_fd;
+	dp->ctrl_fd = ctrl_fd;
+	dp->family = bound.ss_family;
+	dp_addr_unmap(&bound, &dp->bound);
+	dp->port = bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+					      : ((struct sockaddr_in6 *)&bound)->sin6_port;
+	dp->epfd = -1;
+	dp->evfd = -1;
+	pthread_mutex_init(&dp->lock, NULL);
+	pthread_cond_init(&dp->cond, NULL);
+
+	r = -ENOMEM;
+	dp->hash_bits = DP_HASH_BITS;
+	dp->nbuckets = (size_t)1 << DP_HASH_BITS;
+	dp->buckets = calloc(dp->nbuckets, sizeof(*dp->buckets));
+	dp->batch = calloc(1, sizeof(*dp->batch));
+	if (!dp->buckets || !dp->batch)
+		goto out_free;
+	/* touched lazily by the kernel, so mostly virtual */
+	dp->batch->mem = malloc((size_t)DP_BATCH * (DP_HEADROOM + DP_BUF_SIZE));
+	if (!dp->batch->mem)
+		goto out_free;
+	for (unsigned i = 0; i < DP_BATCH; i++)
+		dp->batch->bufs[i] = dp->batch->mem + (size_t)i * (DP_HEADROOM + DP_BUF_SIZE);
+
+	dp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (dp->epfd < 0)
+		goto out_errno;
+	dp->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dp->evfd < 0)
+		goto out_errno;
+	ev.data.ptr = &dp->udp_fd;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, udp_fd, &ev) < 0)
+		goto out_errno;
+	ev.data.ptr = &dp->evfd;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, dp->evfd, &ev) < 0)
+		goto out_errno;
+
+	*ret = dp;
+	return 0;
+
+out_errno:
+	r = -errno;
+out_free:
+	dp_destroy(dp);
+	return r;
+}
+
+int dp_start(struct dp *dp)
+{
+	sigset_t all, old;
+	int r;
+
+	pthread_mutex_lock(&dp->lock);
+	if (dp->started || dp->stopping) {
+		pthread_mutex_unlock(&dp->lock);
+		return -EALREADY;
+	}
+	/* signals belong to the main thread's event loop */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&dp->thread, NULL, dp_thread_main, dp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		dp->started = true;
+		dp->running = true;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return r;
+}
+
+void dp_destroy(struct dp *dp)
+{
+	uint64_t one = 1;
+	bool join;
+
+	if (!dp)
+		return;
+	pthread_mutex_lock(&dp->lock);
+	dp->stopping = true;
+	join = dp->started;
+	dp->started = false;
+	if (dp->running)
+		(void)!write(dp->evfd, &one, sizeof(one));
+	pthread_mutex_unlock(&dp->lock);
+	if (join)
+		pthread_join(dp->thread, NULL);
+
+	if (dp->buckets) {
+		for (size_t i = 0; i < dp->nbuckets; i++) {
+			struct dp_session *s = dp->buckets[i], *next;
+
+			for (; s; s = next) {
+				next = s->hash_next;
+				free(s);
+			}
+		}
+		free(dp->buckets);
+	}
+	if (dp->evfd >= 0)
+		close(dp->evfd);
+	if (dp->epfd >= 0)
+		close(dp->epfd);
+	if (dp->batch)
+		free(dp->batch->mem);
+	free(dp->batch);
+	pthread_cond_destroy(&dp->cond);
+	pthread_mutex_destroy(&dp->lock);
+	free(dp);
+}
+
+int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret)
+{
+	struct dp_session *s;
+	struct dp_cmd cmd = { .type = DP_CMD_ADD };
+	int r;
+
+	if (conf->local_sid == 0 || conf->tap_fd < 0)
+		return -EINVAL;
+	if ((conf->rx_cookie_len != 0 && conf->rx_cookie_len != 4 && conf->rx_cookie_len != 8) ||
+	    (conf->tx_cookie_len != 0 && conf->tx_cookie_len != 4 && conf->tx_cookie_len != 8))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->local_sid = conf->local_sid;
+	s->dp = dp;
+	s->conf = *conf;
+	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
+	r = dp_dest_prepare(dp, &conf->peer, &conf->local, &s->dest);
+	if (r < 0)
+		goto out_free;
+
+	cmd.s = s;
+	r = dp_cmd_run(dp, &cmd);
+	if (r < 0)
+		goto out_free;
+	*ret = s;
+	return 0;
+
+out_free:
+	free(s);
+	return r;
+}
+
+int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockaddr_storage *peer,
+			const struct sockaddr_storage *local)
+{
+	struct dp_dest dest;
+	struct dp_cmd cmd = { .type = DP_CMD_SET_PEER, .s = s, .dest = &dest };
+	int r;
+
+	r = dp_dest_prepare(dp, peer, local, &dest);
+	if (r < 0)
+		return r;
+	return dp_cmd_run(dp, &cmd);
+}
+
+void dp_session_del(struct dp *dp, struct dp_session *s)
+{
+	struct dp_cmd cmd = { .type = DP_CMD_DEL, .s = s };
+
+	if (!s)
+		return;
+	(void)dp_cmd_run(dp, &cmd);
+	free(s);
+}
+
+void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
+{
+	*ret = (struct dp_counters){
+		.rx_packets = dp_read(&s->rx_packets),
+		.rx_octets = dp_read(&s->rx_octets),
+		.tx_packets = dp_read(&s->tx_packets),
+		.tx_octets = dp_read(&s->tx_octets),
+		.rx_cookie_drops = dp_read(&s->rx_cookie_drops),
+		.rx_malformed_drops = dp_read(&s->rx_malformed_drops),
+		.rx_tap_errors = dp_read(&s->rx_tap_errors),
+		.tx_errors = dp_read(&s->tx_errors),
+	};
+}
+
+uint64_t dp_session_last_rx(const struct dp_session *s)
+{
+	return dp_read(&s->last_rx);
+}
+
+void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret)
+{
+	*ret = (struct dp_global_counters){
+		.rx_unknown_session = dp_read(&dp->rx_unknown_session),
+		.rx_malformed = dp_read(&dp->rx_malformed),
+		.ctrl_forwarded = dp_read(&dp->ctrl_forwarded),
+		.ctrl_dropped = dp_read(&dp->ctrl_dropped),
+	};
+}
+
+int dp_send_ctrl(struct dp *dp, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+		 const uint8_t *buf, size_t len)
+{
+	struct dp_dest dest;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh;
+	int r;
+
+	if (!peer || peer->ss_family == AF_UNSPEC)
+		return -EDESTADDRREQ;
+	r = dp_dest_prepare(dp, peer, local, &dest);
+	if (r < 0)
+		return r;
+	mh = (struct msghdr){
+		.msg_name = &dest.name,
+		.msg_namelen = dest.namelen,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = dest.cmsg_len ? dest.cmsg.buf : NULL,
+		.msg_controllen = dest.cmsg_len,
+	};
+	/* the socket is shared with the data thread; sendmsg is atomic */
+	if (sendmsg(dp->udp_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data path: moves Ethernet frames between TAP ports and the shared UDP
+ * socket on its own thread.
+ *
+ * The data thread owns the UDP socket's receive side.  Data packets
+ * (T=0) are looked up by Session ID, checked (cookie), counted and written
+ * to the session's TAP; control packets (T=1) are handed, with the peer's
+ * and our local address, to the control thread through a SOCK_SEQPACKET
+ * socket (see struct dp_ctrl_hdr).  Frames read from a session's TAP are
+ * encapsulated and sent to the session's peer from the session's local
+ * address (IP_PKTINFO), so replies leave from the address the peer
+ * talks to (needed behind DNAT).
+ *
+ * The control thread adds, changes and removes sessions with synchronous
+ * calls (a command queue + eventfd; the call returns once the data thread
+ * has applied it), so no lock is taken per packet and a dp_session is
+ * never freed while the data thread can see it.  Counters are written by
+ * the data thread only and read with relaxed atomics.
+ */
+#ifndef L2TP_DP_H
+#define L2TP_DP_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct dp;
+struct dp_session;
+
+/* Prepended to every control packet on the control channel. */
+struct dp_ctrl_hdr {
+	struct sockaddr_storage peer; /* source of the datagram */
+	struct sockaddr_storage local; /* its destination address (IP_PKTINFO), port = ours */
+	int ifindex; /* interface it came in on */
+	uint32_t len; /* bytes of L2TP message that follow */
+};
+
+struct dp_session_conf {
+	uint32_t local_sid; /* ours: data packets to us carry it */
+	uint32_t remote_sid; /* the peer's: we put it in what we send */
+	uint8_t rx_cookie[8]; /* cookie we expect (our Assigned Cookie) */
+	size_t rx_cookie_len; /* 0, 4, 8 */
+	uint8_t tx_cookie[8]; /* cookie we send (the peer's Assigned Cookie) */
+	size_t tx_cookie_len;
+	bool rx_l2ss; /* we asked for the Default L2-Specific Sublayer */
+	bool tx_l2ss; /* the peer asked for it */
+	struct sockaddr_storage peer; /* where data goes */
+	struct sockaddr_storage local; /* source address for data (port ignored); AF_UNSPEC = kernel picks */
+	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI); owned by the caller */
+};
+
+/* Counter snapshot (summed across threads when there are several). */
+struct dp_counters {
+	uint64_t rx_packets, rx_octets; /* from the tunnel, written to the TAP; octets = Ethernet frame bytes */
+	uint64_t tx_packets, tx_octets; /* from the TAP, sent into the tunnel */
+	uint64_t rx_cookie_drops; /* wrong cookie */
+	uint64_t rx_malformed_drops; /* too short for the session's header */
+	uint64_t rx_tap_errors; /* write to TAP failed */
+	uint64_t tx_errors; /* sendmsg failed */
+};
+
+/* Whole-data-path counters (not tied to a session). */
+struct dp_global_counters {
+	uint64_t rx_unknown_session; /* data for a Session ID we do not have */
+	uint64_t rx_malformed; /* not L2TPv3 (bad version, too short) */
+	uint64_t ctrl_forwarded; /* control packets handed to the control thread */
+	uint64_t ctrl_dropped; /* control channel full */
+};
+
+/*
+ * Create a data path over udp_fd (bound, non-blocking, IP_PKTINFO enabled
+ * by dp_create itself).  Control packets are written to ctrl_fd (the
+ * data-thread end of a SOCK_SEQPACKET socketpair; non-blocking: when it is
+ * full the packet is dropped and counted).  Neither fd is closed by dp.
+ * Returns 0 and *ret, or negative errno.
+ */
+int dp_create(int udp_fd, int ctrl_fd, struct dp **ret);
+/* Start the data thread. */
+int dp_start(struct dp *dp);
+/* Stop and join the thread (idempotent), then free everything; NULL-safe.
+ * Sessions still present are freed too. */
+void dp_destroy(struct dp *dp);
+
+/* Add a session; the data thread starts reading its TAP. -EEXIST if the
+ * local_sid is taken. */
+int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret);
+/* Change where data goes (peer moved / NAT rebinding). */
+int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockaddr_storage *peer,
+			const struct sockaddr_storage *local);
+/* Remove and free; the TAP fd is not closed. NULL-safe. */
+void dp_session_del(struct dp *dp, struct dp_session *s);
+/* Read a session's counters (any thread). */
+void dp_session_counters(const struct dp_session *s, struct dp_counters *ret);
+/* Seconds (CLOCK_MONOTONIC) of the last data packet received, 0 if none. */
+uint64_t dp_session_last_rx(const struct dp_session *s);
+void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret);
+
+/*
+ * Send one control message from the control thread on the shared socket,
+ * from `local` (if its family is not AF_UNSPEC) to `peer`.  Returns 0 or
+ * negative errno.
+ */
+int dp_send_ctrl(struct dp *dp, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+		 const uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,1185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control connection and session state machines; see ctrl.h for the
+ * contract and the list of timers.
+ *
+ * Receive path of one message (fsm_tunnel_input):
+ *   authenticate (digest) -> take its Nr (frees our queue) -> ACK/ZLB stop
+ *   here -> in order: deliver, then anything queued behind it;
+ *   duplicate: ACK at once (RFC 3931 §4.2, repairs lost ACKs);
+ *   ahead of Nr: keep up to FSM_RXQ_LEN for later.
+ * Delivery dispatches on (state, message type); a message the tables do
+ * not expect gives a FSM_EV_PROTOCOL event and is otherwise ignored,
+ * except the §7.2 cases that clear the connection.
+ */
+#include "fsm/ctrl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const tunnel_state_names[FSM_T_STATE_MAX] = {
+	[FSM_T_IDLE] = "idle",
+	[FSM_T_WAIT_CTL_REPLY] = "wait-ctl-reply",
+	[FSM_T_WAIT_CTL_CONN] = "wait-ctl-conn",
+	[FSM_T_ESTABLISHED] = "established",
+	[FSM_T_CLOSING] = "closing",
+};
+
+static const char *const session_state_names[FSM_S_STATE_MAX] = {
+	[FSM_S_IDLE] = "idle",
+	[FSM_S_WAIT_REPLY] = "wait-reply",
+	[FSM_S_WAIT_CONNECT] = "wait-connect",
+	[FSM_S_ESTABLISHED] = "established",
+};
+
+const char *fsm_tunnel_state_name(enum fsm_tunnel_state s)
+{
+	return (unsigned)s < FSM_T_STATE_MAX ? tunnel_state_names[s] : "invalid";
+}
+
+const char *fsm_session_state_name(enum fsm_session_state s)
+{
+	return (unsigned)s < FSM_S_STATE_MAX ? session_state_names[s] : "invalid";
+}
+
+/* ---------------------------------------------------------------------- */
+/* events */
+
+static void emit(struct fsm_tunnel *t, struct fsm_session *s, enum fsm_event_kind kind, int from, int to,
+		 const char *reason)
+{
+	struct fsm_event ev = { .kind = kind, .from = from, .to = to, .reason = reason };
+
+	if (t->ops->event)
+		t->ops->event(t->ctx, t, s, &ev);
+}
+
+static void set_state(struct fsm_tunnel *t, enum fsm_tunnel_state to, const char *reason)
+{
+	enum fsm_tunnel_state from = t->state;
+
+	if (from == to)
+		return;
+	t->state = to;
+	emit(t, NULL, FSM_EV_TUNNEL_STATE, (int)from, (int)to, reason);
+}
+
+static void session_set_state(struct fsm_tunnel *t, struct fsm_session *s, enum fsm_session_state to,
+			      const char *reason)
+{
+	enum fsm_session_state from = s->state;
+
+	if (from == to)
+		return;
+	s->state = to;
+	emit(t, s, FSM_EV_SESSION_STATE, (int)from, (int)to, reason);
+}
+
+static void protocol_note(struct fsm_tunnel *t, const char *fmt_reason)
+{
+	emit(t, NULL, FSM_EV_PROTOCOL, 0, 0, fmt_reason);
+}
+
+/* ---------------------------------------------------------------------- */
+/* sending */
+
+static void msg_init(const struct fsm_tunnel *t, struct l2tp_msg *m, uint16_t type)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	if (type != L2TP_MSG_ZLB)
+		l2tp_msg_set(m, L2TP_AVP_MESSAGE_TYPE);
+	if (t->auth == FSM_AUTH_DIGEST && type != L2TP_MSG_ZLB) {
+		m->n_digests = 1;
+		m->digest_type[0] = L2TP_DIGEST_HMAC_MD5;
+	}
+}
+
+static void msg_result(struct l2tp_msg *m, uint16_t result, uint16_t error, const char *why)
+{
+	l2tp_msg_set(m, L2TP_AVP_RESULT_CODE);
+	m->result_code = result;
+	if (error || (why && *why)) {
+		m->has_error_code = true;
+		m->error_code = error;
+	}
+	if (why)
+		snprintf(m->error_msg, sizeof(m->error_msg), "%s", why);
+}
+
+/* Encode, sign and hand a message to the caller. */
+static void transmit(struct fsm_tunnel *t, struct l2tp_msg *m, uint16_t ns)
+{
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	int len;
+
+	m->ccid = t->remote_ccid;
+	m->ns = ns;
+	m->nr = t->nr;
+	len = l2tp_ctrl_encode(m, buf, sizeof(buf));
+	if (len < 0) {
+		protocol_note(t, "control message too large to encode; not sent");
+		return;
+	}
+	if (m->n_digests) {
+		if (m->type == L2TP_MSG_SCCRQ)
+			l2tp_auth_digest_sign(t->key, NULL, 0, NULL, 0, buf, (size_t)len, m);
+		else
+			l2tp_auth_digest_sign(t->key, t->nonce, sizeof(t->nonce), t->peer_nonce, t->peer_nonce_len,
+					      buf, (size_t)len, m);
+	}
+	/* whatever we send carries our current Nr: no separate ACK needed */
+	t->ack_pending = false;
+	t->stats.tx_msgs++;
+	if (t->ops->trace)
+		t->ops->trace(t->ctx, t, true, m);
+	t->ops->send(t->ctx, t, buf, (size_t)len);
+}
+
+static size_t in_flight(const struct fsm_tunnel *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->txq_len; i++)
+		n += t->txq[i].sent;
+	return n;
+}
+
+static unsigned send_window(const struct fsm_tunnel *t)
+{
+	unsigned w = t->cwnd ? t->cwnd : 1;
+	unsigned peer = t->peer_rws ? t->peer_rws : 4; /* RFC 3931 §5.4.3: absent => 4 */
+
+	return w < peer ? w : peer;
+}
+
+/* Send queued messages the window allows (in Ns order). */
+static void try_send(struct fsm_tunnel *t, uint64_t now)
+{
+	size_t n = in_flight(t);
+
+	for (size_t i = 0; i < t->txq_len && n < send_window(t); i++) {
+		struct fsm_txmsg *q = &t->txq[i];
+
+		if (q->sent)
+			continue;
+		q->sent = true;
+		q->tries = 1;
+		q->rtx_at = now + q->interval_ms;
+		if (q->is_hello)
+			t->hello_sent_ms = now;
+		transmit(t, &q->msg, q->ns);
+		n++;
+	}
+}
+
+/* Queue a reliable message (consumes an Ns) and send it if the window allows. */
+static int enqueue(struct fsm_tunnel *t, const struct l2tp_msg *m, bool is_hello, uint64_t now)
+{
+	struct fsm_txmsg *q;
+
+	if (t->txq_len == FSM_TXQ_LEN) {
+		protocol_note(t, "control send queue full; message dropped");
+		return -ENOBUFS;
+	}
+	q = &t->txq[t->txq_len++];
+	memset(q, 0, sizeof(*q));
+	q->msg = *m;
+	q->ns = t->ns++;
+	q->is_hello = is_hello;
+	q->interval_ms = is_hello ? t->conf.hello_interval * 1000u : t->conf.rtx_initial_ms;
+	try_send(t, now);
+	return 0;
+}
+
+static void send_ack(struct fsm_tunnel *t)
+{
+	struct l2tp_msg m;
+
+	msg_init(t, &m, L2TP_MSG_ACK);
+	transmit(t, &m, t->ns); /* an ACK carries the next Ns without consuming it */
+}
+
+/* ---------------------------------------------------------------------- */
+/* life cycle */
+
+static void rxq_clear(struct fsm_tunnel *t)
+{
+	for (size_t i = 0; i < FSM_RXQ_LEN; i++) {
+		free(t->rxq[i].buf);
+		t->rxq[i].buf = NULL;
+		t->rxq[i].len = 0;
+	}
+}
+
+static void session_remove(struct fsm_tunnel *t, struct fsm_session *s, const char *reason)
+{
+	size_t idx = (size_t)(s - t->sessions);
+
+	if (s->state == FSM_S_ESTABLISHED && t->ops->session_down)
+		t->ops->session_down(t->ctx, t, s);
+	session_set_state(t, s, FSM_S_IDLE, reason);
+	memmove(&t->sessions[idx], &t->sessions[idx + 1], (t->n_sessions - idx - 1) * sizeof(*s));
+	t->n_sessions--;
+}
+
+static void sessions_clear(struct fsm_tunnel *t, const char *reason)
+{
+	while (t->n_sessions)
+		session_remove(t, &t->sessions[t->n_sessions - 1], reason);
+}
+
+/* Forget the connection: sessions down, queues empty, state idle. */
+static void teardown(struct fsm_tunnel *t, const char *reason)
+{
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	sessions_clear(t, reason);
+	t->txq_len = 0;
+	rxq_clear(t);
+	t->ack_pending = false;
+	t->hello_at = FSM_NO_DEADLINE;
+	set_state(t, FSM_T_IDLE, t->reason);
+}
+
+void fsm_tunnel_init(struct fsm_tunnel *t, const struct fsm_tunnel_conf *conf, uint32_t local_ccid,
+		     const struct fsm_ops *ops, void *ctx)
+{
+	memset(t, 0, sizeof(*t));
+	t->conf = *conf;
+	if (!t->conf.rtx_initial_ms)
+		t->conf.rtx_initial_ms = 1000;
+	if (!t->conf.rtx_max_ms)
+		t->conf.rtx_max_ms = 8000;
+	if (!t->conf.rtx_retries)
+		t->conf.rtx_retries = 10;
+	if (t->conf.hello_interval && !t->conf.hello_count)
+		t->conf.hello_count = 3;
+	t->ops = ops;
+	t->ctx = ctx;
+	t->state = FSM_T_IDLE;
+	t->local_ccid = local_ccid;
+	t->cwnd = 1;
+	t->ssthresh = FSM_RECV_WINDOW;
+	t->hello_at = FSM_NO_DEADLINE;
+	if (t->conf.secret_len)
+		l2tp_auth_shared_key(t->conf.secret, t->conf.secret_len, t->key);
+}
+
+void fsm_tunnel_release(struct fsm_tunnel *t)
+{
+	sessions_clear(t, "tunnel released");
+	t->txq_len = 0;
+	rxq_clear(t);
+	t->state = FSM_T_IDLE;
+	t->hello_at = FSM_NO_DEADLINE;
+	t->ack_pending = false;
+}
+
+/* Identity AVPs common to SCCRQ and SCCRP (RFC 3931 §6.1, §6.2). */
+static void put_identity(const struct fsm_tunnel *t, struct l2tp_msg *m)
+{
+	l2tp_msg_set(m, L2TP_AVP_HOST_NAME);
+	snprintf(m->host_name, sizeof(m->host_name), "%s", t->conf.host_name[0] ? t->conf.host_name : "l2tpv3d");
+	if (t->conf.vendor_name[0]) {
+		l2tp_msg_set(m, L2TP_AVP_VENDOR_NAME);
+		snprintf(m->vendor_name, sizeof(m->vendor_name), "%s", t->conf.vendor_name);
+	}
+	l2tp_msg_set(m, L2TP_AVP_ROUTER_ID);
+	m->router_id = t->conf.router_id;
+	l2tp_msg_set(m, L2TP_AVP_ASSIGNED_CCID);
+	m->assigned_ccid = t->local_ccid;
+	l2tp_msg_set(m, L2TP_AVP_PW_CAPABILITIES);
+	m->pw_caps[0] = L2TP_PW_TYPE_ETH;
+	m->n_pw_caps = 1;
+	l2tp_msg_set(m, L2TP_AVP_RECV_WINDOW);
+	m->recv_window = FSM_RECV_WINDOW;
+}
+
+static void remember_peer(struct fsm_tunnel *t, const struct l2tp_msg *m)
+{
+	snprintf(t->peer_host_name, sizeof(t->peer_host_name), "%s", m->host_name);
+	snprintf(t->peer_vendor_name, sizeof(t->peer_vendor_name), "%s",
+		 l2tp_msg_has(m, L2TP_AVP_VENDOR_NAME) ? m->vendor_name : "");
+	t->peer_router_id = m->router_id;
+	t->peer_rws = l2tp_msg_has(m, L2TP_AVP_RECV_WINDOW) && m->recv_window ? m->recv_window : 4;
+	t->ssthresh = t->peer_rws;
+}
+
+int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
+{
+	struct l2tp_msg m;
+
+	if (t->state != FSM_T_IDLE)
+		return -EBUSY;
+	t->ns = 0;
+	t->nr = 0;
+	t->remote_ccid = 0;
+	t->peer_nonce_len = 0;
+	t->peer_rws = 4;
+	t->cwnd = 1;
+	t->auth = t->conf.auth;
+	t->challenge_sent = false;
+	msg_init(t, &m, L2TP_MSG_SCCRQ);
+	put_identity(t, &m);
+	if (t->auth == FSM_AUTH_DIGEST) {
+		t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
+		l2tp_msg_set(&m, L2TP_AVP_NONCE);
+		memcpy(m.nonce, t->nonce, sizeof(t->nonce));
+		m.nonce_len = sizeof(t->nonce);
+	} else if (t->auth == FSM_AUTH_CHALLENGE) {
+		t->ops->random(t->ctx, t->challenge, sizeof(t->challenge));
+		t->challenge_sent = true;
+		l2tp_msg_set(&m, L2TP_AVP_CHALLENGE);
+		memcpy(m.challenge, t->challenge, sizeof(t->challenge));
+		m.challenge_len = sizeof(t->challenge);
+	}
+	set_state(t, FSM_T_WAIT_CTL_REPLY, "opening: SCCRQ sent");
+	return enqueue(t, &m, false, now);
+}
+
+static bool has_pw_eth(const struct l2tp_msg *m)
+{
+	for (size_t i = 0; i < m->n_pw_caps; i++)
+		if (m->pw_caps[i] == L2TP_PW_TYPE_ETH)
+			return true;
+	return false;
+}
+
+static void format_rid(uint32_t rid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", rid >> 24, (rid >> 16) & 0xff, (rid >> 8) & 0xff, rid & 0xff);
+}
+
+/* Checks shared by SCCRQ (responder) and SCCRP (initiator): mandatory
+ * AVPs, Router ID, pseudowire type.  0 or a StopCCN result code. */
+static int check_peer_identity(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, char *why,
+			       size_t whylen)
+{
+	static const unsigned must[] = { L2TP_AVP_HOST_NAME, L2TP_AVP_ROUTER_ID, L2TP_AVP_ASSIGNED_CCID,
+					 L2TP_AVP_PW_CAPABILITIES };
+
+	if (m->unknown_mandatory) {
+		snprintf(why, whylen, "unknown mandatory AVP %u (vendor %u)", m->unknown_type, m->unknown_vendor);
+		return L2TP_STOPCCN_ERROR;
+	}
+	for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++) {
+		if (!l2tp_msg_has(m, must[i])) {
+			snprintf(why, whylen, "%s lacks mandatory AVP %u", l2tp_msg_type_name(m->type), must[i]);
+			return L2TP_STOPCCN_ERROR;
+		}
+	}
+	if (!m->assigned_ccid) {
+		snprintf(why, whylen, "Assigned Control Connection ID is 0");
+		return L2TP_STOPCCN_ERROR;
+	}
+	if (conf->check_peer_router_id && m->router_id != conf->peer_router_id) {
+		char got[16], want[16];
+
+		format_rid(m->router_id, got, sizeof(got));
+		format_rid(conf->peer_router_id, want, sizeof(want));
+		snprintf(why, whylen, "Router ID %s does not match remote router-id %s", got, want);
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
+	if (!has_pw_eth(m)) {
+		snprintf(why, whylen, "peer does not offer the Ethernet pseudowire (type 5)");
+		return L2TP_STOPCCN_ERROR;
+	}
+	return 0;
+}
+
+int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		    char *why, size_t whylen)
+{
+	bool has_nonce = l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len > 0;
+	bool has_chal = l2tp_msg_has(m, L2TP_AVP_CHALLENGE) && m->challenge_len > 0;
+	int r;
+
+	if (m->type != L2TP_MSG_SCCRQ) {
+		snprintf(why, whylen, "not an SCCRQ");
+		return L2TP_STOPCCN_ERROR;
+	}
+	r = check_peer_identity(conf, m, why, whylen);
+	if (r)
+		return r;
+	if (conf->auth == FSM_AUTH_NONE) {
+		if (has_nonce || has_chal || m->n_digests) {
+			snprintf(why, whylen, "peer requires authentication, but no `l2tp tunnel auth` is configured");
+			return L2TP_STOPCCN_NOT_AUTHORIZED;
+		}
+		return 0;
+	}
+	if (has_nonce || m->n_digests) {
+		uint8_t key[16];
+
+		if (!has_nonce || !m->n_digests) {
+			snprintf(why, whylen, "authentication failed: SCCRQ has %s without %s",
+				 has_nonce ? "a Nonce" : "a Message Digest", has_nonce ? "a Message Digest" : "a Nonce");
+			return L2TP_STOPCCN_NOT_AUTHORIZED;
+		}
+		l2tp_auth_shared_key(conf->secret, conf->secret_len, key);
+		if (!l2tp_auth_digest_verify(key, NULL, 0, NULL, 0, raw, len, m)) {
+			snprintf(why, whylen, "authentication failed: Message Digest does not verify (secret differs?)");
+			return L2TP_STOPCCN_NOT_AUTHORIZED;
+		}
+		return 0;
+	}
+	if (has_chal)
+		return 0; /* verified when the SCCCN brings our challenge's response */
+	snprintf(why, whylen, "authentication failed: peer sent neither Nonce nor Challenge but auth is on");
+	return L2TP_STOPCCN_NOT_AUTHORIZED;
+}
+
+int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
+{
+	struct l2tp_msg r;
+
+	(void)raw;
+	(void)len;
+	if (t->state != FSM_T_IDLE)
+		return -EBUSY;
+	t->ns = 0;
+	t->nr = (uint16_t)(m->ns + 1);
+	t->remote_ccid = m->assigned_ccid;
+	t->cwnd = 1;
+	remember_peer(t, m);
+	t->stats.rx_msgs++;
+	if (t->ops->trace)
+		t->ops->trace(t->ctx, t, false, m);
+
+	t->auth = FSM_AUTH_NONE;
+	t->challenge_sent = false;
+	if (t->conf.auth != FSM_AUTH_NONE) {
+		if (l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len)
+			t->auth = FSM_AUTH_DIGEST;
+		else if (l2tp_msg_has(m, L2TP_AVP_CHALLENGE))
+			t->auth = FSM_AUTH_CHALLENGE;
+	}
+
+	msg_init(t, &r, L2TP_MSG_SCCRP);
+	put_identity(t, &r);
+	if (t->auth == FSM_AUTH_DIGEST) {
+		memcpy(t->peer_nonce, m->nonce, m->nonce_len);
+		t->peer_nonce_len = m->nonce_len;
+		t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
+		l2tp_msg_set(&r, L2TP_AVP_NONCE);
+		memcpy(r.nonce, t->nonce, sizeof(t->nonce));
+		r.nonce_len = sizeof(t->nonce);
+	} else if (t->auth == FSM_AUTH_CHALLENGE) {
+		l2tp_msg_set(&r, L2TP_AVP_CHALLENGE_RESPONSE);
+		l2tp_auth_chap_response(L2TP_MSG_SCCRP, t->conf.secret, t->conf.secret_len, m->challenge,
+					m->challenge_len, r.challenge_response);
+		t->ops->random(t->ctx, t->challenge, sizeof(t->challenge));
+		t->challenge_sent = true;
+		l2tp_msg_set(&r, L2TP_AVP_CHALLENGE);
+		memcpy(r.challenge, t->challenge, sizeof(t->challenge));
+		r.challenge_len = sizeof(t->challenge);
+	}
+	set_state(t, FSM_T_WAIT_CTL_CONN, "SCCRQ accepted: SCCRP sent");
+	return enqueue(t, &r, false, now);
+}
+
+void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now)
+{
+	struct l2tp_msg m;
+
+	if (t->state == FSM_T_IDLE || t->state == FSM_T_CLOSING)
+		return;
+	snprintf(t->reason, sizeof(t->reason), "%s", why);
+	t->down_result = result;
+	sessions_clear(t, why);
+	rxq_clear(t);
+	t->hello_at = FSM_NO_DEADLINE;
+	if (!t->remote_ccid) {
+		/* the peer never told us its ID: nothing to address a StopCCN to */
+		teardown(t, why);
+		return;
+	}
+	/* RFC 3931 §3.3.2: the StopCCN is the last message; drop what is unsent */
+	for (size_t i = 0; i < t->txq_len; i++) {
+		if (!t->txq[i].sent) {
+			t->txq_len = i;
+			break;
+		}
+	}
+	msg_init(t, &m, L2TP_MSG_STOPCCN);
+	msg_result(&m, result, 0, why);
+	l2tp_msg_set(&m, L2TP_AVP_ASSIGNED_CCID);
+	m.assigned_ccid = t->local_ccid;
+	set_state(t, FSM_T_CLOSING, why);
+	t->close_until = now + 31000; /* RFC 3931 §5.7: a full retransmission cycle */
+	/* let the StopCCN go even if the window is full of unacked messages */
+	t->cwnd = FSM_TXQ_LEN;
+	t->peer_rws = FSM_TXQ_LEN;
+	(void)enqueue(t, &m, false, now);
+}
+
+/* ---------------------------------------------------------------------- */
+/* sessions */
+
+static struct fsm_session *session_by_local(struct fsm_tunnel *t, uint32_t sid)
+{
+	for (size_t i = 0; i < t->n_sessions; i++)
+		if (t->sessions[i].local_sid == sid)
+			return &t->sessions[i];
+	return NULL;
+}
+
+static struct fsm_session *session_by_remote(struct fsm_tunnel *t, uint32_t sid)
+{
+	for (size_t i = 0; i < t->n_sessions; i++)
+		if (t->sessions[i].remote_sid == sid && sid)
+			return &t->sessions[i];
+	return NULL;
+}
+
+static struct fsm_session *session_new(struct fsm_tunnel *t, bool initiator)
+{
+	struct fsm_session *s;
+
+	if (t->n_sessions == FSM_MAX_SESSIONS)
+		return NULL;
+	s = &t->sessions[t->n_sessions++];
+	memset(s, 0, sizeof(*s));
+	s->local_sid = t->ops->alloc_session_id(t->ctx);
+	s->initiator = initiator;
+	s->circuit_local_up = true;
+	s->state = FSM_S_IDLE;
+	return s;
+}
+
+static void send_cdn(struct fsm_tunnel *t, uint32_t local_sid, uint32_t remote_sid, uint16_t result, uint16_t error,
+		     const char *why, uint64_t now)
+{
+	struct l2tp_msg m;
+
+	msg_init(t, &m, L2TP_MSG_CDN);
+	msg_result(&m, result, error, why);
+	l2tp_msg_set(&m, L2TP_AVP_LOCAL_SESSION_ID);
+	m.local_session_id = local_sid;
+	l2tp_msg_set(&m, L2TP_AVP_REMOTE_SESSION_ID);
+	m.remote_session_id = remote_sid;
+	(void)enqueue(t, &m, false, now);
+}
+
+/* Take the peer's data-plane requests from ICRQ/ICRP/ICCN. */
+static void session_take_params(struct fsm_session *s, const struct l2tp_msg *m)
+{
+	if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE)) {
+		memcpy(s->tx_cookie, m->assigned_cookie, m->assigned_cookie_len);
+		s->tx_cookie_len = m->assigned_cookie_len;
+	}
+	if (l2tp_msg_has(m, L2TP_AVP_L2SS))
+		s->tx_l2ss = m->l2ss == 1;
+	if (l2tp_msg_has(m, L2TP_AVP_CIRCUIT_STATUS))
+		s->circuit_remote_up = (m->circuit_status & L2TP_CIRCUIT_ACTIVE) != 0;
+}
+
+static void session_establish(struct fsm_tunnel *t, struct fsm_session *s, uint64_t now)
+{
+	char why[96];
+
+	s->established_ms = now;
+	session_set_state(t, s, FSM_S_ESTABLISHED, "session established");
+	if (t->ops->session_up && t->ops->session_up(t->ctx, t, s) < 0) {
+		/* no data path: say so to the peer and forget the session */
+		snprintf(why, sizeof(why), "local data path could not start");
+		s->state = FSM_S_IDLE; /* session_down must not run */
+		send_cdn(t, s->local_sid, s->remote_sid, L2TP_CDN_NO_RESOURCES_TEMP, 0, why, now);
+		session_remove(t, s, why);
+	}
+}
+
+static void session_open(struct fsm_tunnel *t, uint64_t now)
+{
+	struct fsm_session *s = session_new(t, true);
+	struct l2tp_msg m;
+
+	if (!s)
+		return;
+	s->serial = (uint32_t)t->stats.established_count;
+	msg_init(t, &m, L2TP_MSG_ICRQ);
+	l2tp_msg_set(&m, L2TP_AVP_LOCAL_SESSION_ID);
+	m.local_session_id = s->local_sid;
+	l2tp_msg_set(&m, L2TP_AVP_REMOTE_SESSION_ID);
+	m.remote_session_id = 0;
+	l2tp_msg_set(&m, L2TP_AVP_SERIAL_NUMBER);
+	m.serial_number = s->serial;
+	l2tp_msg_set(&m, L2TP_AVP_PW_TYPE);
+	m.pw_type = L2TP_PW_TYPE_ETH;
+	l2tp_msg_set(&m, L2TP_AVP_REMOTE_END_ID);
+	memcpy(m.remote_end_id, t->conf.end_id, t->conf.end_id_len);
+	m.remote_end_id_len = t->conf.end_id_len;
+	l2tp_msg_set(&m, L2TP_AVP_CIRCUIT_STATUS);
+	m.circuit_status = L2TP_CIRCUIT_ACTIVE | L2TP_CIRCUIT_NEW;
+	session_set_state(t, s, FSM_S_WAIT_REPLY, "ICRQ sent");
+	(void)enqueue(t, &m, false, now);
+}
+
+static bool end_id_matches(const struct fsm_tunnel *t, const struct l2tp_msg *m)
+{
+	return !t->conf.end_id_len ||
+	       (m->remote_end_id_len == t->conf.end_id_len &&
+		memcmp(m->remote_end_id, t->conf.end_id, t->conf.end_id_len) == 0);
+}
+
+static void printable(const uint8_t *in, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 5 < outlen; i++) {
+		if (in[i] >= 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\')
+			out[o++] = (char)in[i];
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", in[i]);
+	}
+	out[o] = '\0';
+}
+
+static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	struct fsm_session *s;
+	struct l2tp_msg r;
+	char why[L2TP_END_ID_MAX * 8 + 128], got[L2TP_END_ID_MAX * 4 + 1], want[L2TP_END_ID_MAX * 4 + 1];
+
+	if (!l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID) || !m->local_session_id) {
+		send_cdn(t, 0, 0, L2TP_CDN_ERROR, L2TP_ERR_BAD_SESSION_ID, "ICRQ without Local Session ID", now);
+		protocol_note(t, "ICRQ without Local Session ID refused");
+		return;
+	}
+	if (m->unknown_mandatory) {
+		snprintf(why, sizeof(why), "ICRQ has unknown mandatory AVP %u", m->unknown_type);
+		send_cdn(t, 0, m->local_session_id, L2TP_CDN_ERROR, L2TP_ERR_UNKNOWN_MANDATORY, why, now);
+		protocol_note(t, why);
+		return;
+	}
+	if (session_by_remote(t, m->local_session_id)) {
+		protocol_note(t, "ICRQ for a session we already have; ignored");
+		return;
+	}
+	if (l2tp_msg_has(m, L2TP_AVP_PW_TYPE) && m->pw_type != L2TP_PW_TYPE_ETH) {
+		snprintf(why, sizeof(why), "pseudowire type %u not supported (Ethernet is 5)", m->pw_type);
+		send_cdn(t, 0, m->local_session_id, L2TP_CDN_PW_TYPE_UNSUPPORTED, 0, why, now);
+		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		return;
+	}
+	if (!end_id_matches(t, m)) {
+		printable(m->remote_end_id, m->remote_end_id_len, got, sizeof(got));
+		printable(t->conf.end_id, t->conf.end_id_len, want, sizeof(want));
+		snprintf(why, sizeof(why), "session refused: Remote End ID \"%s\" does not match remote end-id \"%s\"",
+			 got, want);
+		send_cdn(t, 0, m->local_session_id, L2TP_CDN_ERROR, 0, "Remote End ID mismatch", now);
+		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		return;
+	}
+	s = session_new(t, false);
+	if (!s) {
+		send_cdn(t, 0, m->local_session_id, L2TP_CDN_NO_RESOURCES_TEMP, 0, "too many sessions", now);
+		return;
+	}
+	s->remote_sid = m->local_session_id;
+	session_take_params(s, m);
+	msg_init(t, &r, L2TP_MSG_ICRP);
+	l2tp_msg_set(&r, L2TP_AVP_LOCAL_SESSION_ID);
+	r.local_session_id = s->local_sid;
+	l2tp_msg_set(&r, L2TP_AVP_REMOTE_SESSION_ID);
+	r.remote_session_id = s->remote_sid;
+	l2tp_msg_set(&r, L2TP_AVP_CIRCUIT_STATUS);
+	r.circuit_status = L2TP_CIRCUIT_ACTIVE | L2TP_CIRCUIT_NEW;
+	session_set_state(t, s, FSM_S_WAIT_CONNECT, "ICRQ accepted: ICRP sent");
+	(void)enqueue(t, &r, false, now);
+}
+
+static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	struct fsm_session *s = session_by_local(t, m->remote_session_id);
+	struct l2tp_msg r;
+
+	if (!s || s->state != FSM_S_WAIT_REPLY) {
+		protocol_note(t, "ICRP for no pending session; CDN sent");
+		if (l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID))
+			send_cdn(t, 0, m->local_session_id, L2TP_CDN_ERROR, L2TP_ERR_BAD_SESSION_ID,
+				 "ICRP for unknown session", now);
+		return;
+	}
+	if (!l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID) || !m->local_session_id || m->unknown_mandatory) {
+		const char *why = m->unknown_mandatory ? "ICRP has an unknown mandatory AVP" : "ICRP without Local Session ID";
+
+		send_cdn(t, s->local_sid, m->local_session_id, L2TP_CDN_ERROR,
+			 m->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : L2TP_ERR_BAD_SESSION_ID, why, now);
+		session_remove(t, s, why);
+		return;
+	}
+	s->remote_sid = m->local_session_id;
+	session_take_params(s, m);
+	msg_init(t, &r, L2TP_MSG_ICCN);
+	l2tp_msg_set(&r, L2TP_AVP_LOCAL_SESSION_ID);
+	r.local_session_id = s->local_sid;
+	l2tp_msg_set(&r, L2TP_AVP_REMOTE_SESSION_ID);
+	r.remote_session_id = s->remote_sid;
+	l2tp_msg_set(&r, L2TP_AVP_CIRCUIT_STATUS);
+	r.circuit_status = L2TP_CIRCUIT_ACTIVE;
+	session_establish(t, s, now);
+	(void)enqueue(t, &r, false, now);
+}
+
+static void handle_iccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	struct fsm_session *s = session_by_local(t, m->remote_session_id);
+
+	if (!s || s->state != FSM_S_WAIT_CONNECT) {
+		protocol_note(t, "ICCN for no pending session; ignored");
+		return;
+	}
+	session_take_params(s, m);
+	session_establish(t, s, now);
+}
+
+static void handle_cdn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	struct fsm_session *s = session_by_local(t, m->remote_session_id);
+	char why[L2TP_ERRMSG_MAX + 64];
+
+	if (!s && l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID))
+		s = session_by_remote(t, m->local_session_id);
+	if (!s) {
+		protocol_note(t, "CDN for unknown session; ignored");
+		return;
+	}
+	snprintf(why, sizeof(why), "peer sent CDN, result %u%s%s", m->result_code, m->error_msg[0] ? ": " : "",
+		 m->error_msg);
+	session_remove(t, s, why);
+	/* an initiator's only job is its session: without it, start over */
+	if (t->conf.initiator && !t->n_sessions)
+		fsm_tunnel_close(t, L2TP_STOPCCN_CLEAR, why, now);
+}
+
+static void handle_sli(struct fsm_tunnel *t, const struct l2tp_msg *m)
+{
+	struct fsm_session *s = session_by_local(t, m->remote_session_id);
+
+	if (s && l2tp_msg_has(m, L2TP_AVP_CIRCUIT_STATUS))
+		s->circuit_remote_up = (m->circuit_status & L2TP_CIRCUIT_ACTIVE) != 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* control connection */
+
+static void start_keepalive(struct fsm_tunnel *t, uint64_t now)
+{
+	t->hello_at = t->conf.hello_interval ? now + t->conf.hello_interval * 1000ull : FSM_NO_DEADLINE;
+}
+
+static void established(struct fsm_tunnel *t, const char *reason, uint64_t now)
+{
+	t->established_ms = now;
+	t->stats.established_count++;
+	t->reason[0] = '\0';
+	set_state(t, FSM_T_ESTABLISHED, reason);
+	start_keepalive(t, now);
+	if (t->conf.initiator)
+		session_open(t, now);
+}
+
+static void handle_sccrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	char why[160];
+	struct l2tp_msg r;
+	int res = check_peer_identity(&t->conf, m, why, sizeof(why));
+
+	if (!res && t->auth == FSM_AUTH_CHALLENGE) {
+		uint8_t want[16];
+
+		l2tp_auth_chap_response(L2TP_MSG_SCCRP, t->conf.secret, t->conf.secret_len, t->challenge,
+					sizeof(t->challenge), want);
+		if (!l2tp_msg_has(m, L2TP_AVP_CHALLENGE_RESPONSE) ||
+		    memcmp(want, m->challenge_response, sizeof(want)) != 0) {
+			snprintf(why, sizeof(why), "authentication failed: %s",
+				 l2tp_msg_has(m, L2TP_AVP_CHALLENGE_RESPONSE) ? "wrong Challenge Response in SCCRP"
+									      : "SCCRP has no Challenge Response");
+			res = L2TP_STOPCCN_NOT_AUTHORIZED;
+		}
+	}
+	if (!res && t->auth == FSM_AUTH_NONE &&
+	    (l2tp_msg_has(m, L2TP_AVP_NONCE) || l2tp_msg_has(m, L2TP_AVP_CHALLENGE))) {
+		snprintf(why, sizeof(why), "peer requires authentication, but no `l2tp tunnel auth` is configured");
+		res = L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
+	/* we need the peer's CCID to address the StopCCN */
+	if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID))
+		t->remote_ccid = m->assigned_ccid;
+	if (res) {
+		if (res == L2TP_STOPCCN_NOT_AUTHORIZED && strncmp(why, "authentication failed", 21) == 0) {
+			t->stats.auth_failures++;
+			emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0, why);
+		}
+		fsm_tunnel_close(t, (uint16_t)res, why, now);
+		return;
+	}
+	remember_peer(t, m);
+	msg_init(t, &r, L2TP_MSG_SCCCN);
+	if (t->auth == FSM_AUTH_CHALLENGE && l2tp_msg_has(m, L2TP_AVP_CHALLENGE)) {
+		l2tp_msg_set(&r, L2TP_AVP_CHALLENGE_RESPONSE);
+		l2tp_auth_chap_response(L2TP_MSG_SCCCN, t->conf.secret, t->conf.secret_len, m->challenge,
+					m->challenge_len, r.challenge_response);
+	}
+	(void)enqueue(t, &r, false, now);
+	established(t, "SCCRP accepted: SCCCN sent", now);
+}
+
+static void handle_scccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	if (t->auth == FSM_AUTH_CHALLENGE && t->challenge_sent) {
+		uint8_t want[16];
+
+		l2tp_auth_chap_response(L2TP_MSG_SCCCN, t->conf.secret, t->conf.secret_len, t->challenge,
+					sizeof(t->challenge), want);
+		if (!l2tp_msg_has(m, L2TP_AVP_CHALLENGE_RESPONSE) ||
+		    memcmp(want, m->challenge_response, sizeof(want)) != 0) {
+			const char *why = "authentication failed: wrong or missing Challenge Response in SCCCN";
+
+			t->stats.auth_failures++;
+			emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0, why);
+			fsm_tunnel_close(t, L2TP_STOPCCN_NOT_AUTHORIZED, why, now);
+			return;
+		}
+	}
+	established(t, "SCCCN received", now);
+}
+
+static void handle_stopccn(struct fsm_tunnel *t, const struct l2tp_msg *m)
+{
+	char why[L2TP_ERRMSG_MAX + 64];
+
+	snprintf(why, sizeof(why), "peer sent StopCCN, result %u%s%s", m->result_code, m->error_msg[0] ? ": " : "",
+		 m->error_msg);
+	t->down_result = m->result_code;
+	/* RFC 3931 §5.7: acknowledge at once; duplicates are re-acked by the caller */
+	send_ack(t);
+	teardown(t, why);
+}
+
+/* Deliver one in-order message. */
+static void dispatch(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	char why[96];
+
+	if (m->type == L2TP_MSG_STOPCCN) {
+		handle_stopccn(t, m);
+		return;
+	}
+	switch (t->state) {
+	case FSM_T_WAIT_CTL_REPLY:
+		if (m->type == L2TP_MSG_SCCRP) {
+			handle_sccrp(t, m, now);
+			return;
+		}
+		break;
+	case FSM_T_WAIT_CTL_CONN:
+		if (m->type == L2TP_MSG_SCCCN) {
+			handle_scccn(t, m, now);
+			return;
+		}
+		break;
+	case FSM_T_ESTABLISHED:
+		switch (m->type) {
+		case L2TP_MSG_HELLO:
+		case L2TP_MSG_WEN:
+			return; /* the ACK is all they need */
+		case L2TP_MSG_ICRQ:
+			handle_icrq(t, m, now);
+			return;
+		case L2TP_MSG_ICRP:
+			handle_icrp(t, m, now);
+			return;
+		case L2TP_MSG_ICCN:
+			handle_iccn(t, m, now);
+			return;
+		case L2TP_MSG_CDN:
+			handle_cdn(t, m, now);
+			return;
+		case L2TP_MSG_SLI:
+			handle_sli(t, m);
+			return;
+		default:
+			break;
+		}
+		break;
+	case FSM_T_CLOSING:
+	case FSM_T_IDLE:
+	case FSM_T_STATE_MAX:
+		return;
+	}
+	/* RFC 3931 §7.2: connection set-up messages out of place clear it */
+	if (m->type == L2TP_MSG_SCCRQ || m->type == L2TP_MSG_SCCRP || m->type == L2TP_MSG_SCCCN) {
+		snprintf(why, sizeof(why), "unexpected %s in state %s", l2tp_msg_type_name(m->type),
+			 fsm_tunnel_state_name(t->state));
+		fsm_tunnel_close(t, L2TP_STOPCCN_FSM, why, now);
+		return;
+	}
+	if (m->unknown_mandatory || m->type >= L2TP_MSG_TYPE_MAX || !strcmp(l2tp_msg_type_name(m->type), "unknown")) {
+		snprintf(why, sizeof(why), "unknown message type %u with M bit set", m->type);
+		fsm_tunnel_close(t, L2TP_STOPCCN_ERROR, why, now);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s ignored in state %s", l2tp_msg_type_name(m->type),
+		 fsm_tunnel_state_name(t->state));
+	protocol_note(t, why);
+}
+
+/* Our messages the peer's Nr acknowledges leave the queue. */
+static void take_nr(struct fsm_tunnel *t, uint16_t nr, uint64_t now)
+{
+	/* Nr beyond what we sent is a lie (RFC 3931 §4.2): ignore it */
+	if (fsm_seq_lt(t->ns, nr))
+		return;
+	while (t->txq_len && t->txq[0].sent && fsm_seq_lt(t->txq[0].ns, nr)) {
+		struct fsm_txmsg *q = &t->txq[0];
+
+		if (q->is_hello) {
+			t->stats.last_hello_rtt_ms = now - t->hello_sent_ms;
+			emit(t, NULL, FSM_EV_KEEPALIVE_ACKED, 0, 0, "HELLO acknowledged");
+			if (t->state == FSM_T_ESTABLISHED && t->conf.hello_interval) {
+				uint64_t next = t->hello_sent_ms + t->conf.hello_interval * 1000ull;
+
+				t->hello_at = next > now ? next : now;
+			}
+		}
+		/* Appendix A slow start / congestion avoidance */
+		if (t->cwnd < t->ssthresh) {
+			t->cwnd++;
+		} else if (++t->cwnd_acc >= t->cwnd) {
+			t->cwnd_acc = 0;
+			t->cwnd++;
+		}
+		if (t->cwnd > FSM_TXQ_LEN)
+			t->cwnd = FSM_TXQ_LEN;
+		memmove(&t->txq[0], &t->txq[1], (t->txq_len - 1) * sizeof(t->txq[0]));
+		t->txq_len--;
+	}
+	if (t->state == FSM_T_CLOSING && !t->txq_len)
+		teardown(t, t->reason[0] ? t->reason : "StopCCN acknowledged");
+}
+
+static void rxq_store(struct fsm_tunnel *t, uint16_t ns, const uint8_t *raw, size_t len)
+{
+	struct fsm_rxmsg *slot = NULL;
+
+	for (size_t i = 0; i < FSM_RXQ_LEN; i++) {
+		if (t->rxq[i].buf && t->rxq[i].ns == ns)
+			return; /* have it already */
+		if (!t->rxq[i].buf && !slot)
+			slot = &t->rxq[i];
+	}
+	if (!slot)
+		return; /* full: the peer will retransmit */
+	slot->buf = malloc(len);
+	if (!slot->buf)
+		return;
+	memcpy(slot->buf, raw, len);
+	slot->len = len;
+	slot->ns = ns;
+}
+
+static bool rxq_take(struct fsm_tunnel *t, uint16_t ns, uint8_t **ret_buf, size_t *ret_len)
+{
+	for (size_t i = 0; i < FSM_RXQ_LEN; i++) {
+		if (t->rxq[i].buf && t->rxq[i].ns == ns) {
+			*ret_buf = t->rxq[i].buf;
+			*ret_len = t->rxq[i].len;
+			t->rxq[i].buf = NULL;
+			t->rxq[i].len = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len)
+{
+	const uint8_t *pn = t->peer_nonce;
+	size_t pnl = t->peer_nonce_len;
+
+	if (t->auth != FSM_AUTH_DIGEST)
+		return true;
+	/* the SCCRP brings the peer's nonce: verify with it before trusting it */
+	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
+		if (!l2tp_msg_has(m, L2TP_AVP_NONCE) || !m->nonce_len)
+			return false;
+		pn = m->nonce;
+		pnl = m->nonce_len;
+	}
+	if (!l2tp_auth_digest_verify(t->key, pn, pnl, t->nonce, sizeof(t->nonce), raw, len, m))
+		return false;
+	if (pn != t->peer_nonce) {
+		memcpy(t->peer_nonce, pn, pnl);
+		t->peer_nonce_len = pnl;
+	}
+	return true;
+}
+
+void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
+{
+	if (t->state == FSM_T_IDLE)
+		return;
+	if (!authentic(t, m, raw, len)) {
+		t->stats.auth_failures++;
+		emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0,
+		     t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP
+			     ? "authentication failed: SCCRP digest does not verify (secret differs?)"
+			     : "authentication failed: message digest does not verify; message dropped");
+		if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
+			if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID))
+				t->remote_ccid = m->assigned_ccid;
+			t->nr = (uint16_t)(m->ns + 1);
+			fsm_tunnel_close(t, L2TP_STOPCCN_NOT_AUTHORIZED, "authentication failed", now);
+		}
+		return;
+	}
+	take_nr(t, m->nr, now);
+	if (t->state == FSM_T_IDLE)
+		return; /* our StopCCN was acknowledged */
+	if (m->type == L2TP_MSG_ZLB || m->type == L2TP_MSG_ACK) {
+		try_send(t, now);
+		return;
+	}
+	if (m->ns == t->nr) {
+		uint8_t *qbuf;
+		size_t qlen;
+
+		t->nr++;
+		t->stats.rx_msgs++;
+		if (t->ops->trace)
+			t->ops->trace(t->ctx, t, false, m);
+		/* an ACK is due unless something we send first carries the Nr */
+		t->ack_pending = true;
+		t->ack_at = now + FSM_ACK_DELAY_MS;
+		dispatch(t, m, now);
+		if (t->state == FSM_T_IDLE) {
+			t->ack_pending = false;
+			return;
+		}
+		try_send(t, now);
+		/* messages that arrived early and are now in order */
+		while (t->state != FSM_T_IDLE && rxq_take(t, t->nr, &qbuf, &qlen)) {
+			struct l2tp_msg qm;
+
+			if (l2tp_ctrl_decode(qbuf, qlen, &qm) == 0)
+				fsm_tunnel_input(t, &qm, qbuf, qlen, now);
+			free(qbuf);
+		}
+		return;
+	}
+	if (fsm_seq_lt(m->ns, t->nr)) {
+		/* duplicate: its ACK was lost; acknowledge again (RFC 3931 §4.2) */
+		t->stats.rx_duplicates++;
+		send_ack(t);
+		return;
+	}
+	t->stats.rx_out_of_order++;
+	rxq_store(t, m->ns, raw, len);
+}
+
+void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)
+{
+	char why[128];
+
+	if (t->state == FSM_T_IDLE)
+		return;
+	for (size_t i = 0; i < t->txq_len; i++) {
+		struct fsm_txmsg *q = &t->txq[i];
+		unsigned max = q->is_hello ? t->conf.hello_count : t->conf.rtx_retries + 1;
+
+		if (!q->sent || q->rtx_at > now)
+			continue;
+		if (q->tries >= max) {
+			if (t->state == FSM_T_CLOSING) {
+				teardown(t, t->reason[0] ? t->reason : "StopCCN not acknowledged");
+				return;
+			}
+			if (q->is_hello)
+				snprintf(why, sizeof(why), "peer not responding: %u keepalives unanswered", q->tries);
+			else
+				snprintf(why, sizeof(why), "peer not responding: %s unacknowledged after %u tries",
+					 l2tp_msg_type_name(q->msg.type), q->tries);
+			teardown(t, why);
+			return;
+		}
+		q->tries++;
+		t->stats.retransmissions++;
+		if (!q->is_hello) {
+			q->interval_ms *= 2;
+			if (q->interval_ms > t->conf.rtx_max_ms)
+				q->interval_ms = t->conf.rtx_max_ms;
+		}
+		q->rtx_at = now + q->interval_ms;
+		/* Appendix A: on retransmission halve the threshold, restart slow */
+		t->ssthresh = t->cwnd / 2 ? t->cwnd / 2 : 1;
+		t->cwnd = 1;
+		transmit(t, &q->msg, q->ns);
+	}
+	if (t->state == FSM_T_CLOSING && now >= t->close_until) {
+		teardown(t, t->reason[0] ? t->reason : "StopCCN not acknowledged");
+		return;
+	}
+	if (t->ack_pending && now >= t->ack_at)
+		send_ack(t);
+	if (t->state == FSM_T_ESTABLISHED && t->hello_at <= now) {
+		struct l2tp_msg m;
+
+		t->hello_at = FSM_NO_DEADLINE; /* until this one is acknowledged */
+		msg_init(t, &m, L2TP_MSG_HELLO);
+		emit(t, NULL, FSM_EV_KEEPALIVE_SENT, 0, 0, "HELLO sent");
+		(void)enqueue(t, &m, true, now);
+	}
+}
+
+uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t)
+{
+	uint64_t d = FSM_NO_DEADLINE;
+
+	if (t->state == FSM_T_IDLE)
+		return d;
+	for (size_t i = 0; i < t->txq_len; i++)
+		if (t->txq[i].sent && t->txq[i].rtx_at < d)
+			d = t->txq[i].rtx_at;
+	if (t->ack_pending && t->ack_at < d)
+		d = t->ack_at;
+	if (t->state == FSM_T_ESTABLISHED && t->hello_at < d)
+		d = t->hello_at;
+	if (t->state == FSM_T_CLOSING && t->close_until < d)
+		d = t->close_until;
+	return d;
+}
+
+/* ---------------------------------------------------------------------- */
+/* stateless answers */
+
+int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const char *why, uint8_t *buf, size_t cap)
+{
+	struct l2tp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_STOPCCN;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	msg_result(&m, result, req->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : 0, why);
+	/* no Assigned CCID AVP: we kept no connection, and 0 is not a valid ID */
+	m.ccid = l2tp_msg_has(req, L2TP_AVP_ASSIGNED_CCID) ? req->assigned_ccid : 0;
+	m.ns = 0;
+	m.nr = (uint16_t)(req->ns + 1);
+	return l2tp_ctrl_encode(&m, buf, cap);
+}
+
+int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap)
+{
+	struct l2tp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_ACK;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	m.ccid = peer_ccid;
+	m.ns = ns;
+	m.nr = nr;
+	return l2tp_ctrl_encode(&m, buf, cap);
+}

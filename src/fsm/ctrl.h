@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control connection and session state machines (RFC 3931 §7.2, §7.3)
+ * with reliable delivery (§4.2, Appendix A) and keepalive (§4.4).
+ *
+ * Pure: no sockets, no clock, no logging.  The caller passes decoded
+ * messages (with their raw bytes, for digest checks) and the current
+ * time in milliseconds; the machine answers through struct fsm_ops:
+ * bytes to send, sessions to start and stop in the data path, and events
+ * (state changes with a reason) for the caller to log.  Timers are one
+ * deadline per tunnel: the caller arms a timer at fsm_tunnel_deadline()
+ * and calls fsm_tunnel_tick() when it fires.
+ *
+ * Timers, all per tunnel:
+ *  - retransmission of the oldest unacknowledged message: 1 s, doubling to
+ *    8 s, at most conf.rtx_retries times, then the tunnel is cleared;
+ *    a HELLO instead retries every keepalive interval, keepalive count
+ *    times in all (Yamaha's `l2tp keepalive use on INTERVAL COUNT`);
+ *  - delayed acknowledgement: an explicit ACK 50 ms after an in-order
+ *    message unless a reply carried the Nr first;
+ *  - keepalive: a HELLO every interval while established;
+ *  - closing hold: after our StopCCN, until acknowledged or given up.
+ */
+#ifndef L2TP_FSM_CTRL_H
+#define L2TP_FSM_CTRL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/l2tp_wire.h"
+
+#define FSM_MAX_SESSIONS 16 /* per tunnel */
+#define FSM_TXQ_LEN 32 /* messages waiting for an ACK, in flight or not */
+#define FSM_RXQ_LEN 8 /* out-of-order messages kept for later */
+#define FSM_RECV_WINDOW 16 /* what we advertise */
+#define FSM_ACK_DELAY_MS 50
+#define FSM_NO_DEADLINE UINT64_MAX
+
+enum fsm_auth {
+	FSM_AUTH_NONE,
+	FSM_AUTH_DIGEST, /* RFC 3931 Message Digest (HMAC-MD5) with nonces */
+	FSM_AUTH_CHALLENGE, /* L2TPv2-style Challenge / Challenge Response */
+};
+
+/* What the caller configures; copied into the tunnel at init. */
+struct fsm_tunnel_conf {
+	unsigned id; /* tunnel number, for events */
+	bool initiator;
+	char host_name[L2TP_NAME_MAX + 1];
+	char vendor_name[L2TP_NAME_MAX + 1];
+	uint32_t router_id;
+	bool check_peer_router_id;
+	uint32_t peer_router_id;
+	enum fsm_auth auth; /* what we send as initiator; as responder we follow the SCCRQ */
+	char secret[256];
+	size_t secret_len;
+	uint8_t end_id[L2TP_END_ID_MAX];
+	size_t end_id_len;
+	unsigned hello_interval; /* seconds, 0 = no keepalive */
+	unsigned hello_count; /* HELLO transmissions before the peer is declared dead */
+	unsigned rtx_initial_ms; /* default 1000 */
+	unsigned rtx_max_ms; /* default 8000 */
+	unsigned rtx_retries; /* default 10 */
+	unsigned idle_timeout; /* seconds without data before teardown, 0 = off (glue checks) */
+};
+
+enum fsm_tunnel_state {
+	FSM_T_IDLE,
+	FSM_T_WAIT_CTL_REPLY,
+	FSM_T_WAIT_CTL_CONN,
+	FSM_T_ESTABLISHED,
+	FSM_T_CLOSING,
+	FSM_T_STATE_MAX,
+};
+
+enum fsm_session_state {
+	FSM_S_IDLE,
+	FSM_S_WAIT_REPLY,
+	FSM_S_WAIT_CONNECT,
+	FSM_S_ESTABLISHED,
+	FSM_S_STATE_MAX,
+};
+
+const char *fsm_tunnel_state_name(enum fsm_tunnel_state s);
+const char *fsm_session_state_name(enum fsm_session_state s);
+
+struct fsm_session {
+	uint32_t local_sid;
+	uint32_t remote_sid; /* 0 until learnt */
+	enum fsm_session_state state;
+	bool initiator;
+	bool circuit_local_up;
+	bool circuit_remote_up;
+	uint32_t serial;
+	uint8_t tx_cookie[8]; /* the peer's Assigned Cookie: we send it */
+	size_t tx_cookie_len;
+	bool tx_l2ss; /* the peer asked for the Default L2SS */
+	uint64_t established_ms; /* time it came up */
+	void *user; /* the caller's data-path handle */
+};
+
+/* Why something happened; reasons are short human-readable text. */
+enum fsm_event_kind {
+	FSM_EV_TUNNEL_STATE, /* from -> to, reason */
+	FSM_EV_SESSION_STATE,
+	FSM_EV_AUTH_FAILED, /* a message failed authentication and was dropped */
+	FSM_EV_SESSION_REFUSED, /* we refused the peer's ICRQ (end-id, PW type...) */
+	FSM_EV_KEEPALIVE_SENT,
+	FSM_EV_KEEPALIVE_ACKED,
+	FSM_EV_PROTOCOL, /* something odd but survivable (debug level) */
+};
+
+struct fsm_event {
+	enum fsm_event_kind kind;
+	int from, to; /* states for *_STATE */
+	const char *reason;
+};
+
+struct fsm_tunnel;
+
+struct fsm_ops {
+	/* Send an encoded control message to the peer. */
+	void (*send)(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len);
+	/* Fill buf with random bytes. */
+	void (*random)(void *ctx, void *buf, size_t len);
+	/* A new local Session ID, unique in the caller's data path (≠ 0). */
+	uint32_t (*alloc_session_id)(void *ctx);
+	/* Session established / going away: start / stop its data path.
+	 * session_up returning < 0 tears the session down with a CDN. */
+	int (*session_up)(void *ctx, struct fsm_tunnel *t, struct fsm_session *s);
+	void (*session_down)(void *ctx, struct fsm_tunnel *t, struct fsm_session *s);
+	/* Something to log. */
+	void (*event)(void *ctx, struct fsm_tunnel *t, struct fsm_session *s, const struct fsm_event *ev);
+	/* Every message sent (tx) or accepted (rx), for `l2tp syslog on`. May be NULL. */
+	void (*trace)(void *ctx, struct fsm_tunnel *t, bool tx, const struct l2tp_msg *m);
+};
+
+struct fsm_txmsg {
+	struct l2tp_msg msg;
+	uint16_t ns;
+	bool sent;
+	unsigned tries;
+	uint64_t rtx_at;
+	unsigned interval_ms; /* current retransmission interval */
+	bool is_hello;
+};
+
+struct fsm_rxmsg {
+	uint16_t ns;
+	size_t len;
+	uint8_t *buf; /* FSM owns; malloc'd */
+};
+
+struct fsm_tunnel_stats {
+	uint64_t rx_msgs, tx_msgs;
+	uint64_t retransmissions;
+	uint64_t rx_duplicates;
+	uint64_t rx_out_of_order;
+	uint64_t auth_failures;
+	uint64_t established_count;
+	uint64_t last_hello_rtt_ms;
+};
+
+struct fsm_tunnel {
+	struct fsm_tunnel_conf conf;
+	const struct fsm_ops *ops;
+	void *ctx;
+
+	enum fsm_tunnel_state state;
+	uint32_t local_ccid;
+	uint32_t remote_ccid;
+	uint16_t ns; /* next Ns we assign */
+	uint16_t nr; /* next Ns we expect */
+
+	/* peer */
+	char peer_host_name[L2TP_NAME_MAX + 1];
+	char peer_vendor_name[L2TP_NAME_MAX + 1];
+	uint32_t peer_router_id;
+	uint16_t peer_rws;
+
+	/* authentication */
+	enum fsm_auth auth; /* in force on this connection */
+	uint8_t key[16]; /* RFC 3931 shared key */
+	uint8_t nonce[16], peer_nonce[L2TP_NONCE_MAX];
+	size_t peer_nonce_len;
+	uint8_t challenge[16]; /* challenge style: what we sent */
+	bool challenge_sent;
+
+	/* reliable delivery */
+	struct fsm_txmsg txq[FSM_TXQ_LEN];
+	size_t txq_len;
+	unsigned cwnd, ssthresh, cwnd_acc;
+	struct fsm_rxmsg rxq[FSM_RXQ_LEN];
+	bool ack_pending;
+	uint64_t ack_at;
+	uint64_t hello_at; /* next HELLO, FSM_NO_DEADLINE if none */
+	uint64_t hello_sent_ms;
+	uint64_t close_until; /* CLOSING: give up waiting for the StopCCN ACK */
+	uint64_t established_ms;
+
+	struct fsm_session sessions[FSM_MAX_SESSIONS];
+	size_t n_sessions;
+
+	struct fsm_tunnel_stats stats;
+	char reason[192]; /* last teardown reason */
+	uint16_t down_result; /* result code of the last StopCCN (sent or received) */
+};
+
+/* Set up t in FSM_T_IDLE; the local CCID is chosen by the caller. */
+void fsm_tunnel_init(struct fsm_tunnel *t, const struct fsm_tunnel_conf *conf, uint32_t local_ccid,
+		     const struct fsm_ops *ops, void *ctx);
+/* Free what the tunnel holds (queued messages); sessions get session_down.
+ * The tunnel is left idle. */
+void fsm_tunnel_release(struct fsm_tunnel *t);
+
+/* Initiator: send SCCRQ (IDLE -> WAIT_CTL_REPLY). -EBUSY if not idle. */
+int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now);
+
+/*
+ * Responder: decide whether an SCCRQ (header CCID 0) may open a
+ * connection under conf: Router ID, authentication (digest over the
+ * SCCRQ or presence of the Challenge), PW capabilities.  Returns 0 if
+ * acceptable, else a StopCCN result code with a reason in why.
+ */
+int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		    char *why, size_t whylen);
+/* Responder: accept the SCCRQ (already checked) and send SCCRP
+ * (IDLE -> WAIT_CTL_CONN). */
+int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now);
+
+/* A control message for this tunnel (header CCID = ours). */
+void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		      uint64_t now);
+/* Run what is due at now. */
+void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now);
+/* When fsm_tunnel_tick next has something to do. */
+uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t);
+
+/* Tear down with a StopCCN (-> CLOSING, then IDLE once acked or given up). */
+void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
+
+/* Connection time of the session in seconds. */
+static inline uint64_t fsm_session_uptime(const struct fsm_session *s, uint64_t now)
+{
+	return s->state == FSM_S_ESTABLISHED && now >= s->established_ms ? (now - s->established_ms) / 1000 : 0;
+}
+
+/*
+ * Build a StopCCN answering a message we will not keep state for (refused
+ * SCCRQ, StopCCN for an unknown connection...): header CCID = the peer's
+ * Assigned CCID from req, Ns 0, Nr req.ns + 1.  key may be NULL (no digest).
+ * Returns length or negative errno.
+ */
+int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const char *why, uint8_t *buf, size_t cap);
+/* Build an ACK for a message we keep no state for (duplicate StopCCN). */
+int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap);
+
+/* 16-bit sequence comparison (RFC 3931 §4.2, modulo 2^16): a < b. */
+static inline bool fsm_seq_lt(uint16_t a, uint16_t b)
+{
+	return (int16_t)(uint16_t)(a - b) < 0;
+}
+
+#endif

@@ -1,0 +1,947 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data path and netlink helpers, end to end, in a private network
+ * namespace (needs root; every test skips otherwise).
+ *
+ *   AF_PACKET --> tapA --> dp A --UDP 127.0.0.1--> dp B --> tapB --> AF_PACKET
+ *   (pk[0])              (udp[0])               (udp[1])              (pk[1])
+ *
+ * A frame sent on a packet socket bound to tapA is transmitted by the
+ * kernel on tapA, read by dp A from the TAP fd, carried over loopback UDP,
+ * written by dp B to tapB's fd, received by the kernel on tapB and seen by
+ * the packet socket bound there.  Frames use the local experimental
+ * EtherType 0x88B5, so the stack ignores them, and IPv6 is off on the TAPs
+ * so the kernel sends nothing of its own.  Waits poll a condition with a
+ * 2 s bound; nothing sleeps for a guessed time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+
+#include "daemon/nl.h"
+#include "dataplane/dp.h"
+
+enum {
+	WAIT_MS = 2000,
+	SID_A = 100,
+	SID_B = 200,
+	ETHERTYPE_TEST = ETH_P_802_EX1, /* 0x88B5, local experimental */
+};
+
+/* Poll `cond` every millisecond for up to WAIT_MS, then assert it. */
+#define WAIT_UNTIL(cond)                                             \
+	do {                                                         \
+		for (int wait_i_ = 0; wait_i_ < WAIT_MS && !(cond); wait_i_++) \
+			(void)poll(NULL, 0, 1);                      \
+		assert_true(cond);                                   \
+	} while (0)
+
+struct fx {
+	struct nl_ctx *nl;
+	int tap[2];	/* tapA, tapB */
+	int ifindex[2];
+	int pk[2];	/* AF_PACKET bound to each TAP, EtherType 0x88B5 */
+	int udp[2];	/* 127.0.0.1:ephemeral */
+	struct sockaddr_storage addr[2];
+	int ctl[2][2];	/* per side: [0] dp end, [1] our end */
+	struct dp *dp[2];
+	struct dp_session *s[2];
+};
+
+static const char *const tap_names[2] = { "tapA", "tapB" };
+
+/* ---------------------------------------------------------------------- */
+/* helpers */
+
+static void sysctl_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return; /* no IPv6: nothing to silence */
+	(void)!write(fd, val, strlen(val));
+	close(fd);
+}
+
+static struct sockaddr_storage sa4(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+	return ss;
+}
+
+static uint16_t sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static void assert_sa4(const struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	char buf[INET_ADDRSTRLEN];
+
+	assert_int_equal(ss->ss_family, AF_INET);
+	assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof(buf)));
+	assert_string_equal(buf, ip);
+	assert_int_equal(ntohs(s4->sin_port), port);
+}
+
+/* A UDP socket on 127.0.0.1:ephemeral; its address in *ret_addr. */
+static int udp_open(struct sockaddr_storage *ret_addr)
+{
+	struct sockaddr_storage ss = sa4("127.0.0.1", 0);
+	socklen_t len = sizeof(ss);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*ret_addr = ss;
+	return fd;
+}
+
+static void udp_send(int fd, const struct sockaddr_storage *to, const void *buf, size_t len)
+{
+	assert_int_equal(sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(struct sockaddr_in)),
+			 (ssize_t)len);
+}
+
+/* Receive one datagram or frame within WAIT_MS; returns its length. */
+static ssize_t recv_wait(int fd, void *buf, size_t cap, struct sockaddr_storage *ret_from)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	socklen_t flen = sizeof(*ret_from);
+
+	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	if (ret_from)
+		return recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)ret_from, &flen);
+	return recv(fd, buf, cap, MSG_DONTWAIT);
+}
+
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Ethernet frame: broadcast, EtherType 0x88B5, payload from seed. */
+static void make_frame(uint8_t *buf, size_t len, uint8_t seed)
+{
+	static const uint8_t hdr[14] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x88, 0xb5,
+	};
+
+	memcpy(buf, hdr, sizeof(hdr));
+	for (size_t i = sizeof(hdr); i < len; i++)
+		buf[i] = (uint8_t)(seed + i * 7);
+}
+
+/* Send a frame into the kernel side of TAP `from`; expect it, byte for
+ * byte, out of the other TAP. */
+static void pass_frame(struct fx *f, int from, size_t len, uint8_t seed)
+{
+	uint8_t out[1600], in[1600];
+
+	assert_true(len <= sizeof(out));
+	make_frame(out, len, seed);
+	assert_int_equal(send(f->pk[from], out, len, 0), (ssize_t)len);
+	assert_int_equal(recv_wait(f->pk[!from], in, sizeof(in), NULL), (ssize_t)len);
+	assert_memory_equal(in, out, len);
+}
+
+static void inject_frame(struct fx *f, int from, size_t len, uint8_t seed)
+{
+	uint8_t out[1600];
+
+	make_frame(out, len, seed);
+	assert_int_equal(send(f->pk[from], out, len, 0), (ssize_t)len);
+}
+
+static struct dp_counters counters(const struct dp_session *s)
+{
+	struct dp_counters c;
+
+	dp_session_counters(s, &c);
+	return c;
+}
+
+static struct dp_global_counters gcounters(const struct dp *dp)
+{
+	struct dp_global_counters g;
+
+	dp_global_counters(dp, &g);
+	return g;
+}
+
+/* Counters are bumped after the syscall, so the far end may see a packet
+ * before its sender counted it: wait (bounded) for the expected values,
+ * then compare field by field for a readable failure. */
+static void assert_counters(const struct dp_session *s, const struct dp_counters *want)
+{
+	struct dp_counters c;
+
+	for (int i = 0; i < WAIT_MS; i++) {
+		c = counters(s);
+		if (memcmp(&c, want, sizeof(c)) == 0)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+
+	assert_int_equal(c.rx_packets, want->rx_packets);
+	assert_int_equal(c.rx_octets, want->rx_octets);
+	assert_int_equal(c.tx_packets, want->tx_packets);
+	assert_int_equal(c.tx_octets, want->tx_octets);
+	assert_int_equal(c.rx_cookie_drops, want->rx_cookie_drops);
+	assert_int_equal(c.rx_malformed_drops, want->rx_malformed_drops);
+	assert_int_equal(c.rx_tap_errors, want->rx_tap_errors);
+	assert_int_equal(c.tx_errors, want->tx_errors);
+}
+
+static void assert_gcounters(const struct dp *dp, const struct dp_global_counters *want)
+{
+	struct dp_global_counters g;
+
+	for (int i = 0; i < WAIT_MS; i++) {
+		g = gcounters(dp);
+		if (memcmp(&g, want, sizeof(g)) == 0)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+
+	assert_int_equal(g.rx_unknown_session, want->rx_unknown_session);
+	assert_int_equal(g.rx_malformed, want->rx_malformed);
+	assert_int_equal(g.ctrl_forwarded, want->ctrl_forwarded);
+	assert_int_equal(g.ctrl_dropped, want->ctrl_dropped);
+}
+
+/* Session conf for side i: sids, peer = the other side, from 127.0.0.1. */
+static struct dp_session_conf conf_for(const struct fx *f, int i)
+{
+	struct dp_session_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.local_sid = i == 0 ? SID_A : SID_B;
+	c.remote_sid = i == 0 ? SID_B : SID_A;
+	c.peer = f->addr[!i];
+	c.local = sa4("127.0.0.1", 0);
+	c.tap_fd = f->tap[i];
+	return c;
+}
+
+static void add_sessions(struct fx *f, const struct dp_session_conf *ca, const struct dp_session_conf *cb)
+{
+	assert_int_equal(dp_session_add(f->dp[0], ca, &f->s[0]), 0);
+	assert_int_equal(dp_session_add(f->dp[1], cb, &f->s[1]), 0);
+}
+
+static void del_sessions(struct fx *f)
+{
+	for (int i = 0; i < 2; i++) {
+		dp_session_del(f->dp[i], f->s[i]);
+		f->s[i] = NULL;
+	}
+}
+
+static void start(struct fx *f)
+{
+	assert_int_equal(dp_start(f->dp[0]), 0);
+	assert_int_equal(dp_start(f->dp[1]), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* fixture */
+
+static int fx_setup(void **state)
+{
+	struct fx *f;
+
+	*state = NULL;
+	if (geteuid() != 0 || if_nametoindex("lo") == 0)
+		return 0;
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	assert_int_equal(nl_ctx_open(&f->nl), 0);
+	for (int i = 0; i < 2; i++) {
+		char path[128];
+		struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETHERTYPE_TEST) };
+		bool created = false;
+		int one = 1;
+
+		f->tap[i] = tap_open(tap_names[i], &created);
+		assert_true(f->tap[i] >= 0);
+		assert_true(created);
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", tap_names[i]);
+		sysctl_write(path, "1");
+		assert_int_equal(nl_link_up(f->nl, tap_names[i]), 0);
+		f->ifindex[i] = nl_link_index(f->nl, tap_names[i]);
+		assert_true(f->ifindex[i] > 0);
+
+		f->pk[i] = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE_TEST));
+		assert_true(f->pk[i] >= 0);
+		sll.sll_ifindex = f->ifindex[i];
+		assert_int_equal(bind(f->pk[i], (struct sockaddr *)&sll, sizeof(sll)), 0);
+		(void)setsockopt(f->pk[i], SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+
+		f->udp[i] = udp_open(&f->addr[i]);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, f->ctl[i]), 0);
+		assert_int_equal(dp_create(f->udp[i], f->ctl[i][0], &f->dp[i]), 0);
+	}
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (!f)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		/* sessions still present: dp_destroy frees them */
+		dp_destroy(f->dp[i]);
+		close(f->ctl[i][0]);
+		close(f->ctl[i][1]);
+		close(f->udp[i]);
+		close(f->pk[i]);
+		tap_close(f->tap[i]);
+	}
+	/* non-persistent TAPs vanish with their fd */
+	assert_int_equal(if_nametoindex("tapA"), 0);
+	nl_ctx_close(f->nl);
+	free(f);
+	return 0;
+}
+
+/* The fixture, or skip when it could not be built (not root). */
+static struct fx *FX(void **state)
+{
+	if (!*state)
+		skip();
+	return *state;
+}
+
+/* ---------------------------------------------------------------------- */
+/* tests */
+
+static void test_both_directions(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	struct dp_global_counters zero = { 0 };
+
+	start(f);
+	add_sessions(f, &ca, &cb); /* through the running threads */
+
+	pass_frame(f, 0, 60, 1);
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == 1);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 60 });
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 1, .rx_octets = 60 });
+	assert_true(dp_session_last_rx(f->s[1]) > 0);
+	assert_int_equal(dp_session_last_rx(f->s[0]), 0);
+
+	pass_frame(f, 1, 100, 2);
+	pass_frame(f, 1, 14, 3); /* header only: the smallest frame */
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 2);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 60, .rx_packets = 2,
+						       .rx_octets = 114 });
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 1, .rx_octets = 60, .tx_packets = 2,
+						       .tx_octets = 114 });
+	assert_gcounters(f->dp[0], &zero);
+	assert_gcounters(f->dp[1], &zero);
+}
+
+static void test_sessions_before_start(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1), bad;
+	struct dp_session *dup = NULL;
+
+	add_sessions(f, &ca, &cb); /* applied directly: no thread yet */
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &dup), -EEXIST);
+	bad = ca;
+	bad.local_sid = 0;
+	assert_int_equal(dp_session_add(f->dp[0], &bad, &dup), -EINVAL);
+	bad = ca;
+	bad.local_sid = 7;
+	bad.rx_cookie_len = 5;
+	assert_int_equal(dp_session_add(f->dp[0], &bad, &dup), -EINVAL);
+	assert_null(dup);
+	start(f);
+	assert_int_equal(dp_start(f->dp[0]), -EALREADY);
+	/* same sid again, now through the thread */
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &dup), -EEXIST);
+
+	pass_frame(f, 0, 64, 4);
+	pass_frame(f, 1, 64, 5);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1 && counters(f->s[1]).rx_packets == 1);
+}
+
+/* Matching cookies deliver; a wrong one is dropped and counted. */
+static void cookie_case(struct fx *f, size_t clen)
+{
+	static const uint8_t ck[8] = { 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04 };
+	static const uint8_t ck2[8] = { 0xca, 0xfe, 0xba, 0xbe, 0x05, 0x06, 0x07, 0x08 };
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+
+	start(f);
+	/* A -> B carries ck; B -> A carries ck2 */
+	memcpy(ca.tx_cookie, ck, clen);
+	ca.tx_cookie_len = clen;
+	memcpy(cb.rx_cookie, ck, clen);
+	cb.rx_cookie_len = clen;
+	memcpy(cb.tx_cookie, ck2, clen);
+	cb.tx_cookie_len = clen;
+	memcpy(ca.rx_cookie, ck2, clen);
+	ca.rx_cookie_len = clen;
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 200, 6);
+	pass_frame(f, 1, 300, 7);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1 && counters(f->s[1]).rx_packets == 1);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 200, .rx_packets = 1,
+						       .rx_octets = 300 });
+	assert_counters(f->s[1], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 300, .rx_packets = 1,
+						       .rx_octets = 200 });
+
+	/* B now expects a different cookie than A sends */
+	del_sessions(f);
+	ca.tx_cookie[clen - 1] ^= 0x80;
+	add_sessions(f, &ca, &cb);
+	inject_frame(f, 0, 200, 8);
+	WAIT_UNTIL(counters(f->s[1]).rx_cookie_drops == 1);
+	assert_false(readable_now(f->pk[1]));
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 200 });
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_cookie_drops = 1 });
+	/* the other direction still works */
+	pass_frame(f, 1, 100, 9);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1);
+}
+
+static void test_cookie4(void **state)
+{
+	cookie_case(FX(state), 4);
+}
+
+static void test_cookie8(void **state)
+{
+	cookie_case(FX(state), 8);
+}
+
+/* L2SS in the A -> B direction only (each side asks independently). */
+static void test_l2ss_one_side(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+
+	ca.tx_l2ss = true;
+	cb.rx_l2ss = true;
+	start(f);
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 90, 10);
+	pass_frame(f, 1, 91, 11);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1 && counters(f->s[1]).rx_packets == 1);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 90, .rx_packets = 1,
+						       .rx_octets = 91 });
+	assert_counters(f->s[1], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 91, .rx_packets = 1,
+						       .rx_octets = 90 });
+}
+
+/* What A puts on the wire, seen by a plain UDP socket C. */
+static void test_tx_wire_format(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0);
+	struct sockaddr_storage caddr, from;
+	uint8_t frame[60], got[200];
+	int c = udp_open(&caddr);
+
+	ca.peer = caddr;
+	memcpy(ca.tx_cookie, "\x11\x22\x33\x44", 4);
+	ca.tx_cookie_len = 4;
+	ca.tx_l2ss = true;
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	inject_frame(f, 0, sizeof(frame), 12);
+	make_frame(frame, sizeof(frame), 12);
+	assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+	assert_memory_equal(got, "\x00\x03\x00\x00\x00\x00\x00\xc8\x11\x22\x33\x44\x00\x00\x00\x00", 16);
+	assert_memory_equal(got + 16, frame, sizeof(frame));
+	assert_sa4(&from, "127.0.0.1", sa_port(&f->addr[0]));
+	WAIT_UNTIL(counters(f->s[0]).tx_packets == 1);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 60 });
+	close(c);
+}
+
+/* Hand-made datagrams into B: every drop reason, then a good one. */
+static void test_rx_checks(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf cb = conf_for(f, 1);
+	static const uint8_t ck[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct sockaddr_storage caddr;
+	uint8_t pkt[200], in[200];
+	int c = udp_open(&caddr);
+
+	memcpy(cb.rx_cookie, ck, 8);
+	cb.rx_cookie_len = 8;
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &f->s[1]), 0);
+
+	/* global: 1 byte; data shorter than 8; version 2 */
+	udp_send(c, &f->addr[1], "\x00", 1);
+	udp_send(c, &f->addr[1], "\x00\x03\x00\x00", 4);
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, "\x00\x02\x00\x00\x00\x00\x00\xc8", 8);
+	udp_send(c, &f->addr[1], pkt, 80);
+	/* unknown session 999 */
+	memcpy(pkt, "\x00\x03\x00\x00\x00\x00\x03\xe7", 8);
+	udp_send(c, &f->addr[1], pkt, 80);
+	/* session 200: shorter than its header; frame under 14 bytes */
+	memcpy(pkt, "\x00\x03\x00\x00\x00\x00\x00\xc8", 8);
+	memcpy(pkt + 8, ck, 8);
+	udp_send(c, &f->addr[1], pkt, 12);
+	udp_send(c, &f->addr[1], pkt, 16 + 13);
+	/* wrong cookie */
+	pkt[15] ^= 1;
+	make_frame(pkt + 16, 60, 13);
+	udp_send(c, &f->addr[1], pkt, 16 + 60);
+	/* good */
+	pkt[15] ^= 1;
+	udp_send(c, &f->addr[1], pkt, 16 + 60);
+
+	assert_int_equal(recv_wait(f->pk[1], in, sizeof(in), NULL), 60);
+	assert_memory_equal(in, pkt + 16, 60);
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == 1);
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 1, .rx_octets = 60, .rx_cookie_drops = 1,
+						       .rx_malformed_drops = 2 });
+	assert_gcounters(f->dp[1], &(struct dp_global_counters){ .rx_unknown_session = 1, .rx_malformed = 3 });
+	close(c);
+}
+
+static void test_ctrl(void **state)
+{
+	struct fx *f = FX(state);
+	static const uint8_t msg[12] = { 0xc8, 0x03, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 0 };
+	struct sockaddr_storage caddr, from;
+	struct dp_ctrl_hdr hdr;
+	uint8_t buf[sizeof(hdr) + 64];
+	int c = udp_open(&caddr);
+	struct dp_global_counters g;
+
+	start(f);
+	udp_send(c, &f->addr[0], msg, sizeof(msg));
+	assert_int_equal(recv_wait(f->ctl[0][1], buf, sizeof(buf), NULL), (ssize_t)(sizeof(hdr) + sizeof(msg)));
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_sa4(&hdr.peer, "127.0.0.1", sa_port(&caddr));
+	assert_sa4(&hdr.local, "127.0.0.1", sa_port(&f->addr[0]));
+	assert_int_equal(hdr.ifindex, (int)if_nametoindex("lo"));
+	assert_int_equal(hdr.len, sizeof(msg));
+	assert_memory_equal(buf + sizeof(hdr), msg, sizeof(msg));
+	WAIT_UNTIL(gcounters(f->dp[0]).ctrl_forwarded == 1);
+	assert_gcounters(f->dp[0], &(struct dp_global_counters){ .ctrl_forwarded = 1 });
+
+	/* and back out from the control thread, from 127.0.0.1 */
+	struct sockaddr_storage local = sa4("127.0.0.1", 0);
+
+	assert_int_equal(dp_send_ctrl(f->dp[0], &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+	assert_memory_equal(buf, msg, sizeof(msg));
+	assert_sa4(&from, "127.0.0.1", sa_port(&f->addr[0]));
+	assert_int_equal(dp_send_ctrl(f->dp[0], &caddr, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+
+	/* nobody reads the control channel: it fills, the rest is dropped
+	 * (a socketpair is bounded by the sender's SO_SNDBUF, not by
+	 * net.unix.max_dgram_qlen, so make it small) */
+	int small = 1;
+
+	assert_int_equal(setsockopt(f->ctl[0][0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (int i = 0; i < 64; i++)
+		udp_send(c, &f->addr[0], msg, sizeof(msg));
+	WAIT_UNTIL((g = gcounters(f->dp[0]), g.ctrl_forwarded + g.ctrl_dropped == 65));
+	assert_true(g.ctrl_dropped > 0);
+	assert_true(g.ctrl_forwarded > 1);
+	close(c);
+}
+
+/* A full-size frame: 1514 bytes in a 1550-byte outer packet, over a
+ * 1500-byte loopback, so the outer packet must be fragmented (DF off). */
+static void test_big_frame(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	int pmtu = -1;
+	socklen_t len = sizeof(pmtu);
+
+	assert_int_equal(getsockopt(f->udp[0], IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, &len), 0);
+	assert_int_equal(pmtu, IP_PMTUDISC_DONT);
+	assert_int_equal(nl_link_set_mtu(f->nl, "lo", 1500), 0);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 1514, 14);
+	pass_frame(f, 1, 1514, 15);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1 && counters(f->s[1]).rx_packets == 1);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 1514, .rx_packets = 1,
+						       .rx_octets = 1514 });
+	assert_int_equal(nl_link_set_mtu(f->nl, "lo", 65536), 0);
+}
+
+static void test_set_peer(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	struct sockaddr_storage caddr, from, local = sa4("127.0.0.1", 0);
+	uint8_t frame[80], got[200];
+	int c = udp_open(&caddr);
+
+	start(f);
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 80, 16);
+
+	assert_int_equal(dp_session_set_peer(f->dp[0], f->s[0], &caddr, &local), 0);
+	inject_frame(f, 0, sizeof(frame), 17);
+	make_frame(frame, sizeof(frame), 17);
+	assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 80);
+	assert_memory_equal(got, "\x00\x03\x00\x00\x00\x00\x00\xc8", 8);
+	assert_memory_equal(got + 8, frame, sizeof(frame));
+	assert_false(readable_now(f->pk[1]));
+
+	/* back to B, letting the kernel pick the source */
+	assert_int_equal(dp_session_set_peer(f->dp[0], f->s[0], &f->addr[1], NULL), 0);
+	pass_frame(f, 0, 80, 18);
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == 2);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 3, .tx_octets = 240 });
+	close(c);
+}
+
+static void test_del(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+
+	start(f);
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 70, 19);
+	dp_session_del(f->dp[1], f->s[1]);
+	f->s[1] = NULL;
+	dp_session_del(f->dp[1], NULL);
+	inject_frame(f, 0, 70, 20);
+	inject_frame(f, 0, 70, 21);
+	WAIT_UNTIL(gcounters(f->dp[1]).rx_unknown_session == 2);
+	assert_false(readable_now(f->pk[1]));
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 3, .tx_octets = 210 });
+	/* re-added, it works again */
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &f->s[1]), 0);
+	pass_frame(f, 0, 70, 22);
+}
+
+/* A burst: the TAP and UDP batches fill (recvmmsg/sendmmsg with many
+ * datagrams), order and bytes are kept, counters add up. */
+static void test_burst(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	enum { N = 256, LEN = 120 };
+	int big = 4 << 20;
+	uint8_t out[LEN], in[LEN + 1];
+
+	/* room for the whole burst wherever it waits */
+	assert_int_equal(setsockopt(f->pk[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
+	assert_int_equal(setsockopt(f->udp[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	for (int i = 0; i < N; i++)
+		inject_frame(f, 0, LEN, (uint8_t)i);
+	for (int i = 0; i < N; i++) {
+		make_frame(out, LEN, (uint8_t)i);
+		assert_int_equal(recv_wait(f->pk[1], in, sizeof(in), NULL), LEN);
+		assert_memory_equal(in, out, LEN);
+	}
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = N, .tx_octets = N * LEN });
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = N, .rx_octets = N * LEN });
+}
+
+/* Many sessions (the table grows), some removed, the rest left for
+ * dp_destroy; each needs its own fd in epoll, so dups of one pipe. */
+static void test_many_sessions(void **state)
+{
+	struct fx *f = FX(state);
+	enum { N = 300 };
+	struct dp_session *s[N];
+	int p[2], fds[N];
+	uint8_t pkt[80];
+
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	start(f);
+	for (int i = 0; i < N; i++) {
+		struct dp_session_conf c = conf_for(f, 1);
+
+		fds[i] = dup(p[0]);
+		c.local_sid = 1000 + (uint32_t)i * 4096; /* equal low bits */
+		c.tap_fd = fds[i];
+		assert_int_equal(dp_session_add(f->dp[1], &c, &s[i]), 0);
+	}
+	for (int i = 0; i < N; i += 2) {
+		dp_session_del(f->dp[1], s[i]);
+		close(fds[i]);
+	}
+	/* a removed sid is unknown, a present one is not */
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, "\x00\x03\x00\x00", 4);
+	for (int i = 0; i < 4; i++) {
+		uint32_t sid = htonl(1000 + (uint32_t)i * 4096);
+
+		memcpy(pkt + 4, &sid, 4);
+		udp_send(f->udp[0], &f->addr[1], pkt, sizeof(pkt));
+	}
+	WAIT_UNTIL(gcounters(f->dp[1]).rx_unknown_session == 2);
+	WAIT_UNTIL(counters(s[1]).rx_tap_errors + counters(s[3]).rx_tap_errors == 2); /* pipe read end */
+	dp_destroy(f->dp[1]);
+	f->dp[1] = NULL;
+	for (int i = 1; i < N; i += 2)
+		close(fds[i]);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Dual-stack AF_INET6 socket: IPv4 shows up as AF_INET both ways. */
+static void test_dual_stack(void **state)
+{
+	struct fx *f = FX(state);
+	static const uint8_t msg[12] = { 0xc8, 0x03, 0x00, 0x0c };
+	struct sockaddr_in6 b6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_storage bound, caddr, from, local = sa4("127.0.0.1", 0), to;
+	socklen_t blen = sizeof(bound);
+	struct dp_ctrl_hdr hdr;
+	uint8_t buf[sizeof(hdr) + 64];
+	int ctl[2], zero = 0, c = udp_open(&caddr);
+	int u = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct dp *dp;
+
+	assert_true(u >= 0);
+	assert_int_equal(setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)), 0);
+	assert_int_equal(bind(u, (struct sockaddr *)&b6, sizeof(b6)), 0);
+	assert_int_equal(getsockname(u, (struct sockaddr *)&bound, &blen), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ctl), 0);
+	assert_int_equal(dp_create(u, ctl[0], &dp), 0);
+	assert_int_equal(dp_start(dp), 0);
+
+	to = sa4("127.0.0.1", sa_port(&bound));
+	udp_send(c, &to, msg, sizeof(msg));
+	assert_int_equal(recv_wait(ctl[1], buf, sizeof(buf), NULL), (ssize_t)(sizeof(hdr) + sizeof(msg)));
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_sa4(&hdr.peer, "127.0.0.1", sa_port(&caddr));
+	assert_sa4(&hdr.local, "127.0.0.1", sa_port(&bound));
+
+	assert_int_equal(dp_send_ctrl(dp, &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+	assert_sa4(&from, "127.0.0.1", sa_port(&bound));
+
+	/* and data: a session on the v6 socket sending to an IPv4 peer */
+	struct dp_session_conf ca = conf_for(f, 0);
+	struct dp_session *s;
+
+	ca.peer = caddr;
+	assert_int_equal(dp_session_add(dp, &ca, &s), 0);
+	inject_frame(f, 0, 60, 23);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), 8 + 60);
+	assert_sa4(&from, "127.0.0.1", sa_port(&bound));
+
+	dp_destroy(dp);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(u);
+	close(c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* netlink helpers */
+
+static int link_master(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *l;
+	int m;
+
+	assert_int_equal(rtnl_link_get_kernel(sk, 0, name, &l), 0);
+	m = rtnl_link_get_master(l);
+	rtnl_link_put(l);
+	return m;
+}
+
+static unsigned link_flags(const char *name)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	close(fd);
+	return (unsigned)(uint16_t)ifr.ifr_flags;
+}
+
+/* Addresses of `family` on ifindex, counted through the kernel's dump. */
+static int count_addrs(struct nl_sock *sk, int ifindex, int family)
+{
+	struct nl_cache *cache;
+	int n = 0;
+
+	assert_int_equal(rtnl_addr_alloc_cache(sk, &cache), 0);
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+		if (rtnl_addr_get_ifindex((struct rtnl_addr *)o) == ifindex &&
+		    rtnl_addr_get_family((struct rtnl_addr *)o) == family)
+			n++;
+	nl_cache_free(cache);
+	return n;
+}
+
+static void test_nl(void **state)
+{
+	struct nl_ctx *n;
+	struct nl_sock *sk;
+	bool created = false;
+	uint8_t a4[4] = { 192, 0, 2, 1 }, a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	int port, br;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	sk = nl_socket_alloc();
+	assert_non_null(sk);
+	assert_int_equal(nl_connect(sk, NETLINK_ROUTE), 0);
+	assert_int_equal(nl_ctx_open(&n), 0);
+
+	assert_int_equal(nl_bridge_ensure(n, "br-test", &created), 0);
+	assert_true(created);
+	assert_int_equal(nl_bridge_ensure(n, "br-test", &created), 0);
+	assert_false(created);
+	assert_true(link_flags("br-test") & IFF_UP);
+	assert_int_equal(nl_bridge_ensure(n, "lo", &created), -EEXIST); /* not a bridge */
+	br = nl_link_index(n, "br-test");
+	assert_int_equal(br, (int)if_nametoindex("br-test"));
+	assert_int_equal(nl_link_index(n, "no-such-if"), -ENODEV);
+	assert_int_equal(nl_link_mtu(n, "no-such-if"), -ENODEV);
+	assert_int_equal(nl_link_up(n, "this-name-is-too-long"), -EINVAL);
+
+	port = tap_open("tp-port", &created);
+	assert_true(port >= 0);
+	assert_true(created);
+	assert_int_equal(tap_open("tp-port", &created), -EBUSY); /* attached already */
+	assert_false(link_flags("tp-port") & IFF_UP);
+	assert_int_equal(nl_bridge_add_port(n, "br-test", "tp-port"), 0);
+	assert_int_equal(link_master(sk, "tp-port"), br);
+	assert_true(link_flags("tp-port") & IFF_UP);
+	assert_int_equal(nl_bridge_add_port(n, "br-test", "tp-port"), 0); /* no-op */
+	assert_int_equal(nl_bridge_add_port(n, "br-test", "no-such-if"), -ENODEV);
+
+	assert_int_equal(nl_addr_ensure(n, "br-test", AF_INET, a4, 24), 0);
+	assert_int_equal(nl_addr_ensure(n, "br-test", AF_INET, a4, 24), 0);
+	assert_int_equal(count_addrs(sk, br, AF_INET), 1);
+	assert_int_equal(nl_addr_ensure(n, "br-test", AF_INET6, a6, 64), 0);
+	assert_int_equal(nl_addr_ensure(n, "br-test", AF_INET6, a6, 64), 0);
+	assert_int_equal(nl_addr_ensure(n, "br-test", AF_INET, a4, 33), -EINVAL);
+	assert_int_equal(nl_addr_ensure(n, "br-test", AF_UNIX, a4, 8), -EAFNOSUPPORT);
+	/* the bridge may carry a link-local too; ours is there exactly once */
+	{
+		struct nl_cache *cache;
+		int seen = 0;
+
+		assert_int_equal(rtnl_addr_alloc_cache(sk, &cache), 0);
+		for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+			struct nl_addr *l = rtnl_addr_get_local((struct rtnl_addr *)o);
+
+			if (rtnl_addr_get_ifindex((struct rtnl_addr *)o) == br && l && nl_addr_get_len(l) == 16 &&
+			    memcmp(nl_addr_get_binary_addr(l), a6, 16) == 0)
+				seen++;
+		}
+		nl_cache_free(cache);
+		assert_int_equal(seen, 1);
+	}
+
+	assert_int_equal(nl_link_set_mtu(n, "tp-port", 1400), 0);
+	assert_int_equal(nl_link_mtu(n, "tp-port"), 1400);
+	assert_int_equal(nl_link_set_mtu(n, "br-test", 1400), 0);
+	assert_int_equal(nl_link_mtu(n, "br-test"), 1400);
+	assert_int_equal(nl_link_set_mtu(n, "tp-port", 1400), 0); /* unchanged */
+
+	tap_close(port);
+	assert_int_equal(if_nametoindex("tp-port"), 0);
+	{
+		struct rtnl_link *l = rtnl_link_alloc();
+
+		rtnl_link_set_name(l, "br-test");
+		assert_int_equal(rtnl_link_delete(sk, l), 0);
+		rtnl_link_put(l);
+	}
+	nl_ctx_close(n);
+	nl_ctx_close(NULL);
+	nl_socket_free(sk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nl),
+		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sessions_before_start, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cookie4, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cookie8, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_l2ss_one_side, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tx_wire_format, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ctrl, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_set_peer, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_del, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
+	};
+	int fd;
+
+	if (geteuid() == 0) {
+		/* everything below happens in a private network namespace */
+		if (unshare(CLONE_NEWNET) < 0) {
+			fprintf(stderr, "unshare(CLONE_NEWNET): %s; skipping\n", strerror(errno));
+			return 77;
+		}
+		struct ifreq ifr = { .ifr_name = "lo" };
+
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+			return 1;
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			return 1;
+		close(fd);
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
