@@ -76,6 +76,9 @@ struct tunnel {
 
 	struct event *timer; /* fsm deadline */
 	struct event *reconnect; /* always-on */
+	struct event *idle; /* disconnect time: checked each second */
+	uint64_t idle_packets; /* rx + tx packets at the last check */
+	uint64_t idle_since_ms;
 	unsigned backoff_ms;
 	uint64_t down_since_ms;
 	uint64_t last_tunnel_up_ms;

@@ -235,9 +235,9 @@ static void fsm_trace_cb(void *ctx, struct fsm_tunnel *ft, bool tx, const struct
 		if (!t->cfg->keepalive_log)
 			return;
 	}
-	log_info("tunnel %u: %s %s %s ccid %u ns %u nr %u", t->cfg->id, tx ? "sent" : "received",
-		 l2tp_msg_type_name(m->type), tx ? "to" : "from", m->ccid, m->ns, m->nr);
-	(void)peer;
+	log_info("tunnel %u: %s %s %s %s (ccid %u, Ns %u, Nr %u)", t->cfg->id, tx ? "sent" : "received",
+		 l2tp_msg_type_name(m->type), tx ? "to" : "from", peer_str(t, peer, sizeof(peer)), m->ccid, m->ns,
+		 m->nr);
 }
 
 static const struct fsm_ops tunnel_fsm_ops = {
@@ -276,6 +276,43 @@ static void tunnel_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	fsm_tunnel_tick(&t->fsm, now_ms());
 	tunnel_arm(t);
+}
+
+/* `l2tp tunnel disconnect time N`: close after N s without data either way. */
+static void idle_arm(struct tunnel *t)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (t->cfg->disconnect_time && t->idle)
+		evtimer_add(t->idle, &tv);
+}
+
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	struct dp_counters c;
+	uint64_t total, now = now_ms();
+	char why[96];
+
+	(void)fd;
+	(void)what;
+	if (t->fsm.state != FSM_T_ESTABLISHED || !t->dps) {
+		t->idle_since_ms = now;
+		idle_arm(t);
+		return;
+	}
+	dp_session_counters(t->dps, &c);
+	total = c.rx_packets + c.tx_packets;
+	if (total != t->idle_packets) {
+		t->idle_packets = total;
+		t->idle_since_ms = now;
+	} else if (now - t->idle_since_ms >= t->cfg->disconnect_time * 1000ull) {
+		snprintf(why, sizeof(why), "no data for %u s (l2tp tunnel disconnect time)", t->cfg->disconnect_time);
+		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, why, now);
+		tunnel_arm(t);
+		t->idle_since_ms = now;
+	}
+	idle_arm(t);
 }
 
 static uint32_t alloc_ccid(struct daemon *d)
@@ -384,7 +421,8 @@ int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
 	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
-	if (!t->timer || !t->reconnect) {
+	t->idle = evtimer_new(d->base, idle_cb, t);
+	if (!t->timer || !t->reconnect || !t->idle) {
 		r = -ENOMEM;
 		goto out_free;
 	}
@@ -428,6 +466,8 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->timer);
 	if (t->reconnect)
 		event_free(t->reconnect);
+	if (t->idle)
+		event_free(t->idle);
 	if (t->tap_fd >= 0)
 		tap_close(t->tap_fd);
 	free(t);
@@ -435,13 +475,12 @@ void tunnel_free(struct tunnel *t)
 
 void tunnel_start(struct tunnel *t)
 {
-	char peer[64];
-
+	t->idle_since_ms = now_ms();
+	idle_arm(t);
 	if (t->fconf.initiator) {
 		connect_now(t);
 		return;
 	}
-	(void)peer;
 	log_info("tunnel %u: waiting for a peer to call (responder)", t->cfg->id);
 }
 
@@ -453,6 +492,7 @@ bool tunnel_is_idle(const struct tunnel *t)
 void tunnel_shutdown(struct tunnel *t)
 {
 	evtimer_del(t->reconnect);
+	evtimer_del(t->idle);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_SHUTDOWN, "shutting down", now_ms());
 		tunnel_arm(t);

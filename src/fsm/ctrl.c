@@ -1003,6 +1003,14 @@ static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 
 	if (t->auth != FSM_AUTH_DIGEST)
 		return true;
+	/*
+	 * A responder that refuses our SCCRQ (wrong secret, unknown Router
+	 * ID) cannot sign its StopCCN.  Accept an unsigned one while our SCCRQ
+	 * is pending: it must carry our random CCID, and at worst it ends an
+	 * attempt that always-on repeats; afterwards digests are required.
+	 */
+	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_STOPCCN && !m->n_digests)
+		return true;
 	/* the SCCRP brings the peer's nonce: verify with it before trusting it */
 	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
 		if (!l2tp_msg_has(m, L2TP_AVP_NONCE) || !m->nonce_len)

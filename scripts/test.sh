@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Install dependencies, build with sanitizers, run the unit tests (meson
+# test) and every tests/netns/t_*.sh.  Each unit test and each netns test
+# counts as one; the last line is "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+REPO=$PWD
+
+passed=0
+failed=0
+failures=()
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); failures+=("$1"); }
+
+summary() {
+	echo
+	echo "===== summary"
+	if (( ${#failures[@]} )); then
+		printf 'failed: %s\n' "${failures[@]}"
+	fi
+	echo "$passed passed, $failed failed"
+	exit $(( failed > 0 ))
+}
+
+echo "===== dependencies"
+if ! bash scripts/deps.sh; then
+	fail "deps"
+	summary
+fi
+
+echo "===== build (build-test/, ASan+UBSan)"
+if ! bash scripts/build.sh test; then
+	fail "build"
+	summary
+fi
+
+echo "===== unit tests (meson test)"
+testlog=build-test/meson-logs/testlog.json
+rm -f "$testlog"
+meson test -C build-test --print-errorlogs
+rc=$?
+before=$failed
+if [[ -s $testlog ]]; then
+	while IFS=$'\t' read -r name result; do
+		case $result in
+		OK|EXPECTEDFAIL) pass ;;
+		SKIP) ;;
+		*) fail "unit: $name ($result)" ;;
+		esac
+	done < <(jq -r '[.name, .result] | @tsv' "$testlog")
+fi
+if (( rc != 0 && failed == before )); then
+	fail "unit: meson test exited with $rc"
+fi
+
+echo "===== namespace tests (tests/netns)"
+SUDO=()
+if (( EUID != 0 )); then
+	SUDO=(sudo --preserve-env=B)
+fi
+export B=$REPO/build-test
+mkdir -p tests/netns/out
+for t in tests/netns/t_*.sh; do
+	name=$(basename "$t" .sh)
+	out=tests/netns/out/$name.out
+	start=$SECONDS
+	"${SUDO[@]}" timeout -k 30 300 bash "$t" >"$out" 2>&1
+	rc=$?
+	if (( rc == 0 )); then
+		pass
+		echo "PASS $name ($((SECONDS - start)) s)"
+	else
+		fail "netns: $name"
+		(( rc == 124 )) && echo "(timed out after 300 s)"
+		echo "FAIL $name (exit $rc, $((SECONDS - start)) s), last lines of $out:"
+		tail -n 150 "$out" | sed 's/^/    /'
+	fi
+done
+
+summary

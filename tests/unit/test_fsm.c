@@ -1,0 +1,1980 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the control connection and session state machines
+ * (src/fsm/ctrl.c): two tunnels, initiator A and responder B, joined by a
+ * link that can drop, duplicate and reorder datagrams, under a virtual
+ * clock.  A fake struct fsm_ops captures every datagram sent (decoded with
+ * the wire codec for the assertions), hands out counter-based random bytes
+ * and session IDs, and records session up/down and events.  Some tests
+ * play the peer by hand ("fake peer") to control Ns/Nr exactly.
+ *
+ * Sections cited are RFC 3931 unless noted; shared/protocol.md §4-§7.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fsm/ctrl.h"
+#include "wire/l2tp_wire.h"
+
+#define QCAP 64 /* datagrams waiting on one side of the link */
+#define LOGCAP 1024 /* sent messages remembered per side */
+#define EVCAP 256
+#define CCID_A 0x0a0a0a0au
+#define CCID_B 0x0b0b0b0bu
+#define RID_A 0xc0a80001u /* 192.168.0.1 */
+#define RID_B 0xc0a80002u
+
+/* ---------------------------------------------------------------------- */
+/* harness */
+
+struct pkt {
+	size_t len;
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+};
+
+struct sent {
+	uint16_t type, ns, nr;
+	uint32_t ccid;
+	uint64_t at;
+	bool digest;
+};
+
+struct rec_ev {
+	enum fsm_event_kind kind;
+	int from, to;
+	char reason[256];
+};
+
+struct world;
+
+struct side {
+	struct world *w;
+	struct fsm_tunnel t;
+	struct fsm_tunnel_conf conf;
+	bool fresh; /* t initialised and never opened/accepted */
+	struct pkt out[QCAP]; /* sent, not yet delivered (FIFO) */
+	size_t nout;
+	struct sent log[LOGCAP];
+	size_t nlog; /* total sent; log holds the first LOGCAP */
+	uint8_t rnd_seed;
+	uint32_t rnd;
+	uint32_t next_sid;
+	unsigned ups, downs;
+	uint32_t up_local, up_remote;
+	int up_ret;
+	struct rec_ev ev[EVCAP];
+	size_t nev;
+};
+
+struct world {
+	struct side a, b;
+	uint64_t now;
+	uint32_t next_ccid;
+	int last_check; /* fsm_sccrq_check result of the last SCCRQ delivered */
+	char last_why[256];
+	unsigned unknown_ccid; /* datagrams for no tunnel */
+};
+
+static void op_send(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len)
+{
+	struct side *s = ctx;
+	struct l2tp_msg m;
+
+	assert_ptr_equal(t, &s->t);
+	assert_true(len <= L2TP_MAX_MSG_LEN);
+	assert_true(s->nout < QCAP);
+	/* everything the FSM sends must decode */
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), 0);
+	memcpy(s->out[s->nout].buf, buf, len);
+	s->out[s->nout++].len = len;
+	if (s->nlog < LOGCAP)
+		s->log[s->nlog] = (struct sent){ .type = m.type, .ns = m.ns, .nr = m.nr, .ccid = m.ccid,
+						 .at = s->w->now, .digest = m.n_digests > 0 };
+	s->nlog++;
+}
+
+static void op_random(void *ctx, void *buf, size_t len)
+{
+	struct side *s = ctx;
+	uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(s->rnd_seed + 37u * s->rnd++);
+}
+
+static uint32_t op_alloc_sid(void *ctx)
+{
+	struct side *s = ctx;
+
+	return s->next_sid++;
+}
+
+static int op_session_up(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss)
+{
+	struct side *s = ctx;
+
+	(void)t;
+	s->ups++;
+	s->up_local = ss->local_sid;
+	s->up_remote = ss->remote_sid;
+	return s->up_ret;
+}
+
+static void op_session_down(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss)
+{
+	struct side *s = ctx;
+
+	(void)t;
+	(void)ss;
+	s->downs++;
+}
+
+static void op_event(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss, const struct fsm_event *ev)
+{
+	struct side *s = ctx;
+
+	(void)t;
+	(void)ss;
+	assert_non_null(ev->reason);
+	if (s->nev < EVCAP) {
+		s->ev[s->nev] = (struct rec_ev){ .kind = ev->kind, .from = ev->from, .to = ev->to };
+		snprintf(s->ev[s->nev].reason, sizeof(s->ev[0].reason), "%s", ev->reason);
+	}
+	s->nev++;
+}
+
+static const struct fsm_ops ops = {
+	.send = op_send,
+	.random = op_random,
+	.alloc_session_id = op_alloc_sid,
+	.session_up = op_session_up,
+	.session_down = op_session_down,
+	.event = op_event,
+};
+
+static void conf_init(struct fsm_tunnel_conf *c, bool initiator, enum fsm_auth auth, const char *secret)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = initiator ? 1 : 2;
+	c->initiator = initiator;
+	snprintf(c->host_name, sizeof(c->host_name), "%s", initiator ? "rtA" : "rtB");
+	c->router_id = initiator ? RID_A : RID_B;
+	c->auth = auth;
+	if (secret) {
+		c->secret_len = strlen(secret);
+		memcpy(c->secret, secret, c->secret_len);
+	}
+	memcpy(c->end_id, "vpn1", 4);
+	c->end_id_len = 4;
+}
+
+static void side_init(struct world *w, struct side *s, uint32_t ccid)
+{
+	s->w = w;
+	fsm_tunnel_init(&s->t, &s->conf, ccid, &ops, s);
+	s->fresh = true;
+}
+
+/* A world with both confs set up; tweak w->a.conf / w->b.conf, then start(). */
+static struct world *world_new(enum fsm_auth auth, const char *secret_a, const char *secret_b)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->next_ccid = 0x100;
+	w->a.rnd_seed = 0x11;
+	w->b.rnd_seed = 0x77;
+	w->a.next_sid = 0x1001;
+	w->b.next_sid = 0x2001;
+	conf_init(&w->a.conf, true, auth, secret_a);
+	conf_init(&w->b.conf, false, auth, secret_b);
+	return w;
+}
+
+static void start(struct world *w)
+{
+	side_init(w, &w->a, CCID_A);
+	side_init(w, &w->b, CCID_B);
+}
+
+static void world_free(struct world *w)
+{
+	fsm_tunnel_release(&w->a.t);
+	fsm_tunnel_release(&w->b.t);
+	free(w);
+}
+
+static struct side *peer_of(struct world *w, struct side *s)
+{
+	return s == &w->a ? &w->b : &w->a;
+}
+
+static void open_a(struct world *w)
+{
+	assert_int_equal(fsm_tunnel_open(&w->a.t, w->now), 0);
+	w->a.fresh = false;
+}
+
+/* Deliver one datagram to side `to`, routing it as the daemon does
+ * (daemon.c handle_ctrl/handle_sccrq): SCCRQ with CCID 0 -> retransmission
+ * of the current connection, or fsm_sccrq_check + fsm_tunnel_accept
+ * (replacing any old connection); otherwise by header CCID. */
+static void deliver(struct world *w, struct side *to, const uint8_t *buf, size_t len)
+{
+	struct l2tp_msg m;
+
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), 0);
+	if (m.ccid == 0 && m.type == L2TP_MSG_SCCRQ && !to->conf.initiator) {
+		if (to->t.state != FSM_T_IDLE && to->t.remote_ccid == m.assigned_ccid) {
+			fsm_tunnel_input(&to->t, &m, buf, len, w->now);
+			return;
+		}
+		w->last_why[0] = '\0';
+		w->last_check = fsm_sccrq_check(&to->conf, &m, buf, len, w->last_why, sizeof(w->last_why));
+		if (w->last_check) {
+			struct pkt *p;
+			int n;
+
+			assert_true(to->nout < QCAP);
+			p = &to->out[to->nout];
+			n = fsm_stateless_stopccn(&m, (uint16_t)w->last_check, "not authorized", p->buf,
+						  sizeof(p->buf));
+			assert_true(n > 0);
+			p->len = (size_t)n;
+			to->nout++;
+			return;
+		}
+		if (!to->fresh) {
+			fsm_tunnel_release(&to->t);
+			fsm_tunnel_init(&to->t, &to->conf, w->next_ccid++, &ops, to);
+		}
+		to->fresh = false;
+		assert_int_equal(fsm_tunnel_accept(&to->t, &m, buf, len, w->now), 0);
+		return;
+	}
+	if (m.ccid && m.ccid == to->t.local_ccid && to->t.state != FSM_T_IDLE) {
+		fsm_tunnel_input(&to->t, &m, buf, len, w->now);
+		return;
+	}
+	w->unknown_ccid++;
+}
+
+static void pop(struct side *s, struct pkt *p)
+{
+	assert_true(s->nout > 0);
+	*p = s->out[0];
+	s->nout--;
+	memmove(&s->out[0], &s->out[1], s->nout * sizeof(s->out[0]));
+}
+
+/* Move the oldest datagram `from` sent to its peer; decoded copy in m. */
+static void xfer(struct world *w, struct side *from, struct l2tp_msg *m)
+{
+	static struct pkt p;
+
+	pop(from, &p);
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, m), 0);
+	deliver(w, peer_of(w, from), p.buf, p.len);
+}
+
+static void drop(struct side *s, struct l2tp_msg *m)
+{
+	static struct pkt p;
+
+	pop(s, &p);
+	if (m)
+		assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, m), 0);
+}
+
+/* Peek at the i-th pending datagram of s. */
+static void peek(struct side *s, size_t i, struct l2tp_msg *m)
+{
+	assert_true(i < s->nout);
+	assert_int_equal(l2tp_ctrl_decode(s->out[i].buf, s->out[i].len, m), 0);
+}
+
+static void flush(struct world *w)
+{
+	struct l2tp_msg m;
+
+	for (int guard = 0; w->a.nout || w->b.nout; guard++) {
+		assert_true(guard < 10000);
+		if (w->a.nout)
+			xfer(w, &w->a, &m);
+		if (w->b.nout)
+			xfer(w, &w->b, &m);
+	}
+}
+
+enum link_mode { HOLD, FLUSH, DROP };
+
+/* Advance the clock to `until`, ticking each tunnel at its deadline;
+ * datagrams are delivered (FLUSH), discarded (DROP) or left (HOLD). */
+static void run(struct world *w, uint64_t until, enum link_mode mode)
+{
+	for (int guard = 0;; guard++) {
+		uint64_t da, db, d;
+
+		assert_true(guard < 100000);
+		if (mode == FLUSH)
+			flush(w);
+		if (mode == DROP)
+			w->a.nout = w->b.nout = 0;
+		da = fsm_tunnel_deadline(&w->a.t);
+		db = fsm_tunnel_deadline(&w->b.t);
+		d = da < db ? da : db;
+		if (d > until) {
+			w->now = until;
+			return;
+		}
+		if (d > w->now)
+			w->now = d;
+		if (da <= w->now)
+			fsm_tunnel_tick(&w->a.t, w->now);
+		if (db <= w->now)
+			fsm_tunnel_tick(&w->b.t, w->now);
+	}
+}
+
+/* Bring both up over a perfect link and let the last ACK go. */
+static void establish(struct world *w)
+{
+	open_a(w);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.n_sessions, 1);
+	assert_int_equal(w->b.t.n_sessions, 1);
+	assert_int_equal(w->a.t.sessions[0].state, FSM_S_ESTABLISHED);
+	assert_int_equal(w->b.t.sessions[0].state, FSM_S_ESTABLISHED);
+	assert_int_equal(w->a.t.txq_len, 0);
+	assert_int_equal(w->b.t.txq_len, 0);
+}
+
+static size_t count_sent(const struct side *s, uint16_t type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nlog && i < LOGCAP; i++)
+		n += s->log[i].type == type;
+	return n;
+}
+
+static size_t count_ev(const struct side *s, enum fsm_event_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nev && i < EVCAP; i++)
+		n += s->ev[i].kind == kind;
+	return n;
+}
+
+static bool has_ev(const struct side *s, enum fsm_event_kind kind, const char *needle)
+{
+	for (size_t i = 0; i < s->nev && i < EVCAP; i++)
+		if (s->ev[i].kind == kind && strstr(s->ev[i].reason, needle))
+			return true;
+	return false;
+}
+
+static void expect_hdr(const struct l2tp_msg *m, uint16_t type, uint32_t ccid, uint16_t ns, uint16_t nr)
+{
+	assert_int_equal(m->type, type);
+	assert_int_equal(m->ccid, ccid);
+	assert_int_equal(m->ns, ns);
+	assert_int_equal(m->nr, nr);
+}
+
+/* Fake peer: a message to encode by hand. */
+static void mk(struct l2tp_msg *m, uint16_t type, uint32_t ccid, uint16_t ns, uint16_t nr)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	l2tp_msg_set(m, L2TP_AVP_MESSAGE_TYPE);
+	m->ccid = ccid;
+	m->ns = ns;
+	m->nr = nr;
+}
+
+static void mk_sids(struct l2tp_msg *m, uint32_t local, uint32_t remote)
+{
+	l2tp_msg_set(m, L2TP_AVP_LOCAL_SESSION_ID);
+	m->local_session_id = local;
+	l2tp_msg_set(m, L2TP_AVP_REMOTE_SESSION_ID);
+	m->remote_session_id = remote;
+}
+
+static void mk_identity(struct l2tp_msg *m, const char *host, uint32_t rid, uint32_t ccid, uint16_t rws)
+{
+	l2tp_msg_set(m, L2TP_AVP_HOST_NAME);
+	snprintf(m->host_name, sizeof(m->host_name), "%s", host);
+	l2tp_msg_set(m, L2TP_AVP_ROUTER_ID);
+	m->router_id = rid;
+	l2tp_msg_set(m, L2TP_AVP_ASSIGNED_CCID);
+	m->assigned_ccid = ccid;
+	l2tp_msg_set(m, L2TP_AVP_PW_CAPABILITIES);
+	m->pw_caps[0] = L2TP_PW_TYPE_ETH;
+	m->n_pw_caps = 1;
+	if (rws) {
+		l2tp_msg_set(m, L2TP_AVP_RECV_WINDOW);
+		m->recv_window = rws;
+	}
+}
+
+/* Encode m and deliver it to `to`. */
+static void inject(struct world *w, struct side *to, struct l2tp_msg *m)
+{
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	int n = l2tp_ctrl_encode(m, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	deliver(w, to, buf, (size_t)n);
+}
+
+/* Fake peer "A" (CCID_A) talking to a real responder B; returns after B
+ * is established.  Our Ns continues at 2, B's at 1. */
+static void fake_establish_b(struct world *w, uint16_t rws)
+{
+	struct l2tp_msg m;
+
+	mk(&m, L2TP_MSG_SCCRQ, 0, 0, 0);
+	mk_identity(&m, "fake", RID_A, CCID_A, rws);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->last_check, 0);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_SCCRP, CCID_A, 0, 1);
+	mk(&m, L2TP_MSG_SCCCN, CCID_B, 1, 1);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+}
+
+/* ---------------------------------------------------------------------- */
+/* set-up */
+
+static void check_identity(const struct l2tp_msg *m, const char *host, uint32_t rid, uint32_t ccid)
+{
+	assert_true(l2tp_msg_has(m, L2TP_AVP_HOST_NAME));
+	assert_string_equal(m->host_name, host);
+	assert_true(l2tp_msg_has(m, L2TP_AVP_ROUTER_ID));
+	assert_int_equal(m->router_id, rid);
+	assert_true(l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID));
+	assert_int_equal(m->assigned_ccid, ccid);
+	assert_true(l2tp_msg_has(m, L2TP_AVP_PW_CAPABILITIES));
+	assert_int_equal(m->n_pw_caps, 1);
+	assert_int_equal(m->pw_caps[0], L2TP_PW_TYPE_ETH);
+}
+
+static void check_no_session_extras(const struct l2tp_msg *m)
+{
+	assert_false(l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE));
+	assert_false(l2tp_msg_has(m, L2TP_AVP_L2SS));
+}
+
+/* Check the digest of a message from `from` with the nonces of both ends
+ * (shared/protocol.md §6.1); the SCCRQ is signed without nonces. */
+static void check_digest(struct world *w, struct side *from, const struct l2tp_msg *m)
+{
+	struct side *to = peer_of(w, from);
+	uint8_t key[16];
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	struct l2tp_msg mm = *m;
+	int n;
+
+	assert_int_equal(m->n_digests, 1);
+	/* re-encoding our decoded copy gives the same bytes, digest zeroed */
+	n = l2tp_ctrl_encode(&mm, buf, sizeof(buf));
+	assert_true(n > 0);
+	memcpy(buf + mm.digest_off[0] + 1, m->digest[0], 16);
+	l2tp_auth_shared_key(from->conf.secret, from->conf.secret_len, key);
+	if (m->type == L2TP_MSG_SCCRQ)
+		assert_true(l2tp_auth_digest_verify(key, NULL, 0, NULL, 0, buf, (size_t)n, &mm));
+	else
+		assert_true(l2tp_auth_digest_verify(key, from->t.nonce, 16, to->t.nonce, 16, buf, (size_t)n, &mm));
+}
+
+/* RFC 3931 §3.3, §6.1-§6.3, §6.6-§6.8, App. B.1: SCCRQ/SCCRP/SCCCN then
+ * ICRQ/ICRP/ICCN, Ns/Nr as in App. B, every AVP we need and none we don't. */
+static void happy_path(enum fsm_auth auth)
+{
+	struct world *w = world_new(auth, auth ? "yamaha" : NULL, auth ? "yamaha" : NULL);
+	struct l2tp_msg m;
+	uint32_t sid_a, sid_b;
+
+	w->a.conf.check_peer_router_id = true;
+	w->a.conf.peer_router_id = RID_B;
+	w->b.conf.check_peer_router_id = true;
+	w->b.conf.peer_router_id = RID_A;
+	start(w);
+
+	open_a(w);
+	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
+	assert_int_equal(fsm_tunnel_open(&w->a.t, w->now), -EBUSY);
+
+	/* SCCRQ: CCID 0, Ns 0, Nr 0 */
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_SCCRQ, 0, 0, 0);
+	check_identity(&m, "rtA", RID_A, CCID_A);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_RECV_WINDOW));
+	assert_int_equal(m.recv_window, FSM_RECV_WINDOW);
+	assert_int_equal(l2tp_msg_has(&m, L2TP_AVP_NONCE), auth == FSM_AUTH_DIGEST);
+	assert_int_equal(l2tp_msg_has(&m, L2TP_AVP_CHALLENGE), auth == FSM_AUTH_CHALLENGE);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_CHALLENGE_RESPONSE));
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->a, &m);
+	else
+		assert_int_equal(m.n_digests, 0);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->last_check, 0);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	assert_int_equal(w->b.t.remote_ccid, CCID_A);
+	assert_int_equal(w->b.t.auth, auth);
+
+	/* SCCRP: to A's CCID, Ns 0, Nr 1 */
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_SCCRP, CCID_A, 0, 1);
+	check_identity(&m, "rtB", RID_B, CCID_B);
+	assert_int_equal(l2tp_msg_has(&m, L2TP_AVP_NONCE), auth == FSM_AUTH_DIGEST);
+	assert_int_equal(l2tp_msg_has(&m, L2TP_AVP_CHALLENGE), auth == FSM_AUTH_CHALLENGE);
+	assert_int_equal(l2tp_msg_has(&m, L2TP_AVP_CHALLENGE_RESPONSE), auth == FSM_AUTH_CHALLENGE);
+	xfer(w, &w->b, &m);
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.remote_ccid, CCID_B);
+	assert_string_equal(w->a.t.peer_host_name, "rtB");
+	assert_int_equal(w->a.t.peer_router_id, RID_B);
+	/* slow start: the SCCRP acked the SCCRQ, cwnd 2: SCCCN and ICRQ go together */
+	assert_int_equal(w->a.t.cwnd, 2);
+	assert_int_equal(w->a.nout, 2);
+
+	/* SCCCN: Ns 1, Nr 1 */
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_SCCCN, CCID_B, 1, 1);
+	assert_int_equal(l2tp_msg_has(&m, L2TP_AVP_CHALLENGE_RESPONSE), auth == FSM_AUTH_CHALLENGE);
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->a, &m);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.txq_len, 0); /* SCCRP acked by the SCCCN's Nr */
+
+	/* ICRQ: Ns 2, Nr 1 */
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_ICRQ, CCID_B, 2, 1);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+	sid_a = m.local_session_id;
+	assert_int_equal(sid_a, 0x1001);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_REMOTE_SESSION_ID));
+	assert_int_equal(m.remote_session_id, 0);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_SERIAL_NUMBER));
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_PW_TYPE));
+	assert_int_equal(m.pw_type, L2TP_PW_TYPE_ETH);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_REMOTE_END_ID));
+	assert_int_equal(m.remote_end_id_len, 4);
+	assert_memory_equal(m.remote_end_id, "vpn1", 4);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_CIRCUIT_STATUS));
+	assert_true(m.circuit_status & L2TP_CIRCUIT_ACTIVE);
+	check_no_session_extras(&m);
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->a, &m);
+	xfer(w, &w->a, &m);
+
+	/* ICRP: Ns 1, Nr 3 */
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 1, 3);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+	sid_b = m.local_session_id;
+	assert_int_equal(sid_b, 0x2001);
+	assert_int_equal(m.remote_session_id, sid_a);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_CIRCUIT_STATUS));
+	check_no_session_extras(&m);
+	assert_int_equal(w->b.t.sessions[0].state, FSM_S_WAIT_CONNECT);
+	assert_int_equal(w->b.ups, 0);
+	xfer(w, &w->b, &m);
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->b, &m);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->a.up_local, sid_a);
+	assert_int_equal(w->a.up_remote, sid_b);
+
+	/* ICCN: Ns 3, Nr 2 */
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_ICCN, CCID_B, 3, 2);
+	assert_int_equal(m.local_session_id, sid_a);
+	assert_int_equal(m.remote_session_id, sid_b);
+	check_no_session_extras(&m);
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->a, &m);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->b.up_local, sid_b);
+	assert_int_equal(w->b.up_remote, sid_a);
+	assert_int_equal(w->a.nout + w->b.nout, 0);
+
+	/* B owes an ACK, explicit, 50 ms later (§4.2; ZLB never with digests) */
+	run(w, w->now + FSM_ACK_DELAY_MS - 1, HOLD);
+	assert_int_equal(w->b.nout, 0);
+	run(w, w->now + 1, HOLD);
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, auth == FSM_AUTH_DIGEST ? L2TP_MSG_ACK : m.type, CCID_A, 2, 4);
+	assert_true(m.type == L2TP_MSG_ACK || m.type == L2TP_MSG_ZLB);
+	if (auth == FSM_AUTH_DIGEST)
+		check_digest(w, &w->b, &m);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.txq_len, 0);
+	assert_int_equal(w->b.t.txq_len, 0);
+	run(w, w->now + 10000, FLUSH); /* nothing more to say without keepalive */
+	assert_int_equal(w->a.nlog, 5);
+	assert_int_equal(w->b.nlog, 3);
+
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.sessions[0].state, FSM_S_ESTABLISHED);
+	assert_int_equal(w->b.t.sessions[0].state, FSM_S_ESTABLISHED);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->a.downs + w->b.downs, 0);
+	assert_int_equal(w->a.t.stats.established_count, 1);
+	assert_int_equal(w->b.t.stats.established_count, 1);
+	assert_int_equal(w->a.t.stats.retransmissions + w->b.t.stats.retransmissions, 0);
+	assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
+	/* digests: all but nothing; no ZLB at all */
+	for (size_t i = 0; i < w->a.nlog; i++) {
+		assert_int_equal(w->a.log[i].digest, auth == FSM_AUTH_DIGEST);
+		assert_int_not_equal(w->a.log[i].type, auth == FSM_AUTH_DIGEST ? L2TP_MSG_ZLB : 0xffff);
+	}
+	for (size_t i = 0; i < w->b.nlog; i++) {
+		assert_int_equal(w->b.log[i].digest, auth == FSM_AUTH_DIGEST);
+		assert_int_not_equal(w->b.log[i].type, auth == FSM_AUTH_DIGEST ? L2TP_MSG_ZLB : 0xffff);
+	}
+	world_free(w);
+}
+
+static void test_happy_path_no_auth(void **state)
+{
+	(void)state;
+	happy_path(FSM_AUTH_NONE);
+}
+
+static void test_happy_path_digest(void **state)
+{
+	(void)state;
+	happy_path(FSM_AUTH_DIGEST);
+}
+
+static void test_happy_path_challenge(void **state)
+{
+	(void)state;
+	happy_path(FSM_AUTH_CHALLENGE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* authentication */
+
+/* §4.3, §5.4.1: a message whose digest does not verify is dropped without
+ * any effect; the genuine copy still works afterwards. */
+static void test_digest_tampered_message_dropped(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "yamaha", "yamaha");
+	struct l2tp_msg m;
+	struct pkt p, bad;
+	uint16_t nr;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+
+	/* SCCCN with one bit of its Nr flipped: dropped, B unchanged */
+	pop(&w->a, &p);
+	bad = p;
+	bad.buf[11] ^= 0x01;
+	nr = w->b.t.nr;
+	deliver(w, &w->b, bad.buf, bad.len);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	assert_int_equal(w->b.t.stats.auth_failures, 1);
+	assert_int_equal(w->b.t.nr, nr);
+	assert_int_equal(w->b.t.txq_len, 1); /* the SCCRP is still unacked */
+	assert_true(has_ev(&w->b, FSM_EV_AUTH_FAILED, "authentication failed"));
+	assert_int_equal(w->b.nout, 0);
+
+	/* a flipped digest byte: same */
+	bad = p;
+	assert_int_equal(l2tp_ctrl_decode(bad.buf, bad.len, &m), 0);
+	bad.buf[m.digest_off[0] + 5] ^= 0x80;
+	deliver(w, &w->b, bad.buf, bad.len);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	assert_int_equal(w->b.t.stats.auth_failures, 2);
+
+	/* the genuine one */
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+
+	/* ICRQ with a byte of its Remote End ID changed: no session */
+	pop(&w->a, &p);
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &m), 0);
+	assert_int_equal(m.type, L2TP_MSG_ICRQ);
+	bad = p;
+	bad.buf[bad.len - 1] ^= 0x20; /* last AVP byte */
+	deliver(w, &w->b, bad.buf, bad.len);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	assert_int_equal(w->b.t.stats.auth_failures, 3);
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.t.n_sessions, 1);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->b.ups, 1);
+	world_free(w);
+}
+
+/* §4.3: different secrets: the digest over the SCCRQ does not verify. */
+static void test_digest_wrong_secret_refused(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "yamaha", "cisco");
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->last_check, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_non_null(strstr(w->last_why, "authentication failed"));
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	/* the glue's stateless StopCCN stops A */
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 0, 1);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->a.t.reason, "result 4"));
+	world_free(w);
+}
+
+/* RFC 2661 §4.4.3 (shared/protocol.md §6.2): the initiator refuses an SCCRP
+ * with a wrong Challenge Response: StopCCN result 4, CLOSING. */
+static void test_challenge_wrong_secret_initiator_refuses(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_CHALLENGE, "yamaha", "cisco");
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->last_check, 0); /* checked when the response comes */
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->a.t.stats.auth_failures, 1);
+	assert_true(has_ev(&w->a, FSM_EV_AUTH_FAILED, "Challenge Response"));
+	assert_int_equal(w->a.nout, 1);
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_B, 1, 1);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID));
+	assert_int_equal(m.assigned_ccid, CCID_A);
+	assert_int_equal(w->a.t.down_result, L2TP_STOPCCN_NOT_AUTHORIZED);
+	/* B acks it and goes idle; the ACK lets A go idle */
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	xfer(w, &w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->a.ups + w->b.ups, 0);
+	world_free(w);
+}
+
+/* The responder refuses an SCCCN whose Challenge Response is wrong. */
+static void test_challenge_bad_scccn_responder_refuses(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_CHALLENGE, "yamaha", "yamaha");
+	struct l2tp_msg m;
+	struct pkt p;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	drop(&w->a, &m);
+	assert_int_equal(m.type, L2TP_MSG_SCCCN);
+	m.challenge_response[0] ^= 1;
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->b.t.stats.auth_failures, 1);
+	pop(&w->b, &p); /* ... after the SCCRP retransmission? no: the StopCCN */
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &m), 0);
+	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_int_equal(m.ccid, CCID_A);
+
+	/* missing response: refused too */
+	world_free(w);
+	w = world_new(FSM_AUTH_CHALLENGE, "yamaha", "yamaha");
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	drop(&w->a, &m);
+	mk(&m, L2TP_MSG_SCCCN, CCID_B, 1, 1);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	world_free(w);
+}
+
+/* §6.3 of protocol.md: "both directions or neither": auth on one side only
+ * is refused, whichever side. */
+static void test_auth_one_side_only_refused(void **state)
+{
+	struct world *w;
+	struct l2tp_msg m;
+
+	(void)state;
+	/* initiator without auth, responder with */
+	for (int mode = FSM_AUTH_DIGEST; mode <= FSM_AUTH_CHALLENGE; mode++) {
+		w = world_new(FSM_AUTH_NONE, NULL, "yamaha");
+		w->b.conf.auth = (enum fsm_auth)mode;
+		start(w);
+		open_a(w);
+		xfer(w, &w->a, &m);
+		assert_int_equal(w->last_check, L2TP_STOPCCN_NOT_AUTHORIZED);
+		assert_non_null(strstr(w->last_why, "authentication failed"));
+		world_free(w);
+	}
+	/* initiator with auth, responder without */
+	for (int mode = FSM_AUTH_DIGEST; mode <= FSM_AUTH_CHALLENGE; mode++) {
+		w = world_new((enum fsm_auth)mode, "yamaha", NULL);
+		w->b.conf.auth = FSM_AUTH_NONE;
+		start(w);
+		open_a(w);
+		xfer(w, &w->a, &m);
+		assert_int_equal(w->last_check, L2TP_STOPCCN_NOT_AUTHORIZED);
+		assert_non_null(strstr(w->last_why, "requires authentication"));
+		world_free(w);
+	}
+	/* an SCCRP with a Nonce to an initiator without auth */
+	w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	start(w);
+	open_a(w);
+	drop(&w->a, NULL);
+	mk(&m, L2TP_MSG_SCCRP, CCID_A, 0, 1);
+	mk_identity(&m, "fake", RID_B, CCID_B, 0);
+	l2tp_msg_set(&m, L2TP_AVP_NONCE);
+	memset(m.nonce, 0x42, 16);
+	m.nonce_len = 16;
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_B, 1, 1);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* identity checks */
+
+/* Router ID (§5.4.3 AVP 60) checked by the responder on the SCCRQ. */
+static void test_router_id_mismatch_sccrq(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	w->b.conf.check_peer_router_id = true;
+	w->b.conf.peer_router_id = RID_A + 1;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->last_check, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_non_null(strstr(w->last_why, "Router ID 192.168.0.1"));
+	assert_non_null(strstr(w->last_why, "192.168.0.2"));
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	world_free(w);
+}
+
+/* ... and by the initiator on the SCCRP: StopCCN result 4 (§7.2). */
+static void test_router_id_mismatch_sccrp(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	w->a.conf.check_peer_router_id = true;
+	w->a.conf.peer_router_id = 0x0a000001;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	assert_non_null(strstr(w->a.t.reason, "Router ID"));
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_B, 1, 1);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_int_equal(m.assigned_ccid, CCID_A);
+	assert_int_equal(w->a.t.stats.auth_failures, 0); /* not an auth failure */
+	flush(w);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->b.t.reason, "result 4"));
+	world_free(w);
+}
+
+/* §5.4.4 Remote End ID, §7.3: the responder refuses the ICRQ with a CDN;
+ * the initiator, left without a session, clears the connection (StopCCN 1). */
+static void test_remote_end_id_mismatch(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	memcpy(w->b.conf.end_id, "vpn2", 4);
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m); /* SCCRQ */
+	xfer(w, &w->b, &m); /* SCCRP */
+	xfer(w, &w->a, &m); /* SCCCN */
+	xfer(w, &w->a, &m); /* ICRQ */
+	assert_int_equal(w->b.t.n_sessions, 0);
+	assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "vpn1"));
+	assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "vpn2"));
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_CDN, CCID_A, 1, 3);
+	assert_int_equal(m.local_session_id, 0);
+	assert_int_equal(m.remote_session_id, 0x1001);
+	assert_int_equal(m.result_code, L2TP_CDN_ERROR);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.n_sessions, 0);
+	assert_int_equal(w->a.downs, 0); /* never up */
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_B, 3, 2);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_CLEAR);
+	flush(w);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_int_equal(w->a.ups + w->b.ups, 0);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* reliable delivery (§4.2, App. A, App. B; protocol.md §4) */
+
+static void test_lost_sccrq_retransmitted(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	drop(&w->a, NULL);
+	run(w, 999, HOLD);
+	assert_int_equal(w->a.nout, 0);
+	run(w, 1000, HOLD);
+	assert_int_equal(w->a.nout, 1);
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_SCCRQ, 0, 0, 0);
+	assert_int_equal(w->a.t.stats.retransmissions, 1);
+	assert_int_equal(w->a.t.cwnd, 1);
+	flush(w);
+	run(w, 1100, FLUSH);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->b.ups, 1);
+	world_free(w);
+}
+
+/* A lost SCCRP: B resends it; A's own SCCRQ retransmission meanwhile is a
+ * duplicate for B, acknowledged and not accepted twice. */
+static void test_lost_sccrp_retransmitted(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "s", "s");
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	drop(&w->b, NULL);
+	run(w, 1000, HOLD);
+	assert_int_equal(w->a.nout, 1);
+	assert_int_equal(w->b.nout, 1);
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_SCCRP, CCID_A, 0, 1);
+	/* the retransmitted SCCRQ reaches B: duplicate, ACKed at once */
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 1);
+	assert_int_equal(w->b.t.local_ccid, CCID_B);
+	assert_int_equal(w->b.nout, 2);
+	peek(&w->b, 1, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 1, 1);
+	flush(w);
+	run(w, 1100, FLUSH);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.stats.established_count, 1);
+	assert_int_equal(w->b.t.stats.established_count, 1);
+	world_free(w);
+}
+
+/* Duplicate SCCCN and HELLO: re-acknowledged at once, processed once. */
+static void test_duplicates_reacked_not_reprocessed(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	struct pkt p;
+
+	(void)state;
+	w->a.conf.hello_interval = 1;
+	w->b.conf.hello_interval = 1;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	pop(&w->a, &p); /* SCCCN */
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.nout, 0);
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 1);
+	assert_int_equal(w->b.t.stats.established_count, 1);
+	assert_int_equal(w->b.nout, 1);
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 1, 2);
+	flush(w);
+	run(w, 100, FLUSH);
+	assert_int_equal(w->b.ups, 1);
+
+	/* A's HELLO delivered twice */
+	run(w, 1000, HOLD);
+	assert_int_equal(w->a.nout, 1);
+	peek(&w->a, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_HELLO);
+	pop(&w->a, &p);
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.nout, 1); /* B's own HELLO, due at the same time */
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 2);
+	assert_int_equal(w->b.nout, 2);
+	peek(&w->b, 1, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(m.nr, (uint16_t)(p.buf[8] << 8 | p.buf[9]) + 1);
+	flush(w);
+	run(w, 1500, FLUSH);
+	assert_int_equal(w->a.t.txq_len, 0);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.n_sessions, 1);
+	world_free(w);
+}
+
+/* Out of order: SCCCN and ICRQ leave A together; the ICRQ arrives first,
+ * is held, and goes through once the SCCCN fills the gap. */
+static void test_out_of_order_held_until_gap_filled(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "k", "k");
+	struct l2tp_msg m;
+	struct pkt sccn, icrq;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	pop(&w->a, &sccn);
+	pop(&w->a, &icrq);
+	deliver(w, &w->b, icrq.buf, icrq.len);
+	assert_int_equal(w->b.t.stats.rx_out_of_order, 1);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	assert_int_equal(w->b.t.nr, 1);
+	assert_int_equal(w->b.nout, 0);
+	deliver(w, &w->b, icrq.buf, icrq.len); /* twice: kept once */
+	deliver(w, &w->b, sccn.buf, sccn.len);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.nr, 3);
+	assert_int_equal(w->b.t.n_sessions, 1);
+	assert_int_equal(w->b.nout, 1);
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 1, 3);
+	flush(w);
+	run(w, 200, FLUSH);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->a.t.stats.retransmissions, 0);
+	world_free(w);
+}
+
+/* §4.2 / App. A: 1, 2, 4, 8, 8... s; after rtx_retries retransmissions
+ * the connection is cleared. */
+static void test_backoff_and_give_up(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	static const uint64_t at[] = { 0, 1000, 3000, 7000, 15000, 23000, 31000, 39000, 47000, 55000, 63000 };
+
+	(void)state;
+	start(w);
+	open_a(w);
+	run(w, 70999, DROP);
+	assert_int_equal(w->a.nlog, 11); /* 1 + rtx_retries (10) */
+	for (size_t i = 0; i < 11; i++) {
+		assert_int_equal(w->a.log[i].type, L2TP_MSG_SCCRQ);
+		assert_int_equal(w->a.log[i].ns, 0);
+		assert_int_equal(w->a.log[i].at, at[i]);
+	}
+	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
+	run(w, 71000, DROP);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->a.t.reason, "peer not responding"));
+	assert_int_equal(fsm_tunnel_deadline(&w->a.t), FSM_NO_DEADLINE);
+	assert_int_equal(w->a.t.stats.retransmissions, 10);
+
+	/* configurable: 2 retries, 500 ms first, 1 s cap */
+	world_free(w);
+	w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	w->a.conf.rtx_retries = 2;
+	w->a.conf.rtx_initial_ms = 500;
+	w->a.conf.rtx_max_ms = 1000;
+	start(w);
+	open_a(w);
+	run(w, 10000, DROP);
+	assert_int_equal(w->a.nlog, 3);
+	assert_int_equal(w->a.log[1].at, 500);
+	assert_int_equal(w->a.log[2].at, 1500);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	world_free(w);
+}
+
+/* §4.2: an Nr acknowledging more than we sent is ignored; an ACK's Ns
+ * never moves our Nr (protocol.md §4). */
+static void test_bogus_nr_ignored_ack_ns_ignored(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint16_t a_ns, b_nr;
+
+	(void)state;
+	w->a.conf.hello_interval = 5;
+	start(w);
+	establish(w);
+	run(w, 5000, HOLD);
+	drop(&w->a, &m);
+	assert_int_equal(m.type, L2TP_MSG_HELLO);
+	assert_int_equal(w->a.t.txq_len, 1);
+	a_ns = w->a.t.ns; /* HELLO's Ns + 1 */
+
+	mk(&m, L2TP_MSG_ACK, CCID_A, w->b.t.ns, (uint16_t)(a_ns + 1));
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.txq_len, 1);
+	mk(&m, L2TP_MSG_ACK, CCID_A, w->b.t.ns, (uint16_t)(a_ns + 3000));
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.txq_len, 1);
+	mk(&m, L2TP_MSG_ACK, CCID_A, w->b.t.ns, a_ns);
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.txq_len, 0);
+	assert_true(has_ev(&w->a, FSM_EV_KEEPALIVE_ACKED, "HELLO"));
+
+	/* ACK and ZLB with Ns = B's Nr: B's Nr stays */
+	b_nr = w->b.t.nr;
+	mk(&m, L2TP_MSG_ACK, CCID_B, b_nr, w->b.t.ns);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.nr, b_nr);
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_ZLB;
+	m.ccid = CCID_B;
+	m.ns = b_nr;
+	m.nr = w->b.t.ns;
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.nr, b_nr);
+	assert_int_equal(w->b.t.stats.rx_out_of_order + w->b.t.stats.rx_duplicates, 0);
+	assert_int_equal(w->b.nout, 0); /* ACKs are never acked */
+	world_free(w);
+}
+
+/* §5.4.3 Receive Window Size: with the peer's RWS 1 only one message is
+ * unacknowledged at a time. */
+static void test_peer_rws_honoured(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	fake_establish_b(w, 1);
+	assert_int_equal(w->b.t.peer_rws, 1);
+	for (uint16_t i = 0; i < 3; i++) {
+		mk(&m, L2TP_MSG_ICRQ, CCID_B, (uint16_t)(2 + i), 1);
+		mk_sids(&m, 0x9000u + i, 0);
+		l2tp_msg_set(&m, L2TP_AVP_PW_TYPE);
+		m.pw_type = L2TP_PW_TYPE_ETH;
+		inject(w, &w->b, &m);
+	}
+	assert_int_equal(w->b.t.n_sessions, 3);
+	assert_int_equal(w->b.t.txq_len, 3);
+	assert_int_equal(w->b.nout, 1);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 1, 3); /* the rest waits */
+	/* B's delayed ACK for the other two is due 50 ms later */
+	run(w, w->now + 50, HOLD);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 4, 5);
+	assert_int_equal(w->b.nout, 0);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 5, 2);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.nout, 1);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 2, 5);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 5, 3);
+	inject(w, &w->b, &m);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 3, 5);
+	assert_int_equal(w->b.nout, 0);
+	world_free(w);
+}
+
+/* App. A slow start: cwnd starts at 1, +1 per ACK below ssthresh,
+ * +1 per cwnd ACKs above; a retransmission halves ssthresh, cwnd 1. */
+static void test_slow_start(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	fake_establish_b(w, 8);
+	assert_int_equal(w->b.t.cwnd, 2); /* the SCCCN acked the SCCRP */
+	assert_int_equal(w->b.t.ssthresh, 8);
+	for (uint16_t i = 0; i < 8; i++) {
+		mk(&m, L2TP_MSG_ICRQ, CCID_B, (uint16_t)(2 + i), 1);
+		mk_sids(&m, 0x9000u + i, 0);
+		inject(w, &w->b, &m);
+	}
+	assert_int_equal(w->b.t.txq_len, 8); /* ICRPs Ns 1..8 */
+	assert_int_equal(w->b.nout, 2);
+	w->b.nout = 0;
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 2); /* acks Ns 1 */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.cwnd, 3);
+	assert_int_equal(w->b.nout, 2); /* 3 in flight */
+	w->b.nout = 0;
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 4); /* acks Ns 2, 3 */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.cwnd, 5);
+	assert_int_equal(w->b.nout, 4); /* Ns 4 + 4 more: 5 in flight */
+	w->b.nout = 0;
+	/* the oldest unacked times out: ssthresh = 5/2, cwnd = 1 */
+	run(w, w->now + 1000, HOLD);
+	assert_true(w->b.t.stats.retransmissions >= 1);
+	assert_int_equal(w->b.t.cwnd, 1);
+	assert_int_equal(w->b.t.ssthresh, 2);
+	w->b.nout = 0;
+	/* congestion avoidance: at cwnd >= ssthresh, +1 per cwnd ACKs */
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 5); /* Ns 4 */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.cwnd, 2);
+	w->b.t.cwnd_acc = 0;
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 6); /* Ns 5 */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.cwnd, 2);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 7); /* Ns 6 */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.cwnd, 3);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* keepalive (§4.4, protocol.md §7) */
+
+static void test_keepalive_and_dead_peer(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "y", "y");
+	size_t first;
+	uint64_t t0;
+
+	(void)state;
+	w->a.conf.hello_interval = 1;
+	w->a.conf.hello_count = 3;
+	w->b.conf.hello_interval = 1;
+	w->b.conf.hello_count = 3;
+	start(w);
+	establish(w); /* at ~0.1 s */
+	first = w->a.nlog;
+	run(w, 5050, FLUSH);
+	/* one HELLO a second from each side, each acknowledged */
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_HELLO), 5);
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_HELLO), 5);
+	for (size_t i = first, k = 0; i < w->a.nlog; i++) {
+		if (w->a.log[i].type != L2TP_MSG_HELLO)
+			continue;
+		assert_int_equal(w->a.log[i].at, 1000 * ++k);
+		assert_true(w->a.log[i].digest);
+	}
+	assert_int_equal(count_ev(&w->a, FSM_EV_KEEPALIVE_SENT), 5);
+	assert_int_equal(count_ev(&w->a, FSM_EV_KEEPALIVE_ACKED), 5);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ZLB) + count_sent(&w->b, L2TP_MSG_ZLB), 0);
+	assert_int_equal(w->a.t.stats.retransmissions, 0);
+	assert_int_equal(w->a.t.stats.last_hello_rtt_ms, FSM_ACK_DELAY_MS);
+
+	/* the peer goes silent: the 6 s HELLO is sent, then resent at 7 s and
+	 * 8 s (hello_count 3 in all); at 9 s the peer is dead */
+	t0 = 6000;
+	run(w, t0 + 2999, DROP);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_HELLO), 8);
+	assert_int_equal(w->a.downs, 0);
+	run(w, t0 + 3000, DROP);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->a.t.reason, "peer not responding"));
+	assert_non_null(strstr(w->a.t.reason, "3 keepalives"));
+	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_int_equal(w->a.t.n_sessions, 0);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* tear-down */
+
+/* §3.3.2, §5.7, §6.4: StopCCN from the peer: ACKed at once, sessions down,
+ * idle with the result code in the reason. */
+static void test_peer_stopccn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "y", "y");
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	establish(w);
+	fsm_tunnel_close(&w->b.t, L2TP_STOPCCN_SHUTDOWN, "administratively shut down", w->now);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	peek(&w->b, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 2, 4);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_SHUTDOWN);
+	assert_string_equal(m.error_msg, "administratively shut down");
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID));
+	assert_int_equal(m.assigned_ccid, CCID_B);
+	assert_int_equal(m.n_digests, 1);
+	fsm_tunnel_close(&w->b.t, 1, "again", w->now); /* no-op while closing */
+	assert_int_equal(w->b.nout, 1);
+	xfer(w, &w->b, &m);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->a.t.down_result, L2TP_STOPCCN_SHUTDOWN);
+	assert_non_null(strstr(w->a.t.reason, "result 6"));
+	assert_non_null(strstr(w->a.t.reason, "administratively shut down"));
+	assert_int_equal(w->a.nout, 1);
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_B, 4, 3);
+	assert_int_equal(m.n_digests, 1);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_string_equal(w->b.t.reason, "administratively shut down");
+	assert_int_equal(fsm_tunnel_deadline(&w->a.t), FSM_NO_DEADLINE);
+	assert_int_equal(fsm_tunnel_deadline(&w->b.t), FSM_NO_DEADLINE);
+	world_free(w);
+}
+
+/* §5.7: a StopCCN never acknowledged: kept for a full retransmission cycle
+ * (31 s), then idle. */
+static void test_close_unacked_gives_up(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+
+	(void)state;
+	start(w);
+	establish(w);
+	w->now = 1000;
+	fsm_tunnel_close(&w->a.t, L2TP_STOPCCN_CLEAR, "bye", w->now);
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->a.downs, 1);
+	run(w, 1000 + 30999, DROP);
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	assert_true(count_sent(&w->a, L2TP_MSG_STOPCCN) >= 5); /* 0, 1, 3, 7, 15, 23 s */
+	run(w, 1000 + 31000, DROP);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_string_equal(w->a.t.reason, "bye");
+	world_free(w);
+}
+
+/* §7.3: a CDN clears the session (session_down); an initiator left without
+ * a session clears the connection; a responder stays up. */
+static void test_peer_cdn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint32_t sa, sb;
+
+	(void)state;
+	start(w);
+	establish(w);
+	sa = w->a.t.sessions[0].local_sid;
+	sb = w->b.t.sessions[0].local_sid;
+
+	/* "B" sends a CDN to A, on B's sequence numbers */
+	mk(&m, L2TP_MSG_CDN, CCID_A, w->b.t.ns++, w->b.t.nr);
+	mk_sids(&m, sb, sa);
+	l2tp_msg_set(&m, L2TP_AVP_RESULT_CODE);
+	m.result_code = L2TP_CDN_ADMIN;
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.n_sessions, 0);
+	assert_int_equal(w->a.downs, 1);
+	assert_true(has_ev(&w->a, FSM_EV_SESSION_STATE, "peer sent CDN, result 3"));
+	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
+	peek(&w->a, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_CLEAR);
+	world_free(w);
+
+	/* "A" sends a CDN to B: B drops the session, keeps the connection */
+	w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	start(w);
+	establish(w);
+	sa = w->a.t.sessions[0].local_sid;
+	sb = w->b.t.sessions[0].local_sid;
+	mk(&m, L2TP_MSG_CDN, CCID_B, w->a.t.ns++, w->a.t.nr);
+	mk_sids(&m, sa, sb);
+	l2tp_msg_set(&m, L2TP_AVP_RESULT_CODE);
+	m.result_code = L2TP_CDN_LOST_CARRIER;
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	/* a CDN for a session we do not have: ignored */
+	mk(&m, L2TP_MSG_CDN, CCID_B, w->a.t.ns++, w->a.t.nr);
+	mk_sids(&m, 0x7777, 0x8888);
+	l2tp_msg_set(&m, L2TP_AVP_RESULT_CODE);
+	m.result_code = 1;
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.downs, 1);
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->a.t.txq_len, 0); /* B's ACK covered the forged Ns */
+	world_free(w);
+}
+
+/* §6.16 SLI: Circuit Status updates circuit_remote_up. */
+static void test_sli_circuit_status(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	struct fsm_session *s;
+
+	(void)state;
+	start(w);
+	establish(w);
+	s = &w->b.t.sessions[0];
+	assert_true(s->circuit_remote_up);
+	mk(&m, L2TP_MSG_SLI, CCID_B, w->a.t.ns++, w->a.t.nr);
+	mk_sids(&m, w->a.t.sessions[0].local_sid, s->local_sid);
+	l2tp_msg_set(&m, L2TP_AVP_CIRCUIT_STATUS);
+	m.circuit_status = 0;
+	inject(w, &w->b, &m);
+	assert_false(s->circuit_remote_up);
+	mk(&m, L2TP_MSG_SLI, CCID_B, w->a.t.ns++, w->a.t.nr);
+	mk_sids(&m, w->a.t.sessions[0].local_sid, s->local_sid);
+	l2tp_msg_set(&m, L2TP_AVP_CIRCUIT_STATUS);
+	m.circuit_status = L2TP_CIRCUIT_ACTIVE;
+	inject(w, &w->b, &m);
+	assert_true(s->circuit_remote_up);
+	assert_int_equal(s->state, FSM_S_ESTABLISHED);
+	world_free(w);
+}
+
+/* session_up failing: CDN result 4 to the peer, no session_down. */
+static void test_session_up_failure_sends_cdn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+
+	(void)state;
+	w->b.up_ret = -ENOMEM;
+	start(w);
+	open_a(w);
+	flush(w);
+	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->b.downs, 0);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_CDN), 1);
+	/* A lost its session to the CDN and, as initiator, closed */
+	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ns/Nr wrap-around (§4.2, modulo 2^16; cf. OpenVPN test_packet_id) */
+
+static void test_seq_lt_boundaries(void **state)
+{
+	(void)state;
+	assert_false(fsm_seq_lt(0, 0));
+	assert_false(fsm_seq_lt(65535, 65535));
+	assert_true(fsm_seq_lt(0, 1));
+	assert_false(fsm_seq_lt(1, 0));
+	assert_true(fsm_seq_lt(65535, 0));
+	assert_false(fsm_seq_lt(0, 65535));
+	assert_true(fsm_seq_lt(65534, 65535));
+	assert_true(fsm_seq_lt(65535, 1));
+	assert_true(fsm_seq_lt(0, 32767));
+	assert_false(fsm_seq_lt(32767, 0));
+	assert_true(fsm_seq_lt(32767, 32768));
+	assert_true(fsm_seq_lt(65535, 32766));
+	assert_false(fsm_seq_lt(65535, 32767)); /* 32768 ahead: "behind" */
+	/* exactly half-way: both "behind"; the RFC's duplicate window
+	 * [last-32767, last] = [nr-32768, nr-1] puts it among duplicates */
+	assert_true(fsm_seq_lt(0, 32768));
+	assert_true(fsm_seq_lt(32768, 0));
+}
+
+/* HELLOs both ways across 65535 -> 0 on a live pair. */
+static void test_wrap_hellos(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "y", "y");
+
+	(void)state;
+	w->a.conf.hello_interval = 1;
+	w->b.conf.hello_interval = 1;
+	start(w);
+	establish(w);
+	w->a.t.ns = w->b.t.nr = 65534;
+	w->b.t.ns = w->a.t.nr = 65533;
+	run(w, 6050, FLUSH);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.ns, (uint16_t)(65534 + 6));
+	assert_int_equal(w->b.t.nr, w->a.t.ns);
+	assert_int_equal(w->b.t.ns, (uint16_t)(65533 + 6));
+	assert_int_equal(w->a.t.nr, w->b.t.ns);
+	assert_int_equal(w->a.t.stats.retransmissions + w->b.t.stats.retransmissions, 0);
+	assert_int_equal(w->a.t.stats.rx_duplicates + w->b.t.stats.rx_duplicates, 0);
+	assert_int_equal(w->a.t.stats.rx_out_of_order + w->b.t.stats.rx_out_of_order, 0);
+	assert_int_equal(count_ev(&w->a, FSM_EV_KEEPALIVE_ACKED), 6);
+	assert_int_equal(count_ev(&w->b, FSM_EV_KEEPALIVE_ACKED), 6);
+	assert_int_equal(w->a.t.txq_len + w->b.t.txq_len, 0);
+	world_free(w);
+}
+
+/* Reordering, duplicates and Nr across the wrap with a fake peer. */
+static void test_wrap_reorder_duplicate(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	fake_establish_b(w, 0);
+	w->b.t.nr = 65535;
+	w->b.t.ns = 65535;
+	/* Ns 0 before Ns 65535: held, then both delivered */
+	mk(&m, L2TP_MSG_HELLO, CCID_B, 0, 65535);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.stats.rx_out_of_order, 1);
+	assert_int_equal(w->b.t.nr, 65535);
+	mk(&m, L2TP_MSG_HELLO, CCID_B, 65535, 65535);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.nr, 1);
+	assert_int_equal(w->b.t.stats.rx_msgs, 5); /* SCCRQ, SCCCN, 2 HELLOs... */
+	/* a late copy of 65535 (now behind Nr 1): duplicate, ACKed at once */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 1);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 65535, 1);
+	/* Ns 32768 behind Nr 1 is ahead (32767 ahead); 32769 is behind */
+	mk(&m, L2TP_MSG_HELLO, CCID_B, 32768, 65535);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.stats.rx_out_of_order, 2);
+	mk(&m, L2TP_MSG_HELLO, CCID_B, 32769, 65535);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 2);
+	drop(&w->b, &m);
+
+	/* B's messages across its wrap: a HELLO at Ns 65535, then one at 0 */
+	w->b.t.conf.hello_interval = 1;
+	w->b.t.hello_at = w->now;
+	fsm_tunnel_tick(&w->b.t, w->now);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_HELLO, CCID_A, 65535, 1);
+	assert_int_equal(w->b.t.ns, 0);
+	/* Nr 1 claims Ns 0 too, which B never sent: ignored */
+	mk(&m, L2TP_MSG_ACK, CCID_B, 1, 1);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.txq_len, 1);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 1, 0);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.txq_len, 0);
+	w->now += 1000;
+	fsm_tunnel_tick(&w->b.t, w->now);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_HELLO, CCID_A, 0, 1);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 1, 1);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.txq_len, 0);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* unexpected messages (§7.2, §5.2) */
+
+static void test_sccrq_when_established_stopccn_7(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	establish(w);
+	mk(&m, L2TP_MSG_SCCRQ, CCID_B, w->a.t.ns++, w->a.t.nr);
+	mk_identity(&m, "rtA", RID_A, CCID_A, 0);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->b.downs, 1);
+	peek(&w->b, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_FSM);
+	assert_non_null(strstr(m.error_msg, "SCCRQ"));
+	world_free(w);
+}
+
+/* An unknown message type (RFC 3931 §3.1 with the M bit set on its
+ * Message Type AVP): StopCCN result 2. */
+static void test_unknown_message_type_stopccn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	establish(w);
+	mk(&m, 30, CCID_B, w->a.t.ns++, w->a.t.nr);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	peek(&w->b, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
+	world_free(w);
+}
+
+/* Append an unknown IETF AVP (type 100) with M=1 to an encoded message. */
+static size_t add_unknown_mandatory(uint8_t *buf, size_t len)
+{
+	static const uint8_t avp[] = { 0x80, 0x08, 0x00, 0x00, 0x00, 100, 0xab, 0xcd };
+
+	memcpy(buf + len, avp, sizeof(avp));
+	len += sizeof(avp);
+	buf[2] = (uint8_t)(len >> 8);
+	buf[3] = (uint8_t)len;
+	return len;
+}
+
+/* §5.2: "If the M bit is set on an unrecognized AVP within a message
+ * associated with a control connection, the control connection MUST be
+ * closed": a HELLO carrying one clears the connection (StopCCN 2). */
+static void test_unknown_mandatory_avp_in_hello_stopccn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m, d;
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	int n;
+
+	(void)state;
+	start(w);
+	establish(w);
+	mk(&m, L2TP_MSG_HELLO, CCID_B, w->a.t.ns++, w->a.t.nr);
+	n = l2tp_ctrl_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	n = (int)add_unknown_mandatory(buf, (size_t)n);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &d), 0);
+	assert_true(d.unknown_mandatory);
+	deliver(w, &w->b, buf, (size_t)n);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	peek(&w->b, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
+	world_free(w);
+}
+
+/* An SCCRQ carrying an unknown M=1 AVP is refused (§5.2). */
+static void test_unknown_mandatory_avp_in_sccrq_refused(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	int n;
+
+	(void)state;
+	start(w);
+	mk(&m, L2TP_MSG_SCCRQ, 0, 0, 0);
+	mk_identity(&m, "fake", RID_A, CCID_A, 0);
+	n = l2tp_ctrl_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	n = (int)add_unknown_mandatory(buf, (size_t)n);
+	deliver(w, &w->b, buf, (size_t)n);
+	assert_int_equal(w->last_check, L2TP_STOPCCN_ERROR);
+	assert_non_null(strstr(w->last_why, "unknown mandatory AVP 100"));
+	world_free(w);
+}
+
+/* HELLO while waiting for the SCCRP: not in the table, ignored (§7.2). */
+static void test_hello_in_wait_ctl_reply_ignored(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	size_t sent;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	drop(&w->a, NULL);
+	sent = w->a.nlog;
+	mk(&m, L2TP_MSG_HELLO, CCID_A, 0, 1);
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
+	assert_true(has_ev(&w->a, FSM_EV_PROTOCOL, "HELLO ignored"));
+	assert_int_equal(w->a.t.txq_len, 0); /* its Nr acked the SCCRQ anyway */
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_STOPCCN), 0);
+	assert_true(w->a.nlog - sent <= 1); /* at most an ACK */
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* stateless answers */
+
+static void test_stateless_stopccn_and_ack(void **state)
+{
+	struct l2tp_msg req, m;
+	uint8_t buf[512];
+	int n;
+
+	(void)state;
+	mk(&req, L2TP_MSG_SCCRQ, 0, 0, 0);
+	mk_identity(&req, "x", 1, 0x1234, 0);
+	n = fsm_stateless_stopccn(&req, L2TP_STOPCCN_NOT_AUTHORIZED, "not authorized", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, 0x1234, 0, 1);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_string_equal(m.error_msg, "not authorized");
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID));
+	assert_int_equal(m.n_digests, 0);
+
+	req.ns = 65535;
+	req.unknown_mandatory = true;
+	n = fsm_stateless_stopccn(&req, L2TP_STOPCCN_ERROR, NULL, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, 0x1234, 0, 0);
+	assert_true(m.has_error_code);
+	assert_int_equal(m.error_code, L2TP_ERR_UNKNOWN_MANDATORY);
+	assert_true(fsm_stateless_stopccn(&req, 2, "x", buf, 8) < 0);
+
+	n = fsm_stateless_ack(0xdeadbeef, 7, 65535, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	expect_hdr(&m, L2TP_MSG_ACK, 0xdeadbeef, 7, 65535);
+	assert_true(fsm_stateless_ack(1, 0, 0, buf, 4) < 0);
+}
+
+static void test_state_names(void **state)
+{
+	(void)state;
+	assert_string_equal(fsm_tunnel_state_name(FSM_T_ESTABLISHED), "established");
+	assert_string_equal(fsm_tunnel_state_name(FSM_T_STATE_MAX), "invalid");
+	assert_string_equal(fsm_session_state_name(FSM_S_WAIT_REPLY), "wait-reply");
+	assert_string_equal(fsm_session_state_name((enum fsm_session_state)99), "invalid");
+}
+
+/* ---------------------------------------------------------------------- */
+/* randomized soak */
+
+static uint32_t xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static const struct fsm_session *up_session(const struct side *s)
+{
+	for (size_t i = 0; i < s->t.n_sessions; i++)
+		if (s->t.sessions[i].state == FSM_S_ESTABLISHED)
+			return &s->t.sessions[i];
+	return NULL;
+}
+
+static void soak_check(const struct world *w, bool *ever)
+{
+	const struct side *sides[2] = { &w->a, &w->b };
+	const struct fsm_session *sa, *sb;
+
+	for (int i = 0; i < 2; i++) {
+		const struct side *s = sides[i];
+		unsigned up = 0;
+
+		assert_true(s->t.state < FSM_T_STATE_MAX);
+		assert_true(s->t.txq_len <= FSM_TXQ_LEN);
+		assert_true(s->t.n_sessions <= 1);
+		for (size_t k = 0; k < s->t.n_sessions; k++)
+			up += s->t.sessions[k].state == FSM_S_ESTABLISHED;
+		/* session_up/down balanced against what the FSM holds */
+		assert_int_equal(s->ups - s->downs, up);
+		if (s->t.state != FSM_T_ESTABLISHED && s->t.state != FSM_T_WAIT_CTL_CONN)
+			assert_int_equal(up, 0);
+	}
+	sa = up_session(&w->a);
+	sb = up_session(&w->b);
+	if (w->a.t.state == FSM_T_ESTABLISHED && w->b.t.state == FSM_T_ESTABLISHED &&
+	    w->a.t.remote_ccid == w->b.t.local_ccid && w->b.t.remote_ccid == w->a.t.local_ccid && sa && sb) {
+		assert_int_equal(sa->local_sid, sb->remote_sid);
+		assert_int_equal(sa->remote_sid, sb->local_sid);
+		*ever = true;
+	}
+}
+
+static void soak(uint32_t seed)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "soak", "soak");
+	static struct pkt held[2][QCAP], p;
+	size_t nheld[2] = { 0, 0 }, ndelayed[2];
+	uint32_t prng = seed;
+	uint64_t reopen_at = FSM_NO_DEADLINE;
+	bool ever = false;
+	struct side *sides[2] = { &w->a, &w->b };
+
+	w->a.conf.hello_interval = w->b.conf.hello_interval = 1;
+	w->a.conf.hello_count = w->b.conf.hello_count = 3;
+	start(w);
+	open_a(w);
+	for (w->now = 0; w->now <= 230000; w->now += 10) {
+		bool lossy = w->now <= 200000; /* then 30 s of a perfect link */
+
+		if (fsm_tunnel_deadline(&w->a.t) <= w->now)
+			fsm_tunnel_tick(&w->a.t, w->now);
+		if (fsm_tunnel_deadline(&w->b.t) <= w->now)
+			fsm_tunnel_tick(&w->b.t, w->now);
+		/* the glue re-opens an idle initiator a second later, new CCID */
+		if (w->a.t.state == FSM_T_IDLE) {
+			if (reopen_at == FSM_NO_DEADLINE)
+				reopen_at = w->now + 1000;
+			if (w->now >= reopen_at) {
+				fsm_tunnel_release(&w->a.t);
+				fsm_tunnel_init(&w->a.t, &w->a.conf, w->next_ccid++, &ops, &w->a);
+				open_a(w);
+				reopen_at = FSM_NO_DEADLINE;
+			}
+		}
+		/* last step's held datagrams go after this step's: reordering */
+		for (int d = 0; d < 2; d++)
+			ndelayed[d] = nheld[d];
+		for (int guard = 0; w->a.nout || w->b.nout; guard++) {
+			assert_true(guard < 1000);
+			for (int d = 0; d < 2; d++) {
+				uint32_t r;
+
+				if (!sides[d]->nout)
+					continue;
+				pop(sides[d], &p);
+				r = lossy ? xorshift(&prng) % 100 : 99;
+				if (r < 20)
+					continue; /* lost */
+				if (r < 30) /* duplicated */
+					deliver(w, sides[1 - d], p.buf, p.len);
+				if (r < 40 && nheld[d] < QCAP) {
+					held[d][nheld[d]++] = p; /* late */
+					continue;
+				}
+				deliver(w, sides[1 - d], p.buf, p.len);
+			}
+		}
+		for (int d = 0; d < 2; d++) {
+			for (size_t i = 0; i < ndelayed[d]; i++)
+				deliver(w, sides[1 - d], held[d][i].buf, held[d][i].len);
+			memmove(&held[d][0], &held[d][ndelayed[d]], (nheld[d] - ndelayed[d]) * sizeof(p));
+			nheld[d] -= ndelayed[d];
+		}
+		soak_check(w, &ever);
+	}
+	assert_true(ever);
+	/* after 30 s of a perfect link: up, same connection, same session */
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.remote_ccid, w->b.t.local_ccid);
+	assert_int_equal(w->b.t.remote_ccid, w->a.t.local_ccid);
+	assert_non_null(up_session(&w->a));
+	assert_non_null(up_session(&w->b));
+	assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
+	print_message("soak seed %u: A up %u times, B %u; %llu+%llu rtx, %llu+%llu dup, %llu+%llu ooo\n", seed,
+		      w->a.ups, w->b.ups, (unsigned long long)w->a.t.stats.retransmissions,
+		      (unsigned long long)w->b.t.stats.retransmissions,
+		      (unsigned long long)w->a.t.stats.rx_duplicates, (unsigned long long)w->b.t.stats.rx_duplicates,
+		      (unsigned long long)w->a.t.stats.rx_out_of_order,
+		      (unsigned long long)w->b.t.stats.rx_out_of_order);
+	world_free(w);
+}
+
+static void test_soak_lossy_link(void **state)
+{
+	(void)state;
+	soak(0x1234567u);
+	soak(0xdeadbeefu);
+	soak(42u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_happy_path_no_auth),
+		cmocka_unit_test(test_happy_path_digest),
+		cmocka_unit_test(test_happy_path_challenge),
+		cmocka_unit_test(test_digest_tampered_message_dropped),
+		cmocka_unit_test(test_digest_wrong_secret_refused),
+		cmocka_unit_test(test_challenge_wrong_secret_initiator_refuses),
+		cmocka_unit_test(test_challenge_bad_scccn_responder_refuses),
+		cmocka_unit_test(test_auth_one_side_only_refused),
+		cmocka_unit_test(test_router_id_mismatch_sccrq),
+		cmocka_unit_test(test_router_id_mismatch_sccrp),
+		cmocka_unit_test(test_remote_end_id_mismatch),
+		cmocka_unit_test(test_lost_sccrq_retransmitted),
+		cmocka_unit_test(test_lost_sccrp_retransmitted),
+		cmocka_unit_test(test_duplicates_reacked_not_reprocessed),
+		cmocka_unit_test(test_out_of_order_held_until_gap_filled),
+		cmocka_unit_test(test_backoff_and_give_up),
+		cmocka_unit_test(test_bogus_nr_ignored_ack_ns_ignored),
+		cmocka_unit_test(test_peer_rws_honoured),
+		cmocka_unit_test(test_slow_start),
+		cmocka_unit_test(test_keepalive_and_dead_peer),
+		cmocka_unit_test(test_peer_stopccn),
+		cmocka_unit_test(test_close_unacked_gives_up),
+		cmocka_unit_test(test_peer_cdn),
+		cmocka_unit_test(test_sli_circuit_status),
+		cmocka_unit_test(test_session_up_failure_sends_cdn),
+		cmocka_unit_test(test_seq_lt_boundaries),
+		cmocka_unit_test(test_wrap_hellos),
+		cmocka_unit_test(test_wrap_reorder_duplicate),
+		cmocka_unit_test(test_sccrq_when_established_stopccn_7),
+		cmocka_unit_test(test_unknown_message_type_stopccn),
+		cmocka_unit_test(test_unknown_mandatory_avp_in_hello_stopccn),
+		cmocka_unit_test(test_unknown_mandatory_avp_in_sccrq_refused),
+		cmocka_unit_test(test_hello_in_wait_ctl_reply_ignored),
+		cmocka_unit_test(test_stateless_stopccn_and_ack),
+		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_soak_lossy_link),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
