@@ -181,6 +181,8 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 			t->last_tunnel_up_ms = now_ms();
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
 			log_warnx("tunnel %u: down, peer %s: %s", id, peer, ev->reason);
+		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY) {
+			log_warnx("tunnel %u: connection to %s failed: %s", id, peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE || ev->to == FSM_T_CLOSING) {
 			log_notice("tunnel %u: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
 				   fsm_tunnel_state_name(ev->to), peer, ev->reason);

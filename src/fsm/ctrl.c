@@ -234,13 +234,28 @@ static void sessions_clear(struct fsm_tunnel *t, const char *reason)
 /* Forget the connection: sessions down, queues empty, state idle. */
 static void teardown(struct fsm_tunnel *t, const char *reason)
 {
-	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	if (reason != t->reason) /* callers pass t->reason itself when closing */
+		snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	sessions_clear(t, reason);
 	t->txq_len = 0;
 	rxq_clear(t);
 	t->ack_pending = false;
 	t->hello_at = FSM_NO_DEADLINE;
 	set_state(t, FSM_T_IDLE, t->reason);
+}
+
+/* A full retransmission cycle: when set-up gives up waiting for the peer's
+ * next message once ours was acknowledged (close_until in WAIT_CTL_*). */
+static uint64_t rtx_cycle_ms(const struct fsm_tunnel *t)
+{
+	uint64_t sum = 0;
+	unsigned iv = t->conf.rtx_initial_ms;
+
+	for (unsigned i = 0; i <= t->conf.rtx_retries; i++) {
+		sum += iv;
+		iv = iv * 2 < t->conf.rtx_max_ms ? iv * 2 : t->conf.rtx_max_ms;
+	}
+	return sum;
 }
 
 void fsm_tunnel_init(struct fsm_tunnel *t, const struct fsm_tunnel_conf *conf, uint32_t local_ccid,
@@ -336,6 +351,7 @@ int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 		m.challenge_len = sizeof(t->challenge);
 	}
 	set_state(t, FSM_T_WAIT_CTL_REPLY, "opening: SCCRQ sent");
+	t->close_until = now + rtx_cycle_ms(t);
 	return enqueue(t, &m, false, now);
 }
 
@@ -477,6 +493,7 @@ int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 		r.challenge_len = sizeof(t->challenge);
 	}
 	set_state(t, FSM_T_WAIT_CTL_CONN, "SCCRQ accepted: SCCRP sent");
+	t->close_until = now + rtx_cycle_ms(t);
 	return enqueue(t, &r, false, now);
 }
 
@@ -869,6 +886,16 @@ static void dispatch(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t no
 		handle_stopccn(t, m);
 		return;
 	}
+	/* RFC 3931 §5.2: an unknown M=1 AVP in a control connection message
+	 * clears the connection (SCCRQ/SCCRP: check_peer_identity; session
+	 * messages: their handlers) */
+	if (m->unknown_mandatory && (m->type == L2TP_MSG_SCCCN || m->type == L2TP_MSG_HELLO) &&
+	    (t->state == FSM_T_ESTABLISHED || t->state == FSM_T_WAIT_CTL_CONN)) {
+		snprintf(why, sizeof(why), "%s has unknown mandatory AVP %u (vendor %u)", l2tp_msg_type_name(m->type),
+			 m->unknown_type, m->unknown_vendor);
+		fsm_tunnel_close(t, L2TP_STOPCCN_ERROR, why, now);
+		return;
+	}
 	switch (t->state) {
 	case FSM_T_WAIT_CTL_REPLY:
 		if (m->type == L2TP_MSG_SCCRP) {
@@ -1003,6 +1030,9 @@ static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 
 	if (t->auth != FSM_AUTH_DIGEST)
 		return true;
+	/* a retransmitted SCCRQ is signed without nonces (§4.3) */
+	if (m->type == L2TP_MSG_SCCRQ)
+		return l2tp_auth_digest_verify(t->key, NULL, 0, NULL, 0, raw, len, m);
 	/*
 	 * A responder that refuses our SCCRQ (wrong secret, unknown Router
 	 * ID) cannot sign its StopCCN.  Accept an unsigned one while our SCCRQ
@@ -1032,6 +1062,13 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	if (t->state == FSM_T_IDLE)
 		return;
 	if (!authentic(t, m, raw, len)) {
+		/* before the SCCRP we lack the peer's nonce: nothing but the
+		 * SCCRP can be verified yet (e.g. the peer's ACK of our
+		 * retransmitted SCCRQ); drop it without crying wolf */
+		if (t->state == FSM_T_WAIT_CTL_REPLY && m->type != L2TP_MSG_SCCRP && !t->peer_nonce_len) {
+			protocol_note(t, "message before the SCCRP cannot be authenticated yet; dropped");
+			return;
+		}
 		t->stats.auth_failures++;
 		emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0,
 		     t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP
@@ -1131,6 +1168,14 @@ void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)
 		teardown(t, t->reason[0] ? t->reason : "StopCCN not acknowledged");
 		return;
 	}
+	/* our SCCRQ/SCCRP was acknowledged but the peer never went on */
+	if ((t->state == FSM_T_WAIT_CTL_REPLY || t->state == FSM_T_WAIT_CTL_CONN) && now >= t->close_until) {
+		snprintf(why, sizeof(why), "peer not responding: no %s within %llu s",
+			 t->state == FSM_T_WAIT_CTL_REPLY ? "SCCRP" : "SCCCN",
+			 (unsigned long long)(rtx_cycle_ms(t) / 1000));
+		teardown(t, why);
+		return;
+	}
 	if (t->ack_pending && now >= t->ack_at)
 		send_ack(t);
 	if (t->state == FSM_T_ESTABLISHED && t->hello_at <= now) {
@@ -1156,7 +1201,8 @@ uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t)
 		d = t->ack_at;
 	if (t->state == FSM_T_ESTABLISHED && t->hello_at < d)
 		d = t->hello_at;
-	if (t->state == FSM_T_CLOSING && t->close_until < d)
+	if ((t->state == FSM_T_CLOSING || t->state == FSM_T_WAIT_CTL_REPLY || t->state == FSM_T_WAIT_CTL_CONN) &&
+	    t->close_until < d)
 		d = t->close_until;
 	return d;
 }

@@ -196,7 +196,7 @@ struct fsm_tunnel {
 	uint64_t ack_at;
 	uint64_t hello_at; /* next HELLO, FSM_NO_DEADLINE if none */
 	uint64_t hello_sent_ms;
-	uint64_t close_until; /* CLOSING: give up waiting for the StopCCN ACK */
+	uint64_t close_until; /* CLOSING: give up waiting for the StopCCN ACK; WAIT_CTL_*: for the peer to go on */
 	uint64_t established_ms;
 
 	struct fsm_session sessions[FSM_MAX_SESSIONS];

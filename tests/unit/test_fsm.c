@@ -37,6 +37,7 @@
 
 struct pkt {
 	size_t len;
+	uint64_t due; /* soak: when a late datagram arrives */
 	uint8_t buf[L2TP_MAX_MSG_LEN];
 };
 
@@ -72,7 +73,10 @@ struct side {
 	int up_ret;
 	struct rec_ev ev[EVCAP];
 	size_t nev;
+	struct fsm_tunnel_stats total; /* of tunnels re-initialised */
 };
+
+static struct world *live; /* the current test's world */
 
 struct world {
 	struct side a, b;
@@ -176,6 +180,17 @@ static void conf_init(struct fsm_tunnel_conf *c, bool initiator, enum fsm_auth a
 	c->end_id_len = 4;
 }
 
+/* Forget s->t (the glue starting over), keeping its counters. */
+static void side_reinit(struct world *w, struct side *s)
+{
+	s->total.retransmissions += s->t.stats.retransmissions;
+	s->total.rx_duplicates += s->t.stats.rx_duplicates;
+	s->total.rx_out_of_order += s->t.stats.rx_out_of_order;
+	s->total.auth_failures += s->t.stats.auth_failures;
+	fsm_tunnel_release(&s->t);
+	fsm_tunnel_init(&s->t, &s->conf, w->next_ccid++, &ops, s);
+}
+
 static void side_init(struct world *w, struct side *s, uint32_t ccid)
 {
 	s->w = w;
@@ -194,6 +209,8 @@ static struct world *world_new(enum fsm_auth auth, const char *secret_a, const c
 	w->b.rnd_seed = 0x77;
 	w->a.next_sid = 0x1001;
 	w->b.next_sid = 0x2001;
+	assert_null(live);
+	live = w;
 	conf_init(&w->a.conf, true, auth, secret_a);
 	conf_init(&w->b.conf, false, auth, secret_b);
 	return w;
@@ -210,6 +227,16 @@ static void world_free(struct world *w)
 	fsm_tunnel_release(&w->a.t);
 	fsm_tunnel_release(&w->b.t);
 	free(w);
+	live = NULL;
+}
+
+/* Frees the world of a test that failed half-way (ASan stays quiet). */
+static int teardown(void **state)
+{
+	(void)state;
+	if (live)
+		world_free(live);
+	return 0;
 }
 
 static struct side *peer_of(struct world *w, struct side *s)
@@ -252,10 +279,8 @@ static void deliver(struct world *w, struct side *to, const uint8_t *buf, size_t
 			to->nout++;
 			return;
 		}
-		if (!to->fresh) {
-			fsm_tunnel_release(&to->t);
-			fsm_tunnel_init(&to->t, &to->conf, w->next_ccid++, &ops, to);
-		}
+		if (!to->fresh)
+			side_reinit(w, to);
 		to->fresh = false;
 		assert_int_equal(fsm_tunnel_accept(&to->t, &m, buf, len, w->now), 0);
 		return;
@@ -428,6 +453,18 @@ static void mk_identity(struct l2tp_msg *m, const char *host, uint32_t rid, uint
 		l2tp_msg_set(m, L2TP_AVP_RECV_WINDOW);
 		m->recv_window = rws;
 	}
+}
+
+/* An ICRQ from the fake peer "A" that B accepts. */
+static void mk_icrq(struct l2tp_msg *m, uint16_t ns, uint16_t nr, uint32_t sid)
+{
+	mk(m, L2TP_MSG_ICRQ, CCID_B, ns, nr);
+	mk_sids(m, sid, 0);
+	l2tp_msg_set(m, L2TP_AVP_PW_TYPE);
+	m->pw_type = L2TP_PW_TYPE_ETH;
+	l2tp_msg_set(m, L2TP_AVP_REMOTE_END_ID);
+	memcpy(m->remote_end_id, "vpn1", 4);
+	m->remote_end_id_len = 4;
 }
 
 /* Encode m and deliver it to `to`. */
@@ -625,16 +662,15 @@ static void happy_path(enum fsm_auth auth)
 	assert_int_equal(w->b.nout, 0);
 	run(w, w->now + 1, HOLD);
 	peek(&w->b, 0, &m);
-	expect_hdr(&m, auth == FSM_AUTH_DIGEST ? L2TP_MSG_ACK : m.type, CCID_A, 2, 4);
-	assert_true(m.type == L2TP_MSG_ACK || m.type == L2TP_MSG_ZLB);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 2, 4);
 	if (auth == FSM_AUTH_DIGEST)
 		check_digest(w, &w->b, &m);
 	xfer(w, &w->b, &m);
 	assert_int_equal(w->a.t.txq_len, 0);
 	assert_int_equal(w->b.t.txq_len, 0);
 	run(w, w->now + 10000, FLUSH); /* nothing more to say without keepalive */
-	assert_int_equal(w->a.nlog, 5);
-	assert_int_equal(w->b.nlog, 3);
+	assert_int_equal(w->a.nlog, 4); /* SCCRQ SCCCN ICRQ ICCN */
+	assert_int_equal(w->b.nlog, 3); /* SCCRP ICRP ACK */
 
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
@@ -647,14 +683,15 @@ static void happy_path(enum fsm_auth auth)
 	assert_int_equal(w->b.t.stats.established_count, 1);
 	assert_int_equal(w->a.t.stats.retransmissions + w->b.t.stats.retransmissions, 0);
 	assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
-	/* digests: all but nothing; no ZLB at all */
+	/* a Message Digest on every message with digest auth, none without;
+	 * acknowledgements are explicit ACKs, never ZLBs (§6.15) */
 	for (size_t i = 0; i < w->a.nlog; i++) {
 		assert_int_equal(w->a.log[i].digest, auth == FSM_AUTH_DIGEST);
-		assert_int_not_equal(w->a.log[i].type, auth == FSM_AUTH_DIGEST ? L2TP_MSG_ZLB : 0xffff);
+		assert_int_not_equal(w->a.log[i].type, L2TP_MSG_ZLB);
 	}
 	for (size_t i = 0; i < w->b.nlog; i++) {
 		assert_int_equal(w->b.log[i].digest, auth == FSM_AUTH_DIGEST);
-		assert_int_not_equal(w->b.log[i].type, auth == FSM_AUTH_DIGEST ? L2TP_MSG_ZLB : 0xffff);
+		assert_int_not_equal(w->b.log[i].type, L2TP_MSG_ZLB);
 	}
 	world_free(w);
 }
@@ -814,7 +851,7 @@ static void test_challenge_bad_scccn_responder_refuses(void **state)
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
 	assert_int_equal(w->b.t.stats.auth_failures, 1);
-	pop(&w->b, &p); /* ... after the SCCRP retransmission? no: the StopCCN */
+	pop(&w->b, &p);
 	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &m), 0);
 	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
 	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
@@ -997,8 +1034,9 @@ static void test_lost_sccrq_retransmitted(void **state)
 	world_free(w);
 }
 
-/* A lost SCCRP: B resends it; A's own SCCRQ retransmission meanwhile is a
- * duplicate for B, acknowledged and not accepted twice. */
+/* A lost SCCRP (digest auth): B resends it; A's own SCCRQ retransmission
+ * meanwhile is a duplicate for B: its digest (no nonces, §4.3) verifies,
+ * it is ACKed (§4.2) and not accepted twice. */
 static void test_lost_sccrp_retransmitted(void **state)
 {
 	struct world *w = world_new(FSM_AUTH_DIGEST, "s", "s");
@@ -1021,8 +1059,18 @@ static void test_lost_sccrp_retransmitted(void **state)
 	assert_int_equal(w->b.nout, 2);
 	peek(&w->b, 1, &m);
 	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 1, 1);
+	assert_int_equal(m.n_digests, 1);
+	/* A cannot verify that ACK before it has B's nonce (it comes in the
+	 * SCCRP): dropped quietly, not an authentication failure */
+	deliver(w, &w->a, w->b.out[1].buf, w->b.out[1].len);
+	w->b.nout = 1;
+	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
+	assert_int_equal(w->a.t.stats.auth_failures, 0);
+	assert_true(has_ev(&w->a, FSM_EV_PROTOCOL, "cannot be authenticated yet"));
+	assert_int_equal(w->a.t.txq_len, 1);
 	flush(w);
 	run(w, 1100, FLUSH);
+	assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->a.t.stats.established_count, 1);
@@ -1214,10 +1262,7 @@ static void test_peer_rws_honoured(void **state)
 	fake_establish_b(w, 1);
 	assert_int_equal(w->b.t.peer_rws, 1);
 	for (uint16_t i = 0; i < 3; i++) {
-		mk(&m, L2TP_MSG_ICRQ, CCID_B, (uint16_t)(2 + i), 1);
-		mk_sids(&m, 0x9000u + i, 0);
-		l2tp_msg_set(&m, L2TP_AVP_PW_TYPE);
-		m.pw_type = L2TP_PW_TYPE_ETH;
+		mk_icrq(&m, (uint16_t)(2 + i), 1, 0x9000u + i);
 		inject(w, &w->b, &m);
 	}
 	assert_int_equal(w->b.t.n_sessions, 3);
@@ -1256,8 +1301,7 @@ static void test_slow_start(void **state)
 	assert_int_equal(w->b.t.cwnd, 2); /* the SCCCN acked the SCCRP */
 	assert_int_equal(w->b.t.ssthresh, 8);
 	for (uint16_t i = 0; i < 8; i++) {
-		mk(&m, L2TP_MSG_ICRQ, CCID_B, (uint16_t)(2 + i), 1);
-		mk_sids(&m, 0x9000u + i, 0);
+		mk_icrq(&m, (uint16_t)(2 + i), 1, 0x9000u + i);
 		inject(w, &w->b, &m);
 	}
 	assert_int_equal(w->b.t.txq_len, 8); /* ICRPs Ns 1..8 */
@@ -1273,23 +1317,38 @@ static void test_slow_start(void **state)
 	assert_int_equal(w->b.t.cwnd, 5);
 	assert_int_equal(w->b.nout, 4); /* Ns 4 + 4 more: 5 in flight */
 	w->b.nout = 0;
-	/* the oldest unacked times out: ssthresh = 5/2, cwnd = 1 */
+	/* ack Ns 4..7: cwnd 6, 7, 8, then ssthresh reached: 8 */
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 8);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.cwnd, 8);
+	assert_int_equal(w->b.t.txq_len, 1);
+	/* Ns 8 times out: ssthresh = 8/2, cwnd = 1 */
 	run(w, w->now + 1000, HOLD);
-	assert_true(w->b.t.stats.retransmissions >= 1);
+	assert_int_equal(w->b.t.stats.retransmissions, 1);
 	assert_int_equal(w->b.t.cwnd, 1);
-	assert_int_equal(w->b.t.ssthresh, 2);
-	w->b.nout = 0;
-	/* congestion avoidance: at cwnd >= ssthresh, +1 per cwnd ACKs */
-	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 5); /* Ns 4 */
+	assert_int_equal(w->b.t.ssthresh, 4);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 8, 10);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 9);
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.cwnd, 2);
-	w->b.t.cwnd_acc = 0;
-	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 6); /* Ns 5 */
-	inject(w, &w->b, &m);
-	assert_int_equal(w->b.t.cwnd, 2);
-	mk(&m, L2TP_MSG_ACK, CCID_B, 10, 7); /* Ns 6 */
-	inject(w, &w->b, &m);
-	assert_int_equal(w->b.t.cwnd, 3);
+	/* six more ICRPs (Ns 9..14), acknowledged one by one */
+	for (uint16_t i = 0; i < 6; i++) {
+		mk_icrq(&m, (uint16_t)(10 + i), 9, 0x9100u + i);
+		inject(w, &w->b, &m);
+	}
+	assert_int_equal(w->b.nout, 2);
+	w->b.t.cwnd_acc = 0; /* (a fraction left from before the timeout) */
+	{
+		static const unsigned want[] = { 3, 4, 4, 4, 4, 5 }; /* +1/cwnd from 4 */
+
+		for (uint16_t i = 0; i < 6; i++) {
+			mk(&m, L2TP_MSG_ACK, CCID_B, 16, (uint16_t)(10 + i));
+			inject(w, &w->b, &m);
+			assert_int_equal(w->b.t.cwnd, want[i]);
+		}
+	}
+	assert_int_equal(w->b.t.txq_len, 0);
 	world_free(w);
 }
 
@@ -1533,11 +1592,13 @@ static void test_seq_lt_boundaries(void **state)
 	assert_false(fsm_seq_lt(32767, 0));
 	assert_true(fsm_seq_lt(32767, 32768));
 	assert_true(fsm_seq_lt(65535, 32766));
-	assert_false(fsm_seq_lt(65535, 32767)); /* 32768 ahead: "behind" */
+	assert_false(fsm_seq_lt(65535, 32768)); /* 32769 ahead = 32767 behind */
 	/* exactly half-way: both "behind"; the RFC's duplicate window
 	 * [last-32767, last] = [nr-32768, nr-1] puts it among duplicates */
 	assert_true(fsm_seq_lt(0, 32768));
 	assert_true(fsm_seq_lt(32768, 0));
+	assert_true(fsm_seq_lt(65535, 32767));
+	assert_true(fsm_seq_lt(32767, 65535));
 }
 
 /* HELLOs both ways across 65535 -> 0 on a live pair. */
@@ -1587,7 +1648,7 @@ static void test_wrap_reorder_duplicate(void **state)
 	mk(&m, L2TP_MSG_HELLO, CCID_B, 65535, 65535);
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.nr, 1);
-	assert_int_equal(w->b.t.stats.rx_msgs, 5); /* SCCRQ, SCCCN, 2 HELLOs... */
+	assert_int_equal(w->b.t.stats.rx_msgs, 4); /* SCCRQ, SCCCN, 2 HELLOs */
 	/* a late copy of 65535 (now behind Nr 1): duplicate, ACKed at once */
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.stats.rx_duplicates, 1);
@@ -1751,6 +1812,47 @@ static void test_hello_in_wait_ctl_reply_ignored(void **state)
 	world_free(w);
 }
 
+/* §7.2 / §4.2: the peer acknowledges our SCCRQ (an ACK, as a slow
+ * responder may) and then says nothing more, or dies.  Nothing is left to
+ * retransmit, so without a set-up timer the initiator would wait for an
+ * SCCRP forever and never retry; likewise a responder whose SCCRP was
+ * acked but no SCCCN follows.  Both must give up within the usual
+ * retransmission cycle. */
+static void test_setup_acked_then_silent_times_out(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	drop(&w->a, NULL);
+	mk(&m, L2TP_MSG_ACK, CCID_A, 0, 1);
+	inject(w, &w->a, &m);
+	assert_int_equal(w->a.t.txq_len, 0);
+	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
+	assert_int_not_equal(fsm_tunnel_deadline(&w->a.t), FSM_NO_DEADLINE);
+	run(w, 120000, DROP);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->a.t.reason, "SCCRP"));
+	world_free(w);
+
+	w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	drop(&w->b, NULL);
+	mk(&m, L2TP_MSG_ACK, CCID_B, 1, 1);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.txq_len, 0);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	w->a.t.state = FSM_T_IDLE; /* A is gone */
+	run(w, 120000, DROP);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->b.t.reason, "SCCCN"));
+	world_free(w);
+}
+
 /* ---------------------------------------------------------------------- */
 /* stateless answers */
 
@@ -1850,7 +1952,7 @@ static void soak(uint32_t seed)
 {
 	struct world *w = world_new(FSM_AUTH_DIGEST, "soak", "soak");
 	static struct pkt held[2][QCAP], p;
-	size_t nheld[2] = { 0, 0 }, ndelayed[2];
+	size_t nheld[2] = { 0, 0 };
 	uint32_t prng = seed;
 	uint64_t reopen_at = FSM_NO_DEADLINE;
 	bool ever = false;
@@ -1872,15 +1974,11 @@ static void soak(uint32_t seed)
 			if (reopen_at == FSM_NO_DEADLINE)
 				reopen_at = w->now + 1000;
 			if (w->now >= reopen_at) {
-				fsm_tunnel_release(&w->a.t);
-				fsm_tunnel_init(&w->a.t, &w->a.conf, w->next_ccid++, &ops, &w->a);
+				side_reinit(w, &w->a);
 				open_a(w);
 				reopen_at = FSM_NO_DEADLINE;
 			}
 		}
-		/* last step's held datagrams go after this step's: reordering */
-		for (int d = 0; d < 2; d++)
-			ndelayed[d] = nheld[d];
 		for (int guard = 0; w->a.nout || w->b.nout; guard++) {
 			assert_true(guard < 1000);
 			for (int d = 0; d < 2; d++) {
@@ -1894,18 +1992,26 @@ static void soak(uint32_t seed)
 					continue; /* lost */
 				if (r < 30) /* duplicated */
 					deliver(w, sides[1 - d], p.buf, p.len);
-				if (r < 40 && nheld[d] < QCAP) {
-					held[d][nheld[d]++] = p; /* late */
+				if (r < 40 && nheld[d] < QCAP) { /* late by 10-300 ms */
+					p.due = w->now + 10 * (1 + xorshift(&prng) % 30);
+					held[d][nheld[d]++] = p;
 					continue;
 				}
 				deliver(w, sides[1 - d], p.buf, p.len);
 			}
 		}
+		/* late datagrams arrive after the ones sent since: reordered */
 		for (int d = 0; d < 2; d++) {
-			for (size_t i = 0; i < ndelayed[d]; i++)
-				deliver(w, sides[1 - d], held[d][i].buf, held[d][i].len);
-			memmove(&held[d][0], &held[d][ndelayed[d]], (nheld[d] - ndelayed[d]) * sizeof(p));
-			nheld[d] -= ndelayed[d];
+			for (size_t i = 0; i < nheld[d];) {
+				if (held[d][i].due > w->now) {
+					i++;
+					continue;
+				}
+				p = held[d][i];
+				memmove(&held[d][i], &held[d][i + 1], (nheld[d] - i - 1) * sizeof(p));
+				nheld[d]--;
+				deliver(w, sides[1 - d], p.buf, p.len);
+			}
 		}
 		soak_check(w, &ever);
 	}
@@ -1917,13 +2023,14 @@ static void soak(uint32_t seed)
 	assert_int_equal(w->b.t.remote_ccid, w->a.t.local_ccid);
 	assert_non_null(up_session(&w->a));
 	assert_non_null(up_session(&w->b));
-	assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
+	for (int d = 0; d < 2; d++)
+		side_reinit(w, sides[d]);
+	assert_int_equal(w->a.total.auth_failures + w->b.total.auth_failures, 0);
 	print_message("soak seed %u: A up %u times, B %u; %llu+%llu rtx, %llu+%llu dup, %llu+%llu ooo\n", seed,
-		      w->a.ups, w->b.ups, (unsigned long long)w->a.t.stats.retransmissions,
-		      (unsigned long long)w->b.t.stats.retransmissions,
-		      (unsigned long long)w->a.t.stats.rx_duplicates, (unsigned long long)w->b.t.stats.rx_duplicates,
-		      (unsigned long long)w->a.t.stats.rx_out_of_order,
-		      (unsigned long long)w->b.t.stats.rx_out_of_order);
+		      w->a.ups, w->b.ups, (unsigned long long)w->a.total.retransmissions,
+		      (unsigned long long)w->b.total.retransmissions, (unsigned long long)w->a.total.rx_duplicates,
+		      (unsigned long long)w->b.total.rx_duplicates, (unsigned long long)w->a.total.rx_out_of_order,
+		      (unsigned long long)w->b.total.rx_out_of_order);
 	world_free(w);
 }
 
@@ -1938,42 +2045,43 @@ static void test_soak_lossy_link(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_happy_path_no_auth),
-		cmocka_unit_test(test_happy_path_digest),
-		cmocka_unit_test(test_happy_path_challenge),
-		cmocka_unit_test(test_digest_tampered_message_dropped),
-		cmocka_unit_test(test_digest_wrong_secret_refused),
-		cmocka_unit_test(test_challenge_wrong_secret_initiator_refuses),
-		cmocka_unit_test(test_challenge_bad_scccn_responder_refuses),
-		cmocka_unit_test(test_auth_one_side_only_refused),
-		cmocka_unit_test(test_router_id_mismatch_sccrq),
-		cmocka_unit_test(test_router_id_mismatch_sccrp),
-		cmocka_unit_test(test_remote_end_id_mismatch),
-		cmocka_unit_test(test_lost_sccrq_retransmitted),
-		cmocka_unit_test(test_lost_sccrp_retransmitted),
-		cmocka_unit_test(test_duplicates_reacked_not_reprocessed),
-		cmocka_unit_test(test_out_of_order_held_until_gap_filled),
-		cmocka_unit_test(test_backoff_and_give_up),
-		cmocka_unit_test(test_bogus_nr_ignored_ack_ns_ignored),
-		cmocka_unit_test(test_peer_rws_honoured),
-		cmocka_unit_test(test_slow_start),
-		cmocka_unit_test(test_keepalive_and_dead_peer),
-		cmocka_unit_test(test_peer_stopccn),
-		cmocka_unit_test(test_close_unacked_gives_up),
-		cmocka_unit_test(test_peer_cdn),
-		cmocka_unit_test(test_sli_circuit_status),
-		cmocka_unit_test(test_session_up_failure_sends_cdn),
-		cmocka_unit_test(test_seq_lt_boundaries),
-		cmocka_unit_test(test_wrap_hellos),
-		cmocka_unit_test(test_wrap_reorder_duplicate),
-		cmocka_unit_test(test_sccrq_when_established_stopccn_7),
-		cmocka_unit_test(test_unknown_message_type_stopccn),
-		cmocka_unit_test(test_unknown_mandatory_avp_in_hello_stopccn),
-		cmocka_unit_test(test_unknown_mandatory_avp_in_sccrq_refused),
-		cmocka_unit_test(test_hello_in_wait_ctl_reply_ignored),
-		cmocka_unit_test(test_stateless_stopccn_and_ack),
-		cmocka_unit_test(test_state_names),
-		cmocka_unit_test(test_soak_lossy_link),
+		cmocka_unit_test_teardown(test_happy_path_no_auth, teardown),
+		cmocka_unit_test_teardown(test_happy_path_digest, teardown),
+		cmocka_unit_test_teardown(test_happy_path_challenge, teardown),
+		cmocka_unit_test_teardown(test_digest_tampered_message_dropped, teardown),
+		cmocka_unit_test_teardown(test_digest_wrong_secret_refused, teardown),
+		cmocka_unit_test_teardown(test_challenge_wrong_secret_initiator_refuses, teardown),
+		cmocka_unit_test_teardown(test_challenge_bad_scccn_responder_refuses, teardown),
+		cmocka_unit_test_teardown(test_auth_one_side_only_refused, teardown),
+		cmocka_unit_test_teardown(test_router_id_mismatch_sccrq, teardown),
+		cmocka_unit_test_teardown(test_router_id_mismatch_sccrp, teardown),
+		cmocka_unit_test_teardown(test_remote_end_id_mismatch, teardown),
+		cmocka_unit_test_teardown(test_lost_sccrq_retransmitted, teardown),
+		cmocka_unit_test_teardown(test_lost_sccrp_retransmitted, teardown),
+		cmocka_unit_test_teardown(test_duplicates_reacked_not_reprocessed, teardown),
+		cmocka_unit_test_teardown(test_out_of_order_held_until_gap_filled, teardown),
+		cmocka_unit_test_teardown(test_backoff_and_give_up, teardown),
+		cmocka_unit_test_teardown(test_bogus_nr_ignored_ack_ns_ignored, teardown),
+		cmocka_unit_test_teardown(test_peer_rws_honoured, teardown),
+		cmocka_unit_test_teardown(test_slow_start, teardown),
+		cmocka_unit_test_teardown(test_keepalive_and_dead_peer, teardown),
+		cmocka_unit_test_teardown(test_peer_stopccn, teardown),
+		cmocka_unit_test_teardown(test_close_unacked_gives_up, teardown),
+		cmocka_unit_test_teardown(test_peer_cdn, teardown),
+		cmocka_unit_test_teardown(test_sli_circuit_status, teardown),
+		cmocka_unit_test_teardown(test_session_up_failure_sends_cdn, teardown),
+		cmocka_unit_test_teardown(test_seq_lt_boundaries, teardown),
+		cmocka_unit_test_teardown(test_wrap_hellos, teardown),
+		cmocka_unit_test_teardown(test_wrap_reorder_duplicate, teardown),
+		cmocka_unit_test_teardown(test_sccrq_when_established_stopccn_7, teardown),
+		cmocka_unit_test_teardown(test_unknown_message_type_stopccn, teardown),
+		cmocka_unit_test_teardown(test_unknown_mandatory_avp_in_hello_stopccn, teardown),
+		cmocka_unit_test_teardown(test_unknown_mandatory_avp_in_sccrq_refused, teardown),
+		cmocka_unit_test_teardown(test_hello_in_wait_ctl_reply_ignored, teardown),
+		cmocka_unit_test_teardown(test_setup_acked_then_silent_times_out, teardown),
+		cmocka_unit_test_teardown(test_stateless_stopccn_and_ack, teardown),
+		cmocka_unit_test_teardown(test_state_names, teardown),
+		cmocka_unit_test_teardown(test_soak_lossy_link, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
