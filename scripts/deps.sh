@@ -10,6 +10,8 @@ PKGS=(
 	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libcmocka-dev
 	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat
+	libsystemd-dev systemd python3 bash-completion mandoc man-db
+	debhelper dpkg-dev fakeroot lintian
 )
 
 SUDO=
@@ -35,7 +37,7 @@ export DEBIAN_FRONTEND=noninteractive
 echo 'wireshark-common wireshark-common/install-setuid boolean false' |
 	$SUDO debconf-set-selections
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends \
+$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
 	"${missing[@]}" >/dev/null
 echo "deps: done"

@@ -24,6 +24,7 @@
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/nl.h"
+#include "daemon/notify.h"
 
 #define SHUTDOWN_WAIT_MS 2000
 
@@ -223,6 +224,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_notice("received %s: closing tunnels", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	d->stopping = true;
+	notify_stopping();
 	d->ev_stop = evtimer_new(d->base, stop_timeout_cb, d);
 	if (d->ev_stop)
 		evtimer_add(d->ev_stop, &tv);
@@ -393,6 +395,9 @@ int daemon_run(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		tunnel_start(d->tunnels[i]);
+	/* UDP and control sockets are open (daemon_setup): tell systemd */
+	notify_status("%zu tunnel(s) configured", d->n_tunnels);
+	notify_ready();
 	return event_base_dispatch(d->base) < 0 ? -EIO : 0;
 }
 

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Log sink: syslog(3) with LOG_DAEMON as a daemon, stderr (with a
- * timestamp and level) in the foreground.  Safe from several threads
- * (one vfprintf / vsyslog per line), though only the control thread logs.
+ * timestamp and level) in the foreground.  In the foreground under
+ * systemd, when stderr is the journal stream named by $JOURNAL_STREAM
+ * (systemd.exec(5)), each line starts with its syslog priority as "<N>"
+ * (sd-daemon(3)) instead, and journald adds the time.  Safe from several
+ * threads (one vfprintf / vsyslog per line), though only the control
+ * thread logs.
  */
 #include "daemon/log.h"
 
@@ -11,16 +15,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static bool log_foreground = true;
 static bool log_verbose;
+static bool log_journal; /* stderr is journald's stream */
+
+/* $JOURNAL_STREAM is "DEVICE:INODE" of the journal's socket. */
+static bool stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(bool foreground, bool debug)
 {
 	log_foreground = foreground;
 	log_verbose = debug;
+	log_journal = foreground && stderr_is_journal();
 	if (!foreground)
 		openlog("l2tpv3d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -34,6 +56,10 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (!log_foreground) {
 		syslog(pri, "%s%s%s", line, suffix ? ": " : "", suffix ? suffix : "");
+		return;
+	}
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s%s%s\n", pri & 7, line, suffix ? ": " : "", suffix ? suffix : "");
 		return;
 	}
 	static const char *const names[] = { "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug" };

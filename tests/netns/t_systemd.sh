@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# l2tpv3d under systemd, without systemd as PID 1:
+#  1. the unit built from contrib/systemd/l2tpv3d.service.in passes
+#     `systemd-analyze verify` (a copy whose ExecStart/ExecReload name the
+#     binaries under test) and `systemd-analyze security` rates it "OK"
+#     (exposure at most 3.0);
+#  2. sd_notify: the daemon runs in a namespace with $NOTIFY_SOCKET on a
+#     datagram socket that sd_notify_listen.py holds; READY=1 arrives, and
+#     at that moment the control socket answers and UDP 1701 is bound;
+#     SIGTERM brings STOPPING=1 and a clean exit;
+#  3. journald: with $JOURNAL_STREAM naming its stderr, the daemon prefixes
+#     each line with its syslog priority ("<5>" for notice) and no time.
+source "$(dirname "$0")/lib.sh"
+
+require_daemon
+UNIT_IN=$B/contrib/l2tpv3d.service
+[[ -f $UNIT_IN ]] || { log "missing $UNIT_IN (meson builds it from contrib/systemd/)"; false; }
+
+# ------------------------------------------------------------ 1. the unit
+mkdir -p "$RUN/unit"
+sed -e "s#^ExecStart=[^ ]*l2tpv3d#ExecStart=$L2TPV3D#" \
+	-e "s#^ExecReload=[^ ]*l2tpctl#ExecReload=$L2TPCTL#" \
+	"$UNIT_IN" >"$RUN/unit/l2tpv3d.service"
+grep -qx "ExecStart=$L2TPV3D -f" "$RUN/unit/l2tpv3d.service"
+grep -qx "ExecReload=$L2TPCTL reload" "$RUN/unit/l2tpv3d.service"
+grep -qx "Type=notify" "$RUN/unit/l2tpv3d.service"
+grep -qx "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$RUN/unit/l2tpv3d.service"
+# verify prints problems on stderr and may still exit 0: both must be clean.
+systemd-analyze verify --man=no "$RUN/unit/l2tpv3d.service" >"$OUT/verify.txt" 2>&1 || {
+	cat "$OUT/verify.txt" >&2; false; }
+if [[ -s $OUT/verify.txt ]]; then
+	cat "$OUT/verify.txt" >&2
+	log "systemd-analyze verify reported problems"
+	false
+fi
+log "ok: systemd-analyze verify"
+systemd-analyze security --offline=yes --no-pager "$RUN/unit/l2tpv3d.service" >"$OUT/security.txt" 2>&1 || true
+exposure=$(sed -n 's/.*Overall exposure level for l2tpv3d.service: \([0-9.]*\).*/\1/p' "$OUT/security.txt")
+[[ -n $exposure ]] || { cat "$OUT/security.txt" >&2; false; }
+awk -v e="$exposure" 'BEGIN { exit !(e <= 3.0) }' || { log "exposure $exposure > 3.0"; false; }
+log "ok: systemd-analyze security: exposure $exposure"
+
+# --------------------------------------------------------- 2. sd_notify
+ip netns add "${NS[r2]}"
+nq r2 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+nq r2 ip link set lo up
+cat >"$OUT/r2.conf" <<CONF
+bridge member bridge1 tunnel1
+ip bridge1 address 192.0.2.1/24
+tunnel select 1
+ tunnel encapsulation l2tpv3-raw
+ l2tp tunnel auth on secret
+ l2tp remote router-id 192.0.2.2
+ l2tp keepalive use $KEEPALIVE
+ tunnel enable 1
+l2tp service on
+CONF
+
+NOTIFY=$RUN/notify.sock
+: >"$OUT/notify.log"
+nbg r2 /usr/bin/python3 "$LIB_DIR/sd_notify_listen.py" "$NOTIFY" "$OUT/notify.log" "$(sock r2)" 60 \
+	>"$RUN/listen.out" 2>"$OUT/listen.err"
+LISTENER=$!
+BG_PIDS+=("$LISTENER")
+wait_for "notify listener bound" 10 grep -q listening "$RUN/listen.out"
+
+NOTIFY_SOCKET=$NOTIFY start_daemon r2 "$OUT/r2.conf"
+wait_for "READY=1 from l2tpv3d" 10 grep -qx 'READY=1' "$OUT/notify.log"
+cat "$OUT/notify.log" >&2
+grep -qx 'CHECK control=ok udp=bound' "$OUT/notify.log" || {
+	log "at READY=1 the control socket or UDP 1701 was not ready"; false; }
+grep -qx 'STATUS=1 tunnel(s) configured' "$OUT/notify.log"
+fails grep -q 'STOPPING=1' "$OUT/notify.log"
+log "ok: READY=1 once the control socket answers and UDP 1701 is bound"
+
+stop_daemon r2
+wait_for "STOPPING=1 after SIGTERM" 5 grep -qx 'STOPPING=1' "$OUT/notify.log"
+# READY=1 came first, STOPPING=1 last.
+[[ $(grep -nx 'READY=1' "$OUT/notify.log" | head -n 1 | cut -d: -f1) -lt \
+   $(grep -nx 'STOPPING=1' "$OUT/notify.log" | cut -d: -f1) ]]
+wait "$LISTENER"
+BG_PIDS=()
+log "ok: STOPPING=1 on SIGTERM, clean exit"
+
+# ---------------------------------------------------------- 3. journald
+export LOGTAG=journal
+JLOG=$(daemon_log r2)
+: >"$JLOG"
+# journald's stream is a socket; any file works, the daemon compares
+# the device and inode of its stderr with $JOURNAL_STREAM.
+JOURNAL_STREAM=$(stat -c '%d:%i' "$JLOG") start_daemon r2 "$OUT/r2.conf"
+stop_daemon r2
+cat "$JLOG" >&2
+grep -q '^<5>l2tpv3d starting, configuration ' "$JLOG"
+grep -qx '<5>l2tpv3d stopped' "$JLOG"
+# every line the daemon logged carries a priority prefix, none a time
+fails grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} ' "$JLOG"
+log "ok: journal stream lines carry <priority> prefixes"
