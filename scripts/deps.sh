@@ -10,7 +10,7 @@ PKGS=(
 	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libcmocka-dev
 	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat
-	libsystemd-dev systemd python3 bash-completion mandoc man-db
+	libsystemd-dev systemd systemd-container python3 bash-completion mandoc man-db
 	debhelper dpkg-dev fakeroot lintian
 )
 
