@@ -127,6 +127,9 @@ int main(int argc, char **argv)
 		struct monitor_state st = { out, true };
 
 		signal(SIGPIPE, SIG_IGN);
+		/* Ctrl-C ends it, even when started in the background by a shell
+		 * that ignores SIGINT for its asynchronous commands */
+		signal(SIGINT, SIG_DFL);
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		r = ctl_stream(sock, req, monitor_cb, &st, err, sizeof(err));
 		json_decref(req);

@@ -33,10 +33,11 @@
 #define CTL_TIMEOUT_S 5
 #define CTL_MONITOR_BACKLOG (1u << 20)
 
-/* A client following events (`monitor`). */
-struct ctl_monitor {
-	struct ctl_monitor *next;
+/* A control socket connection. */
+struct ctl_client {
+	struct ctl_client *next;
 	struct bufferevent *bev;
+	bool monitor; /* following events (`monitor`) */
 };
 
 static json_t *addr_json(const struct sockaddr_storage *ss, bool known)
@@ -236,22 +237,25 @@ static json_t *reload(struct daemon *d)
 	return o;
 }
 
-static void monitor_drop(struct daemon *d, struct bufferevent *bev)
+static struct ctl_client *client_find(struct daemon *d, struct bufferevent *bev)
 {
-	for (struct ctl_monitor **p = &d->monitors; *p; p = &(*p)->next) {
-		if ((*p)->bev == bev) {
-			struct ctl_monitor *m = *p;
-
-			*p = m->next;
-			free(m);
-			return;
-		}
-	}
+	for (struct ctl_client *c = d->clients; c; c = c->next)
+		if (c->bev == bev)
+			return c;
+	return NULL;
 }
 
 static void client_close(struct daemon *d, struct bufferevent *bev)
 {
-	monitor_drop(d, bev);
+	for (struct ctl_client **p = &d->clients; *p; p = &(*p)->next) {
+		if ((*p)->bev == bev) {
+			struct ctl_client *c = *p;
+
+			*p = c->next;
+			free(c);
+			break;
+		}
+	}
 	bufferevent_free(bev);
 }
 
@@ -272,14 +276,12 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static json_t *monitor_start(struct daemon *d, struct bufferevent *bev)
 {
-	struct ctl_monitor *m = calloc(1, sizeof(*m));
+	struct ctl_client *c = client_find(d, bev);
 	struct timeval wtv = { CTL_TIMEOUT_S, 0 };
 
-	if (!m)
-		return error_reply(ENOMEM, "out of memory");
-	m->bev = bev;
-	m->next = d->monitors;
-	d->monitors = m;
+	if (!c)
+		return error_reply(EINVAL, "unknown client");
+	c->monitor = true;
 	/* silent clients are fine here; a client that stops reading is not */
 	bufferevent_set_timeouts(bev, NULL, &wtv);
 	bufferevent_setcb(bev, monitor_read_cb, monitor_write_cb, client_event_cb, d);
@@ -322,20 +324,22 @@ static json_t *handle_request(struct daemon *d, struct bufferevent *bev, const c
 
 static bool is_monitor(struct daemon *d, struct bufferevent *bev)
 {
-	for (struct ctl_monitor *m = d->monitors; m; m = m->next)
-		if (m->bev == bev)
-			return true;
-	return false;
+	struct ctl_client *c = client_find(d, bev);
+
+	return c && c->monitor;
 }
 
 void control_event(struct daemon *d, const struct ctl_event *ev)
 {
-	struct ctl_monitor *m, *next;
+	struct ctl_client *m, *next;
 	struct timespec ts;
+	bool any = false;
 	json_t *o;
 	char *out;
 
-	if (!d->monitors)
+	for (m = d->clients; m; m = m->next)
+		any |= m->monitor;
+	if (!any)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	o = json_pack("{s:s, s:f}", "event", ev->event, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
@@ -359,10 +363,12 @@ void control_event(struct daemon *d, const struct ctl_event *ev)
 	json_decref(o);
 	if (!out)
 		return;
-	for (m = d->monitors; m; m = next) {
+	for (m = d->clients; m; m = next) {
 		struct evbuffer *ob = bufferevent_get_output(m->bev);
 
 		next = m->next;
+		if (!m->monitor)
+			continue;
 		if (evbuffer_get_length(ob) > CTL_MONITOR_BACKLOG) {
 			log_info("control: dropping a monitor client that does not read");
 			client_close(d, m->bev);
@@ -422,17 +428,23 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	struct timeval tv = { CTL_TIMEOUT_S, 0 };
 	struct bufferevent *bev;
+	struct ctl_client *cl;
 	int c;
 
 	(void)what;
 	c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (c < 0)
 		return;
-	bev = bufferevent_socket_new(d->base, c, BEV_OPT_CLOSE_ON_FREE);
+	cl = calloc(1, sizeof(*cl));
+	bev = cl ? bufferevent_socket_new(d->base, c, BEV_OPT_CLOSE_ON_FREE) : NULL;
 	if (!bev) {
+		free(cl);
 		close(c);
 		return;
 	}
+	cl->bev = bev;
+	cl->next = d->clients;
+	d->clients = cl;
 	bufferevent_setcb(bev, client_read_cb, client_write_cb, client_event_cb, d);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ);
@@ -504,8 +516,8 @@ int control_open(struct daemon *d)
 
 void control_close(struct daemon *d)
 {
-	while (d->monitors)
-		client_close(d, d->monitors->bev);
+	while (d->clients)
+		client_close(d, d->clients->bev);
 	if (d->ev_listen) {
 		event_free(d->ev_listen);
 		d->ev_listen = NULL;

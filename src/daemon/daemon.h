@@ -18,7 +18,7 @@
 struct event_base;
 struct event;
 struct nl_ctx;
-struct ctl_monitor;
+struct ctl_client;
 struct metrics;
 
 #define L2TPV3D_VENDOR_NAME "l2tpv3d"
@@ -65,7 +65,7 @@ struct daemon {
 	bool stopping;
 	struct daemon_stats stats;
 	struct daemon_stats stats_clear; /* `clear counters`: shown values are stats - stats_clear */
-	struct ctl_monitor *monitors; /* control clients following events (control.c) */
+	struct ctl_client *clients; /* control socket connections (control.c) */
 	struct metrics *metrics; /* Prometheus endpoint, NULL if off (metrics.c) */
 	uint64_t refuse_log_window; /* rate limit for refusal log lines */
 	unsigned refuse_log_count;
@@ -95,6 +95,7 @@ struct tunnel {
 	uint64_t down_since_ms;
 	uint64_t last_tunnel_up_ms;
 	uint64_t established_total; /* times up since the daemon started (fsm stats are per connection) */
+	struct sockaddr_storage last_up_peer; /* peer of the last established connection */
 
 	/* administration and reload */
 	bool admin_down; /* `l2tpctl tunnel down N`: closed, no always-on until `up` */

@@ -201,7 +201,16 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 				   ft->peer_host_name[0] ? ft->peer_host_name : "-", ev->reason);
 			t->backoff_ms = 0;
 			t->last_tunnel_up_ms = now_ms();
+			if (t->established_total && !sockaddr_equal(&t->last_up_peer, &t->peer)) {
+				char was[64];
+
+				sockaddr_format(&t->last_up_peer, was, sizeof(was));
+				log_notice("tunnel %u: peer address changed from %s to %s", id, was, peer);
+				control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = id,
+									 .peer = peer, .reason = was });
+			}
 			t->established_total++;
+			t->last_up_peer = t->peer;
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
 			log_warnx("tunnel %u: down, peer %s: %s", id, peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY) {
