@@ -841,7 +841,7 @@ static int h_metrics_listen(struct parser *p)
 	host[hl] = '\0';
 	if (!parse_uint(colon + 1, 1, 65535, &port))
 		return perr(p, "bad port '%s': expected 1-65535", colon + 1);
-	if (!parse_sockaddr(host, &ss) || (ss.ss_family == AF_INET6 && p->a[0][0] != '['))
+	if (!parse_sockaddr(host, &ss) || (ss.ss_family == AF_INET6) != (p->a[0][0] == '['))
 		return perr(p, "bad address '%s': expected an IPv4 address or [IPv6]", host);
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);

@@ -247,7 +247,6 @@ int metrics_open(struct daemon *d, const struct sockaddr_storage *addr)
 	evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
 	evhttp_set_max_headers_size(m->http, 8192);
 	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_cb(m->http, "/metrics", metrics_cb, d);
 	evhttp_set_gencb(m->http, other_cb, d);
 	if (evhttp_bind_socket(m->http, host, (uint16_t)port) < 0) {

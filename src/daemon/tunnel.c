@@ -169,7 +169,7 @@ static const char *tunnel_event_name(const struct fsm_event *ev)
 {
 	if (ev->to == FSM_T_ESTABLISHED)
 		return "tunnel-up";
-	if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED)
+	if (ev->from == FSM_T_ESTABLISHED)
 		return "tunnel-down";
 	if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY)
 		return "tunnel-failed";

@@ -63,7 +63,7 @@ wait_for "monitor printed the tunnel coming back up" 5 grep -q "tunnel 1: sessio
 cat "$OUT/monitor.txt" >&2
 grep -qE "^[0-9:.]+ tunnel 1: admin-down, peer 203\.0\.113\.2:1701$" "$OUT/monitor.txt"
 grep -qE "^[0-9:.]+ tunnel 1: session-down session [0-9]+/[0-9]+ \(established -> idle\), peer 203\.0\.113\.2:1701: administratively down$" "$OUT/monitor.txt"
-grep -qE "^[0-9:.]+ tunnel 1: tunnel-state \(established -> closing\), peer 203\.0\.113\.2:1701: administratively down$" "$OUT/monitor.txt"
+grep -qE "^[0-9:.]+ tunnel 1: tunnel-down \(established -> closing\), peer 203\.0\.113\.2:1701: administratively down$" "$OUT/monitor.txt"
 grep -qE "^[0-9:.]+ tunnel 1: admin-up$" "$OUT/monitor.txt"
 grep -qE "^[0-9:.]+ tunnel 1: tunnel-up \(wait-ctl-reply -> established\), peer 203\.0\.113\.2:1701: " "$OUT/monitor.txt"
 wait_for "JSON monitor has the session up" 5 grep -q '"session-up"' "$OUT/monitor.json"
