@@ -384,6 +384,14 @@ void reload_report_free(struct reload_report *rep)
 	rep->n = 0;
 }
 
+static struct tunnel *find_removing(struct daemon *d, unsigned id)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		if (d->tunnels[i]->cfg->id == id && d->tunnels[i]->removing)
+			return d->tunnels[i];
+	return NULL;
+}
+
 static bool metrics_same(const struct cfg *a, const struct cfg *b)
 {
 	return a->has_metrics == b->has_metrics &&
@@ -469,6 +477,15 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 
 		if (!ct->enabled || daemon_tunnel_find(d, ct->id))
 			continue;
+		t = find_removing(d, ct->id);
+		if (t) {
+			/* back before its StopCCN was acknowledged: it keeps its TAP */
+			t->removing = false;
+			log_notice("reload: tunnel %u: back in the configuration, restarting", ct->id);
+			report(rep, "tunnel %u: restarted (settings changed)", ct->id);
+			tunnel_reconfigure(t, ct);
+			continue;
+		}
 		r = tunnel_add(d, ct, &t);
 		if (r < 0) {
 			report(rep, "tunnel %u: cannot start: %s", ct->id, strerror(-r));
