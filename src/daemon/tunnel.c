@@ -259,11 +259,18 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_KEEPALIVE_SENT:
-	case FSM_EV_KEEPALIVE_ACKED:
 		if (t->cfg->keepalive_log)
 			log_info("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
 		else
 			log_debug("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
+		break;
+	case FSM_EV_KEEPALIVE_ACKED:
+		if (t->cfg->keepalive_log)
+			log_info("tunnel %u: keepalive: %s after %llu ms, peer %s", id, ev->reason,
+				 (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
+		else
+			log_debug("tunnel %u: keepalive: %s after %llu ms, peer %s", id, ev->reason,
+				  (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
 		break;
 	case FSM_EV_PROTOCOL:
 		log_debug("tunnel %u: %s, peer %s", id, ev->reason, peer);

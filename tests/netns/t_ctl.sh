@@ -134,7 +134,7 @@ grep -qE "info: tunnel 1: sent StopCCN to 203\.0\.113\.2:1701 " "$L1"
 grep -qE "info: tunnel 1: received StopCCN from 198\.51\.100\.2:1701 " "$L2"
 # l2tp keepalive log on: the HELLO exchange
 grep -qE "info: tunnel 1: sent HELLO to 203\.0\.113\.2:1701 " "$L1"
-grep -qE "info: tunnel 1: keepalive: .*, peer 203\.0\.113\.2:1701$" "$L1"
+grep -qE "info: tunnel 1: keepalive: HELLO acknowledged after [0-9]+ ms, peer 203\.0\.113\.2:1701$" "$L1"
 # every tunnel line carries the tunnel number; state lines carry the peer
 if grep -E "tunnel [0-9]+: .*(->|up|down)" "$L1" "$L2" | grep -vE "peer|with|to [0-9]|from [0-9]|reconnecting|administratively up|unchanged|reload" |
 	grep -vE "keepalive" >"$OUT/lines-without-peer.txt"; then

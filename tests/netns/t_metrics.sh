@@ -76,6 +76,18 @@ query 'l2tpv3d_tunnel_up{tunnel="1"}' | tee "$OUT/query-up.json" |
 query 'up{job="l2tpv3d"}' | jq -e '.data.result[0].value[1] == "1"' >/dev/null
 log "ok: Prometheus answers l2tpv3d_session_rx_packets_total > 0 and l2tpv3d_tunnel_up == 1"
 
+log "--- a reload moves the endpoint; the tunnel stays up"
+sed -i 's/^metrics listen 127.0.0.1:9101$/metrics listen 127.0.0.1:9102/' "$OUT/r2.conf"
+nq r2 "$L2TPCTL" -S "$(sock r2)" reload | tee "$OUT/reload.txt"
+grep -qx "tunnel 1: unchanged" "$OUT/reload.txt"
+n r2 curl -sSf http://127.0.0.1:9102/metrics >"$OUT/metrics-9102.txt"
+grep -qx 'l2tpv3d_tunnel_up{tunnel="1"} 1' "$OUT/metrics-9102.txt"
+fails nq r2 curl -sf http://127.0.0.1:9101/metrics
+sed -i 's/^metrics listen 127.0.0.1:9102$/metrics listen 127.0.0.1:9101/' "$OUT/r2.conf"
+nq r2 "$L2TPCTL" -S "$(sock r2)" reload >/dev/null
+n r2 curl -sSf http://127.0.0.1:9101/metrics >"$OUT/metrics-back.txt"
+grep -qx 'l2tpv3d_tunnel_established_total{tunnel="1"} 1' "$OUT/metrics-back.txt"
+
 stop_daemon r1
 # after r1's StopCCN, the next scrapes show the tunnel down
 wait_for "Prometheus sees l2tpv3d_tunnel_up == 0" 30 eval \
