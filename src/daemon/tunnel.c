@@ -610,8 +610,7 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 {
 	(void)peer;
 	if (t->removing || t->admin_down) {
-		snprintf(why, whylen, "tunnel %u is %s", t->cfg->id,
-			 t->removing ? "being removed" : "administratively down");
+		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	if (t->fconf.initiator) {

@@ -73,6 +73,15 @@ jq -se 'map(select(.tunnel == 1)) | (map(.event) | index("admin-down")) < (map(.
 kill -INT "$mon_text" "$mon_json"
 wait_for "monitors end on SIGINT" 5 eval "_pid_gone $mon_text && _pid_gone $mon_json"
 
+log "--- tunnel down on the responder: r1's SCCRQs are refused until tunnel up"
+ctl r2 tunnel down 1 >/dev/null
+wait_for "r1 leaves established" 3 not_established r1
+hold_never "r1 gets the tunnel back while r2 holds it down" 3 paired
+grep -qE "warning: SCCRQ from 198\.51\.100\.2:1701 \(host RT1, router id 192\.168\.2\.10\) refused: tunnel 1: administratively down$" "$(daemon_log r2)"
+ctl r2 tunnel up 1 >/dev/null
+wait_for "r1 and r2 paired after r2's tunnel up (r1's back-off)" 25 paired
+wait_for "pc1 reaches pc2" 5 ping1 pc1 192.168.10.2
+
 log "--- clear counters"
 ping_ok pc1 192.168.10.2 5
 rx_before=$(jqs r1 '.tunnels[0].sessions[0].rx_packets')

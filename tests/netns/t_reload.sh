@@ -64,6 +64,14 @@ ctl r1 show config >"$OUT/running.conf"
 grep -q "l2tp keepalive use on 1 3" "$OUT/running.conf"
 cp "$OUT/r1.conf.good" "$OUT/r1.conf"
 ctl r1 reload >/dev/null
+# the same through SIGHUP on r2: reported in the log only
+cp "$OUT/r2.conf" "$OUT/r2.conf.good"
+echo "tunnel select banana" >>"$OUT/r2.conf"
+kill -HUP "${DAEMON_PID[r2]}"
+wait_for "r2 logs the broken file and keeps running" 5 \
+	grep -q "reload: $OUT/r2.conf has errors; running configuration kept" "$(daemon_log r2)"
+grep -q "reload: $OUT/r2.conf:$(wc -l <"$OUT/r2.conf"): error: 'tunnel select banana'" "$(daemon_log r2)"
+cp "$OUT/r2.conf.good" "$OUT/r2.conf"
 
 # all of that happened while the ping was still running
 kill -0 "$ping_pid"
