@@ -152,5 +152,18 @@ if grep -E "tunnel [0-9]+: .*(->|up|down)" "$L1" "$L2" | grep -vE "peer|with|to 
 	false
 fi
 
+log "--- a daemonized l2tpv3d started with a relative -c path still reloads"
+echo "l2tp service off" >"$RUN/pc1.conf"
+(cd "$RUN" && nq pc1 "$L2TPV3D" -c pc1.conf -S "$RUN/pc1.sock")
+wait_for "pc1's daemon answers" 5 nq pc1 "$L2TPCTL" -S "$RUN/pc1.sock" show config
+echo "metrics listen 127.0.0.1:9101" >>"$RUN/pc1.conf"
+nq pc1 "$L2TPCTL" -S "$RUN/pc1.sock" reload | grep -qx "reload: ok"
+nq pc1 "$L2TPCTL" -S "$RUN/pc1.sock" show config | grep -qx "metrics listen 127.0.0.1:9101"
+for pid in $(ip netns pids "${NS[pc1]}"); do
+	[[ $(readlink "/proc/$pid/exe") == "$(readlink -f "$L2TPV3D")" ]] || continue
+	kill -TERM "$pid"
+	wait_for "pc1's daemon exits" 5 eval "! kill -0 $pid 2>/dev/null"
+done
+
 stop_daemon r1
 stop_daemon r2
