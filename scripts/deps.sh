@@ -12,6 +12,7 @@ PKGS=(
 	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat
 	libsystemd-dev systemd systemd-container python3 bash-completion mandoc man-db
 	debhelper dpkg-dev fakeroot lintian
+	prometheus curl
 )
 
 SUDO=

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Control socket client: connect, write one request line, read one reply
- * line (bounded in size and time).
+ * line (bounded in size and time); or, for `monitor`, keep reading one
+ * JSON line per event until the daemon closes or the callback stops.
  */
 #include "common/ctlproto.h"
 
@@ -33,13 +34,11 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int ctl_request(const char *path, json_t *req, json_t **ret_reply, char *err, size_t errlen)
+/* Connect and send req; returns the fd or negative errno with err set. */
+static int ctl_send(const char *path, json_t *req, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *out = NULL, *buf = NULL;
-	size_t len = 0, cap = 0;
-	json_error_t jerr;
-	json_t *reply;
+	char *out = NULL;
 	int fd, r;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -72,10 +71,102 @@ int ctl_request(const char *path, json_t *req, json_t **ret_reply, char *err, si
 	r = write_all(fd, out, strlen(out));
 	if (!r)
 		r = write_all(fd, "\n", 1);
+	free(out);
 	if (r) {
 		snprintf(err, errlen, "write to %s: %s", path, strerror(-r));
 		goto out_close;
 	}
+	return fd;
+out_close:
+	close(fd);
+	return r;
+}
+
+int ctl_stream(const char *path, json_t *req, int (*cb)(json_t *msg, void *arg), void *arg, char *err,
+	       size_t errlen)
+{
+	char *buf = NULL, *nl;
+	size_t len = 0, cap = 0;
+	int fd, r;
+
+	fd = ctl_send(path, req, err, errlen);
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		ssize_t n;
+
+		/* hand over every complete line */
+		while (buf && (nl = memchr(buf, '\n', len))) {
+			json_error_t jerr;
+			size_t ll = (size_t)(nl - buf);
+			json_t *msg = json_loadb(buf, ll, 0, &jerr);
+
+			memmove(buf, nl + 1, len - ll - 1);
+			len -= ll + 1;
+			if (!msg || !json_is_object(msg)) {
+				json_decref(msg);
+				r = -EPROTO;
+				snprintf(err, errlen, "malformed message from l2tpv3d");
+				goto out_close;
+			}
+			r = cb(msg, arg);
+			json_decref(msg);
+			if (r) {
+				r = r < 0 ? r : 0;
+				if (r)
+					snprintf(err, errlen, "%s", strerror(-r));
+				goto out_close;
+			}
+		}
+		if (len + 4096 > cap) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 65536;
+			if (cap > CTL_REPLY_MAX) {
+				r = -EMSGSIZE;
+				snprintf(err, errlen, "message too large");
+				goto out_close;
+			}
+			nb = realloc(buf, cap);
+			if (!nb) {
+				r = -ENOMEM;
+				snprintf(err, errlen, "out of memory");
+				goto out_close;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, errlen, "read: %s", strerror(-r));
+			goto out_close;
+		}
+		if (n == 0) {
+			r = -ECONNRESET;
+			snprintf(err, errlen, "l2tpv3d closed the connection");
+			goto out_close;
+		}
+		len += (size_t)n;
+	}
+out_close:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int ctl_request(const char *path, json_t *req, json_t **ret_reply, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	json_error_t jerr;
+	json_t *reply;
+	int fd, r;
+
+	fd = ctl_send(path, req, err, errlen);
+	if (fd < 0)
+		return fd;
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
@@ -129,7 +220,6 @@ int ctl_request(const char *path, json_t *req, json_t **ret_reply, char *err, si
 	*ret_reply = reply;
 	r = 0;
 out_close:
-	free(out);
 	free(buf);
 	close(fd);
 	return r;

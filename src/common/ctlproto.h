@@ -18,4 +18,13 @@
  */
 int ctl_request(const char *path, json_t *req, json_t **ret_reply, char *err, size_t errlen);
 
+/*
+ * Send req, then call cb with every JSON object line the daemon sends
+ * (the reply first) until cb returns nonzero (negative: an error) or the
+ * connection ends.  No time limit: for `monitor`.  Returns 0 when cb
+ * stopped without an error, else negative errno with a message in err.
+ */
+int ctl_stream(const char *path, json_t *req, int (*cb)(json_t *msg, void *arg), void *arg, char *err,
+	       size_t errlen);
+
 #endif

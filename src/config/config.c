@@ -812,6 +812,46 @@ static int h_service(struct parser *p)
 	return 0;
 }
 
+/* `metrics listen A.B.C.D:PORT` or `metrics listen [V6]:PORT` */
+static int h_metrics_listen(struct parser *p)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *s = p->a[0], *colon;
+	struct sockaddr_storage ss;
+	unsigned port;
+	size_t hl;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return perr(p, "expected [IPV6]:PORT, not '%s'", s);
+		hl = (size_t)(end - s - 1);
+		colon = end + 1;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return perr(p, "expected ADDRESS:PORT, not '%s'", s);
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return perr(p, "bad address in '%s'", p->a[0]);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (!parse_uint(colon + 1, 1, 65535, &port))
+		return perr(p, "bad port '%s': expected 1-65535", colon + 1);
+	if (!parse_sockaddr(host, &ss) || (ss.ss_family == AF_INET6) != (p->a[0][0] == '['))
+		return perr(p, "bad address '%s': expected an IPv4 address or [IPv6]", host);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	p->c->metrics = ss;
+	p->c->has_metrics = true;
+	return 0;
+}
+
 static int h_bridge_member(struct parser *p)
 {
 	char *const *a = p->a;
@@ -939,6 +979,8 @@ static const struct command commands[] = {
 	{ { "l2tp", "service" }, 1, 3, SCOPE_GLOBAL, h_service, "l2tp service on [l2tpv3]|off" },
 	{ { "ip", "tunnel", "tcp", "mss", "limit" }, 1, 1, SCOPE_TUNNEL, h_mss,
 	  "ip tunnel tcp mss limit auto|off|BYTES" },
+	{ { "metrics", "listen" }, 1, 1, SCOPE_GLOBAL, h_metrics_listen,
+	  "metrics listen ADDRESS:PORT" },
 	{ { "bridge", "member" }, 2, 1 + CFG_MAX_BRIDGE_MEMBERS, SCOPE_GLOBAL, h_bridge_member,
 	  "bridge member BRIDGE INTERFACE..." },
 
@@ -1588,5 +1630,51 @@ void cfg_print(const struct cfg *c, FILE *out)
 	for (size_t i = 0; i < c->n_tunnels; i++)
 		if (c->tunnels[i].line)
 			print_tunnel(&c->tunnels[i], out);
+	if (c->has_metrics) {
+		unsigned port = ntohs(c->metrics.ss_family == AF_INET6 ?
+				      ((const struct sockaddr_in6 *)&c->metrics)->sin6_port :
+				      ((const struct sockaddr_in *)&c->metrics)->sin_port);
+
+		ntop_sockaddr(&c->metrics, a, sizeof(a));
+		if (c->metrics.ss_family == AF_INET6)
+			fprintf(out, "metrics listen [%s]:%u\n", a, port);
+		else
+			fprintf(out, "metrics listen %s:%u\n", a, port);
+	}
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
+}
+
+static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) && x->sin6_port == y->sin6_port;
+	}
+	return true;
+}
+
+bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
+{
+	return a->id == b->id && a->enabled == b->enabled && a->has_encapsulation == b->has_encapsulation &&
+	       a->has_endpoint == b->has_endpoint && a->has_local_address == b->has_local_address &&
+	       (!a->has_endpoint || sockaddr_same(&a->remote, &b->remote)) &&
+	       (!a->has_local_address || sockaddr_same(&a->local, &b->local)) &&
+	       a->always_on == b->always_on && !strcmp(a->hostname, b->hostname) && a->auth == b->auth &&
+	       (!a->auth || !strcmp(a->secret, b->secret)) && a->auth_style == b->auth_style &&
+	       a->disconnect_time == b->disconnect_time && a->keepalive == b->keepalive &&
+	       a->keepalive_interval == b->keepalive_interval && a->keepalive_count == b->keepalive_count &&
+	       a->keepalive_log == b->keepalive_log && a->syslog == b->syslog &&
+	       a->has_local_router_id == b->has_local_router_id && a->local_router_id == b->local_router_id &&
+	       a->has_remote_router_id == b->has_remote_router_id &&
+	       a->remote_router_id == b->remote_router_id && a->has_remote_end_id == b->has_remote_end_id &&
+	       !strcmp(a->remote_end_id, b->remote_end_id) && a->mss_mode == b->mss_mode &&
+	       a->mss_value == b->mss_value && !strcmp(a->ifname, b->ifname) && !strcmp(a->bridge, b->bridge);
 }

@@ -131,6 +131,8 @@ struct cfg_address {
 
 struct cfg {
 	bool service_on; /* `l2tp service on [l2tpv3]`; default off like a RTX */
+	bool has_metrics; /* `metrics listen ADDRESS:PORT`; default off */
+	struct sockaddr_storage metrics; /* where the Prometheus endpoint listens */
 	struct cfg_tunnel *tunnels; /* sorted by id */
 	size_t n_tunnels;
 	struct cfg_bridge *bridges;
@@ -165,6 +167,12 @@ int cfg_load_file(const char *path, struct cfg **ret, struct cfg_diags *d);
 
 /* Print c as normalized configuration text that parses back to the same c. */
 void cfg_print(const struct cfg *c, FILE *out);
+
+/*
+ * Same tunnel settings: everything the running tunnel depends on (not the
+ * line numbers).  A reload keeps a tunnel whose settings are equal.
+ */
+bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b);
 
 /* Lookups; NULL if absent. */
 const struct cfg_tunnel *cfg_tunnel_find(const struct cfg *c, unsigned id);

@@ -2,108 +2,39 @@
 /*
  * l2tpctl: talks to l2tpv3d over its control socket.
  *
- * Commands are parsed with token tables (bgpctl style): each word must
- * match one entry (a unique prefix is enough); on error the valid words
- * are listed.  Output goes through a renderer table: Yamaha text, or JSON
- * with -j.
+ * Commands are parsed with token tables (parse.c, bgpctl style): each word
+ * must match one entry (a unique prefix is enough); on error the valid
+ * words are listed.  Output goes through a renderer table: Yamaha text,
+ * or JSON with -j.  Exit status: 0 done, 1 the daemon refused or could
+ * not be reached, 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ctlproto.h"
+#include "ctl/parse.h"
 #include "ctl/render.h"
-
-enum action {
-	ACT_NONE,
-	ACT_SHOW_STATUS_L2TP,
-};
-
-struct token {
-	const char *word;
-	enum action action; /* when the command ends here */
-	const struct token *next;
-};
-
-static const struct token t_show_status[] = {
-	{ "l2tp", ACT_SHOW_STATUS_L2TP, NULL },
-	{ NULL, ACT_NONE, NULL },
-};
-
-static const struct token t_show[] = {
-	{ "status", ACT_NONE, t_show_status },
-	{ NULL, ACT_NONE, NULL },
-};
-
-static const struct token t_main[] = {
-	{ "show", ACT_NONE, t_show },
-	{ NULL, ACT_NONE, NULL },
-};
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: l2tpctl [-S|--socket PATH] [-j|--json] COMMAND\n"
 		   "commands:\n"
-		   "  show status l2tp     tunnels and sessions, Yamaha layout (-j: JSON)\n"
+		   "  show status l2tp     tunnels and sessions, Yamaha layout\n"
+		   "  show config          the running configuration, normalized\n"
+		   "  tunnel down N        close tunnel N (StopCCN) and keep it down\n"
+		   "  tunnel up N          let tunnel N connect again\n"
+		   "  clear counters       zero the counters l2tpctl shows\n"
+		   "  monitor              follow tunnel and session events (Ctrl-C ends)\n"
+		   "  reload               re-read the configuration file and apply it\n"
+		   "-j prints every reply as JSON (doc/control.md).\n"
 		   "default socket: %s\n",
 		CTL_DEFAULT_SOCKET);
-}
-
-static void list_words(const struct token *table)
-{
-	fprintf(stderr, "valid words:");
-	for (const struct token *t = table; t->word; t++)
-		fprintf(stderr, " %s", t->word);
-	fputc('\n', stderr);
-}
-
-/* Walk the words through the tables; ACT_NONE with a message on error. */
-static enum action parse(int argc, char **argv)
-{
-	const struct token *table = t_main, *match = NULL;
-
-	if (argc == 0) {
-		fprintf(stderr, "l2tpctl: missing command\n");
-		list_words(table);
-		return ACT_NONE;
-	}
-	for (int i = 0; i < argc; i++) {
-		size_t len = strlen(argv[i]);
-		int hits = 0;
-
-		if (!table) {
-			fprintf(stderr, "l2tpctl: unexpected argument '%s'\n", argv[i]);
-			return ACT_NONE;
-		}
-		match = NULL;
-		for (const struct token *t = table; t->word; t++) {
-			if (!strcmp(t->word, argv[i])) {
-				match = t;
-				hits = 1;
-				break;
-			}
-			if (len && !strncmp(t->word, argv[i], len)) {
-				match = t;
-				hits++;
-			}
-		}
-		if (hits != 1) {
-			fprintf(stderr, "l2tpctl: %s argument '%s'\n", hits ? "ambiguous" : "unknown", argv[i]);
-			list_words(table);
-			return ACT_NONE;
-		}
-		table = match->next;
-	}
-	if (match->action == ACT_NONE) {
-		fprintf(stderr, "l2tpctl: incomplete command\n");
-		if (match->next)
-			list_words(match->next);
-	}
-	return match->action;
 }
 
 static bool locale_is_japanese(void)
@@ -119,6 +50,38 @@ static bool locale_is_japanese(void)
 	return false;
 }
 
+struct monitor_state {
+	const struct output *out;
+	bool first;
+};
+
+static int monitor_cb(json_t *msg, void *arg)
+{
+	struct monitor_state *st = arg;
+
+	if (st->first) {
+		st->first = false;
+		if (json_integer_value(json_object_get(msg, "errno")) != 0) {
+			fprintf(stderr, "l2tpctl: l2tpv3d: %s\n", json_string_value(json_object_get(msg, "error")));
+			return -EPROTO;
+		}
+		return 0;
+	}
+	st->out->event(stdout, msg);
+	return 0;
+}
+
+/* The reply's own message and report lines on stderr. */
+static void print_error(const json_t *reply)
+{
+	const json_t *lines = json_object_get(reply, "report"), *l;
+	size_t i;
+
+	json_array_foreach(lines, i, l)
+		fprintf(stderr, "%s\n", json_string_value(l));
+	fprintf(stderr, "l2tpctl: l2tpv3d: %s\n", json_string_value(json_object_get(reply, "error")));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -130,8 +93,8 @@ int main(int argc, char **argv)
 	const char *sock = CTL_DEFAULT_SOCKET;
 	const struct output *out = &output_text;
 	json_t *req, *reply = NULL;
-	char err[512];
-	enum action act;
+	struct ctl_cmd cmd;
+	char err[1024];
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "+S:jh", opts, NULL)) != -1) {
@@ -150,11 +113,32 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	act = parse(argc - optind, argv + optind);
-	if (act == ACT_NONE)
+	if (ctl_parse(argc - optind, argv + optind, &cmd, err, sizeof(err)) < 0) {
+		fprintf(stderr, "l2tpctl: %s\n", err);
 		return 2;
+	}
 
-	req = json_pack("{s:s}", "cmd", "show-status");
+	req = json_pack("{s:s}", "cmd", ctl_action_cmd(cmd.action));
+	if (!req)
+		return 1;
+	if (cmd.action == CTL_ACT_TUNNEL_UP || cmd.action == CTL_ACT_TUNNEL_DOWN)
+		json_object_set_new(req, "tunnel", json_integer(cmd.tunnel));
+	if (cmd.action == CTL_ACT_MONITOR) {
+		struct monitor_state st = { out, true };
+
+		signal(SIGPIPE, SIG_IGN);
+		/* Ctrl-C ends it, even when started in the background by a shell
+		 * that ignores SIGINT for its asynchronous commands */
+		signal(SIGINT, SIG_DFL);
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		r = ctl_stream(sock, req, monitor_cb, &st, err, sizeof(err));
+		json_decref(req);
+		if (r < 0 && r != -EPROTO) {
+			fprintf(stderr, "l2tpctl: %s\n", err);
+			return 1;
+		}
+		return r < 0;
+	}
 	r = ctl_request(sock, req, &reply, err, sizeof(err));
 	json_decref(req);
 	if (r < 0) {
@@ -162,15 +146,32 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (json_integer_value(json_object_get(reply, "errno")) != 0) {
-		fprintf(stderr, "l2tpctl: l2tpv3d: %s\n", json_string_value(json_object_get(reply, "error")));
+		if (out == &output_json)
+			out->result(stdout, "", reply);
+		print_error(reply);
 		json_decref(reply);
 		return 1;
 	}
-	switch (act) {
-	case ACT_SHOW_STATUS_L2TP:
+	switch (cmd.action) {
+	case CTL_ACT_SHOW_STATUS_L2TP:
 		out->status_l2tp(stdout, reply, locale_is_japanese());
 		break;
-	case ACT_NONE:
+	case CTL_ACT_SHOW_CONFIG:
+		out->config(stdout, reply);
+		break;
+	case CTL_ACT_TUNNEL_UP:
+	case CTL_ACT_TUNNEL_DOWN:
+		snprintf(err, sizeof(err), "tunnel %u %s", cmd.tunnel, cmd.action == CTL_ACT_TUNNEL_UP ? "up" : "down");
+		out->result(stdout, err, reply);
+		break;
+	case CTL_ACT_CLEAR_COUNTERS:
+		out->result(stdout, "clear counters", reply);
+		break;
+	case CTL_ACT_RELOAD:
+		out->result(stdout, "reload", reply);
+		break;
+	case CTL_ACT_MONITOR:
+	case CTL_ACT_NONE:
 		break;
 	}
 	json_decref(reply);

@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 enum label {
 	L_TABLE,
@@ -170,5 +171,75 @@ static void json_status(FILE *out, const json_t *status, bool ja)
 	fputc('\n', out);
 }
 
-const struct output output_text = { .status_l2tp = text_status };
-const struct output output_json = { .status_l2tp = json_status };
+static void text_config(FILE *out, const json_t *reply)
+{
+	fputs(str(reply, "text", ""), out);
+}
+
+static void text_result(FILE *out, const char *what, const json_t *reply)
+{
+	const json_t *lines = json_object_get(reply, "report"), *l;
+	size_t i;
+
+	json_array_foreach(lines, i, l)
+		fprintf(out, "%s\n", json_string_value(l));
+	if (json_integer_value(json_object_get(reply, "errno")) == 0)
+		fprintf(out, "%s: ok\n", what);
+}
+
+/* "12:00:01 tunnel 1: tunnel-up (wait-ctl-reply -> established), peer 203.0.113.2:1701: reason" */
+static void text_event(FILE *out, const json_t *ev)
+{
+	double t = json_number_value(json_object_get(ev, "time"));
+	time_t sec = (time_t)t;
+	struct tm tm;
+	char stamp[16];
+
+	localtime_r(&sec, &tm);
+	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+	fprintf(out, "%s.%03d ", stamp, (int)((t - (double)sec) * 1000) % 1000);
+	if (num(ev, "tunnel"))
+		fprintf(out, "tunnel %" PRIu64 ": ", num(ev, "tunnel"));
+	fputs(str(ev, "event", "?"), out);
+	if (num(ev, "local_session_id"))
+		fprintf(out, " session %" PRIu64 "/%" PRIu64, num(ev, "local_session_id"), num(ev, "remote_session_id"));
+	if (json_object_get(ev, "from") && json_object_get(ev, "to"))
+		fprintf(out, " (%s -> %s)", str(ev, "from", "-"), str(ev, "to", "-"));
+	if (json_object_get(ev, "peer"))
+		fprintf(out, ", peer %s", str(ev, "peer", "-"));
+	if (json_object_get(ev, "reason"))
+		fprintf(out, ": %s", str(ev, "reason", "-"));
+	fputc('\n', out);
+	fflush(out);
+}
+
+static void json_config(FILE *out, const json_t *reply)
+{
+	json_status(out, reply, false);
+}
+
+static void json_result(FILE *out, const char *what, const json_t *reply)
+{
+	(void)what;
+	json_status(out, reply, false);
+}
+
+static void json_event(FILE *out, const json_t *ev)
+{
+	json_dumpf(ev, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	fflush(out);
+}
+
+const struct output output_text = {
+	.status_l2tp = text_status,
+	.config = text_config,
+	.result = text_result,
+	.event = text_event,
+};
+const struct output output_json = {
+	.status_l2tp = json_status,
+	.config = json_config,
+	.result = json_result,
+	.event = json_event,
+};

@@ -5,6 +5,11 @@
  * are built from flat views of tunnels and sessions, never internal
  * structs.  A client that sends more than CTL_MAX_REQUEST bytes without a
  * newline, or stays silent for CTL_TIMEOUT_S, is dropped.
+ *
+ * `monitor` is the exception: after its reply the connection stays open
+ * and every tunnel or session event is pushed as one JSON line.  Writes
+ * never block the loop: a monitor client whose unsent output passes
+ * CTL_MONITOR_BACKLOG bytes is dropped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,11 +17,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
@@ -24,6 +31,14 @@
 
 #define CTL_MAX_REQUEST 65536
 #define CTL_TIMEOUT_S 5
+#define CTL_MONITOR_BACKLOG (1u << 20)
+
+/* A control socket connection. */
+struct ctl_client {
+	struct ctl_client *next;
+	struct bufferevent *bev;
+	bool monitor; /* following events (`monitor`) */
+};
 
 static json_t *addr_json(const struct sockaddr_storage *ss, bool known)
 {
@@ -67,9 +82,7 @@ static json_t *session_json(const struct tunnel *t, const struct fsm_session *s,
 	struct dp_counters c;
 	char eid[L2TP_END_ID_MAX + 1];
 
-	memset(&c, 0, sizeof(c));
-	if (s->user)
-		dp_session_counters(s->user, &c);
+	tunnel_session_counters(t, s, &c);
 	snprintf(eid, sizeof(eid), "%.*s", (int)t->fconf.end_id_len, (const char *)t->fconf.end_id);
 	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "state", fsm_session_state_name(s->state),
@@ -94,8 +107,10 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 	const struct fsm_tunnel *f = &t->fsm;
 	bool active = f->state != FSM_T_IDLE;
 	json_t *sessions = json_array(), *o;
+	struct fsm_tunnel_stats st;
 	char rid[16];
 
+	tunnel_fsm_stats(t, &st);
 	for (size_t i = 0; i < f->n_sessions; i++)
 		json_array_append_new(sessions, session_json(t, &f->sessions[i], now));
 	snprintf(rid, sizeof(rid), "%u.%u.%u.%u", f->peer_router_id >> 24, (f->peer_router_id >> 16) & 0xff,
@@ -118,11 +133,19 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "ns", (json_int_t)f->ns,
 		      "nr", (json_int_t)f->nr,
 		      "auth", auth_name(f->auth),
-		      "retransmissions", (json_int_t)f->stats.retransmissions,
-		      "auth_failures", (json_int_t)f->stats.auth_failures,
-		      "established_count", (json_int_t)f->stats.established_count,
+		      "retransmissions", (json_int_t)st.retransmissions,
+		      "auth_failures", (json_int_t)st.auth_failures,
+		      "established_count", (json_int_t)st.established_count,
 		      "last_down_reason", f->reason,
 		      "sessions", sessions);
+	if (o) {
+		json_object_set_new(o, "admin", json_string(t->admin_down ? "down" : "up"));
+		json_object_set_new(o, "keepalive_rtt_ms", json_integer((json_int_t)f->stats.last_hello_rtt_ms));
+		json_object_set_new(o, "rx_ctrl_messages", json_integer((json_int_t)st.rx_msgs));
+		json_object_set_new(o, "tx_ctrl_messages", json_integer((json_int_t)st.tx_msgs));
+		if (t->removing)
+			json_object_set_new(o, "removing", json_true());
+	}
 	return o;
 }
 
@@ -133,13 +156,15 @@ static json_t *show_status(struct daemon *d)
 
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		json_array_append_new(tunnels, tunnel_json(d->tunnels[i], now));
+#define SHOWN(field) ((json_int_t)(d->stats.field - d->stats_clear.field))
 	return json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
 			 L2TPV3D_VENDOR_NAME, "tunnels", tunnels, "counters",
-			 "rx_ctrl_malformed", (json_int_t)d->stats.rx_ctrl_malformed,
-			 "rx_ctrl_unknown_ccid", (json_int_t)d->stats.rx_ctrl_unknown_ccid,
-			 "rx_ctrl_wrong_peer", (json_int_t)d->stats.rx_ctrl_wrong_peer,
-			 "sccrq_accepted", (json_int_t)d->stats.sccrq_accepted,
-			 "sccrq_refused", (json_int_t)d->stats.sccrq_refused);
+			 "rx_ctrl_malformed", SHOWN(rx_ctrl_malformed),
+			 "rx_ctrl_unknown_ccid", SHOWN(rx_ctrl_unknown_ccid),
+			 "rx_ctrl_wrong_peer", SHOWN(rx_ctrl_wrong_peer),
+			 "sccrq_accepted", SHOWN(sccrq_accepted),
+			 "sccrq_refused", SHOWN(sccrq_refused));
+#undef SHOWN
 }
 
 static json_t *error_reply(int err, const char *msg)
@@ -147,7 +172,123 @@ static json_t *error_reply(int err, const char *msg)
 	return json_pack("{s:i, s:s}", "errno", err, "error", msg);
 }
 
-static json_t *handle_request(struct daemon *d, const char *line, size_t len)
+static json_t *ok_reply(void)
+{
+	return json_pack("{s:i}", "errno", 0);
+}
+
+/* The running configuration, normalized (cfg_print), as text and lines. */
+static json_t *show_config(struct daemon *d)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *lines, *o;
+
+	if (!f)
+		return error_reply(ENOMEM, "out of memory");
+	cfg_print(d->cfg, f);
+	if (fclose(f) != 0 || !buf) {
+		free(buf);
+		return error_reply(ENOMEM, "out of memory");
+	}
+	o = json_pack("{s:i, s:s, s:s}", "errno", 0, "config_file", d->config_path, "text", buf);
+	lines = json_array();
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		json_array_append_new(lines, json_string(line));
+	json_object_set_new(o, "lines", lines);
+	free(buf);
+	return o;
+}
+
+static json_t *tunnel_cmd(struct daemon *d, json_t *req, bool up)
+{
+	json_t *jid = json_object_get(req, "tunnel");
+	struct tunnel *t;
+	json_int_t id;
+
+	if (!json_is_integer(jid) || (id = json_integer_value(jid)) < 1 || id > 0xffffffffll)
+		return error_reply(EINVAL, "\"tunnel\" must be a tunnel number");
+	t = daemon_tunnel_find(d, (unsigned)id);
+	if (!t)
+		return error_reply(ENOENT, "no such tunnel (not configured or not enabled)");
+	if (up)
+		tunnel_admin_up(t);
+	else
+		tunnel_admin_down(t);
+	return ok_reply();
+}
+
+static json_t *reload(struct daemon *d)
+{
+	struct reload_report rep = { 0 };
+	json_t *lines = json_array(), *o;
+
+	daemon_reload(d, &rep);
+	for (size_t i = 0; i < rep.n; i++)
+		json_array_append_new(lines, json_string(rep.v[i]));
+	if (rep.err < 0)
+		o = json_pack("{s:i, s:s, s:o}", "errno", -rep.err, "error",
+			      rep.err == -EINVAL ? "configuration has errors; running configuration kept"
+						 : strerror(-rep.err), "report", lines);
+	else
+		o = json_pack("{s:i, s:o}", "errno", 0, "report", lines);
+	reload_report_free(&rep);
+	return o;
+}
+
+static struct ctl_client *client_find(struct daemon *d, struct bufferevent *bev)
+{
+	for (struct ctl_client *c = d->clients; c; c = c->next)
+		if (c->bev == bev)
+			return c;
+	return NULL;
+}
+
+static void client_close(struct daemon *d, struct bufferevent *bev)
+{
+	for (struct ctl_client **p = &d->clients; *p; p = &(*p)->next) {
+		if ((*p)->bev == bev) {
+			struct ctl_client *c = *p;
+
+			*p = c->next;
+			free(c);
+			break;
+		}
+	}
+	bufferevent_free(bev);
+}
+
+static void monitor_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	/* nothing more is expected from a monitor client: discard */
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void monitor_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	(void)arg;
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static json_t *monitor_start(struct daemon *d, struct bufferevent *bev)
+{
+	struct ctl_client *c = client_find(d, bev);
+	struct timeval wtv = { CTL_TIMEOUT_S, 0 };
+
+	if (!c)
+		return error_reply(EINVAL, "unknown client");
+	c->monitor = true;
+	/* silent clients are fine here; a client that stops reading is not */
+	bufferevent_set_timeouts(bev, NULL, &wtv);
+	bufferevent_setcb(bev, monitor_read_cb, monitor_write_cb, client_event_cb, d);
+	return json_pack("{s:i, s:b}", "errno", 0, "monitor", 1);
+}
+
+static json_t *handle_request(struct daemon *d, struct bufferevent *bev, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, 0, &jerr), *reply;
@@ -162,22 +303,89 @@ static json_t *handle_request(struct daemon *d, const char *line, size_t len)
 		reply = error_reply(EINVAL, "request has no \"cmd\"");
 	else if (!strcmp(cmd, "show-status"))
 		reply = show_status(d);
+	else if (!strcmp(cmd, "show-config"))
+		reply = show_config(d);
+	else if (!strcmp(cmd, "tunnel-up"))
+		reply = tunnel_cmd(d, req, true);
+	else if (!strcmp(cmd, "tunnel-down"))
+		reply = tunnel_cmd(d, req, false);
+	else if (!strcmp(cmd, "clear-counters")) {
+		daemon_clear_counters(d);
+		reply = ok_reply();
+	} else if (!strcmp(cmd, "reload"))
+		reply = reload(d);
+	else if (!strcmp(cmd, "monitor"))
+		reply = monitor_start(d, bev);
 	else
 		reply = error_reply(EOPNOTSUPP, "unknown command");
 	json_decref(req);
 	return reply;
 }
 
-static void client_close(struct bufferevent *bev)
+static bool is_monitor(struct daemon *d, struct bufferevent *bev)
 {
-	bufferevent_free(bev);
+	struct ctl_client *c = client_find(d, bev);
+
+	return c && c->monitor;
+}
+
+void control_event(struct daemon *d, const struct ctl_event *ev)
+{
+	struct ctl_client *m, *next;
+	struct timespec ts;
+	bool any = false;
+	json_t *o;
+	char *out;
+
+	for (m = d->clients; m; m = m->next)
+		any |= m->monitor;
+	if (!any)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	o = json_pack("{s:s, s:f}", "event", ev->event, "time", (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	if (!o)
+		return;
+	if (ev->tunnel)
+		json_object_set_new(o, "tunnel", json_integer(ev->tunnel));
+	if (ev->peer)
+		json_object_set_new(o, "peer", json_string(ev->peer));
+	if (ev->from)
+		json_object_set_new(o, "from", json_string(ev->from));
+	if (ev->to)
+		json_object_set_new(o, "to", json_string(ev->to));
+	if (ev->local_sid)
+		json_object_set_new(o, "local_session_id", json_integer(ev->local_sid));
+	if (ev->remote_sid)
+		json_object_set_new(o, "remote_session_id", json_integer(ev->remote_sid));
+	if (ev->reason)
+		json_object_set_new(o, "reason", json_string(ev->reason));
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!out)
+		return;
+	for (m = d->clients; m; m = next) {
+		struct evbuffer *ob = bufferevent_get_output(m->bev);
+
+		next = m->next;
+		if (!m->monitor)
+			continue;
+		if (evbuffer_get_length(ob) > CTL_MONITOR_BACKLOG) {
+			log_info("control: dropping a monitor client that does not read");
+			client_close(d, m->bev);
+			continue;
+		}
+		evbuffer_add(ob, out, strlen(out));
+		evbuffer_add(ob, "\n", 1);
+	}
+	free(out);
 }
 
 static void client_write_cb(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		client_close(bev);
+	struct daemon *d = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && !is_monitor(d, bev))
+		client_close(d, bev);
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)
@@ -191,16 +399,17 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 
 	if (!line) {
 		if (evbuffer_get_length(in) > CTL_MAX_REQUEST)
-			client_close(bev);
+			client_close(d, bev);
 		return;
 	}
-	reply = handle_request(d, line, n);
+	reply = handle_request(d, bev, line, n);
 	free(line);
 	out = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
-	bufferevent_disable(bev, EV_READ);
+	if (!is_monitor(d, bev))
+		bufferevent_disable(bev, EV_READ);
 	if (!out) {
-		client_close(bev);
+		client_close(d, bev);
 		return;
 	}
 	bufferevent_write(bev, out, strlen(out));
@@ -211,8 +420,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)what;
-	(void)arg;
-	client_close(bev);
+	client_close(arg, bev);
 }
 
 static void listen_cb(evutil_socket_t fd, short what, void *arg)
@@ -220,17 +428,23 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	struct timeval tv = { CTL_TIMEOUT_S, 0 };
 	struct bufferevent *bev;
+	struct ctl_client *cl;
 	int c;
 
 	(void)what;
 	c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (c < 0)
 		return;
-	bev = bufferevent_socket_new(d->base, c, BEV_OPT_CLOSE_ON_FREE);
+	cl = calloc(1, sizeof(*cl));
+	bev = cl ? bufferevent_socket_new(d->base, c, BEV_OPT_CLOSE_ON_FREE) : NULL;
 	if (!bev) {
+		free(cl);
 		close(c);
 		return;
 	}
+	cl->bev = bev;
+	cl->next = d->clients;
+	d->clients = cl;
 	bufferevent_setcb(bev, client_read_cb, client_write_cb, client_event_cb, d);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ);
@@ -302,6 +516,8 @@ int control_open(struct daemon *d)
 
 void control_close(struct daemon *d)
 {
+	while (d->clients)
+		client_close(d, d->clients->bev);
 	if (d->ev_listen) {
 		event_free(d->ev_listen);
 		d->ev_listen = NULL;

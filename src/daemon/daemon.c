@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +215,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_notice("SIGHUP: configuration reload is not implemented yet; running configuration kept");
+		struct reload_report rep = { 0 };
+
+		log_notice("SIGHUP: reloading %s", d->config_path);
+		daemon_reload(d, &rep);
+		reload_report_free(&rep);
 		return;
 	}
 	if (d->stopping) {
@@ -256,9 +261,8 @@ static int open_udp(struct daemon *d)
 }
 
 /* Bridges, their non-tunnel members and addresses, as configured. */
-static int setup_links(struct daemon *d)
+static int setup_links(struct daemon *d, const struct cfg *c)
 {
-	const struct cfg *c = d->cfg;
 	int r;
 
 	for (size_t i = 0; i < c->n_bridges; i++) {
@@ -300,6 +304,219 @@ static int setup_links(struct daemon *d)
 	return 0;
 }
 
+/* Create a tunnel for ct and append it to d->tunnels. */
+static int tunnel_add(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel **ret)
+{
+	struct tunnel *t, **v;
+	int r;
+
+	r = tunnel_create(d, ct, &t);
+	if (r < 0)
+		return r;
+	v = realloc(d->tunnels, (d->n_tunnels + 1) * sizeof(*v));
+	if (!v) {
+		tunnel_free(t);
+		return -ENOMEM;
+	}
+	d->tunnels = v;
+	d->tunnels[d->n_tunnels++] = t;
+	if (ret)
+		*ret = t;
+	return 0;
+}
+
+struct tunnel *daemon_tunnel_find(struct daemon *d, unsigned id)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		if (d->tunnels[i]->cfg->id == id && !d->tunnels[i]->removing)
+			return d->tunnels[i];
+	return NULL;
+}
+
+void daemon_tunnel_reap(struct daemon *d, struct tunnel *t)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		if (d->tunnels[i] != t)
+			continue;
+		memmove(&d->tunnels[i], &d->tunnels[i + 1], (d->n_tunnels - i - 1) * sizeof(*d->tunnels));
+		d->n_tunnels--;
+		log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->cfg->ifname);
+		control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
+		tunnel_free(t);
+		daemon_check_stopped(d);
+		return;
+	}
+}
+
+void daemon_clear_counters(struct daemon *d)
+{
+	d->stats_clear = d->stats;
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		tunnel_clear_counters(d->tunnels[i]);
+	log_notice("counters cleared");
+}
+
+/* ---------------------------------------------------------------------- */
+/* reload */
+
+__attribute__((format(printf, 2, 3)))
+static void report(struct reload_report *rep, const char *fmt, ...)
+{
+	char line[1024], **v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	v = realloc(rep->v, (rep->n + 1) * sizeof(*v));
+	if (!v)
+		return;
+	rep->v = v;
+	rep->v[rep->n] = strdup(line);
+	if (rep->v[rep->n])
+		rep->n++;
+}
+
+void reload_report_free(struct reload_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		free(rep->v[i]);
+	free(rep->v);
+	rep->v = NULL;
+	rep->n = 0;
+}
+
+static struct tunnel *find_removing(struct daemon *d, unsigned id)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		if (d->tunnels[i]->cfg->id == id && d->tunnels[i]->removing)
+			return d->tunnels[i];
+	return NULL;
+}
+
+static bool metrics_same(const struct cfg *a, const struct cfg *b)
+{
+	return a->has_metrics == b->has_metrics &&
+	       (!a->has_metrics || sockaddr_equal(&a->metrics, &b->metrics));
+}
+
+/*
+ * Parse and verify the whole file first: on any error the running
+ * configuration stays as it is.  Then, tunnel by tunnel (ospfd's
+ * merge_config): equal settings keep their connection, sessions, counters
+ * and traffic (only t->cfg moves to the new entry); changed ones are
+ * restarted (StopCCN, then connect again); removed ones get a StopCCN and
+ * are freed with their TAP once idle; new ones start.  Bridges and
+ * addresses are ensured, never removed.
+ */
+void daemon_reload(struct daemon *d, struct reload_report *rep)
+{
+	struct cfg_diags diags = { 0 };
+	struct cfg *nc = NULL, *old = d->cfg;
+	char line[1024];
+	int r;
+
+	notify_reloading();
+	rep->err = 0;
+	r = cfg_load_file(d->config_path, &nc, &diags);
+	for (size_t i = 0; i < diags.n; i++) {
+		cfg_diag_format(&diags.v[i], line, sizeof(line));
+		if (diags.v[i].level == CFG_DIAG_ERROR) {
+			log_warnx("reload: %s", line);
+			report(rep, "%s", line);
+		} else if (diags.v[i].level == CFG_DIAG_WARNING) {
+			log_warnx("reload: %s", line);
+			report(rep, "%s", line);
+		}
+	}
+	cfg_diags_free(&diags);
+	if (r < 0) {
+		rep->err = r;
+		log_warnx("reload: %s has errors; running configuration kept", d->config_path);
+		report(rep, "%s: configuration has errors; running configuration kept", d->config_path);
+		notify_ready();
+		return;
+	}
+	if (d->stopping) {
+		cfg_free(nc);
+		rep->err = -ESHUTDOWN;
+		report(rep, "l2tpv3d is shutting down");
+		return;
+	}
+
+	r = setup_links(d, nc);
+	if (r < 0)
+		report(rep, "bridges/addresses: %s (see the log)", strerror(-r));
+
+	/* tunnels gone or changed */
+	for (size_t i = d->n_tunnels; i-- > 0;) {
+		struct tunnel *t = d->tunnels[i];
+		const struct cfg_tunnel *ct;
+
+		if (t->removing)
+			continue;
+		ct = nc->service_on ? cfg_tunnel_find(nc, t->cfg->id) : NULL;
+		if (!ct || !ct->enabled) {
+			log_notice("reload: tunnel %u: removed from the configuration, closing", t->cfg->id);
+			report(rep, "tunnel %u: removed", t->cfg->id);
+			tunnel_remove(t);
+		} else if (cfg_tunnel_equal(t->cfg, ct)) {
+			t->cfg = ct;
+			log_info("reload: tunnel %u: unchanged", ct->id);
+			report(rep, "tunnel %u: unchanged", ct->id);
+		} else {
+			log_notice("reload: tunnel %u: settings changed, restarting", ct->id);
+			report(rep, "tunnel %u: restarted (settings changed)", ct->id);
+			control_event(d, &(struct ctl_event){ .event = "tunnel-restart", .tunnel = ct->id,
+							      .reason = "configuration changed" });
+			tunnel_reconfigure(t, ct);
+		}
+	}
+	/* new tunnels */
+	for (size_t i = 0; nc->service_on && i < nc->n_tunnels; i++) {
+		const struct cfg_tunnel *ct = &nc->tunnels[i];
+		struct tunnel *t;
+
+		if (!ct->enabled || daemon_tunnel_find(d, ct->id))
+			continue;
+		t = find_removing(d, ct->id);
+		if (t) {
+			/* back before its StopCCN was acknowledged: it keeps its TAP */
+			t->removing = false;
+			log_notice("reload: tunnel %u: back in the configuration, restarting", ct->id);
+			report(rep, "tunnel %u: restarted (settings changed)", ct->id);
+			tunnel_reconfigure(t, ct);
+			continue;
+		}
+		r = tunnel_add(d, ct, &t);
+		if (r < 0) {
+			report(rep, "tunnel %u: cannot start: %s", ct->id, strerror(-r));
+			rep->err = r;
+			continue;
+		}
+		log_notice("reload: tunnel %u: new, starting", ct->id);
+		report(rep, "tunnel %u: started (new)", ct->id);
+		control_event(d, &(struct ctl_event){ .event = "tunnel-added", .tunnel = ct->id });
+		tunnel_start(t);
+	}
+	if (!metrics_same(old, nc)) {
+		metrics_close(d);
+		if (nc->has_metrics) {
+			r = metrics_open(d, &nc->metrics);
+			if (r < 0) {
+				report(rep, "metrics: cannot listen: %s", strerror(-r));
+				rep->err = r;
+			}
+		}
+		report(rep, "metrics: %s", nc->has_metrics ? "listening on the new address" : "off");
+	}
+	d->cfg = nc;
+	cfg_free(old);
+	log_notice("reload: %s applied", d->config_path);
+	control_event(d, &(struct ctl_event){ .event = "reload", .reason = "configuration applied" });
+	notify_ready();
+}
+
 int daemon_setup(struct daemon *d)
 {
 	int r;
@@ -317,7 +534,7 @@ int daemon_setup(struct daemon *d)
 		log_warn("cannot open netlink");
 		return r;
 	}
-	r = setup_links(d);
+	r = setup_links(d, d->cfg);
 	if (r < 0)
 		return r;
 	r = open_udp(d);
@@ -364,6 +581,11 @@ int daemon_setup(struct daemon *d)
 	r = control_open(d);
 	if (r < 0)
 		return r;
+	if (d->cfg->has_metrics) {
+		r = metrics_open(d, &d->cfg->metrics);
+		if (r < 0)
+			return r;
+	}
 
 	if (!d->cfg->service_on) {
 		log_notice("`l2tp service on` is not configured: no tunnel is started");
@@ -371,22 +593,14 @@ int daemon_setup(struct daemon *d)
 	}
 	for (size_t i = 0; i < d->cfg->n_tunnels; i++) {
 		const struct cfg_tunnel *ct = &d->cfg->tunnels[i];
-		struct tunnel *t, **v;
 
 		if (!ct->enabled) {
 			log_info("tunnel %u: not enabled (`tunnel enable %u` missing)", ct->id, ct->id);
 			continue;
 		}
-		r = tunnel_create(d, ct, &t);
+		r = tunnel_add(d, ct, NULL);
 		if (r < 0)
 			return r;
-		v = realloc(d->tunnels, (d->n_tunnels + 1) * sizeof(*v));
-		if (!v) {
-			tunnel_free(t);
-			return -ENOMEM;
-		}
-		d->tunnels = v;
-		d->tunnels[d->n_tunnels++] = t;
 	}
 	return 0;
 }
@@ -422,6 +636,7 @@ void daemon_teardown(struct daemon *d)
 	d->tunnels = NULL;
 	d->n_tunnels = 0;
 	control_close(d);
+	metrics_close(d);
 	if (d->ev_ctrl)
 		event_free(d->ev_ctrl);
 	if (d->ev_sigterm)

@@ -18,6 +18,8 @@
 struct event_base;
 struct event;
 struct nl_ctx;
+struct ctl_client;
+struct metrics;
 
 #define L2TPV3D_VENDOR_NAME "l2tpv3d"
 
@@ -30,6 +32,13 @@ struct daemon_stats {
 };
 
 struct tunnel;
+
+/* Lines reporting what a reload did or why it failed (for the caller). */
+struct reload_report {
+	char **v;
+	size_t n;
+	int err; /* 0 or negative errno */
+};
 
 struct daemon {
 	struct event_base *base;
@@ -55,6 +64,9 @@ struct daemon {
 
 	bool stopping;
 	struct daemon_stats stats;
+	struct daemon_stats stats_clear; /* `clear counters`: shown values are stats - stats_clear */
+	struct ctl_client *clients; /* control socket connections (control.c) */
+	struct metrics *metrics; /* Prometheus endpoint, NULL if off (metrics.c) */
 	uint64_t refuse_log_window; /* rate limit for refusal log lines */
 	unsigned refuse_log_count;
 };
@@ -82,6 +94,30 @@ struct tunnel {
 	unsigned backoff_ms;
 	uint64_t down_since_ms;
 	uint64_t last_tunnel_up_ms;
+	uint64_t established_total; /* times up since the daemon started (fsm stats are per connection) */
+	struct sockaddr_storage last_up_peer; /* peer of the last established connection */
+
+	/* administration and reload */
+	bool admin_down; /* `l2tpctl tunnel down N`: closed, no always-on until `up` */
+	bool restart_pending; /* settings changed: start again once idle */
+	bool removing; /* gone from the configuration: freed once idle */
+	struct cfg_tunnel *cfg_own; /* a removed tunnel's own copy of its settings */
+
+	/* `clear counters`: shown values are counters minus these */
+	uint32_t clear_sid; /* local session ID the data counters below belong to */
+	struct dp_counters clear_dp;
+	uint32_t clear_ccid; /* control connection the fsm counters below belong to */
+	struct fsm_tunnel_stats clear_fsm;
+};
+
+/* A tunnel or session event, for the log's companions (monitor clients). */
+struct ctl_event {
+	const char *event; /* "tunnel-up", "tunnel-down", "session-up", ... */
+	unsigned tunnel; /* 0: not tied to one tunnel */
+	const char *peer; /* "203.0.113.2:1701", NULL if unknown */
+	const char *from, *to; /* states, NULL if none */
+	uint32_t local_sid, remote_sid; /* sessions; 0 otherwise */
+	const char *reason; /* NULL if none */
 };
 
 uint64_t now_ms(void);
@@ -100,6 +136,18 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 void tunnel_shutdown(struct tunnel *t);
 bool tunnel_is_idle(const struct tunnel *t);
+/* Reload: settings changed (ct is the new configuration's entry): StopCCN,
+ * then start again with them. */
+void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct);
+/* Reload: gone from the configuration: StopCCN, then freed (TAP removed). */
+void tunnel_remove(struct tunnel *t);
+/* `l2tpctl tunnel down|up N`. */
+void tunnel_admin_down(struct tunnel *t);
+void tunnel_admin_up(struct tunnel *t);
+/* Counters as shown (minus `clear counters`); s is one of t's sessions. */
+void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret);
+void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret);
+void tunnel_clear_counters(struct tunnel *t);
 /* "203.0.113.2:1701" */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
@@ -107,6 +155,12 @@ bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_stor
 /* control.c */
 int control_open(struct daemon *d);
 void control_close(struct daemon *d);
+/* Push an event to every monitor client (never blocks; slow ones are dropped). */
+void control_event(struct daemon *d, const struct ctl_event *ev);
+
+/* metrics.c: the Prometheus endpoint of `metrics listen`. */
+int metrics_open(struct daemon *d, const struct sockaddr_storage *addr);
+void metrics_close(struct daemon *d); /* NULL-safe on d->metrics */
 
 /* daemon.c */
 int daemon_setup(struct daemon *d);
@@ -115,5 +169,12 @@ void daemon_teardown(struct daemon *d);
 void daemon_send(struct daemon *d, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
 		 const uint8_t *buf, size_t len);
 void daemon_check_stopped(struct daemon *d);
+/* Re-read d->config_path; on success apply the difference. */
+void daemon_reload(struct daemon *d, struct reload_report *rep);
+void reload_report_free(struct reload_report *rep);
+/* Free a removed tunnel once it is idle (called from its own timer). */
+void daemon_tunnel_reap(struct daemon *d, struct tunnel *t);
+struct tunnel *daemon_tunnel_find(struct daemon *d, unsigned id);
+void daemon_clear_counters(struct daemon *d);
 
 #endif

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon d;
 	struct cfg_diags diags = { 0 };
+	char *abs_config = NULL;
 	bool check = false, verbose = false, debug = false;
 	int c, r;
 
@@ -116,6 +117,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "l2tpv3d: warning: not running as root; TAP, bridge and port 1701 need CAP_NET_ADMIN "
 				"and CAP_NET_BIND_SERVICE\n");
 
+	/* reload reads the file again after daemon() moved to /; symlinks
+	 * stay unresolved, so a swapped link is followed */
+	if (d.config_path[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+
+		if (cwd && asprintf(&abs_config, "%s/%s", cwd, d.config_path) > 0)
+			d.config_path = abs_config;
+		else
+			abs_config = NULL;
+		free(cwd);
+	}
+
 	log_init(d.foreground, debug);
 	if (!d.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
@@ -125,6 +138,7 @@ int main(int argc, char **argv)
 		r = daemon_run(&d);
 	daemon_teardown(&d);
 	cfg_free(d.cfg);
+	free(abs_config);
 	if (r < 0) {
 		log_warnx("exiting on error: %s", strerror(-r));
 		return 1;

@@ -165,13 +165,35 @@ static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_ses
 
 static void schedule_reconnect(struct tunnel *t);
 
+static const char *tunnel_event_name(const struct fsm_event *ev)
+{
+	if (ev->to == FSM_T_ESTABLISHED)
+		return "tunnel-up";
+	if (ev->from == FSM_T_ESTABLISHED)
+		return "tunnel-down";
+	if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY)
+		return "tunnel-failed";
+	return "tunnel-state";
+}
+
+static const char *session_event_name(const struct fsm_event *ev)
+{
+	if (ev->to == FSM_S_ESTABLISHED)
+		return "session-up";
+	if (ev->to == FSM_S_IDLE && ev->from == FSM_S_ESTABLISHED)
+		return "session-down";
+	return "session-state";
+}
+
 static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s, const struct fsm_event *ev)
 {
 	struct tunnel *t = ctx;
+	struct ctl_event ce = { .tunnel = t->cfg->id, .reason = ev->reason };
 	char peer[64];
 	unsigned id = t->cfg->id;
 
 	peer_str(t, peer, sizeof(peer));
+	ce.peer = t->peer_known ? peer : NULL;
 	switch (ev->kind) {
 	case FSM_EV_TUNNEL_STATE:
 		if (ev->to == FSM_T_ESTABLISHED) {
@@ -179,6 +201,16 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 				   ft->peer_host_name[0] ? ft->peer_host_name : "-", ev->reason);
 			t->backoff_ms = 0;
 			t->last_tunnel_up_ms = now_ms();
+			if (t->established_total && !sockaddr_equal(&t->last_up_peer, &t->peer)) {
+				char was[64];
+
+				sockaddr_format(&t->last_up_peer, was, sizeof(was));
+				log_notice("tunnel %u: peer address changed from %s to %s", id, was, peer);
+				control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = id,
+									 .peer = peer, .reason = was });
+			}
+			t->established_total++;
+			t->last_up_peer = t->peer;
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
 			log_warnx("tunnel %u: down, peer %s: %s", id, peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY) {
@@ -190,6 +222,10 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 			log_info("tunnel %u: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
 				 fsm_tunnel_state_name(ev->to), peer, ev->reason);
 		}
+		ce.event = tunnel_event_name(ev);
+		ce.from = fsm_tunnel_state_name(ev->from);
+		ce.to = fsm_tunnel_state_name(ev->to);
+		control_event(t->d, &ce);
 		if (ev->to == FSM_T_IDLE) {
 			t->down_since_ms = now_ms();
 			schedule_reconnect(t);
@@ -203,21 +239,38 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 			log_warnx("tunnel %u: session %u/%u down, peer %s: %s", id, s->local_sid, s->remote_sid, peer,
 				  ev->reason);
 		else
-			log_info("tunnel %u: session %u %s -> %s: %s", id, s->local_sid,
-				 fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), ev->reason);
+			log_info("tunnel %u: session %u %s -> %s, peer %s: %s", id, s->local_sid,
+				 fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), peer, ev->reason);
+		ce.event = session_event_name(ev);
+		ce.from = fsm_session_state_name(ev->from);
+		ce.to = fsm_session_state_name(ev->to);
+		ce.local_sid = s ? s->local_sid : 0;
+		ce.remote_sid = s ? s->remote_sid : 0;
+		control_event(t->d, &ce);
 		break;
 	case FSM_EV_AUTH_FAILED:
 		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		ce.event = "auth-failed";
+		control_event(t->d, &ce);
 		break;
 	case FSM_EV_SESSION_REFUSED:
 		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		ce.event = "session-refused";
+		control_event(t->d, &ce);
 		break;
 	case FSM_EV_KEEPALIVE_SENT:
-	case FSM_EV_KEEPALIVE_ACKED:
 		if (t->cfg->keepalive_log)
 			log_info("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
 		else
-			log_debug("tunnel %u: keepalive: %s", id, ev->reason);
+			log_debug("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
+		break;
+	case FSM_EV_KEEPALIVE_ACKED:
+		if (t->cfg->keepalive_log)
+			log_info("tunnel %u: keepalive: %s after %llu ms, peer %s", id, ev->reason,
+				 (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
+		else
+			log_debug("tunnel %u: keepalive: %s after %llu ms, peer %s", id, ev->reason,
+				  (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
 		break;
 	case FSM_EV_PROTOCOL:
 		log_debug("tunnel %u: %s, peer %s", id, ev->reason, peer);
@@ -336,7 +389,7 @@ static void connect_now(struct tunnel *t)
 {
 	char peer[64];
 
-	if (t->d->stopping || !tunnel_is_idle(t))
+	if (t->d->stopping || !tunnel_is_idle(t) || t->admin_down || t->removing)
 		return;
 	t->peer = t->cfg->remote;
 	t->peer_known = true;
@@ -350,11 +403,27 @@ static void connect_now(struct tunnel *t)
 	tunnel_arm(t);
 }
 
+/* Also runs, with no delay, the work that must not happen inside a state
+ * machine callback: freeing a removed tunnel, restarting a changed one. */
 static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct tunnel *t = arg;
+
 	(void)fd;
 	(void)what;
-	connect_now(arg);
+	if (t->removing) {
+		if (tunnel_is_idle(t))
+			daemon_tunnel_reap(t->d, t);
+		return;
+	}
+	connect_now(t);
+}
+
+static void schedule_now(struct tunnel *t)
+{
+	struct timeval tv = { 0, 0 };
+
+	evtimer_add(t->reconnect, &tv);
 }
 
 static void schedule_reconnect(struct tunnel *t)
@@ -362,7 +431,18 @@ static void schedule_reconnect(struct tunnel *t)
 	struct timeval tv;
 	unsigned jitter;
 
-	if (!t->fconf.initiator || t->d->stopping)
+	if (t->removing) {
+		schedule_now(t);
+		return;
+	}
+	if (t->restart_pending) {
+		t->restart_pending = false;
+		t->backoff_ms = 0;
+		if (t->fconf.initiator && !t->admin_down && !t->d->stopping)
+			schedule_now(t);
+		return;
+	}
+	if (!t->fconf.initiator || t->d->stopping || t->admin_down)
 		return;
 	if (!t->cfg->always_on && t->fsm.stats.established_count)
 		return;
@@ -472,6 +552,7 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->idle);
 	if (t->tap_fd >= 0)
 		tap_close(t->tap_fd);
+	free(t->cfg_own);
 	free(t);
 }
 
@@ -507,6 +588,15 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 	/* RFC 3931 §4.1.2.2: the responder may answer from another port (NAT
 	 * too): follow where the SCCRP came from */
 	if (t->fsm.state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
+		if (!sockaddr_equal(&t->peer, peer)) {
+			char from[64], to[64];
+
+			peer_str(t, from, sizeof(from));
+			sockaddr_format(peer, to, sizeof(to));
+			log_notice("tunnel %u: peer address changed from %s to %s (SCCRP)", t->cfg->id, from, to);
+			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
+								 .peer = to, .reason = from });
+		}
 		t->peer = *peer;
 		if (t->local.ss_family == AF_UNSPEC)
 			t->local = *local;
@@ -519,6 +609,10 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 		       const struct sockaddr_storage *peer, char *why, size_t whylen)
 {
 	(void)peer;
+	if (t->removing || t->admin_down) {
+		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
 	if (t->fconf.initiator) {
 		snprintf(why, whylen, "tunnel %u is an initiator", t->cfg->id);
 		return L2TP_STOPCCN_ERROR;
@@ -534,9 +628,14 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 	if (!tunnel_is_idle(t)) {
 		/* the same peer starting over (restart, new NAT mapping): the old
 		 * connection is dead to it, so drop ours without a StopCCN */
+		char old[64];
+
+		peer_str(t, old, sizeof(old));
 		log_notice("tunnel %u: new SCCRQ from %s replaces the connection with %s (%s)", t->cfg->id,
-			   (sockaddr_format(peer, p, sizeof(p)), p), t->peer_known ? "old peer" : "-",
-			   fsm_tunnel_state_name(t->fsm.state));
+			   (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
+		if (t->peer_known && !sockaddr_equal(&t->peer, peer))
+			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
+								 .peer = p, .reason = old });
 		fsm_tunnel_release(&t->fsm);
 	}
 	t->peer = *peer;
@@ -547,4 +646,146 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 		 m->host_name);
 	(void)fsm_tunnel_accept(&t->fsm, m, raw, len, now_ms());
 	tunnel_arm(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* reload and administration */
+
+void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
+{
+	bool new_bridge = strcmp(t->cfg->bridge, ct->bridge) != 0;
+	int r;
+
+	t->cfg = ct;
+	fill_fsm_conf(t); /* the running connection keeps its own copy */
+	if (new_bridge && ct->bridge[0]) {
+		r = nl_bridge_add_port(t->d->nl, ct->bridge, ct->ifname);
+		if (r < 0) {
+			errno = -r;
+			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, ct->ifname, ct->bridge);
+		}
+	}
+	evtimer_del(t->reconnect);
+	t->backoff_ms = 0;
+	t->idle_since_ms = now_ms();
+	idle_arm(t);
+	if (tunnel_is_idle(t)) {
+		if (!t->admin_down)
+			tunnel_start(t);
+		return;
+	}
+	t->restart_pending = true;
+	fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "configuration changed", now_ms());
+	tunnel_arm(t);
+}
+
+void tunnel_remove(struct tunnel *t)
+{
+	struct cfg_tunnel *own = malloc(sizeof(*own));
+
+	/* t->cfg points into the configuration being replaced */
+	if (own) {
+		*own = *t->cfg;
+		t->cfg_own = own;
+		t->cfg = own;
+	}
+	t->removing = true;
+	t->restart_pending = false;
+	evtimer_del(t->idle);
+	evtimer_del(t->reconnect);
+	if (!tunnel_is_idle(t)) {
+		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "removed from the configuration", now_ms());
+		tunnel_arm(t);
+	}
+	if (tunnel_is_idle(t))
+		schedule_now(t);
+}
+
+void tunnel_admin_down(struct tunnel *t)
+{
+	char peer[64];
+
+	if (t->admin_down)
+		return;
+	t->admin_down = true;
+	t->restart_pending = false;
+	evtimer_del(t->reconnect);
+	log_notice("tunnel %u: administratively down, peer %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
+	control_event(t->d, &(struct ctl_event){ .event = "admin-down", .tunnel = t->cfg->id,
+						 .peer = t->peer_known ? peer : NULL });
+	if (!tunnel_is_idle(t)) {
+		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
+		tunnel_arm(t);
+	}
+}
+
+void tunnel_admin_up(struct tunnel *t)
+{
+	if (!t->admin_down)
+		return;
+	t->admin_down = false;
+	t->backoff_ms = 0;
+	log_notice("tunnel %u: administratively up", t->cfg->id);
+	control_event(t->d, &(struct ctl_event){ .event = "admin-up", .tunnel = t->cfg->id });
+	if (tunnel_is_idle(t))
+		tunnel_start(t);
+}
+
+static uint64_t minus(uint64_t a, uint64_t b)
+{
+	return a >= b ? a - b : a;
+}
+
+void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret)
+{
+	struct dp_counters c;
+
+	memset(&c, 0, sizeof(c));
+	if (s->user)
+		dp_session_counters(s->user, &c);
+	if (t->clear_sid && t->clear_sid == s->local_sid) {
+		c.rx_packets = minus(c.rx_packets, t->clear_dp.rx_packets);
+		c.rx_octets = minus(c.rx_octets, t->clear_dp.rx_octets);
+		c.tx_packets = minus(c.tx_packets, t->clear_dp.tx_packets);
+		c.tx_octets = minus(c.tx_octets, t->clear_dp.tx_octets);
+		c.rx_cookie_drops = minus(c.rx_cookie_drops, t->clear_dp.rx_cookie_drops);
+		c.rx_malformed_drops = minus(c.rx_malformed_drops, t->clear_dp.rx_malformed_drops);
+		c.rx_tap_errors = minus(c.rx_tap_errors, t->clear_dp.rx_tap_errors);
+		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
+	}
+	*ret = c;
+}
+
+void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)
+{
+	struct fsm_tunnel_stats s = t->fsm.stats;
+
+	if (t->clear_ccid && t->clear_ccid == t->fsm.local_ccid) {
+		s.rx_msgs = minus(s.rx_msgs, t->clear_fsm.rx_msgs);
+		s.tx_msgs = minus(s.tx_msgs, t->clear_fsm.tx_msgs);
+		s.retransmissions = minus(s.retransmissions, t->clear_fsm.retransmissions);
+		s.rx_duplicates = minus(s.rx_duplicates, t->clear_fsm.rx_duplicates);
+		s.rx_out_of_order = minus(s.rx_out_of_order, t->clear_fsm.rx_out_of_order);
+		s.auth_failures = minus(s.auth_failures, t->clear_fsm.auth_failures);
+		s.established_count = minus(s.established_count, t->clear_fsm.established_count);
+	}
+	*ret = s;
+}
+
+void tunnel_clear_counters(struct tunnel *t)
+{
+	/* one session per tunnel for now (see fsm_session_up_cb) */
+	memset(&t->clear_dp, 0, sizeof(t->clear_dp));
+	t->clear_sid = 0;
+	for (size_t i = 0; i < t->fsm.n_sessions; i++) {
+		const struct fsm_session *s = &t->fsm.sessions[i];
+
+		if (s->user) {
+			dp_session_counters(s->user, &t->clear_dp);
+			t->clear_sid = s->local_sid;
+			break;
+		}
+	}
+	t->clear_fsm = t->fsm.stats;
+	t->clear_ccid = t->fsm.local_ccid;
 }

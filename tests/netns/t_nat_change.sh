@@ -36,6 +36,8 @@ wait_for "r1 and r2 paired, r2 sending to 198.51.100.3:200xx" 45 r2_sees_new
 wait_for "pc1 reaches pc2" 10 ping1 pc1 192.168.10.2
 ping_ok pc1 192.168.10.2
 log "r2's peer: $(jqs r2 '.tunnels[0] | "\(.remote_address):\(.remote_port)"')"
+# one log line names the tunnel, the old and the new peer
+grep -qE "tunnel 1: peer address changed from 198\.51\.100\.2:1701 to 198\.51\.100\.3:200[0-9]{2}" "$(daemon_log r2)"
 
 daemon_alive r1
 daemon_alive r2

@@ -653,6 +653,80 @@ static void test_ipv6_endpoint_with_local(void **state)
 	run_free(&r);
 }
 
+static void test_metrics_listen(void **state)
+{
+	struct run r;
+	const struct sockaddr_in *sin;
+
+	(void)state;
+	parse_only(&r, "l2tp service on\n");
+	assert_false(r.c->has_metrics); /* off by default */
+	run_free(&r);
+
+	parse_only(&r, "metrics listen 127.0.0.1:9101\n");
+	assert_int_equal(r.d.n, 0);
+	assert_true(r.c->has_metrics);
+	sin = (const struct sockaddr_in *)&r.c->metrics;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 9101);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+
+	parse_only(&r, "metrics listen [::1]:9101\n");
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(r.c->metrics.ss_family, AF_INET6);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+
+	static const char *const bad[] = {
+		"metrics listen 127.0.0.1\n", "metrics listen 127.0.0.1:0\n", "metrics listen 127.0.0.1:65536\n",
+		"metrics listen host:80\n", "metrics listen ::1:80\n", "metrics listen [::1]80\n",
+		"metrics listen :80\n", "metrics listen 1.2.3.4:80 extra\n", "metrics listen\n",
+		"metrics listen [1.2.3.4]:80\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_only(&r, bad[i]);
+		if (r.d.n_errors != 1 || r.c->has_metrics)
+			fail_msg("'%s' accepted", bad[i]);
+		run_free(&r);
+	}
+}
+
+static void test_tunnel_equal(void **state)
+{
+	static const char base[] = "bridge member br0 eth0 tunnel1\n"
+				   "tunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+				   " tunnel endpoint address 192.0.2.1 192.0.2.2\n l2tp hostname A\n"
+				   " l2tp tunnel auth on s\n tunnel enable 1\n";
+	static const char *const changes[] = {
+		" l2tp hostname B\n", " l2tp tunnel auth on t\n", " l2tp tunnel auth off\n",
+		" tunnel endpoint address 192.0.2.1 192.0.2.3\n", " l2tp keepalive use on 5 3\n",
+		" l2tp keepalive log on\n", " l2tp syslog on\n", " l2tp remote router-id 1.2.3.4\n",
+		" l2tp local router-id 1.2.3.4\n", " l2tp remote end-id x\n", " l2tp always-on on\n",
+		" l2tp tunnel disconnect time 60\n", " ip tunnel tcp mss limit 1300\n",
+		"tunnel disable 1\n", "bridge member br1 eth1 tunnel1\nbridge member br0 eth0\n",
+	};
+	struct run a, b;
+	char text[1024];
+
+	(void)state;
+	parse_verify(&a, base);
+	/* the same settings on other lines are equal */
+	snprintf(text, sizeof(text), "# moved down\n\n%s", base);
+	parse_verify(&b, text);
+	assert_true(cfg_tunnel_equal(cfg_tunnel_find(a.c, 1), cfg_tunnel_find(b.c, 1)));
+	run_free(&b);
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base, changes[i]);
+		parse_verify(&b, text);
+		if (cfg_tunnel_equal(cfg_tunnel_find(a.c, 1), cfg_tunnel_find(b.c, 1)))
+			fail_msg("change '%s' not seen", changes[i]);
+		run_free(&b);
+	}
+	run_free(&a);
+}
+
 static void test_later_lines_replace(void **state)
 {
 	struct run r;
@@ -1630,6 +1704,8 @@ int main(void)
 		cmocka_unit_test(test_tunnel_defaults),
 		cmocka_unit_test(test_values_of_every_form),
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
+		cmocka_unit_test(test_metrics_listen),
+		cmocka_unit_test(test_tunnel_equal),
 		cmocka_unit_test(test_later_lines_replace),
 		cmocka_unit_test(test_tunnels_sorted_by_id),
 		cmocka_unit_test(test_tunnel_select_none_closes_block),
