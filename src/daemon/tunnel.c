@@ -395,6 +395,7 @@ static void fill_fsm_conf(struct tunnel *t)
 	f->peer_router_id = c->remote_router_id;
 	if (c->auth) {
 		f->auth = c->auth_style == CFG_AUTH_CHALLENGE ? FSM_AUTH_CHALLENGE : FSM_AUTH_DIGEST;
+		f->digest_type = c->auth_style == CFG_AUTH_DIGEST_SHA1 ? L2TP_DIGEST_HMAC_SHA1 : L2TP_DIGEST_HMAC_MD5;
 		f->secret_len = strlen(c->secret);
 		memcpy(f->secret, c->secret, f->secret_len);
 	}

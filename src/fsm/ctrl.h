@@ -53,6 +53,7 @@ struct fsm_tunnel_conf {
 	bool check_peer_router_id;
 	uint32_t peer_router_id;
 	enum fsm_auth auth; /* what we send as initiator; as responder we follow the SCCRQ */
+	uint8_t digest_type; /* L2TP_DIGEST_HMAC_MD5 (0) or _SHA1 as initiator; a responder uses the SCCRQ's */
 	char secret[256];
 	size_t secret_len;
 	uint8_t end_id[L2TP_END_ID_MAX];
@@ -181,6 +182,7 @@ struct fsm_tunnel {
 
 	/* authentication */
 	enum fsm_auth auth; /* in force on this connection */
+	uint8_t digest_type; /* hash of the digests we send (FSM_AUTH_DIGEST) */
 	uint8_t key[16]; /* RFC 3931 shared key */
 	uint8_t nonce[16], peer_nonce[L2TP_NONCE_MAX];
 	size_t peer_nonce_len;
@@ -239,6 +241,8 @@ uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t);
 
 /* Tear down with a StopCCN (-> CLOSING, then IDLE once acked or given up). */
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
+/* The same with an Error Code (RFC 3931 §5.4.2, with result 2). */
+void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now);
 
 /* Connection time of the session in seconds. */
 static inline uint64_t fsm_session_uptime(const struct fsm_session *s, uint64_t now)
