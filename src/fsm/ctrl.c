@@ -339,6 +339,11 @@ int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 	t->challenge_sent = false;
 	msg_init(t, &m, L2TP_MSG_SCCRQ);
 	put_identity(t, &m);
+	/* §5.4.3: one control connection per pair of LCCEs */
+	t->opened = true;
+	t->ops->random(t->ctx, t->tie_breaker, sizeof(t->tie_breaker));
+	l2tp_msg_set(&m, L2TP_AVP_TIE_BREAKER);
+	memcpy(m.tie_breaker, t->tie_breaker, sizeof(t->tie_breaker));
 	if (t->auth == FSM_AUTH_DIGEST) {
 		t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
 		l2tp_msg_set(&m, L2TP_AVP_NONCE);
@@ -467,6 +472,7 @@ int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 
 	t->auth = FSM_AUTH_NONE;
 	t->challenge_sent = false;
+	t->opened = false;
 	if (t->conf.auth != FSM_AUTH_NONE) {
 		if (l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len) {
 			t->auth = FSM_AUTH_DIGEST;
@@ -501,6 +507,17 @@ int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	set_state(t, FSM_T_WAIT_CTL_CONN, "SCCRQ accepted: SCCRP sent");
 	t->close_until = now + rtx_cycle_ms(t);
 	return enqueue(t, &r, false, now);
+}
+
+enum fsm_tie fsm_tunnel_tie_break(const struct fsm_tunnel *t, const struct l2tp_msg *sccrq)
+{
+	int c;
+
+	if (t->state != FSM_T_WAIT_CTL_REPLY || !t->opened || sccrq->type != L2TP_MSG_SCCRQ ||
+	    !l2tp_msg_has(sccrq, L2TP_AVP_TIE_BREAKER))
+		return FSM_TIE_NONE;
+	c = memcmp(sccrq->tie_breaker, t->tie_breaker, sizeof(t->tie_breaker));
+	return c < 0 ? FSM_TIE_LOST : c > 0 ? FSM_TIE_WON : FSM_TIE_BOTH_LOST;
 }
 
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now)
@@ -840,7 +857,9 @@ static void established(struct fsm_tunnel *t, const char *reason, uint64_t now)
 	t->reason[0] = '\0';
 	set_state(t, FSM_T_ESTABLISHED, reason);
 	start_keepalive(t, now);
-	if (t->conf.initiator)
+	/* the caller opens the session (after a lost tie breaker an
+	 * initiator may answer its peer's SCCRQ: then the peer does) */
+	if (t->opened)
 		session_open(t, now);
 }
 

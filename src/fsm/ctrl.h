@@ -189,6 +189,10 @@ struct fsm_tunnel {
 	uint8_t challenge[16]; /* challenge style: what we sent */
 	bool challenge_sent;
 
+	/* simultaneous open (RFC 3931 §5.4.3) */
+	bool opened; /* we sent this connection's SCCRQ (else we accepted the peer's) */
+	uint8_t tie_breaker[8]; /* the Control Connection Tie Breaker of our SCCRQ */
+
 	/* reliable delivery */
 	struct fsm_txmsg txq[FSM_TXQ_LEN];
 	size_t txq_len;
@@ -238,6 +242,23 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now);
 /* When fsm_tunnel_tick next has something to do. */
 uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t);
+
+/*
+ * Simultaneous open (RFC 3931 §5.4.3): t is calling a peer whose own SCCRQ
+ * (with a Control Connection Tie Breaker) has just arrived.  The lower
+ * tie breaker wins: WON, the caller drops the peer's SCCRQ and t goes on;
+ * LOST, the caller abandons t's attempt (fsm_tunnel_release) and answers
+ * the peer's SCCRQ; BOTH_LOST (equal values), both sides drop theirs.
+ * NONE if there is no contest (t not waiting for an SCCRP, or no Tie
+ * Breaker in the SCCRQ): the SCCRQ is handled as any other.
+ */
+enum fsm_tie {
+	FSM_TIE_NONE,
+	FSM_TIE_WON,
+	FSM_TIE_LOST,
+	FSM_TIE_BOTH_LOST,
+};
+enum fsm_tie fsm_tunnel_tie_break(const struct fsm_tunnel *t, const struct l2tp_msg *sccrq);
 
 /* Tear down with a StopCCN (-> CLOSING, then IDLE once acked or given up). */
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
