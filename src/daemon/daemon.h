@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "daemon/guard.h"
 #include "dataplane/dp.h"
 #include "fsm/ctrl.h"
 
@@ -57,6 +58,7 @@ struct daemon {
 	struct daemon_stats stats;
 	uint64_t refuse_log_window; /* rate limit for refusal log lines */
 	unsigned refuse_log_count;
+	struct guard guard; /* strangers: rate limits, replays, recently closed (guard.h) */
 };
 
 /* A configured tunnel: conf + state + stats. */
@@ -115,5 +117,7 @@ void daemon_teardown(struct daemon *d);
 void daemon_send(struct daemon *d, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
 		 const uint8_t *buf, size_t len);
 void daemon_check_stopped(struct daemon *d);
+/* A tunnel's connection went idle: remember it to re-ACK duplicate StopCCNs. */
+void daemon_conn_closed(struct daemon *d, const struct tunnel *t);
 
 #endif

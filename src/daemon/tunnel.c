@@ -191,6 +191,7 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 				 fsm_tunnel_state_name(ev->to), peer, ev->reason);
 		}
 		if (ev->to == FSM_T_IDLE) {
+			daemon_conn_closed(t->d, t);
 			t->down_since_ms = now_ms();
 			schedule_reconnect(t);
 			daemon_check_stopped(t->d);

@@ -1308,3 +1308,45 @@ int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf
 	m.nr = nr;
 	return l2tp_ctrl_encode(&m, buf, cap);
 }
+
+void fsm_tunnel_sign_save(const struct fsm_tunnel *t, struct fsm_sign *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->auth = t->auth;
+	ret->digest_type = t->digest_type;
+	memcpy(ret->key, t->key, sizeof(ret->key));
+	memcpy(ret->nonce, t->nonce, sizeof(ret->nonce));
+	memcpy(ret->peer_nonce, t->peer_nonce, t->peer_nonce_len);
+	ret->peer_nonce_len = t->peer_nonce_len;
+}
+
+int fsm_stateless_ack_signed(const struct fsm_sign *s, uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf,
+			     size_t cap)
+{
+	struct l2tp_msg m;
+	int len;
+
+	if (s->auth != FSM_AUTH_DIGEST)
+		return fsm_stateless_ack(peer_ccid, ns, nr, buf, cap);
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_ACK;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	m.n_digests = 1;
+	m.digest_type[0] = s->digest_type;
+	m.ccid = peer_ccid;
+	m.ns = ns;
+	m.nr = nr;
+	len = l2tp_ctrl_encode(&m, buf, cap);
+	if (len > 0)
+		l2tp_auth_digest_sign(s->key, s->nonce, sizeof(s->nonce), s->peer_nonce, s->peer_nonce_len, buf,
+				      (size_t)len, &m);
+	return len;
+}
+
+unsigned fsm_tunnel_hellos_unanswered(const struct fsm_tunnel *t)
+{
+	for (size_t i = 0; i < t->txq_len; i++)
+		if (t->txq[i].is_hello && t->txq[i].sent)
+			return t->txq[i].tries;
+	return 0;
+}

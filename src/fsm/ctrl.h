@@ -281,6 +281,25 @@ int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const cha
 /* Build an ACK for a message we keep no state for (duplicate StopCCN). */
 int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap);
 
+/* How a connection signed its messages, kept after it is gone so that a
+ * duplicate StopCCN can still be acknowledged with a valid digest. */
+struct fsm_sign {
+	enum fsm_auth auth;
+	uint8_t digest_type;
+	uint8_t key[16];
+	uint8_t nonce[16];
+	uint8_t peer_nonce[L2TP_NONCE_MAX];
+	size_t peer_nonce_len;
+};
+void fsm_tunnel_sign_save(const struct fsm_tunnel *t, struct fsm_sign *ret);
+/* fsm_stateless_ack, signed as s says (Message Digest if s->auth is digest). */
+int fsm_stateless_ack_signed(const struct fsm_sign *s, uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf,
+			     size_t cap);
+
+/* Keepalives sent without an answer so far on the outstanding HELLO
+ * (0: none outstanding, 1: sent once and not yet due again...). */
+unsigned fsm_tunnel_hellos_unanswered(const struct fsm_tunnel *t);
+
 /* 16-bit sequence comparison (RFC 3931 §4.2, modulo 2^16): a < b. */
 static inline bool fsm_seq_lt(uint16_t a, uint16_t b)
 {
