@@ -10,6 +10,7 @@ PKGS=(
 	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libcmocka-dev
 	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat
+	python3 # /usr/bin/python3: raw-socket senders of the netns tests (t_flood)
 )
 
 SUDO=

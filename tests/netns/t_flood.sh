@@ -13,10 +13,19 @@
 # stays up with the same tunnel and session IDs; r2's refusal counter rose;
 # r2's answers to strangers stay bounded (no amplification); its RSS stays
 # bounded; its log lines about the flood are rate-limited (counted).
+#
+# Then replays: r1's SCCRQ captured at set-up, sent again from r1's public
+# address with another source port (what a restarted peer behind NAT looks
+# like, but with the old nonce), must not replace the connection; sent from
+# r1's own port it is a duplicate (Ns 0) and only re-acknowledged.  And
+# after r1 stops (StopCCN), a duplicate of its StopCCN is re-acknowledged
+# with a valid digest from the recently-closed table, while a HELLO for an
+# unknown connection is counted and dropped (RFC 3931 §5.7, §4.2).
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
 topo_create
+capture_start inet e1 "$OUT/setup.pcap"
 start_pair
 
 COUNT=${FLOOD_COUNT:-20000}
@@ -26,7 +35,7 @@ cat >"$RUN/flood.py" <<'PY'
 # SCCRQs with spoofed IPv4 sources over a raw socket (IP_HDRINCL).
 import os, random, socket, struct, sys, time
 
-dst, count, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+dst = sys.argv[1]
 
 def avp(t, v, m=True):
     return struct.pack("!HHH", (0x8000 if m else 0) | (6 + len(v)), 0, t) + v
@@ -43,15 +52,20 @@ def sccrq():
 
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 daddr = socket.inet_aton(dst)
-start = time.monotonic()
-for i in range(count):
-    src = "198.51.100.%d" % random.randrange(10, 250)
-    l2 = sccrq()
-    sport = random.randrange(1024, 65535)
+
+def send(src, sport, l2):
     udp = struct.pack("!HHHH", sport, 1701, 8 + len(l2), 0) + l2   # checksum 0: none (IPv4)
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
                      socket.inet_aton(src), daddr)
     s.sendto(ip + udp, (dst, 0))
+
+if sys.argv[2] == "send":           # DST send SRC SPORT HEX: one datagram
+    send(sys.argv[3], int(sys.argv[4]), bytes.fromhex(sys.argv[5]))
+    sys.exit(0)
+count, secs = int(sys.argv[2]), float(sys.argv[3])
+start = time.monotonic()
+for i in range(count):
+    send("198.51.100.%d" % random.randrange(10, 250), random.randrange(1024, 65535), sccrq())
     # pace: packet i leaves at i * secs / count
     ahead = start + (i + 1) * secs / count - time.monotonic()
     if ahead > 0.001:
@@ -65,6 +79,7 @@ refused() { jqs r2 '.counters.sccrq_refused'; }
 flood_lines() { grep -cE '198\.51\.100\.([1-9][0-9]|1[0-9][0-9]|2[0-4][0-9])[^0-9]|more lines about|SCCRQs a second' "$(daemon_log r2)" || true; }
 
 ping_ok pc1 192.168.10.2 3
+capture_stop "$OUT/setup.pcap"
 ids_before=$(ids)
 rss_before=$(rss_kb)
 refused_before=$(refused)
@@ -118,5 +133,55 @@ log "r2 wrote $lines log lines about the flood"
 (( lines <= 6 * (SECS / 10 + 2) ))
 
 daemon_alive r2
+
+# --- replays of r1's SCCRQ (its digest verifies: only the nonce tells)
+sccrq_hex=$(tsh "$OUT/setup.pcap" -Y 'l2tp.avp.message_type==1' -T fields -e udp.payload | head -n 1)
+sccrq_hex=${sccrq_hex//:/}
+[[ -n $sccrq_hex ]]
+send() { nq inet /usr/bin/python3 "$RUN/flood.py" 203.0.113.2 send "$@"; }
+# Each poll sends the replay again: the flood may have used up the SCCRQ
+# bucket and the log window for a few seconds.
+replay_refused() {
+	send 198.51.100.2 40000 "$sccrq_hex"
+	grep -qE 'from 198\.51\.100\.2:40000 .*replayed SCCRQ' "$(daemon_log r2)"
+}
+capture_start inet e1 "$OUT/replay.pcap"
+wait_for "r2 refuses the replayed SCCRQ from a new port" 20 replay_refused
+# From r1's own address and port it is the connection's first message
+# again: a duplicate Ns, acknowledged, never processed (else: StopCCN 7).
+for _ in 1 2 3; do send 198.51.100.2 1701 "$sccrq_hex"; done
+hold_never "r2's tunnel leaves established after the duplicate SCCRQs" 2 not_established r2
+capture_stop "$OUT/replay.pcap"
+_expect "StopCCNs r2 sent to r1's port after the replays" \
+	"$(tcount "$OUT/replay.pcap" 'ip.src==203.0.113.2 && udp.dstport==1701 && l2tp.avp.message_type==4')" 0
+_expect "tunnel and session IDs after the replays" "$(ids)" "$ids_before"
+paired
+ping_ok pc1 192.168.10.2 3
+
+# --- a duplicate StopCCN after r1 left, and a HELLO for no connection
+stopccn_hex() { tsh "$1" -Y 'l2tp.avp.message_type==4 && ip.src==198.51.100.2' -T fields -e udp.payload | head -n 1; }
+old_ccid=$(jqs r2 '.tunnels[0].local_tunnel_id')
+capture_start inet e1 "$OUT/stop.pcap"
 stop_daemon r1
+wait_for "r2 drops the tunnel after r1's StopCCN" 5 not_established r2
+wait_for "r1's StopCCN captured" 5 eval '[[ -n $(stopccn_hex "$OUT/stop.pcap") ]]'
+hex=$(stopccn_hex "$OUT/stop.pcap")
+hex=${hex//:/}
+acks_before=$(tcount "$OUT/stop.pcap" "ip.src==203.0.113.2 && l2tp.avp.message_type==20")
+send 198.51.100.2 1701 "$hex"
+wait_for "r2 re-acknowledges the duplicate StopCCN" 10 \
+	eval '(( $(tcount "$OUT/stop.pcap" "ip.src==203.0.113.2 && l2tp.avp.message_type==20") > acks_before ))'
+unknown_before=$(jqs r2 '.counters.rx_ctrl_unknown_ccid')
+# HELLO (type 6) to CCID 0x01020304, Ns 5, Nr 5
+send 198.51.100.2 1701 "c803001401020304000500058008000000000006"
+wait_for "r2 counts the HELLO for an unknown connection" 10 \
+	eval '(( $(jqs r2 ".counters.rx_ctrl_unknown_ccid") > unknown_before ))'
+capture_stop "$OUT/stop.pcap"
+# every ACK r2 sent carries a digest that verifies
+_expect "r2's ACKs to the StopCCN with a verified digest" \
+	"$(tcount "$OUT/stop.pcap" "ip.src==203.0.113.2 && l2tp.avp.message_type==20 && l2tp.avp.message_digest && !l2tp.incorrect_digest" -o l2tp.shared_secret:yamaha)" \
+	"$(tcount "$OUT/stop.pcap" "ip.src==203.0.113.2 && l2tp.avp.message_type==20")"
+_expect "r2's answers to the unknown HELLO" \
+	"$(tcount "$OUT/stop.pcap" "ip.src==203.0.113.2 && l2tp.ccid==0x01020304")" 0
+log "old connection $old_ccid: StopCCN re-acknowledged; unknown HELLO counted and dropped"
 stop_daemon r2

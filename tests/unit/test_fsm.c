@@ -2262,6 +2262,72 @@ static void test_simultaneous_open_tie_breaker(void **state)
 	world_free(w);
 }
 
+/* §6.15 WEN and §6.16 SLI received without harm: acknowledged, nothing
+ * else changes (no circuit status in a WEN, SLI for a session we lack). */
+static void test_wen_and_sli_without_harm(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint32_t sid;
+	bool up;
+
+	(void)state;
+	start(w);
+	sid = fake_session_b(w, true);
+	up = w->b.t.sessions[0].circuit_remote_up;
+	mk(&m, L2TP_MSG_WEN, CCID_B, 4, 2);
+	mk_sids(&m, 0x5001, sid);
+	inject(w, &w->b, &m);
+	mk(&m, L2TP_MSG_SLI, CCID_B, 5, 2);
+	mk_sids(&m, 0x9999, 0x8888); /* no such session */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.n_sessions, 1);
+	assert_int_equal(w->b.t.sessions[0].state, FSM_S_ESTABLISHED);
+	assert_int_equal(w->b.t.sessions[0].circuit_remote_up, up);
+	assert_int_equal(w->b.downs, 0);
+	run(w, w->now + 60, HOLD);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 2, 6);
+	world_free(w);
+}
+
+/* §4.2 replay of old control messages: the SCCRQ (Ns 0) and the SCCCN of
+ * an established connection, sent again with a valid digest, are
+ * duplicates: acknowledged at once, never processed again (no StopCCN 7,
+ * no second SCCRP). */
+static void test_replayed_setup_messages_only_reacked(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "yamaha", "yamaha");
+	struct pkt sccrq, scccn;
+	struct l2tp_msg m;
+	uint16_t ns_b;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	sccrq = w->a.out[0];
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	scccn = w->a.out[0];
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	ns_b = w->b.t.ns;
+	deliver(w, &w->b, sccrq.buf, sccrq.len);
+	deliver(w, &w->b, scccn.buf, scccn.len);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 2);
+	assert_int_equal(w->b.t.ns, ns_b); /* nothing new queued */
+	assert_int_equal(w->b.nout, 2);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(m.n_digests, 1);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(w->b.downs, 0);
+	world_free(w);
+}
+
 static void test_state_names(void **state)
 {
 	(void)state;
@@ -2459,6 +2525,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_vendor_and_unknown_avps_in_control_messages, teardown),
 		cmocka_unit_test_teardown(test_stopccn_result_codes, teardown),
 		cmocka_unit_test_teardown(test_simultaneous_open_tie_breaker, teardown),
+		cmocka_unit_test_teardown(test_wen_and_sli_without_harm, teardown),
+		cmocka_unit_test_teardown(test_replayed_setup_messages_only_reacked, teardown),
 		cmocka_unit_test_teardown(test_state_names, teardown),
 		cmocka_unit_test_teardown(test_soak_lossy_link, teardown),
 	};
