@@ -5,9 +5,11 @@
  * The data thread receives everything on UDP 1701 and hands control
  * messages (T=1) to us over a SOCK_SEQPACKET pair.  We decode them and
  * route by header CCID: ours -> that tunnel's state machine; 0 with an
- * SCCRQ -> the first responder tunnel whose checks pass (Router ID,
- * secret); anything else is counted and, for a StopCCN, acknowledged
- * statelessly so the peer can stop retransmitting.
+ * SCCRQ -> (at a bounded rate) an initiator tunnel calling that peer
+ * (simultaneous open), or the first responder tunnel whose checks pass
+ * (Router ID, secret) and that may take it (replacement rules); anything
+ * else is counted and, for a StopCCN, acknowledged statelessly so the peer
+ * can stop retransmitting.  guard.c holds the limits and tables.
  */
 #include <arpa/inet.h>
 #include <errno.h>
