@@ -688,6 +688,23 @@ static int h_auth(struct parser *p)
 	return 0;
 }
 
+/* `l2tp tunnel auth method digest-md5|digest-sha1|challenge`: how we
+ * authenticate as initiator (a responder follows its peer's SCCRQ). */
+static int h_auth_method(struct parser *p)
+{
+	static const char *const names[] = { [CFG_AUTH_DIGEST] = "digest-md5",
+					     [CFG_AUTH_CHALLENGE] = "challenge",
+					     [CFG_AUTH_DIGEST_SHA1] = "digest-sha1" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(p->a[0], names[i])) {
+			p->t->auth_style = (enum cfg_auth_style)i;
+			return 0;
+		}
+	}
+	return perr(p, "expected digest-md5, digest-sha1 or challenge, not '%s'", p->a[0]);
+}
+
 static int h_disconnect(struct parser *p)
 {
 	struct cfg_tunnel *t = p->t;
@@ -962,6 +979,8 @@ static const struct command commands[] = {
 	  "tunnel endpoint address [LOCAL] REMOTE" },
 	{ { "l2tp", "always-on" }, 1, 1, SCOPE_TUNNEL, h_always_on, "l2tp always-on on|off" },
 	{ { "l2tp", "hostname" }, 1, 1, SCOPE_TUNNEL, h_hostname, "l2tp hostname NAME" },
+	{ { "l2tp", "tunnel", "auth", "method" }, 1, 1, SCOPE_TUNNEL, h_auth_method,
+	  "l2tp tunnel auth method digest-md5|digest-sha1|challenge" },
 	{ { "l2tp", "tunnel", "auth" }, 1, 2, SCOPE_TUNNEL, h_auth,
 	  "l2tp tunnel auth on SECRET|off" },
 	{ { "l2tp", "tunnel", "disconnect", "time" }, 1, 1, SCOPE_TUNNEL, h_disconnect,
@@ -1572,6 +1591,10 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 		fprintf(out, " l2tp tunnel auth on %s\n", t->secret);
 	else
 		fprintf(out, " l2tp tunnel auth off\n");
+	if (t->auth_style == CFG_AUTH_DIGEST_SHA1)
+		fprintf(out, " l2tp tunnel auth method digest-sha1\n");
+	else if (t->auth_style == CFG_AUTH_CHALLENGE)
+		fprintf(out, " l2tp tunnel auth method challenge\n");
 	if (t->disconnect_time)
 		fprintf(out, " l2tp tunnel disconnect time %u\n", t->disconnect_time);
 	else

@@ -62,8 +62,9 @@ enum cfg_mss_mode {
 };
 
 enum cfg_auth_style {
-	CFG_AUTH_DIGEST, /* RFC 3931 Message Digest + Nonce (default) */
+	CFG_AUTH_DIGEST, /* RFC 3931 Message Digest (HMAC-MD5) + Nonce (default) */
 	CFG_AUTH_CHALLENGE, /* L2TPv2-style Challenge / Challenge Response */
+	CFG_AUTH_DIGEST_SHA1, /* RFC 3931 Message Digest (HMAC-SHA-1) + Nonce */
 };
 
 /* One `tunnel select N` block.  `has_*` say which lines were given. */
@@ -85,7 +86,7 @@ struct cfg_tunnel {
 
 	bool auth; /* `l2tp tunnel auth on SECRET` / `off` */
 	char secret[CFG_SECRET_MAX + 1];
-	enum cfg_auth_style auth_style; /* default CFG_AUTH_DIGEST */
+	enum cfg_auth_style auth_style; /* `l2tp tunnel auth method`, default CFG_AUTH_DIGEST */
 
 	unsigned disconnect_time; /* seconds, 0 = off (default) */
 

@@ -5,9 +5,11 @@
  * The data thread receives everything on UDP 1701 and hands control
  * messages (T=1) to us over a SOCK_SEQPACKET pair.  We decode them and
  * route by header CCID: ours -> that tunnel's state machine; 0 with an
- * SCCRQ -> the first responder tunnel whose checks pass (Router ID,
- * secret); anything else is counted and, for a StopCCN, acknowledged
- * statelessly so the peer can stop retransmitting.
+ * SCCRQ -> (at a bounded rate) an initiator tunnel calling that peer
+ * (simultaneous open), or the first responder tunnel whose checks pass
+ * (Router ID, secret) and that may take it (replacement rules); anything
+ * else is counted and, for a StopCCN, acknowledged statelessly so the peer
+ * can stop retransmitting.  guard.c holds the limits and tables.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,6 +70,100 @@ static struct tunnel *find_by_ccid(struct daemon *d, uint32_t ccid)
 	return NULL;
 }
 
+/* A rate-limited log line about strangers (guard.h); says once how many
+ * were left out. */
+static bool guard_log_ok(struct daemon *d)
+{
+	uint64_t dropped;
+	bool ok = guard_log_allow(&d->guard, now_ms(), &dropped);
+
+	if (dropped)
+		log_warnx("%llu more lines about refused or unknown control messages not logged "
+			  "(%llu SCCRQs over the rate limit, %llu replies suppressed so far)",
+			  (unsigned long long)dropped, (unsigned long long)d->guard.stats.sccrq_rate_limited,
+			  (unsigned long long)d->guard.stats.replies_suppressed);
+	return ok;
+}
+
+void daemon_conn_closed(struct daemon *d, const struct tunnel *t)
+{
+	if (t->peer_known && t->fsm.remote_ccid)
+		guard_closed_add(&d->guard, &t->fsm, &t->peer, now_ms());
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+/*
+ * May this SCCRQ (already checked for t) replace t's current connection?
+ * Only an authenticated one (a digest over the SCCRQ with a nonce never
+ * seen before: a restarted peer, not a replay) when t has auth on; a
+ * challenge-style SCCRQ proves nothing until its SCCCN.  Without auth,
+ * only from the same peer host or when the old connection has missed a
+ * keepalive.  A connection still being set up may always be replaced.
+ */
+static bool may_replace(struct daemon *d, struct tunnel *t, const struct l2tp_msg *m,
+			const struct sockaddr_storage *peer, char *why, size_t whylen)
+{
+	if (tunnel_is_idle(t) || t->fsm.state != FSM_T_ESTABLISHED)
+		return true;
+	if (t->fconf.auth != FSM_AUTH_NONE) {
+		if (!(l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests)) {
+			snprintf(why, whylen, "tunnel %u is established and an SCCRQ without a Message Digest "
+				 "cannot replace it", t->cfg->id);
+			return false;
+		}
+		return true; /* replays were weeded out before */
+	}
+	if ((t->peer_known && same_host(&t->peer, peer)) || fsm_tunnel_hellos_unanswered(&t->fsm) >= 2)
+		return true;
+	(void)d;
+	snprintf(why, whylen, "tunnel %u is established with another peer that still answers keepalives",
+		 t->cfg->id);
+	return false;
+}
+
+/* RFC 3931 §5.4.3: the SCCRQ of a peer an initiator tunnel is calling at
+ * the same moment.  True if handled (dropped or answered). */
+static bool simultaneous_open(struct daemon *d, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			      const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+	char p[64], w[256];
+
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		struct tunnel *t = d->tunnels[i];
+		enum fsm_tie tie;
+
+		if (!t->fconf.initiator || !same_host(&t->cfg->remote, peer))
+			continue;
+		tie = fsm_tunnel_tie_break(&t->fsm, m);
+		if (tie == FSM_TIE_NONE || fsm_sccrq_check(&t->fconf, m, raw, len, w, sizeof(w)) != 0)
+			continue;
+		sockaddr_format(peer, p, sizeof(p));
+		if (tie == FSM_TIE_WON) {
+			log_info("tunnel %u: simultaneous open with %s: our tie breaker is lower; its SCCRQ dropped",
+				 t->cfg->id, p);
+			return true;
+		}
+		/* lost (or, one chance in 2^64, equal: then both answer) */
+		log_info("tunnel %u: simultaneous open with %s: its tie breaker is lower; answering its SCCRQ",
+			 t->cfg->id, p);
+		d->stats.sccrq_accepted++;
+		tunnel_accept(t, m, raw, len, peer, local);
+		return true;
+	}
+	return false;
+}
+
 static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			 const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
@@ -76,6 +172,16 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	uint8_t out[512];
 	int n;
 
+	/* a flood costs us at most GUARD_SCCRQ_RATE digest checks a second */
+	if (!guard_sccrq_allow(&d->guard, now_ms())) {
+		d->stats.sccrq_refused++;
+		if (guard_log_ok(d)) {
+			sockaddr_format(peer, p, sizeof(p));
+			log_warnx("SCCRQ from %s dropped: more than %u SCCRQs a second (%llu dropped so far)", p,
+				  GUARD_SCCRQ_RATE, (unsigned long long)d->guard.stats.sccrq_rate_limited);
+		}
+		return;
+	}
 	/* a retransmitted SCCRQ of a connection we already answered */
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];
@@ -86,11 +192,25 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			return;
 		}
 	}
+	if (simultaneous_open(d, m, raw, len, peer, local))
+		return;
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];
 		char w[256];
 		int r = tunnel_sccrq_check(t, m, raw, len, peer, w, sizeof(w));
 
+		/* an authenticated SCCRQ seen before is a replay (its nonce) */
+		if (!r && t->fconf.auth != FSM_AUTH_NONE && l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests &&
+		    guard_nonce_seen(&d->guard, m->nonce, m->nonce_len)) {
+			snprintf(why, sizeof(why), "tunnel %u: replayed SCCRQ (its nonce was seen before)", t->cfg->id);
+			result = L2TP_STOPCCN_NOT_AUTHORIZED;
+			break;
+		}
+		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
+			snprintf(why, sizeof(why), "%s", w);
+			result = L2TP_STOPCCN_EXISTS;
+			continue;
+		}
 		if (!r) {
 			d->stats.sccrq_accepted++;
 			tunnel_accept(t, m, raw, len, peer, local);
@@ -103,7 +223,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 		}
 	}
 	d->stats.sccrq_refused++;
-	if (refuse_log_ok(d)) {
+	if (refuse_log_ok(d) && guard_log_ok(d)) {
 		sockaddr_format(peer, p, sizeof(p));
 		snprintf(rid, sizeof(rid), "%u.%u.%u.%u", m->router_id >> 24, (m->router_id >> 16) & 0xff,
 			 (m->router_id >> 8) & 0xff, m->router_id & 0xff);
@@ -112,7 +232,8 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	}
 	n = fsm_stateless_stopccn(m, (uint16_t)result, result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why,
 				  out, sizeof(out));
-	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID))
+	/* no amplification: refusals are answered at a bounded rate */
+	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms()))
 		daemon_send(d, peer, local, out, (size_t)n);
 }
 
@@ -151,16 +272,36 @@ static void handle_ctrl(struct daemon *d, const uint8_t *raw, size_t len, const 
 			return;
 		}
 	}
+	/*
+	 * Not a connection of ours.  A duplicate StopCCN of a connection that
+	 * closed within the hold time (our ACK was lost) is acknowledged again,
+	 * signed as before (RFC 3931 §5.7); after that the peer's IDs are
+	 * forgotten.  Anything else is counted and dropped, logged at a
+	 * bounded rate; a StopCCN naming its sender (Assigned CCID) still gets
+	 * a bounded-rate ACK so the peer stops retransmitting it.
+	 */
 	d->stats.rx_ctrl_unknown_ccid++;
-	sockaddr_format(peer, p, sizeof(p));
-	log_debug("%s for unknown control connection %u from %s", l2tp_msg_type_name(m.type), m.ccid, p);
-	if (m.type == L2TP_MSG_STOPCCN && l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID)) {
-		/* RFC 3931 §5.7: let the peer stop retransmitting it */
-		uint8_t out[64];
-		int n = fsm_stateless_ack(m.assigned_ccid, m.nr, (uint16_t)(m.ns + 1), out, sizeof(out));
+	if (m.type == L2TP_MSG_STOPCCN) {
+		const struct guard_closed *c = guard_closed_find(&d->guard, m.ccid, peer, now_ms());
+		uint8_t out[128];
+		int n = -1;
 
+		if (c) {
+			d->guard.stats.closed_reacked++;
+			n = fsm_stateless_ack_signed(&c->sign, c->peer_ccid, c->ns, (uint16_t)(m.ns + 1), out,
+						     sizeof(out));
+		} else if (l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms())) {
+			n = fsm_stateless_ack(m.assigned_ccid, m.nr, (uint16_t)(m.ns + 1), out, sizeof(out));
+		}
 		if (n > 0)
 			daemon_send(d, peer, local, out, (size_t)n);
+		if (c)
+			return;
+	}
+	if (guard_log_ok(d)) {
+		sockaddr_format(peer, p, sizeof(p));
+		log_info("%s for unknown control connection %u from %s; dropped (%llu so far)",
+			 l2tp_msg_type_name(m.type), m.ccid, p, (unsigned long long)d->stats.rx_ctrl_unknown_ccid);
 	}
 }
 
@@ -522,6 +663,7 @@ int daemon_setup(struct daemon *d)
 	int r;
 
 	d->udp_fd = d->listen_fd = -1;
+	guard_init(&d->guard, now_ms());
 	d->ctrl_pair[0] = d->ctrl_pair[1] = -1;
 	if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
 		snprintf(d->hostname, sizeof(d->hostname), "l2tpv3d");

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "daemon/guard.h"
 #include "dataplane/dp.h"
 #include "fsm/ctrl.h"
 
@@ -69,6 +70,7 @@ struct daemon {
 	struct metrics *metrics; /* Prometheus endpoint, NULL if off (metrics.c) */
 	uint64_t refuse_log_window; /* rate limit for refusal log lines */
 	unsigned refuse_log_count;
+	struct guard guard; /* strangers: rate limits, replays, recently closed (guard.h) */
 };
 
 /* A configured tunnel: conf + state + stats. */
@@ -176,5 +178,7 @@ void reload_report_free(struct reload_report *rep);
 void daemon_tunnel_reap(struct daemon *d, struct tunnel *t);
 struct tunnel *daemon_tunnel_find(struct daemon *d, unsigned id);
 void daemon_clear_counters(struct daemon *d);
+/* A tunnel's connection went idle: remember it to re-ACK duplicate StopCCNs. */
+void daemon_conn_closed(struct daemon *d, const struct tunnel *t);
 
 #endif

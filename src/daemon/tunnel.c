@@ -227,6 +227,7 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		ce.to = fsm_tunnel_state_name(ev->to);
 		control_event(t->d, &ce);
 		if (ev->to == FSM_T_IDLE) {
+			daemon_conn_closed(t->d, t);
 			t->down_since_ms = now_ms();
 			schedule_reconnect(t);
 			daemon_check_stopped(t->d);
@@ -475,6 +476,7 @@ static void fill_fsm_conf(struct tunnel *t)
 	f->peer_router_id = c->remote_router_id;
 	if (c->auth) {
 		f->auth = c->auth_style == CFG_AUTH_CHALLENGE ? FSM_AUTH_CHALLENGE : FSM_AUTH_DIGEST;
+		f->digest_type = c->auth_style == CFG_AUTH_DIGEST_SHA1 ? L2TP_DIGEST_HMAC_SHA1 : L2TP_DIGEST_HMAC_MD5;
 		f->secret_len = strlen(c->secret);
 		memcpy(f->secret, c->secret, f->secret_len);
 	}

@@ -93,7 +93,7 @@ static void msg_init(const struct fsm_tunnel *t, struct l2tp_msg *m, uint16_t ty
 		l2tp_msg_set(m, L2TP_AVP_MESSAGE_TYPE);
 	if (t->auth == FSM_AUTH_DIGEST && type != L2TP_MSG_ZLB) {
 		m->n_digests = 1;
-		m->digest_type[0] = L2TP_DIGEST_HMAC_MD5;
+		m->digest_type[0] = t->digest_type;
 	}
 }
 
@@ -335,9 +335,15 @@ int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 	t->peer_rws = 4;
 	t->cwnd = 1;
 	t->auth = t->conf.auth;
+	t->digest_type = t->conf.digest_type == L2TP_DIGEST_HMAC_SHA1 ? L2TP_DIGEST_HMAC_SHA1 : L2TP_DIGEST_HMAC_MD5;
 	t->challenge_sent = false;
 	msg_init(t, &m, L2TP_MSG_SCCRQ);
 	put_identity(t, &m);
+	/* §5.4.3: one control connection per pair of LCCEs */
+	t->opened = true;
+	t->ops->random(t->ctx, t->tie_breaker, sizeof(t->tie_breaker));
+	l2tp_msg_set(&m, L2TP_AVP_TIE_BREAKER);
+	memcpy(m.tie_breaker, t->tie_breaker, sizeof(t->tie_breaker));
 	if (t->auth == FSM_AUTH_DIGEST) {
 		t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
 		l2tp_msg_set(&m, L2TP_AVP_NONCE);
@@ -466,11 +472,17 @@ int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 
 	t->auth = FSM_AUTH_NONE;
 	t->challenge_sent = false;
+	t->opened = false;
 	if (t->conf.auth != FSM_AUTH_NONE) {
-		if (l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len)
+		if (l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len) {
 			t->auth = FSM_AUTH_DIGEST;
-		else if (l2tp_msg_has(m, L2TP_AVP_CHALLENGE))
+			/* answer with the hash the peer signed its SCCRQ with */
+			t->digest_type = m->n_digests && m->digest_type[0] == L2TP_DIGEST_HMAC_SHA1
+						 ? L2TP_DIGEST_HMAC_SHA1
+						 : L2TP_DIGEST_HMAC_MD5;
+		} else if (l2tp_msg_has(m, L2TP_AVP_CHALLENGE)) {
 			t->auth = FSM_AUTH_CHALLENGE;
+		}
 	}
 
 	msg_init(t, &r, L2TP_MSG_SCCRP);
@@ -497,7 +509,23 @@ int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	return enqueue(t, &r, false, now);
 }
 
+enum fsm_tie fsm_tunnel_tie_break(const struct fsm_tunnel *t, const struct l2tp_msg *sccrq)
+{
+	int c;
+
+	if (t->state != FSM_T_WAIT_CTL_REPLY || !t->opened || sccrq->type != L2TP_MSG_SCCRQ ||
+	    !l2tp_msg_has(sccrq, L2TP_AVP_TIE_BREAKER))
+		return FSM_TIE_NONE;
+	c = memcmp(sccrq->tie_breaker, t->tie_breaker, sizeof(t->tie_breaker));
+	return c < 0 ? FSM_TIE_LOST : c > 0 ? FSM_TIE_WON : FSM_TIE_BOTH_LOST;
+}
+
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now)
+{
+	fsm_tunnel_close_error(t, result, 0, why, now);
+}
+
+void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now)
 {
 	struct l2tp_msg m;
 
@@ -521,7 +549,7 @@ void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, ui
 		}
 	}
 	msg_init(t, &m, L2TP_MSG_STOPCCN);
-	msg_result(&m, result, 0, why);
+	msg_result(&m, result, error, why);
 	l2tp_msg_set(&m, L2TP_AVP_ASSIGNED_CCID);
 	m.assigned_ccid = t->local_ccid;
 	set_state(t, FSM_T_CLOSING, why);
@@ -666,9 +694,10 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		return;
 	}
 	if (m->unknown_mandatory) {
-		snprintf(why, sizeof(why), "ICRQ has unknown mandatory AVP %u", m->unknown_type);
+		snprintf(why, sizeof(why), "ICRQ has unknown mandatory AVP %u (vendor %u): session refused",
+			 m->unknown_type, m->unknown_vendor);
 		send_cdn(t, 0, m->local_session_id, L2TP_CDN_ERROR, L2TP_ERR_UNKNOWN_MANDATORY, why, now);
-		protocol_note(t, why);
+		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
 		return;
 	}
 	if (session_by_remote(t, m->local_session_id)) {
@@ -721,8 +750,15 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		return;
 	}
 	if (!l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID) || !m->local_session_id || m->unknown_mandatory) {
-		const char *why = m->unknown_mandatory ? "ICRP has an unknown mandatory AVP" : "ICRP without Local Session ID";
+		char why[96];
 
+		if (m->unknown_mandatory)
+			snprintf(why, sizeof(why), "ICRP has unknown mandatory AVP %u (vendor %u): session cleared",
+				 m->unknown_type, m->unknown_vendor);
+		else
+			snprintf(why, sizeof(why), "ICRP without Local Session ID");
+		if (m->unknown_mandatory)
+			emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
 		send_cdn(t, s->local_sid, m->local_session_id, L2TP_CDN_ERROR,
 			 m->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : L2TP_ERR_BAD_SESSION_ID, why, now);
 		session_remove(t, s, why);
@@ -772,6 +808,32 @@ static void handle_cdn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t 
 		fsm_tunnel_close(t, L2TP_STOPCCN_CLEAR, why, now);
 }
 
+/*
+ * RFC 3931 §5.2: an unrecognised AVP with the M bit in a message of a
+ * session terminates that session: CDN result 2, error 8 (§5.4.2), the
+ * AVP named in the event.  A CDN carrying one still ends its session.
+ * (ICRQ and ICRP check it in their handlers, before a session exists.)
+ */
+static void session_unknown_avp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
+{
+	struct fsm_session *s = session_by_local(t, m->remote_session_id);
+	char why[128];
+
+	if (!s && l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID))
+		s = session_by_remote(t, m->local_session_id);
+	snprintf(why, sizeof(why), "%s has unknown mandatory AVP %u (vendor %u)%s", l2tp_msg_type_name(m->type),
+		 m->unknown_type, m->unknown_vendor, s ? ": session cleared" : " for no session of ours");
+	emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
+	if (!s)
+		return;
+	if (m->type != L2TP_MSG_CDN)
+		send_cdn(t, s->local_sid, s->remote_sid, L2TP_CDN_ERROR, L2TP_ERR_UNKNOWN_MANDATORY, why, now);
+	session_remove(t, s, why);
+	/* an initiator's only job is its session: without it, start over */
+	if (t->conf.initiator && !t->n_sessions)
+		fsm_tunnel_close(t, L2TP_STOPCCN_CLEAR, why, now);
+}
+
 static void handle_sli(struct fsm_tunnel *t, const struct l2tp_msg *m)
 {
 	struct fsm_session *s = session_by_local(t, m->remote_session_id);
@@ -795,7 +857,9 @@ static void established(struct fsm_tunnel *t, const char *reason, uint64_t now)
 	t->reason[0] = '\0';
 	set_state(t, FSM_T_ESTABLISHED, reason);
 	start_keepalive(t, now);
-	if (t->conf.initiator)
+	/* the caller opens the session (after a lost tie breaker an
+	 * initiator may answer its peer's SCCRQ: then the peer does) */
+	if (t->opened)
 		session_open(t, now);
 }
 
@@ -831,7 +895,9 @@ static void handle_sccrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_
 			t->stats.auth_failures++;
 			emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0, why);
 		}
-		fsm_tunnel_close(t, (uint16_t)res, why, now);
+		fsm_tunnel_close_error(t, (uint16_t)res,
+				       res == L2TP_STOPCCN_ERROR && m->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : 0,
+				       why, now);
 		return;
 	}
 	remember_peer(t, m);
@@ -893,7 +959,7 @@ static void dispatch(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t no
 	    (t->state == FSM_T_ESTABLISHED || t->state == FSM_T_WAIT_CTL_CONN)) {
 		snprintf(why, sizeof(why), "%s has unknown mandatory AVP %u (vendor %u)", l2tp_msg_type_name(m->type),
 			 m->unknown_type, m->unknown_vendor);
-		fsm_tunnel_close(t, L2TP_STOPCCN_ERROR, why, now);
+		fsm_tunnel_close_error(t, L2TP_STOPCCN_ERROR, L2TP_ERR_UNKNOWN_MANDATORY, why, now);
 		return;
 	}
 	switch (t->state) {
@@ -910,6 +976,11 @@ static void dispatch(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t no
 		}
 		break;
 	case FSM_T_ESTABLISHED:
+		if (m->unknown_mandatory && (m->type == L2TP_MSG_ICCN || m->type == L2TP_MSG_CDN ||
+					     m->type == L2TP_MSG_SLI || m->type == L2TP_MSG_WEN)) {
+			session_unknown_avp(t, m, now);
+			return;
+		}
 		switch (m->type) {
 		case L2TP_MSG_HELLO:
 		case L2TP_MSG_WEN:
@@ -1236,4 +1307,46 @@ int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf
 	m.ns = ns;
 	m.nr = nr;
 	return l2tp_ctrl_encode(&m, buf, cap);
+}
+
+void fsm_tunnel_sign_save(const struct fsm_tunnel *t, struct fsm_sign *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->auth = t->auth;
+	ret->digest_type = t->digest_type;
+	memcpy(ret->key, t->key, sizeof(ret->key));
+	memcpy(ret->nonce, t->nonce, sizeof(ret->nonce));
+	memcpy(ret->peer_nonce, t->peer_nonce, t->peer_nonce_len);
+	ret->peer_nonce_len = t->peer_nonce_len;
+}
+
+int fsm_stateless_ack_signed(const struct fsm_sign *s, uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf,
+			     size_t cap)
+{
+	struct l2tp_msg m;
+	int len;
+
+	if (s->auth != FSM_AUTH_DIGEST)
+		return fsm_stateless_ack(peer_ccid, ns, nr, buf, cap);
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_ACK;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	m.n_digests = 1;
+	m.digest_type[0] = s->digest_type;
+	m.ccid = peer_ccid;
+	m.ns = ns;
+	m.nr = nr;
+	len = l2tp_ctrl_encode(&m, buf, cap);
+	if (len > 0)
+		l2tp_auth_digest_sign(s->key, s->nonce, sizeof(s->nonce), s->peer_nonce, s->peer_nonce_len, buf,
+				      (size_t)len, &m);
+	return len;
+}
+
+unsigned fsm_tunnel_hellos_unanswered(const struct fsm_tunnel *t)
+{
+	for (size_t i = 0; i < t->txq_len; i++)
+		if (t->txq[i].is_hello && t->txq[i].sent)
+			return t->txq[i].tries;
+	return 0;
 }

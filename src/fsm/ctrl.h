@@ -53,6 +53,7 @@ struct fsm_tunnel_conf {
 	bool check_peer_router_id;
 	uint32_t peer_router_id;
 	enum fsm_auth auth; /* what we send as initiator; as responder we follow the SCCRQ */
+	uint8_t digest_type; /* L2TP_DIGEST_HMAC_MD5 (0) or _SHA1 as initiator; a responder uses the SCCRQ's */
 	char secret[256];
 	size_t secret_len;
 	uint8_t end_id[L2TP_END_ID_MAX];
@@ -181,11 +182,16 @@ struct fsm_tunnel {
 
 	/* authentication */
 	enum fsm_auth auth; /* in force on this connection */
+	uint8_t digest_type; /* hash of the digests we send (FSM_AUTH_DIGEST) */
 	uint8_t key[16]; /* RFC 3931 shared key */
 	uint8_t nonce[16], peer_nonce[L2TP_NONCE_MAX];
 	size_t peer_nonce_len;
 	uint8_t challenge[16]; /* challenge style: what we sent */
 	bool challenge_sent;
+
+	/* simultaneous open (RFC 3931 §5.4.3) */
+	bool opened; /* we sent this connection's SCCRQ (else we accepted the peer's) */
+	uint8_t tie_breaker[8]; /* the Control Connection Tie Breaker of our SCCRQ */
 
 	/* reliable delivery */
 	struct fsm_txmsg txq[FSM_TXQ_LEN];
@@ -237,8 +243,27 @@ void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now);
 /* When fsm_tunnel_tick next has something to do. */
 uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t);
 
+/*
+ * Simultaneous open (RFC 3931 §5.4.3): t is calling a peer whose own SCCRQ
+ * (with a Control Connection Tie Breaker) has just arrived.  The lower
+ * tie breaker wins: WON, the caller drops the peer's SCCRQ and t goes on;
+ * LOST, the caller abandons t's attempt (fsm_tunnel_release) and answers
+ * the peer's SCCRQ; BOTH_LOST (equal values), both sides drop theirs.
+ * NONE if there is no contest (t not waiting for an SCCRP, or no Tie
+ * Breaker in the SCCRQ): the SCCRQ is handled as any other.
+ */
+enum fsm_tie {
+	FSM_TIE_NONE,
+	FSM_TIE_WON,
+	FSM_TIE_LOST,
+	FSM_TIE_BOTH_LOST,
+};
+enum fsm_tie fsm_tunnel_tie_break(const struct fsm_tunnel *t, const struct l2tp_msg *sccrq);
+
 /* Tear down with a StopCCN (-> CLOSING, then IDLE once acked or given up). */
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
+/* The same with an Error Code (RFC 3931 §5.4.2, with result 2). */
+void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now);
 
 /* Connection time of the session in seconds. */
 static inline uint64_t fsm_session_uptime(const struct fsm_session *s, uint64_t now)
@@ -255,6 +280,25 @@ static inline uint64_t fsm_session_uptime(const struct fsm_session *s, uint64_t 
 int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const char *why, uint8_t *buf, size_t cap);
 /* Build an ACK for a message we keep no state for (duplicate StopCCN). */
 int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap);
+
+/* How a connection signed its messages, kept after it is gone so that a
+ * duplicate StopCCN can still be acknowledged with a valid digest. */
+struct fsm_sign {
+	enum fsm_auth auth;
+	uint8_t digest_type;
+	uint8_t key[16];
+	uint8_t nonce[16];
+	uint8_t peer_nonce[L2TP_NONCE_MAX];
+	size_t peer_nonce_len;
+};
+void fsm_tunnel_sign_save(const struct fsm_tunnel *t, struct fsm_sign *ret);
+/* fsm_stateless_ack, signed as s says (Message Digest if s->auth is digest). */
+int fsm_stateless_ack_signed(const struct fsm_sign *s, uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf,
+			     size_t cap);
+
+/* Keepalives sent without an answer so far on the outstanding HELLO
+ * (0: none outstanding, 1: sent once and not yet due again...). */
+unsigned fsm_tunnel_hellos_unanswered(const struct fsm_tunnel *t);
 
 /* 16-bit sequence comparison (RFC 3931 §4.2, modulo 2^16): a < b. */
 static inline bool fsm_seq_lt(uint16_t a, uint16_t b)

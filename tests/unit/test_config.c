@@ -637,6 +637,28 @@ static void test_values_of_every_form(void **state)
 	run_free(&r);
 }
 
+/* `l2tp tunnel auth method`: each value, the last line wins, the default
+ * (digest-md5) is not printed, the others print and reparse. */
+static void test_auth_method(void **state)
+{
+	struct run r;
+
+	(void)state;
+	parse_only(&r, "tunnel select 1\n l2tp tunnel auth on k\n l2tp tunnel auth method digest-sha1\n"
+		       "tunnel select 2\n l2tp tunnel auth method Challenge\n l2tp tunnel auth on k\n"
+		       "tunnel select 3\n l2tp tunnel auth method challenge\n"
+		       " l2tp tunnel auth method digest-md5\n l2tp tunnel auth on method\n");
+	assert_int_equal(r.parse_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->auth_style, CFG_AUTH_DIGEST_SHA1);
+	assert_int_equal(cfg_tunnel_find(r.c, 2)->auth_style, CFG_AUTH_CHALLENGE);
+	assert_true(cfg_tunnel_find(r.c, 2)->auth);
+	assert_int_equal(cfg_tunnel_find(r.c, 3)->auth_style, CFG_AUTH_DIGEST);
+	assert_string_equal(cfg_tunnel_find(r.c, 3)->secret, "method");
+	assert_round_trip(r.c, false);
+	run_free(&r);
+}
+
 static void test_ipv6_endpoint_with_local(void **state)
 {
 	struct run r;
@@ -975,6 +997,12 @@ ERROR_TEST(auth_off_with_secret, T1 " l2tp tunnel auth off yamaha\n",
 ERROR_TEST(auth_bad_keyword, T1 " l2tp tunnel auth yes yamaha\n",
 	   "t.conf:2: error: 'l2tp tunnel auth yes yamaha': expected 'on SECRET' or 'off', not "
 	   "'yes'")
+ERROR_TEST(auth_method_unknown, T1 " l2tp tunnel auth method chap\n",
+	   "t.conf:2: error: 'l2tp tunnel auth method chap': expected digest-md5, digest-sha1 or "
+	   "challenge, not 'chap'")
+ERROR_TEST(auth_method_missing, T1 " l2tp tunnel auth method\n",
+	   "t.conf:2: error: 'l2tp tunnel auth method': expected 'l2tp tunnel auth method "
+	   "digest-md5|digest-sha1|challenge'")
 ERROR_TEST(disconnect_time_zero, T1 " l2tp tunnel disconnect time 0\n",
 	   "t.conf:2: error: 'l2tp tunnel disconnect time 0': expected off or 1..21474836 "
 	   "seconds")
@@ -1703,6 +1731,7 @@ int main(void)
 		cmocka_unit_test(test_buffer_not_nul_terminated),
 		cmocka_unit_test(test_tunnel_defaults),
 		cmocka_unit_test(test_values_of_every_form),
+		cmocka_unit_test(test_auth_method),
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_tunnel_equal),
@@ -1747,6 +1776,8 @@ int main(void)
 		cmocka_unit_test(test_error_auth_secret_with_space),
 		cmocka_unit_test(test_error_auth_off_with_secret),
 		cmocka_unit_test(test_error_auth_bad_keyword),
+		cmocka_unit_test(test_error_auth_method_unknown),
+		cmocka_unit_test(test_error_auth_method_missing),
 		cmocka_unit_test(test_error_auth_secret_too_long),
 		cmocka_unit_test(test_error_disconnect_time_zero),
 		cmocka_unit_test(test_error_keepalive_interval_zero),

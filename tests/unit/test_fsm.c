@@ -1766,6 +1766,9 @@ static void test_unknown_mandatory_avp_in_hello_stopccn(void **state)
 	peek(&w->b, 0, &m);
 	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
 	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
+	assert_true(m.has_error_code); /* §5.4.2 error 8, naming the AVP */
+	assert_int_equal(m.error_code, L2TP_ERR_UNKNOWN_MANDATORY);
+	assert_non_null(strstr(m.error_msg, "unknown mandatory AVP 100"));
 	world_free(w);
 }
 
@@ -1889,6 +1892,440 @@ static void test_stateless_stopccn_and_ack(void **state)
 	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
 	expect_hdr(&m, L2TP_MSG_ACK, 0xdeadbeef, 7, 65535);
 	assert_true(fsm_stateless_ack(1, 0, 0, buf, 4) < 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* issue 4: authentication styles, AVP rules, simultaneous open */
+
+/* §4.3, §5.4.1 Message Digest type 1: an initiator configured for
+ * HMAC-SHA-1 signs every message with it; the responder, configured for
+ * MD5, verifies it and answers with the hash its peer used.  And the
+ * other way round: an MD5 initiator gets MD5 from a SHA-1 responder. */
+static void test_digest_sha1_responder_follows(void **state)
+{
+	struct world *w;
+	struct l2tp_msg m;
+
+	(void)state;
+	for (int way = 0; way < 2; way++) {
+		uint8_t want = way == 0 ? L2TP_DIGEST_HMAC_SHA1 : L2TP_DIGEST_HMAC_MD5;
+
+		w = world_new(FSM_AUTH_DIGEST, "yamaha", "yamaha");
+		w->a.conf.digest_type = want;
+		w->b.conf.digest_type = way == 0 ? L2TP_DIGEST_HMAC_MD5 : L2TP_DIGEST_HMAC_SHA1;
+		start(w);
+		open_a(w);
+		peek(&w->a, 0, &m);
+		assert_int_equal(m.type, L2TP_MSG_SCCRQ);
+		assert_int_equal(m.n_digests, 1);
+		assert_int_equal(m.digest_type[0], want);
+		xfer(w, &w->a, &m);
+		assert_int_equal(w->last_check, 0);
+		assert_int_equal(w->b.t.digest_type, want);
+		peek(&w->b, 0, &m);
+		assert_int_equal(m.type, L2TP_MSG_SCCRP);
+		assert_int_equal(m.digest_type[0], want);
+		/* the rest of the set-up, every message checked */
+		for (int guard = 0; (w->a.nout || w->b.nout) && guard < 100; guard++) {
+			struct side *from = w->a.nout ? &w->a : &w->b;
+
+			peek(from, 0, &m);
+			assert_int_equal(m.n_digests, 1);
+			assert_int_equal(m.digest_type[0], want);
+			xfer(w, from, &m);
+		}
+		run(w, w->now + 100, FLUSH);
+		assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+		assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+		assert_int_equal(w->a.ups, 1);
+		assert_int_equal(w->b.ups, 1);
+		assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
+		world_free(w);
+	}
+	/* SHA-1 with a wrong secret: refused with result 4 like MD5 */
+	w = world_new(FSM_AUTH_DIGEST, "yamaha", "cisco");
+	w->a.conf.digest_type = L2TP_DIGEST_HMAC_SHA1;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m);
+	assert_int_equal(w->last_check, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_non_null(strstr(w->last_why, "authentication failed"));
+	world_free(w);
+}
+
+/* §4.3 and RFC 2661 §4.4.3: the responder accepts whichever style the
+ * initiator uses when the secret matches (protocol.md §6.3: peers pick). */
+static void test_responder_follows_auth_style(void **state)
+{
+	(void)state;
+	for (int way = 0; way < 2; way++) {
+		enum fsm_auth ia = way == 0 ? FSM_AUTH_CHALLENGE : FSM_AUTH_DIGEST;
+		enum fsm_auth rb = way == 0 ? FSM_AUTH_DIGEST : FSM_AUTH_CHALLENGE;
+		struct world *w = world_new(ia, "yamaha", "yamaha");
+
+		w->b.conf.auth = rb;
+		start(w);
+		establish(w);
+		assert_int_equal(w->a.t.auth, ia);
+		assert_int_equal(w->b.t.auth, ia);
+		assert_int_equal(w->a.ups, 1);
+		assert_int_equal(w->b.ups, 1);
+		world_free(w);
+	}
+}
+
+/* RFC 2661 §4.4.3 (protocol.md §6.2), responder side: an initiator with
+ * another secret answers our Challenge wrongly in its SCCCN: StopCCN
+ * result 4, an "authentication failed" event, no session. */
+static void test_challenge_wrong_secret_responder_refuses(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_CHALLENGE, NULL, "cisco");
+	struct l2tp_msg m;
+	uint8_t chal[L2TP_CHALLENGE_MAX];
+	size_t chal_len;
+
+	(void)state;
+	start(w);
+	mk(&m, L2TP_MSG_SCCRQ, 0, 0, 0);
+	mk_identity(&m, "fake", RID_A, CCID_A, 0);
+	l2tp_msg_set(&m, L2TP_AVP_CHALLENGE);
+	memset(m.challenge, 0x5a, 16);
+	m.challenge_len = 16;
+	inject(w, &w->b, &m);
+	assert_int_equal(w->last_check, 0);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_SCCRP);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_CHALLENGE));
+	memcpy(chal, m.challenge, m.challenge_len);
+	chal_len = m.challenge_len;
+	mk(&m, L2TP_MSG_SCCCN, CCID_B, 1, 1);
+	l2tp_msg_set(&m, L2TP_AVP_CHALLENGE_RESPONSE);
+	l2tp_auth_chap_response(L2TP_MSG_SCCCN, "yamaha", 6, chal, chal_len, m.challenge_response);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->b.t.stats.auth_failures, 1);
+	assert_true(has_ev(&w->b, FSM_EV_AUTH_FAILED, "authentication failed"));
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 1, 2);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_int_equal(w->b.ups, 0);
+	world_free(w);
+}
+
+/* Encode m, append an unknown AVP (vendor, type, M bit), deliver to `to`. */
+static void inject_with_avp(struct world *w, struct side *to, struct l2tp_msg *m, uint16_t vendor, uint16_t type,
+			    bool mandatory)
+{
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	uint8_t avp[8] = { mandatory ? 0x80 : 0x00, 0x08, (uint8_t)(vendor >> 8), (uint8_t)vendor,
+			   (uint8_t)(type >> 8), (uint8_t)type, 0xab, 0xcd };
+	struct l2tp_msg d;
+	int n = l2tp_ctrl_encode(m, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	memcpy(buf + n, avp, sizeof(avp));
+	n += (int)sizeof(avp);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &d), 0);
+	assert_int_equal(d.unknown_mandatory, mandatory);
+	deliver(w, to, buf, (size_t)n);
+}
+
+/* Fake peer A: B established with one session; returns B's local SID.
+ * A's next Ns is 4, B's 2 (B's ICRP was Ns 1). */
+static uint32_t fake_session_b(struct world *w, bool connect)
+{
+	struct l2tp_msg m;
+	uint32_t sid;
+
+	fake_establish_b(w, 0);
+	mk_icrq(&m, 2, 1, 0x5001);
+	inject(w, &w->b, &m);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	sid = m.local_session_id;
+	if (connect) {
+		mk(&m, L2TP_MSG_ICCN, CCID_B, 3, 2);
+		mk_sids(&m, 0x5001, sid);
+		inject(w, &w->b, &m);
+		assert_int_equal(w->b.ups, 1);
+	}
+	return sid;
+}
+
+/* §5.2: "If the M bit is set on an unrecognized AVP within a message
+ * associated with a session, the session associated with this message
+ * MUST be terminated": ICCN, SLI, WEN -> CDN result 2 / error 8 (§5.4.2)
+ * naming the AVP; a CDN carrying one still ends its session; the control
+ * connection stays up either way. */
+static void test_unknown_mandatory_avp_in_session_messages_cdn(void **state)
+{
+	static const uint16_t types[] = { L2TP_MSG_ICCN, L2TP_MSG_SLI, L2TP_MSG_WEN, L2TP_MSG_CDN };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+		bool iccn = types[i] == L2TP_MSG_ICCN;
+		struct l2tp_msg m;
+		uint32_t sid;
+
+		start(w);
+		sid = fake_session_b(w, !iccn);
+		mk(&m, types[i], CCID_B, iccn ? 3 : 4, 2);
+		mk_sids(&m, 0x5001, sid);
+		if (types[i] == L2TP_MSG_CDN) {
+			l2tp_msg_set(&m, L2TP_AVP_RESULT_CODE);
+			m.result_code = L2TP_CDN_ADMIN;
+		}
+		inject_with_avp(w, &w->b, &m, 0, 100, true);
+		assert_int_equal(w->b.t.n_sessions, 0);
+		assert_int_equal(w->b.downs, iccn ? 0 : 1);
+		assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+		assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "unknown mandatory AVP 100 (vendor 0)"));
+		if (types[i] == L2TP_MSG_CDN) {
+			/* no CDN for a CDN: just the ACK, 50 ms later */
+			assert_int_equal(w->b.nout, 0);
+		} else {
+			assert_int_equal(w->b.nout, 1);
+			drop(&w->b, &m);
+			expect_hdr(&m, L2TP_MSG_CDN, CCID_A, 2, iccn ? 4 : 5);
+			assert_int_equal(m.result_code, L2TP_CDN_ERROR);
+			assert_true(m.has_error_code);
+			assert_int_equal(m.error_code, L2TP_ERR_UNKNOWN_MANDATORY);
+			assert_non_null(strstr(m.error_msg, "AVP 100"));
+			assert_int_equal(m.local_session_id, sid);
+			assert_int_equal(m.remote_session_id, 0x5001);
+		}
+		world_free(w);
+	}
+}
+
+/* §5.2 for the initiator's session: an ICRP with an unknown M=1 AVP
+ * clears the session with CDN 2/8. */
+static void test_unknown_mandatory_avp_in_icrp_cdn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m, icrq;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m); /* SCCRQ */
+	xfer(w, &w->b, &m); /* SCCRP */
+	xfer(w, &w->a, &m); /* SCCCN */
+	drop(&w->a, &icrq);
+	assert_int_equal(icrq.type, L2TP_MSG_ICRQ);
+	mk(&m, L2TP_MSG_ICRP, CCID_A, 1, 3);
+	mk_sids(&m, 0x7001, icrq.local_session_id);
+	l2tp_msg_set(&m, L2TP_AVP_CIRCUIT_STATUS);
+	m.circuit_status = L2TP_CIRCUIT_ACTIVE;
+	inject_with_avp(w, &w->a, &m, 0, 101, true);
+	assert_int_equal(w->a.t.n_sessions, 0);
+	assert_true(has_ev(&w->a, FSM_EV_SESSION_REFUSED, "unknown mandatory AVP 101"));
+	drop(&w->a, &m);
+	assert_int_equal(m.type, L2TP_MSG_CDN);
+	assert_int_equal(m.result_code, L2TP_CDN_ERROR);
+	assert_int_equal(m.error_code, L2TP_ERR_UNKNOWN_MANDATORY);
+	world_free(w);
+}
+
+/* §5.2 for the control connection: HELLO with an unknown M=1 AVP ->
+ * StopCCN result 2 with error 8 and the AVP in the message (§5.4.2);
+ * §5.2: vendor AVPs (Vendor ID != 0) we do not know are ignored unless M
+ * is set, and with M set they clear the connection like IETF ones. */
+static void test_vendor_and_unknown_avps_in_control_messages(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	establish(w);
+	/* vendor 9 (Cisco) AVP 1234, M=0, and IETF AVP 100, M=0: ignored */
+	mk(&m, L2TP_MSG_HELLO, CCID_B, w->a.t.ns++, w->a.t.nr);
+	inject_with_avp(w, &w->b, &m, 9, 1234, false);
+	mk(&m, L2TP_MSG_HELLO, CCID_B, w->a.t.ns++, w->a.t.nr);
+	inject_with_avp(w, &w->b, &m, 0, 100, false);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	run(w, w->now + 60, HOLD);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, w->b.t.ns, w->a.t.ns);
+	/* vendor AVP with M=1: StopCCN 2/8 */
+	mk(&m, L2TP_MSG_HELLO, CCID_B, w->a.t.ns++, w->a.t.nr);
+	inject_with_avp(w, &w->b, &m, 9, 1234, true);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	assert_int_equal(w->b.downs, 1);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
+	assert_true(m.has_error_code);
+	assert_int_equal(m.error_code, L2TP_ERR_UNKNOWN_MANDATORY);
+	assert_non_null(strstr(m.error_msg, "AVP 1234 (vendor 9)"));
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID));
+	world_free(w);
+}
+
+/* §5.4.2 result codes on StopCCN: 6 shutting down, with our Assigned CCID
+ * (§6.4); 1 for a plain clear; the peer's code shows in its reason. */
+static void test_stopccn_result_codes(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	start(w);
+	establish(w);
+	fsm_tunnel_close(&w->a.t, L2TP_STOPCCN_SHUTDOWN, "shutting down", w->now);
+	peek(&w->a, 0, &m);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_B, w->a.t.ns - 1, w->a.t.nr);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_SHUTDOWN);
+	assert_false(m.has_error_code && m.error_code);
+	assert_int_equal(m.assigned_ccid, CCID_A);
+	flush(w);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.down_result, L2TP_STOPCCN_SHUTDOWN);
+	assert_non_null(strstr(w->b.t.reason, "result 6"));
+	/* a second close of an idle tunnel sends nothing */
+	fsm_tunnel_close_error(&w->a.t, L2TP_STOPCCN_ERROR, L2TP_ERR_NO_RESOURCES, "x", w->now);
+	assert_int_equal(w->a.nout, 0);
+	world_free(w);
+}
+
+/* §5.4.3 Control Connection Tie Breaker: both ends call each other at once;
+ * the SCCRQ with the lower value wins.  The loser abandons its attempt
+ * and answers the winner's SCCRQ; the winner drops the loser's SCCRQ.
+ * One connection results, with one session opened by the winner. */
+static void test_simultaneous_open_tie_breaker(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "yamaha", "yamaha");
+	struct l2tp_msg qa, qb, m;
+	struct pkt pa, pb;
+	struct side *win, *lose;
+	struct pkt *lost_pkt;
+	enum fsm_tie ta, tb;
+
+	(void)state;
+	w->b.conf.initiator = true;
+	start(w);
+	open_a(w);
+	assert_int_equal(fsm_tunnel_open(&w->b.t, w->now), 0);
+	w->b.fresh = false;
+	pop(&w->a, &pa);
+	pop(&w->b, &pb);
+	assert_int_equal(l2tp_ctrl_decode(pa.buf, pa.len, &qa), 0);
+	assert_int_equal(l2tp_ctrl_decode(pb.buf, pb.len, &qb), 0);
+	assert_true(l2tp_msg_has(&qa, L2TP_AVP_TIE_BREAKER));
+	assert_true(l2tp_msg_has(&qb, L2TP_AVP_TIE_BREAKER));
+	assert_memory_not_equal(qa.tie_breaker, qb.tie_breaker, 8);
+	ta = fsm_tunnel_tie_break(&w->a.t, &qb); /* B's SCCRQ reaches A */
+	tb = fsm_tunnel_tie_break(&w->b.t, &qa);
+	if (memcmp(qa.tie_breaker, qb.tie_breaker, 8) < 0) {
+		assert_int_equal(ta, FSM_TIE_WON);
+		assert_int_equal(tb, FSM_TIE_LOST);
+		win = &w->a, lose = &w->b, lost_pkt = &pa;
+	} else {
+		assert_int_equal(ta, FSM_TIE_LOST);
+		assert_int_equal(tb, FSM_TIE_WON);
+		win = &w->b, lose = &w->a, lost_pkt = &pb;
+	}
+	/* the loser's glue: drop its own attempt, answer the winner */
+	fsm_tunnel_release(&lose->t);
+	fsm_tunnel_init(&lose->t, &lose->conf, w->next_ccid++, &ops, lose);
+	assert_int_equal(l2tp_ctrl_decode(lost_pkt->buf, lost_pkt->len, &m), 0);
+	assert_int_equal(fsm_tunnel_accept(&lose->t, &m, lost_pkt->buf, lost_pkt->len, w->now), 0);
+	run(w, w->now + 200, FLUSH);
+	assert_int_equal(win->t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(lose->t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(win->t.remote_ccid, lose->t.local_ccid);
+	assert_int_equal(lose->t.remote_ccid, win->t.local_ccid);
+	assert_int_equal(win->t.n_sessions, 1);
+	assert_int_equal(lose->t.n_sessions, 1);
+	assert_int_equal(win->ups, 1);
+	assert_int_equal(lose->ups, 1);
+	assert_int_equal(count_sent(lose, L2TP_MSG_ICRQ), 0);
+	assert_int_equal(count_sent(win, L2TP_MSG_ICRQ), 1);
+	/* no contest once established, nor without a Tie Breaker */
+	assert_int_equal(fsm_tunnel_tie_break(&win->t, &qa), FSM_TIE_NONE);
+	world_free(w);
+
+	/* equal values: both lose */
+	w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	start(w);
+	open_a(w);
+	drop(&w->a, &qa);
+	qb = qa;
+	assert_int_equal(fsm_tunnel_tie_break(&w->a.t, &qb), FSM_TIE_BOTH_LOST);
+	qb.present[L2TP_AVP_TIE_BREAKER / 32] &= ~(1u << (L2TP_AVP_TIE_BREAKER % 32));
+	assert_int_equal(fsm_tunnel_tie_break(&w->a.t, &qb), FSM_TIE_NONE);
+	world_free(w);
+}
+
+/* §6.15 WEN and §6.16 SLI received without harm: acknowledged, nothing
+ * else changes (no circuit status in a WEN, SLI for a session we lack). */
+static void test_wen_and_sli_without_harm(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint32_t sid;
+	bool up;
+
+	(void)state;
+	start(w);
+	sid = fake_session_b(w, true);
+	up = w->b.t.sessions[0].circuit_remote_up;
+	mk(&m, L2TP_MSG_WEN, CCID_B, 4, 2);
+	mk_sids(&m, 0x5001, sid);
+	inject(w, &w->b, &m);
+	mk(&m, L2TP_MSG_SLI, CCID_B, 5, 2);
+	mk_sids(&m, 0x9999, 0x8888); /* no such session */
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.n_sessions, 1);
+	assert_int_equal(w->b.t.sessions[0].state, FSM_S_ESTABLISHED);
+	assert_int_equal(w->b.t.sessions[0].circuit_remote_up, up);
+	assert_int_equal(w->b.downs, 0);
+	run(w, w->now + 60, HOLD);
+	drop(&w->b, &m);
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 2, 6);
+	world_free(w);
+}
+
+/* §4.2 replay of old control messages: the SCCRQ (Ns 0) and the SCCCN of
+ * an established connection, sent again with a valid digest, are
+ * duplicates: acknowledged at once, never processed again (no StopCCN 7,
+ * no second SCCRP). */
+static void test_replayed_setup_messages_only_reacked(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "yamaha", "yamaha");
+	struct pkt sccrq, scccn;
+	struct l2tp_msg m;
+	uint16_t ns_b;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	sccrq = w->a.out[0];
+	xfer(w, &w->a, &m);
+	xfer(w, &w->b, &m);
+	scccn = w->a.out[0];
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	ns_b = w->b.t.ns;
+	deliver(w, &w->b, sccrq.buf, sccrq.len);
+	deliver(w, &w->b, scccn.buf, scccn.len);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 2);
+	assert_int_equal(w->b.t.ns, ns_b); /* nothing new queued */
+	assert_int_equal(w->b.nout, 2);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(m.n_digests, 1);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(w->b.downs, 0);
+	world_free(w);
 }
 
 static void test_state_names(void **state)
@@ -2080,6 +2517,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_hello_in_wait_ctl_reply_ignored, teardown),
 		cmocka_unit_test_teardown(test_setup_acked_then_silent_times_out, teardown),
 		cmocka_unit_test_teardown(test_stateless_stopccn_and_ack, teardown),
+		cmocka_unit_test_teardown(test_digest_sha1_responder_follows, teardown),
+		cmocka_unit_test_teardown(test_responder_follows_auth_style, teardown),
+		cmocka_unit_test_teardown(test_challenge_wrong_secret_responder_refuses, teardown),
+		cmocka_unit_test_teardown(test_unknown_mandatory_avp_in_session_messages_cdn, teardown),
+		cmocka_unit_test_teardown(test_unknown_mandatory_avp_in_icrp_cdn, teardown),
+		cmocka_unit_test_teardown(test_vendor_and_unknown_avps_in_control_messages, teardown),
+		cmocka_unit_test_teardown(test_stopccn_result_codes, teardown),
+		cmocka_unit_test_teardown(test_simultaneous_open_tie_breaker, teardown),
+		cmocka_unit_test_teardown(test_wen_and_sli_without_harm, teardown),
+		cmocka_unit_test_teardown(test_replayed_setup_messages_only_reacked, teardown),
 		cmocka_unit_test_teardown(test_state_names, teardown),
 		cmocka_unit_test_teardown(test_soak_lossy_link, teardown),
 	};
