@@ -94,6 +94,16 @@ grep -qx 'STATUS=1 tunnel(s) configured' "$OUT/notify.log"
 fails grep -q 'STOPPING=1' "$OUT/notify.log"
 log "ok: READY=1 once the control socket answers and UDP 1701 is bound"
 
+# `l2tpctl reload` (the unit's ExecReload=): RELOADING=1 with the
+# monotonic time, then READY=1 again once the reload is applied.
+nready=$(grep -cx 'READY=1' "$OUT/notify.log")
+nq r2 "$L2TPCTL" -S "$(sock r2)" reload
+wait_for "RELOADING=1 with MONOTONIC_USEC on reload" 5 \
+	grep -Eqx 'RELOADING=1\|MONOTONIC_USEC=[0-9]+' "$OUT/notify.log"
+wait_for "READY=1 after the reload" 5 \
+	test "$(grep -cx 'READY=1' "$OUT/notify.log")" -gt "$nready"
+log "ok: RELOADING=1 (with MONOTONIC_USEC) then READY=1 on l2tpctl reload"
+
 stop_daemon r2
 wait_for "STOPPING=1 after SIGTERM" 5 grep -qx 'STOPPING=1' "$OUT/notify.log"
 # READY=1 came first, STOPPING=1 last.
