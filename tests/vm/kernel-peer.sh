@@ -16,7 +16,7 @@
 #   --tap-addr A/LEN  address for the tap in NETNS
 #   --bridge BR       enslave the tap to bridge BR (must exist in NETNS)
 #   --timeout SECS    bound for the boot [120]
-#   --mem MB          guest memory [256]
+#   --mem MB          guest memory [128]
 # GUEST_PARAM=VALUE pairs go on the kernel command line; tests/vm/guest/init
 # and tests/vm/guest/peer.sh list them (vmip= vmgw= l2tp_local= l2tp_remote=
 # l2tp_encap= l2tp_sid= l2tp_psid= l2tp_cookie= l2tp_peer_cookie=
@@ -59,7 +59,7 @@ cmd_start() {
 	(( $# >= 2 )) || usage
 	local name=$1 ns=$2
 	shift 2
-	local tap=kp-$name tapaddr= bridge= timeout=120 mem=256 params=()
+	local tap=kp-$name tapaddr= bridge= timeout=120 mem=128 params=()
 	while (( $# )); do
 		case $1 in
 		--tap) tap=$2; shift 2 ;;
