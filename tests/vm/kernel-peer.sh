@@ -59,7 +59,7 @@ cmd_start() {
 	(( $# >= 2 )) || usage
 	local name=$1 ns=$2
 	shift 2
-	local tap=kp-$name tapaddr= bridge= timeout=120 mem=128 params=()
+	local tap=kp-$name tapaddr='' bridge='' timeout=120 mem=128 params=()
 	while (( $# )); do
 		case $1 in
 		--tap) tap=$2; shift 2 ;;
@@ -76,6 +76,8 @@ cmd_start() {
 	vm_pid "$name" >/dev/null && die "$name is already running"
 
 	local dir=$RUN/$name
+	# sun_path holds 108 bytes.
+	(( ${#dir} + 9 < 108 )) || die "$dir is too long for a unix socket path"
 	mkdir -p "$dir"
 	rm -f "$dir"/{console.log,qemu.log,pid,ctl.sock,boot_seconds}
 	local img=${L2TPV3D_VM_CACHE:-/var/cache/l2tpv3d-vm}

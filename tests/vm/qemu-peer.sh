@@ -58,7 +58,7 @@ cmd_start() {
 	(( $# >= 2 )) || usage
 	local name=$1 ns=$2
 	shift 2
-	local tap=qp-$name tapns= tapaddr= bridge= opts=()
+	local tap=qp-$name tapns='' tapaddr='' bridge='' opts=()
 	while (( $# )); do
 		case $1 in
 		--tap) tap=$2; shift 2 ;;

@@ -155,7 +155,9 @@ failures=()
 # run_mode NAME ENCAP COOKIE_PREF L2SS_PREF KCOOKIE QCOOKIE L2SS KPARAMS QOPTS
 run_mode() {
 	local name=$1 encap=$2 cpref=$3 lpref=$4 kc=$5 qc=$6 l2ss=$7
-	local -a kparams=($8) qopts=($9)
+	local -a kparams qopts
+	read -ra kparams <<< "$8"
+	read -ra qopts <<< "$9"
 	local pcap=$OUT/$name.pcap
 	log "=== mode $name"
 	bash "$HERE/kernel-peer.sh" start "$KNAME" "$UL" --tap "$KTAP" \
