@@ -9,6 +9,10 @@
 #   kernel-peer.sh stop NAME
 #   kernel-peer.sh exec NAME 'COMMAND'   run COMMAND in the VM, print its output,
 #                                        exit with its status
+#   kernel-peer.sh reconf NAME GUEST_PARAM=VALUE ...
+#                                        replace the VM's tunnel and session
+#                                        (l2tp_* parameters as for start; the
+#                                        ones not given take their defaults)
 #   kernel-peer.sh log NAME              print the VM's console
 #
 # start options:
@@ -160,11 +164,22 @@ cmd_exec() {
 	return "$rc"
 }
 
+cmd_reconf() {
+	(( $# >= 2 )) || usage
+	local name=$1 p
+	shift
+	for p in "$@"; do
+		[[ $p =~ ^l2tp_[a-z0-9_]+=[][A-Za-z0-9.:/_-]+$ ]] || die "bad parameter $p"
+	done
+	cmd_exec "$name" "sh /peer.sh down && env -i PATH=/bin:/sbin L2TP_FROM_ENV=1 $* sh /peer.sh"
+}
+
 (( $# >= 1 )) || usage
 case $1 in
 start) shift; cmd_start "$@" ;;
 stop) (( $# == 2 )) || usage; cmd_stop "$2" ;;
 exec) shift; cmd_exec "$@" ;;
+reconf) shift; cmd_reconf "$@" ;;
 log) (( $# == 2 )) || usage; cat "$RUN/$2/console.log" ;;
 *) usage ;;
 esac

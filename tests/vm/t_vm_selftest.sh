@@ -9,7 +9,11 @@
 #   udp-c4    UDP, 4-byte cookies (different each way), default sublayer
 #   udp-c8    UDP, 8-byte cookies (different each way), no sublayer
 #   ip        IP protocol 115, no cookie, no sublayer
+#   ip-c4     IP protocol 115, 4-byte cookies, default sublayer
 #
+# The VM boots once, with the first mode on its command line; later modes
+# replace its tunnel and session (kernel-peer.sh reconf), or boot anew with
+# REBOOT=1.
 # plus a negative check: in udp-c4 QEMU restarted with a wrong cookie must
 # get no answer.  Topology (every address inside the two namespaces made
 # here):
@@ -28,7 +32,7 @@ set -eEu -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${OUT:-$HERE/out/t_vm_selftest}
-MODES=${MODES:-udp udp-c4 udp-c8 ip}
+MODES=${MODES:-udp udp-c4 udp-c8 ip ip-c4}
 ID=$$
 UL=vmul-$ID
 LAN=vmlan-$ID
@@ -160,11 +164,18 @@ run_mode() {
 	read -ra qopts <<< "$9"
 	local pcap=$OUT/$name.pcap
 	log "=== mode $name"
-	bash "$HERE/kernel-peer.sh" start "$KNAME" "$UL" --tap "$KTAP" \
-		--tap-addr 203.0.113.1/24 vmip=203.0.113.2/24 \
-		l2tp_local=203.0.113.2 l2tp_remote=203.0.113.1 \
-		l2tp_sid=0xBBBB l2tp_psid=0xAAAA l2tp_encap="$encap" "${kparams[@]}"
-	echo "$name=$(cat "$L2TPV3D_VM_RUN/$KNAME/boot_seconds")s" >> "$OUT/boot_times"
+	local kall=(l2tp_local=203.0.113.2 l2tp_remote=203.0.113.1
+		l2tp_sid=0xBBBB l2tp_psid=0xAAAA l2tp_encap="$encap" "${kparams[@]}")
+	if [[ -n ${REBOOT:-} ]] || ! [[ -s $L2TPV3D_VM_RUN/$KNAME/pid ]]; then
+		# First mode (or REBOOT=1): the session comes from the command line.
+		bash "$HERE/kernel-peer.sh" start "$KNAME" "$UL" --tap "$KTAP" \
+			--tap-addr 203.0.113.1/24 vmip=203.0.113.2/24 "${kall[@]}"
+		echo "$name=$(cat "$L2TPV3D_VM_RUN/$KNAME/boot_seconds")s" >> "$OUT/boot_times"
+	else
+		# Later modes: the same VM, its tunnel and session replaced.
+		bash "$HERE/kernel-peer.sh" reconf "$KNAME" "${kall[@]}" >"$OUT/$name.reconf"
+		log "ok: $name: kernel peer reconfigured without a reboot"
+	fi
 	local qbase=(src=203.0.113.1 dst=203.0.113.2 txsession=0xBBBB rxsession=0xAAAA)
 	if [[ $encap == udp ]]; then
 		qbase+=(udp=on srcport=1701 dstport=1701)
@@ -200,7 +211,7 @@ run_mode() {
 		log "ok: udp-c4 with a wrong cookie: no answer"
 	fi
 	bash "$HERE/qemu-peer.sh" stop "$QNAME"
-	bash "$HERE/kernel-peer.sh" stop "$KNAME"
+	[[ -z ${REBOOT:-} ]] || bash "$HERE/kernel-peer.sh" stop "$KNAME"
 }
 
 for m in $MODES; do
@@ -213,6 +224,9 @@ for m in $MODES; do
 		"l2tp_cookie=1122334455667788 l2tp_peer_cookie=8877665544332211 l2tp_l2spec=none"
 		"cookie64=on txcookie=0x8877665544332211 rxcookie=0x1122334455667788 counter=off") ;;
 	ip) args=(ip None None "" "" no "l2tp_l2spec=none" "counter=off") ;;
+	ip-c4) args=(ip "4 Byte Cookie" "Default L2-Specific" 11223344 55667788 yes
+		"l2tp_cookie=11223344 l2tp_peer_cookie=55667788 l2tp_l2spec=default"
+		"txcookie=0x55667788 rxcookie=0x11223344 counter=on") ;;
 	*) log "unknown mode $m"; exit 2 ;;
 	esac
 	# A subshell with errexit in force (not an `if` condition, which would

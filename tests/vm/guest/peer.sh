@@ -15,11 +15,27 @@
 #   l2tp_pwaddr=ADDR/LEN [192.168.30.2/24] address of l2tpeth0
 #   l2tp_pwmtu=N         MTU of l2tpeth0 [kernel's choice]
 # Prints the resulting tunnel and session; exits non-zero on failure.
+#
+# `peer.sh down` deletes every L2TP tunnel (and so its sessions).  With
+# L2TP_FROM_ENV=1 the parameters come from the environment instead of the
+# command line: `kernel-peer.sh reconf` uses it to change modes without a
+# reboot.
 set -e
 ip() { /usr/sbin/ip "$@"; }
 
+if [ "${1:-}" = down ]; then
+	for t in $(ip l2tp show tunnel | sed -n 's/^Tunnel \([0-9]*\),.*/\1/p'); do
+		ip l2tp del tunnel tunnel_id "$t"
+	done
+	exit 0
+fi
+
 arg() {
-	v=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -n 1)
+	if [ "${L2TP_FROM_ENV:-}" = 1 ]; then
+		eval "v=\${$1:-}"
+	else
+		v=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -n 1)
+	fi
 	echo "${v:-$2}"
 }
 
