@@ -13,6 +13,7 @@ PKGS=(
 	libsystemd-dev systemd systemd-container python3 bash-completion mandoc man-db
 	debhelper dpkg-dev fakeroot lintian
 	prometheus curl
+	qemu-system-x86 cpio
 )
 
 SUDO=

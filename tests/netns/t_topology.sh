@@ -33,7 +33,8 @@ wait_for "r2: socat bound to 192.168.2.20:1701" 5 \
 	bash -c "ip netns exec ${NS[r2]} ss -Hnlu 'sport = 1701' | grep -q 192.168.2.20"
 
 capture_start inet e1 "$OUT/e1.pcap"
-reply=$(echo hello | n r1 socat -T 3 - UDP4:203.0.113.2:1701,bind=192.168.2.10:1701)
+# -t 3: wait for the echo after our input ends (0.5 s by default: too short under load)
+reply=$(echo hello | n r1 socat -t 3 -T 3 - UDP4:203.0.113.2:1701,bind=192.168.2.10:1701)
 capture_stop "$OUT/e1.pcap"
 log "r2 saw the datagram from $reply"
 [[ $reply == 198.51.100.2:1701 ]]
