@@ -262,6 +262,9 @@ static void handle_ctrl(struct daemon *d, const uint8_t *raw, size_t len, const 
 			/* only the SCCRP may come from elsewhere (see tunnel_input) */
 			if (t->peer_known && !sockaddr_equal(&t->peer, peer) &&
 			    !(t->fsm.state == FSM_T_WAIT_CTL_REPLY && m.type == L2TP_MSG_SCCRP)) {
+				/* roaming: an authenticated message moves the tunnel */
+				if (tunnel_input_roaming(t, &m, raw, len, peer, local))
+					return;
 				d->stats.rx_ctrl_wrong_peer++;
 				sockaddr_format(peer, p, sizeof(p));
 				log_debug("tunnel %u: %s from %s, not from its peer; dropped", t->cfg->id,
@@ -382,21 +385,44 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 /* ---------------------------------------------------------------------- */
 /* set-up */
 
-static int open_udp(struct daemon *d)
+/*
+ * One UDP socket for both families: AF_INET6 bound to [::]:1701 with
+ * IPV6_V6ONLY off, so IPv4 peers arrive as IPv4-mapped addresses (the data
+ * path shows them to us as AF_INET) and IPv6 peers as themselves.  A
+ * kernel without IPv6 gets the plain AF_INET socket on 0.0.0.0:1701.
+ */
+static int open_udp_family(int family)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(L2TP_UDP_PORT) };
-	int one = 1, fd;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(L2TP_UDP_PORT) };
+	int one = 1, zero = 0, fd, e;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		int e = errno;
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		goto out_close;
+	if (family == AF_INET6 ? bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) < 0
+			       : bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		goto out_close;
+	return fd;
+out_close:
+	e = errno;
+	close(fd);
+	return -e;
+}
 
-		close(fd);
-		return -e;
+static int open_udp(struct daemon *d)
+{
+	int fd = open_udp_family(AF_INET6);
+
+	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+		log_info("IPv6 is not available: UDP socket on 0.0.0.0:%u (IPv4 only)", L2TP_UDP_PORT);
+		fd = open_udp_family(AF_INET);
 	}
+	if (fd < 0)
+		return fd;
 	d->udp_fd = fd;
 	return 0;
 }

@@ -131,6 +131,16 @@ void tunnel_start(struct tunnel *t);
 /* A decoded control message for this tunnel's connection. */
 void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
+/*
+ * A control message for t's established connection from another address
+ * than its peer (NAT rebinding, new address).  With digest authentication
+ * it goes to the state machine; if that accepts it as genuine and new
+ * (digest verified, in sequence), the tunnel and its data path move to
+ * peer and true is returned.  False: not moved (message dropped or
+ * discarded by the state machine as a duplicate or forgery).
+ */
+bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 /* Responder: can this tunnel take an SCCRQ from peer? 0 yes, else StopCCN result and why. */
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		       const struct sockaddr_storage *peer, char *why, size_t whylen);

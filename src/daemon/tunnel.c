@@ -607,6 +607,45 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 	tunnel_arm(t);
 }
 
+bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+	uint64_t rx = t->fsm.stats.rx_msgs, bad = t->fsm.stats.auth_failures;
+	char from[64], to[64];
+	int r;
+
+	/* only a digest proves the sender holds the secret; without one a
+	 * forged source address could steal the tunnel */
+	if (t->fsm.state != FSM_T_ESTABLISHED || t->fsm.auth != FSM_AUTH_DIGEST || !m->n_digests)
+		return false;
+	/* replies the state machine sends right away still go to the old
+	 * address; the delayed ACK and anything later go to the new one */
+	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	/* moved only by a new, in-window, verified message: a replayed one is
+	 * a duplicate (not counted in rx_msgs) */
+	if (tunnel_is_idle(t) || t->fsm.stats.rx_msgs == rx || t->fsm.stats.auth_failures != bad) {
+		tunnel_arm(t);
+		return false;
+	}
+	peer_str(t, from, sizeof(from));
+	sockaddr_format(peer, to, sizeof(to));
+	log_notice("tunnel %u: peer address changed from %s to %s (roaming)", t->cfg->id, from, to);
+	control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id, .peer = to,
+						 .reason = from });
+	t->peer = *peer;
+	if (local->ss_family != AF_UNSPEC)
+		t->local = *local;
+	if (t->dps) {
+		r = dp_session_set_peer(t->d->dp, t->dps, &t->peer, &t->local);
+		if (r < 0) {
+			errno = -r;
+			log_warn("tunnel %u: cannot move the data path to %s", t->cfg->id, to);
+		}
+	}
+	tunnel_arm(t);
+	return true;
+}
+
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		       const struct sockaddr_storage *peer, char *why, size_t whylen)
 {
