@@ -777,6 +777,22 @@ static int h_remote_router_id(struct parser *p)
 	return set_router_id(p, a[0], &t->has_remote_router_id, &t->remote_router_id);
 }
 
+static int h_hub(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	char *const *a = p->a;
+	unsigned v = CFG_HUB_DEFAULT;
+
+	if (!strcasecmp(a[0], "off") && p->n == 1) {
+		t->hub_max = 0;
+		return 0;
+	}
+	if (strcasecmp(a[0], "on") || (p->n == 2 && !parse_uint(a[1], 1, CFG_HUB_MAX, &v)))
+		return perr(p, "expected on [MAX-PEERS 1..%d] or off", CFG_HUB_MAX);
+	t->hub_max = v;
+	return 0;
+}
+
 static int h_mss(struct parser *p)
 {
 	struct cfg_tunnel *t = p->t;
@@ -995,6 +1011,7 @@ static const struct command commands[] = {
 	{ { "l2tp", "remote", "router-id" }, 1, 1, SCOPE_TUNNEL, h_remote_router_id,
 	  "l2tp remote router-id A.B.C.D" },
 	{ { "l2tp", "remote", "end-id" }, 1, 1, SCOPE_TUNNEL, h_end_id, "l2tp remote end-id NAME" },
+	{ { "l2tp", "hub" }, 1, 2, SCOPE_TUNNEL, h_hub, "l2tp hub on [MAX-PEERS]|off" },
 	{ { "l2tp", "service" }, 1, 3, SCOPE_GLOBAL, h_service, "l2tp service on [l2tpv3]|off" },
 	{ { "ip", "tunnel", "tcp", "mss", "limit" }, 1, 1, SCOPE_TUNNEL, h_mss,
 	  "ip tunnel tcp mss limit auto|off|BYTES" },
@@ -1357,6 +1374,11 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			  "tunnel %u: no 'tunnel endpoint address', 'l2tp tunnel auth on' or "
 			  "'l2tp remote router-id': answers any peer", t->id)) < 0)
 		return r;
+	if (t->hub_max && (t->has_endpoint || t->has_remote_router_id) &&
+	    (r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			  "tunnel %u: 'l2tp hub on' is for a responder that takes any Router ID: "
+			  "remove 'tunnel endpoint address' and 'l2tp remote router-id'", t->id)) < 0)
+		return r;
 	return verify_local_router_id(c, t, name, d);
 }
 
@@ -1613,6 +1635,8 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 			ntop4(t->remote_router_id, a, sizeof(a)));
 	if (t->has_remote_end_id)
 		fprintf(out, " l2tp remote end-id %s\n", t->remote_end_id);
+	if (t->hub_max)
+		fprintf(out, " l2tp hub on %u\n", t->hub_max);
 	switch (t->mss_mode) {
 	case CFG_MSS_AUTO:
 		fprintf(out, " ip tunnel tcp mss limit auto\n");
@@ -1698,6 +1722,6 @@ bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 	       a->has_local_router_id == b->has_local_router_id && a->local_router_id == b->local_router_id &&
 	       a->has_remote_router_id == b->has_remote_router_id &&
 	       a->remote_router_id == b->remote_router_id && a->has_remote_end_id == b->has_remote_end_id &&
-	       !strcmp(a->remote_end_id, b->remote_end_id) && a->mss_mode == b->mss_mode &&
+	       !strcmp(a->remote_end_id, b->remote_end_id) && a->hub_max == b->hub_max && a->mss_mode == b->mss_mode &&
 	       a->mss_value == b->mss_value && !strcmp(a->ifname, b->ifname) && !strcmp(a->bridge, b->bridge);
 }

@@ -26,6 +26,8 @@
 #define CFG_SECRET_MAX 255
 #define CFG_MAX_TUNNELS 4096
 #define CFG_MAX_BRIDGE_MEMBERS 64
+#define CFG_HUB_MAX 999 /* peers of one hub tunnel: TAP tunnelN.P fits IFNAMSIZ */
+#define CFG_HUB_DEFAULT 100
 #define CFG_MAX_BRIDGES 1024
 #define CFG_MAX_ADDRESSES 1024
 #define CFG_LINE_MAX 4096 /* bytes per line, without the line end */
@@ -103,6 +105,10 @@ struct cfg_tunnel {
 
 	bool has_remote_end_id;
 	char remote_end_id[CFG_NAME_MAX + 1];
+
+	/* `l2tp hub on [MAX]|off`: a responder serving up to MAX initiators,
+	 * each in its own connection and TAP port; 0 = not a hub */
+	unsigned hub_max;
 
 	enum cfg_mss_mode mss_mode; /* `ip tunnel tcp mss limit auto|N|off`, default off */
 	unsigned mss_value; /* for CFG_MSS_FIXED */

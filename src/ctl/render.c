@@ -125,7 +125,11 @@ static void text_tunnel(FILE *out, const json_t *t, bool ja)
 	size_t n = json_array_size(sessions), i;
 	const json_t *s;
 
-	fprintf(out, "TUNNEL[%" PRIu64 "]:\n", num(t, "id"));
+	if (num(t, "peer_index")) /* a hub's instance (`l2tp hub on`) */
+		fprintf(out, "TUNNEL[%" PRIu64 "] peer %" PRIu64 " (%s):\n", num(t, "id"), num(t, "peer_index"),
+			str(t, "interface", "-"));
+	else
+		fprintf(out, "TUNNEL[%" PRIu64 "]:\n", num(t, "id"));
 	fprintf(out, "%s%s\n", lbl(L_TSTATE, ja), str(t, "state", "-"));
 	fprintf(out, "%s%s\n", lbl(L_VERSION, ja), str(t, "version", "L2TPv3"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LTID, ja), num(t, "local_tunnel_id"));

@@ -164,6 +164,88 @@ static bool simultaneous_open(struct daemon *d, const struct l2tp_msg *m, const 
 	return false;
 }
 
+/* The instance of hub that serves the peer with Router ID rid. */
+static struct tunnel *hub_instance(struct daemon *d, const struct tunnel *hub, uint32_t rid)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		struct tunnel *x = d->tunnels[i];
+
+		if (x->hub == hub && !x->removing && x->hub_router_id == rid)
+			return x;
+	}
+	return NULL;
+}
+
+/* The lowest instance number of hub's tunnel ID that no instance (not
+ * even one being removed: its TAP still exists) holds; 0 if all are. */
+static unsigned hub_free_index(struct daemon *d, const struct tunnel *hub)
+{
+	for (unsigned k = 1; k <= hub->cfg->hub_max; k++) {
+		bool used = false;
+
+		for (size_t i = 0; i < d->n_tunnels && !used; i++)
+			used = d->tunnels[i]->peer_index == k && d->tunnels[i]->cfg->id == hub->cfg->id;
+		if (!used)
+			return k;
+	}
+	return 0;
+}
+
+/*
+ * `l2tp hub on`: the SCCRQ (checked against the hub's settings) goes to
+ * the instance of the peer's Router ID: the same peer starting over
+ * replaces its own connection (same rules as a plain responder), a new
+ * peer gets a new instance, or an idle one's when hub_max are made.
+ * Returns 0 if accepted, else the StopCCN result code and why.
+ */
+static int hub_accept(struct daemon *d, struct tunnel *hub, const struct l2tp_msg *m, const uint8_t *raw,
+		      size_t len, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+		      char *why, size_t whylen)
+{
+	struct tunnel *t = hub_instance(d, hub, m->router_id), **v;
+	unsigned k;
+	int r;
+
+	if (t && !may_replace(d, t, m, peer, why, whylen))
+		return L2TP_STOPCCN_EXISTS;
+	if (!t && (k = hub_free_index(d, hub)) != 0) {
+		v = realloc(d->tunnels, (d->n_tunnels + 1) * sizeof(*v));
+		if (!v)
+			return L2TP_STOPCCN_ERROR;
+		d->tunnels = v;
+		r = tunnel_create_instance(hub, k, &t);
+		if (r < 0) {
+			snprintf(why, whylen, "tunnel %u: cannot create TAP port for peer %u: %s", hub->cfg->id, k,
+				 strerror(-r));
+			return L2TP_STOPCCN_ERROR;
+		}
+		d->tunnels[d->n_tunnels++] = t;
+	}
+	for (size_t i = 0; !t && i < d->n_tunnels; i++) {
+		struct tunnel *x = d->tunnels[i];
+
+		if (x->hub == hub && !x->removing && tunnel_is_idle(x) && !x->admin_down)
+			t = x;
+	}
+	if (!t) {
+		snprintf(why, whylen, "tunnel %u: the hub is full: %u peers connected ('l2tp hub on %u')",
+			 hub->cfg->id, hub->cfg->hub_max, hub->cfg->hub_max);
+		return L2TP_STOPCCN_ERROR;
+	}
+	if (t->hub_router_id != m->router_id || !t->peer_known) {
+		char p[64];
+
+		sockaddr_format(peer, p, sizeof(p));
+		log_info("tunnel %u: hub peer %u (%s) is router id %u.%u.%u.%u at %s", hub->cfg->id, t->peer_index,
+			 t->ifname, m->router_id >> 24, (m->router_id >> 16) & 0xff, (m->router_id >> 8) & 0xff,
+			 m->router_id & 0xff, p);
+	}
+	t->hub_router_id = m->router_id;
+	d->stats.sccrq_accepted++;
+	tunnel_accept(t, m, raw, len, peer, local);
+	return 0;
+}
+
 static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			 const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
@@ -197,7 +279,11 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];
 		char w[256];
-		int r = tunnel_sccrq_check(t, m, raw, len, peer, w, sizeof(w));
+		int r;
+
+		if (t->peer_index)
+			continue; /* a hub's instance: its hub decides */
+		r = tunnel_sccrq_check(t, m, raw, len, peer, w, sizeof(w));
 
 		/* an authenticated SCCRQ seen before is a replay (its nonce) */
 		if (!r && t->fconf.auth != FSM_AUTH_NONE && l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests &&
@@ -205,6 +291,14 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			snprintf(why, sizeof(why), "tunnel %u: replayed SCCRQ (its nonce was seen before)", t->cfg->id);
 			result = L2TP_STOPCCN_NOT_AUTHORIZED;
 			break;
+		}
+		if (!r && t->cfg->hub_max) {
+			r = hub_accept(d, t, m, raw, len, peer, local, w, sizeof(w));
+			if (!r)
+				return;
+			snprintf(why, sizeof(why), "%s", w);
+			result = r;
+			continue;
 		}
 		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
 			snprintf(why, sizeof(why), "%s", w);
@@ -262,6 +356,9 @@ static void handle_ctrl(struct daemon *d, const uint8_t *raw, size_t len, const 
 			/* only the SCCRP may come from elsewhere (see tunnel_input) */
 			if (t->peer_known && !sockaddr_equal(&t->peer, peer) &&
 			    !(t->fsm.state == FSM_T_WAIT_CTL_REPLY && m.type == L2TP_MSG_SCCRP)) {
+				/* roaming: an authenticated message moves the tunnel */
+				if (tunnel_input_roaming(t, &m, raw, len, peer, local))
+					return;
 				d->stats.rx_ctrl_wrong_peer++;
 				sockaddr_format(peer, p, sizeof(p));
 				log_debug("tunnel %u: %s from %s, not from its peer; dropped", t->cfg->id,
@@ -382,21 +479,44 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 /* ---------------------------------------------------------------------- */
 /* set-up */
 
-static int open_udp(struct daemon *d)
+/*
+ * One UDP socket for both families: AF_INET6 bound to [::]:1701 with
+ * IPV6_V6ONLY off, so IPv4 peers arrive as IPv4-mapped addresses (the data
+ * path shows them to us as AF_INET) and IPv6 peers as themselves.  A
+ * kernel without IPv6 gets the plain AF_INET socket on 0.0.0.0:1701.
+ */
+static int open_udp_family(int family)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(L2TP_UDP_PORT) };
-	int one = 1, fd;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(L2TP_UDP_PORT) };
+	int one = 1, zero = 0, fd, e;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		int e = errno;
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		goto out_close;
+	if (family == AF_INET6 ? bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) < 0
+			       : bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		goto out_close;
+	return fd;
+out_close:
+	e = errno;
+	close(fd);
+	return -e;
+}
 
-		close(fd);
-		return -e;
+static int open_udp(struct daemon *d)
+{
+	int fd = open_udp_family(AF_INET6);
+
+	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+		log_info("IPv6 is not available: UDP socket on 0.0.0.0:%u (IPv4 only)", L2TP_UDP_PORT);
+		fd = open_udp_family(AF_INET);
 	}
+	if (fd < 0)
+		return fd;
 	d->udp_fd = fd;
 	return 0;
 }
@@ -469,7 +589,7 @@ static int tunnel_add(struct daemon *d, const struct cfg_tunnel *ct, struct tunn
 struct tunnel *daemon_tunnel_find(struct daemon *d, unsigned id)
 {
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		if (d->tunnels[i]->cfg->id == id && !d->tunnels[i]->removing)
+		if (d->tunnels[i]->cfg->id == id && !d->tunnels[i]->removing && !d->tunnels[i]->peer_index)
 			return d->tunnels[i];
 	return NULL;
 }
@@ -481,7 +601,7 @@ void daemon_tunnel_reap(struct daemon *d, struct tunnel *t)
 			continue;
 		memmove(&d->tunnels[i], &d->tunnels[i + 1], (d->n_tunnels - i - 1) * sizeof(*d->tunnels));
 		d->n_tunnels--;
-		log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->cfg->ifname);
+		log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->ifname);
 		control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
 		tunnel_free(t);
 		daemon_check_stopped(d);
@@ -530,7 +650,7 @@ void reload_report_free(struct reload_report *rep)
 static struct tunnel *find_removing(struct daemon *d, unsigned id)
 {
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		if (d->tunnels[i]->cfg->id == id && d->tunnels[i]->removing)
+		if (d->tunnels[i]->cfg->id == id && d->tunnels[i]->removing && !d->tunnels[i]->peer_index)
 			return d->tunnels[i];
 	return NULL;
 }
@@ -539,6 +659,24 @@ static bool metrics_same(const struct cfg *a, const struct cfg *b)
 {
 	return a->has_metrics == b->has_metrics &&
 	       (!a->has_metrics || sockaddr_equal(&a->metrics, &b->metrics));
+}
+
+/* Reload: a hub's instances keep their connections if the hub is
+ * unchanged (ct: its new entry), else they are closed and removed. */
+static void reload_hub_instances(struct daemon *d, struct tunnel *hub, const struct cfg_tunnel *ct)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		struct tunnel *x = d->tunnels[i];
+
+		if (x->hub != hub || x->removing)
+			continue;
+		if (ct) {
+			x->cfg = ct;
+			continue;
+		}
+		x->hub = NULL;
+		tunnel_remove(x);
+	}
 }
 
 /*
@@ -594,9 +732,11 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 		struct tunnel *t = d->tunnels[i];
 		const struct cfg_tunnel *ct;
 
-		if (t->removing)
-			continue;
+		if (t->removing || t->peer_index)
+			continue; /* a hub's instances follow their hub (below) */
 		ct = nc->service_on ? cfg_tunnel_find(nc, t->cfg->id) : NULL;
+		if (t->cfg->hub_max)
+			reload_hub_instances(d, t, ct && ct->enabled && cfg_tunnel_equal(t->cfg, ct) ? ct : NULL);
 		if (!ct || !ct->enabled) {
 			log_notice("reload: tunnel %u: removed from the configuration, closing", t->cfg->id);
 			report(rep, "tunnel %u: removed", t->cfg->id);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include "config/config.h"
@@ -99,6 +100,15 @@ struct tunnel {
 	uint64_t established_total; /* times up since the daemon started (fsm stats are per connection) */
 	struct sockaddr_storage last_up_peer; /* peer of the last established connection */
 
+	/* hub (`l2tp hub on`): the configured tunnel is a template that never
+	 * connects; each initiator gets an instance of its own (own
+	 * connection, session and TAP port tunnelN.P on the same bridge),
+	 * found again by the Router ID it sends */
+	struct tunnel *hub; /* an instance's template; NULL once it is being removed */
+	unsigned peer_index; /* P of an instance, 1..hub_max; 0: not an instance */
+	uint32_t hub_router_id; /* an instance's peer Router ID */
+	char ifname[IFNAMSIZ]; /* TAP port: cfg->ifname, or tunnelN.P */
+
 	/* administration and reload */
 	bool admin_down; /* `l2tpctl tunnel down N`: closed, no always-on until `up` */
 	bool restart_pending; /* settings changed: start again once idle */
@@ -126,11 +136,24 @@ uint64_t now_ms(void);
 
 /* tunnel.c */
 int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel **ret);
+/* A hub's instance number index for one peer (not started: the caller
+ * accepts the peer's SCCRQ on it). */
+int tunnel_create_instance(struct tunnel *hub, unsigned index, struct tunnel **ret);
 void tunnel_free(struct tunnel *t);
 void tunnel_start(struct tunnel *t);
 /* A decoded control message for this tunnel's connection. */
 void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
+/*
+ * A control message for t's established connection from another address
+ * than its peer (NAT rebinding, new address).  With digest authentication
+ * it goes to the state machine; if that accepts it as genuine and new
+ * (digest verified, in sequence), the tunnel and its data path move to
+ * peer and true is returned.  False: not moved (message dropped or
+ * discarded by the state machine as a duplicate or forgery).
+ */
+bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 /* Responder: can this tunnel take an SCCRQ from peer? 0 yes, else StopCCN result and why. */
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		       const struct sockaddr_storage *peer, char *why, size_t whylen);

@@ -46,6 +46,22 @@ static const enum fsm_tunnel_state tunnel_states[] = {
 	FSM_T_IDLE, FSM_T_WAIT_CTL_REPLY, FSM_T_WAIT_CTL_CONN, FSM_T_ESTABLISHED, FSM_T_CLOSING,
 };
 
+/* The tunnel label: "N", or "N.P" for peer P of hub tunnel N (`l2tp hub on`). */
+struct tunnel_label {
+	char s[24];
+};
+
+static struct tunnel_label tlabel(const struct tunnel *t)
+{
+	struct tunnel_label l;
+
+	if (t->peer_index)
+		snprintf(l.s, sizeof(l.s), "%u.%u", t->cfg->id, t->peer_index);
+	else
+		snprintf(l.s, sizeof(l.s), "%u", t->cfg->id);
+	return l;
+}
+
 /* One family at a time (the exposition format wants a family's samples together). */
 static void tunnel_metrics(struct evbuffer *b, struct daemon *d)
 {
@@ -53,7 +69,7 @@ static void tunnel_metrics(struct evbuffer *b, struct daemon *d)
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		const struct tunnel *t = d->tunnels[i];
 
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_up{tunnel=\"%u\"} %d\n", t->cfg->id,
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_up{tunnel=\"%s\"} %d\n", tlabel(t).s,
 				    t->fsm.state == FSM_T_ESTABLISHED);
 	}
 	head(b, "tunnel_state", "gauge", "1 for the tunnel's current control connection state.");
@@ -61,22 +77,22 @@ static void tunnel_metrics(struct evbuffer *b, struct daemon *d)
 		const struct tunnel *t = d->tunnels[i];
 
 		for (size_t k = 0; k < sizeof(tunnel_states) / sizeof(tunnel_states[0]); k++)
-			evbuffer_add_printf(b, "l2tpv3d_tunnel_state{tunnel=\"%u\",state=\"%s\"} %d\n", t->cfg->id,
+			evbuffer_add_printf(b, "l2tpv3d_tunnel_state{tunnel=\"%s\",state=\"%s\"} %d\n", tlabel(t).s,
 					    fsm_tunnel_state_name(tunnel_states[k]), t->fsm.state == tunnel_states[k]);
 	}
 	head(b, "tunnel_admin_down", "gauge", "1 if the tunnel was set down with `l2tpctl tunnel down`.");
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_admin_down{tunnel=\"%u\"} %d\n", d->tunnels[i]->cfg->id,
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_admin_down{tunnel=\"%s\"} %d\n", tlabel(d->tunnels[i]).s,
 				    d->tunnels[i]->admin_down);
 	head(b, "tunnel_sessions", "gauge", "Sessions in the tunnel.");
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_sessions{tunnel=\"%u\"} %zu\n", d->tunnels[i]->cfg->id,
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_sessions{tunnel=\"%s\"} %zu\n", tlabel(d->tunnels[i]).s,
 				    d->tunnels[i]->fsm.n_sessions);
 
 #define TUNNEL_COUNTER(name, field, help)                                                               \
 	head(b, name, "counter", help);                                                                 \
 	for (size_t i = 0; i < d->n_tunnels; i++)                                                       \
-		evbuffer_add_printf(b, "l2tpv3d_" name "{tunnel=\"%u\"} %llu\n", d->tunnels[i]->cfg->id, \
+		evbuffer_add_printf(b, "l2tpv3d_" name "{tunnel=\"%s\"} %llu\n", tlabel(d->tunnels[i]).s, \
 				    (unsigned long long)d->tunnels[i]->fsm.stats.field)
 
 	TUNNEL_COUNTER("tunnel_control_rx_messages_total", rx_msgs,
@@ -95,13 +111,13 @@ static void tunnel_metrics(struct evbuffer *b, struct daemon *d)
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		const struct tunnel *t = d->tunnels[i];
 
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_established_total{tunnel=\"%u\"} %llu\n", t->cfg->id,
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_established_total{tunnel=\"%s\"} %llu\n", tlabel(t).s,
 				    (unsigned long long)t->established_total);
 	}
 	head(b, "tunnel_keepalive_rtt_seconds", "gauge", "Round-trip time of the last acknowledged HELLO.");
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_keepalive_rtt_seconds{tunnel=\"%u\"} %.3f\n",
-				    d->tunnels[i]->cfg->id, (double)d->tunnels[i]->fsm.stats.last_hello_rtt_ms / 1000.0);
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_keepalive_rtt_seconds{tunnel=\"%s\"} %.3f\n",
+				    tlabel(d->tunnels[i]).s, (double)d->tunnels[i]->fsm.stats.last_hello_rtt_ms / 1000.0);
 }
 
 struct session_ref {
@@ -132,11 +148,11 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 			n++;
 		}
 	}
-#define LABELS "{tunnel=\"%u\",session=\"%u\"}"
+#define LABELS "{tunnel=\"%s\",session=\"%u\"}"
 #define EACH(name, type, help, expr)                                                                  \
 	head(b, name, type, help);                                                                    \
 	for (size_t k = 0; k < n; k++)                                                                \
-		evbuffer_add_printf(b, "l2tpv3d_" name LABELS " %llu\n", v[k].t->cfg->id, v[k].s->local_sid, \
+		evbuffer_add_printf(b, "l2tpv3d_" name LABELS " %llu\n", tlabel(v[k].t).s, v[k].s->local_sid, \
 				    (unsigned long long)(expr))
 
 	EACH("session_up", "gauge", "1 if the session is established.", v[k].s->state == FSM_S_ESTABLISHED);
@@ -158,8 +174,8 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 		};
 
 		for (size_t x = 0; x < sizeof(r) / sizeof(r[0]); x++)
-			evbuffer_add_printf(b, "l2tpv3d_session_rx_drops_total{tunnel=\"%u\",session=\"%u\",reason=\"%s\"} %llu\n",
-					    v[k].t->cfg->id, v[k].s->local_sid, r[x].reason,
+			evbuffer_add_printf(b, "l2tpv3d_session_rx_drops_total{tunnel=\"%s\",session=\"%u\",reason=\"%s\"} %llu\n",
+					    tlabel(v[k].t).s, v[k].s->local_sid, r[x].reason,
 					    (unsigned long long)r[x].v);
 	}
 #undef LABELS

@@ -491,7 +491,8 @@ static void fill_fsm_conf(struct tunnel *t)
 	f->idle_timeout = c->disconnect_time;
 }
 
-int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel **ret)
+static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *hub, unsigned index,
+		  struct tunnel **ret)
 {
 	struct tunnel *t = calloc(1, sizeof(*t));
 	int r;
@@ -500,7 +501,13 @@ int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		return -ENOMEM;
 	t->d = d;
 	t->cfg = ct;
+	t->hub = hub;
+	t->peer_index = index;
 	t->tap_fd = -1;
+	if (index)
+		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % 1000u);
+	else
+		snprintf(t->ifname, sizeof(t->ifname), "%s", ct->ifname);
 	fill_fsm_conf(t);
 	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
@@ -510,25 +517,25 @@ int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		r = -ENOMEM;
 		goto out_free;
 	}
-	r = tap_open(ct->ifname, &t->tap_created);
+	r = tap_open(t->ifname, &t->tap_created);
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %u: cannot open TAP port %s", ct->id, ct->ifname);
+		log_warn("tunnel %u: cannot open TAP port %s", ct->id, t->ifname);
 		goto out_free;
 	}
 	t->tap_fd = r;
 	if (ct->bridge[0]) {
-		r = nl_bridge_add_port(d->nl, ct->bridge, ct->ifname);
+		r = nl_bridge_add_port(d->nl, ct->bridge, t->ifname);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, ct->ifname, ct->bridge);
+			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, t->ifname, ct->bridge);
 			goto out_free;
 		}
 	}
-	r = nl_link_up(d->nl, ct->ifname);
+	r = nl_link_up(d->nl, t->ifname);
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %u: cannot set %s up", ct->id, ct->ifname);
+		log_warn("tunnel %u: cannot set %s up", ct->id, t->ifname);
 		goto out_free;
 	}
 	*ret = t;
@@ -537,6 +544,24 @@ int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 out_free:
 	tunnel_free(t);
 	return r;
+}
+
+int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel **ret)
+{
+	return create(d, ct, NULL, 0, ret);
+}
+
+int tunnel_create_instance(struct tunnel *hub, unsigned index, struct tunnel **ret)
+{
+	struct tunnel *t;
+	int r = create(hub->d, hub->cfg, hub, index, &t);
+
+	if (r < 0)
+		return r;
+	t->idle_since_ms = now_ms();
+	idle_arm(t);
+	*ret = t;
+	return 0;
 }
 
 void tunnel_free(struct tunnel *t)
@@ -607,6 +632,45 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 	tunnel_arm(t);
 }
 
+bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+	uint64_t rx = t->fsm.stats.rx_msgs, bad = t->fsm.stats.auth_failures;
+	char from[64], to[64];
+	int r;
+
+	/* only a digest proves the sender holds the secret; without one a
+	 * forged source address could steal the tunnel */
+	if (t->fsm.state != FSM_T_ESTABLISHED || t->fsm.auth != FSM_AUTH_DIGEST || !m->n_digests)
+		return false;
+	/* replies the state machine sends right away still go to the old
+	 * address; the delayed ACK and anything later go to the new one */
+	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	/* moved only by a new, in-window, verified message: a replayed one is
+	 * a duplicate (not counted in rx_msgs) */
+	if (tunnel_is_idle(t) || t->fsm.stats.rx_msgs == rx || t->fsm.stats.auth_failures != bad) {
+		tunnel_arm(t);
+		return false;
+	}
+	peer_str(t, from, sizeof(from));
+	sockaddr_format(peer, to, sizeof(to));
+	log_notice("tunnel %u: peer address changed from %s to %s (roaming)", t->cfg->id, from, to);
+	control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id, .peer = to,
+						 .reason = from });
+	t->peer = *peer;
+	if (local->ss_family != AF_UNSPEC)
+		t->local = *local;
+	if (t->dps) {
+		r = dp_session_set_peer(t->d->dp, t->dps, &t->peer, &t->local);
+		if (r < 0) {
+			errno = -r;
+			log_warn("tunnel %u: cannot move the data path to %s", t->cfg->id, to);
+		}
+	}
+	tunnel_arm(t);
+	return true;
+}
+
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		       const struct sockaddr_storage *peer, char *why, size_t whylen)
 {
@@ -661,10 +725,10 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 	t->cfg = ct;
 	fill_fsm_conf(t); /* the running connection keeps its own copy */
 	if (new_bridge && ct->bridge[0]) {
-		r = nl_bridge_add_port(t->d->nl, ct->bridge, ct->ifname);
+		r = nl_bridge_add_port(t->d->nl, ct->bridge, t->ifname);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, ct->ifname, ct->bridge);
+			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, t->ifname, ct->bridge);
 		}
 	}
 	evtimer_del(t->reconnect);
@@ -719,6 +783,9 @@ void tunnel_admin_down(struct tunnel *t)
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
 		tunnel_arm(t);
 	}
+	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
+		if (t->d->tunnels[i]->hub == t)
+			tunnel_admin_down(t->d->tunnels[i]);
 }
 
 void tunnel_admin_up(struct tunnel *t)
@@ -729,7 +796,10 @@ void tunnel_admin_up(struct tunnel *t)
 	t->backoff_ms = 0;
 	log_notice("tunnel %u: administratively up", t->cfg->id);
 	control_event(t->d, &(struct ctl_event){ .event = "admin-up", .tunnel = t->cfg->id });
-	if (tunnel_is_idle(t))
+	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
+		if (t->d->tunnels[i]->hub == t)
+			tunnel_admin_up(t->d->tunnels[i]);
+	if (tunnel_is_idle(t) && !t->peer_index)
 		tunnel_start(t);
 }
 

@@ -659,6 +659,34 @@ static void test_auth_method(void **state)
 	run_free(&r);
 }
 
+static void test_hub(void **state)
+{
+	struct run r;
+
+	(void)state;
+	parse_only(&r, "tunnel select 1\n l2tp hub on\ntunnel select 2\n l2tp hub on 20\n"
+		       "tunnel select 3\n l2tp hub on 5\n l2tp hub off\n");
+	assert_int_equal(r.parse_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->hub_max, CFG_HUB_DEFAULT);
+	assert_int_equal(cfg_tunnel_find(r.c, 2)->hub_max, 20);
+	assert_int_equal(cfg_tunnel_find(r.c, 3)->hub_max, 0);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+
+	parse_only(&r, "tunnel select 1\n l2tp hub on 1000\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp hub on 1000': expected on [MAX-PEERS 1..999] or off");
+	run_free(&r);
+
+	/* a hub is a responder that takes any Router ID */
+	parse_verify(&r, "bridge member bridge1 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n"
+			 " l2tp remote router-id 10.0.0.2\n l2tp hub on\n tunnel enable 1\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: error: tunnel 1: 'l2tp hub on' is for a responder that takes any "
+			       "Router ID: remove 'tunnel endpoint address' and 'l2tp remote router-id'");
+	run_free(&r);
+}
+
 static void test_ipv6_endpoint_with_local(void **state)
 {
 	struct run r;
@@ -1732,6 +1760,7 @@ int main(void)
 		cmocka_unit_test(test_tunnel_defaults),
 		cmocka_unit_test(test_values_of_every_form),
 		cmocka_unit_test(test_auth_method),
+		cmocka_unit_test(test_hub),
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_tunnel_equal),

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# A hub: one responder tunnel with `l2tp hub on 20` serves 20 initiators
+# that share its secret and end-id but have their own Router IDs, each in
+# its own control connection, session and TAP port (tunnel1.P) on the
+# hub's bridge.  A 21st is refused (hub full).
+#
+#   s1 .. s21: l2tpv3d initiators, WAN 198.51.100.(10+i)/24,
+#              bridge1 = {tunnel1} with 192.168.10.(100+i)/24
+#        |  (veths on one bridge in namespace wan)
+#   hub: WAN 198.51.100.1/24, bridge1 = {tunnel1, tunnel1.1 .. tunnel1.20}
+#        with 192.168.10.1/24
+#
+# Checks: all 20 established concurrently (started at once), every
+# instance has its own peer Router ID and TAP, pings from several sites to
+# the hub and between two sites (one broadcast domain through the hub's
+# bridge); a restarted site (same Router ID) replaces only its own
+# instance; an unchanged reload keeps every connection; the 21st site is
+# refused with a log line saying the hub is full.
+source "$(dirname "$0")/lib.sh"
+
+require_daemon
+SITES=20
+NAMES=(hub wan)
+for (( i = 1; i <= SITES + 1; i++ )); do
+	NAMES+=("s$i")
+done
+for ns in "${NAMES[@]}"; do
+	NS[$ns]=$ns-$$
+	ip netns add "${NS[$ns]}"
+	nq "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	nq "$ns" ip link set lo up
+done
+nq wan ip link add br0 type bridge
+nq wan ip link set br0 up
+# wan_port NS ADDR: NS's interface wan on the shared bridge
+wan_port() {
+	ip -n "${NS[$1]}" link add wan type veth peer name "p-$1" netns "${NS[wan]}"
+	nq wan ip link set "p-$1" master br0
+	nq wan ip link set "p-$1" up
+	nq "$1" ip addr add "$2/24" dev wan
+	nq "$1" ip link set wan up
+}
+wan_port hub 198.51.100.1
+for (( i = 1; i <= SITES + 1; i++ )); do
+	wan_port "s$i" "198.51.100.$((10 + i))"
+done
+log "topology: hub and $((SITES + 1)) sites on one WAN"
+
+cat >"$OUT/hub.conf" <<-EOF
+bridge member bridge1 tunnel1
+ip bridge1 address 192.168.10.1/24
+tunnel select 1
+ tunnel encapsulation l2tpv3-raw
+ l2tp hostname HUB
+ l2tp tunnel auth on $SECRET
+ l2tp keepalive use $KEEPALIVE
+ l2tp local router-id 10.0.0.254
+ l2tp remote end-id $END_ID
+ l2tp hub on $SITES
+ tunnel enable 1
+l2tp service on l2tpv3
+EOF
+conf_site() {
+	cat <<-EOF
+	bridge member bridge1 tunnel1
+	ip bridge1 address 192.168.10.$((100 + $1))/24
+	tunnel select 1
+	 tunnel encapsulation l2tpv3-raw
+	 tunnel endpoint address 198.51.100.1
+	 l2tp always-on on
+	 l2tp hostname S$1
+	 l2tp tunnel auth on $SECRET
+	 l2tp keepalive use $KEEPALIVE
+	 l2tp local router-id 10.0.0.$1
+	 l2tp remote end-id $END_ID
+	 tunnel enable 1
+	l2tp service on l2tpv3
+	EOF
+}
+start_daemon hub "$OUT/hub.conf"
+
+# launch NS: start l2tpv3d in NS without waiting (all sites at once)
+launch() {
+	conf_site "${1#s}" >"$OUT/$1.conf"
+	nq "$1" "$L2TPV3D" -n -c "$OUT/$1.conf" >>"$(daemon_log "$1")" 2>&1
+	rm -f "$(sock "$1")"
+	QUIET=1 nbg "$1" "$L2TPV3D" -c "$OUT/$1.conf" -f -S "$(sock "$1")" >>"$(daemon_log "$1")" 2>&1
+	DAEMON_PID[$1]=$!
+}
+t0=$(date +%s)
+for (( i = 1; i <= SITES; i++ )); do
+	launch "s$i"
+done
+# up NS: NS's tunnel and session are established
+up() { [[ $(jqs "$1" '[.tunnels[0].state, .tunnels[0].sessions[0].state // "none"] | join(" ")') == "established established" ]]; }
+# hub_up N: N instances of the hub established with a session each
+hub_up() {
+	jqs hub "[.tunnels[] | select(.peer_index) | select(.state == \"established\" and
+		.sessions[0].state == \"established\")] | length == $1" >/dev/null
+}
+wait_for "$SITES instances established on the hub" 60 hub_up $SITES
+for (( i = 1; i <= SITES; i++ )); do
+	wait_for "s$i established" 10 up "s$i"
+done
+log "all $SITES sites up $(( $(date +%s) - t0 )) s after they were started"
+
+# one entry per peer: own Router ID, index, TAP port on the bridge
+_expect "distinct peer Router IDs on the hub" \
+	"$(jqs hub '[.tunnels[] | select(.peer_index) | .peer_router_id] | unique | length')" $SITES
+_expect "distinct peer indexes" \
+	"$(jqs hub '[.tunnels[] | select(.peer_index) | .peer_index] | unique | length')" $SITES
+_expect "template entry" "$(jqs hub '[.tunnels[] | select(.peer_index | not)] | length')" 1
+_expect "TAP ports tunnel1.P on the hub's bridge" \
+	"$(nq hub ip -o link show master bridge1 | grep -cE '^[0-9]+: tunnel1\.[0-9]+[:@]')" $SITES
+status_text hub | grep -q "^TUNNEL\[1\] peer 20 (tunnel1.20):"
+
+for i in 1 5 10 15 20; do
+	ping_ok "s$i" 192.168.10.1 3
+done
+# site to site through the hub's bridge
+ping_ok s3 192.168.10.117 3
+
+# an unchanged reload keeps every connection
+ids() { jqs hub '[.tunnels[] | select(.peer_index) | "\(.peer_router_id) \(.peer_index) \(.local_tunnel_id)"] | sort | join(",")'; }
+before=$(ids)
+nq hub "$L2TPCTL" -S "$(sock hub)" reload | tee "$OUT/reload.txt"
+grep -qx "tunnel 1: unchanged" "$OUT/reload.txt"
+hub_up $SITES
+_expect "hub's instances after an unchanged reload" "$(ids)" "$before"
+
+# s7 restarts (killed: no StopCCN): its next SCCRQ replaces its instance
+rid7=10.0.0.7
+inst7() { jqs hub ".tunnels[] | select(.peer_router_id == \"$rid7\") | \"\(.peer_index) \(.local_tunnel_id)\""; }
+old7=$(inst7)
+others() { ids | tr ',' '\n' | grep -v "^$rid7 " | tr '\n' ','; }
+others_before=$(others)
+kill_daemon s7
+launch s7
+s7_replaced() {
+	local now
+	now=$(inst7)
+	[[ ${now%% *} == "${old7%% *}" && ${now#* } != "${old7#* }" ]] && up s7 && hub_up $SITES
+}
+wait_for "s7's instance replaced (same index, new connection)" 30 s7_replaced
+_expect "the other instances" "$(others)" "$others_before"
+grep -q "new SCCRQ from 198.51.100.17:1701 replaces the connection" "$(daemon_log hub)"
+ping_ok s7 192.168.10.1 3
+
+# the 21st: refused, the hub says it is full
+launch s21
+wait_for "s21 refused: the hub is full" 20 grep -q "router id 10.0.0.21).*the hub is full" "$(daemon_log hub)"
+fails up s21
+hub_up $SITES
+
+stop_daemon hub
+for i in 1 7 21; do
+	stop_daemon "s$i"
+done
