@@ -98,6 +98,7 @@ struct tunnel {
 	uint64_t last_tunnel_up_ms;
 	uint64_t established_total; /* times up since the daemon started (fsm stats are per connection) */
 	struct sockaddr_storage last_up_peer; /* peer of the last established connection */
+	char mismatch[FSM_MISMATCH_MAX]; /* last setting the peer disagreed on, "" = none (status) */
 
 	/* administration and reload */
 	bool admin_down; /* `l2tpctl tunnel down N`: closed, no always-on until `up` */
