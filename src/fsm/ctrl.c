@@ -658,23 +658,21 @@ static void mismatch_add(struct fsm_session *s, const char *fmt_what)
 {
 	size_t n = strlen(s->mismatch);
 
+	if (strstr(s->mismatch, fmt_what))
+		return; /* the ICCN repeating the ICRQ */
 	snprintf(s->mismatch + n, sizeof(s->mismatch) - n, "%s%s", n ? "; " : "", fmt_what);
 }
 
 /*
  * Settings of the peer's ICRQ/ICRP/ICCN that differ from ours (RFC 3931
- * §5.4.4).  Each side chooses its own cookie and sublayer for what it
- * receives, so a different cookie length or sublayer is adopted (we send
- * what the peer asked for) and only noted.  Refused, with the CDN result
- * in *result: another pseudowire type (14), sequencing asked without the
- * Default L2SS (15), sequencing with it (2: our data path cannot number
- * packets yet).  Returns 0 or the CDN result; why says which setting.
+ * §5.4.4).  Refused, returning the CDN result with why saying which
+ * setting: another pseudowire type (14), data sequencing asked without
+ * the Default L2SS (15) or with it (2: our data path cannot number
+ * packets yet).  peer_l2ss: what the peer asked for earlier (ICCN).
  */
-static uint16_t session_check_params(const struct fsm_tunnel *t, struct fsm_session *s, const struct l2tp_msg *m,
-				     char *why, size_t whylen)
+static uint16_t session_refuse_params(const struct fsm_tunnel *t, const struct l2tp_msg *m, bool peer_l2ss,
+				      char *why, size_t whylen)
 {
-	char note[FSM_MISMATCH_MAX];
-
 	why[0] = '\0';
 	if (l2tp_msg_has(m, L2TP_AVP_PW_TYPE) && m->pw_type != conf_pw_type(&t->conf)) {
 		snprintf(why, whylen, "pseudowire type: peer asked for %s (%u), 'l2tp pseudowire type' is %s (%u)",
@@ -683,7 +681,7 @@ static uint16_t session_check_params(const struct fsm_tunnel *t, struct fsm_sess
 		return L2TP_CDN_PW_TYPE_UNSUPPORTED;
 	}
 	if (l2tp_msg_has(m, L2TP_AVP_DATA_SEQUENCING) && m->data_sequencing != 0) {
-		bool l2ss = l2tp_msg_has(m, L2TP_AVP_L2SS) ? m->l2ss == 1 : s->tx_l2ss;
+		bool l2ss = l2tp_msg_has(m, L2TP_AVP_L2SS) ? m->l2ss == 1 : peer_l2ss;
 
 		if (!l2ss) {
 			snprintf(why, whylen, "data sequencing: peer asked for sequencing (%u) without the "
@@ -694,23 +692,32 @@ static uint16_t session_check_params(const struct fsm_tunnel *t, struct fsm_sess
 			 "('l2tp data sequencing' must be off on both sides)", m->data_sequencing);
 		return L2TP_CDN_ERROR;
 	}
-	if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE) && m->assigned_cookie_len != s->rx_cookie_len) {
-		snprintf(note, sizeof(note), "cookie length: peer asked for %zu, 'l2tp cookie length' is %zu "
-			 "(adopted: each side checks its own)", m->assigned_cookie_len, s->rx_cookie_len);
-		mismatch_add(s, note);
-	} else if (!l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE) && s->rx_cookie_len && m->type != L2TP_MSG_ICCN) {
-		snprintf(note, sizeof(note), "cookie length: peer asked for 0, 'l2tp cookie length' is %zu "
-			 "(adopted: each side checks its own)", s->rx_cookie_len);
-		mismatch_add(s, note);
-	}
-	if (l2tp_msg_has(m, L2TP_AVP_L2SS) && (m->l2ss == 1) != s->rx_l2ss) {
-		snprintf(note, sizeof(note), "l2-specific-sublayer: peer asked for %s, ours is %s (adopted for what we send)",
-			 m->l2ss == 1 ? "default" : m->l2ss == 0 ? "none" : "an unknown one", s->rx_l2ss ? "default" : "none");
-		mismatch_add(s, note);
-	} else if (!l2tp_msg_has(m, L2TP_AVP_L2SS) && s->rx_l2ss && m->type != L2TP_MSG_ICCN) {
-		mismatch_add(s, "l2-specific-sublayer: peer asked for none (no L2SS AVP), ours is default (adopted for what we send)");
-	}
 	return 0;
+}
+
+/*
+ * Each side chooses its own cookie and sublayer for what it receives
+ * (§5.4.4), so a cookie length or sublayer other than ours is adopted (we
+ * send what the peer asked for) and only noted in s->mismatch.
+ */
+static void session_note_params(struct fsm_session *s, const struct l2tp_msg *m)
+{
+	char note[FSM_MISMATCH_MAX];
+	bool initial = m->type != L2TP_MSG_ICCN; /* ICRQ/ICRP: an absent AVP means none */
+
+	if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE) ? m->assigned_cookie_len != s->rx_cookie_len
+						       : initial && s->rx_cookie_len) {
+		snprintf(note, sizeof(note), "cookie length: peer asked for %zu, 'l2tp cookie length' is %zu "
+			 "(adopted: each side checks its own)",
+			 l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE) ? m->assigned_cookie_len : 0, s->rx_cookie_len);
+		mismatch_add(s, note);
+	}
+	if (l2tp_msg_has(m, L2TP_AVP_L2SS) ? (m->l2ss == 1) != s->rx_l2ss : initial && s->rx_l2ss) {
+		snprintf(note, sizeof(note), "l2-specific-sublayer: peer asked for %s, ours is %s (adopted for what we send)",
+			 !l2tp_msg_has(m, L2TP_AVP_L2SS) || m->l2ss == 0 ? "none" : m->l2ss == 1 ? "default" : "an unknown one",
+			 s->rx_l2ss ? "default" : "none");
+		mismatch_add(s, note);
+	}
 }
 
 static void send_cdn(struct fsm_tunnel *t, uint32_t local_sid, uint32_t remote_sid, uint16_t result, uint16_t error,
@@ -842,20 +849,20 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
 		return;
 	}
+	res = session_refuse_params(t, m, false, why, sizeof(why));
+	if (res) {
+		send_cdn(t, 0, m->local_session_id, res, 0, why, now);
+		mismatch_set(t, why);
+		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		return;
+	}
 	s = session_new(t, false);
 	if (!s) {
 		send_cdn(t, 0, m->local_session_id, L2TP_CDN_NO_RESOURCES_TEMP, 0, "too many sessions", now);
 		return;
 	}
 	s->remote_sid = m->local_session_id;
-	res = session_check_params(t, s, m, why, sizeof(why));
-	if (res) {
-		send_cdn(t, s->local_sid, m->local_session_id, res, 0, why, now);
-		mismatch_set(t, why);
-		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
-		session_remove(t, s, why);
-		return;
-	}
+	session_note_params(s, m);
 	session_take_params(s, m);
 	msg_init(t, &r, L2TP_MSG_ICRP);
 	l2tp_msg_set(&r, L2TP_AVP_LOCAL_SESSION_ID);
@@ -897,7 +904,7 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		return;
 	}
 	s->remote_sid = m->local_session_id;
-	res = session_check_params(t, s, m, why, sizeof(why));
+	res = session_refuse_params(t, m, s->tx_l2ss, why, sizeof(why));
 	if (res) {
 		send_cdn(t, s->local_sid, s->remote_sid, res, 0, why, now);
 		mismatch_set(t, why);
@@ -905,6 +912,7 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		session_remove(t, s, why);
 		return;
 	}
+	session_note_params(s, m);
 	session_take_params(s, m);
 	msg_init(t, &r, L2TP_MSG_ICCN);
 	l2tp_msg_set(&r, L2TP_AVP_LOCAL_SESSION_ID);
@@ -927,7 +935,7 @@ static void handle_iccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		protocol_note(t, "ICCN for no pending session; ignored");
 		return;
 	}
-	res = session_check_params(t, s, m, why, sizeof(why));
+	res = session_refuse_params(t, m, s->tx_l2ss, why, sizeof(why));
 	if (res) {
 		send_cdn(t, s->local_sid, s->remote_sid, res, 0, why, now);
 		mismatch_set(t, why);
@@ -935,6 +943,7 @@ static void handle_iccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		session_remove(t, s, why);
 		return;
 	}
+	session_note_params(s, m);
 	session_take_params(s, m);
 	session_establish(t, s, now);
 }
