@@ -386,14 +386,6 @@ static bool has_pw_type(const struct l2tp_msg *m, uint16_t type)
 	return false;
 }
 
-static bool has_pw_eth(const struct l2tp_msg *m)
-{
-	for (size_t i = 0; i < m->n_pw_caps; i++)
-		if (m->pw_caps[i] == L2TP_PW_TYPE_ETH)
-			return true;
-	return false;
-}
-
 static void format_rid(uint32_t rid, char *buf, size_t len)
 {
 	snprintf(buf, len, "%u.%u.%u.%u", rid >> 24, (rid >> 16) & 0xff, (rid >> 8) & 0xff, rid & 0xff);
@@ -430,9 +422,13 @@ static int check_peer_identity(const struct fsm_tunnel_conf *conf, const struct 
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	if (!has_pw_type(m, conf_pw_type(conf))) {
-		snprintf(why, whylen, "pseudowire type mismatch: peer does not offer %s (type %u) of "
-			 "'l2tp pseudowire type'%s", pw_type_name(conf_pw_type(conf)), conf_pw_type(conf),
-			 has_pw_eth(m) ? ", only ethernet (5)" : "");
+		char offered[L2TP_PW_CAPS_MAX * 6 + 8] = "";
+		size_t o = 0;
+
+		for (size_t i = 0; i < m->n_pw_caps && i < L2TP_PW_CAPS_MAX; i++)
+			o += (size_t)snprintf(offered + o, sizeof(offered) - o, "%s%u", i ? "," : "", m->pw_caps[i]);
+		snprintf(why, whylen, "pseudowire type mismatch: peer offers types %s, 'l2tp pseudowire type' is %s (%u)",
+			 offered, pw_type_name(conf_pw_type(conf)), conf_pw_type(conf));
 		return L2TP_STOPCCN_ERROR;
 	}
 	return 0;

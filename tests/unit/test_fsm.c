@@ -2615,8 +2615,8 @@ static void test_session_pw_type_mismatch_cdn14(void **state)
 			mk_identity(&m, "fake", RID_A, CCID_A, 0);
 			inject(w, &w->b, &m);
 			assert_int_equal(w->last_check, L2TP_STOPCCN_ERROR);
-			assert_non_null(strstr(w->last_why, "pseudowire type mismatch: peer does not offer "
-							    "ethernet-vlan (type 4)"));
+			assert_string_equal(w->last_why, "pseudowire type mismatch: peer offers types 5, "
+							 "'l2tp pseudowire type' is ethernet-vlan (4)");
 			world_free(w);
 			continue;
 		}
