@@ -161,7 +161,7 @@ static size_t tshark_rows(const char *path, struct ts_row *rows, size_t max)
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof(line), p)) {
-		char *save = NULL, *tok, *copy;
+		char *tok, *copy;
 		size_t i = 0;
 
 		line[strcspn(line, "\n")] = '\0';
@@ -175,7 +175,6 @@ static size_t tshark_rows(const char *path, struct ts_row *rows, size_t max)
 		while ((tok = strsep(&copy, "|")) != NULL && i < TS_N)
 			rows[n].f[i++] = tok;
 		assert_int_equal(i, TS_N);
-		(void)save;
 		n++;
 	}
 	assert_int_equal(pclose(p), 0);
