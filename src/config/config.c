@@ -239,6 +239,8 @@ static void tunnel_init(struct cfg_tunnel *t, unsigned id)
 	t->keepalive_interval = KEEPALIVE_INTERVAL_DEFAULT;
 	t->keepalive_count = KEEPALIVE_COUNT_DEFAULT;
 	t->mss_mode = CFG_MSS_OFF;
+	t->dp.local_port = L2TP_PORT;
+	t->dp.remote_port = L2TP_PORT;
 	snprintf(t->ifname, sizeof(t->ifname), "tunnel%u", id % 100000u);
 }
 
@@ -978,6 +980,174 @@ static int h_ip_address(struct parser *p)
 	return 0;
 }
 
+/* ---- data-plane settings (struct cfg_dataplane) ---- */
+
+static const char *const compat_names[] = {
+	[CFG_COMPAT_NONE] = "none",
+	[CFG_COMPAT_YAMAHA] = "yamaha",
+	[CFG_COMPAT_CISCO] = "cisco",
+	[CFG_COMPAT_MIKROTIK] = "mikrotik",
+	[CFG_COMPAT_LINUX] = "linux",
+};
+
+const char *cfg_compat_name(enum cfg_compat c)
+{
+	if ((unsigned)c < sizeof(compat_names) / sizeof(compat_names[0]))
+		return compat_names[c];
+	return "none";
+}
+
+/*
+ * Fill the settings without an explicit line from the preset of
+ * dp->compat (see l2tpv3d.conf(5), from shared/protocol.md §8):
+ * yamaha and mikrotik: no cookie, no sublayer; cisco: cookie 4, no
+ * sublayer; linux: no cookie, Default L2-Specific Sublayer (the kernel's
+ * default).  All: Ethernet pseudowire, no data sequencing.
+ */
+static void dataplane_apply_preset(struct cfg_dataplane *dp)
+{
+	unsigned cookie_len = dp->compat == CFG_COMPAT_CISCO ? 4 : 0;
+	bool l2ss = dp->compat == CFG_COMPAT_LINUX;
+
+	if (!dp->has_cookie_len && !dp->has_cookie_value)
+		dp->cookie_len = cookie_len;
+	if (!dp->has_l2ss)
+		dp->l2ss = l2ss;
+	if (!dp->has_data_seq)
+		dp->data_seq = false;
+	if (!dp->has_pw_type)
+		dp->pw_type = CFG_PW_ETHERNET;
+}
+
+static int h_compat(struct parser *p)
+{
+	for (size_t i = 0; i < sizeof(compat_names) / sizeof(compat_names[0]); i++) {
+		if (!strcasecmp(p->a[0], compat_names[i])) {
+			p->t->dp.compat = (enum cfg_compat)i;
+			dataplane_apply_preset(&p->t->dp);
+			return 0;
+		}
+	}
+	return perr(p, "expected yamaha, cisco, mikrotik, linux or none, not '%s'", p->a[0]);
+}
+
+static int set_port(struct parser *p, bool *has, uint16_t *port)
+{
+	unsigned v;
+
+	if (!parse_uint(p->a[0], 1, 65535, &v))
+		return perr(p, "expected a UDP port 1..65535, not '%s'", p->a[0]);
+	*has = true;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int h_local_port(struct parser *p)
+{
+	return set_port(p, &p->t->dp.has_local_port, &p->t->dp.local_port);
+}
+
+static int h_remote_port(struct parser *p)
+{
+	return set_port(p, &p->t->dp.has_remote_port, &p->t->dp.remote_port);
+}
+
+static int h_cookie_length(struct parser *p)
+{
+	struct cfg_dataplane *dp = &p->t->dp;
+	unsigned v;
+
+	if (!parse_uint(p->a[0], 0, 8, &v) || (v != 0 && v != 4 && v != 8))
+		return perr(p, "cookie length must be 0, 4 or 8 bytes, not '%s'", p->a[0]);
+	dp->has_cookie_len = true;
+	dp->cookie_len = v;
+	return 0;
+}
+
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* `l2tp cookie value HEX` (8 or 16 hex digits, optional 0x) or `random` */
+static int h_cookie_value(struct parser *p)
+{
+	struct cfg_dataplane *dp = &p->t->dp;
+	const char *s = p->a[0];
+	uint8_t v[8];
+	size_t len;
+
+	if (!strcasecmp(s, "random")) {
+		dp->has_cookie_value = false;
+		dp->cookie_value_len = 0;
+		memset(dp->cookie, 0, sizeof(dp->cookie));
+		if (!dp->has_cookie_len)
+			dataplane_apply_preset(dp);
+		return 0;
+	}
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	len = strlen(s);
+	if (len != 8 && len != 16)
+		return perr(p, "expected random or a cookie of 8 or 16 hex digits (4 or 8 bytes)");
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return perr(p, "expected random or a cookie of 8 or 16 hex digits (4 or 8 bytes)");
+		v[i] = (uint8_t)(hi << 4 | lo);
+	}
+	dp->has_cookie_value = true;
+	memset(dp->cookie, 0, sizeof(dp->cookie));
+	memcpy(dp->cookie, v, len / 2);
+	dp->cookie_value_len = (unsigned)len / 2;
+	if (!dp->has_cookie_len)
+		dp->cookie_len = (unsigned)len / 2;
+	return 0;
+}
+
+static int h_l2ss(struct parser *p)
+{
+	struct cfg_dataplane *dp = &p->t->dp;
+
+	if (!strcasecmp(p->a[0], "none"))
+		dp->l2ss = false;
+	else if (!strcasecmp(p->a[0], "default"))
+		dp->l2ss = true;
+	else
+		return perr(p, "expected none or default, not '%s'", p->a[0]);
+	dp->has_l2ss = true;
+	return 0;
+}
+
+static int h_data_sequencing(struct parser *p)
+{
+	if (set_onoff(p, p->a[0], &p->t->dp.data_seq) < 0)
+		return -EINVAL;
+	p->t->dp.has_data_seq = true;
+	return 0;
+}
+
+static int h_pw_type(struct parser *p)
+{
+	struct cfg_dataplane *dp = &p->t->dp;
+
+	if (!strcasecmp(p->a[0], "ethernet"))
+		dp->pw_type = CFG_PW_ETHERNET;
+	else if (!strcasecmp(p->a[0], "ethernet-vlan"))
+		dp->pw_type = CFG_PW_ETHERNET_VLAN;
+	else
+		return perr(p, "expected ethernet or ethernet-vlan, not '%s'", p->a[0]);
+	dp->has_pw_type = true;
+	return 0;
+}
+
 #define NOT_OURS "not l2tpv3d's job, ignored: "
 
 /*
@@ -1012,6 +1182,18 @@ static const struct command commands[] = {
 	  "l2tp remote router-id A.B.C.D" },
 	{ { "l2tp", "remote", "end-id" }, 1, 1, SCOPE_TUNNEL, h_end_id, "l2tp remote end-id NAME" },
 	{ { "l2tp", "hub" }, 1, 2, SCOPE_TUNNEL, h_hub, "l2tp hub on [MAX-PEERS]|off" },
+	{ { "l2tp", "compatibility" }, 1, 1, SCOPE_TUNNEL, h_compat,
+	  "l2tp compatibility yamaha|cisco|mikrotik|linux|none" },
+	{ { "l2tp", "local", "port" }, 1, 1, SCOPE_TUNNEL, h_local_port, "l2tp local port PORT" },
+	{ { "l2tp", "remote", "port" }, 1, 1, SCOPE_TUNNEL, h_remote_port, "l2tp remote port PORT" },
+	{ { "l2tp", "cookie", "length" }, 1, 1, SCOPE_TUNNEL, h_cookie_length, "l2tp cookie length 0|4|8" },
+	{ { "l2tp", "cookie", "value" }, 1, 1, SCOPE_TUNNEL, h_cookie_value, "l2tp cookie value HEX|random" },
+	{ { "l2tp", "l2-specific-sublayer" }, 1, 1, SCOPE_TUNNEL, h_l2ss,
+	  "l2tp l2-specific-sublayer none|default" },
+	{ { "l2tp", "data", "sequencing" }, 1, 1, SCOPE_TUNNEL, h_data_sequencing,
+	  "l2tp data sequencing on|off" },
+	{ { "l2tp", "pseudowire", "type" }, 1, 1, SCOPE_TUNNEL, h_pw_type,
+	  "l2tp pseudowire type ethernet|ethernet-vlan" },
 	{ { "l2tp", "service" }, 1, 3, SCOPE_GLOBAL, h_service, "l2tp service on [l2tpv3]|off" },
 	{ { "ip", "tunnel", "tcp", "mss", "limit" }, 1, 1, SCOPE_TUNNEL, h_mss,
 	  "ip tunnel tcp mss limit auto|off|BYTES" },
@@ -1350,6 +1532,40 @@ static int verify_local_router_id(struct cfg *c, struct cfg_tunnel *t, const cha
 			t->id);
 }
 
+/* Cookie, sublayer, sequencing and ports of an enabled tunnel; the
+ * remote port goes into t->remote. */
+static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_diags *d)
+{
+	const struct cfg_dataplane *dp = &t->dp;
+	int r = 0;
+
+	if (dp->has_cookie_value && dp->cookie_value_len != dp->cookie_len)
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp cookie value' has %u bytes but the cookie length is %u",
+			     t->id, dp->cookie_value_len, dp->cookie_len);
+	if (r >= 0 && dp->data_seq && !dp->l2ss)
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp data sequencing on' needs 'l2tp l2-specific-sublayer default' "
+			     "(the sequence number travels in the sublayer)", t->id);
+	else if (r >= 0 && dp->data_seq)
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp data sequencing on' is not supported yet: the data path "
+			     "neither sends nor checks sequence numbers", t->id);
+	if (r >= 0 && dp->local_port != L2TP_PORT)
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp local port %u' is not implemented yet: l2tpv3d listens on "
+			     "UDP port %d only", t->id, dp->local_port, L2TP_PORT);
+	if (r >= 0 && dp->has_remote_port && !t->has_endpoint)
+		r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			     "tunnel %u: 'l2tp remote port' without 'tunnel endpoint address' has no effect: "
+			     "a responder answers the port its peer calls from", t->id);
+	if (t->has_endpoint && t->remote.ss_family == AF_INET)
+		((struct sockaddr_in *)&t->remote)->sin_port = htons(dp->remote_port);
+	else if (t->has_endpoint && t->remote.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&t->remote)->sin6_port = htons(dp->remote_port);
+	return r;
+}
+
 static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			 struct cfg_diags *d)
 {
@@ -1378,6 +1594,8 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 	    (r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			  "tunnel %u: 'l2tp hub on' is for a responder that takes any Router ID: "
 			  "remove 'tunnel endpoint address' and 'l2tp remote router-id'", t->id)) < 0)
+		return r;
+	if ((r = verify_dataplane(t, name, d)) < 0)
 		return r;
 	return verify_local_router_id(c, t, name, d);
 }
@@ -1592,6 +1810,33 @@ out_free_buf:
 /* Print                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The compatibility line, then only the explicit lines: the preset fills
+ * the rest again when the output is parsed. */
+static void print_dataplane(const struct cfg_dataplane *dp, FILE *out)
+{
+	if (dp->compat != CFG_COMPAT_NONE)
+		fprintf(out, " l2tp compatibility %s\n", cfg_compat_name(dp->compat));
+	if (dp->has_local_port)
+		fprintf(out, " l2tp local port %u\n", dp->local_port);
+	if (dp->has_remote_port)
+		fprintf(out, " l2tp remote port %u\n", dp->remote_port);
+	if (dp->has_cookie_len)
+		fprintf(out, " l2tp cookie length %u\n", dp->cookie_len);
+	if (dp->has_cookie_value) {
+		fprintf(out, " l2tp cookie value ");
+		for (unsigned i = 0; i < dp->cookie_value_len && i < 8; i++)
+			fprintf(out, "%02x", dp->cookie[i]);
+		fputc('\n', out);
+	}
+	if (dp->has_l2ss)
+		fprintf(out, " l2tp l2-specific-sublayer %s\n", dp->l2ss ? "default" : "none");
+	if (dp->has_data_seq)
+		fprintf(out, " l2tp data sequencing %s\n", dp->data_seq ? "on" : "off");
+	if (dp->has_pw_type)
+		fprintf(out, " l2tp pseudowire type %s\n",
+			dp->pw_type == CFG_PW_ETHERNET_VLAN ? "ethernet-vlan" : "ethernet");
+}
+
 static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
@@ -1637,6 +1882,7 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 		fprintf(out, " l2tp remote end-id %s\n", t->remote_end_id);
 	if (t->hub_max)
 		fprintf(out, " l2tp hub on %u\n", t->hub_max);
+	print_dataplane(&t->dp, out);
 	switch (t->mss_mode) {
 	case CFG_MSS_AUTO:
 		fprintf(out, " ip tunnel tcp mss limit auto\n");
@@ -1708,6 +1954,16 @@ static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockadd
 	return true;
 }
 
+/* What the tunnel runs with (effective values), not how they were written */
+static bool dataplane_equal(const struct cfg_dataplane *a, const struct cfg_dataplane *b)
+{
+	return a->compat == b->compat && a->local_port == b->local_port && a->remote_port == b->remote_port &&
+	       a->cookie_len == b->cookie_len && a->has_cookie_value == b->has_cookie_value &&
+	       (!a->has_cookie_value || (a->cookie_value_len == b->cookie_value_len &&
+					 !memcmp(a->cookie, b->cookie, sizeof(a->cookie)))) && a->l2ss == b->l2ss &&
+	       a->data_seq == b->data_seq && a->pw_type == b->pw_type;
+}
+
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 {
 	return a->id == b->id && a->enabled == b->enabled && a->has_encapsulation == b->has_encapsulation &&
@@ -1723,5 +1979,6 @@ bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 	       a->has_remote_router_id == b->has_remote_router_id &&
 	       a->remote_router_id == b->remote_router_id && a->has_remote_end_id == b->has_remote_end_id &&
 	       !strcmp(a->remote_end_id, b->remote_end_id) && a->hub_max == b->hub_max && a->mss_mode == b->mss_mode &&
-	       a->mss_value == b->mss_value && !strcmp(a->ifname, b->ifname) && !strcmp(a->bridge, b->bridge);
+	       a->mss_value == b->mss_value && !strcmp(a->ifname, b->ifname) && !strcmp(a->bridge, b->bridge) &&
+	       dataplane_equal(&a->dp, &b->dp);
 }

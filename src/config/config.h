@@ -69,6 +69,42 @@ enum cfg_auth_style {
 	CFG_AUTH_DIGEST_SHA1, /* RFC 3931 Message Digest (HMAC-SHA-1) + Nonce */
 };
 
+/* `l2tp compatibility NAME`: the defaults of one kind of peer */
+enum cfg_compat {
+	CFG_COMPAT_NONE, /* our own defaults (those of a Yamaha RTX) */
+	CFG_COMPAT_YAMAHA,
+	CFG_COMPAT_CISCO,
+	CFG_COMPAT_MIKROTIK,
+	CFG_COMPAT_LINUX,
+};
+
+enum cfg_pw_type {
+	CFG_PW_ETHERNET, /* PW type 5 (default) */
+	CFG_PW_ETHERNET_VLAN, /* PW type 4 */
+};
+
+/*
+ * Data-plane settings of a tunnel's session.  The preset of `l2tp
+ * compatibility` fills the fields whose explicit line was not given
+ * (`has_*` false), so explicit lines win whatever their order.
+ */
+struct cfg_dataplane {
+	enum cfg_compat compat;
+	bool has_local_port, has_remote_port;
+	uint16_t local_port, remote_port; /* `l2tp local|remote port N`, default 1701 */
+	bool has_cookie_len;
+	unsigned cookie_len; /* `l2tp cookie length 0|4|8`: our cookie; default 0 */
+	bool has_cookie_value; /* `l2tp cookie value HEX`; else random per session */
+	uint8_t cookie[8];
+	unsigned cookie_value_len; /* 4 or 8 bytes of cookie[] given */
+	bool has_l2ss;
+	bool l2ss; /* `l2tp l2-specific-sublayer none|default`: what we ask the peer to send */
+	bool has_data_seq;
+	bool data_seq; /* `l2tp data sequencing on|off` */
+	bool has_pw_type;
+	enum cfg_pw_type pw_type; /* `l2tp pseudowire type ethernet|ethernet-vlan` */
+};
+
 /* One `tunnel select N` block.  `has_*` say which lines were given. */
 struct cfg_tunnel {
 	unsigned id; /* N of `tunnel select N`, 1.. */
@@ -89,6 +125,8 @@ struct cfg_tunnel {
 	bool auth; /* `l2tp tunnel auth on SECRET` / `off` */
 	char secret[CFG_SECRET_MAX + 1];
 	enum cfg_auth_style auth_style; /* `l2tp tunnel auth method`, default CFG_AUTH_DIGEST */
+
+	struct cfg_dataplane dp; /* compatibility, ports, cookie, sublayer, PW type */
 
 	unsigned disconnect_time; /* seconds, 0 = off (default) */
 
@@ -180,6 +218,9 @@ void cfg_print(const struct cfg *c, FILE *out);
  * line numbers).  A reload keeps a tunnel whose settings are equal.
  */
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b);
+
+/* "yamaha", "cisco"...; "none" for CFG_COMPAT_NONE. */
+const char *cfg_compat_name(enum cfg_compat c);
 
 /* Lookups; NULL if absent. */
 const struct cfg_tunnel *cfg_tunnel_find(const struct cfg *c, unsigned id);

@@ -142,6 +142,8 @@ static void text_tunnel(FILE *out, const json_t *t, bool ja)
 	fprintf(out, "%s%s\n", lbl(L_HOST, ja), str(t, "peer_host_name", "-"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_NS, ja), num(t, "ns"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_NR, ja), num(t, "nr"));
+	if (str(t, "mismatch", "")[0])
+		fprintf(out, "  Mismatch: %s\n", str(t, "mismatch", ""));
 	fprintf(out, "%s%zu %s\n", lbl(L_NSESS, ja), n, n == 1 ? "session" : "sessions");
 	if (!n)
 		return;

@@ -77,7 +77,24 @@ static const char *auth_name(enum fsm_auth a)
 	return "none";
 }
 
+static json_t *session_json_base(const struct tunnel *t, const struct fsm_session *s, uint64_t now);
+
+/* A session: its state and counters, then its data-plane settings */
 static json_t *session_json(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
+{
+	json_t *o = session_json_base(t, s, now);
+
+	if (o) {
+		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)s->rx_cookie_len));
+		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)s->tx_cookie_len));
+		json_object_set_new(o, "rx_l2ss", json_string(s->rx_l2ss ? "default" : "none"));
+		json_object_set_new(o, "tx_l2ss", json_string(s->tx_l2ss ? "default" : "none"));
+		json_object_set_new(o, "mismatch", json_string(s->mismatch));
+	}
+	return o;
+}
+
+static json_t *session_json_base(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
 {
 	struct dp_counters c;
 	char eid[L2TP_END_ID_MAX + 1];
@@ -140,6 +157,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "sessions", sessions);
 	if (o) {
 		json_object_set_new(o, "admin", json_string(t->admin_down ? "down" : "up"));
+		json_object_set_new(o, "mismatch", json_string(t->mismatch));
 		json_object_set_new(o, "keepalive_rtt_ms", json_integer((json_int_t)f->stats.last_hello_rtt_ms));
 		json_object_set_new(o, "rx_ctrl_messages", json_integer((json_int_t)st.rx_msgs));
 		json_object_set_new(o, "tx_ctrl_messages", json_integer((json_int_t)st.tx_msgs));

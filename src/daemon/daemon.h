@@ -99,6 +99,7 @@ struct tunnel {
 	uint64_t last_tunnel_up_ms;
 	uint64_t established_total; /* times up since the daemon started (fsm stats are per connection) */
 	struct sockaddr_storage last_up_peer; /* peer of the last established connection */
+	char mismatch[FSM_MISMATCH_MAX]; /* last setting the peer disagreed on, "" = none (status) */
 
 	/* hub (`l2tp hub on`): the configured tunnel is a template that never
 	 * connects; each initiator gets an instance of its own (own

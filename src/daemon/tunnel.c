@@ -137,6 +137,9 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	memcpy(c.tx_cookie, s->tx_cookie, s->tx_cookie_len);
 	c.tx_cookie_len = s->tx_cookie_len;
 	c.tx_l2ss = s->tx_l2ss;
+	memcpy(c.rx_cookie, s->rx_cookie, s->rx_cookie_len);
+	c.rx_cookie_len = s->rx_cookie_len;
+	c.rx_l2ss = s->rx_l2ss;
 	c.peer = t->peer;
 	c.local = t->local;
 	c.tap_fd = t->tap_fd;
@@ -226,6 +229,8 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		ce.from = fsm_tunnel_state_name(ev->from);
 		ce.to = fsm_tunnel_state_name(ev->to);
 		control_event(t->d, &ce);
+		if (ev->to == FSM_T_IDLE && ft->mismatch[0])
+			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		if (ev->to == FSM_T_IDLE) {
 			daemon_conn_closed(t->d, t);
 			t->down_since_ms = now_ms();
@@ -234,6 +239,8 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		}
 		break;
 	case FSM_EV_SESSION_STATE:
+		if (ev->to == FSM_S_ESTABLISHED)
+			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		if (ev->to == FSM_S_ESTABLISHED)
 			log_notice("tunnel %u: session %u/%u up, peer %s", id, s->local_sid, s->remote_sid, peer);
 		else if (ev->to == FSM_S_IDLE && ev->from == FSM_S_ESTABLISHED)
@@ -249,12 +256,19 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		ce.remote_sid = s ? s->remote_sid : 0;
 		control_event(t->d, &ce);
 		break;
+	case FSM_EV_MISMATCH:
+		log_notice("tunnel %u: settings differ from the peer's: %s, peer %s", id, ev->reason, peer);
+		break;
 	case FSM_EV_AUTH_FAILED:
+		if (ft->mismatch[0])
+			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
 		ce.event = "auth-failed";
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_SESSION_REFUSED:
+		if (ft->mismatch[0])
+			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
 		ce.event = "session-refused";
 		control_event(t->d, &ce);
@@ -489,6 +503,12 @@ static void fill_fsm_conf(struct tunnel *t)
 		f->hello_count = c->keepalive_count;
 	}
 	f->idle_timeout = c->disconnect_time;
+	f->pw_type = c->dp.pw_type == CFG_PW_ETHERNET_VLAN ? L2TP_PW_TYPE_ETH_VLAN : L2TP_PW_TYPE_ETH;
+	f->cookie_len = c->dp.cookie_len;
+	f->cookie_fixed = c->dp.has_cookie_value;
+	memcpy(f->cookie, c->dp.cookie, sizeof(f->cookie));
+	f->l2ss = c->dp.l2ss;
+	f->data_seq = c->dp.data_seq;
 }
 
 static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *hub, unsigned index,

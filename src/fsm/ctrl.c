@@ -293,6 +293,23 @@ void fsm_tunnel_release(struct fsm_tunnel *t)
 }
 
 /* Identity AVPs common to SCCRQ and SCCRP (RFC 3931 §6.1, §6.2). */
+static uint16_t conf_pw_type(const struct fsm_tunnel_conf *conf)
+{
+	return conf->pw_type ? conf->pw_type : L2TP_PW_TYPE_ETH;
+}
+
+static const char *pw_type_name(uint16_t type)
+{
+	switch (type) {
+	case L2TP_PW_TYPE_ETH:
+		return "ethernet";
+	case L2TP_PW_TYPE_ETH_VLAN:
+		return "ethernet-vlan";
+	default:
+		return "unsupported";
+	}
+}
+
 static void put_identity(const struct fsm_tunnel *t, struct l2tp_msg *m)
 {
 	l2tp_msg_set(m, L2TP_AVP_HOST_NAME);
@@ -306,7 +323,7 @@ static void put_identity(const struct fsm_tunnel *t, struct l2tp_msg *m)
 	l2tp_msg_set(m, L2TP_AVP_ASSIGNED_CCID);
 	m->assigned_ccid = t->local_ccid;
 	l2tp_msg_set(m, L2TP_AVP_PW_CAPABILITIES);
-	m->pw_caps[0] = L2TP_PW_TYPE_ETH;
+	m->pw_caps[0] = conf_pw_type(&t->conf);
 	m->n_pw_caps = 1;
 	l2tp_msg_set(m, L2TP_AVP_RECV_WINDOW);
 	m->recv_window = FSM_RECV_WINDOW;
@@ -361,10 +378,10 @@ int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 	return enqueue(t, &m, false, now);
 }
 
-static bool has_pw_eth(const struct l2tp_msg *m)
+static bool has_pw_type(const struct l2tp_msg *m, uint16_t type)
 {
 	for (size_t i = 0; i < m->n_pw_caps; i++)
-		if (m->pw_caps[i] == L2TP_PW_TYPE_ETH)
+		if (m->pw_caps[i] == type)
 			return true;
 	return false;
 }
@@ -404,8 +421,14 @@ static int check_peer_identity(const struct fsm_tunnel_conf *conf, const struct 
 		snprintf(why, whylen, "Router ID %s does not match remote router-id %s", got, want);
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
-	if (!has_pw_eth(m)) {
-		snprintf(why, whylen, "peer does not offer the Ethernet pseudowire (type 5)");
+	if (!has_pw_type(m, conf_pw_type(conf))) {
+		char offered[L2TP_PW_CAPS_MAX * 6 + 8] = "";
+		size_t o = 0;
+
+		for (size_t i = 0; i < m->n_pw_caps && i < L2TP_PW_CAPS_MAX; i++)
+			o += (size_t)snprintf(offered + o, sizeof(offered) - o, "%s%u", i ? "," : "", m->pw_caps[i]);
+		snprintf(why, whylen, "pseudowire type mismatch: peer offers types %s, 'l2tp pseudowire type' is %s (%u)",
+			 offered, pw_type_name(conf_pw_type(conf)), conf_pw_type(conf));
 		return L2TP_STOPCCN_ERROR;
 	}
 	return 0;
@@ -591,7 +614,106 @@ static struct fsm_session *session_new(struct fsm_tunnel *t, bool initiator)
 	s->initiator = initiator;
 	s->circuit_local_up = true;
 	s->state = FSM_S_IDLE;
+	s->rx_cookie_len = t->conf.cookie_len == 4 || t->conf.cookie_len == 8 ? t->conf.cookie_len : 0;
+	if (s->rx_cookie_len && t->conf.cookie_fixed)
+		memcpy(s->rx_cookie, t->conf.cookie, s->rx_cookie_len);
+	else if (s->rx_cookie_len)
+		t->ops->random(t->ctx, s->rx_cookie, s->rx_cookie_len);
+	s->rx_l2ss = t->conf.l2ss;
 	return s;
+}
+
+/* Our data-plane requests (Assigned Cookie, L2SS, Data Sequencing) into
+ * an ICRQ or ICRP. */
+static void put_session_params(const struct fsm_tunnel *t, const struct fsm_session *s, struct l2tp_msg *m)
+{
+	if (s->rx_cookie_len) {
+		l2tp_msg_set(m, L2TP_AVP_ASSIGNED_COOKIE);
+		memcpy(m->assigned_cookie, s->rx_cookie, s->rx_cookie_len);
+		m->assigned_cookie_len = s->rx_cookie_len;
+	}
+	if (s->rx_l2ss) { /* absent means none: what Yamaha and freeRtr send */
+		l2tp_msg_set(m, L2TP_AVP_L2SS);
+		m->l2ss = 1;
+	}
+	if (t->conf.data_seq) {
+		l2tp_msg_set(m, L2TP_AVP_DATA_SEQUENCING);
+		m->data_sequencing = 2;
+	}
+}
+
+static void mismatch_set(struct fsm_tunnel *t, const char *why)
+{
+	size_t n = strnlen(why, sizeof(t->mismatch) - 1);
+
+	memcpy(t->mismatch, why, n);
+	t->mismatch[n] = '\0';
+}
+
+static void mismatch_add(struct fsm_session *s, const char *fmt_what)
+{
+	size_t n = strlen(s->mismatch);
+
+	if (strstr(s->mismatch, fmt_what))
+		return; /* the ICCN repeating the ICRQ */
+	snprintf(s->mismatch + n, sizeof(s->mismatch) - n, "%s%s", n ? "; " : "", fmt_what);
+}
+
+/*
+ * Settings of the peer's ICRQ/ICRP/ICCN that differ from ours (RFC 3931
+ * §5.4.4).  Refused, returning the CDN result with why saying which
+ * setting: another pseudowire type (14), data sequencing asked without
+ * the Default L2SS (15) or with it (2: our data path cannot number
+ * packets yet).  peer_l2ss: what the peer asked for earlier (ICCN).
+ */
+static uint16_t session_refuse_params(const struct fsm_tunnel *t, const struct l2tp_msg *m, bool peer_l2ss,
+				      char *why, size_t whylen)
+{
+	why[0] = '\0';
+	if (l2tp_msg_has(m, L2TP_AVP_PW_TYPE) && m->pw_type != conf_pw_type(&t->conf)) {
+		snprintf(why, whylen, "pseudowire type: peer asked for %s (%u), 'l2tp pseudowire type' is %s (%u)",
+			 pw_type_name(m->pw_type), m->pw_type, pw_type_name(conf_pw_type(&t->conf)),
+			 conf_pw_type(&t->conf));
+		return L2TP_CDN_PW_TYPE_UNSUPPORTED;
+	}
+	if (l2tp_msg_has(m, L2TP_AVP_DATA_SEQUENCING) && m->data_sequencing != 0) {
+		bool l2ss = l2tp_msg_has(m, L2TP_AVP_L2SS) ? m->l2ss == 1 : peer_l2ss;
+
+		if (!l2ss) {
+			snprintf(why, whylen, "data sequencing: peer asked for sequencing (%u) without the "
+				 "Default L2-Specific Sublayer", m->data_sequencing);
+			return L2TP_CDN_SEQ_WITHOUT_L2SS;
+		}
+		snprintf(why, whylen, "data sequencing: peer asked for sequenced data (%u), not supported yet "
+			 "('l2tp data sequencing' must be off on both sides)", m->data_sequencing);
+		return L2TP_CDN_ERROR;
+	}
+	return 0;
+}
+
+/*
+ * Each side chooses its own cookie and sublayer for what it receives
+ * (§5.4.4), so a cookie length or sublayer other than ours is adopted (we
+ * send what the peer asked for) and only noted in s->mismatch.
+ */
+static void session_note_params(struct fsm_session *s, const struct l2tp_msg *m)
+{
+	char note[FSM_MISMATCH_MAX];
+	bool initial = m->type != L2TP_MSG_ICCN; /* ICRQ/ICRP: an absent AVP means none */
+
+	if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE) ? m->assigned_cookie_len != s->rx_cookie_len
+						       : initial && s->rx_cookie_len) {
+		snprintf(note, sizeof(note), "cookie length: peer asked for %zu, 'l2tp cookie length' is %zu "
+			 "(adopted: each side checks its own)",
+			 l2tp_msg_has(m, L2TP_AVP_ASSIGNED_COOKIE) ? m->assigned_cookie_len : 0, s->rx_cookie_len);
+		mismatch_add(s, note);
+	}
+	if (l2tp_msg_has(m, L2TP_AVP_L2SS) ? (m->l2ss == 1) != s->rx_l2ss : initial && s->rx_l2ss) {
+		snprintf(note, sizeof(note), "l2-specific-sublayer: peer asked for %s, ours is %s (adopted for what we send)",
+			 !l2tp_msg_has(m, L2TP_AVP_L2SS) || m->l2ss == 0 ? "none" : m->l2ss == 1 ? "default" : "an unknown one",
+			 s->rx_l2ss ? "default" : "none");
+		mismatch_add(s, note);
+	}
 }
 
 static void send_cdn(struct fsm_tunnel *t, uint32_t local_sid, uint32_t remote_sid, uint16_t result, uint16_t error,
@@ -626,6 +748,12 @@ static void session_establish(struct fsm_tunnel *t, struct fsm_session *s, uint6
 	char why[96];
 
 	s->established_ms = now;
+	if (s->mismatch[0]) {
+		snprintf(t->mismatch, sizeof(t->mismatch), "%s", s->mismatch);
+		emit(t, s, FSM_EV_MISMATCH, 0, 0, s->mismatch);
+	} else {
+		t->mismatch[0] = '\0';
+	}
 	session_set_state(t, s, FSM_S_ESTABLISHED, "session established");
 	if (t->ops->session_up && t->ops->session_up(t->ctx, t, s) < 0) {
 		/* no data path: say so to the peer and forget the session */
@@ -652,7 +780,8 @@ static void session_open(struct fsm_tunnel *t, uint64_t now)
 	l2tp_msg_set(&m, L2TP_AVP_SERIAL_NUMBER);
 	m.serial_number = s->serial;
 	l2tp_msg_set(&m, L2TP_AVP_PW_TYPE);
-	m.pw_type = L2TP_PW_TYPE_ETH;
+	m.pw_type = conf_pw_type(&t->conf);
+	put_session_params(t, s, &m);
 	l2tp_msg_set(&m, L2TP_AVP_REMOTE_END_ID);
 	memcpy(m.remote_end_id, t->conf.end_id, t->conf.end_id_len);
 	m.remote_end_id_len = t->conf.end_id_len;
@@ -687,6 +816,7 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 	struct fsm_session *s;
 	struct l2tp_msg r;
 	char why[L2TP_END_ID_MAX * 8 + 128], got[L2TP_END_ID_MAX * 4 + 1], want[L2TP_END_ID_MAX * 4 + 1];
+	uint16_t res;
 
 	if (!l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID) || !m->local_session_id) {
 		send_cdn(t, 0, 0, L2TP_CDN_ERROR, L2TP_ERR_BAD_SESSION_ID, "ICRQ without Local Session ID", now);
@@ -704,18 +834,21 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		protocol_note(t, "ICRQ for a session we already have; ignored");
 		return;
 	}
-	if (l2tp_msg_has(m, L2TP_AVP_PW_TYPE) && m->pw_type != L2TP_PW_TYPE_ETH) {
-		snprintf(why, sizeof(why), "pseudowire type %u not supported (Ethernet is 5)", m->pw_type);
-		send_cdn(t, 0, m->local_session_id, L2TP_CDN_PW_TYPE_UNSUPPORTED, 0, why, now);
-		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
-		return;
-	}
 	if (!end_id_matches(t, m)) {
 		printable(m->remote_end_id, m->remote_end_id_len, got, sizeof(got));
 		printable(t->conf.end_id, t->conf.end_id_len, want, sizeof(want));
 		snprintf(why, sizeof(why), "session refused: Remote End ID \"%s\" does not match remote end-id \"%s\"",
 			 got, want);
 		send_cdn(t, 0, m->local_session_id, L2TP_CDN_ERROR, 0, "Remote End ID mismatch", now);
+		snprintf(t->mismatch, sizeof(t->mismatch), "end-id: peer asked for \"%.60s\", 'l2tp remote end-id' is \"%.60s\"",
+			 got, want);
+		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		return;
+	}
+	res = session_refuse_params(t, m, false, why, sizeof(why));
+	if (res) {
+		send_cdn(t, 0, m->local_session_id, res, 0, why, now);
+		mismatch_set(t, why);
 		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
 		return;
 	}
@@ -725,6 +858,7 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		return;
 	}
 	s->remote_sid = m->local_session_id;
+	session_note_params(s, m);
 	session_take_params(s, m);
 	msg_init(t, &r, L2TP_MSG_ICRP);
 	l2tp_msg_set(&r, L2TP_AVP_LOCAL_SESSION_ID);
@@ -733,6 +867,7 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 	r.remote_session_id = s->remote_sid;
 	l2tp_msg_set(&r, L2TP_AVP_CIRCUIT_STATUS);
 	r.circuit_status = L2TP_CIRCUIT_ACTIVE | L2TP_CIRCUIT_NEW;
+	put_session_params(t, s, &r);
 	session_set_state(t, s, FSM_S_WAIT_CONNECT, "ICRQ accepted: ICRP sent");
 	(void)enqueue(t, &r, false, now);
 }
@@ -741,6 +876,8 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 {
 	struct fsm_session *s = session_by_local(t, m->remote_session_id);
 	struct l2tp_msg r;
+	char why[FSM_MISMATCH_MAX];
+	uint16_t res;
 
 	if (!s || s->state != FSM_S_WAIT_REPLY) {
 		protocol_note(t, "ICRP for no pending session; CDN sent");
@@ -750,8 +887,6 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		return;
 	}
 	if (!l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID) || !m->local_session_id || m->unknown_mandatory) {
-		char why[96];
-
 		if (m->unknown_mandatory)
 			snprintf(why, sizeof(why), "ICRP has unknown mandatory AVP %u (vendor %u): session cleared",
 				 m->unknown_type, m->unknown_vendor);
@@ -765,6 +900,15 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		return;
 	}
 	s->remote_sid = m->local_session_id;
+	res = session_refuse_params(t, m, s->tx_l2ss, why, sizeof(why));
+	if (res) {
+		send_cdn(t, s->local_sid, s->remote_sid, res, 0, why, now);
+		mismatch_set(t, why);
+		emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		session_remove(t, s, why);
+		return;
+	}
+	session_note_params(s, m);
 	session_take_params(s, m);
 	msg_init(t, &r, L2TP_MSG_ICCN);
 	l2tp_msg_set(&r, L2TP_AVP_LOCAL_SESSION_ID);
@@ -780,11 +924,22 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 static void handle_iccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
 {
 	struct fsm_session *s = session_by_local(t, m->remote_session_id);
+	char why[FSM_MISMATCH_MAX];
+	uint16_t res;
 
 	if (!s || s->state != FSM_S_WAIT_CONNECT) {
 		protocol_note(t, "ICCN for no pending session; ignored");
 		return;
 	}
+	res = session_refuse_params(t, m, s->tx_l2ss, why, sizeof(why));
+	if (res) {
+		send_cdn(t, s->local_sid, s->remote_sid, res, 0, why, now);
+		mismatch_set(t, why);
+		emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		session_remove(t, s, why);
+		return;
+	}
+	session_note_params(s, m);
 	session_take_params(s, m);
 	session_establish(t, s, now);
 }
@@ -891,6 +1046,7 @@ static void handle_sccrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_
 	if (l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID))
 		t->remote_ccid = m->assigned_ccid;
 	if (res) {
+		mismatch_set(t, why);
 		if (res == L2TP_STOPCCN_NOT_AUTHORIZED && strncmp(why, "authentication failed", 21) == 0) {
 			t->stats.auth_failures++;
 			emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0, why);
@@ -922,6 +1078,7 @@ static void handle_scccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_
 		    memcmp(want, m->challenge_response, sizeof(want)) != 0) {
 			const char *why = "authentication failed: wrong or missing Challenge Response in SCCCN";
 
+			mismatch_set(t, why);
 			t->stats.auth_failures++;
 			emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0, why);
 			fsm_tunnel_close(t, L2TP_STOPCCN_NOT_AUTHORIZED, why, now);

@@ -64,7 +64,16 @@ struct fsm_tunnel_conf {
 	unsigned rtx_max_ms; /* default 8000 */
 	unsigned rtx_retries; /* default 10 */
 	unsigned idle_timeout; /* seconds without data before teardown, 0 = off (glue checks) */
+	/* session data-plane settings (RFC 3931 §5.4.4), sent in ICRQ/ICRP */
+	uint16_t pw_type; /* L2TP_PW_TYPE_ETH (0 means the same) or _ETH_VLAN */
+	size_t cookie_len; /* our cookie, 0, 4 or 8 bytes */
+	bool cookie_fixed; /* cookie[] as configured, else random per session */
+	uint8_t cookie[8];
+	bool l2ss; /* we ask for the Default L2-Specific Sublayer */
+	bool data_seq; /* we ask for sequenced data (needs l2ss) */
 };
+
+#define FSM_MISMATCH_MAX 192
 
 enum fsm_tunnel_state {
 	FSM_T_IDLE,
@@ -97,6 +106,10 @@ struct fsm_session {
 	uint8_t tx_cookie[8]; /* the peer's Assigned Cookie: we send it */
 	size_t tx_cookie_len;
 	bool tx_l2ss; /* the peer asked for the Default L2SS */
+	uint8_t rx_cookie[8]; /* our Assigned Cookie: the peer sends it */
+	size_t rx_cookie_len;
+	bool rx_l2ss; /* we asked for the Default L2SS */
+	char mismatch[FSM_MISMATCH_MAX]; /* peer settings that differ from ours, "" = none */
 	uint64_t established_ms; /* time it came up */
 	void *user; /* the caller's data-path handle */
 };
@@ -107,6 +120,7 @@ enum fsm_event_kind {
 	FSM_EV_SESSION_STATE,
 	FSM_EV_AUTH_FAILED, /* a message failed authentication and was dropped */
 	FSM_EV_SESSION_REFUSED, /* we refused the peer's ICRQ (end-id, PW type...) */
+	FSM_EV_MISMATCH, /* session up, but the peer asked for other settings (adopted): reason says which */
 	FSM_EV_KEEPALIVE_SENT,
 	FSM_EV_KEEPALIVE_ACKED,
 	FSM_EV_PROTOCOL, /* something odd but survivable (debug level) */
@@ -210,6 +224,7 @@ struct fsm_tunnel {
 
 	struct fsm_tunnel_stats stats;
 	char reason[192]; /* last teardown reason */
+	char mismatch[FSM_MISMATCH_MAX]; /* what the peer disagreed on last ("" = none); cleared by a session without */
 	uint16_t down_result; /* result code of the last StopCCN (sent or received) */
 };
 

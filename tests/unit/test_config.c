@@ -743,6 +743,221 @@ static void test_metrics_listen(void **state)
 	}
 }
 
+/* ---- data-plane lines and `l2tp compatibility` presets ---- */
+
+static void test_dataplane_defaults(void **state)
+{
+	struct run r;
+	const struct cfg_tunnel *t;
+
+	(void)state;
+	parse_only(&r, "tunnel select 1\n");
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->dp.compat, CFG_COMPAT_NONE);
+	assert_int_equal(t->dp.local_port, 1701);
+	assert_int_equal(t->dp.remote_port, 1701);
+	assert_int_equal(t->dp.cookie_len, 0);
+	assert_false(t->dp.has_cookie_value);
+	assert_false(t->dp.l2ss);
+	assert_false(t->dp.data_seq);
+	assert_int_equal(t->dp.pw_type, CFG_PW_ETHERNET);
+	run_free(&r);
+}
+
+static void test_dataplane_lines(void **state)
+{
+	struct run r;
+	const struct cfg_tunnel *t;
+	char *printed;
+
+	(void)state;
+	parse_only(&r, "tunnel select 1\n l2tp local port 1701\n l2tp remote port 1702\n"
+		       " l2tp cookie length 8\n l2tp l2-specific-sublayer default\n l2tp data sequencing off\n"
+		       " l2tp pseudowire type ethernet-vlan\n"
+		       "tunnel select 2\n l2tp cookie value 0x11223344\n l2tp L2-Specific-Sublayer None\n"
+		       "tunnel select 3\n l2tp cookie value 0102030405060708\n l2tp cookie length 8\n"
+		       " l2tp pseudowire type Ethernet\n");
+	assert_int_equal(r.parse_r, 0);
+	assert_int_equal(r.d.n, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->dp.remote_port, 1702);
+	assert_int_equal(t->dp.cookie_len, 8);
+	assert_false(t->dp.has_cookie_value);
+	assert_true(t->dp.l2ss);
+	assert_int_equal(t->dp.pw_type, CFG_PW_ETHERNET_VLAN);
+	t = cfg_tunnel_find(r.c, 2);
+	assert_int_equal(t->dp.cookie_len, 4); /* from the value */
+	assert_true(t->dp.has_cookie_value);
+	assert_memory_equal(t->dp.cookie, "\x11\x22\x33\x44", 4);
+	assert_false(t->dp.l2ss);
+	assert_true(t->dp.has_l2ss);
+	t = cfg_tunnel_find(r.c, 3);
+	assert_int_equal(t->dp.cookie_len, 8);
+	assert_memory_equal(t->dp.cookie, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	printed = print_text(r.c);
+	assert_non_null(strstr(printed, " l2tp remote port 1702\n l2tp cookie length 8\n"
+				 " l2tp l2-specific-sublayer default\n l2tp data sequencing off\n"
+				 " l2tp pseudowire type ethernet-vlan\n"));
+	assert_non_null(strstr(printed, " l2tp cookie value 11223344\n l2tp l2-specific-sublayer none\n"));
+	assert_non_null(strstr(printed, " l2tp cookie length 8\n l2tp cookie value 0102030405060708\n"));
+	free(printed);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+}
+
+static void test_compatibility_presets(void **state)
+{
+	struct run r;
+	const struct cfg_tunnel *t;
+
+	(void)state;
+	parse_only(&r, "tunnel select 1\n l2tp compatibility cisco\n"
+		       "tunnel select 2\n l2tp compatibility linux\n"
+		       "tunnel select 3\n l2tp compatibility MikroTik\n"
+		       "tunnel select 4\n l2tp compatibility yamaha\n"
+		       "tunnel select 5\n l2tp compatibility cisco\n l2tp compatibility none\n");
+	assert_int_equal(r.d.n, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->dp.compat, CFG_COMPAT_CISCO);
+	assert_int_equal(t->dp.cookie_len, 4);
+	assert_false(t->dp.l2ss);
+	t = cfg_tunnel_find(r.c, 2);
+	assert_int_equal(t->dp.compat, CFG_COMPAT_LINUX);
+	assert_int_equal(t->dp.cookie_len, 0);
+	assert_true(t->dp.l2ss);
+	t = cfg_tunnel_find(r.c, 3);
+	assert_int_equal(t->dp.compat, CFG_COMPAT_MIKROTIK);
+	assert_int_equal(t->dp.cookie_len, 0);
+	assert_false(t->dp.l2ss);
+	t = cfg_tunnel_find(r.c, 4);
+	assert_int_equal(t->dp.compat, CFG_COMPAT_YAMAHA);
+	assert_int_equal(t->dp.cookie_len, 0);
+	t = cfg_tunnel_find(r.c, 5); /* the later preset replaces the earlier one */
+	assert_int_equal(t->dp.compat, CFG_COMPAT_NONE);
+	assert_int_equal(t->dp.cookie_len, 0);
+	assert_string_equal(cfg_compat_name(CFG_COMPAT_LINUX), "linux");
+	assert_round_trip(r.c, false);
+	run_free(&r);
+}
+
+/* An explicit line wins over the preset whether it comes before or after. */
+static void test_compatibility_override_order(void **state)
+{
+	static const char *const texts[] = {
+		"tunnel select 1\n l2tp compatibility cisco\n l2tp cookie length 8\n"
+		" l2tp l2-specific-sublayer default\n",
+		"tunnel select 1\n l2tp cookie length 8\n l2tp l2-specific-sublayer default\n"
+		" l2tp compatibility cisco\n",
+	};
+	struct run r;
+	const struct cfg_tunnel *t;
+	char *printed;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		parse_only(&r, texts[i]);
+		assert_int_equal(r.d.n, 0);
+		t = cfg_tunnel_find(r.c, 1);
+		assert_int_equal(t->dp.compat, CFG_COMPAT_CISCO);
+		assert_int_equal(t->dp.cookie_len, 8);
+		assert_true(t->dp.l2ss);
+		printed = print_text(r.c);
+		assert_non_null(strstr(printed, " l2tp compatibility cisco\n l2tp cookie length 8\n"
+					 " l2tp l2-specific-sublayer default\n"));
+		free(printed);
+		assert_round_trip(r.c, false);
+		run_free(&r);
+	}
+	/* linux then an explicit none: none stays, also after printing */
+	parse_only(&r, "tunnel select 1\n l2tp l2-specific-sublayer none\n l2tp compatibility linux\n");
+	assert_false(cfg_tunnel_find(r.c, 1)->dp.l2ss);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+	/* a configured cookie value keeps its length under cisco's preset */
+	parse_only(&r, "tunnel select 1\n l2tp cookie value 0102030405060708\n l2tp compatibility cisco\n");
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->dp.cookie_len, 8);
+	run_free(&r);
+	/* back to random: the preset's length again */
+	parse_only(&r, "tunnel select 1\n l2tp compatibility cisco\n l2tp cookie value 0102030405060708\n"
+		       " l2tp cookie value random\n");
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->dp.cookie_len, 4);
+	assert_false(cfg_tunnel_find(r.c, 1)->dp.has_cookie_value);
+	run_free(&r);
+}
+
+static void test_dataplane_line_errors(void **state)
+{
+	static const struct {
+		const char *line, *diag;
+	} cases[] = {
+		{ "l2tp compatibility juniper",
+		  "expected yamaha, cisco, mikrotik, linux or none, not 'juniper'" },
+		{ "l2tp local port 0", "expected a UDP port 1..65535, not '0'" },
+		{ "l2tp remote port 65536", "expected a UDP port 1..65535, not '65536'" },
+		{ "l2tp cookie length 2", "cookie length must be 0, 4 or 8 bytes, not '2'" },
+		{ "l2tp cookie length 16", "cookie length must be 0, 4 or 8 bytes, not '16'" },
+		{ "l2tp cookie value 123", "expected random or a cookie of 8 or 16 hex digits (4 or 8 bytes)" },
+		{ "l2tp cookie value 1122334g", "expected random or a cookie of 8 or 16 hex digits (4 or 8 bytes)" },
+		{ "l2tp l2-specific-sublayer atm", "expected none or default, not 'atm'" },
+		{ "l2tp data sequencing maybe", "expected on or off, not 'maybe'" },
+		{ "l2tp pseudowire type ppp", "expected ethernet or ethernet-vlan, not 'ppp'" },
+	};
+	struct run r;
+	char text[256], want[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "tunnel select 1\n%s\n", cases[i].line);
+		parse_only(&r, text);
+		assert_int_equal(r.parse_r, -EINVAL);
+		snprintf(want, sizeof(want), "t.conf:2: error: '%s': %s", cases[i].line, cases[i].diag);
+		assert_only_diag(&r.d, want);
+		run_free(&r);
+	}
+}
+
+static void test_dataplane_verify(void **state)
+{
+	static const char head[] = "bridge member br0 eth0 tunnel1\nl2tp service on\n"
+				   "tunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+				   " tunnel endpoint address 192.0.2.1 192.0.2.2\n l2tp local router-id 192.0.2.1\n"
+				   " tunnel enable 1\n";
+	static const struct {
+		const char *lines, *diag;
+	} cases[] = {
+		{ " l2tp cookie length 8\n l2tp cookie value 11223344\n",
+		  "t.conf:3: error: tunnel 1: 'l2tp cookie value' has 4 bytes but the cookie length is 8" },
+		{ " l2tp data sequencing on\n",
+		  "t.conf:3: error: tunnel 1: 'l2tp data sequencing on' needs 'l2tp l2-specific-sublayer default' "
+		  "(the sequence number travels in the sublayer)" },
+		{ " l2tp data sequencing on\n l2tp l2-specific-sublayer default\n",
+		  "t.conf:3: error: tunnel 1: 'l2tp data sequencing on' is not supported yet: the data path "
+		  "neither sends nor checks sequence numbers" },
+		{ " l2tp local port 1702\n",
+		  "t.conf:3: error: tunnel 1: 'l2tp local port 1702' is not implemented yet: l2tpv3d listens on "
+		  "UDP port 1701 only" },
+	};
+	struct run r;
+	char text[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", head, cases[i].lines);
+		parse_verify(&r, text);
+		assert_int_equal(r.parse_r, 0);
+		assert_int_equal(r.verify_r, -EINVAL);
+		assert_only_diag(&r.d, cases[i].diag);
+		run_free(&r);
+	}
+	/* the remote port goes into the endpoint address */
+	snprintf(text, sizeof(text), "%s l2tp remote port 1702\n l2tp compatibility cisco\n", head);
+	parse_verify(&r, text);
+	assert_int_equal(r.verify_r, 0);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->remote)->sin_port), 1702);
+	assert_round_trip(r.c, true);
+	run_free(&r);
+}
+
 static void test_tunnel_equal(void **state)
 {
 	static const char base[] = "bridge member br0 eth0 tunnel1\n"
@@ -756,6 +971,9 @@ static void test_tunnel_equal(void **state)
 		" l2tp local router-id 1.2.3.4\n", " l2tp remote end-id x\n", " l2tp always-on on\n",
 		" l2tp tunnel disconnect time 60\n", " ip tunnel tcp mss limit 1300\n",
 		"tunnel disable 1\n", "bridge member br1 eth1 tunnel1\nbridge member br0 eth0\n",
+		" l2tp compatibility cisco\n", " l2tp compatibility yamaha\n", " l2tp remote port 1702\n",
+		" l2tp cookie length 4\n", " l2tp cookie value 01020304\n", " l2tp l2-specific-sublayer default\n",
+		" l2tp pseudowire type ethernet-vlan\n",
 	};
 	struct run a, b;
 	char text[1024];
@@ -1764,6 +1982,12 @@ int main(void)
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_tunnel_equal),
+		cmocka_unit_test(test_dataplane_defaults),
+		cmocka_unit_test(test_dataplane_lines),
+		cmocka_unit_test(test_compatibility_presets),
+		cmocka_unit_test(test_compatibility_override_order),
+		cmocka_unit_test(test_dataplane_line_errors),
+		cmocka_unit_test(test_dataplane_verify),
 		cmocka_unit_test(test_later_lines_replace),
 		cmocka_unit_test(test_tunnels_sorted_by_id),
 		cmocka_unit_test(test_tunnel_select_none_closes_block),

@@ -2479,9 +2479,281 @@ static void test_soak_lossy_link(void **state)
 	soak(42u);
 }
 
+/* ---------------------------------------------------------------------- */
+/* session data-plane settings: cookies, sublayer, PW type, sequencing
+ * (RFC 3931 §5.4.4) and the mismatch diagnosis */
+
+/* A: random 4-byte cookie, asks for the sublayer; B: fixed 8-byte cookie,
+ * no sublayer.  Each sends what the other asked for; both note it. */
+static void test_session_cookies_and_l2ss(void **state)
+{
+	static const uint8_t fixed[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	const struct fsm_session *sa, *sb;
+
+	(void)state;
+	w->a.conf.cookie_len = 4;
+	w->a.conf.l2ss = true;
+	w->b.conf.cookie_len = 8;
+	w->b.conf.cookie_fixed = true;
+	memcpy(w->b.conf.cookie, fixed, 8);
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m); /* SCCRQ */
+	xfer(w, &w->b, &m); /* SCCRP */
+	xfer(w, &w->a, &m); /* SCCCN */
+	xfer(w, &w->a, &m); /* ICRQ */
+	assert_int_equal(m.type, L2TP_MSG_ICRQ);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_COOKIE));
+	assert_int_equal(m.assigned_cookie_len, 4);
+	assert_memory_equal(m.assigned_cookie, w->a.t.sessions[0].rx_cookie, 4);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_L2SS));
+	assert_int_equal(m.l2ss, 1);
+	assert_int_equal(m.pw_type, L2TP_PW_TYPE_ETH);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_DATA_SEQUENCING));
+	peek(&w->b, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_COOKIE));
+	assert_int_equal(m.assigned_cookie_len, 8);
+	assert_memory_equal(m.assigned_cookie, fixed, 8);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_L2SS)); /* none: no AVP */
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->b.ups, 1);
+	sa = &w->a.t.sessions[0];
+	sb = &w->b.t.sessions[0];
+	assert_int_equal(sa->rx_cookie_len, 4);
+	assert_int_equal(sb->tx_cookie_len, 4);
+	assert_memory_equal(sa->rx_cookie, sb->tx_cookie, 4);
+	assert_int_equal(sb->rx_cookie_len, 8);
+	assert_int_equal(sa->tx_cookie_len, 8);
+	assert_memory_equal(sa->tx_cookie, fixed, 8);
+	assert_true(sa->rx_l2ss);
+	assert_true(sb->tx_l2ss);
+	assert_false(sb->rx_l2ss);
+	assert_false(sa->tx_l2ss);
+	assert_non_null(strstr(sa->mismatch, "cookie length: peer asked for 8, 'l2tp cookie length' is 4"));
+	assert_non_null(strstr(sa->mismatch, "l2-specific-sublayer: peer asked for none, ours is default"));
+	assert_non_null(strstr(sb->mismatch, "cookie length: peer asked for 4, 'l2tp cookie length' is 8"));
+	assert_non_null(strstr(sb->mismatch, "l2-specific-sublayer: peer asked for default, ours is none"));
+	assert_string_equal(w->a.t.mismatch, sa->mismatch);
+	assert_true(has_ev(&w->a, FSM_EV_MISMATCH, "cookie length"));
+	assert_true(has_ev(&w->b, FSM_EV_MISMATCH, "l2-specific-sublayer"));
+	world_free(w);
+}
+
+/* Matching settings (cookie 8 both ways, sublayer both ways): no mismatch;
+ * a random cookie is fresh per session. */
+static void test_session_cookies_match(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	const struct fsm_session *sa, *sb;
+
+	(void)state;
+	w->a.conf.cookie_len = w->b.conf.cookie_len = 8;
+	w->a.conf.l2ss = w->b.conf.l2ss = true;
+	start(w);
+	establish(w);
+	sa = &w->a.t.sessions[0];
+	sb = &w->b.t.sessions[0];
+	assert_int_equal(sa->tx_cookie_len, 8);
+	assert_memory_equal(sa->tx_cookie, sb->rx_cookie, 8);
+	assert_memory_equal(sb->tx_cookie, sa->rx_cookie, 8);
+	assert_memory_not_equal(sa->rx_cookie, sb->rx_cookie, 8);
+	assert_true(sa->tx_l2ss && sb->tx_l2ss);
+	assert_string_equal(sa->mismatch, "");
+	assert_string_equal(sb->mismatch, "");
+	assert_string_equal(w->a.t.mismatch, "");
+	assert_int_equal(count_ev(&w->a, FSM_EV_MISMATCH) + count_ev(&w->b, FSM_EV_MISMATCH), 0);
+	world_free(w);
+}
+
+/* A peer without cookie or sublayer AVPs (freeRtr, Yamaha) while we ask
+ * for both: adopted, we send neither, the difference is noted. */
+static void test_session_peer_without_cookie(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	const struct fsm_session *sb;
+
+	(void)state;
+	w->b.conf.cookie_len = 4;
+	w->b.conf.l2ss = true;
+	start(w);
+	fake_establish_b(w, 0);
+	mk_icrq(&m, 2, 1, 0x5001);
+	inject(w, &w->b, &m);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	assert_int_equal(m.assigned_cookie_len, 4);
+	assert_int_equal(m.l2ss, 1);
+	sb = &w->b.t.sessions[0];
+	assert_int_equal(sb->tx_cookie_len, 0);
+	assert_false(sb->tx_l2ss);
+	assert_non_null(strstr(sb->mismatch, "cookie length: peer asked for 0, 'l2tp cookie length' is 4"));
+	assert_non_null(strstr(sb->mismatch, "l2-specific-sublayer: peer asked for none, ours is default"));
+	world_free(w);
+}
+
+/* ICRQ for Ethernet VLAN to a responder configured for Ethernet: CDN 14,
+ * the mismatch says both types; and the other way round. */
+static void test_session_pw_type_mismatch_cdn14(void **state)
+{
+	for (int vlan = 0; vlan < 2; vlan++) {
+		struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+		struct l2tp_msg m;
+
+		(void)state;
+		if (vlan)
+			w->b.conf.pw_type = L2TP_PW_TYPE_ETH_VLAN;
+		start(w);
+		if (vlan) {
+			/* the SCCRQ offers only Ethernet: refused before any ICRQ */
+			mk(&m, L2TP_MSG_SCCRQ, 0, 0, 0);
+			mk_identity(&m, "fake", RID_A, CCID_A, 0);
+			inject(w, &w->b, &m);
+			assert_int_equal(w->last_check, L2TP_STOPCCN_ERROR);
+			assert_string_equal(w->last_why, "pseudowire type mismatch: peer offers types 5, "
+							 "'l2tp pseudowire type' is ethernet-vlan (4)");
+			world_free(w);
+			continue;
+		}
+		fake_establish_b(w, 0);
+		mk_icrq(&m, 2, 1, 0x5001);
+		m.pw_type = L2TP_PW_TYPE_ETH_VLAN;
+		inject(w, &w->b, &m);
+		assert_int_equal(w->b.t.n_sessions, 0);
+		drop(&w->b, &m);
+		assert_int_equal(m.type, L2TP_MSG_CDN);
+		assert_int_equal(m.result_code, L2TP_CDN_PW_TYPE_UNSUPPORTED);
+		assert_int_equal(m.remote_session_id, 0x5001);
+		assert_string_equal(w->b.t.mismatch,
+				    "pseudowire type: peer asked for ethernet-vlan (4), 'l2tp pseudowire type' is "
+				    "ethernet (5)");
+		assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "pseudowire type"));
+		world_free(w);
+	}
+}
+
+/* Two of ours configured for Ethernet VLAN: offered and asked for type 4. */
+static void test_session_pw_type_vlan(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+
+	(void)state;
+	w->a.conf.pw_type = w->b.conf.pw_type = L2TP_PW_TYPE_ETH_VLAN;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m); /* SCCRQ */
+	assert_int_equal(m.n_pw_caps, 1);
+	assert_int_equal(m.pw_caps[0], L2TP_PW_TYPE_ETH_VLAN);
+	xfer(w, &w->b, &m); /* SCCRP */
+	xfer(w, &w->a, &m); /* SCCCN */
+	xfer(w, &w->a, &m); /* ICRQ */
+	assert_int_equal(m.pw_type, L2TP_PW_TYPE_ETH_VLAN);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->a.ups + w->b.ups, 2);
+	world_free(w);
+}
+
+/* Data Sequencing asked without the Default L2SS: CDN 15; with it: CDN 2
+ * (not supported yet), in the ICRQ (responder) and the ICRP (initiator). */
+static void test_session_sequencing_cdn15(void **state)
+{
+	for (int l2ss = 0; l2ss < 2; l2ss++) {
+		struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+		struct l2tp_msg m;
+
+		(void)state;
+		start(w);
+		fake_establish_b(w, 0);
+		mk_icrq(&m, 2, 1, 0x5001);
+		l2tp_msg_set(&m, L2TP_AVP_DATA_SEQUENCING);
+		m.data_sequencing = 2;
+		if (l2ss) {
+			l2tp_msg_set(&m, L2TP_AVP_L2SS);
+			m.l2ss = 1;
+		}
+		inject(w, &w->b, &m);
+		assert_int_equal(w->b.t.n_sessions, 0);
+		drop(&w->b, &m);
+		assert_int_equal(m.type, L2TP_MSG_CDN);
+		assert_int_equal(m.result_code, l2ss ? L2TP_CDN_ERROR : L2TP_CDN_SEQ_WITHOUT_L2SS);
+		assert_non_null(strstr(w->b.t.mismatch, l2ss ? "not supported yet" :
+					"without the Default L2-Specific Sublayer"));
+		world_free(w);
+	}
+	/* the initiator: ICRP asking for sequencing without L2SS */
+	{
+		struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+		struct l2tp_msg m, icrq;
+		uint8_t buf[L2TP_MAX_MSG_LEN];
+		int n;
+
+		start(w);
+		open_a(w);
+		xfer(w, &w->a, &m); /* SCCRQ */
+		xfer(w, &w->b, &m); /* SCCRP */
+		xfer(w, &w->a, &m); /* SCCCN */
+		drop(&w->a, &icrq);
+		assert_int_equal(icrq.type, L2TP_MSG_ICRQ);
+		mk(&m, L2TP_MSG_ICRP, CCID_A, 1, 3);
+		mk_sids(&m, 0x7001, icrq.local_session_id);
+		l2tp_msg_set(&m, L2TP_AVP_DATA_SEQUENCING);
+		m.data_sequencing = 1;
+		n = l2tp_ctrl_encode(&m, buf, sizeof(buf));
+		assert_true(n > 0);
+		fsm_tunnel_input(&w->a.t, &m, buf, (size_t)n, w->now);
+		assert_int_equal(w->a.t.n_sessions, 0);
+		assert_int_equal(w->a.ups, 0);
+		peek(&w->a, w->a.nout - 1, &m);
+		assert_int_equal(m.type, L2TP_MSG_CDN);
+		assert_int_equal(m.result_code, L2TP_CDN_SEQ_WITHOUT_L2SS);
+		assert_int_equal(m.remote_session_id, 0x7001);
+		world_free(w);
+	}
+}
+
+/* The tunnel-level mismatches land in t->mismatch too. */
+static void test_mismatch_router_id_and_auth(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_CHALLENGE, "yamaha", "other");
+
+	(void)state;
+	w->a.conf.check_peer_router_id = true;
+	w->a.conf.peer_router_id = RID_B;
+	start(w);
+	open_a(w);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_non_null(strstr(w->a.t.mismatch, "authentication failed"));
+	world_free(w);
+
+	w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	w->a.conf.check_peer_router_id = true;
+	w->a.conf.peer_router_id = RID_B + 1;
+	start(w);
+	open_a(w);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_string_equal(w->a.t.mismatch, "Router ID 192.168.0.2 does not match remote router-id 192.168.0.3");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_session_cookies_and_l2ss, teardown),
+		cmocka_unit_test_teardown(test_session_cookies_match, teardown),
+		cmocka_unit_test_teardown(test_session_peer_without_cookie, teardown),
+		cmocka_unit_test_teardown(test_session_pw_type_mismatch_cdn14, teardown),
+		cmocka_unit_test_teardown(test_session_pw_type_vlan, teardown),
+		cmocka_unit_test_teardown(test_session_sequencing_cdn15, teardown),
+		cmocka_unit_test_teardown(test_mismatch_router_id_and_auth, teardown),
 		cmocka_unit_test_teardown(test_happy_path_no_auth, teardown),
 		cmocka_unit_test_teardown(test_happy_path_digest, teardown),
 		cmocka_unit_test_teardown(test_happy_path_challenge, teardown),
