@@ -10,6 +10,7 @@ PKGS=(
 	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libcmocka-dev
 	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat
+	iperf3 gnuplot-nox ethtool
 )
 
 SUDO=
