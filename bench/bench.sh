@@ -20,8 +20,11 @@
 #
 # Usage: bench/bench.sh [--smoke]
 #   ROUNDS (default 5), SECONDS (per test, default 10), PROFILES
-#   ("nic veth"), MODES ("routing vxlan l2tpv3d"), B (build dir, default
-#   build/), OUT (default bench/out).  --smoke: 1 round of 3 s, asserts
+#   ("nic veth"), MODES ("routing vxlan l2tpv3d"; "l2tpv3d:qN" is l2tpv3d
+#   with the TAPs' txqueuelen set to N, to compare queue bounds in one run;
+#   "l2tpv3d:base" runs the daemon from $BASE_B instead, e.g. a build of an
+#   earlier commit, for before/after figures from one run),
+#   B (build dir, default build/), OUT (default bench/out).  --smoke: 1 round of 3 s, asserts
 #   nothing.  Prints a table, writes $OUT/results.csv (every sample),
 #   $OUT/summary.csv and $OUT/bench.png.
 _ENV_SECONDS=$(printenv SECONDS || true)
@@ -170,12 +173,28 @@ session_up() {
 		jq -e '.tunnels[0].sessions[0].state == "established"'
 }
 
+DAEMON_BIN=
+daemons_stop() {
+	local r
+	for r in r1 r2; do
+		[[ -n ${DPID[$r]:-} ]] || continue
+		kill -TERM "${DPID[$r]}" 2>/dev/null || true
+		wait "${DPID[$r]}" 2>/dev/null || true
+		unset "DPID[$r]"
+	done
+}
+
+# daemons_start [BINARY]: (re)start both daemons, wait for the session
 daemons_start() {
+	local bin=${1:-$L2TPV3D}
+	[[ $bin == "$DAEMON_BIN" ]] && return 0
+	daemons_stop
+	DAEMON_BIN=$bin
 	conf 198.51.100.1 198.51.100.2 B1 >"$RUN/r1.conf"
 	conf 198.51.100.2 198.51.100.1 B2 >"$RUN/r2.conf"
 	for r in r2 r1; do
-		ip netns exec "${NS[$r]}" "$L2TPV3D" -c "$RUN/$r.conf" -f -S "$RUN/$r.sock" \
-			>"$OUT/daemon-$r.log" 2>&1 &
+		ip netns exec "${NS[$r]}" "$bin" -c "$RUN/$r.conf" -f -S "$RUN/$r.sock" \
+			>>"$OUT/daemon-$r.log" 2>&1 &
 		DPID[$r]=$!
 		wait_for 10 n "$r" "$L2TPCTL" -S "$RUN/$r.sock" show status l2tp
 	done
@@ -184,19 +203,29 @@ daemons_start() {
 	for r in r1 r2; do
 		n "$r" ip link set tunnel1 mtu 1450 nomaster
 	done
+	TAP_QLEN0=$(n r1 cat /sys/class/net/tunnel1/tx_queue_len)
+	log "TAP txqueuelen as the daemon set it: $TAP_QLEN0"
 }
 
 # ---------------------------------------------------------------- modes
 
 DST=
 mode_set() {
-	local mode=$1 r
+	local mode=$1 r q
+	case $mode in
+	l2tpv3d:base) daemons_start "$BASE_B/src/daemon/l2tpv3d" ;;
+	l2tpv3d*) daemons_start ;;
+	esac
 	for r in r1 r2; do
 		n "$r" ip link set vxlan0 nomaster
 		n "$r" ip link set tunnel1 nomaster
 		case $mode in
 		vxlan) n "$r" ip link set vxlan0 master bridge1 ;;
-		l2tpv3d) n "$r" ip link set tunnel1 master bridge1 ;;
+		l2tpv3d*)
+			q=$TAP_QLEN0
+			[[ $mode == l2tpv3d:q* ]] && q=${mode#l2tpv3d:q}
+			n "$r" ip link set tunnel1 txqueuelen "$q" master bridge1
+			;;
 		esac
 	done
 	case $mode in
@@ -282,7 +311,7 @@ measure() {
 		gate_capture
 	fi
 	read -r s0 t0 <<<"$(sys_busy)"
-	if [[ $MODE == l2tpv3d ]]; then
+	if [[ $MODE == l2tpv3d* ]]; then
 		c0=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
 	fi
 	r=$(iperf 1 "")
@@ -290,7 +319,7 @@ measure() {
 	wait "$p" || true
 	rec tcp1_fwd "$r"
 	rec cpu_machine "$(awk -v a="$s0" -v b="$s1" -v c="$t0" -v d="$t1" 'BEGIN { printf "%.1f", (b - a) * 100 / (d - c) }')"
-	if [[ $MODE == l2tpv3d ]]; then
+	if [[ $MODE == l2tpv3d* ]]; then
 		c1=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
 		best=$(( c1[0] - c0[0] > c1[1] - c0[1] ? c1[0] - c0[0] : c1[1] - c0[1] ))
 		cpu=$(awk -v t="$best" -v hz="$HZ" -v d="$DUR" 'BEGIN { printf "%.1f", t * 100 / hz / d }')
@@ -317,7 +346,7 @@ measure() {
 	wait "$p"
 	rec pps64_k "$(awk -v n="$(cat "$RUN/gen-recv")" -v d="$DUR" 'BEGIN { printf "%.1f", n / d / 1000 }')"
 
-	if [[ $MODE == l2tpv3d ]]; then
+	if [[ $MODE == l2tpv3d* ]]; then
 		local rss=0 v
 		for r in r1 r2; do
 			v=$(awk '/^VmRSS/ { print $2 }' "/proc/${DPID[$r]}/status")

@@ -44,6 +44,10 @@ def main():
                 continue
             data.setdefault((row["profile"], row["mode"], row["metric"]), []).append(v)
 
+    # l2tpv3d variants (l2tpv3d:qN) get their own columns
+    extra = sorted({key[1] for key in data if key[1].startswith("l2tpv3d:")})
+    modes = MODES + extra
+
     def stats(p, m, k):
         vals = data.get((p, m, k))
         if not vals:
@@ -61,7 +65,7 @@ def main():
         print(f"== {pname}")
         print(hdr)
         for k, label, unit in METRICS:
-            st = {m: stats(p, m, k) for m in MODES}
+            st = {m: stats(p, m, k) for m in modes}
             if not any(st.values()):
                 continue
             ratio = ""
@@ -77,6 +81,13 @@ def main():
             l2 = st["l2tpv3d"]
             l2s = f"{l2[1]:.3g} [{l2[0]:.3g}-{l2[2]:.3g}]" if l2 else "-"
             print(f"{label:34} {unit:11} {med('routing'):>9} {med('vxlan'):>9} {l2s:>24} {ratio:>10}")
+            for m in extra:
+                if st[m]:
+                    vr = ""
+                    if st["vxlan"] and st["vxlan"][1] > 0:
+                        vr = "%.2fx" % (st[m][1] / st["vxlan"][1])
+                    v = "%.3g [%.3g-%.3g]" % (st[m][1], st[m][0], st[m][2])
+                    print(f"{'  ' + m:34} {unit:11} {'':>9} {'':>9} {v:>24} {vr:>10}")
             rows.append([p, k, unit] + [f"{x:.4g}" if x is not None else ""
                                         for m in MODES for x in (st[m] or (None, None, None))]
                         + [ratio.rstrip("x"), rratio])
