@@ -128,11 +128,13 @@ set grid ytics
 set xtics rotate by -30
 set ylabel 'median / VXLAN median'
 set title 'throughput and 64-byte frames, ratio to VXLAN'
+set yrange [0:*]
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2
 plot '{outdir}/ratios.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3)
 unset arrow
 set title 'RTT p99 under one TCP stream (ms, log scale)'
 set ylabel 'ms'
+set autoscale y
 set logscale y
 set xtics norotate
 plot '{outdir}/rtt.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3), '' using 4 title columnheader(4)
