@@ -870,14 +870,15 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 	}
 	dp_count(&s->tx_super, 1);
 	stride = hlen + g.hdr_len + g.gso_size;
-	per = stride > DP_GSO_BYTES ? 1 : (unsigned)(DP_GSO_BYTES / stride);
-	if (per > DP_GSO_SEGS)
-		per = DP_GSO_SEGS;
 	if (stride > DP_GSO_BYTES) {
-		/* one segment that is not a valid UDP payload anyway */
+		/* segments that would not be valid UDP payloads */
 		dp_count(&s->tx_errors, g.nsegs);
 		return g.nsegs;
 	}
+	/* gsobuf holds per * stride <= DP_GSO_BYTES */
+	per = (unsigned)(DP_GSO_BYTES / stride);
+	if (per > DP_GSO_SEGS)
+		per = DP_GSO_SEGS;
 	for (unsigned first = 0; first < g.nsegs; first += per) {
 		unsigned cnt = g.nsegs - first < per ? g.nsegs - first : per;
 		size_t last = gso_segment(frame, &g, first, cnt, dp->gsobuf + hlen, stride);
