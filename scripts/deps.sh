@@ -14,6 +14,7 @@ PKGS=(
 	debhelper dpkg-dev fakeroot lintian
 	prometheus curl
 	qemu-system-x86 cpio
+	iperf3 gnuplot-nox ethtool
 )
 
 SUDO=

@@ -80,4 +80,20 @@ for t in tests/netns/t_*.sh; do
 	fi
 done
 
+# The benchmark's smoke variant (1 round of 3 s): counts as one test, passes
+# if the script runs and prints its table; no figure is asserted.
+echo "===== benchmark smoke (bench/bench.sh --smoke)"
+out=tests/netns/out/bench-smoke.out
+start=$SECONDS
+if "${SUDO[@]}" env B="$B" OUT="$REPO/tests/netns/out/bench-smoke" timeout -k 30 400 \
+	bash bench/bench.sh --smoke >"$out" 2>&1 && grep -q 'TCP 1 stream' "$out"; then
+	pass
+	echo "PASS bench smoke ($((SECONDS - start)) s)"
+	grep -A 14 'NIC-like WAN' "$out" | sed 's/^/    /'
+else
+	fail "bench: smoke"
+	echo "FAIL bench smoke ($((SECONDS - start)) s), last lines of $out:"
+	tail -n 40 "$out" | sed 's/^/    /'
+fi
+
 summary

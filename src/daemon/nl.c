@@ -358,13 +358,17 @@ int tap_open(const char *name, bool *ret_created)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	/* IFF_VNET_HDR stays off until the data path does offloads */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	/* IFF_VNET_HDR: the data path turns on TSO/checksum offloads (dp.c);
+	 * a kernel that refuses it gets a plain TAP */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
 	}
 	/* not TUNSETPERSIST: the interface goes away with the fd */
 	if (ret_created)

@@ -143,6 +143,14 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	c.peer = t->peer;
 	c.local = t->local;
 	c.tap_fd = t->tap_fd;
+	/* auto: WAN MTU 1500 - 50 bytes of tunnel overhead - 40 (IPv4+TCP)
+	 * or 60 (IPv6+TCP) */
+	if (t->cfg->mss_mode == CFG_MSS_AUTO) {
+		c.mss4 = 1410;
+		c.mss6 = 1390;
+	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {
+		c.mss4 = c.mss6 = (uint16_t)t->cfg->mss_value;
+	}
 	r = dp_session_add(t->d->dp, &c, &t->dps);
 	if (r < 0) {
 		errno = -r;

@@ -28,6 +28,26 @@
  * into a UDP_SEGMENT batch).  Nothing blocks: a full socket or TAP means
  * the packet is dropped and counted.
  *
+ * Offloads (TAPs with IFF_VNET_HDR).  Each read from the TAP starts with a
+ * virtio_net_hdr.  A TCP (or, with USO, UDP) super-frame of up to 64 KB is
+ * cut into segments by gso_segment(), each written right behind its L2TP
+ * header into one contiguous buffer, and that buffer leaves in one
+ * sendmsg() with a UDP_SEGMENT cmsg (UDP GSO: the kernel splits it into
+ * datagrams of equal size, the last one shorter); if the kernel refuses
+ * (no UDP GSO, or segments larger than the path MTU so the datagrams must
+ * be fragmented) the same segments go out with sendmmsg().  A frame whose
+ * checksum the kernel left partial is completed.  On the UDP side,
+ * UDP_GRO hands us several datagrams of one peer coalesced, with their size
+ * in a cmsg: they are split and each is handled as if read alone.
+ * Consecutive TCP segments of one flow are coalesced (gso_coal_add) into
+ * one super-frame and written with one writev() and a GSO header, so the
+ * kernel on the far side of the TAP sees one 64 KB packet rather than 45.
+ * Everything else is written one frame at a time with an empty header.
+ *
+ * MSS clamping.  With conf.mss4/mss6 set, TCP SYNs in both directions have
+ * their MSS option lowered (gso_mss_clamp) so that segments fit the tunnel
+ * without fragmentation.
+ *
  * Counters are _Atomic uint64_t written only by the data thread (relaxed
  * read-modify-write) and read by anyone with relaxed loads.
  *
@@ -38,24 +58,36 @@
 #include "dataplane/dp.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dataplane/gso.h"
 #include "wire/l2tp_wire.h"
+
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
 
 enum {
 	DP_BATCH = 32,		/* datagrams per recvmmsg/sendmmsg */
-	DP_UDP_BUDGET = 64,	/* datagrams read per UDP wakeup */
-	DP_TAP_BUDGET = 64,	/* frames read per TAP per wakeup */
-	DP_HEADROOM = 32,	/* bytes kept free before a frame; >= largest header (20) */
-	DP_BUF_SIZE = 65536,	/* largest datagram or frame */
+	DP_UDP_BUDGET = 128,	/* datagrams (a GRO read counts what it holds) per UDP wakeup */
+	DP_TAP_BUDGET = 128,	/* frames (segments of super-frames count) read per TAP per wakeup */
+	DP_HEADROOM = 32,	/* bytes kept free before a frame; >= largest header (20), vnet header (10) */
+	DP_BUF_SIZE = 65536 + 512, /* largest datagram or frame (a TSO frame is 64 KB + Ethernet) */
+	DP_GSO_SEGS = 64,	/* segments per UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS) */
+	DP_GSO_BYTES = 65507,	/* largest UDP payload */
 	DP_EVENTS = 64,		/* epoll events per round */
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
 	DP_ETH_HLEN = 14,
@@ -65,7 +97,8 @@ enum {
  * aligned like a cmsghdr (whose flexible array keeps it out of here). */
 union dp_cmsg {
 	size_t align;
-	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +
+		 CMSG_SPACE(sizeof(int))];
 };
 
 /* Where a session's data goes, prepared for sendmsg in the caller's thread. */
@@ -87,11 +120,14 @@ struct dp_session {
 	/* state (data thread) */
 	struct dp_dest dest;
 	bool tap_polled; /* registered with epoll */
+	bool vnet;	 /* the TAP has IFF_VNET_HDR (offload path) */
+	unsigned offload; /* TUN_F_* the TAP accepted */
 
 	/* stats: written by the data thread only */
 	_Atomic uint64_t rx_packets, rx_octets;
 	_Atomic uint64_t tx_packets, tx_octets;
 	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
+	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped;
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
 	/* linkage */
@@ -151,6 +187,15 @@ struct dp {
 	size_t nsessions;
 
 	struct dp_batch *batch;
+
+	/* offloads (data thread) */
+	bool udp_gro;		/* UDP_GRO accepted by the socket */
+	uint8_t *gsobuf;	/* segments of one UDP_SEGMENT send, DP_GSO_BYTES */
+	struct mmsghdr gso_msgs[DP_GSO_SEGS];
+	struct iovec gso_iov[DP_GSO_SEGS];
+	struct gso_coal coal;	/* TCP segments waiting to be written as one */
+	struct dp_session *coal_s; /* whose they are */
+	uint64_t coal_octets;
 
 	_Atomic uint64_t rx_unknown_session, rx_malformed, ctrl_forwarded, ctrl_dropped;
 };
@@ -489,14 +534,68 @@ static void dp_forward_ctrl(struct dp *dp, const struct msghdr *mh, const uint8_
 		dp_count(&dp->ctrl_forwarded, 1);
 }
 
-/* A data packet: find the session, check it, write the frame to the TAP. */
-static void dp_rx_data(struct dp *dp, const uint8_t *buf, size_t len, uint64_t now)
+/* Write the frames held by the coalescer to their session's TAP. */
+static void dp_coal_flush(struct dp *dp)
+{
+	struct dp_session *s = dp->coal_s;
+	unsigned n = dp->coal.n;
+	int iovcnt;
+	ssize_t r;
+	size_t want = 0;
+
+	if (!s || n == 0) {
+		dp->coal_s = NULL;
+		return;
+	}
+	iovcnt = gso_coal_finish(&dp->coal);
+	for (int i = 0; i < iovcnt; i++)
+		want += dp->coal.iov[i].iov_len;
+	r = writev(s->conf.tap_fd, dp->coal.iov, iovcnt);
+	if (r != (ssize_t)want) {
+		dp_count(&s->rx_tap_errors, n);
+	} else {
+		dp_count(&s->rx_packets, n);
+		dp_count(&s->rx_octets, dp->coal_octets);
+		if (n > 1)
+			dp_count(&s->rx_coalesced, 1);
+	}
+	dp->coal_s = NULL;
+	dp->coal_octets = 0;
+}
+
+/* Write one frame to s's TAP (with an empty vnet header if it has one). */
+static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen)
+{
+	static const uint8_t zero[GSO_VNET_HDR_LEN];
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)zero, .iov_len = sizeof(zero) },
+		{ .iov_base = (void *)frame, .iov_len = flen },
+	};
+	ssize_t r, want = (ssize_t)flen;
+
+	if (s->vnet) {
+		r = writev(s->conf.tap_fd, iov, 2);
+		want += GSO_VNET_HDR_LEN;
+	} else {
+		r = write(s->conf.tap_fd, frame, flen);
+	}
+	if (r != want) {
+		/* EAGAIN included: never wait for the TAP */
+		dp_count(&s->rx_tap_errors, 1);
+		return;
+	}
+	dp_count(&s->rx_packets, 1);
+	dp_count(&s->rx_octets, flen);
+}
+
+/* A data packet: find the session, check it, write the frame to the TAP
+ * (or hold it for coalescing; the caller flushes before buf is reused). */
+static void dp_rx_data(struct dp *dp, uint8_t *buf, size_t len, uint64_t now)
 {
 	struct dp_session *s;
-	const uint8_t *frame;
+	uint8_t *frame;
 	size_t flen;
 	uint32_t sid;
-	ssize_t r;
 
 	if (l2tp_data_hdr_sid(buf, len, &sid) != 0) {
 		dp_count(&dp->rx_malformed, 1);
@@ -520,15 +619,42 @@ static void dp_rx_data(struct dp *dp, const uint8_t *buf, size_t len, uint64_t n
 	 * sequencing, so its S bit and number are not checked. */
 	frame = buf + s->rx_hdr_len;
 	flen = len - s->rx_hdr_len;
-	r = write(s->conf.tap_fd, frame, flen);
-	if (r != (ssize_t)flen) {
-		/* EAGAIN included: never wait for the TAP */
-		dp_count(&s->rx_tap_errors, 1);
+	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
+	if ((s->conf.mss4 || s->conf.mss6) && gso_mss_clamp(frame, flen, s->conf.mss4, s->conf.mss6))
+		dp_count(&s->mss_clamped, 1);
+	if (!s->vnet) {
+		dp_tap_write(s, frame, flen);
 		return;
 	}
-	dp_count(&s->rx_packets, 1);
-	dp_count(&s->rx_octets, flen);
-	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
+	if (dp->coal_s != s)
+		dp_coal_flush(dp);
+	if (!gso_coal_add(&dp->coal, frame, flen)) {
+		if (dp->coal.n == 0) {
+			dp_tap_write(s, frame, flen);
+			return;
+		}
+		dp_coal_flush(dp);
+		if (!gso_coal_add(&dp->coal, frame, flen)) {
+			dp_tap_write(s, frame, flen);
+			return;
+		}
+	}
+	dp->coal_s = s;
+	dp->coal_octets += flen;
+}
+
+/* Size of each datagram in a UDP_GRO-coalesced read, 0 if not coalesced. */
+static size_t dp_gro_size(const struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	}
+	return 0;
 }
 
 /* Read and dispatch up to DP_UDP_BUDGET datagrams. */
@@ -539,6 +665,7 @@ static void dp_udp_rx(struct dp *dp)
 
 	while (budget > 0) {
 		unsigned want = budget < DP_BATCH ? budget : DP_BATCH;
+		unsigned pieces = 0;
 		uint64_t now;
 		int n;
 
@@ -561,19 +688,39 @@ static void dp_udp_rx(struct dp *dp)
 		now = dp_now_sec();
 		for (int i = 0; i < n; i++) {
 			const struct msghdr *mh = &b->msgs[i].msg_hdr;
-			const uint8_t *buf = b->bufs[i] + DP_HEADROOM;
+			uint8_t *buf = b->bufs[i] + DP_HEADROOM;
 			size_t len = b->msgs[i].msg_len;
+			size_t seg = dp_gro_size(mh);
 
-			if (len < 2 || (mh->msg_flags & MSG_TRUNC)) {
+			if (mh->msg_flags & MSG_TRUNC) {
 				dp_count(&dp->rx_malformed, 1);
 				continue;
 			}
-			if (l2tp_is_ctrl(buf))
-				dp_forward_ctrl(dp, mh, buf, len);
-			else
-				dp_rx_data(dp, buf, len, now);
+			if (seg == 0 || seg > len)
+				seg = len;
+			/* one datagram, or several of `seg` bytes (the last
+			 * may be shorter) coalesced by UDP GRO */
+			for (size_t off = 0; off < len; off += seg) {
+				uint8_t *p = buf + off;
+				size_t plen = len - off < seg ? len - off : seg;
+
+				pieces++;
+				if (plen < 2)
+					dp_count(&dp->rx_malformed, 1);
+				else if (l2tp_is_ctrl(p))
+					dp_forward_ctrl(dp, mh, p, plen);
+				else
+					dp_rx_data(dp, p, plen, now);
+			}
+			if (len == 0)
+				dp_count(&dp->rx_malformed, 1);
 		}
-		budget -= (unsigned)n;
+		/* the buffers are reused by the next recvmmsg */
+		dp_coal_flush(dp);
+		/* short turns, so the TAPs' traffic is not held up */
+		if (pieces < (unsigned)n)
+			pieces = (unsigned)n;
+		budget = pieces >= budget ? 0 : budget - pieces;
 		if ((unsigned)n < want)
 			return;
 	}
@@ -582,13 +729,43 @@ static void dp_udp_rx(struct dp *dp)
 /* ---------------------------------------------------------------------- */
 /* transmit: TAP -> UDP */
 
+/* Count the outcome of sending msgs[0..n) for s; returns how many left. */
+static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr *msgs, unsigned n,
+			    const size_t *octets, size_t hlen)
+{
+	unsigned i = 0;
+
+	while (i < n) {
+		int r = sendmmsg(dp->udp_fd, msgs + i, n - i, MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+				/* socket full: drop the rest, never wait */
+				dp_count(&s->tx_errors, n - i);
+				return n - i;
+			}
+			/* this datagram failed (EMSGSIZE, unreachable, ...) */
+			dp_count(&s->tx_errors, 1);
+			i++;
+			continue;
+		}
+		for (int k = 0; k < r; k++)
+			dp_count(&s->tx_octets, octets ? octets[i + (unsigned)k]
+						       : msgs[i + (unsigned)k].msg_hdr.msg_iov->iov_len - hlen);
+		dp_count(&s->tx_packets, (uint64_t)r);
+		i += (unsigned)r;
+	}
+	return 0;
+}
+
 /* Encapsulate b->bufs[0..n) (frames at DP_HEADROOM, b->lens) and send them
  * to s's peer. */
 static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 {
 	struct dp_batch *b = dp->batch;
 	const struct dp_session_conf *c = &s->conf;
-	unsigned i = 0;
 
 	if (s->dest.namelen == 0) {
 		dp_count(&s->tx_errors, n);
@@ -611,27 +788,108 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 		};
 		b->msgs[k].msg_len = 0;
 	}
-	while (i < n) {
-		int r = sendmmsg(dp->udp_fd, b->msgs + i, n - i, MSG_DONTWAIT);
+	(void)dp_sendmmsg(dp, s, b->msgs, n, b->lens, 0);
+}
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-				/* socket full: drop the rest, never wait */
-				dp_count(&s->tx_errors, n - i);
-				return;
-			}
-			/* this datagram failed (EMSGSIZE, unreachable, ...) */
-			dp_count(&s->tx_errors, 1);
-			i++;
-			continue;
+/* Send cnt segments laid out in dp->gsobuf every `stride` bytes (the last
+ * one `last` bytes long), L2TP header included: one sendmsg with
+ * UDP_SEGMENT, or sendmmsg if the kernel refuses that. */
+static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, size_t stride, size_t last,
+			   size_t hlen)
+{
+	size_t total = (size_t)(cnt - 1) * stride + last;
+	union dp_cmsg cm;
+	struct iovec iov = { .iov_base = dp->gsobuf, .iov_len = total };
+	struct msghdr mh = {
+		.msg_name = &s->dest.name,
+		.msg_namelen = s->dest.namelen,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+
+	if (cnt > 1) {
+		struct cmsghdr *c;
+		uint16_t gso = (uint16_t)stride;
+
+		memset(&cm, 0, sizeof(cm));
+		memcpy(cm.buf, s->dest.cmsg.buf, s->dest.cmsg_len);
+		c = (struct cmsghdr *)(cm.buf + s->dest.cmsg_len);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(gso));
+		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = s->dest.cmsg_len + CMSG_SPACE(sizeof(gso));
+		if (sendmsg(dp->udp_fd, &mh, MSG_DONTWAIT) == (ssize_t)total) {
+			dp_count(&s->tx_packets, cnt);
+			dp_count(&s->tx_octets, total - (size_t)cnt * hlen);
+			return;
 		}
-		for (int k = 0; k < r; k++)
-			dp_count(&s->tx_octets, b->lens[i + (unsigned)k]);
-		dp_count(&s->tx_packets, (uint64_t)r);
-		i += (unsigned)r;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			dp_count(&s->tx_errors, cnt);
+			return;
+		}
+		/* EINVAL (segments above the path MTU: they need IP
+		 * fragmentation), EIO/EOPNOTSUPP (no UDP GSO here): one
+		 * datagram each */
 	}
+	for (unsigned k = 0; k < cnt; k++) {
+		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride;
+		dp->gso_iov[k].iov_len = k + 1 < cnt ? stride : last;
+		dp->gso_msgs[k].msg_hdr = (struct msghdr){
+			.msg_name = &s->dest.name,
+			.msg_namelen = s->dest.namelen,
+			.msg_iov = &dp->gso_iov[k],
+			.msg_iovlen = 1,
+			.msg_control = s->dest.cmsg_len ? s->dest.cmsg.buf : NULL,
+			.msg_controllen = s->dest.cmsg_len,
+		};
+		dp->gso_msgs[k].msg_len = 0;
+	}
+	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen);
+}
+
+/* A super-frame read from the TAP: segment it and send the segments.
+ * Returns the number of segments (for the TAP budget). */
+static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *frame, size_t len,
+			    const struct gso_vnet_hdr *vh)
+{
+	const struct dp_session_conf *c = &s->conf;
+	size_t hlen = l2tp_data_hdr_len(c->tx_cookie_len, c->tx_l2ss);
+	struct gso_super g;
+	size_t stride;
+	unsigned per;
+
+	if (gso_parse(frame, len, vh, &g) < 0) {
+		dp_count(&s->tx_errors, 1);
+		return 1;
+	}
+	if (s->dest.namelen == 0) {
+		dp_count(&s->tx_errors, g.nsegs);
+		return g.nsegs;
+	}
+	dp_count(&s->tx_super, 1);
+	stride = hlen + g.hdr_len + g.gso_size;
+	if (stride > DP_GSO_BYTES) {
+		/* segments that would not be valid UDP payloads */
+		dp_count(&s->tx_errors, g.nsegs);
+		return g.nsegs;
+	}
+	/* gsobuf holds per * stride <= DP_GSO_BYTES */
+	per = (unsigned)(DP_GSO_BYTES / stride);
+	if (per > DP_GSO_SEGS)
+		per = DP_GSO_SEGS;
+	for (unsigned first = 0; first < g.nsegs; first += per) {
+		unsigned cnt = g.nsegs - first < per ? g.nsegs - first : per;
+		size_t last = gso_segment(frame, &g, first, cnt, dp->gsobuf + hlen, stride);
+
+		for (unsigned k = 0; k < cnt; k++)
+			l2tp_data_hdr_write(dp->gsobuf + (size_t)k * stride, c->remote_sid, c->tx_cookie,
+					    c->tx_cookie_len, c->tx_l2ss, false, 0);
+		/* a lone segment is its own size */
+		dp_tx_gso_send(dp, s, cnt, cnt == 1 ? hlen + last : stride, hlen + last, hlen);
+	}
+	return g.nsegs;
 }
 
 /* Read up to DP_TAP_BUDGET frames from s's TAP and send them. */
@@ -639,17 +897,20 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 {
 	struct dp_batch *b = dp->batch;
 	unsigned budget = DP_TAP_BUDGET;
+	size_t vlen = s->vnet ? GSO_VNET_HDR_LEN : 0;
 	bool drained = false;
 
 	while (budget > 0 && !drained) {
 		unsigned n = 0;
 
 		while (n < DP_BATCH && budget > 0) {
-			ssize_t r = read(s->conf.tap_fd, b->bufs[n] + DP_HEADROOM, DP_BUF_SIZE);
+			uint8_t *frame = b->bufs[n] + DP_HEADROOM;
+			ssize_t r = read(s->conf.tap_fd, frame - vlen, DP_BUF_SIZE + vlen);
+			size_t flen;
 
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r <= 0) {
+			if (r <= (ssize_t)vlen) {
 				if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 					/* the TAP is gone or broken: stop polling
 					 * it rather than spin on a level-triggered
@@ -660,8 +921,33 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 				drained = true;
 				break;
 			}
-			b->lens[n++] = (size_t)r;
+			flen = (size_t)r - vlen;
 			budget--;
+			if (s->vnet) {
+				struct gso_vnet_hdr vh;
+
+				memcpy(&vh, frame - vlen, sizeof(vh));
+				if (vh.gso_type != GSO_TYPE_NONE) {
+					unsigned segs;
+
+					/* keep the order: what was read before goes first */
+					if (n > 0)
+						dp_tx_batch(dp, s, n);
+					n = 0;
+					segs = dp_tx_super(dp, s, frame, flen, &vh);
+					budget = segs >= budget ? 0 : budget - segs;
+					continue;
+				}
+				if ((vh.flags & GSO_F_NEEDS_CSUM) &&
+				    gso_csum_complete(frame, flen, vh.csum_start, vh.csum_offset) < 0) {
+					dp_count(&s->tx_errors, 1);
+					continue;
+				}
+			}
+			if ((s->conf.mss4 || s->conf.mss6) &&
+			    gso_mss_clamp(frame, flen, s->conf.mss4, s->conf.mss6))
+				dp_count(&s->mss_clamped, 1);
+			b->lens[n++] = flen;
 		}
 		if (n > 0)
 			dp_tx_batch(dp, s, n);
@@ -777,6 +1063,11 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 		goto out_free;
 	for (unsigned i = 0; i < DP_BATCH; i++)
 		dp->batch->bufs[i] = dp->batch->mem + (size_t)i * (DP_HEADROOM + DP_BUF_SIZE);
+	dp->gsobuf = malloc(DP_GSO_BYTES);
+	if (!dp->gsobuf)
+		goto out_free;
+	/* several datagrams of one peer per read, when the kernel can */
+	dp->udp_gro = setsockopt(udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 
 	dp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (dp->epfd < 0)
@@ -858,10 +1149,45 @@ void dp_destroy(struct dp *dp)
 		close(dp->epfd);
 	if (dp->batch)
 		free(dp->batch->mem);
+	free(dp->gsobuf);
 	free(dp->batch);
 	pthread_cond_destroy(&dp->cond);
 	pthread_mutex_destroy(&dp->lock);
 	free(dp);
+}
+
+/*
+ * If the TAP has IFF_VNET_HDR, ask for the offloads we handle, the most
+ * first: the kernel refuses (EINVAL) flags it does not know, so USO (6.2+)
+ * and then ECN are dropped on refusal.  Without any, the TAP still has the
+ * header but hands us plain frames with complete checksums.
+ */
+static void dp_tap_offload(struct dp_session *s)
+{
+	static const unsigned want[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+		TUN_F_CSUM,
+		0,
+	};
+	struct ifreq ifr;
+	int sz = GSO_VNET_HDR_LEN;
+
+	memset(&ifr, 0, sizeof(ifr));
+	s->vnet = false;
+	s->offload = 0;
+	if (ioctl(s->conf.tap_fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_VNET_HDR))
+		return;
+	if (ioctl(s->conf.tap_fd, TUNSETVNETHDRSZ, &sz) < 0)
+		return; /* cannot happen with IFF_VNET_HDR; a header we cannot size is not used */
+	s->vnet = true;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (ioctl(s->conf.tap_fd, TUNSETOFFLOAD, want[i]) == 0) {
+			s->offload = want[i];
+			return;
+		}
+	}
 }
 
 int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret)
@@ -882,6 +1208,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->dp = dp;
 	s->conf = *conf;
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
+	dp_tap_offload(s);
 	r = dp_dest_prepare(dp, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
 		goto out_free;
@@ -932,6 +1259,9 @@ void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 		.rx_malformed_drops = dp_read(&s->rx_malformed_drops),
 		.rx_tap_errors = dp_read(&s->rx_tap_errors),
 		.tx_errors = dp_read(&s->tx_errors),
+		.tx_super = dp_read(&s->tx_super),
+		.rx_coalesced = dp_read(&s->rx_coalesced),
+		.mss_clamped = dp_read(&s->mss_clamped),
 	};
 }
 

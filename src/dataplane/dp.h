@@ -50,7 +50,10 @@ struct dp_session_conf {
 	bool tx_l2ss; /* the peer asked for it */
 	struct sockaddr_storage peer; /* where data goes */
 	struct sockaddr_storage local; /* source address for data (port ignored); AF_UNSPEC = kernel picks */
-	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI); owned by the caller */
+	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
+	/* MSS clamping of TCP SYNs in both directions (0: none): the MSS
+	 * option of a SYN over IPv4 (mss4) or IPv6 (mss6) is lowered to it */
+	uint16_t mss4, mss6;
 };
 
 /* Counter snapshot (summed across threads when there are several). */
@@ -60,7 +63,10 @@ struct dp_counters {
 	uint64_t rx_cookie_drops; /* wrong cookie */
 	uint64_t rx_malformed_drops; /* too short for the session's header */
 	uint64_t rx_tap_errors; /* write to TAP failed */
-	uint64_t tx_errors; /* sendmsg failed */
+	uint64_t tx_errors; /* sendmsg failed (socket full, peer unreachable, no peer) */
+	uint64_t tx_super; /* TCP/UDP super-frames read from the TAP and segmented */
+	uint64_t rx_coalesced; /* super-frames written to the TAP (coalesced segments) */
+	uint64_t mss_clamped; /* SYNs whose MSS was lowered */
 };
 
 /* Whole-data-path counters (not tied to a session). */

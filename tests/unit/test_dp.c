@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -280,7 +281,26 @@ static void start(struct fx *f)
 /* ---------------------------------------------------------------------- */
 /* fixture */
 
-static int fx_setup(void **state)
+/* A TAP without IFF_VNET_HDR: the data path's plain (no offload) path. */
+static int tap_open_plain(const char *name, bool *ret_created)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -errno;
+	}
+	*ret_created = true;
+	return fd;
+}
+
+static int fx_setup_common(void **state, bool vnet)
 {
 	struct fx *f;
 
@@ -296,7 +316,7 @@ static int fx_setup(void **state)
 		bool created = false;
 		int one = 1;
 
-		f->tap[i] = tap_open(tap_names[i], &created);
+		f->tap[i] = vnet ? tap_open(tap_names[i], &created) : tap_open_plain(tap_names[i], &created);
 		assert_true(f->tap[i] >= 0);
 		assert_true(created);
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", tap_names[i]);
@@ -317,6 +337,16 @@ static int fx_setup(void **state)
 	}
 	*state = f;
 	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	return fx_setup_common(state, true);
+}
+
+static int fx_setup_plain(void **state)
+{
+	return fx_setup_common(state, false);
 }
 
 static int fx_teardown(void **state)
@@ -906,10 +936,35 @@ static void test_nl(void **state)
 	nl_socket_free(sk);
 }
 
+/* tap_open gives the data path a TAP with a vnet header; the plain fixture
+ * does not. */
+static void tap_flags(void **state, bool want)
+{
+	struct fx *f = FX(state);
+	struct ifreq ifr;
+
+	for (int i = 0; i < 2; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		assert_int_equal(ioctl(f->tap[i], TUNGETIFF, &ifr), 0);
+		assert_int_equal(!!(ifr.ifr_flags & IFF_VNET_HDR), want);
+	}
+}
+
+static void test_tap_flags_vnet(void **state)
+{
+	tap_flags(state, true);
+}
+
+static void test_tap_flags_plain(void **state)
+{
+	tap_flags(state, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nl),
+		cmocka_unit_test_setup_teardown(test_tap_flags_vnet, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_before_start, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cookie4, fx_setup, fx_teardown),
@@ -924,6 +979,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
+		/* the same without IFF_VNET_HDR (a kernel without offloads) */
+		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_burst, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup_plain, fx_teardown),
 	};
 	int fd;
 
