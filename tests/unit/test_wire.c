@@ -1199,6 +1199,226 @@ static void test_data_hdr_sid_rejects(void **state)
 	assert_int_equal(sid, 0x01020304);
 }
 
+/* ---------------------------------------------------------------------- */
+/* RFC 3931 §5.4.1: the Message Type AVP's M bit */
+
+static void test_rfc3931_5_4_1_message_type_m_bit_exposed(void **state)
+{
+	static const uint8_t none[1];
+	uint8_t buf[BUF_MAX];
+	struct l2tp_msg m;
+	size_t len;
+
+	(void)state;
+	len = hello_plus(buf, none, 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_true(m.type_mandatory);
+	/* an unknown type (42) with M=0: decoded, the FSM may ignore it */
+	buf[12] &= 0x7f;
+	buf[19] = 42;
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_false(m.type_mandatory);
+	assert_int_equal(m.type, 42);
+	assert_string_equal(l2tp_msg_type_name(m.type), "unknown");
+	/* the same with M=1: the FSM must clear the connection */
+	buf[12] |= 0x80;
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_true(m.type_mandatory);
+}
+
+/* ---------------------------------------------------------------------- */
+/* RFC 3931 §5.3 / RFC 2661 §4.3: hidden AVPs */
+
+static const char hide_secret[] = "yamaha";
+static const uint8_t hide_rv[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* HELLO + Random Vector (hide_rv) + the given AVP bytes; returns length. */
+static size_t hello_rv_plus(uint8_t *buf, const uint8_t *avps, size_t avps_len)
+{
+	uint8_t tmp[BUF_MAX];
+	size_t n = 0;
+
+	tmp[n++] = 0x80;
+	tmp[n++] = 6 + sizeof(hide_rv);
+	tmp[n++] = 0;
+	tmp[n++] = 0;
+	tmp[n++] = 0;
+	tmp[n++] = L2TP_AVP_RANDOM_VECTOR;
+	memcpy(tmp + n, hide_rv, sizeof(hide_rv));
+	n += sizeof(hide_rv);
+	memcpy(tmp + n, avps, avps_len);
+	return hello_plus(buf, tmp, n + avps_len);
+}
+
+/* A vector computed independently (Python hashlib/hmac): Local Session ID
+ * 14473 hidden with secret "yamaha", Random Vector 01..10, 10 and 20 bytes
+ * of zero padding (one full block; a full and a short block). */
+static void test_rfc3931_5_3_hide_known_vector(void **state)
+{
+	static const uint8_t value[4] = { 0, 0, 0x38, 0x89 };
+	uint8_t avp[64], want[32];
+	int n;
+
+	(void)state;
+	n = l2tp_avp_hide(avp, sizeof(avp), true, L2TP_AVP_LOCAL_SESSION_ID, value, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_int_equal(n, 6 + 16);
+	assert_int_equal(avp[0], 0xc0); /* M and H */
+	assert_int_equal(avp[1], 22);
+	assert_int_equal(avp[5], L2TP_AVP_LOCAL_SESSION_ID);
+	hex2bin("c5aca7a2fd498636bcc726093fecdfe4", want, sizeof(want));
+	assert_memory_equal(avp + 6, want, 16);
+
+	n = l2tp_avp_hide(avp, sizeof(avp), false, L2TP_AVP_LOCAL_SESSION_ID, value, 4, 20, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_int_equal(n, 6 + 26);
+	assert_int_equal(avp[0], 0x40);
+	hex2bin("c5aca7a2fd498636bcc726093fecdfe4be29c121a655d515bf04", want, sizeof(want));
+	assert_memory_equal(avp + 6, want, 26);
+
+	assert_int_equal(l2tp_avp_hide(avp, 10, true, 63, value, 4, 10, "x", 1, hide_rv, 16), -ENOBUFS);
+	assert_int_equal(l2tp_avp_hide(avp, sizeof(avp), true, 63, value, 4, 10, "x", 1, hide_rv, 0), -EINVAL);
+	assert_int_equal(l2tp_avp_hide(avp, sizeof(avp), true, 63, value, 4, 1020, "x", 1, hide_rv, 16), -EINVAL);
+}
+
+static void test_rfc3931_5_3_unhide_decodes_like_plain_avps(void **state)
+{
+	static const uint8_t sid[4] = { 0, 0, 0x38, 0x89 }, cs[2] = { 0, 1 };
+	uint8_t buf[BUF_MAX], avps[256];
+	struct l2tp_msg m, before;
+	size_t n = 0, len;
+	int r;
+
+	(void)state;
+	/* Local Session ID (M=1, one block), Remote End ID (M=1, 3 blocks,
+	 * no padding), Circuit Status (M=0, short block) */
+	r = l2tp_avp_hide(avps + n, sizeof(avps) - n, true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	r = l2tp_avp_hide(avps + n, sizeof(avps) - n, true, L2TP_AVP_REMOTE_END_ID,
+			  (const uint8_t *)"a-remote-end-id-of-46-bytes..................", 46, 0, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	r = l2tp_avp_hide(avps + n, sizeof(avps) - n, false, L2TP_AVP_CIRCUIT_STATUS, cs, 2, 3, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	len = hello_rv_plus(buf, avps, n);
+
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.n_hidden, 3);
+	assert_int_equal(m.n_hidden_avps, 3);
+	/* not decoded yet: the first hidden M=1 AVP reads as unknown */
+	assert_true(m.unknown_mandatory);
+	assert_true(m.unknown_hidden);
+	assert_int_equal(m.unknown_type, L2TP_AVP_LOCAL_SESSION_ID);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+
+	/* wrong secret: -EBADMSG (or a value that does not fit), m untouched */
+	before = m;
+	r = l2tp_msg_unhide(&m, buf, len, "yamahb", 6);
+	assert_true(r == -EBADMSG || r == -EINVAL);
+	assert_memory_equal(&m, &before, sizeof(m));
+
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_false(m.unknown_mandatory);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+	assert_int_equal(m.local_session_id, 14473);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_REMOTE_END_ID));
+	assert_int_equal(m.remote_end_id_len, 46);
+	assert_memory_equal(m.remote_end_id, "a-remote-end-id-of-46-bytes", 27);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_CIRCUIT_STATUS));
+	assert_int_equal(m.circuit_status, 1);
+}
+
+static void test_rfc3931_5_3_hidden_without_random_vector_or_forbidden(void **state)
+{
+	static const uint8_t sid[4] = { 0, 0, 0, 7 };
+	uint8_t buf[BUF_MAX], avps[128];
+	struct l2tp_msg m;
+	size_t len;
+	int r;
+
+	(void)state;
+	/* no Random Vector before it: never decodable, stays unknown */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	len = hello_plus(buf, avps, (size_t)r);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.n_hidden, 1);
+	assert_int_equal(m.n_hidden_avps, 0);
+	assert_true(m.unknown_mandatory);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_true(m.unknown_mandatory);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+
+	/* Message Digest and Random Vector must not be hidden (§5.3) */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_RANDOM_VECTOR, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	len = hello_rv_plus(buf, avps, (size_t)r);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_true(m.unknown_mandatory);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(m.n_hidden_avps, 0);
+
+	/* a plainly unknown M=1 AVP after a hidden one is what gets reported,
+	 * and unhiding does not hide it */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	memcpy(avps + r, (const uint8_t[]){ 0x80, 8, 0, 0, 0, 100, 0, 1 }, 8);
+	len = hello_rv_plus(buf, avps, (size_t)r + 8);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.unknown_type, 100);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_true(m.unknown_mandatory);
+	assert_int_equal(m.unknown_type, 100);
+	assert_int_equal(m.local_session_id, 7);
+}
+
+static void test_rfc3931_5_3_hidden_bounded_and_bad_values(void **state)
+{
+	static const uint8_t sid[4] = { 0, 0, 0, 9 }, three[3] = { 1, 2, 3 };
+	uint8_t buf[BUF_MAX], avps[1024];
+	struct l2tp_msg m;
+	size_t n = 0, len, i;
+	int r;
+
+	(void)state;
+	/* more hidden AVPs than we record: the rest stay unknown */
+	for (i = 0; i < L2TP_HIDDEN_MAX + 2; i++) {
+		r = l2tp_avp_hide(avps + n, sizeof(avps) - n, true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 0, hide_secret,
+				  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	len = hello_rv_plus(buf, avps, n);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.n_hidden, L2TP_HIDDEN_MAX + 2);
+	assert_int_equal(m.n_hidden_avps, L2TP_HIDDEN_MAX);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_true(m.unknown_mandatory);
+	assert_int_equal(m.local_session_id, 9);
+
+	/* a hidden value of the wrong size: M=1 fails, M=0 is ignored */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_LOCAL_SESSION_ID, three, 3, 5, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	len = hello_rv_plus(buf, avps, (size_t)r);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), -EINVAL);
+	assert_true(m.unknown_mandatory);
+	buf[len - r] &= 0x7f;
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_false(m.unknown_mandatory);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1238,6 +1458,11 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_data_hdr_cookie_and_l2ss),
 		cmocka_unit_test(test_data_hdr_sid_rejects),
+		cmocka_unit_test(test_rfc3931_5_4_1_message_type_m_bit_exposed),
+		cmocka_unit_test(test_rfc3931_5_3_hide_known_vector),
+		cmocka_unit_test(test_rfc3931_5_3_unhide_decodes_like_plain_avps),
+		cmocka_unit_test(test_rfc3931_5_3_hidden_without_random_vector_or_forbidden),
+		cmocka_unit_test(test_rfc3931_5_3_hidden_bounded_and_bad_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
