@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1419,6 +1421,275 @@ static void test_rfc3931_5_3_hidden_bounded_and_bad_values(void **state)
 	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
 }
 
+/* ---------------------------------------------------------------------- */
+/* tshark decodes every control message we send (issue 4): each builder
+ * above, as the FSM fills them, with and without a Message Digest, in a
+ * pcap of Ethernet/IPv4/UDP 1701 frames between 192.0.2.1 (A, the SCCRQ
+ * sender) and 192.0.2.2 (B). */
+
+#define TS_SECRET "yamaha"
+
+struct pcapw {
+	FILE *f;
+	unsigned n;
+};
+
+static void be16(uint8_t *p, uint16_t x)
+{
+	p[0] = (uint8_t)(x >> 8);
+	p[1] = (uint8_t)x;
+}
+
+static uint16_t ip_csum(const uint8_t *p, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void pcapw_open(struct pcapw *p, const char *path)
+{
+	static const uint8_t hdr[24] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0,
+					 0,    0,    0,    0,    0xff, 0xff, 0, 0, 1, 0, 0, 0 };
+
+	p->f = fopen(path, "wb");
+	assert_non_null(p->f);
+	p->n = 0;
+	assert_int_equal(fwrite(hdr, 1, sizeof(hdr), p->f), sizeof(hdr));
+}
+
+/* One frame; UDP checksum 0 (none), which IPv4 allows. */
+static void pcapw_put(struct pcapw *p, bool from_a, const uint8_t *l2tp, size_t len)
+{
+	uint8_t f[14 + 20 + 8 + BUF_MAX], rec[16] = { 0 };
+	uint8_t *ip = f + 14, *udp = ip + 20;
+	size_t caplen = 14 + 20 + 8 + len;
+
+	memset(f, 0, 14 + 20 + 8);
+	memcpy(f, from_a ? "\x02\0\0\0\0\x02" : "\x02\0\0\0\0\x01", 6);
+	memcpy(f + 6, from_a ? "\x02\0\0\0\0\x01" : "\x02\0\0\0\0\x02", 6);
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	be16(ip + 2, (uint16_t)(20 + 8 + len));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, from_a ? "\xc0\x00\x02\x01\xc0\x00\x02\x02" : "\xc0\x00\x02\x02\xc0\x00\x02\x01", 8);
+	be16(ip + 10, ip_csum(ip, 20));
+	be16(udp, L2TP_UDP_PORT);
+	be16(udp + 2, L2TP_UDP_PORT);
+	be16(udp + 4, (uint16_t)(8 + len));
+	memcpy(udp + 8, l2tp, len);
+	rec[0] = (uint8_t)p->n++;
+	rec[8] = (uint8_t)caplen;
+	rec[9] = (uint8_t)(caplen >> 8);
+	memcpy(rec + 12, rec + 8, 4);
+	assert_int_equal(fwrite(rec, 1, 16, p->f), 16);
+	assert_int_equal(fwrite(f, 1, caplen, p->f), caplen);
+}
+
+/* Encode m, sign it if it has a digest (SCCRQ without nonces, others with
+ * the sender's nonce first), write it; returns the encoded length. */
+static size_t put_signed(struct pcapw *p, struct l2tp_msg *m, bool digest, bool from_a, const uint8_t *na, size_t na_len,
+			 const uint8_t *nb, size_t nb_len, uint8_t *out)
+{
+	uint8_t key[16];
+	int len;
+
+	if (!digest) {
+		m->n_digests = 0;
+		m->present[L2TP_AVP_MESSAGE_DIGEST / 32] &= ~(1u << (L2TP_AVP_MESSAGE_DIGEST % 32));
+	} else if (!m->n_digests) {
+		set_digest(m, L2TP_DIGEST_HMAC_MD5);
+	}
+	len = l2tp_ctrl_encode(m, out, BUF_MAX);
+	assert_true(len > 0);
+	if (digest) {
+		l2tp_auth_shared_key(TS_SECRET, strlen(TS_SECRET), key);
+		if (m->type == L2TP_MSG_SCCRQ)
+			l2tp_auth_digest_sign(key, NULL, 0, NULL, 0, out, (size_t)len, m);
+		else if (from_a)
+			l2tp_auth_digest_sign(key, na, na_len, nb, nb_len, out, (size_t)len, m);
+		else
+			l2tp_auth_digest_sign(key, nb, nb_len, na, na_len, out, (size_t)len, m);
+	}
+	pcapw_put(p, from_a, out, (size_t)len);
+	return (size_t)len;
+}
+
+struct sent_msg {
+	void (*make)(struct l2tp_msg *m);
+	bool from_a;
+};
+
+/* Every message type the FSM sends, SCCRQ/SCCRP first (their nonces). */
+static const struct sent_msg every_msg[] = {
+	{ make_sccrq, true }, { make_sccrp, false }, { make_scccn, true }, { make_icrq, true },
+	{ make_icrp, false }, { make_iccn, true },   { make_hello, false }, { make_ack, true },
+	{ make_sli, true },   { make_cdn, false },   { make_stopccn, true }, { make_zlb, false },
+};
+
+/* Write the exchange; returns the number of frames. */
+static unsigned write_every_msg(const char *path, bool digest)
+{
+	uint8_t buf[BUF_MAX], na[L2TP_NONCE_MAX], nb[L2TP_NONCE_MAX];
+	size_t na_len = 0, nb_len = 0;
+	struct l2tp_msg m;
+	struct pcapw p;
+	size_t i;
+
+	pcapw_open(&p, path);
+	for (i = 0; i < sizeof(every_msg) / sizeof(every_msg[0]); i++) {
+		every_msg[i].make(&m);
+		if (m.type == L2TP_MSG_ZLB && digest)
+			continue; /* RFC 3931 §6.15: an ACK instead */
+		if (m.type == L2TP_MSG_SCCRQ) {
+			memcpy(na, m.nonce, m.nonce_len);
+			na_len = m.nonce_len;
+		}
+		if (m.type == L2TP_MSG_SCCRP) {
+			memcpy(nb, m.nonce, m.nonce_len);
+			nb_len = m.nonce_len;
+		}
+		if (!digest) {
+			/* no digest, no nonce: tshark must not expect one */
+			m.present[L2TP_AVP_NONCE / 32] &= ~(1u << (L2TP_AVP_NONCE % 32));
+		}
+		put_signed(&p, &m, digest, every_msg[i].from_a, na, na_len, nb, nb_len, buf);
+	}
+	assert_int_equal(fclose(p.f), 0);
+	return p.n;
+}
+
+static char *tshark_out(const char *pcap, const char *args)
+{
+	char cmd[1024];
+	char *out = calloc(1, 65536);
+	size_t n = 0, r;
+	FILE *f;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof(cmd), "tshark -n -r '%s' -o l2tp.shared_secret:" TS_SECRET " %s 2>/dev/null", pcap, args);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((r = fread(out + n, 1, 65535 - n, f)) > 0)
+		n += r;
+	assert_int_equal(pclose(f), 0);
+	return out;
+}
+
+#define TS_BAD "-Y '_ws.malformed || _ws.expert.severity >= \"Warning\"' -T fields -e frame.number"
+
+static void test_tshark_decodes_every_message_we_send(void **state)
+{
+	char dir[] = "/tmp/l2tpv3d-test-wire.XXXXXX", path[64], want[256], *out;
+	size_t i, o;
+
+	(void)state;
+	if (system("command -v tshark >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/every.pcap", dir);
+
+	for (int digest = 0; digest < 2; digest++) {
+		unsigned frames = write_every_msg(path, digest);
+
+		/* each frame is the control message we meant, digest or not */
+		out = tshark_out(path, "-Y l2tp.type==1 -T fields -e l2tp.avp.message_type -e l2tp.avp.message_digest "
+				       "-E occurrence=f");
+		for (i = 0, o = 0; i < sizeof(every_msg) / sizeof(every_msg[0]); i++) {
+			struct l2tp_msg m;
+
+			every_msg[i].make(&m);
+			if (m.type == L2TP_MSG_ZLB && digest)
+				continue;
+			if (m.type == L2TP_MSG_ZLB)
+				o += (size_t)snprintf(want + o, sizeof(want) - o, "\t\n");
+			else
+				o += (size_t)snprintf(want + o, sizeof(want) - o, "%u\t%s\n", m.type,
+						      digest ? "" : "");
+		}
+		/* compare types only (digest values differ per message) */
+		{
+			char got[256];
+			size_t g = 0;
+
+			for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+				char *tab = strchr(line, '\t');
+
+				assert_non_null(tab);
+				assert_true(digest ? tab[1] != '\0' : tab[1] == '\0');
+				tab[1] = '\0';
+				g += (size_t)snprintf(got + g, sizeof(got) - g, "%s\n", line);
+			}
+			assert_string_equal(got, want);
+		}
+		free(out);
+		assert_int_equal(frames, digest ? 11 : 12);
+
+		/* not one malformed packet, expert warning or wrong digest */
+		out = tshark_out(path, "-Y '_ws.malformed || _ws.expert.severity >= \"Warning\" || l2tp.incorrect_digest' "
+				       "-T fields -e frame.number");
+		assert_string_equal(out, "");
+		free(out);
+	}
+
+	/* the StopCCN's Result Code and message, as tshark reads them */
+	out = tshark_out(path, "-Y l2tp.avp.message_type==4 -T fields -e l2tp.result_code -e l2tp.avp.error_code "
+			       "-e l2tp.avp.error_message");
+	assert_string_equal(out, "2\t8\tunknown mandatory AVP 99\n");
+	free(out);
+
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* The filter above has teeth: a malformed AVP and a wrong digest are both
+ * caught by it. */
+static void test_tshark_filter_flags_malformed_and_bad_digest(void **state)
+{
+	char dir[] = "/tmp/l2tpv3d-test-wire.XXXXXX", path[64], *out;
+	uint8_t buf[BUF_MAX], na[16], nb[20];
+	struct l2tp_msg m;
+	struct pcapw p;
+	size_t len;
+
+	(void)state;
+	if (system("command -v tshark >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bad.pcap", dir);
+	pcapw_open(&p, path);
+	make_sccrq(&m);
+	memcpy(na, m.nonce, 16);
+	put_signed(&p, &m, true, true, na, 16, nb, 0, buf);
+	make_sccrp(&m);
+	memcpy(nb, m.nonce, 20);
+	put_signed(&p, &m, true, false, na, 16, nb, 20, buf);
+	/* frame 3: a HELLO whose digest is wrong */
+	make_hello(&m);
+	len = put_signed(&p, &m, true, true, na, 16, nb, 20, buf);
+	(void)len;
+	fseek(p.f, -1, SEEK_CUR);
+	fputc(0x5a, p.f); /* last byte of the frame: the digest's */
+	/* frame 4: an ICRQ whose last AVP claims more bytes than there are */
+	make_icrq(&m);
+	len = (size_t)l2tp_ctrl_encode(&m, buf, sizeof(buf));
+	buf[len - 8] = 0x80;
+	buf[len - 7] = 60; /* Circuit Status, the last AVP, has 8 bytes */
+	pcapw_put(&p, true, buf, len);
+	assert_int_equal(fclose(p.f), 0);
+
+	out = tshark_out(path, TS_BAD);
+	assert_int_equal(strcmp(out, "3\n4\n"), 0);
+	free(out);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1463,6 +1734,8 @@ int main(void)
 		cmocka_unit_test(test_rfc3931_5_3_unhide_decodes_like_plain_avps),
 		cmocka_unit_test(test_rfc3931_5_3_hidden_without_random_vector_or_forbidden),
 		cmocka_unit_test(test_rfc3931_5_3_hidden_bounded_and_bad_values),
+		cmocka_unit_test(test_tshark_decodes_every_message_we_send),
+		cmocka_unit_test(test_tshark_filter_flags_malformed_and_bad_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
