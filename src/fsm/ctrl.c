@@ -417,16 +417,12 @@ static const struct l2tp_msg *unhide(const struct fsm_tunnel_conf *conf, const s
 	return l2tp_msg_unhide(copy, raw, len, conf->secret, conf->secret_len) == 0 ? copy : m;
 }
 
-int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		    char *why, size_t whylen)
+static int sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		       char *why, size_t whylen)
 {
-	struct l2tp_msg plain;
-	bool has_nonce, has_chal;
+	bool has_nonce = l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len > 0;
+	bool has_chal = l2tp_msg_has(m, L2TP_AVP_CHALLENGE) && m->challenge_len > 0;
 	int r;
-
-	m = unhide(conf, m, raw, len, &plain);
-	has_nonce = l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len > 0;
-	has_chal = l2tp_msg_has(m, L2TP_AVP_CHALLENGE) && m->challenge_len > 0;
 
 	if (m->type != L2TP_MSG_SCCRQ) {
 		snprintf(why, whylen, "not an SCCRQ");
@@ -461,6 +457,14 @@ int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m
 		return 0; /* verified when the SCCCN brings our challenge's response */
 	snprintf(why, whylen, "authentication failed: peer sent neither Nonce nor Challenge but auth is on");
 	return L2TP_STOPCCN_NOT_AUTHORIZED;
+}
+
+int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		    char *why, size_t whylen)
+{
+	struct l2tp_msg plain;
+
+	return sccrq_check(conf, unhide(conf, m, raw, len, &plain), raw, len, why, whylen);
 }
 
 int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)

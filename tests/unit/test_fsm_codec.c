@@ -290,12 +290,68 @@ static void test_rfc3931_5_4_1_unknown_type_m1_clears(void **state)
 	assert_int_equal(h->t.state, FSM_T_CLOSING);
 }
 
+/* RFC 3931 §5.3: a hidden Assigned Control Connection ID in the SCCRQ is
+ * read with the secret by fsm_sccrq_check and fsm_tunnel_accept. */
+static void test_rfc3931_5_3_hidden_assigned_ccid_in_sccrq(void **state)
+{
+	static const uint8_t ccid[4] = { 0x44, 0x44, 0x44, 0x44 };
+	uint8_t buf[L2TP_MAX_MSG_LEN], extra[128];
+	struct harness *h = *state;
+	struct l2tp_msg m;
+	struct fsm_tunnel t2;
+	char why[128];
+	size_t n = 0, len;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_SCCRQ;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	l2tp_msg_set(&m, L2TP_AVP_HOST_NAME);
+	strcpy(m.host_name, "peer2");
+	l2tp_msg_set(&m, L2TP_AVP_ROUTER_ID);
+	m.router_id = 1;
+	l2tp_msg_set(&m, L2TP_AVP_PW_CAPABILITIES);
+	m.pw_caps[0] = L2TP_PW_TYPE_ETH;
+	m.n_pw_caps = 1;
+	l2tp_msg_set(&m, L2TP_AVP_CHALLENGE);
+	memset(m.challenge, 0x55, 16);
+	m.challenge_len = 16;
+	extra[n++] = 0x80;
+	extra[n++] = 6 + sizeof(rv);
+	extra[n++] = 0;
+	extra[n++] = 0;
+	extra[n++] = 0;
+	extra[n++] = L2TP_AVP_RANDOM_VECTOR;
+	memcpy(extra + n, rv, sizeof(rv));
+	n += sizeof(rv);
+	r = l2tp_avp_hide(extra + n, sizeof(extra) - n, true, L2TP_AVP_ASSIGNED_CCID, ccid, 4, 4, secret,
+			  strlen(secret), rv, sizeof(rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	len = build(&m, extra, n, buf);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), 0);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID));
+
+	assert_int_equal(fsm_sccrq_check(&h->conf, &m, buf, len, why, sizeof(why)), 0);
+	fsm_tunnel_init(&t2, &h->conf, 0x5555, &ops, h);
+	assert_int_equal(fsm_tunnel_accept(&t2, &m, buf, len, h->now), 0);
+	assert_int_equal(t2.remote_ccid, 0x44444444u);
+	assert_int_equal(h->sent[h->nsent - 1].ccid, 0x44444444u);
+	fsm_tunnel_release(&t2);
+
+	/* without the secret the hidden AVP (M=1) is an unknown mandatory one */
+	h->conf.secret_len = 0;
+	assert_int_equal(fsm_sccrq_check(&h->conf, &m, buf, len, why, sizeof(why)), L2TP_STOPCCN_ERROR);
+	assert_non_null(strstr(why, "unknown mandatory AVP 61"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rfc3931_5_3_hidden_avps_in_icrq_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc3931_5_3_hidden_wrong_secret_is_unknown_mandatory, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_rfc3931_5_3_hidden_assigned_ccid_in_sccrq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc3931_5_4_1_unknown_type_m0_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rfc3931_5_4_1_unknown_type_m1_clears, setup, teardown),
 	};
