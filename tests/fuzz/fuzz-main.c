@@ -8,6 +8,7 @@
  * was found.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@
 static int run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
+	uint8_t *buf, *exact;
+	bool ran;
 	size_t n;
 
 	if (!f) {
@@ -35,17 +37,16 @@ static int run_file(const char *path)
 	}
 	n = fread(buf, 1, INPUT_MAX, f);
 	fclose(f);
-	/* a copy of exactly n bytes, so ASan sees reads past the input */
-	uint8_t *exact = malloc(n ? n : 1);
-	if (!exact) {
-		free(buf);
-		return -1;
+	/* a copy of exactly n bytes, so ASan sees any read past the input */
+	exact = malloc(n ? n : 1);
+	ran = exact != NULL;
+	if (exact) {
+		memcpy(exact, buf, n);
+		(void)LLVMFuzzerTestOneInput(exact, n);
 	}
-	memcpy(exact, buf, n);
-	free(buf);
-	(void)LLVMFuzzerTestOneInput(exact, n);
 	free(exact);
-	return 0;
+	free(buf);
+	return ran ? 0 : -1;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -75,10 +76,12 @@ static int run_dir(const char *dir)
 				break;
 			names = nn;
 		}
-		names[n] = malloc(strlen(dir) + strlen(e->d_name) + 2);
+		size_t sz = strlen(dir) + strlen(e->d_name) + 2;
+
+		names[n] = malloc(sz);
 		if (!names[n])
 			break;
-		sprintf(names[n], "%s/%s", dir, e->d_name);
+		snprintf(names[n], sz, "%s/%s", dir, e->d_name);
 		n++;
 	}
 	closedir(d);
