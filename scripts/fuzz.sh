@@ -23,9 +23,12 @@ if [[ -d $DIR && ! -f $DIR/build.ninja ]]; then
 	rm -rf "$DIR"
 fi
 if [[ ! -f $DIR/build.ninja ]]; then
+	# Coverage instrumentation everywhere (fuzzer-no-link), so libFuzzer
+	# sees the code under test and not only the target's own file.
 	# shellcheck disable=SC2054 # commas separate meson values
 	CC=clang meson setup "$DIR" --buildtype=debugoptimized -Dfuzzing=true \
-		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null || exit 1
 fi
 ninja -C "$DIR" "${TARGETS[@]/#/tests/fuzz/}" >/dev/null || exit 1
 
