@@ -7,6 +7,8 @@ set -euo pipefail
 
 PKGS=(
 	build-essential meson ninja-build pkg-config clang
+	# clang's libFuzzer and sanitizer runtimes (only recommended by clang)
+	libclang-rt-dev
 	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libcmocka-dev
 	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # Install dependencies, build with sanitizers, run the unit tests (meson
-# test) and every tests/netns/t_*.sh.  Each unit test and each netns test
-# counts as one; the last line is "N passed, N failed".
+# test), each libFuzzer target for 45 s (scripts/fuzz.sh) and every
+# tests/netns/t_*.sh.  Each unit test, fuzz target and netns test counts
+# as one; the last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
@@ -55,6 +56,15 @@ fi
 if (( rc != 0 && failed == before )); then
 	fail "unit: meson test exited with $rc"
 fi
+
+echo "===== fuzzing (scripts/fuzz.sh, 45 s per target)"
+for t in fuzz_wire fuzz_config fuzz_fsm; do
+	if bash scripts/fuzz.sh 45 "$t"; then
+		pass
+	else
+		fail "fuzz: $t"
+	fi
+done
 
 echo "===== namespace tests (tests/netns)"
 SUDO=()

@@ -175,17 +175,22 @@ static json_t *show_status(struct daemon *d)
 {
 	json_t *tunnels = json_array();
 	uint64_t now = now_ms();
+	struct dp_global_counters g = { 0 };
 
+	if (d->dp)
+		dp_global_counters(d->dp, &g);
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		json_array_append_new(tunnels, tunnel_json(d->tunnels[i], now));
 #define SHOWN(field) ((json_int_t)(d->stats.field - d->stats_clear.field))
-	return json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
+	return json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
 			 L2TPV3D_VENDOR_NAME, "tunnels", tunnels, "counters",
 			 "rx_ctrl_malformed", SHOWN(rx_ctrl_malformed),
 			 "rx_ctrl_unknown_ccid", SHOWN(rx_ctrl_unknown_ccid),
 			 "rx_ctrl_wrong_peer", SHOWN(rx_ctrl_wrong_peer),
 			 "sccrq_accepted", SHOWN(sccrq_accepted),
-			 "sccrq_refused", SHOWN(sccrq_refused));
+			 "sccrq_refused", SHOWN(sccrq_refused),
+			 "rx_data_unknown_session", (json_int_t)g.rx_unknown_session,
+			 "rx_data_malformed", (json_int_t)g.rx_malformed);
 #undef SHOWN
 }
 

@@ -273,6 +273,16 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			tunnel_input(t, m, raw, len, peer, local);
 			return;
 		}
+		/* the same SCCRQ from elsewhere is a replay (a restarted peer
+		 * picks a new CCID): it must not replace the connection */
+		if (!tunnel_is_idle(t) && t->peer_known && t->fsm.remote_ccid == m->assigned_ccid &&
+		    l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID)) {
+			d->stats.rx_ctrl_wrong_peer++;
+			sockaddr_format(peer, p, sizeof(p));
+			log_debug("tunnel %u: SCCRQ of the current connection from %s, not from its peer; dropped",
+				  t->cfg->id, p);
+			return;
+		}
 	}
 	if (simultaneous_open(d, m, raw, len, peer, local))
 		return;

@@ -434,8 +434,20 @@ static int check_peer_identity(const struct fsm_tunnel_conf *conf, const struct 
 	return 0;
 }
 
-int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		    char *why, size_t whylen)
+/* RFC 3931 §5.3: decode hidden AVPs with the secret into copy and return
+ * it; without a secret, or if they do not decode, m as it is (its hidden
+ * M=1 AVPs then count as unknown mandatory AVPs). */
+static const struct l2tp_msg *unhide(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw,
+				     size_t len, struct l2tp_msg *copy)
+{
+	if (!conf->secret_len || !m->n_hidden)
+		return m;
+	*copy = *m;
+	return l2tp_msg_unhide(copy, raw, len, conf->secret, conf->secret_len) == 0 ? copy : m;
+}
+
+static int sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		       char *why, size_t whylen)
 {
 	bool has_nonce = l2tp_msg_has(m, L2TP_AVP_NONCE) && m->nonce_len > 0;
 	bool has_chal = l2tp_msg_has(m, L2TP_AVP_CHALLENGE) && m->challenge_len > 0;
@@ -476,14 +488,21 @@ int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m
 	return L2TP_STOPCCN_NOT_AUTHORIZED;
 }
 
+int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+		    char *why, size_t whylen)
+{
+	struct l2tp_msg plain;
+
+	return sccrq_check(conf, unhide(conf, m, raw, len, &plain), raw, len, why, whylen);
+}
+
 int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
 {
-	struct l2tp_msg r;
+	struct l2tp_msg r, plain;
 
-	(void)raw;
-	(void)len;
 	if (t->state != FSM_T_IDLE)
 		return -EBUSY;
+	m = unhide(&t->conf, m, raw, len, &plain);
 	t->ns = 0;
 	t->nr = (uint16_t)(m->ns + 1);
 	t->remote_ccid = m->assigned_ccid;
@@ -1173,6 +1192,12 @@ static void dispatch(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t no
 		fsm_tunnel_close(t, L2TP_STOPCCN_FSM, why, now);
 		return;
 	}
+	/* RFC 3931 §5.4.1: an unknown message type with M=0 may be ignored */
+	if (!m->type_mandatory && !strcmp(l2tp_msg_type_name(m->type), "unknown")) {
+		snprintf(why, sizeof(why), "unknown message type %u with M bit clear; ignored", m->type);
+		protocol_note(t, why);
+		return;
+	}
 	if (m->unknown_mandatory || m->type >= L2TP_MSG_TYPE_MAX || !strcmp(l2tp_msg_type_name(m->type), "unknown")) {
 		snprintf(why, sizeof(why), "unknown message type %u with M bit set", m->type);
 		fsm_tunnel_close(t, L2TP_STOPCCN_ERROR, why, now);
@@ -1287,8 +1312,11 @@ static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 
 void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
 {
+	struct l2tp_msg plain;
+
 	if (t->state == FSM_T_IDLE)
 		return;
+	m = unhide(&t->conf, m, raw, len, &plain);
 	if (!authentic(t, m, raw, len)) {
 		/* before the SCCRP we lack the peer's nonce: nothing but the
 		 * SCCRP can be verified yet (e.g. the peer's ACK of our

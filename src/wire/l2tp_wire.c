@@ -16,8 +16,15 @@
  *  - L2TPv2-only AVPs 2, 3, 4, 6, 9, 14, 24, 38 are recognised and ignored
  *    whatever their M bit (freeRtr sends Protocol Version and Framing
  *    Capabilities with M=1 in its v3 SCCRQ).
- *  - Hidden AVPs are counted in n_hidden and skipped; with M=1 they are
- *    reported like an unknown mandatory AVP (we never negotiate hiding).
+ *  - Hidden AVPs are counted in n_hidden; known IETF ones that follow a
+ *    Random Vector are recorded (offsets, at most L2TP_HIDDEN_MAX) for
+ *    l2tp_msg_unhide.  Until then one with M=1 reads as an unknown
+ *    mandatory AVP (unknown_hidden says l2tp_msg_unhide may lift that);
+ *    hidden Message Type, Random Vector and Message Digest are never
+ *    decodable (RFC 3931 §5.3: they MUST NOT be hidden).
+ *  - The Message Type AVP's M bit is kept in type_mandatory: an unknown
+ *    message type with M=0 may be ignored, with M=1 it clears the
+ *    connection (RFC 3931 §5.4.1).
  *  - Vendor AVPs (vendor != 0) and unknown IETF types are skipped; the
  *    first one with M=1 is recorded in unknown_mandatory/_vendor/_type and
  *    decoding goes on, so the state machine can answer with Result 2 /
@@ -32,6 +39,9 @@
  *    which up to L2TP_MAX_DIGESTS are kept (more is TOO_MANY_DIGESTS).
  */
 #include <errno.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "wire/l2tp_wire.h"
 
@@ -238,20 +248,32 @@ static void store(struct l2tp_msg *m, uint16_t type, const uint8_t *v, size_t vl
 	}
 }
 
-static void note_unknown(struct l2tp_msg *m, uint16_t flags, uint16_t vendor, uint16_t type)
+/* Record the first unknown M=1 AVP; one that is plainly unknown replaces
+ * one that is only hidden (l2tp_msg_unhide may yet decode that). */
+static void note_unknown(struct l2tp_msg *m, uint16_t flags, uint16_t vendor, uint16_t type, bool hidden)
 {
-	if (!(flags & AVP_M) || m->unknown_mandatory)
+	if (!(flags & AVP_M))
+		return;
+	if (m->unknown_mandatory && (hidden || !m->unknown_hidden))
 		return;
 	m->unknown_mandatory = true;
+	m->unknown_hidden = hidden;
 	m->unknown_vendor = vendor;
 	m->unknown_type = type;
+}
+
+/* May a hidden AVP of this IETF type be decoded by l2tp_msg_unhide? */
+static bool hideable(uint16_t type)
+{
+	return type < L2TP_AVP_TYPE_MAX && avp_rules[type].kind == AVP_KNOWN && type != L2TP_AVP_MESSAGE_TYPE &&
+	       type != L2TP_AVP_RANDOM_VECTOR && type != L2TP_AVP_MESSAGE_DIGEST;
 }
 
 int l2tp_ctrl_decode(const uint8_t *buf, size_t len, struct l2tp_msg *ret)
 {
 	struct l2tp_msg m;
 	uint16_t flags;
-	size_t end, off;
+	size_t end, off, rv_off = 0, rv_len = 0;
 
 	if (len < L2TP_CTRL_HDR_LEN)
 		return L2TP_DEC_TOO_SHORT;
@@ -295,19 +317,35 @@ int l2tp_ctrl_decode(const uint8_t *buf, size_t len, struct l2tp_msg *ret)
 			if ((aflags & AVP_H) || vlen != 2 || get16(v) == L2TP_MSG_ZLB)
 				return L2TP_DEC_BAD_AVP_VALUE;
 			m.type = get16(v);
+			m.type_mandatory = (aflags & AVP_M) != 0;
 			l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
 			continue;
 		}
 		if (vendor == 0 && type < L2TP_AVP_TYPE_MAX && avp_rules[type].kind == AVP_V2)
 			continue;
 		if (aflags & AVP_H) {
+			bool rec = vendor == 0 && hideable(type) && rv_len && vlen >= 2 &&
+				   m.n_hidden_avps < L2TP_HIDDEN_MAX;
+
 			m.n_hidden++;
-			note_unknown(&m, aflags, vendor, type);
+			if (rec) {
+				struct l2tp_hidden_avp *h = &m.hidden[m.n_hidden_avps++];
+
+				h->off = off - alen;
+				h->len = alen;
+				h->rv_off = rv_off;
+				h->rv_len = rv_len;
+			}
+			note_unknown(&m, aflags, vendor, type, rec);
 			continue;
 		}
 		if (vendor != 0 || type >= L2TP_AVP_TYPE_MAX || avp_rules[type].kind != AVP_KNOWN) {
-			note_unknown(&m, aflags, vendor, type);
+			note_unknown(&m, aflags, vendor, type, false);
 			continue;
+		}
+		if (type == L2TP_AVP_RANDOM_VECTOR && vlen) {
+			rv_off = (size_t)(v - buf);
+			rv_len = vlen;
 		}
 		if (type == L2TP_AVP_MESSAGE_TYPE)
 			continue; /* only the first one counts */
@@ -324,6 +362,137 @@ int l2tp_ctrl_decode(const uint8_t *buf, size_t len, struct l2tp_msg *ret)
 
 	*ret = m;
 	return L2TP_DEC_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hidden AVPs (RFC 3931 §5.3, RFC 2661 §4.3) */
+
+/* key = HMAC-MD5(secret, 0x01) (RFC 3931 §5.3) */
+static bool hide_key(const void *secret, size_t secret_len, uint8_t key[16])
+{
+	static const uint8_t one = 0x01;
+	static const uint8_t empty;
+	unsigned int n = 0;
+
+	return HMAC(EVP_md5(), secret_len ? secret : &empty, (int)secret_len, &one, 1, key, &n) && n == 16;
+}
+
+/* MD5(a || b || c); c may be empty. */
+static bool md5_3(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, const uint8_t *c, size_t clen,
+		  uint8_t out[16])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	bool ok;
+
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) && EVP_DigestUpdate(ctx, a, alen) &&
+	     EVP_DigestUpdate(ctx, b, blen) && (!clen || EVP_DigestUpdate(ctx, c, clen)) &&
+	     EVP_DigestFinal_ex(ctx, out, &n) && n == 16;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/*
+ * The MD5 chain over 16-byte blocks, in place; the last block may be
+ * short.  Each block's mask is MD5(type || key || RV) for the first,
+ * MD5(key || previous cipher block) after; decrypt says which of in/out
+ * is the cipher text.
+ */
+static bool hide_crypt(uint16_t type, const uint8_t key[16], const uint8_t *rv, size_t rv_len, uint8_t *data,
+		       size_t len, bool decrypt)
+{
+	uint8_t t[2] = { (uint8_t)(type >> 8), (uint8_t)type };
+	uint8_t mask[16], prev[16];
+	size_t i, j, n;
+
+	if (!md5_3(t, 2, key, 16, rv, rv_len, mask))
+		return false;
+	for (i = 0; i < len; i += 16) {
+		n = len - i < 16 ? len - i : 16;
+		if (decrypt)
+			memcpy(prev, data + i, n);
+		for (j = 0; j < n; j++)
+			data[i + j] ^= mask[j];
+		if (!decrypt)
+			memcpy(prev, data + i, n);
+		if (n == 16 && i + 16 < len && !md5_3(key, 16, prev, 16, NULL, 0, mask))
+			return false;
+	}
+	return true;
+}
+
+int l2tp_msg_unhide(struct l2tp_msg *m, const uint8_t *raw, size_t len, const void *secret, size_t secret_len)
+{
+	struct l2tp_msg u = *m;
+	uint8_t key[16], pt[AVP_VALUE_MAX];
+	size_t i;
+
+	if (!hide_key(secret, secret_len, key))
+		return -ENOMEM;
+	if (u.unknown_hidden) {
+		u.unknown_mandatory = false;
+		u.unknown_hidden = false;
+		u.unknown_vendor = 0;
+		u.unknown_type = 0;
+	}
+	for (i = 0; i < u.n_hidden_avps && i < L2TP_HIDDEN_MAX; i++) {
+		const struct l2tp_hidden_avp *h = &u.hidden[i];
+		uint16_t aflags, type;
+		size_t clen, vlen;
+
+		/* offsets come from decoding raw; check them anyway */
+		if (h->len < L2TP_AVP_HDR_LEN + 2 || h->off > len || h->len > len - h->off ||
+		    h->rv_off > len || h->rv_len > len - h->rv_off || !h->rv_len)
+			return -EINVAL;
+		aflags = get16(raw + h->off);
+		type = get16(raw + h->off + 4);
+		if (!hideable(type))
+			return -EINVAL;
+		clen = h->len - L2TP_AVP_HDR_LEN;
+		memcpy(pt, raw + h->off + L2TP_AVP_HDR_LEN, clen);
+		if (!hide_crypt(type, key, raw + h->rv_off, h->rv_len, pt, clen, true))
+			return -ENOMEM;
+		vlen = get16(pt);
+		if (vlen > clen - 2)
+			return -EBADMSG;
+		if (!value_ok(type, pt + 2, vlen)) {
+			if (aflags & AVP_M)
+				return -EINVAL;
+			continue;
+		}
+		store(&u, type, pt + 2, vlen, 0);
+		l2tp_msg_set(&u, type);
+	}
+	*m = u;
+	return 0;
+}
+
+int l2tp_avp_hide(uint8_t *buf, size_t cap, bool mandatory, uint16_t type, const uint8_t *value, size_t vlen,
+		  size_t pad, const void *secret, size_t secret_len, const uint8_t *rv, size_t rv_len)
+{
+	uint8_t key[16];
+	size_t alen = L2TP_AVP_HDR_LEN + 2 + vlen + pad;
+
+	if (vlen > AVP_VALUE_MAX || pad > AVP_VALUE_MAX || alen > L2TP_AVP_MAX_LEN || !rv_len)
+		return -EINVAL;
+	if (alen > cap)
+		return -ENOBUFS;
+	if (!hide_key(secret, secret_len, key))
+		return -ENOMEM;
+	buf[0] = (uint8_t)((mandatory ? AVP_M >> 8 : 0) | AVP_H >> 8 | alen >> 8);
+	buf[1] = (uint8_t)alen;
+	buf[2] = 0;
+	buf[3] = 0;
+	buf[4] = (uint8_t)(type >> 8);
+	buf[5] = (uint8_t)type;
+	buf[6] = (uint8_t)(vlen >> 8);
+	buf[7] = (uint8_t)vlen;
+	if (vlen)
+		memcpy(buf + 8, value, vlen);
+	memset(buf + 8 + vlen, 0, pad);
+	if (!hide_crypt(type, key, rv, rv_len, buf + L2TP_AVP_HDR_LEN, alen - L2TP_AVP_HDR_LEN, false))
+		return -ENOMEM;
+	return (int)alen;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -158,6 +158,16 @@ enum l2tp_error_code {
 #define L2TP_ERRMSG_MAX 255
 #define L2TP_PW_CAPS_MAX 16
 #define L2TP_MAX_DIGESTS 2
+#define L2TP_HIDDEN_MAX 16 /* hidden AVPs recorded per message for l2tp_msg_unhide */
+
+/* Where a hidden AVP (H bit, RFC 3931 §5.3) sits in the raw message, and
+ * the Random Vector that precedes it: byte offsets from the flags word. */
+struct l2tp_hidden_avp {
+	size_t off;    /* AVP header */
+	size_t len;    /* whole AVP, header included */
+	size_t rv_off; /* Random Vector value */
+	size_t rv_len;
+};
 
 /*
  * A control message, decoded or to be encoded.  Fields are valid only
@@ -170,6 +180,7 @@ struct l2tp_msg {
 	uint16_t ns;
 	uint16_t nr;
 	uint16_t type; /* enum l2tp_msg_type; L2TP_MSG_ZLB if no AVP */
+	bool type_mandatory; /* decode: M bit of the Message Type AVP (RFC 3931 §5.4.1) */
 
 	uint32_t present[L2TP_AVP_TYPE_MAX / 32];
 
@@ -218,7 +229,10 @@ struct l2tp_msg {
 	bool unknown_mandatory;
 	uint16_t unknown_vendor;
 	uint16_t unknown_type;
-	unsigned n_hidden; /* hidden AVPs seen (and skipped, see the decoder) */
+	bool unknown_hidden; /* ... and it was a hidden AVP l2tp_msg_unhide may decode */
+	unsigned n_hidden; /* hidden AVPs seen (decode them with l2tp_msg_unhide) */
+	size_t n_hidden_avps; /* of which recorded in hidden[] */
+	struct l2tp_hidden_avp hidden[L2TP_HIDDEN_MAX];
 	unsigned names_truncated; /* names/messages cut to their field size */
 };
 
@@ -275,6 +289,29 @@ int l2tp_ctrl_decode(const uint8_t *buf, size_t len, struct l2tp_msg *ret);
  * or oversized nonce/challenge, cookie length not 0/4/8, ...).
  */
 int l2tp_ctrl_encode(struct l2tp_msg *m, uint8_t *buf, size_t cap);
+
+/*
+ * Hidden AVPs (RFC 3931 §5.3, RFC 2661 §4.3).  The decoder records each
+ * hidden IETF AVP it knows (up to L2TP_HIDDEN_MAX, after a Random Vector)
+ * and, if its M bit is set, reports it as unknown mandatory until it is
+ * decoded.  l2tp_msg_unhide decrypts every recorded AVP of m, decoded from
+ * raw/len, with the key HMAC-MD5(secret, 0x01): block 1 is MD5(attribute
+ * type || key || Random Vector), block i MD5(key || cipher block i-1); the
+ * plaintext is the 2-byte original length, the value and padding.  Each
+ * value is then decoded into m like a plain AVP.  Returns 0, or -EBADMSG
+ * (original length past the end: wrong secret), -EINVAL (a value of the
+ * wrong size with M=1) and leaves m untouched.
+ */
+int l2tp_msg_unhide(struct l2tp_msg *m, const uint8_t *raw, size_t len, const void *secret, size_t secret_len);
+
+/*
+ * Write one hidden AVP (IETF vendor, M bit from mandatory) hiding value
+ * with pad bytes of zero padding, for the Random Vector rv that must come
+ * before it in the message.  Returns the AVP length, -ENOBUFS if cap is too
+ * small, -EINVAL if the AVP would exceed L2TP_AVP_MAX_LEN.
+ */
+int l2tp_avp_hide(uint8_t *buf, size_t cap, bool mandatory, uint16_t type, const uint8_t *value, size_t vlen,
+		  size_t pad, const void *secret, size_t secret_len, const uint8_t *rv, size_t rv_len);
 
 /* Rewrite Nr in an encoded message (retransmissions carry a fresh Nr). */
 static inline void l2tp_ctrl_patch_nr(uint8_t *buf, uint16_t nr)

@@ -70,6 +70,27 @@ log "ok: show status l2tp on r1 and r2"
 capture_stop "$OUT/e1.pcap"
 pcap_check_scenario "$OUT/e1.pcap" 198.51.100.2 203.0.113.2
 
+# tshark: not one malformed packet or expert warning/error in the whole
+# exchange; the same filter flags a copy with one SCCCN byte changed.
+bad='_ws.malformed || _ws.expert.severity >= "Warning"'
+_expect "packets malformed or with an expert warning" \
+	"$(tcount "$OUT/e1.pcap" "$bad" -o l2tp.shared_secret:yamaha)" 0
+frame=$(tsh "$OUT/e1.pcap" -Y 'l2tp.avp.message_type==3' -T fields -e frame.number | head -n 1)
+/usr/bin/python3 - "$OUT/e1.pcap" "$OUT/e1-spoilt.pcap" "$frame" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+e = '<' if d[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
+off, n = 24, 0
+while off + 16 <= len(d):
+    n += 1
+    incl = struct.unpack(e + 'I', d[off + 8:off + 12])[0]
+    if n == int(sys.argv[3]):
+        d[off + 16 + incl - 1] ^= 0x01
+    off += 16 + incl
+open(sys.argv[2], 'wb').write(d)
+PY
+_expect "spoilt SCCCN flagged" "$(tcount "$OUT/e1-spoilt.pcap" "$bad" -o l2tp.shared_secret:yamaha)" 1
+
 # A clean stop: StopCCN, exit 0, no sanitizer report.
 stop_daemon r1
 wait_for "r2 drops the tunnel after r1's StopCCN" 5 not_established r2

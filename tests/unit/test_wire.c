@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1199,6 +1201,495 @@ static void test_data_hdr_sid_rejects(void **state)
 	assert_int_equal(sid, 0x01020304);
 }
 
+/* ---------------------------------------------------------------------- */
+/* RFC 3931 §5.4.1: the Message Type AVP's M bit */
+
+static void test_rfc3931_5_4_1_message_type_m_bit_exposed(void **state)
+{
+	static const uint8_t none[1];
+	uint8_t buf[BUF_MAX];
+	struct l2tp_msg m;
+	size_t len;
+
+	(void)state;
+	len = hello_plus(buf, none, 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_true(m.type_mandatory);
+	/* an unknown type (42) with M=0: decoded, the FSM may ignore it */
+	buf[12] &= 0x7f;
+	buf[19] = 42;
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_false(m.type_mandatory);
+	assert_int_equal(m.type, 42);
+	assert_string_equal(l2tp_msg_type_name(m.type), "unknown");
+	/* the same with M=1: the FSM must clear the connection */
+	buf[12] |= 0x80;
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_true(m.type_mandatory);
+}
+
+/* ---------------------------------------------------------------------- */
+/* RFC 3931 §5.3 / RFC 2661 §4.3: hidden AVPs */
+
+static const char hide_secret[] = "yamaha";
+static const uint8_t hide_rv[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* HELLO + Random Vector (hide_rv) + the given AVP bytes; returns length. */
+static size_t hello_rv_plus(uint8_t *buf, const uint8_t *avps, size_t avps_len)
+{
+	uint8_t tmp[BUF_MAX];
+	size_t n = 0;
+
+	tmp[n++] = 0x80;
+	tmp[n++] = 6 + sizeof(hide_rv);
+	tmp[n++] = 0;
+	tmp[n++] = 0;
+	tmp[n++] = 0;
+	tmp[n++] = L2TP_AVP_RANDOM_VECTOR;
+	memcpy(tmp + n, hide_rv, sizeof(hide_rv));
+	n += sizeof(hide_rv);
+	memcpy(tmp + n, avps, avps_len);
+	return hello_plus(buf, tmp, n + avps_len);
+}
+
+/* A vector computed independently (Python hashlib/hmac): Local Session ID
+ * 14473 hidden with secret "yamaha", Random Vector 01..10, 10 and 20 bytes
+ * of zero padding (one full block; a full and a short block). */
+static void test_rfc3931_5_3_hide_known_vector(void **state)
+{
+	static const uint8_t value[4] = { 0, 0, 0x38, 0x89 };
+	uint8_t avp[64], want[32];
+	int n;
+
+	(void)state;
+	n = l2tp_avp_hide(avp, sizeof(avp), true, L2TP_AVP_LOCAL_SESSION_ID, value, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_int_equal(n, 6 + 16);
+	assert_int_equal(avp[0], 0xc0); /* M and H */
+	assert_int_equal(avp[1], 22);
+	assert_int_equal(avp[5], L2TP_AVP_LOCAL_SESSION_ID);
+	hex2bin("c5aca7a2fd498636bcc726093fecdfe4", want, sizeof(want));
+	assert_memory_equal(avp + 6, want, 16);
+
+	n = l2tp_avp_hide(avp, sizeof(avp), false, L2TP_AVP_LOCAL_SESSION_ID, value, 4, 20, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_int_equal(n, 6 + 26);
+	assert_int_equal(avp[0], 0x40);
+	hex2bin("c5aca7a2fd498636bcc726093fecdfe4be29c121a655d515bf04", want, sizeof(want));
+	assert_memory_equal(avp + 6, want, 26);
+
+	assert_int_equal(l2tp_avp_hide(avp, 10, true, 63, value, 4, 10, "x", 1, hide_rv, 16), -ENOBUFS);
+	assert_int_equal(l2tp_avp_hide(avp, sizeof(avp), true, 63, value, 4, 10, "x", 1, hide_rv, 0), -EINVAL);
+	assert_int_equal(l2tp_avp_hide(avp, sizeof(avp), true, 63, value, 4, 1020, "x", 1, hide_rv, 16), -EINVAL);
+}
+
+static void test_rfc3931_5_3_unhide_decodes_like_plain_avps(void **state)
+{
+	static const uint8_t sid[4] = { 0, 0, 0x38, 0x89 }, cs[2] = { 0, 1 };
+	uint8_t buf[BUF_MAX], avps[256];
+	struct l2tp_msg m, before;
+	size_t n = 0, len;
+	int r;
+
+	(void)state;
+	/* Local Session ID (M=1, one block), Remote End ID (M=1, 3 blocks,
+	 * no padding), Circuit Status (M=0, short block) */
+	r = l2tp_avp_hide(avps + n, sizeof(avps) - n, true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	r = l2tp_avp_hide(avps + n, sizeof(avps) - n, true, L2TP_AVP_REMOTE_END_ID,
+			  (const uint8_t *)"a-remote-end-id-of-46-bytes..................", 46, 0, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	r = l2tp_avp_hide(avps + n, sizeof(avps) - n, false, L2TP_AVP_CIRCUIT_STATUS, cs, 2, 3, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	n += (size_t)r;
+	len = hello_rv_plus(buf, avps, n);
+
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.n_hidden, 3);
+	assert_int_equal(m.n_hidden_avps, 3);
+	/* not decoded yet: the first hidden M=1 AVP reads as unknown */
+	assert_true(m.unknown_mandatory);
+	assert_true(m.unknown_hidden);
+	assert_int_equal(m.unknown_type, L2TP_AVP_LOCAL_SESSION_ID);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+
+	/* wrong secret: -EBADMSG (or a value that does not fit), m untouched */
+	before = m;
+	r = l2tp_msg_unhide(&m, buf, len, "yamahb", 6);
+	assert_true(r == -EBADMSG || r == -EINVAL);
+	assert_memory_equal(&m, &before, sizeof(m));
+
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_false(m.unknown_mandatory);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+	assert_int_equal(m.local_session_id, 14473);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_REMOTE_END_ID));
+	assert_int_equal(m.remote_end_id_len, 46);
+	assert_memory_equal(m.remote_end_id, "a-remote-end-id-of-46-bytes", 27);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_CIRCUIT_STATUS));
+	assert_int_equal(m.circuit_status, 1);
+}
+
+static void test_rfc3931_5_3_hidden_without_random_vector_or_forbidden(void **state)
+{
+	static const uint8_t sid[4] = { 0, 0, 0, 7 };
+	uint8_t buf[BUF_MAX], avps[128];
+	struct l2tp_msg m;
+	size_t len;
+	int r;
+
+	(void)state;
+	/* no Random Vector before it: never decodable, stays unknown */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	assert_true(r > 0);
+	len = hello_plus(buf, avps, (size_t)r);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.n_hidden, 1);
+	assert_int_equal(m.n_hidden_avps, 0);
+	assert_true(m.unknown_mandatory);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_true(m.unknown_mandatory);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+
+	/* Message Digest and Random Vector must not be hidden (§5.3) */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_RANDOM_VECTOR, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	len = hello_rv_plus(buf, avps, (size_t)r);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_true(m.unknown_mandatory);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(m.n_hidden_avps, 0);
+
+	/* a plainly unknown M=1 AVP after a hidden one is what gets reported,
+	 * and unhiding does not hide it */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 10, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	memcpy(avps + r, (const uint8_t[]){ 0x80, 8, 0, 0, 0, 100, 0, 1 }, 8);
+	len = hello_rv_plus(buf, avps, (size_t)r + 8);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.unknown_type, 100);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_true(m.unknown_mandatory);
+	assert_int_equal(m.unknown_type, 100);
+	assert_int_equal(m.local_session_id, 7);
+}
+
+static void test_rfc3931_5_3_hidden_bounded_and_bad_values(void **state)
+{
+	static const uint8_t sid[4] = { 0, 0, 0, 9 }, three[3] = { 1, 2, 3 };
+	uint8_t buf[BUF_MAX], avps[1024];
+	struct l2tp_msg m;
+	size_t n = 0, len, i;
+	int r;
+
+	(void)state;
+	/* more hidden AVPs than we record: the rest stay unknown */
+	for (i = 0; i < L2TP_HIDDEN_MAX + 2; i++) {
+		r = l2tp_avp_hide(avps + n, sizeof(avps) - n, true, L2TP_AVP_LOCAL_SESSION_ID, sid, 4, 0, hide_secret,
+				  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	len = hello_rv_plus(buf, avps, n);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(m.n_hidden, L2TP_HIDDEN_MAX + 2);
+	assert_int_equal(m.n_hidden_avps, L2TP_HIDDEN_MAX);
+	assert_false(m.unknown_hidden);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_true(m.unknown_mandatory);
+	assert_int_equal(m.local_session_id, 9);
+
+	/* a hidden value of the wrong size: M=1 fails, M=0 is ignored */
+	r = l2tp_avp_hide(avps, sizeof(avps), true, L2TP_AVP_LOCAL_SESSION_ID, three, 3, 5, hide_secret,
+			  strlen(hide_secret), hide_rv, sizeof(hide_rv));
+	len = hello_rv_plus(buf, avps, (size_t)r);
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), -EINVAL);
+	assert_true(m.unknown_mandatory);
+	buf[len - r] &= 0x7f;
+	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), L2TP_DEC_OK);
+	assert_int_equal(l2tp_msg_unhide(&m, buf, len, hide_secret, strlen(hide_secret)), 0);
+	assert_false(m.unknown_mandatory);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_LOCAL_SESSION_ID));
+}
+
+/* ---------------------------------------------------------------------- */
+/* tshark decodes every control message we send (issue 4): each builder
+ * above, as the FSM fills them, with and without a Message Digest, in a
+ * pcap of Ethernet/IPv4/UDP 1701 frames between 192.0.2.1 (A, the SCCRQ
+ * sender) and 192.0.2.2 (B). */
+
+#define TS_SECRET "yamaha"
+
+struct pcapw {
+	FILE *f;
+	unsigned n;
+};
+
+static void be16(uint8_t *p, uint16_t x)
+{
+	p[0] = (uint8_t)(x >> 8);
+	p[1] = (uint8_t)x;
+}
+
+static uint16_t ip_csum(const uint8_t *p, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void pcapw_open(struct pcapw *p, const char *path)
+{
+	static const uint8_t hdr[24] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0,
+					 0,    0,    0,    0,    0xff, 0xff, 0, 0, 1, 0, 0, 0 };
+
+	p->f = fopen(path, "wb");
+	assert_non_null(p->f);
+	p->n = 0;
+	assert_int_equal(fwrite(hdr, 1, sizeof(hdr), p->f), sizeof(hdr));
+}
+
+/* One frame; UDP checksum 0 (none), which IPv4 allows. */
+static void pcapw_put(struct pcapw *p, bool from_a, const uint8_t *l2tp, size_t len)
+{
+	uint8_t f[14 + 20 + 8 + BUF_MAX], rec[16] = { 0 };
+	uint8_t *ip = f + 14, *udp = ip + 20;
+	size_t caplen = 14 + 20 + 8 + len;
+
+	memset(f, 0, 14 + 20 + 8);
+	memcpy(f, from_a ? "\x02\0\0\0\0\x02" : "\x02\0\0\0\0\x01", 6);
+	memcpy(f + 6, from_a ? "\x02\0\0\0\0\x01" : "\x02\0\0\0\0\x02", 6);
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	be16(ip + 2, (uint16_t)(20 + 8 + len));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, from_a ? "\xc0\x00\x02\x01\xc0\x00\x02\x02" : "\xc0\x00\x02\x02\xc0\x00\x02\x01", 8);
+	be16(ip + 10, ip_csum(ip, 20));
+	be16(udp, L2TP_UDP_PORT);
+	be16(udp + 2, L2TP_UDP_PORT);
+	be16(udp + 4, (uint16_t)(8 + len));
+	memcpy(udp + 8, l2tp, len);
+	rec[0] = (uint8_t)p->n++;
+	rec[8] = (uint8_t)caplen;
+	rec[9] = (uint8_t)(caplen >> 8);
+	memcpy(rec + 12, rec + 8, 4);
+	assert_int_equal(fwrite(rec, 1, 16, p->f), 16);
+	assert_int_equal(fwrite(f, 1, caplen, p->f), caplen);
+}
+
+/* Encode m, sign it if it has a digest (SCCRQ without nonces, others with
+ * the sender's nonce first), write it; returns the encoded length. */
+static size_t put_signed(struct pcapw *p, struct l2tp_msg *m, bool digest, bool from_a, const uint8_t *na, size_t na_len,
+			 const uint8_t *nb, size_t nb_len, uint8_t *out)
+{
+	uint8_t key[16];
+	int len;
+
+	if (!digest) {
+		m->n_digests = 0;
+		m->present[L2TP_AVP_MESSAGE_DIGEST / 32] &= ~(1u << (L2TP_AVP_MESSAGE_DIGEST % 32));
+	} else if (!m->n_digests) {
+		set_digest(m, L2TP_DIGEST_HMAC_MD5);
+	}
+	len = l2tp_ctrl_encode(m, out, BUF_MAX);
+	assert_true(len > 0);
+	if (digest) {
+		l2tp_auth_shared_key(TS_SECRET, strlen(TS_SECRET), key);
+		if (m->type == L2TP_MSG_SCCRQ)
+			l2tp_auth_digest_sign(key, NULL, 0, NULL, 0, out, (size_t)len, m);
+		else if (from_a)
+			l2tp_auth_digest_sign(key, na, na_len, nb, nb_len, out, (size_t)len, m);
+		else
+			l2tp_auth_digest_sign(key, nb, nb_len, na, na_len, out, (size_t)len, m);
+	}
+	pcapw_put(p, from_a, out, (size_t)len);
+	return (size_t)len;
+}
+
+struct sent_msg {
+	void (*make)(struct l2tp_msg *m);
+	bool from_a;
+};
+
+/* Every message type the FSM sends, SCCRQ/SCCRP first (their nonces). */
+static const struct sent_msg every_msg[] = {
+	{ make_sccrq, true }, { make_sccrp, false }, { make_scccn, true }, { make_icrq, true },
+	{ make_icrp, false }, { make_iccn, true },   { make_hello, false }, { make_ack, true },
+	{ make_sli, true },   { make_cdn, false },   { make_stopccn, true }, { make_zlb, false },
+};
+
+/* Write the exchange; returns the number of frames. */
+static unsigned write_every_msg(const char *path, bool digest)
+{
+	uint8_t buf[BUF_MAX], na[L2TP_NONCE_MAX], nb[L2TP_NONCE_MAX];
+	size_t na_len = 0, nb_len = 0;
+	struct l2tp_msg m;
+	struct pcapw p;
+	size_t i;
+
+	pcapw_open(&p, path);
+	for (i = 0; i < sizeof(every_msg) / sizeof(every_msg[0]); i++) {
+		every_msg[i].make(&m);
+		if (m.type == L2TP_MSG_ZLB && digest)
+			continue; /* RFC 3931 §6.15: an ACK instead */
+		if (m.type == L2TP_MSG_SCCRQ) {
+			memcpy(na, m.nonce, m.nonce_len);
+			na_len = m.nonce_len;
+		}
+		if (m.type == L2TP_MSG_SCCRP) {
+			memcpy(nb, m.nonce, m.nonce_len);
+			nb_len = m.nonce_len;
+		}
+		if (!digest) {
+			/* no digest, no nonce: tshark must not expect one */
+			m.present[L2TP_AVP_NONCE / 32] &= ~(1u << (L2TP_AVP_NONCE % 32));
+		}
+		put_signed(&p, &m, digest, every_msg[i].from_a, na, na_len, nb, nb_len, buf);
+	}
+	assert_int_equal(fclose(p.f), 0);
+	return p.n;
+}
+
+static char *tshark_out(const char *pcap, const char *args)
+{
+	char cmd[1024];
+	char *out = calloc(1, 65536);
+	size_t n = 0, r;
+	FILE *f;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof(cmd), "tshark -n -r '%s' -o l2tp.shared_secret:" TS_SECRET " %s 2>/dev/null", pcap, args);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((r = fread(out + n, 1, 65535 - n, f)) > 0)
+		n += r;
+	assert_int_equal(pclose(f), 0);
+	return out;
+}
+
+#define TS_BAD "-Y '_ws.malformed || _ws.expert.severity >= \"Warning\"' -T fields -e frame.number"
+
+static void test_tshark_decodes_every_message_we_send(void **state)
+{
+	char dir[] = "/tmp/l2tpv3d-test-wire.XXXXXX", path[64], want[256], *out;
+	size_t i, o;
+
+	(void)state;
+	if (system("command -v tshark >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/every.pcap", dir);
+
+	for (int digest = 0; digest < 2; digest++) {
+		unsigned frames = write_every_msg(path, digest);
+
+		/* each frame is the control message we meant, digest or not */
+		out = tshark_out(path, "-Y l2tp.type==1 -T fields -e l2tp.avp.message_type -e l2tp.avp.message_digest "
+				       "-E occurrence=f");
+		for (i = 0, o = 0; i < sizeof(every_msg) / sizeof(every_msg[0]); i++) {
+			struct l2tp_msg m;
+
+			every_msg[i].make(&m);
+			if (m.type == L2TP_MSG_ZLB && digest)
+				continue;
+			if (m.type == L2TP_MSG_ZLB)
+				o += (size_t)snprintf(want + o, sizeof(want) - o, "\t\n");
+			else
+				o += (size_t)snprintf(want + o, sizeof(want) - o, "%u\t%s\n", m.type,
+						      digest ? "" : "");
+		}
+		/* compare types only (digest values differ per message) */
+		{
+			char got[256];
+			size_t g = 0;
+
+			for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+				char *tab = strchr(line, '\t');
+
+				assert_non_null(tab);
+				assert_true(digest ? tab[1] != '\0' : tab[1] == '\0');
+				tab[1] = '\0';
+				g += (size_t)snprintf(got + g, sizeof(got) - g, "%s\n", line);
+			}
+			assert_string_equal(got, want);
+		}
+		free(out);
+		assert_int_equal(frames, digest ? 11 : 12);
+
+		/* not one malformed packet, expert warning or wrong digest */
+		out = tshark_out(path, "-Y '_ws.malformed || _ws.expert.severity >= \"Warning\" || l2tp.incorrect_digest' "
+				       "-T fields -e frame.number");
+		assert_string_equal(out, "");
+		free(out);
+	}
+
+	/* the StopCCN's Result Code and message, as tshark reads them */
+	out = tshark_out(path, "-Y l2tp.avp.message_type==4 -T fields -e l2tp.result_code -e l2tp.avp.error_code "
+			       "-e l2tp.avp.error_message");
+	assert_string_equal(out, "2\t8\tunknown mandatory AVP 99\n");
+	free(out);
+
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* The filter above has teeth: a malformed AVP and a wrong digest are both
+ * caught by it. */
+static void test_tshark_filter_flags_malformed_and_bad_digest(void **state)
+{
+	char dir[] = "/tmp/l2tpv3d-test-wire.XXXXXX", path[64], *out;
+	uint8_t buf[BUF_MAX], na[16], nb[20];
+	struct l2tp_msg m;
+	struct pcapw p;
+	size_t len;
+
+	(void)state;
+	if (system("command -v tshark >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bad.pcap", dir);
+	pcapw_open(&p, path);
+	make_sccrq(&m);
+	memcpy(na, m.nonce, 16);
+	put_signed(&p, &m, true, true, na, 16, nb, 0, buf);
+	make_sccrp(&m);
+	memcpy(nb, m.nonce, 20);
+	put_signed(&p, &m, true, false, na, 16, nb, 20, buf);
+	/* frame 3: a HELLO whose digest is wrong */
+	make_hello(&m);
+	len = put_signed(&p, &m, true, true, na, 16, nb, 20, buf);
+	(void)len;
+	fseek(p.f, -1, SEEK_CUR);
+	fputc(0x5a, p.f); /* last byte of the frame: the digest's */
+	/* frame 4: an ICRQ whose last AVP claims more bytes than there are */
+	make_icrq(&m);
+	len = (size_t)l2tp_ctrl_encode(&m, buf, sizeof(buf));
+	buf[len - 8] = 0x80;
+	buf[len - 7] = 60; /* Circuit Status, the last AVP, has 8 bytes */
+	pcapw_put(&p, true, buf, len);
+	assert_int_equal(fclose(p.f), 0);
+
+	out = tshark_out(path, TS_BAD);
+	assert_int_equal(strcmp(out, "3\n4\n"), 0);
+	free(out);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1238,6 +1729,13 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_data_hdr_cookie_and_l2ss),
 		cmocka_unit_test(test_data_hdr_sid_rejects),
+		cmocka_unit_test(test_rfc3931_5_4_1_message_type_m_bit_exposed),
+		cmocka_unit_test(test_rfc3931_5_3_hide_known_vector),
+		cmocka_unit_test(test_rfc3931_5_3_unhide_decodes_like_plain_avps),
+		cmocka_unit_test(test_rfc3931_5_3_hidden_without_random_vector_or_forbidden),
+		cmocka_unit_test(test_rfc3931_5_3_hidden_bounded_and_bad_values),
+		cmocka_unit_test(test_tshark_decodes_every_message_we_send),
+		cmocka_unit_test(test_tshark_filter_flags_malformed_and_bad_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
