@@ -664,6 +664,7 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
 	uint64_t rx = t->fsm.stats.rx_msgs, bad = t->fsm.stats.auth_failures;
+	struct sockaddr_storage old = t->peer;
 	char from[64], to[64];
 	int r;
 
@@ -671,16 +672,24 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	 * forged source address could steal the tunnel */
 	if (t->fsm.state != FSM_T_ESTABLISHED || t->fsm.auth != FSM_AUTH_DIGEST || !m->n_digests)
 		return false;
-	/* replies the state machine sends right away still go to the old
-	 * address; the delayed ACK and anything later go to the new one */
+	peer_str(t, from, sizeof(from));
+	/*
+	 * What the state machine answers right away goes where the message
+	 * came from.  That matters for a duplicate: when the NAT moved between
+	 * the peer's message and our ACK, the ACK went to the dead old address
+	 * and the peer retransmits from the new one; re-acknowledging it there
+	 * lets the peer send its next (new) message, which moves the tunnel.
+	 * A message that fails authentication gets no answer at all.
+	 */
+	t->peer = *peer;
 	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
 	/* moved only by a new, in-window, verified message: a replayed one is
 	 * a duplicate (not counted in rx_msgs) */
 	if (tunnel_is_idle(t) || t->fsm.stats.rx_msgs == rx || t->fsm.stats.auth_failures != bad) {
+		t->peer = old;
 		tunnel_arm(t);
 		return false;
 	}
-	peer_str(t, from, sizeof(from));
 	sockaddr_format(peer, to, sizeof(to));
 	log_notice("tunnel %u: peer address changed from %s to %s (roaming)", t->cfg->id, from, to);
 	control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id, .peer = to,

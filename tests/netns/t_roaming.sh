@@ -20,9 +20,12 @@ topo_create
 # 20000-20099 (as t_nat_change), conntrack forgotten.
 renumber() {
 	n nat1 ip addr add "$2/24" dev wan
-	n nat1 nft flush chain ip nat postrouting
-	n nat1 nft add rule ip nat postrouting oifname wan meta l4proto udp snat to "$2:20000-20099"
-	n nat1 nft add rule ip nat postrouting oifname wan snat to "$2"
+	# one nftables transaction: no moment without source NAT
+	n nat1 nft -f - <<-NFT
+		flush chain ip nat postrouting
+		add rule ip nat postrouting oifname wan meta l4proto udp snat to $2:20000-20099
+		add rule ip nat postrouting oifname wan snat to $2
+	NFT
 	n nat1 ip addr del "$1/24" dev wan
 	n nat1 ip route replace default via 198.51.100.1
 	nq nat1 conntrack -F
@@ -60,7 +63,9 @@ _expect "SCCRQs in the capture" "$(tcount "$OUT/roaming.pcap" 'l2tp.avp.message_
 (( $(tcount "$OUT/roaming.pcap" "ip.dst==198.51.100.3 && l2tp.type==0") > 0 ))
 jqs r2 '.tunnels[0] | .remote_port >= 20000 and .remote_port <= 20099' >/dev/null
 log "r2's peer: $(jqs r2 '.tunnels[0] | "\(.remote_address):\(.remote_port)"')"
-grep -qE "tunnel 1: peer address changed from 198\.51\.100\.2:1701 to 198\.51\.100\.3:200[0-9]{2} \(roaming\)" \
+# (from r1's old mapping, or from an intermediate one the NAT gave it
+# while the conntrack table was flushed: each authenticated move is logged)
+grep -qE "tunnel 1: peer address changed from [0-9.]+:[0-9]+ to 198\.51\.100\.3:200[0-9]{2} \(roaming\)" \
 	"$(daemon_log r2)"
 ping_ok pc1 192.168.10.2
 stop_daemon r1
