@@ -749,6 +749,17 @@ static void send_cdn(struct fsm_tunnel *t, uint32_t local_sid, uint32_t remote_s
 	(void)enqueue(t, &m, false, now);
 }
 
+/* Refuse a session we started to set up: CDN with the reason, noted as
+ * the tunnel's mismatch, an event for the log, and forget it. */
+static void session_refuse(struct fsm_tunnel *t, struct fsm_session *s, uint16_t result, const char *why,
+			   uint64_t now)
+{
+	send_cdn(t, s->local_sid, s->remote_sid, result, 0, why, now);
+	mismatch_set(t, why);
+	emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
+	session_remove(t, s, why);
+}
+
 /* Take the peer's data-plane requests from ICRQ/ICRP/ICCN. */
 static void session_take_params(struct fsm_session *s, const struct l2tp_msg *m)
 {
@@ -921,10 +932,7 @@ static void handle_icrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 	s->remote_sid = m->local_session_id;
 	res = session_refuse_params(t, m, s->tx_l2ss, why, sizeof(why));
 	if (res) {
-		send_cdn(t, s->local_sid, s->remote_sid, res, 0, why, now);
-		mismatch_set(t, why);
-		emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
-		session_remove(t, s, why);
+		session_refuse(t, s, res, why, now);
 		return;
 	}
 	session_note_params(s, m);
@@ -952,10 +960,7 @@ static void handle_iccn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 	}
 	res = session_refuse_params(t, m, s->tx_l2ss, why, sizeof(why));
 	if (res) {
-		send_cdn(t, s->local_sid, s->remote_sid, res, 0, why, now);
-		mismatch_set(t, why);
-		emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
-		session_remove(t, s, why);
+		session_refuse(t, s, res, why, now);
 		return;
 	}
 	session_note_params(s, m);
