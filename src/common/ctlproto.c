@@ -18,6 +18,28 @@
 #define CTL_REPLY_MAX (16u << 20)
 #define CTL_TIMEOUT_MS 10000
 
+/* Room for at least 4 KiB more after len bytes in *buf (doubling, bounded). */
+static int buf_reserve(char **buf, size_t *cap, size_t len, char *err, size_t errlen)
+{
+	size_t ncap = *cap ? *cap * 2 : 65536;
+	char *nb;
+
+	if (len + 4096 <= *cap)
+		return 0;
+	if (ncap > CTL_REPLY_MAX) {
+		snprintf(err, errlen, "reply too large");
+		return -EMSGSIZE;
+	}
+	nb = realloc(*buf, ncap);
+	if (!nb) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
@@ -118,23 +140,9 @@ int ctl_stream(const char *path, json_t *req, int (*cb)(json_t *msg, void *arg),
 				goto out_close;
 			}
 		}
-		if (len + 4096 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > CTL_REPLY_MAX) {
-				r = -EMSGSIZE;
-				snprintf(err, errlen, "message too large");
-				goto out_close;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				snprintf(err, errlen, "out of memory");
-				goto out_close;
-			}
-			buf = nb;
-		}
+		r = buf_reserve(&buf, &cap, len, err, errlen);
+		if (r < 0)
+			goto out_close;
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -179,23 +187,9 @@ int ctl_request(const char *path, json_t *req, json_t **ret_reply, char *err, si
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (len + 4096 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > CTL_REPLY_MAX) {
-				r = -EMSGSIZE;
-				snprintf(err, errlen, "reply too large");
-				goto out_close;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				snprintf(err, errlen, "out of memory");
-				goto out_close;
-			}
-			buf = nb;
-		}
+		r = buf_reserve(&buf, &cap, len, err, errlen);
+		if (r < 0)
+			goto out_close;
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
