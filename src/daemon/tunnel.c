@@ -632,6 +632,9 @@ static void static_stop(struct tunnel *t)
 	t->static_up_ms = 0;
 	log_info("tunnel %u: static session %u/%u removed", t->cfg->id, t->cfg->static_local_sid,
 		 t->cfg->static_remote_sid);
+	control_event(t->d, &(struct ctl_event){ .event = "session-down", .tunnel = t->cfg->id,
+						 .local_sid = t->cfg->static_local_sid,
+						 .remote_sid = t->cfg->static_remote_sid, .reason = "static" });
 }
 
 static void static_start(struct tunnel *t)
