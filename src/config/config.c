@@ -1719,6 +1719,31 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 	return verify_local_router_id(c, t, name, d);
 }
 
+/* Data is told apart by its Session ID alone: static ones must differ. */
+static int verify_static_sids(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (!t->line || !t->enabled || !t->is_static)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct cfg_tunnel *u = &c->tunnels[j];
+			int r;
+
+			if (!u->line || !u->enabled || !u->is_static || u->static_local_sid != t->static_local_sid)
+				continue;
+			r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+				     "tunnel %u: static local Session ID %u is also tunnel %u's", t->id,
+				     t->static_local_sid, u->id);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	return 0;
+}
+
 /* Responders are told apart by the Router ID their peer sends. */
 static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *d)
 {
@@ -1819,6 +1844,8 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 			return r;
 	}
 	if ((r = verify_responders(c, name, d)) < 0)
+		return r;
+	if ((r = verify_static_sids(c, name, d)) < 0)
 		return r;
 	if (any_enabled && !c->service_on &&
 	    (r = diag_add(d, name, 0, CFG_DIAG_WARNING,

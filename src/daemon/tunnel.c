@@ -102,6 +102,8 @@ static bool sid_in_use(struct daemon *d, uint32_t sid)
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		const struct fsm_tunnel *f = &d->tunnels[i]->fsm;
 
+		if (d->tunnels[i]->cfg->is_static && d->tunnels[i]->cfg->static_local_sid == sid)
+			return true;
 		for (size_t j = 0; j < f->n_sessions; j++)
 			if (f->sessions[j].local_sid == sid)
 				return true;

@@ -838,6 +838,14 @@ static void test_static_session(void **state)
 			       "session: use 'l2tp static cookie receive|send'");
 	assert_int_equal(r.verify_r, 0);
 	run_free(&r);
+
+	/* two static sessions with the same local Session ID */
+	parse_verify(&r, "bridge member br0 tunnel1 tunnel2\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp static session 7 2\n tunnel enable 1\n"
+			 "tunnel select 2\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 203.0.113.3\n"
+			 " l2tp static session 0x7 3\n tunnel enable 2\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:7: error: tunnel 2: static local Session ID 7 is also tunnel 1's");
+	run_free(&r);
 }
 
 static void test_dataplane_lines(void **state)
