@@ -278,9 +278,11 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 		if (!tunnel_is_idle(t) && t->peer_known && t->fsm.remote_ccid == m->assigned_ccid &&
 		    l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID)) {
 			d->stats.rx_ctrl_wrong_peer++;
-			sockaddr_format(peer, p, sizeof(p));
-			log_debug("tunnel %u: SCCRQ of the current connection from %s, not from its peer; dropped",
-				  t->cfg->id, p);
+			if (guard_log_ok(d)) {
+				sockaddr_format(peer, p, sizeof(p));
+				log_warnx("SCCRQ from %s refused: tunnel %u: replayed SCCRQ (the current "
+					  "connection's, from another address); dropped", p, t->cfg->id);
+			}
 			return;
 		}
 	}
