@@ -1148,6 +1148,87 @@ static int h_pw_type(struct parser *p)
 	return 0;
 }
 
+/* A Session ID: 1..2^32-1, decimal or 0x hex */
+static bool parse_sid(const char *s, uint32_t *ret)
+{
+	unsigned long long v = 0;
+	int base = 10;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		int n = base == 16 ? hex_nibble(*s) : (*s >= '0' && *s <= '9' ? *s - '0' : -1);
+
+		if (n < 0)
+			return false;
+		v = v * (unsigned)base + (unsigned)n;
+		if (v > 0xffffffffull)
+			return false;
+	}
+	if (v == 0)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+/* `l2tp static session LOCAL-ID REMOTE-ID` */
+static int h_static_session(struct parser *p)
+{
+	uint32_t l, r;
+
+	if (!parse_sid(p->a[0], &l) || !parse_sid(p->a[1], &r))
+		return perr(p, "expected two Session IDs 1..4294967295 (decimal or 0x hex), "
+			    "the local one (we accept) then the remote one (we send)");
+	p->t->is_static = true;
+	p->t->static_local_sid = l;
+	p->t->static_remote_sid = r;
+	return 0;
+}
+
+/* `l2tp static cookie receive|send HEX|none` */
+static int h_static_cookie(struct parser *p)
+{
+	const char *s = p->a[1];
+	uint8_t v[8], *dst;
+	unsigned *dlen;
+	size_t len;
+
+	if (!strcasecmp(p->a[0], "receive")) {
+		dst = p->t->static_rx_cookie;
+		dlen = &p->t->static_rx_cookie_len;
+	} else if (!strcasecmp(p->a[0], "send")) {
+		dst = p->t->static_tx_cookie;
+		dlen = &p->t->static_tx_cookie_len;
+	} else {
+		return perr(p, "expected receive or send, not '%s'", p->a[0]);
+	}
+	if (!strcasecmp(s, "none")) {
+		memset(dst, 0, 8);
+		*dlen = 0;
+		return 0;
+	}
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	len = strlen(s);
+	if (len != 8 && len != 16)
+		return perr(p, "expected none or a cookie of 8 or 16 hex digits (4 or 8 bytes)");
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return perr(p, "expected none or a cookie of 8 or 16 hex digits (4 or 8 bytes)");
+		v[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memset(dst, 0, 8);
+	memcpy(dst, v, len / 2);
+	*dlen = (unsigned)len / 2;
+	return 0;
+}
+
 #define NOT_OURS "not l2tpv3d's job, ignored: "
 
 /*
@@ -1194,6 +1275,10 @@ static const struct command commands[] = {
 	  "l2tp data sequencing on|off" },
 	{ { "l2tp", "pseudowire", "type" }, 1, 1, SCOPE_TUNNEL, h_pw_type,
 	  "l2tp pseudowire type ethernet|ethernet-vlan" },
+	{ { "l2tp", "static", "session" }, 2, 2, SCOPE_TUNNEL, h_static_session,
+	  "l2tp static session LOCAL-ID REMOTE-ID" },
+	{ { "l2tp", "static", "cookie" }, 2, 2, SCOPE_TUNNEL, h_static_cookie,
+	  "l2tp static cookie receive|send HEX|none" },
 	{ { "l2tp", "service" }, 1, 3, SCOPE_GLOBAL, h_service, "l2tp service on [l2tpv3]|off" },
 	{ { "ip", "tunnel", "tcp", "mss", "limit" }, 1, 1, SCOPE_TUNNEL, h_mss,
 	  "ip tunnel tcp mss limit auto|off|BYTES" },
@@ -1566,6 +1651,36 @@ static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_d
 	return r;
 }
 
+/* A static session runs no control connection: what needs one is ignored */
+static int verify_static(struct cfg_tunnel *t, const char *name, struct cfg_diags *d)
+{
+	int r = 0;
+
+	if (!t->is_static) {
+		if (t->static_rx_cookie_len || t->static_tx_cookie_len)
+			r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+				     "tunnel %u: 'l2tp static cookie' without 'l2tp static session' is ignored",
+				     t->id);
+		return r;
+	}
+	if (!t->has_endpoint)
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp static session' needs 'tunnel endpoint address' "
+			     "(there is no control connection to learn the peer from)", t->id);
+	if (r >= 0 && t->hub_max)
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp hub on' and 'l2tp static session' exclude each other", t->id);
+	if (r >= 0 && t->auth)
+		r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			     "tunnel %u: 'l2tp tunnel auth' is ignored by a static session "
+			     "(no control connection)", t->id);
+	if (r >= 0 && (t->dp.has_cookie_len || t->dp.has_cookie_value))
+		r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			     "tunnel %u: 'l2tp cookie length|value' is ignored by a static session: "
+			     "use 'l2tp static cookie receive|send'", t->id);
+	return r;
+}
+
 static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			 struct cfg_diags *d)
 {
@@ -1585,7 +1700,7 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			  "tunnel %u: %s is in no 'bridge member' line: its frames reach only "
 			  "the TAP port", t->id, t->ifname)) < 0)
 		return r;
-	if (!t->has_endpoint && !t->auth && !t->has_remote_router_id &&
+	if (!t->has_endpoint && !t->auth && !t->has_remote_router_id && !t->is_static &&
 	    (r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
 			  "tunnel %u: no 'tunnel endpoint address', 'l2tp tunnel auth on' or "
 			  "'l2tp remote router-id': answers any peer", t->id)) < 0)
@@ -1595,9 +1710,38 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			  "tunnel %u: 'l2tp hub on' is for a responder that takes any Router ID: "
 			  "remove 'tunnel endpoint address' and 'l2tp remote router-id'", t->id)) < 0)
 		return r;
+	if ((r = verify_static(t, name, d)) < 0)
+		return r;
 	if ((r = verify_dataplane(t, name, d)) < 0)
 		return r;
+	if (t->is_static) /* no control connection: no Router ID sent */
+		return 0;
 	return verify_local_router_id(c, t, name, d);
+}
+
+/* Data is told apart by its Session ID alone: static ones must differ. */
+static int verify_static_sids(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (!t->line || !t->enabled || !t->is_static)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct cfg_tunnel *u = &c->tunnels[j];
+			int r;
+
+			if (!u->line || !u->enabled || !u->is_static || u->static_local_sid != t->static_local_sid)
+				continue;
+			r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+				     "tunnel %u: static local Session ID %u is also tunnel %u's", t->id,
+				     t->static_local_sid, u->id);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	return 0;
 }
 
 /* Responders are told apart by the Router ID their peer sends. */
@@ -1700,6 +1844,8 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 			return r;
 	}
 	if ((r = verify_responders(c, name, d)) < 0)
+		return r;
+	if ((r = verify_static_sids(c, name, d)) < 0)
 		return r;
 	if (any_enabled && !c->service_on &&
 	    (r = diag_add(d, name, 0, CFG_DIAG_WARNING,
@@ -1837,6 +1983,26 @@ static void print_dataplane(const struct cfg_dataplane *dp, FILE *out)
 			dp->pw_type == CFG_PW_ETHERNET_VLAN ? "ethernet-vlan" : "ethernet");
 }
 
+static void print_cookie(const char *what, const uint8_t *c, unsigned len, FILE *out)
+{
+	fprintf(out, " l2tp static cookie %s ", what);
+	if (!len)
+		fprintf(out, "none");
+	for (unsigned i = 0; i < len && i < 8; i++)
+		fprintf(out, "%02x", c[i]);
+	fputc('\n', out);
+}
+
+static void print_static(const struct cfg_tunnel *t, FILE *out)
+{
+	if (t->is_static)
+		fprintf(out, " l2tp static session %u %u\n", t->static_local_sid, t->static_remote_sid);
+	if (t->static_rx_cookie_len)
+		print_cookie("receive", t->static_rx_cookie, t->static_rx_cookie_len, out);
+	if (t->static_tx_cookie_len)
+		print_cookie("send", t->static_tx_cookie, t->static_tx_cookie_len, out);
+}
+
 static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
@@ -1883,6 +2049,7 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 	if (t->hub_max)
 		fprintf(out, " l2tp hub on %u\n", t->hub_max);
 	print_dataplane(&t->dp, out);
+	print_static(t, out);
 	switch (t->mss_mode) {
 	case CFG_MSS_AUTO:
 		fprintf(out, " ip tunnel tcp mss limit auto\n");
@@ -1980,5 +2147,10 @@ bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 	       a->remote_router_id == b->remote_router_id && a->has_remote_end_id == b->has_remote_end_id &&
 	       !strcmp(a->remote_end_id, b->remote_end_id) && a->hub_max == b->hub_max && a->mss_mode == b->mss_mode &&
 	       a->mss_value == b->mss_value && !strcmp(a->ifname, b->ifname) && !strcmp(a->bridge, b->bridge) &&
-	       dataplane_equal(&a->dp, &b->dp);
+	       dataplane_equal(&a->dp, &b->dp) && a->is_static == b->is_static &&
+	       a->static_local_sid == b->static_local_sid && a->static_remote_sid == b->static_remote_sid &&
+	       a->static_rx_cookie_len == b->static_rx_cookie_len &&
+	       a->static_tx_cookie_len == b->static_tx_cookie_len &&
+	       !memcmp(a->static_rx_cookie, b->static_rx_cookie, sizeof(a->static_rx_cookie)) &&
+	       !memcmp(a->static_tx_cookie, b->static_tx_cookie, sizeof(a->static_tx_cookie));
 }

@@ -151,6 +151,17 @@ struct cfg_tunnel {
 	enum cfg_mss_mode mss_mode; /* `ip tunnel tcp mss limit auto|N|off`, default off */
 	unsigned mss_value; /* for CFG_MSS_FIXED */
 
+	/* `l2tp static session LOCAL-ID REMOTE-ID`: a static session, no
+	 * control connection (as `ip l2tp`, QEMU's l2tpv3, MikroTik unmanaged) */
+	bool is_static;
+	uint32_t static_local_sid; /* we accept data carrying it */
+	uint32_t static_remote_sid; /* we send it */
+	/* `l2tp static cookie receive|send HEX|none` */
+	uint8_t static_rx_cookie[8]; /* what we check in received data */
+	unsigned static_rx_cookie_len; /* 0, 4, 8 */
+	uint8_t static_tx_cookie[8]; /* what we put in sent data */
+	unsigned static_tx_cookie_len;
+
 	char ifname[IFNAMSIZ]; /* "tunnelN": the TAP port's name */
 	char bridge[IFNAMSIZ]; /* bridge whose members include tunnelN, "" = none */
 };

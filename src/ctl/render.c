@@ -106,7 +106,19 @@ static void print_duration(FILE *out, uint64_t s, bool ja)
 
 static void text_session(FILE *out, const json_t *s, bool ja)
 {
-	fprintf(out, "%s%s\n", lbl(L_SSTATE, ja), str(s, "state", "-"));
+	if (json_is_true(json_object_get(s, "static"))) {
+		/* `l2tp static session`: no control connection; data seen is its liveness */
+		const json_t *ago = json_object_get(s, "last_rx_ago");
+
+		fprintf(out, "%s%s", lbl(L_SSTATE, ja), str(s, "state", "-"));
+		if (json_is_integer(ago))
+			fprintf(out, ja ? " (%" PRIu64 "秒前にデータ受信)\n" : " (data seen %" PRIu64 " s ago)\n",
+				num(s, "last_rx_ago"));
+		else
+			fputs(ja ? " (データ未受信)\n" : " (no data seen yet)\n", out);
+	} else {
+		fprintf(out, "%s%s\n", lbl(L_SSTATE, ja), str(s, "state", "-"));
+	}
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LSID, ja), num(s, "local_session_id"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RSID, ja), num(s, "remote_session_id"));
 	fprintf(out, lbl(L_CIRCUIT, ja), str(s, "circuit_local", "-"), str(s, "circuit_remote", "-"));

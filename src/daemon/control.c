@@ -119,6 +119,49 @@ static json_t *session_json_base(const struct tunnel *t, const struct fsm_sessio
 			 "tx_errors", (json_int_t)c.tx_errors);
 }
 
+/*
+ * `l2tp static session`: no control connection, so its liveness is data
+ * seen recently: static-up when data came within the keepalive's
+ * interval × count (30 s with keepalive off), else static-idle.
+ */
+static json_t *static_session_json(const struct tunnel *t, uint64_t now)
+{
+	const struct cfg_tunnel *ct = t->cfg;
+	int64_t ago = tunnel_static_last_rx_ago(t);
+	int64_t window = ct->keepalive ? (int64_t)ct->keepalive_interval * ct->keepalive_count : 30;
+	struct dp_counters c;
+	json_t *o;
+
+	tunnel_static_counters(t, &c);
+	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		      "state", ago >= 0 && ago <= window ? "static-up" : "static-idle",
+		      "local_session_id", (json_int_t)ct->static_local_sid,
+		      "remote_session_id", (json_int_t)ct->static_remote_sid,
+		      "remote_end_id", "",
+		      "circuit_local", "UP",
+		      "circuit_remote", ago >= 0 && ago <= window ? "UP" : "DOWN",
+		      "connection_time", (json_int_t)(now - t->static_up_ms) / 1000,
+		      "rx_packets", (json_int_t)c.rx_packets,
+		      "rx_octets", (json_int_t)c.rx_octets,
+		      "tx_packets", (json_int_t)c.tx_packets,
+		      "tx_octets", (json_int_t)c.tx_octets,
+		      "rx_cookie_drops", (json_int_t)c.rx_cookie_drops,
+		      "rx_malformed_drops", (json_int_t)c.rx_malformed_drops,
+		      "rx_tap_errors", (json_int_t)c.rx_tap_errors,
+		      "tx_errors", (json_int_t)c.tx_errors);
+	if (o) {
+		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)ct->static_rx_cookie_len));
+		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)ct->static_tx_cookie_len));
+		json_object_set_new(o, "rx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
+		json_object_set_new(o, "tx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
+		json_object_set_new(o, "mismatch", json_string(""));
+		json_object_set_new(o, "static", json_true());
+		json_object_set_new(o, "last_rx_ago", ago >= 0 ? json_integer((json_int_t)ago) : json_null());
+		json_object_set_new(o, "liveness_window", json_integer((json_int_t)window));
+	}
+	return o;
+}
+
 static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 {
 	const struct fsm_tunnel *f = &t->fsm;
@@ -130,17 +173,19 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 	tunnel_fsm_stats(t, &st);
 	for (size_t i = 0; i < f->n_sessions; i++)
 		json_array_append_new(sessions, session_json(t, &f->sessions[i], now));
+	if (t->cfg->is_static && t->dps)
+		json_array_append_new(sessions, static_session_json(t, now));
 	snprintf(rid, sizeof(rid), "%u.%u.%u.%u", f->peer_router_id >> 24, (f->peer_router_id >> 16) & 0xff,
 		 (f->peer_router_id >> 8) & 0xff, f->peer_router_id & 0xff);
 	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
 		      " s:I, s:I, s:I, s:s, s:o}",
 		      "id", (json_int_t)t->cfg->id,
-		      "state", fsm_tunnel_state_name(f->state),
+		      "state", t->cfg->is_static ? (t->dps ? "static" : "idle") : fsm_tunnel_state_name(f->state),
 		      "version", "L2TPv3",
-		      "role", t->fconf.initiator ? "initiator" : "responder",
+		      "role", t->cfg->is_static ? "static" : t->fconf.initiator ? "initiator" : "responder",
 		      "local_tunnel_id", (json_int_t)(active ? f->local_ccid : 0),
 		      "remote_tunnel_id", (json_int_t)(active ? f->remote_ccid : 0),
-		      "local_address", addr_json(&t->local, active && t->local.ss_family != AF_UNSPEC),
+		      "local_address", addr_json(&t->local, (active || t->dps) && t->local.ss_family != AF_UNSPEC),
 		      "remote_address", addr_json(&t->peer, t->peer_known),
 		      "local_port", (json_int_t)L2TP_UDP_PORT,
 		      "remote_port", (json_int_t)(t->peer_known ? addr_port(&t->peer) : 0),

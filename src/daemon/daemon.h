@@ -88,6 +88,7 @@ struct tunnel {
 	int tap_fd;
 	bool tap_created;
 	struct dp_session *dps; /* the session's data path (one session) */
+	uint64_t static_up_ms; /* `l2tp static session`: when its data path was added, 0 = none */
 
 	struct event *timer; /* fsm deadline */
 	struct event *reconnect; /* always-on */
@@ -174,6 +175,10 @@ void tunnel_admin_up(struct tunnel *t);
 void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret);
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret);
 void tunnel_clear_counters(struct tunnel *t);
+/* `l2tp static session`: its counters, and seconds since it last received
+ * data (-1: never, or no data path) */
+void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret);
+int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
 /* "203.0.113.2:1701" */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);

@@ -102,6 +102,8 @@ static bool sid_in_use(struct daemon *d, uint32_t sid)
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		const struct fsm_tunnel *f = &d->tunnels[i]->fsm;
 
+		if (d->tunnels[i]->cfg->is_static && d->tunnels[i]->cfg->static_local_sid == sid)
+			return true;
 		for (size_t j = 0; j < f->n_sessions; j++)
 			if (f->sessions[j].local_sid == sid)
 				return true;
@@ -118,6 +120,18 @@ static uint32_t fsm_alloc_sid_cb(void *ctx)
 		fsm_random_cb(NULL, &sid, sizeof(sid));
 	} while (sid == 0 || sid_in_use(t->d, sid));
 	return sid;
+}
+
+static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
+{
+	/* auto: WAN MTU 1500 - 50 bytes of tunnel overhead - 40 (IPv4+TCP)
+	 * or 60 (IPv6+TCP) */
+	if (t->cfg->mss_mode == CFG_MSS_AUTO) {
+		c->mss4 = 1410;
+		c->mss6 = 1390;
+	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {
+		c->mss4 = c->mss6 = (uint16_t)t->cfg->mss_value;
+	}
 }
 
 static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
@@ -143,14 +157,7 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	c.peer = t->peer;
 	c.local = t->local;
 	c.tap_fd = t->tap_fd;
-	/* auto: WAN MTU 1500 - 50 bytes of tunnel overhead - 40 (IPv4+TCP)
-	 * or 60 (IPv6+TCP) */
-	if (t->cfg->mss_mode == CFG_MSS_AUTO) {
-		c.mss4 = 1410;
-		c.mss6 = 1390;
-	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {
-		c.mss4 = c.mss6 = (uint16_t)t->cfg->mss_value;
-	}
+	set_mss(t, &c);
 	r = dp_session_add(t->d->dp, &c, &t->dps);
 	if (r < 0) {
 		errno = -r;
@@ -175,6 +182,7 @@ static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_ses
 }
 
 static void schedule_reconnect(struct tunnel *t);
+static void static_start(struct tunnel *t);
 
 static const char *tunnel_event_name(const struct fsm_event *ev)
 {
@@ -461,6 +469,10 @@ static void schedule_reconnect(struct tunnel *t)
 	if (t->restart_pending) {
 		t->restart_pending = false;
 		t->backoff_ms = 0;
+		if (t->cfg->is_static) { /* a connection made static by a reload */
+			static_start(t);
+			return;
+		}
 		if (t->fconf.initiator && !t->admin_down && !t->d->stopping)
 			schedule_now(t);
 		return;
@@ -490,7 +502,7 @@ static void fill_fsm_conf(struct tunnel *t)
 
 	memset(f, 0, sizeof(*f));
 	f->id = c->id;
-	f->initiator = c->has_endpoint;
+	f->initiator = c->has_endpoint && !c->is_static;
 	snprintf(f->host_name, sizeof(f->host_name), "%s", c->hostname[0] ? c->hostname : t->d->hostname);
 	snprintf(f->vendor_name, sizeof(f->vendor_name), "%s", L2TPV3D_VENDOR_NAME);
 	f->router_id = c->local_router_id;
@@ -611,10 +623,73 @@ void tunnel_free(struct tunnel *t)
 	free(t);
 }
 
+/* `l2tp static session`: the data-path session straight away, no control
+ * connection; the sublayer is the same both ways, as with `ip l2tp` */
+static void static_stop(struct tunnel *t)
+{
+	if (!t->dps)
+		return;
+	dp_session_del(t->d->dp, t->dps);
+	t->dps = NULL;
+	t->static_up_ms = 0;
+	log_info("tunnel %u: static session %u/%u removed", t->cfg->id, t->cfg->static_local_sid,
+		 t->cfg->static_remote_sid);
+	control_event(t->d, &(struct ctl_event){ .event = "session-down", .tunnel = t->cfg->id,
+						 .local_sid = t->cfg->static_local_sid,
+						 .remote_sid = t->cfg->static_remote_sid, .reason = "static" });
+}
+
+static void static_start(struct tunnel *t)
+{
+	const struct cfg_tunnel *ct = t->cfg;
+	struct dp_session_conf c;
+	char peer[64];
+	int r;
+
+	static_stop(t);
+	if (t->d->stopping || t->admin_down || t->removing)
+		return;
+	t->peer = ct->remote;
+	t->peer_known = true;
+	memset(&t->local, 0, sizeof(t->local));
+	if (ct->has_local_address)
+		t->local = ct->local;
+	memset(&c, 0, sizeof(c));
+	c.local_sid = ct->static_local_sid;
+	c.remote_sid = ct->static_remote_sid;
+	memcpy(c.rx_cookie, ct->static_rx_cookie, sizeof(c.rx_cookie));
+	c.rx_cookie_len = ct->static_rx_cookie_len;
+	memcpy(c.tx_cookie, ct->static_tx_cookie, sizeof(c.tx_cookie));
+	c.tx_cookie_len = ct->static_tx_cookie_len;
+	c.rx_l2ss = c.tx_l2ss = ct->dp.l2ss;
+	c.peer = t->peer;
+	c.local = t->local;
+	c.tap_fd = t->tap_fd;
+	set_mss(t, &c);
+	r = dp_session_add(t->d->dp, &c, &t->dps);
+	if (r < 0) {
+		errno = -r;
+		log_warn("tunnel %u: cannot start the static session %u", ct->id, ct->static_local_sid);
+		t->dps = NULL;
+		return;
+	}
+	t->static_up_ms = now_ms();
+	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s), no control connection",
+		 ct->id, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
+		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none");
+	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
+						 .local_sid = ct->static_local_sid,
+						 .remote_sid = ct->static_remote_sid, .reason = "static" });
+}
+
 void tunnel_start(struct tunnel *t)
 {
 	t->idle_since_ms = now_ms();
 	idle_arm(t);
+	if (t->cfg->is_static) {
+		static_start(t);
+		return;
+	}
 	if (t->fconf.initiator) {
 		connect_now(t);
 		return;
@@ -716,6 +791,10 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
+	if (t->cfg->is_static) {
+		snprintf(why, whylen, "tunnel %u is a static session", t->cfg->id);
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
 	if (t->fconf.initiator) {
 		snprintf(why, whylen, "tunnel %u is an initiator", t->cfg->id);
 		return L2TP_STOPCCN_ERROR;
@@ -773,6 +852,7 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 	t->idle_since_ms = now_ms();
 	idle_arm(t);
 	if (tunnel_is_idle(t)) {
+		static_stop(t);
 		if (!t->admin_down)
 			tunnel_start(t);
 		return;
@@ -796,6 +876,7 @@ void tunnel_remove(struct tunnel *t)
 	t->restart_pending = false;
 	evtimer_del(t->idle);
 	evtimer_del(t->reconnect);
+	static_stop(t);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "removed from the configuration", now_ms());
 		tunnel_arm(t);
@@ -816,6 +897,8 @@ void tunnel_admin_down(struct tunnel *t)
 	log_notice("tunnel %u: administratively down, peer %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
 	control_event(t->d, &(struct ctl_event){ .event = "admin-down", .tunnel = t->cfg->id,
 						 .peer = t->peer_known ? peer : NULL });
+	if (t->cfg->is_static)
+		static_stop(t);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
 		tunnel_arm(t);
@@ -845,14 +928,14 @@ static uint64_t minus(uint64_t a, uint64_t b)
 	return a >= b ? a - b : a;
 }
 
-void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret)
+static void counters(const struct tunnel *t, const struct dp_session *dps, uint32_t sid, struct dp_counters *ret)
 {
 	struct dp_counters c;
 
 	memset(&c, 0, sizeof(c));
-	if (s->user)
-		dp_session_counters(s->user, &c);
-	if (t->clear_sid && t->clear_sid == s->local_sid) {
+	if (dps)
+		dp_session_counters(dps, &c);
+	if (t->clear_sid && t->clear_sid == sid) {
 		c.rx_packets = minus(c.rx_packets, t->clear_dp.rx_packets);
 		c.rx_octets = minus(c.rx_octets, t->clear_dp.rx_octets);
 		c.tx_packets = minus(c.tx_packets, t->clear_dp.tx_packets);
@@ -863,6 +946,28 @@ void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s
 		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
 	}
 	*ret = c;
+}
+
+void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret)
+{
+	counters(t, s->user, s->local_sid, ret);
+}
+
+void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret)
+{
+	counters(t, t->dps, t->cfg->static_local_sid, ret);
+}
+
+int64_t tunnel_static_last_rx_ago(const struct tunnel *t)
+{
+	uint64_t last, now = now_ms() / 1000;
+
+	if (!t->dps)
+		return -1;
+	last = dp_session_last_rx(t->dps);
+	if (!last)
+		return -1;
+	return now > last ? (int64_t)(now - last) : 0;
 }
 
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)
@@ -886,6 +991,10 @@ void tunnel_clear_counters(struct tunnel *t)
 	/* one session per tunnel for now (see fsm_session_up_cb) */
 	memset(&t->clear_dp, 0, sizeof(t->clear_dp));
 	t->clear_sid = 0;
+	if (t->cfg->is_static && t->dps) {
+		dp_session_counters(t->dps, &t->clear_dp);
+		t->clear_sid = t->cfg->static_local_sid;
+	}
 	for (size_t i = 0; i < t->fsm.n_sessions; i++) {
 		const struct fsm_session *s = &t->fsm.sessions[i];
 

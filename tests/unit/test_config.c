@@ -764,6 +764,90 @@ static void test_dataplane_defaults(void **state)
 	run_free(&r);
 }
 
+static void test_static_session(void **state)
+{
+	struct run r;
+	const struct cfg_tunnel *t;
+	char *printed;
+
+	(void)state;
+	parse_verify(&r, "bridge member br0 tunnel1 tunnel2\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.1 203.0.113.2\n l2tp static session 0xAAAA 48059\n"
+			 " l2tp static cookie receive 11223344\n l2tp static cookie send 0x1122334455667788\n"
+			 " l2tp remote port 1702\n tunnel enable 1\n"
+			 "tunnel select 2\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 203.0.113.3\n"
+			 " l2tp static session 4294967295 1\n l2tp static cookie receive 11223344\n"
+			 " l2tp static cookie receive none\n tunnel enable 2\nl2tp service on\n");
+	assert_int_equal(r.parse_r, 0);
+	assert_int_equal(r.verify_r, 0);
+	assert_int_equal(r.d.n, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_true(t->is_static);
+	assert_int_equal(t->static_local_sid, 0xAAAA);
+	assert_int_equal(t->static_remote_sid, 0xBBBB);
+	assert_int_equal(t->static_rx_cookie_len, 4);
+	assert_memory_equal(t->static_rx_cookie, "\x11\x22\x33\x44", 4);
+	assert_int_equal(t->static_tx_cookie_len, 8);
+	assert_memory_equal(t->static_tx_cookie, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&t->remote)->sin_port), 1702);
+	t = cfg_tunnel_find(r.c, 2);
+	assert_int_equal(t->static_local_sid, 0xffffffffu);
+	assert_int_equal(t->static_rx_cookie_len, 0);
+	printed = print_text(r.c);
+	assert_non_null(strstr(printed, " l2tp static session 43690 48059\n l2tp static cookie receive 11223344\n"
+				 " l2tp static cookie send 1122334455667788\n"));
+	free(printed);
+	assert_round_trip(r.c, true);
+	assert_true(cfg_tunnel_equal(cfg_tunnel_find(r.c, 1), cfg_tunnel_find(r.c, 1)));
+	run_free(&r);
+
+	/* bad values: session ID 0 or too big, cookies of other lengths */
+	parse_only(&r, "tunnel select 1\n l2tp static session 0 5\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp static session 0 5': expected two Session IDs "
+			       "1..4294967295 (decimal or 0x hex), the local one (we accept) then the remote one "
+			       "(we send)");
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp static session 1 4294967296\n");
+	assert_int_equal(r.d.n_errors, 1);
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp static session 0x 5\n");
+	assert_int_equal(r.d.n_errors, 1);
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp static cookie send 112233\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp static cookie send 112233': expected none or a cookie "
+			       "of 8 or 16 hex digits (4 or 8 bytes)");
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp static cookie both 11223344\n");
+	assert_int_equal(r.d.n_errors, 1);
+	run_free(&r);
+
+	/* static needs an endpoint; excludes a hub; auth and cookie lines ignored */
+	parse_verify(&r, "bridge member br0 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " l2tp static session 1 2\n l2tp hub on\n tunnel enable 1\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: error: tunnel 1: 'l2tp static session' needs 'tunnel endpoint address' "
+			       "(there is no control connection to learn the peer from)\n"
+			       "t.conf:2: error: tunnel 1: 'l2tp hub on' and 'l2tp static session' exclude each other");
+	assert_int_equal(r.verify_r, -EINVAL);
+	run_free(&r);
+	parse_verify(&r, "bridge member br0 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp static session 1 2\n l2tp tunnel auth on k\n"
+			 " l2tp cookie length 4\n tunnel enable 1\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: warning: tunnel 1: 'l2tp tunnel auth' is ignored by a static session "
+			       "(no control connection)\n"
+			       "t.conf:2: warning: tunnel 1: 'l2tp cookie length|value' is ignored by a static "
+			       "session: use 'l2tp static cookie receive|send'");
+	assert_int_equal(r.verify_r, 0);
+	run_free(&r);
+
+	/* two static sessions with the same local Session ID */
+	parse_verify(&r, "bridge member br0 tunnel1 tunnel2\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp static session 7 2\n tunnel enable 1\n"
+			 "tunnel select 2\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 203.0.113.3\n"
+			 " l2tp static session 0x7 3\n tunnel enable 2\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:7: error: tunnel 2: static local Session ID 7 is also tunnel 1's");
+	run_free(&r);
+}
+
 static void test_dataplane_lines(void **state)
 {
 	struct run r;
@@ -2083,6 +2167,7 @@ int main(void)
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_load_file_too_large),
 		cmocka_unit_test(test_load_with_errors_returns_einval),
+		cmocka_unit_test(test_static_session),
 		cmocka_unit_test(test_golden_files),
 
 		cmocka_unit_test(test_fuzz_random_bytes),
