@@ -134,6 +134,25 @@ static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 	}
 }
 
+/* Complete a data-path session with what every kind shares (peer, source
+ * address, TAP, MSS clamp) and start it; logs once on failure. */
+static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char *what)
+{
+	int r;
+
+	c->peer = t->peer;
+	c->local = t->local;
+	c->tap_fd = t->tap_fd;
+	set_mss(t, c);
+	r = dp_session_add(t->d->dp, c, &t->dps);
+	if (r < 0) {
+		errno = -r;
+		log_warn("tunnel %u: cannot start the data path of %s %u", t->cfg->id, what, c->local_sid);
+		t->dps = NULL;
+	}
+	return r;
+}
+
 static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
 {
 	struct tunnel *t = ctx;
@@ -154,17 +173,9 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	memcpy(c.rx_cookie, s->rx_cookie, s->rx_cookie_len);
 	c.rx_cookie_len = s->rx_cookie_len;
 	c.rx_l2ss = s->rx_l2ss;
-	c.peer = t->peer;
-	c.local = t->local;
-	c.tap_fd = t->tap_fd;
-	set_mss(t, &c);
-	r = dp_session_add(t->d->dp, &c, &t->dps);
-	if (r < 0) {
-		errno = -r;
-		log_warn("tunnel %u: cannot start data path for session %u", t->cfg->id, s->local_sid);
-		t->dps = NULL;
+	r = tunnel_dp_add(t, &c, "session");
+	if (r < 0)
 		return r;
-	}
 	s->user = t->dps;
 	return 0;
 }
@@ -644,7 +655,6 @@ static void static_start(struct tunnel *t)
 	const struct cfg_tunnel *ct = t->cfg;
 	struct dp_session_conf c;
 	char peer[64];
-	int r;
 
 	static_stop(t);
 	if (t->d->stopping || t->admin_down || t->removing)
@@ -662,17 +672,8 @@ static void static_start(struct tunnel *t)
 	memcpy(c.tx_cookie, ct->static_tx_cookie, sizeof(c.tx_cookie));
 	c.tx_cookie_len = ct->static_tx_cookie_len;
 	c.rx_l2ss = c.tx_l2ss = ct->dp.l2ss;
-	c.peer = t->peer;
-	c.local = t->local;
-	c.tap_fd = t->tap_fd;
-	set_mss(t, &c);
-	r = dp_session_add(t->d->dp, &c, &t->dps);
-	if (r < 0) {
-		errno = -r;
-		log_warn("tunnel %u: cannot start the static session %u", ct->id, ct->static_local_sid);
-		t->dps = NULL;
+	if (tunnel_dp_add(t, &c, "static session") < 0)
 		return;
-	}
 	t->static_up_ms = now_ms();
 	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s), no control connection",
 		 ct->id, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
