@@ -1632,10 +1632,6 @@ static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_d
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp data sequencing on' needs 'l2tp l2-specific-sublayer default' "
 			     "(the sequence number travels in the sublayer)", t->id);
-	else if (r >= 0 && dp->data_seq)
-		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
-			     "tunnel %u: 'l2tp data sequencing on' is not supported yet: the data path "
-			     "neither sends nor checks sequence numbers", t->id);
 	if (r >= 0 && dp->local_port != L2TP_PORT)
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp local port %u' is not implemented yet: l2tpv3d listens on "
