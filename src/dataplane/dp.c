@@ -1277,6 +1277,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->dp = dp;
 	s->conf = *conf;
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
+	s->tx_ns = conf->tx_seq_first & L2TP_SEQ24_MASK;
 	dp_tap_offload(s);
 	r = dp_dest_prepare(dp, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)

@@ -54,6 +54,7 @@ struct dp_session_conf {
 	 * received packets newer than the last one (see dp.c) */
 	bool tx_seq; /* the peer asked for sequenced data (needs tx_l2ss) */
 	bool rx_seq; /* we asked for it (needs rx_l2ss) */
+	uint32_t tx_seq_first; /* number of the first datagram sent (24 bits): 0, as Linux starts */
 	struct sockaddr_storage peer; /* where data goes */
 	struct sockaddr_storage local; /* source address for data (port ignored); AF_UNSPEC = kernel picks */
 	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
