@@ -73,7 +73,7 @@ struct fsm_tunnel_conf {
 	bool data_seq; /* we ask for sequenced data (Data Sequencing 2; implies l2ss) */
 };
 
-#define FSM_MISMATCH_MAX 192
+#define FSM_MISMATCH_MAX 320 /* room for the cookie, sublayer and sequencing notes at once */
 
 enum fsm_tunnel_state {
 	FSM_T_IDLE,

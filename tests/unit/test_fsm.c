@@ -2776,6 +2776,9 @@ static void test_session_sequencing_one_way(void **state)
 			w->a.conf.data_seq = w->a.conf.l2ss = true;
 		else
 			w->b.conf.data_seq = w->b.conf.l2ss = true;
+		/* and cookies of other lengths: three notes, none cut off */
+		w->a.conf.cookie_len = 8;
+		w->b.conf.cookie_len = 4;
 		start(w);
 		establish(w);
 		sa = &w->a.t.sessions[0];
@@ -2790,6 +2793,9 @@ static void test_session_sequencing_one_way(void **state)
 					"(we number nothing, check what we receive)"));
 		assert_non_null(strstr(other->mismatch, "data sequencing: peer asked for it (2), ours is off "
 					"(adopted: we number what we send)"));
+		assert_non_null(strstr(other->mismatch, "cookie length: "));
+		assert_non_null(strstr(other->mismatch, "l2-specific-sublayer: "));
+		assert_string_equal(w->a.t.mismatch, sa->mismatch);
 		assert_true(has_ev(&w->a, FSM_EV_MISMATCH, "data sequencing"));
 		assert_true(has_ev(&w->b, FSM_EV_MISMATCH, "data sequencing"));
 		world_free(w);
