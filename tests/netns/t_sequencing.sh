@@ -125,7 +125,8 @@ for rev in "" -R; do
 		"$OUT/iperf3$rev.json") Mbit/s, $(jq -r '.end.sum_sent.retransmits' "$OUT/iperf3$rev.json") retransmits"
 done
 for ns in r1 r2; do
-	(( $(sess $ns rx_packets) > 5000 ))
+	log "after TCP: $ns rx/tx packets $(sess $ns rx_packets)/$(sess $ns tx_packets), tx_errors $(sess $ns tx_errors), rx_tap_errors $(sess $ns rx_tap_errors)"
+	(( $(sess $ns rx_packets) > 2000 ))
 	_expect "after TCP: $ns rx_seq_drops" "$(sess $ns rx_seq_drops)" 0
 	_expect "after TCP: $ns rx_seq_missing" "$(sess $ns rx_seq_missing)" 0
 done
