@@ -26,14 +26,6 @@ topo_create
 
 SEQ_LINES=("l2tp l2-specific-sublayer default" "l2tp data sequencing on")
 
-# conf_with NS LINES...: NS's configuration with LINES after the
-# encapsulation line of its tunnel.
-conf_with() {
-	local ns=$1; shift
-	"conf_$ns" | awk -v add="$(printf ' %s\n' "$@")" \
-		'{ print } /^ tunnel encapsulation l2tpv3-raw/ && add != "" { print add }'
-}
-
 # start_case TAG: r2 with R2_LINES, r1 with R1_LINES, up and paired.
 start_case() {
 	LOGTAG=$1
