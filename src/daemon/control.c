@@ -134,24 +134,26 @@ static json_t *session_json_base(const struct tunnel *t, const struct fsm_sessio
 /*
  * `l2tp static session`: no control connection, so its liveness is data
  * seen recently: static-up when data came within the keepalive's
- * interval × count (30 s with keepalive off), else static-idle.
+ * interval × count (30 s with keepalive off), or when the probe of `l2tp
+ * static probe` is answered (tunnel_probe.c), else static-idle.
  */
 static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 {
 	const struct cfg_tunnel *ct = t->cfg;
 	int64_t ago = tunnel_static_last_rx_ago(t);
 	int64_t window = ct->keepalive ? (int64_t)ct->keepalive_interval * ct->keepalive_count : 30;
+	bool up = (ago >= 0 && ago <= window) || tunnel_probe_up(t);
 	struct dp_counters c;
 	json_t *o;
 
 	tunnel_static_counters(t, &c);
 	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		      "state", ago >= 0 && ago <= window ? "static-up" : "static-idle",
+		      "state", up ? "static-up" : "static-idle",
 		      "local_session_id", (json_int_t)ct->static_local_sid,
 		      "remote_session_id", (json_int_t)ct->static_remote_sid,
 		      "remote_end_id", "",
 		      "circuit_local", "UP",
-		      "circuit_remote", ago >= 0 && ago <= window ? "UP" : "DOWN",
+		      "circuit_remote", up ? "UP" : "DOWN",
 		      "connection_time", (json_int_t)(now - t->static_up_ms) / 1000,
 		      "rx_packets", (json_int_t)c.rx_packets,
 		      "rx_octets", (json_int_t)c.rx_octets,
@@ -171,6 +173,7 @@ static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 		json_object_set_new(o, "static", json_true());
 		json_object_set_new(o, "last_rx_ago", ago >= 0 ? json_integer((json_int_t)ago) : json_null());
 		json_object_set_new(o, "liveness_window", json_integer((json_int_t)window));
+		tunnel_probe_json(t, o, now);
 	}
 	return o;
 }
