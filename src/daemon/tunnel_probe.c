@@ -138,7 +138,7 @@ static void probe_rx_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int i = 0; i < PROBE_RX_BATCH; i++) {
-		struct sockaddr_ll from;
+		struct sockaddr_ll from = { 0 };
 		socklen_t flen = sizeof(from);
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &flen);
 		enum probe_verdict v;
