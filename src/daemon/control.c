@@ -79,12 +79,24 @@ static const char *auth_name(enum fsm_auth a)
 
 static json_t *session_json_base(const struct tunnel *t, const struct fsm_session *s, uint64_t now);
 
+/* Data sequencing of a session: each direction and its counters */
+static void seq_json(json_t *o, bool rx_seq, bool tx_seq, const struct dp_counters *c)
+{
+	json_object_set_new(o, "rx_sequencing", json_boolean(rx_seq));
+	json_object_set_new(o, "tx_sequencing", json_boolean(tx_seq));
+	json_object_set_new(o, "rx_seq_drops", json_integer((json_int_t)c->rx_seq_drops));
+	json_object_set_new(o, "rx_seq_missing", json_integer((json_int_t)c->rx_seq_missing));
+}
+
 /* A session: its state and counters, then its data-plane settings */
 static json_t *session_json(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
 {
 	json_t *o = session_json_base(t, s, now);
+	struct dp_counters c;
 
 	if (o) {
+		tunnel_session_counters(t, s, &c);
+		seq_json(o, s->rx_seq, s->tx_seq, &c);
 		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)s->rx_cookie_len));
 		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)s->tx_cookie_len));
 		json_object_set_new(o, "rx_l2ss", json_string(s->rx_l2ss ? "default" : "none"));
@@ -154,6 +166,7 @@ static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)ct->static_tx_cookie_len));
 		json_object_set_new(o, "rx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
 		json_object_set_new(o, "tx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
+		seq_json(o, ct->dp.data_seq, ct->dp.data_seq, &c);
 		json_object_set_new(o, "mismatch", json_string(""));
 		json_object_set_new(o, "static", json_true());
 		json_object_set_new(o, "last_rx_ago", ago >= 0 ? json_integer((json_int_t)ago) : json_null());
@@ -177,7 +190,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		json_array_append_new(sessions, static_session_json(t, now));
 	snprintf(rid, sizeof(rid), "%u.%u.%u.%u", f->peer_router_id >> 24, (f->peer_router_id >> 16) & 0xff,
 		 (f->peer_router_id >> 8) & 0xff, f->peer_router_id & 0xff);
-	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
+	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
 		      " s:I, s:I, s:I, s:s, s:o}",
 		      "id", (json_int_t)t->cfg->id,
 		      "state", t->cfg->is_static ? (t->dps ? "static" : "idle") : fsm_tunnel_state_name(f->state),
@@ -187,7 +200,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "remote_tunnel_id", (json_int_t)(active ? f->remote_ccid : 0),
 		      "local_address", addr_json(&t->local, (active || t->dps) && t->local.ss_family != AF_UNSPEC),
 		      "remote_address", addr_json(&t->peer, t->peer_known),
-		      "local_port", (json_int_t)L2TP_UDP_PORT,
+		      "encapsulation", t->cfg->encap == CFG_ENCAP_IP ? "ip" : "udp",
+		      "local_port", (json_int_t)(t->cfg->encap == CFG_ENCAP_IP ? 0 : t->cfg->dp.local_port),
 		      "remote_port", (json_int_t)(t->peer_known ? addr_port(&t->peer) : 0),
 		      "peer_vendor_name", f->peer_vendor_name,
 		      "peer_host_name", f->peer_host_name,

@@ -51,6 +51,9 @@ struct daemon {
 	char hostname[256];
 
 	int udp_fd;
+	int ip_fd[2]; /* raw IP/115 sockets, IPv4 and IPv6; -1 until a tunnel needs them */
+	int udp_extra[8]; /* UDP sockets of other local ports (`l2tp local port`), -1 = none */
+	uint16_t udp_extra_port[8];
 	int ctrl_pair[2]; /* [0] control thread end, [1] data thread end */
 	struct dp *dp;
 	struct nl_ctx *nl;
@@ -158,7 +161,8 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 /* Responder: can this tunnel take an SCCRQ from peer? 0 yes, else StopCCN result and why. */
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, char *why, size_t whylen);
+		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
+		       size_t whylen);
 void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 void tunnel_shutdown(struct tunnel *t);
@@ -179,8 +183,16 @@ void tunnel_clear_counters(struct tunnel *t);
  * data (-1: never, or no data path) */
 void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret);
 int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
-/* "203.0.113.2:1701" */
+/* "203.0.113.2:1701"; an IP/115 endpoint (port 0) as "203.0.113.2 (IP)" */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
+/*
+ * Endpoints of IP encapsulation (IP protocol 115) carry port 0 in the
+ * daemon, which no UDP endpoint can: one address says where and how, so
+ * comparing addresses also tells the transports apart.
+ */
+enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
+/* The port in host order, 0 for AF_UNSPEC. */
+unsigned sockaddr_port(const struct sockaddr_storage *ss);
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* control.c */

@@ -40,15 +40,39 @@ void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+		if (s4->sin_port == 0)
+			snprintf(buf, len, "%s (IP)", a);
+		else
+			snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+		if (s6->sin6_port == 0)
+			snprintf(buf, len, "%s (IP)", a);
+		else
+			snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
 	} else {
 		snprintf(buf, len, "-");
 	}
+}
+
+unsigned sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_port ? DP_ENCAP_UDP : DP_ENCAP_IP;
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)ss)->sin6_port ? DP_ENCAP_UDP : DP_ENCAP_IP;
+	return DP_ENCAP_UDP;
 }
 
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -122,13 +146,38 @@ static uint32_t fsm_alloc_sid_cb(void *ctx)
 	return sid;
 }
 
+/* Where an initiator or static session sends from at first: the
+ * configured local address; else, with `l2tp local port`, any address on
+ * that port; else the kernel picks (AF_UNSPEC). */
+static void initial_local(const struct cfg_tunnel *ct, struct sockaddr_storage *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (ct->has_local_address) {
+		*ret = ct->local;
+	} else if (ct->encap == CFG_ENCAP_UDP && ct->dp.local_port != L2TP_UDP_PORT) {
+		ret->ss_family = ct->remote.ss_family;
+		if (ret->ss_family == AF_INET)
+			((struct sockaddr_in *)ret)->sin_port = htons(ct->dp.local_port);
+		else
+			((struct sockaddr_in6 *)ret)->sin6_port = htons(ct->dp.local_port);
+	}
+}
+
 static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 {
-	/* auto: WAN MTU 1500 - 50 bytes of tunnel overhead - 40 (IPv4+TCP)
-	 * or 60 (IPv6+TCP) */
+	/* auto: WAN MTU 1500 - tunnel overhead - 40 (IPv4+TCP) or 60
+	 * (IPv6+TCP).  The overhead is the outer IP header (20 or 40), UDP
+	 * and the L2TP header (8 + 8) or, over IP, the Session ID (4), the
+	 * cookie, the sublayer (4) and the inner Ethernet header (14): 50 for
+	 * the Yamaha case, as protocol.md §9 tabulates.  The larger of the
+	 * two directions' headers counts. */
 	if (t->cfg->mss_mode == CFG_MSS_AUTO) {
-		c->mss4 = 1410;
-		c->mss6 = 1390;
+		size_t cookie = c->tx_cookie_len > c->rx_cookie_len ? c->tx_cookie_len : c->rx_cookie_len;
+		size_t over = (t->peer.ss_family == AF_INET6 ? 40 : 20) +
+			      (c->encap == DP_ENCAP_IP ? 4 : 16) + cookie + (c->tx_l2ss || c->rx_l2ss ? 4 : 0) + 14;
+
+		c->mss4 = (uint16_t)(1500 - over - 40);
+		c->mss6 = (uint16_t)(1500 - over - 60);
 	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {
 		c->mss4 = c->mss6 = (uint16_t)t->cfg->mss_value;
 	}
@@ -143,6 +192,7 @@ static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char
 	c->peer = t->peer;
 	c->local = t->local;
 	c->tap_fd = t->tap_fd;
+	c->encap = t->cfg->encap == CFG_ENCAP_IP ? DP_ENCAP_IP : DP_ENCAP_UDP;
 	set_mss(t, c);
 	r = dp_session_add(t->d->dp, c, &t->dps);
 	if (r < 0) {
@@ -173,6 +223,8 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	memcpy(c.rx_cookie, s->rx_cookie, s->rx_cookie_len);
 	c.rx_cookie_len = s->rx_cookie_len;
 	c.rx_l2ss = s->rx_l2ss;
+	c.tx_seq = s->tx_seq;
+	c.rx_seq = s->rx_seq;
 	r = tunnel_dp_add(t, &c, "session");
 	if (r < 0)
 		return r;
@@ -435,9 +487,7 @@ static void connect_now(struct tunnel *t)
 		return;
 	t->peer = t->cfg->remote;
 	t->peer_known = true;
-	memset(&t->local, 0, sizeof(t->local));
-	if (t->cfg->has_local_address)
-		t->local = t->cfg->local;
+	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
 	log_info("tunnel %u: connecting to %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
@@ -661,9 +711,7 @@ static void static_start(struct tunnel *t)
 		return;
 	t->peer = ct->remote;
 	t->peer_known = true;
-	memset(&t->local, 0, sizeof(t->local));
-	if (ct->has_local_address)
-		t->local = ct->local;
+	initial_local(ct, &t->local);
 	memset(&c, 0, sizeof(c));
 	c.local_sid = ct->static_local_sid;
 	c.remote_sid = ct->static_remote_sid;
@@ -672,12 +720,14 @@ static void static_start(struct tunnel *t)
 	memcpy(c.tx_cookie, ct->static_tx_cookie, sizeof(c.tx_cookie));
 	c.tx_cookie_len = ct->static_tx_cookie_len;
 	c.rx_l2ss = c.tx_l2ss = ct->dp.l2ss;
+	c.rx_seq = c.tx_seq = ct->dp.data_seq; /* the configuration checked it has the sublayer */
 	if (tunnel_dp_add(t, &c, "static session") < 0)
 		return;
 	t->static_up_ms = now_ms();
-	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s), no control connection",
+	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection",
 		 ct->id, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
-		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none");
+		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none",
+		 ct->dp.data_seq ? ", sequenced" : "");
 	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
 						 .local_sid = ct->static_local_sid,
 						 .remote_sid = ct->static_remote_sid, .reason = "static" });
@@ -785,9 +835,9 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 }
 
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, char *why, size_t whylen)
+		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
+		       size_t whylen)
 {
-	(void)peer;
 	if (t->removing || t->admin_down) {
 		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
@@ -799,6 +849,18 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 	if (t->fconf.initiator) {
 		snprintf(why, whylen, "tunnel %u is an initiator", t->cfg->id);
 		return L2TP_STOPCCN_ERROR;
+	}
+	if ((sockaddr_encap(peer) == DP_ENCAP_IP) != (t->cfg->encap == CFG_ENCAP_IP)) {
+		snprintf(why, whylen, "encapsulation differs: it has 'tunnel encapsulation %s', the peer called over %s",
+			 t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
+			 sockaddr_encap(peer) == DP_ENCAP_IP ? "IP protocol 115 (l2tpv3-ip)" : "UDP (l2tpv3-raw)");
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
+	if (sockaddr_encap(peer) == DP_ENCAP_UDP && local && sockaddr_port(local) &&
+	    sockaddr_port(local) != t->cfg->dp.local_port) {
+		snprintf(why, whylen, "local port differs: it listens on UDP port %u ('l2tp local port'), the peer "
+			 "called port %u", t->cfg->dp.local_port, sockaddr_port(local));
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	return fsm_sccrq_check(&t->fconf, m, raw, len, why, whylen);
 }
@@ -943,6 +1005,8 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 		c.tx_octets = minus(c.tx_octets, t->clear_dp.tx_octets);
 		c.rx_cookie_drops = minus(c.rx_cookie_drops, t->clear_dp.rx_cookie_drops);
 		c.rx_malformed_drops = minus(c.rx_malformed_drops, t->clear_dp.rx_malformed_drops);
+		c.rx_seq_drops = minus(c.rx_seq_drops, t->clear_dp.rx_seq_drops);
+		c.rx_seq_missing = minus(c.rx_seq_missing, t->clear_dp.rx_seq_missing);
 		c.rx_tap_errors = minus(c.rx_tap_errors, t->clear_dp.rx_tap_errors);
 		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
 	}

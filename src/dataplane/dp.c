@@ -44,6 +44,20 @@
  * kernel on the far side of the TAP sees one 64 KB packet rather than 45.
  * Everything else is written one frame at a time with an empty header.
  *
+ * Data sequencing (RFC 3931 §4.6, RFC 4719 §3.2).  With conf.tx_seq every
+ * datagram sent (each segment of a super-frame too) carries S=1 and the
+ * next number of a 24-bit counter that starts at 0, as the Linux kernel
+ * numbers.  With conf.rx_seq a received packet with S=1 is kept only if
+ * its number is newer than the last one kept (serial arithmetic: 1 to
+ * 2^23 ahead); duplicates and late packets are dropped and counted, not
+ * reordered (as Cisco does; Linux with no reorder timeout also drops
+ * them).  A gap is a loss and is accepted.  DP_SEQ_RESYNC old numbers in
+ * a row, each following the previous one, mean the sender started again
+ * (a restarted static peer): the last of them is kept and counting
+ * resumes from it.  A packet with S=0 is delivered and counted
+ * (rx_seq_missing): its sender ignores our request, and dropping
+ * everything it sends would cut the pseudowire (the kernel drops them).
+ *
  * MSS clamping.  With conf.mss4/mss6 set, TCP SYNs in both directions have
  * their MSS option lowered (gso_mss_clamp) so that segments fit the tunnel
  * without fragmentation.
@@ -54,6 +68,18 @@
  * Addresses.  The socket may be AF_INET or AF_INET6 (dual-stack).  The
  * caller always sees IPv4 as AF_INET: IPv4-mapped addresses are unmapped
  * on the way in and mapped again on the way out.
+ *
+ * IP encapsulation (RFC 3931 §4.1.1.2, §4.1.2.2).  With dp_set_ip_socket,
+ * raw sockets of protocol 115 (one per family) are read like the UDP
+ * socket.  An IPv4 raw read starts with the IP header, which is skipped;
+ * a payload whose first 32 bits are zero is a control message (handed on
+ * without those 4 bytes, encap = IP, ports 0), anything else is data whose
+ * header is the UDP one without its first word: the 4 bytes in front of it
+ * (IP header or headroom, already read) are overwritten with that word, so
+ * one receive routine checks both.  On transmit the UDP-form header is
+ * written as always and the datagram starts 4 bytes into it.  Raw sockets
+ * have no UDP GSO: super-frames are segmented and sent with sendmmsg().
+ * A session only takes data that arrived with its own encapsulation.
  */
 #include "dataplane/dp.h"
 
@@ -90,7 +116,9 @@ enum {
 	DP_GSO_BYTES = 65507,	/* largest UDP payload */
 	DP_EVENTS = 64,		/* epoll events per round */
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
+	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
+	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
 };
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
@@ -103,6 +131,8 @@ union dp_cmsg {
 
 /* Where a session's data goes, prepared for sendmsg in the caller's thread. */
 struct dp_dest {
+	int fd;			      /* socket it leaves on */
+	size_t skip;		      /* bytes of the UDP-form header not sent (4 over IP) */
 	struct sockaddr_storage name; /* peer in the socket's family */
 	socklen_t namelen;	      /* 0: no peer, frames are dropped */
 	union dp_cmsg cmsg;	      /* source address (pktinfo) */
@@ -123,10 +153,18 @@ struct dp_session {
 	bool vnet;	 /* the TAP has IFF_VNET_HDR (offload path) */
 	unsigned offload; /* TUN_F_* the TAP accepted */
 
+	/* data sequencing (data thread) */
+	uint32_t tx_ns;	      /* tx_seq: number of the next datagram sent */
+	uint32_t rx_last;     /* rx_seq: last number accepted, valid once rx_seen */
+	bool rx_seen;
+	uint32_t rx_old_next; /* the number that would continue the run of old ones */
+	unsigned rx_old_run;  /* old numbers dropped in a row, each following the one before */
+
 	/* stats: written by the data thread only */
 	_Atomic uint64_t rx_packets, rx_octets;
 	_Atomic uint64_t tx_packets, tx_octets;
 	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
+	_Atomic uint64_t rx_seq_drops, rx_seq_missing;
 	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped;
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
@@ -138,6 +176,8 @@ enum dp_cmd_type {
 	DP_CMD_ADD,
 	DP_CMD_SET_PEER,
 	DP_CMD_DEL,
+	DP_CMD_SET_IP,
+	DP_CMD_ADD_UDP,
 };
 
 /* One request from the control thread; lives on the caller's stack. */
@@ -145,6 +185,8 @@ struct dp_cmd {
 	enum dp_cmd_type type;
 	struct dp_session *s;
 	const struct dp_dest *dest; /* SET_PEER */
+	int family, fd; /* SET_IP, ADD_UDP */
+	in_port_t port; /* ADD_UDP */
 	int result;
 	bool done;
 	struct dp_cmd *next;
@@ -165,6 +207,12 @@ struct dp_batch {
 struct dp {
 	int udp_fd;
 	int ctrl_fd;
+	int ip4_fd, ip6_fd;		/* raw IP/115 sockets, -1 = none */
+	struct dp_udp {
+		int fd;
+		in_port_t port;		/* network order */
+	} udp[DP_MAX_UDP];		/* more UDP sockets (dp_add_udp_socket), same family */
+	unsigned n_udp;
 	int family;			/* of udp_fd */
 	struct sockaddr_storage bound;	/* udp_fd's own address (unmapped) */
 	in_port_t port;			/* its port, network order */
@@ -240,24 +288,23 @@ static void dp_addr_unmap(const struct sockaddr_storage *in, struct sockaddr_sto
 		memcpy(out, in, sizeof(*out));
 }
 
-/* Convert an address to the socket's family (mapping IPv4 for a dual-stack
+/* Convert an address to a socket's family (mapping IPv4 for a dual-stack
  * AF_INET6 socket).  Returns its length or negative errno. */
-static int dp_addr_to_sock(const struct dp *dp, const struct sockaddr_storage *in,
-			   struct sockaddr_storage *out)
+static int dp_addr_to_sock(int family, const struct sockaddr_storage *in, struct sockaddr_storage *out)
 {
 	struct sockaddr_storage tmp;
 
 	dp_addr_unmap(in, &tmp);
 	memset(out, 0, sizeof(*out));
-	if (tmp.ss_family == AF_INET && dp->family == AF_INET) {
+	if (tmp.ss_family == AF_INET && family == AF_INET) {
 		memcpy(out, &tmp, sizeof(struct sockaddr_in));
 		return (int)sizeof(struct sockaddr_in);
 	}
-	if (tmp.ss_family == AF_INET6 && dp->family == AF_INET6) {
+	if (tmp.ss_family == AF_INET6 && family == AF_INET6) {
 		memcpy(out, &tmp, sizeof(struct sockaddr_in6));
 		return (int)sizeof(struct sockaddr_in6);
 	}
-	if (tmp.ss_family == AF_INET && dp->family == AF_INET6) {
+	if (tmp.ss_family == AF_INET && family == AF_INET6) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&tmp;
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
 
@@ -273,7 +320,7 @@ static int dp_addr_to_sock(const struct dp *dp, const struct sockaddr_storage *i
 
 /* Build the source-address cmsg for `local` (AF_UNSPEC: none).  Returns its
  * length or negative errno. */
-static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage *local, union dp_cmsg *ret)
+static int dp_build_src_cmsg(int family, const struct sockaddr_storage *local, union dp_cmsg *ret)
 {
 	struct sockaddr_storage sa;
 	struct cmsghdr *c = (struct cmsghdr *)ret->buf;
@@ -282,10 +329,15 @@ static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage 
 	memset(ret, 0, sizeof(*ret));
 	if (!local || local->ss_family == AF_UNSPEC)
 		return 0;
-	r = dp_addr_to_sock(dp, local, &sa);
+	/* a wildcard source (a local port alone): the kernel picks */
+	if ((local->ss_family == AF_INET && ((const struct sockaddr_in *)local)->sin_addr.s_addr == INADDR_ANY) ||
+	    (local->ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)local)->sin6_addr)))
+		return 0;
+	r = dp_addr_to_sock(family, local, &sa);
 	if (r < 0)
 		return r;
-	if (dp->family == AF_INET) {
+	if (family == AF_INET) {
 		struct in_pktinfo pi = {
 			.ipi_spec_dst = ((const struct sockaddr_in *)&sa)->sin_addr,
 		};
@@ -307,19 +359,65 @@ static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage 
 	return (int)CMSG_SPACE(sizeof(pi6));
 }
 
-static int dp_dest_prepare(const struct dp *dp, const struct sockaddr_storage *peer,
+/* The raw socket for IP encapsulation to an address of `family` (after
+ * unmapping), or -1. */
+static int dp_ip_fd(const struct dp *dp, int family)
+{
+	return family == AF_INET ? dp->ip4_fd : family == AF_INET6 ? dp->ip6_fd : -1;
+}
+
+static int dp_dest_prepare(const struct dp *dp, enum dp_encap encap, const struct sockaddr_storage *peer,
 			   const struct sockaddr_storage *local, struct dp_dest *ret)
 {
-	int r;
+	int family = dp->family, r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->fd = dp->udp_fd;
+	if (encap == DP_ENCAP_UDP && local && local->ss_family != AF_UNSPEC) {
+		/* the socket of the local port, if it is not the first one's */
+		in_port_t port = local->ss_family == AF_INET ? ((const struct sockaddr_in *)local)->sin_port
+							     : ((const struct sockaddr_in6 *)local)->sin6_port;
+
+		if (port && port != dp->port) {
+			unsigned i;
+
+			for (i = 0; i < dp->n_udp && dp->udp[i].port != port; i++)
+				;
+			if (i == dp->n_udp)
+				return -EADDRNOTAVAIL;
+			ret->fd = dp->udp[i].fd;
+		}
+	}
+	if (encap == DP_ENCAP_IP) {
+		struct sockaddr_storage p;
+
+		/* a raw socket's family is the peer's own (no mapping); with no
+		 * peer yet, the IPv4 socket if there is one */
+		if (peer && peer->ss_family != AF_UNSPEC) {
+			dp_addr_unmap(peer, &p);
+			family = p.ss_family;
+		} else {
+			family = dp->ip4_fd >= 0 ? AF_INET : AF_INET6;
+		}
+		ret->fd = dp_ip_fd(dp, family);
+		if (ret->fd < 0)
+			return -EPROTONOSUPPORT;
+		ret->skip = 4;
+	}
 	if (peer && peer->ss_family != AF_UNSPEC) {
-		r = dp_addr_to_sock(dp, peer, &ret->name);
+		r = dp_addr_to_sock(family, peer, &ret->name);
 		if (r < 0)
 			return r;
 		ret->namelen = (socklen_t)r;
+		if (encap == DP_ENCAP_IP) {
+			/* a raw IPv6 socket takes port 0 or its protocol */
+			if (family == AF_INET)
+				((struct sockaddr_in *)&ret->name)->sin_port = 0;
+			else
+				((struct sockaddr_in6 *)&ret->name)->sin6_port = 0;
+		}
 	}
-	r = dp_build_src_cmsg(dp, local, &ret->cmsg);
+	r = dp_build_src_cmsg(family, local, &ret->cmsg);
 	if (r < 0)
 		return r;
 	ret->cmsg_len = (size_t)r;
@@ -415,6 +513,39 @@ static int dp_apply_add(struct dp *dp, struct dp_session *s)
 	return 0;
 }
 
+static int dp_apply_set_ip(struct dp *dp, int family, int fd)
+{
+	int *slot = family == AF_INET ? &dp->ip4_fd : &dp->ip6_fd;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = slot };
+
+	if (*slot >= 0)
+		return -EEXIST;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	*slot = fd;
+	return 0;
+}
+
+static int dp_apply_add_udp(struct dp *dp, int fd, in_port_t port)
+{
+	struct dp_udp *u = &dp->udp[dp->n_udp];
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = u };
+
+	if (dp->n_udp == DP_MAX_UDP)
+		return -ENOSPC;
+	if (port == dp->port)
+		return -EEXIST;
+	for (unsigned i = 0; i < dp->n_udp; i++)
+		if (dp->udp[i].port == port)
+			return -EEXIST;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	u->fd = fd;
+	u->port = port;
+	dp->n_udp++;
+	return 0;
+}
+
 static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 {
 	switch (cmd->type) {
@@ -429,6 +560,12 @@ static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 		dp_tap_unpoll(dp, cmd->s);
 		dp_hash_remove(dp, cmd->s);
 		cmd->result = 0;
+		break;
+	case DP_CMD_SET_IP:
+		cmd->result = dp_apply_set_ip(dp, cmd->family, cmd->fd);
+		break;
+	case DP_CMD_ADD_UDP:
+		cmd->result = dp_apply_add_udp(dp, cmd->fd, cmd->port);
 		break;
 	}
 	cmd->done = true;
@@ -488,18 +625,29 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 /* receive: UDP -> control channel or TAP */
 
 /* Hand a control packet, with its addresses, to the control thread. */
-static void dp_forward_ctrl(struct dp *dp, const struct msghdr *mh, const uint8_t *buf, size_t len)
+static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, in_port_t port, const struct msghdr *mh,
+			    const uint8_t *buf, size_t len)
 {
 	struct dp_ctrl_hdr hdr;
 	struct cmsghdr *c;
 
 	memset(&hdr, 0, sizeof(hdr));
 	dp_addr_unmap(mh->msg_name, &hdr.peer);
+	hdr.encap = encap;
 	hdr.local = dp->bound; /* no pktinfo: the bound address */
+	if (hdr.local.ss_family == AF_INET)
+		((struct sockaddr_in *)&hdr.local)->sin_port = port;
+	else if (hdr.local.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&hdr.local)->sin6_port = port;
+	if (encap == DP_ENCAP_IP) {
+		/* raw sockets are unbound: the wildcard of the peer's family */
+		memset(&hdr.local, 0, sizeof(hdr.local));
+		hdr.local.ss_family = hdr.peer.ss_family;
+	}
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
-			struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = dp->port };
+			struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = port };
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			l.sin_addr = pi.ipi_addr; /* header destination */
@@ -508,7 +656,7 @@ static void dp_forward_ctrl(struct dp *dp, const struct msghdr *mh, const uint8_
 			hdr.ifindex = pi.ipi_ifindex;
 		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi6;
-			struct sockaddr_in6 l = { .sin6_family = AF_INET6, .sin6_port = dp->port };
+			struct sockaddr_in6 l = { .sin6_family = AF_INET6, .sin6_port = port };
 
 			memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
 			l.sin6_addr = pi6.ipi6_addr;
@@ -588,9 +736,51 @@ static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen
 	dp_count(&s->rx_octets, flen);
 }
 
+/* rx_seq: keep a packet whose Default L2SS is l2ss?  See the top of the
+ * file. */
+static bool dp_rx_seq_check(struct dp_session *s, const uint8_t *l2ss)
+{
+	uint32_t ns;
+
+	if (!l2tp_l2ss_read(l2ss, &ns)) {
+		dp_count(&s->rx_seq_missing, 1);
+		return true;
+	}
+	if (!s->rx_seen || l2tp_seq24_newer(ns, s->rx_last)) {
+		s->rx_seen = true;
+		s->rx_last = ns;
+		s->rx_old_run = 0;
+		return true;
+	}
+	/* a duplicate, a late packet, or a sender counting from 0 again */
+	if (s->rx_old_run > 0 && ns == s->rx_old_next)
+		s->rx_old_run++;
+	else
+		s->rx_old_run = 1;
+	s->rx_old_next = (ns + 1) & L2TP_SEQ24_MASK;
+	if (s->rx_old_run >= DP_SEQ_RESYNC) {
+		s->rx_last = ns;
+		s->rx_old_run = 0;
+		return true;
+	}
+	dp_count(&s->rx_seq_drops, 1);
+	return false;
+}
+
+/* tx_seq: the number for the next datagram sent (0 without tx_seq) */
+static uint32_t dp_tx_seq_next(struct dp_session *s)
+{
+	uint32_t ns = s->tx_ns;
+
+	if (!s->conf.tx_seq)
+		return 0;
+	s->tx_ns = (ns + 1) & L2TP_SEQ24_MASK;
+	return ns;
+}
+
 /* A data packet: find the session, check it, write the frame to the TAP
  * (or hold it for coalescing; the caller flushes before buf is reused). */
-static void dp_rx_data(struct dp *dp, uint8_t *buf, size_t len, uint64_t now)
+static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
 {
 	struct dp_session *s;
 	uint8_t *frame;
@@ -602,7 +792,7 @@ static void dp_rx_data(struct dp *dp, uint8_t *buf, size_t len, uint64_t now)
 		return;
 	}
 	s = dp_lookup(dp, sid);
-	if (!s) {
+	if (!s || s->conf.encap != encap) {
 		dp_count(&dp->rx_unknown_session, 1);
 		return;
 	}
@@ -615,8 +805,9 @@ static void dp_rx_data(struct dp *dp, uint8_t *buf, size_t len, uint64_t now)
 		dp_count(&s->rx_cookie_drops, 1);
 		return;
 	}
-	/* The Default L2SS (RFC 3931 §4.6) is skipped: we never ask for
-	 * sequencing, so its S bit and number are not checked. */
+	/* the Default L2SS ends the header; without rx_seq it is skipped */
+	if (s->conf.rx_seq && !dp_rx_seq_check(s, buf + s->rx_hdr_len - 4))
+		return;
 	frame = buf + s->rx_hdr_len;
 	flen = len - s->rx_hdr_len;
 	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
@@ -657,8 +848,9 @@ static size_t dp_gro_size(const struct msghdr *mh)
 	return 0;
 }
 
-/* Read and dispatch up to DP_UDP_BUDGET datagrams. */
-static void dp_udp_rx(struct dp *dp)
+/* Read and dispatch up to DP_UDP_BUDGET datagrams from UDP socket fd (its
+ * local port: port, network order). */
+static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
 {
 	struct dp_batch *b = dp->batch;
 	unsigned budget = DP_UDP_BUDGET;
@@ -682,7 +874,7 @@ static void dp_udp_rx(struct dp *dp)
 			};
 			b->msgs[i].msg_len = 0;
 		}
-		n = recvmmsg(dp->udp_fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return; /* EAGAIN, or an error the next wakeup will see */
 		now = dp_now_sec();
@@ -708,9 +900,9 @@ static void dp_udp_rx(struct dp *dp)
 				if (plen < 2)
 					dp_count(&dp->rx_malformed, 1);
 				else if (l2tp_is_ctrl(p))
-					dp_forward_ctrl(dp, mh, p, plen);
+					dp_forward_ctrl(dp, DP_ENCAP_UDP, port, mh, p, plen);
 				else
-					dp_rx_data(dp, p, plen, now);
+					dp_rx_data(dp, DP_ENCAP_UDP, p, plen, now);
 			}
 			if (len == 0)
 				dp_count(&dp->rx_malformed, 1);
@@ -726,6 +918,93 @@ static void dp_udp_rx(struct dp *dp)
 	}
 }
 
+/*
+ * One datagram read from a raw IP/115 socket of `family` (IPv4 reads start
+ * with the IP header).  buf has DP_HEADROOM bytes in front.
+ */
+static void dp_ip_rx_one(struct dp *dp, int family, const struct msghdr *mh, uint8_t *buf, size_t len,
+			 uint64_t now)
+{
+	size_t ihl = 0;
+	uint8_t *p;
+
+	if (family == AF_INET) {
+		if (len < 20 || (buf[0] >> 4) != 4 || (size_t)(buf[0] & 0x0f) * 4 < 20 ||
+		    (size_t)(buf[0] & 0x0f) * 4 > len) {
+			dp_count(&dp->rx_malformed, 1);
+			return;
+		}
+		ihl = (size_t)(buf[0] & 0x0f) * 4;
+	}
+	p = buf + ihl;
+	len -= ihl;
+	if (len < 4) {
+		dp_count(&dp->rx_malformed, 1);
+		return;
+	}
+	if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0) {
+		/* Session ID 0: a control message follows (T=1 required) */
+		if (len < 4 + 2 || !l2tp_is_ctrl(p + 4)) {
+			dp_count(&dp->rx_malformed, 1);
+			return;
+		}
+		dp_forward_ctrl(dp, DP_ENCAP_IP, 0, mh, p + 4, len - 4);
+		return;
+	}
+	/* data: give it the UDP form's first word (T=0, Ver=3) in the 4 bytes
+	 * before it, which were read already (IP header or headroom) */
+	p -= 4;
+	p[0] = 0x00;
+	p[1] = L2TP_VERSION;
+	p[2] = 0;
+	p[3] = 0;
+	dp_rx_data(dp, DP_ENCAP_IP, p, len + 4, now);
+}
+
+/* Read and dispatch up to DP_UDP_BUDGET datagrams from a raw IP socket. */
+static void dp_ip_rx(struct dp *dp, int fd, int family)
+{
+	struct dp_batch *b = dp->batch;
+	unsigned budget = DP_UDP_BUDGET;
+
+	while (budget > 0) {
+		unsigned want = budget < DP_BATCH ? budget : DP_BATCH;
+		uint64_t now;
+		int n;
+
+		for (unsigned i = 0; i < want; i++) {
+			b->iov[i].iov_base = b->bufs[i] + DP_HEADROOM;
+			b->iov[i].iov_len = DP_BUF_SIZE;
+			b->msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &b->names[i],
+				.msg_namelen = sizeof(b->names[i]),
+				.msg_iov = &b->iov[i],
+				.msg_iovlen = 1,
+				.msg_control = b->cmsg[i].buf,
+				.msg_controllen = sizeof(b->cmsg[i].buf),
+			};
+			b->msgs[i].msg_len = 0;
+		}
+		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		now = dp_now_sec();
+		for (int i = 0; i < n; i++) {
+			const struct msghdr *mh = &b->msgs[i].msg_hdr;
+
+			if (mh->msg_flags & MSG_TRUNC) {
+				dp_count(&dp->rx_malformed, 1);
+				continue;
+			}
+			dp_ip_rx_one(dp, family, mh, b->bufs[i] + DP_HEADROOM, b->msgs[i].msg_len, now);
+		}
+		dp_coal_flush(dp);
+		budget = (unsigned)n >= budget ? 0 : budget - (unsigned)n;
+		if ((unsigned)n < want)
+			return;
+	}
+}
+
 /* ---------------------------------------------------------------------- */
 /* transmit: TAP -> UDP */
 
@@ -736,7 +1015,7 @@ static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr 
 	unsigned i = 0;
 
 	while (i < n) {
-		int r = sendmmsg(dp->udp_fd, msgs + i, n - i, MSG_DONTWAIT);
+		int r = sendmmsg(s->dest.fd, msgs + i, n - i, MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -775,9 +1054,10 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 		size_t hlen = l2tp_data_hdr_len(c->tx_cookie_len, c->tx_l2ss);
 		uint8_t *p = b->bufs[k] + DP_HEADROOM - hlen;
 
-		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, false, 0);
-		b->iov[k].iov_base = p;
-		b->iov[k].iov_len = hlen + b->lens[k];
+		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, c->tx_seq,
+				    dp_tx_seq_next(s));
+		b->iov[k].iov_base = p + s->dest.skip;
+		b->iov[k].iov_len = hlen - s->dest.skip + b->lens[k];
 		b->msgs[k].msg_hdr = (struct msghdr){
 			.msg_name = &s->dest.name,
 			.msg_namelen = s->dest.namelen,
@@ -807,7 +1087,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		.msg_iovlen = 1,
 	};
 
-	if (cnt > 1) {
+	if (cnt > 1 && s->dest.skip == 0) {
 		struct cmsghdr *c;
 		uint16_t gso = (uint16_t)stride;
 
@@ -820,7 +1100,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = s->dest.cmsg_len + CMSG_SPACE(sizeof(gso));
-		if (sendmsg(dp->udp_fd, &mh, MSG_DONTWAIT) == (ssize_t)total) {
+		if (sendmsg(s->dest.fd, &mh, MSG_DONTWAIT) == (ssize_t)total) {
 			dp_count(&s->tx_packets, cnt);
 			dp_count(&s->tx_octets, total - (size_t)cnt * hlen);
 			return;
@@ -833,9 +1113,10 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		 * fragmentation), EIO/EOPNOTSUPP (no UDP GSO here): one
 		 * datagram each */
 	}
+	/* (over IP each datagram starts s->dest.skip bytes into its header) */
 	for (unsigned k = 0; k < cnt; k++) {
-		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride;
-		dp->gso_iov[k].iov_len = k + 1 < cnt ? stride : last;
+		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride + s->dest.skip;
+		dp->gso_iov[k].iov_len = (k + 1 < cnt ? stride : last) - s->dest.skip;
 		dp->gso_msgs[k].msg_hdr = (struct msghdr){
 			.msg_name = &s->dest.name,
 			.msg_namelen = s->dest.namelen,
@@ -846,7 +1127,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		};
 		dp->gso_msgs[k].msg_len = 0;
 	}
-	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen);
+	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen - s->dest.skip);
 }
 
 /* A super-frame read from the TAP: segment it and send the segments.
@@ -885,7 +1166,7 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 
 		for (unsigned k = 0; k < cnt; k++)
 			l2tp_data_hdr_write(dp->gsobuf + (size_t)k * stride, c->remote_sid, c->tx_cookie,
-					    c->tx_cookie_len, c->tx_l2ss, false, 0);
+					    c->tx_cookie_len, c->tx_l2ss, c->tx_seq, dp_tx_seq_next(s));
 		/* a lone segment is its own size */
 		dp_tx_gso_send(dp, s, cnt, cnt == 1 ? hlen + last : stride, hlen + last, hlen);
 	}
@@ -978,7 +1259,13 @@ static void *dp_thread_main(void *arg)
 			void *p = ev[i].data.ptr;
 
 			if (p == &dp->udp_fd)
-				dp_udp_rx(dp);
+				dp_udp_rx(dp, dp->udp_fd, dp->port);
+			else if (p >= (void *)dp->udp && p < (void *)(dp->udp + DP_MAX_UDP))
+				dp_udp_rx(dp, ((struct dp_udp *)p)->fd, ((struct dp_udp *)p)->port);
+			else if (p == &dp->ip4_fd)
+				dp_ip_rx(dp, dp->ip4_fd, AF_INET);
+			else if (p == &dp->ip6_fd)
+				dp_ip_rx(dp, dp->ip6_fd, AF_INET6);
 			else if (p == &dp->evfd)
 				cmds = true;
 			else if (((struct dp_session *)p)->tap_polled)
@@ -1047,6 +1334,7 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 					      : ((struct sockaddr_in6 *)&bound)->sin6_port;
 	dp->epfd = -1;
 	dp->evfd = -1;
+	dp->ip4_fd = dp->ip6_fd = -1;
 	pthread_mutex_init(&dp->lock, NULL);
 	pthread_cond_init(&dp->cond, NULL);
 
@@ -1196,11 +1484,13 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	struct dp_cmd cmd = { .type = DP_CMD_ADD };
 	int r;
 
-	if (conf->local_sid == 0 || conf->tap_fd < 0)
+	if (conf->local_sid == 0 || conf->tap_fd < 0 || (conf->encap != DP_ENCAP_UDP && conf->encap != DP_ENCAP_IP))
 		return -EINVAL;
 	if ((conf->rx_cookie_len != 0 && conf->rx_cookie_len != 4 && conf->rx_cookie_len != 8) ||
 	    (conf->tx_cookie_len != 0 && conf->tx_cookie_len != 4 && conf->tx_cookie_len != 8))
 		return -EINVAL;
+	if ((conf->tx_seq && !conf->tx_l2ss) || (conf->rx_seq && !conf->rx_l2ss))
+		return -EINVAL; /* the number travels in the sublayer */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -1208,8 +1498,9 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->dp = dp;
 	s->conf = *conf;
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
+	s->tx_ns = conf->tx_seq_first & L2TP_SEQ24_MASK;
 	dp_tap_offload(s);
-	r = dp_dest_prepare(dp, &conf->peer, &conf->local, &s->dest);
+	r = dp_dest_prepare(dp, conf->encap, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
 		goto out_free;
 
@@ -1232,7 +1523,7 @@ int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockad
 	struct dp_cmd cmd = { .type = DP_CMD_SET_PEER, .s = s, .dest = &dest };
 	int r;
 
-	r = dp_dest_prepare(dp, peer, local, &dest);
+	r = dp_dest_prepare(dp, s->conf.encap, peer, local, &dest);
 	if (r < 0)
 		return r;
 	return dp_cmd_run(dp, &cmd);
@@ -1257,6 +1548,8 @@ void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 		.tx_octets = dp_read(&s->tx_octets),
 		.rx_cookie_drops = dp_read(&s->rx_cookie_drops),
 		.rx_malformed_drops = dp_read(&s->rx_malformed_drops),
+		.rx_seq_drops = dp_read(&s->rx_seq_drops),
+		.rx_seq_missing = dp_read(&s->rx_seq_missing),
 		.rx_tap_errors = dp_read(&s->rx_tap_errors),
 		.tx_errors = dp_read(&s->tx_errors),
 		.tx_super = dp_read(&s->tx_super),
@@ -1280,29 +1573,81 @@ void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret)
 	};
 }
 
-int dp_send_ctrl(struct dp *dp, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
-		 const uint8_t *buf, size_t len)
+int dp_send_ctrl(struct dp *dp, enum dp_encap encap, const struct sockaddr_storage *peer,
+		 const struct sockaddr_storage *local, const uint8_t *buf, size_t len)
 {
+	static const uint8_t zero_sid[4];
 	struct dp_dest dest;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)zero_sid, .iov_len = sizeof(zero_sid) },
+		{ .iov_base = (void *)buf, .iov_len = len },
+	};
 	struct msghdr mh;
 	int r;
 
 	if (!peer || peer->ss_family == AF_UNSPEC)
 		return -EDESTADDRREQ;
-	r = dp_dest_prepare(dp, peer, local, &dest);
+	r = dp_dest_prepare(dp, encap, peer, local, &dest);
 	if (r < 0)
 		return r;
 	mh = (struct msghdr){
 		.msg_name = &dest.name,
 		.msg_namelen = dest.namelen,
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
+		/* over IP, the control message follows a zero Session ID */
+		.msg_iov = encap == DP_ENCAP_IP ? iov : iov + 1,
+		.msg_iovlen = encap == DP_ENCAP_IP ? 2 : 1,
 		.msg_control = dest.cmsg_len ? dest.cmsg.buf : NULL,
 		.msg_controllen = dest.cmsg_len,
 	};
 	/* the socket is shared with the data thread; sendmsg is atomic */
-	if (sendmsg(dp->udp_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (sendmsg(dest.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
+}
+
+int dp_add_udp_socket(struct dp *dp, int fd)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	struct dp_cmd cmd = { .type = DP_CMD_ADD_UDP, .fd = fd };
+	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+		return -errno;
+	if (bound.ss_family != dp->family)
+		return -EAFNOSUPPORT;
+	if (bound.ss_family == AF_INET) {
+		cmd.port = ((struct sockaddr_in *)&bound)->sin_port;
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else {
+		cmd.port = ((struct sockaddr_in6 *)&bound)->sin6_port;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	return dp_cmd_run(dp, &cmd);
+}
+
+int dp_set_ip_socket(struct dp *dp, int family, int fd)
+{
+	struct dp_cmd cmd = { .type = DP_CMD_SET_IP, .family = family, .fd = fd };
+	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+
+	if ((family != AF_INET && family != AF_INET6) || fd < 0)
+		return -EINVAL;
+	if (family == AF_INET) {
+		/* the destination address of each packet, and DF off as on UDP */
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+	}
+	return dp_cmd_run(dp, &cmd);
 }
