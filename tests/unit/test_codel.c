@@ -60,7 +60,7 @@ static void test_below_target_never_drops(void **state)
 
 	(void)state;
 	codel_init(&c);
-	for (uint64_t t = 1 * MS; t < 10000 * MS; t += 1 * MS)
+	for (uint64_t t = 1 * MS; t < (uint64_t)10000 * MS; t += 1 * MS)
 		assert_false(codel_dequeue(&c, &P, t, 5 * MS - 1, false));
 	assert_false(c.dropping);
 }
