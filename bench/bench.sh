@@ -416,7 +416,9 @@ diag_sample() {
 			# UDP sockets with memory (skmem: r rmem_alloc, rb rcvbuf,
 			# t wmem_alloc, tb sndbuf, d drops)
 			n "$r" ss -Hunam 2>/dev/null | paste - -
+			# shellcheck disable=SC2016 # awk and sh scripts, expanded there
 			n "$r" awk '/^Udp: [0-9]/ { print "udp", $0 }' /proc/net/snmp
+			# shellcheck disable=SC2016
 			n "$r" sh -c 'for d in tunnel1 vxlan0 wan lan1; do
 				[ -e /sys/class/net/$d ] || continue
 				echo "link $d tx_dropped $(cat /sys/class/net/$d/statistics/tx_dropped) rx_dropped $(cat /sys/class/net/$d/statistics/rx_dropped)"
@@ -430,6 +432,7 @@ diag_sample() {
 # diag_hops: one-way delay of the ICMP echoes per hop, from the captures
 diag_hops() {
 	local d=$OUT/diag-$MODE f
+	# shellcheck disable=SC2054 # the comma belongs to tshark's -d
 	local ts=(-o l2tp.cookie_size:cookie0 -o l2tp.l2_specific:none -d l2tp.pw_type==0,eth)
 	for f in r1-lan1 r1-wan r2-wan r2-lan1; do
 		tshark -n -r "$d-$f.pcap" "${ts[@]}" -Y 'icmp.type==8 || icmp.type==0' \
