@@ -22,15 +22,18 @@
 #   C  our daemon with a wrong secret: it logs the authentication failure
 #      naming the peer, the emulator never sends a StopCCN; the right
 #      secret and `l2tpctl reload` bring the tunnel up.
-# For A and B: tunnel and session established on both sides, pings both ways
-# all answered, and the WAN capture checked with tshark: IP/115 only, the
-# emulator's messages have exactly the AVPs (type, M bit, length) of
-# freeRtr's own in tests/captures/freertr-l2tpv3-auth.pcap (so its
+# For A and B: tunnel and session established on both sides with the same
+# IDs, pings both ways all answered, a HELLO acknowledged (A: ours, by its
+# ZLB; B: its, by ours), and the WAN capture checked with tshark: IP/115
+# only, the emulator's messages have exactly the AVPs (type, M bit, length)
+# of freeRtr's own in tests/captures/freertr-l2tpv3-auth.pcap (so its
 # SCCRQ/SCCRP carry Protocol Version and Framing Capabilities with M=1),
-# ZLB acks, its SLI, data packets without cookie (the pings decode right
-# after the Session ID), no Assigned Cookie / L2SS AVP, nothing malformed,
-# no StopCCN from the emulator; the emulator found no protocol error and
-# dropped none of our messages, and it took our closing StopCCN in sequence.
+# ZLB acks both ways and no explicit ACK from us (freeRtr would take one as
+# a sequenced message), its SLI, data packets without cookie (the pings
+# decode right after the Session ID), no Assigned Cookie / L2SS AVP,
+# nothing malformed, no StopCCN from the emulator; the emulator found no
+# protocol error and dropped none of our messages, and it took our closing
+# StopCCN in sequence.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -74,7 +77,8 @@ log "topology up: ${NS[*]}"
 
 # ---------------------------------------------------------------- helpers
 
-# conf_ours ROLE SECRET: our daemon on r1, initiator or responder.
+# conf_ours ROLE SECRET [KEEPALIVE]: our daemon on r1, initiator or
+# responder; a HELLO every 2 s unless KEEPALIVE says otherwise.
 conf_ours() {
 	cat <<-EOF
 	bridge member bridge1 lan1 tunnel1
@@ -87,7 +91,7 @@ conf_ours() {
 	 l2tp hostname RT1
 	 l2tp tunnel auth on $2
 	 l2tp tunnel auth method challenge
-	 l2tp keepalive use on 2 3
+	 l2tp keepalive use ${3:-on 2 3}
 	 l2tp keepalive log on
 	 l2tp syslog on
 	 l2tp local router-id $OURS
@@ -183,6 +187,11 @@ check_wire() {
 	k=$(tcount "$f" "l2tp.zero_length_body_message && ip.src==$EMU")
 	(( k >= 2 )) || { log "$tag: $k ZLB acks from the emulator"; return 1; }
 	log "ok: $tag: $k ZLB acks from the emulator"
+	# and ours to it: freeRtr counts an explicit ACK (type 20) as a message
+	_expect "$tag: explicit ACKs from our daemon" "$(tcount "$f" "l2tp.avp.message_type==20 && ip.src==$OURS")" 0
+	k=$(tcount "$f" "l2tp.zero_length_body_message && ip.src==$OURS")
+	(( k >= 1 )) || { log "$tag: no ZLB ack from our daemon"; return 1; }
+	log "ok: $tag: $k ZLB acks from our daemon"
 	(( $(tcount "$f" "l2tp.avp.message_type==16 && ip.src==$EMU") >= 1 ))
 	log "ok: $tag: the emulator's SLI is there"
 	_expect "$tag: StopCCN from the emulator" "$(tcount "$f" "l2tp.avp.message_type==4 && ip.src==$EMU")" 0
@@ -213,6 +222,7 @@ check_wire() {
 emu_clean() {
 	_expect "$1: protocol errors found by the emulator" "$(emu_jq .protocol_errors)" 0
 	_expect "$1: our messages the emulator dropped (Ns not the next one)" "$(emu_jq .stats.rx_dropped_ns)" 0
+	_expect "$1: our explicit ACKs the emulator took as sequenced messages" "$(emu_jq .stats.rx_ack_taken)" 0
 }
 
 # ---------------------------------------------------------------- cases
@@ -247,13 +257,14 @@ log "--- B: the emulator initiates, our daemon answers"
 LOGTAG=B
 f=$OUT/B.pcap
 capture_wan "$f"
-conf_ours responder yamaha >"$OUT/r1-B.conf"
+# our HELLOs less often than its 6 s, which any packet from us postpones
+conf_ours responder yamaha "on 8 3" >"$OUT/r1-B.conf"
 start_daemon r1 "$OUT/r1-B.conf"
 emu_start B --role initiator --peer $OURS --hostname fra --secret yamaha
 wait_for "B: tunnel and session established on both sides" 25 both_up
 ping_ok pc1 192.168.10.2 3
 ping_ok pc2 192.168.10.1 3
-wait_for "B: a HELLO of ours acknowledged" 10 ours_log 'keepalive: HELLO acknowledged'
+wait_for "B: the emulator's HELLO acknowledged by a ZLB of ours" 12 emu_log 'rx ZLB .* acks our HELLO'
 emu_clean B
 stop_daemon r1
 wait_for "B: the emulator took our StopCCN in sequence" 5 emu_log 'peer sent StopCCN'

@@ -81,9 +81,11 @@ CONNECT_SPEED = 64000  # ICCN Tx/Rx Connect Speed (v2 AVPs 24 and 38)
 
 # freeRtr puts the AVPs of a message in this fixed order, with these M
 # bits (seen in every captured message; AVPs it never sends are left out).
-# Value kinds: H u16, I u32, Q u64, S text, A IPv4 address, L u16 list, B bytes.
+# Value kinds: H u16, I u32, Q u64, S text, A IPv4 address, L u16 list, B bytes,
+# R Result Code (u16 result, then optional u16 error and text; freeRtr sends
+# and reads only the result).
 AVP_ORDER = [
-    (A_MSGTYPE, True, "H"), (A_RESULT, False, "H"), (A_PROTVER, True, "H"), (A_FRAMING, True, "I"),
+    (A_MSGTYPE, True, "H"), (A_RESULT, False, "R"), (A_PROTVER, True, "H"), (A_FRAMING, True, "I"),
     (A_BEARER, False, "I"), (A_TIEBREAK, False, "Q"), (A_HOSTNAME, True, "S"), (A_RWS, True, "H"),
     (A_SERIAL, True, "I"), (A_TXSPEED_V2, False, "I"), (A_RXSPEED_V2, False, "I"),
     (A_ROUTERID, False, "A"), (A_CCID, False, "I"), (A_PWCAPS, False, "L"), (A_LSID, False, "I"),
@@ -121,7 +123,7 @@ def chap(msg_type, secret, challenge):
 
 
 def encode_value(kind, v):
-    if kind == "H":
+    if kind in ("H", "R"):
         return struct.pack(">H", v)
     if kind == "I":
         return struct.pack(">I", v & 0xFFFFFFFF)
@@ -141,6 +143,10 @@ def decode_value(kind, b):
         raise ProtocolError("%d-byte value, expected %d" % (len(b), AVP_SIZE[kind]))
     if kind == "H":
         return struct.unpack(">H", b)[0]
+    if kind == "R":
+        if len(b) < 2 or len(b) == 3:
+            raise ProtocolError("%d-byte Result Code" % len(b))
+        return struct.unpack(">H", b[:2])[0]
     if kind == "I":
         return struct.unpack(">I", b)[0]
     if kind == "Q":
@@ -381,6 +387,7 @@ class Conn:
         self.txed = 0  # transmissions of the head so far
         self.keep = 0  # idle ticks
         self.con_loc = rand32()
+        peer_app.old_ccids.add(self.con_loc)
         self.con_rem = 0
         self.ses_loc = 0
         self.ses_rem = 0
@@ -425,10 +432,18 @@ class Conn:
             if m.ccid != 0:
                 self.log.error("SCCRQ with header CCID 0x%08x, not 0" % m.ccid)
         elif m.ccid != self.con_loc:
-            self.log.error("%s to CCID 0x%08x, ours is 0x%08x (freeRtr does not check)" % (m.name, m.ccid, self.con_loc))
-        if self.queue and m.nr not in (self.seq_tx, (self.seq_tx + 1) & 0xFFFF):
+            if m.ccid in self.app.old_ccids:
+                # e.g. the peer still retransmitting to an attempt we dropped
+                self.log("note: %s to CCID 0x%08x of an earlier attempt (freeRtr does not check the CCID)"
+                         % (m.name, m.ccid))
+            else:
+                self.log.error("%s to CCID 0x%08x, ours is 0x%08x (freeRtr does not check)"
+                               % (m.name, m.ccid, self.con_loc))
+        if m.type == SCCRQ:
+            pass  # a new attempt (Nr 0), e.g. reaching a connection freeRtr still keys by this address
+        elif self.queue and m.nr not in (self.seq_tx, (self.seq_tx + 1) & 0xFFFF):
             self.log.error("%s has Nr %d: we sent Ns %d last" % (m.name, m.nr, self.seq_tx))
-        if not self.queue and m.nr != self.seq_tx:
+        elif not self.queue and m.nr != self.seq_tx:
             self.log.error("%s has Nr %d, expected %d (nothing of ours outstanding)" % (m.name, m.nr, self.seq_tx))
         if m.get(A_COOKIE):
             self.log("note: peer asks for a %d-byte cookie: ignored, freeRtr sends none" % len(m.get(A_COOKIE)))
@@ -463,8 +478,9 @@ class Conn:
         if m.type == ZLB:
             return False
         if m.type == ACK:
-            self.log("note: explicit ACK taken as a sequenced message, as freeRtr does (next Ns %d)"
-                     % ((self.seq_rx + 1) & 0xFFFF))
+            self.app.stats["rx_ack_taken"] += 1
+            self.log("note: explicit ACK taken as a sequenced message, as freeRtr does: the next Ns it takes "
+                     "is %d, the peer will send %d" % ((self.seq_rx + 1) & 0xFFFF, self.seq_rx))
         self.seq_rx = (self.seq_rx + 1) & 0xFFFF
         self.last = m
         return True
@@ -725,8 +741,9 @@ class App:
         self.args = args
         self.log = Log("freertr-%s" % args.role, args.strict)
         self.stats = {k: 0 for k in ("rx_data", "tx_data", "rx_data_unknown", "tx_too_big", "rx_dropped_ns",
-                                     "auth_failures", "restarts")}
+                                     "rx_ack_taken", "auth_failures", "restarts")}
         self.conns = {}
+        self.old_ccids = set()  # every local CCID this process used
         self.net = None
         self.tap = None
         self.stop = False
