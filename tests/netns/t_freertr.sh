@@ -151,16 +151,22 @@ capture_wan() {
 	wait_for "tcpdump listening on r1 wan" 10 grep -q 'listening on' "$1.err"
 }
 
-# sig FILE SRC TYPE: "types<TAB>M bits<TAB>lengths" of the first message of
-# TYPE from SRC.
-sig() {
-	tshark -n -r "$1" -Y "l2tp.avp.message_type==$3 && ip.src==$2" -T fields -e l2tp.avp.type \
-		-e l2tp.avp.mandatory -e l2tp.avp.length -E occurrence=a -E aggregator=, 2>/dev/null | head -n 1
+# sigs FILE SRC: for each message type SRC sent, one line "TYPE<TAB>types<TAB>
+# M bits<TAB>lengths" of its AVPs, from the first message of that type.
+sigs() {
+	tshark -n -r "$1" -Y "l2tp.avp.message_type && ip.src==$2" -T fields -e l2tp.avp.message_type \
+		-e l2tp.avp.type -e l2tp.avp.mandatory -e l2tp.avp.length -E occurrence=a -E aggregator=, \
+		2>/dev/null | awk -F'\t' '{ split($1, t, ","); if (!seen[t[1]]++) print t[1] "\t" $2 "\t" $3 "\t" $4 }'
 }
+
+# sig SIGS TYPE: the AVPs of TYPE out of sigs' output.
+sig() { awk -F'\t' -v t="$2" '$1 == t { print $2 "\t" $3 "\t" $4 }' <<<"$1"; }
+REF_INITIATOR=$(sigs "$REF" 198.51.100.1)
+REF_RESPONDER=$(sigs "$REF" 198.51.100.2)
 
 # check_wire TAG FILE ROLE: the capture of one case (ROLE: the emulator's).
 check_wire() {
-	local tag=$1 f=$2 role=$3 refsrc types m t k sid_ours sid_emu dir outer pc other
+	local tag=$1 f=$2 role=$3 ref emu types m t k sid_ours sid_emu dir outer pc other
 	local -a msgs
 	# transport: IP protocol 115 only
 	_expect "$tag: UDP 1701 packets" "$(tcount "$f" 'udp.port==1701')" 0
@@ -169,17 +175,18 @@ check_wire() {
 	_expect "$tag: L2TP packets not over IP/115" "$(tcount "$f" 'l2tp && !(ip.proto==115)')" 0
 	# the emulator's messages against freeRtr's own (same role, same AVPs)
 	if [[ $role == initiator ]]; then
-		refsrc=198.51.100.1 msgs=(1 3 10 12 16)
+		ref=$REF_INITIATOR msgs=(1 3 10 12 16)
 	else
-		refsrc=198.51.100.2 msgs=(2 11 16)
+		ref=$REF_RESPONDER msgs=(2 11 16)
 	fi
+	emu=$(sigs "$f" $EMU)
 	for t in "${msgs[@]}"; do
-		[[ -n $(sig "$REF" $refsrc "$t") ]]
+		[[ -n $(sig "$ref" "$t") ]]
 		_expect "$tag: AVPs (type, M, length) of the emulator's message type $t" \
-			"$(sig "$f" $EMU "$t")" "$(sig "$REF" $refsrc "$t")"
+			"$(sig "$emu" "$t")" "$(sig "$ref" "$t")"
 	done
 	t=$([[ $role == initiator ]] && echo 1 || echo 2)
-	IFS=$'\t' read -r types m _ <<<"$(sig "$f" $EMU "$t")"
+	IFS=$'\t' read -r types m _ <<<"$(sig "$emu" "$t")"
 	paste -d: <(tr , '\n' <<<"$types") <(tr , '\n' <<<"$m") | grep -qx '2:1'
 	paste -d: <(tr , '\n' <<<"$types") <(tr , '\n' <<<"$m") | grep -qx '3:1'
 	log "ok: $tag: the emulator's $([[ $t == 1 ]] && echo SCCRQ || echo SCCRP) has Protocol Version and Framing Capabilities with M=1"
