@@ -993,6 +993,18 @@ static void *dp_thread_main(void *arg)
 /* ---------------------------------------------------------------------- */
 /* API */
 
+/* Raise udp_fd's send buffer to DP_UDP_SNDBUF (see dp.h); best effort. */
+static void dp_grow_sndbuf(int udp_fd)
+{
+	int sz = DP_UDP_SNDBUF, cur = 0;
+	socklen_t len = sizeof(cur);
+
+	if (getsockopt(udp_fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur >= 2 * sz)
+		return;
+	if (setsockopt(udp_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(udp_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 {
 	struct sockaddr_storage bound;
@@ -1035,6 +1047,7 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 	} else {
 		return -EAFNOSUPPORT;
 	}
+	dp_grow_sndbuf(udp_fd);
 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
