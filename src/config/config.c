@@ -564,15 +564,16 @@ static int h_encapsulation(struct parser *p)
 	};
 	const char *what = "this encapsulation";
 
-	if (!strcasecmp(a[0], "l2tpv3-raw")) {
+	if (!strcasecmp(a[0], "l2tpv3-raw") || !strcasecmp(a[0], "l2tpv3-ip")) {
 		t->has_encapsulation = true;
+		t->encap = !strcasecmp(a[0], "l2tpv3-ip") ? CFG_ENCAP_IP : CFG_ENCAP_UDP;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 		if (!strcasecmp(a[0], others[i].name))
 			what = others[i].what;
-	return perr(p, "%s is not supported: l2tpv3d speaks only l2tpv3-raw "
-		    "(L2TPv3 over UDP without IPsec)", what);
+	return perr(p, "%s is not supported: l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP "
+		    "without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)", what);
 }
 
 static int h_endpoint(struct parser *p)
@@ -1241,7 +1242,7 @@ static const struct command commands[] = {
 	{ { "tunnel", "enable" }, 1, 1, SCOPE_GLOBAL, h_tunnel_enable, "tunnel enable N" },
 	{ { "tunnel", "disable" }, 1, 1, SCOPE_GLOBAL, h_tunnel_disable, "tunnel disable N" },
 	{ { "tunnel", "encapsulation" }, 1, 1, SCOPE_TUNNEL, h_encapsulation,
-	  "tunnel encapsulation l2tpv3-raw" },
+	  "tunnel encapsulation l2tpv3-raw|l2tpv3-ip" },
 	{ { "tunnel", "endpoint", "address" }, 1, 2, SCOPE_TUNNEL, h_endpoint,
 	  "tunnel endpoint address [LOCAL] REMOTE" },
 	{ { "l2tp", "always-on" }, 1, 1, SCOPE_TUNNEL, h_always_on, "l2tp always-on on|off" },
@@ -1640,14 +1641,27 @@ static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_d
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp local port %u' is not implemented yet: l2tpv3d listens on "
 			     "UDP port %d only", t->id, dp->local_port, L2TP_PORT);
+	if (r >= 0 && t->encap == CFG_ENCAP_IP && (dp->has_local_port || dp->has_remote_port))
+		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+			     "tunnel %u: 'l2tp %s port' with 'tunnel encapsulation l2tpv3-ip': IP protocol 115 "
+			     "has no ports", t->id, dp->has_local_port ? "local" : "remote");
 	if (r >= 0 && dp->has_remote_port && !t->has_endpoint)
 		r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
 			     "tunnel %u: 'l2tp remote port' without 'tunnel endpoint address' has no effect: "
 			     "a responder answers the port its peer calls from", t->id);
+	/* an IP/115 endpoint has port 0 (no UDP endpoint can) */
 	if (t->has_endpoint && t->remote.ss_family == AF_INET)
-		((struct sockaddr_in *)&t->remote)->sin_port = htons(dp->remote_port);
+		((struct sockaddr_in *)&t->remote)->sin_port =
+			t->encap == CFG_ENCAP_IP ? 0 : htons(dp->remote_port);
 	else if (t->has_endpoint && t->remote.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&t->remote)->sin6_port = htons(dp->remote_port);
+		((struct sockaddr_in6 *)&t->remote)->sin6_port =
+			t->encap == CFG_ENCAP_IP ? 0 : htons(dp->remote_port);
+	if (t->has_local_address && t->encap == CFG_ENCAP_IP) {
+		if (t->local.ss_family == AF_INET)
+			((struct sockaddr_in *)&t->local)->sin_port = 0;
+		else if (t->local.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&t->local)->sin6_port = 0;
+	}
 	return r;
 }
 
@@ -2009,7 +2023,7 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 
 	fprintf(out, "tunnel select %u\n", t->id);
 	if (t->has_encapsulation)
-		fprintf(out, " tunnel encapsulation l2tpv3-raw\n");
+		fprintf(out, " tunnel encapsulation %s\n", t->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw");
 	if (t->has_endpoint && t->has_local_address)
 		fprintf(out, " tunnel endpoint address %s %s\n",
 			ntop_sockaddr(&t->local, a, sizeof(a)),
@@ -2134,6 +2148,7 @@ static bool dataplane_equal(const struct cfg_dataplane *a, const struct cfg_data
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 {
 	return a->id == b->id && a->enabled == b->enabled && a->has_encapsulation == b->has_encapsulation &&
+	       a->encap == b->encap &&
 	       a->has_endpoint == b->has_endpoint && a->has_local_address == b->has_local_address &&
 	       (!a->has_endpoint || sockaddr_same(&a->remote, &b->remote)) &&
 	       (!a->has_local_address || sockaddr_same(&a->local, &b->local)) &&

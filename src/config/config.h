@@ -105,13 +105,20 @@ struct cfg_dataplane {
 	enum cfg_pw_type pw_type; /* `l2tp pseudowire type ethernet|ethernet-vlan` */
 };
 
+/* How L2TPv3 travels (RFC 3931 §4.1.2) */
+enum cfg_encap {
+	CFG_ENCAP_UDP = 0, /* `tunnel encapsulation l2tpv3-raw` (UDP, port 1701) */
+	CFG_ENCAP_IP, /* `tunnel encapsulation l2tpv3-ip` (IP protocol 115) */
+};
+
 /* One `tunnel select N` block.  `has_*` say which lines were given. */
 struct cfg_tunnel {
 	unsigned id; /* N of `tunnel select N`, 1.. */
 	unsigned line; /* line of `tunnel select`; 0 = only named by `tunnel enable|disable` */
 	unsigned enable_line; /* line of the last `tunnel enable|disable N`, 0 = none */
 	bool enabled; /* `tunnel enable N` seen (and no later disable) */
-	bool has_encapsulation; /* `tunnel encapsulation l2tpv3-raw` */
+	bool has_encapsulation; /* `tunnel encapsulation l2tpv3-raw|l2tpv3-ip` */
+	enum cfg_encap encap; /* l2tpv3-raw: over UDP; l2tpv3-ip: over IP protocol 115 */
 
 	/* `tunnel endpoint address [LOCAL] REMOTE`; absent on a responder */
 	bool has_endpoint;

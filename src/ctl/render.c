@@ -148,8 +148,13 @@ static void text_tunnel(FILE *out, const json_t *t, bool ja)
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RTID, ja), num(t, "remote_tunnel_id"));
 	fprintf(out, "%s%s\n", lbl(L_LADDR, ja), str(t, "local_address", "-"));
 	fprintf(out, "%s%s\n", lbl(L_RADDR, ja), str(t, "remote_address", "-"));
-	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LPORT, ja), num(t, "local_port"));
-	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RPORT, ja), num(t, "remote_port"));
+	if (!strcmp(str(t, "encapsulation", "udp"), "ip")) {
+		/* no ports: L2TPv3 directly over IP */
+		fprintf(out, "  Encapsulation: IP protocol 115\n");
+	} else {
+		fprintf(out, "%s%" PRIu64 "\n", lbl(L_LPORT, ja), num(t, "local_port"));
+		fprintf(out, "%s%" PRIu64 "\n", lbl(L_RPORT, ja), num(t, "remote_port"));
+	}
 	fprintf(out, "%s%s\n", lbl(L_VENDOR, ja), str(t, "peer_vendor_name", "-"));
 	fprintf(out, "%s%s\n", lbl(L_HOST, ja), str(t, "peer_host_name", "-"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_NS, ja), num(t, "ns"));

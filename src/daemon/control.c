@@ -192,7 +192,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		json_array_append_new(sessions, static_session_json(t, now));
 	snprintf(rid, sizeof(rid), "%u.%u.%u.%u", f->peer_router_id >> 24, (f->peer_router_id >> 16) & 0xff,
 		 (f->peer_router_id >> 8) & 0xff, f->peer_router_id & 0xff);
-	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
+	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
 		      " s:I, s:I, s:I, s:s, s:o}",
 		      "id", (json_int_t)t->cfg->id,
 		      "state", t->cfg->is_static ? (t->dps ? "static" : "idle") : fsm_tunnel_state_name(f->state),
@@ -202,7 +202,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "remote_tunnel_id", (json_int_t)(active ? f->remote_ccid : 0),
 		      "local_address", addr_json(&t->local, (active || t->dps) && t->local.ss_family != AF_UNSPEC),
 		      "remote_address", addr_json(&t->peer, t->peer_known),
-		      "local_port", (json_int_t)L2TP_UDP_PORT,
+		      "encapsulation", t->cfg->encap == CFG_ENCAP_IP ? "ip" : "udp",
+		      "local_port", (json_int_t)(t->cfg->encap == CFG_ENCAP_IP ? 0 : L2TP_UDP_PORT),
 		      "remote_port", (json_int_t)(t->peer_known ? addr_port(&t->peer) : 0),
 		      "peer_vendor_name", f->peer_vendor_name,
 		      "peer_host_name", f->peer_host_name,

@@ -34,7 +34,7 @@
 void daemon_send(struct daemon *d, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
 		 const uint8_t *buf, size_t len)
 {
-	int r = dp_send_ctrl(d->dp, peer, local, buf, len);
+	int r = dp_send_ctrl(d->dp, sockaddr_encap(peer), peer, local, buf, len);
 
 	if (r < 0) {
 		char p[64];
@@ -533,6 +533,51 @@ static int open_udp(struct daemon *d)
 	return 0;
 }
 
+/*
+ * `tunnel encapsulation l2tpv3-ip`: raw sockets of IP protocol 115 for
+ * each family the configuration's IP tunnels may use (an endpoint's, or
+ * both for a responder), opened once and kept.  A family whose socket
+ * cannot be opened (no IPv6, no CAP_NET_RAW) is logged; its tunnels then
+ * cannot send.  Returns 0, or the first error for a family a tunnel names.
+ */
+static int open_ip(struct daemon *d, const struct cfg *c)
+{
+	bool want[2] = { false, false };
+	int ret = 0;
+
+	for (size_t i = 0; c->service_on && i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+
+		if (!t->enabled || t->encap != CFG_ENCAP_IP)
+			continue;
+		if (t->has_endpoint)
+			want[t->remote.ss_family == AF_INET6] = true;
+		else
+			want[0] = want[1] = true;
+	}
+	for (int k = 0; k < 2; k++) {
+		int family = k ? AF_INET6 : AF_INET, fd, r;
+
+		if (!want[k] || d->ip_fd[k] >= 0)
+			continue;
+		fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, DP_IPPROTO_L2TP);
+		r = fd < 0 ? -errno : dp_set_ip_socket(d->dp, family, fd);
+		if (r < 0) {
+			errno = -r;
+			log_warn("cannot open a raw IPv%d socket for IP protocol 115 (tunnel encapsulation "
+				 "l2tpv3-ip needs CAP_NET_RAW, see l2tpv3d(8))", k ? 6 : 4);
+			if (fd >= 0)
+				close(fd);
+			if (!ret)
+				ret = r;
+			continue;
+		}
+		d->ip_fd[k] = fd;
+		log_info("IP encapsulation: listening on IPv%d protocol 115", k ? 6 : 4);
+	}
+	return ret;
+}
+
 /* Bridges, their non-tunnel members and addresses, as configured. */
 static int setup_links(struct daemon *d, const struct cfg *c)
 {
@@ -738,6 +783,9 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	r = setup_links(d, nc);
 	if (r < 0)
 		report(rep, "bridges/addresses: %s (see the log)", strerror(-r));
+	r = open_ip(d, nc);
+	if (r < 0)
+		report(rep, "IP protocol 115: cannot open a raw socket: %s (see the log)", strerror(-r));
 
 	/* tunnels gone or changed */
 	for (size_t i = d->n_tunnels; i-- > 0;) {
@@ -815,6 +863,7 @@ int daemon_setup(struct daemon *d)
 	int r;
 
 	d->udp_fd = d->listen_fd = -1;
+	d->ip_fd[0] = d->ip_fd[1] = -1;
 	guard_init(&d->guard, now_ms());
 	d->ctrl_pair[0] = d->ctrl_pair[1] = -1;
 	if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
@@ -854,6 +903,11 @@ int daemon_setup(struct daemon *d)
 		log_warn("cannot create the data path");
 		return r;
 	}
+	/* an IPv4 IP/115 tunnel that cannot have its socket does not start;
+	 * a responder's IPv6 side is optional */
+	r = open_ip(d, d->cfg);
+	if (r < 0 && d->ip_fd[0] < 0)
+		return r;
 	r = dp_start(d->dp);
 	if (r < 0) {
 		errno = -r;
@@ -943,6 +997,9 @@ void daemon_teardown(struct daemon *d)
 		event_free(d->ev_stop);
 	if (d->udp_fd >= 0)
 		close(d->udp_fd);
+	for (int i = 0; i < 2; i++)
+		if (d->ip_fd[i] >= 0)
+			close(d->ip_fd[i]);
 	for (int i = 0; i < 2; i++)
 		if (d->ctrl_pair[i] >= 0)
 			close(d->ctrl_pair[i]);

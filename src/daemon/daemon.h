@@ -51,6 +51,7 @@ struct daemon {
 	char hostname[256];
 
 	int udp_fd;
+	int ip_fd[2]; /* raw IP/115 sockets, IPv4 and IPv6; -1 until a tunnel needs them */
 	int ctrl_pair[2]; /* [0] control thread end, [1] data thread end */
 	struct dp *dp;
 	struct nl_ctx *nl;
@@ -184,8 +185,14 @@ int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
  * static-idle. */
 int64_t tunnel_static_window(const struct tunnel *t);
 bool tunnel_static_up(const struct tunnel *t);
-/* "203.0.113.2:1701" */
+/* "203.0.113.2:1701"; an IP/115 endpoint (port 0) as "203.0.113.2 (IP)" */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
+/*
+ * Endpoints of IP encapsulation (IP protocol 115) carry port 0 in the
+ * daemon, which no UDP endpoint can: one address says where and how, so
+ * comparing addresses also tells the transports apart.
+ */
+enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* control.c */

@@ -40,15 +40,30 @@ void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+		if (s4->sin_port == 0)
+			snprintf(buf, len, "%s (IP)", a);
+		else
+			snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+		if (s6->sin6_port == 0)
+			snprintf(buf, len, "%s (IP)", a);
+		else
+			snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
 	} else {
 		snprintf(buf, len, "-");
 	}
+}
+
+enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_port ? DP_ENCAP_UDP : DP_ENCAP_IP;
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)ss)->sin6_port ? DP_ENCAP_UDP : DP_ENCAP_IP;
+	return DP_ENCAP_UDP;
 }
 
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -124,11 +139,19 @@ static uint32_t fsm_alloc_sid_cb(void *ctx)
 
 static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 {
-	/* auto: WAN MTU 1500 - 50 bytes of tunnel overhead - 40 (IPv4+TCP)
-	 * or 60 (IPv6+TCP) */
+	/* auto: WAN MTU 1500 - tunnel overhead - 40 (IPv4+TCP) or 60
+	 * (IPv6+TCP).  The overhead is the outer IP header (20 or 40), UDP
+	 * and the L2TP header (8 + 8) or, over IP, the Session ID (4), the
+	 * cookie, the sublayer (4) and the inner Ethernet header (14): 50 for
+	 * the Yamaha case, as protocol.md §9 tabulates.  The larger of the
+	 * two directions' headers counts. */
 	if (t->cfg->mss_mode == CFG_MSS_AUTO) {
-		c->mss4 = 1410;
-		c->mss6 = 1390;
+		size_t cookie = c->tx_cookie_len > c->rx_cookie_len ? c->tx_cookie_len : c->rx_cookie_len;
+		size_t over = (t->peer.ss_family == AF_INET6 ? 40 : 20) +
+			      (c->encap == DP_ENCAP_IP ? 4 : 16) + cookie + (c->tx_l2ss || c->rx_l2ss ? 4 : 0) + 14;
+
+		c->mss4 = (uint16_t)(1500 - over - 40);
+		c->mss6 = (uint16_t)(1500 - over - 60);
 	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {
 		c->mss4 = c->mss6 = (uint16_t)t->cfg->mss_value;
 	}
@@ -143,6 +166,7 @@ static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char
 	c->peer = t->peer;
 	c->local = t->local;
 	c->tap_fd = t->tap_fd;
+	c->encap = t->cfg->encap == CFG_ENCAP_IP ? DP_ENCAP_IP : DP_ENCAP_UDP;
 	set_mss(t, c);
 	r = dp_session_add(t->d->dp, c, &t->dps);
 	if (r < 0) {
@@ -787,7 +811,6 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		       const struct sockaddr_storage *peer, char *why, size_t whylen)
 {
-	(void)peer;
 	if (t->removing || t->admin_down) {
 		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
@@ -799,6 +822,12 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 	if (t->fconf.initiator) {
 		snprintf(why, whylen, "tunnel %u is an initiator", t->cfg->id);
 		return L2TP_STOPCCN_ERROR;
+	}
+	if ((sockaddr_encap(peer) == DP_ENCAP_IP) != (t->cfg->encap == CFG_ENCAP_IP)) {
+		snprintf(why, whylen, "encapsulation differs: tunnel %u has 'tunnel encapsulation %s', the peer "
+			 "called over %s", t->cfg->id, t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
+			 sockaddr_encap(peer) == DP_ENCAP_IP ? "IP protocol 115 (l2tpv3-ip)" : "UDP (l2tpv3-raw)");
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	return fsm_sccrq_check(&t->fconf, m, raw, len, why, whylen);
 }

@@ -54,6 +54,18 @@
  * Addresses.  The socket may be AF_INET or AF_INET6 (dual-stack).  The
  * caller always sees IPv4 as AF_INET: IPv4-mapped addresses are unmapped
  * on the way in and mapped again on the way out.
+ *
+ * IP encapsulation (RFC 3931 §4.1.1.2, §4.1.2.2).  With dp_set_ip_socket,
+ * raw sockets of protocol 115 (one per family) are read like the UDP
+ * socket.  An IPv4 raw read starts with the IP header, which is skipped;
+ * a payload whose first 32 bits are zero is a control message (handed on
+ * without those 4 bytes, encap = IP, ports 0), anything else is data whose
+ * header is the UDP one without its first word: the 4 bytes in front of it
+ * (IP header or headroom, already read) are overwritten with that word, so
+ * one receive routine checks both.  On transmit the UDP-form header is
+ * written as always and the datagram starts 4 bytes into it.  Raw sockets
+ * have no UDP GSO: super-frames are segmented and sent with sendmmsg().
+ * A session only takes data that arrived with its own encapsulation.
  */
 #include "dataplane/dp.h"
 
@@ -103,6 +115,8 @@ union dp_cmsg {
 
 /* Where a session's data goes, prepared for sendmsg in the caller's thread. */
 struct dp_dest {
+	int fd;			      /* socket it leaves on */
+	size_t skip;		      /* bytes of the UDP-form header not sent (4 over IP) */
 	struct sockaddr_storage name; /* peer in the socket's family */
 	socklen_t namelen;	      /* 0: no peer, frames are dropped */
 	union dp_cmsg cmsg;	      /* source address (pktinfo) */
@@ -138,6 +152,7 @@ enum dp_cmd_type {
 	DP_CMD_ADD,
 	DP_CMD_SET_PEER,
 	DP_CMD_DEL,
+	DP_CMD_SET_IP,
 };
 
 /* One request from the control thread; lives on the caller's stack. */
@@ -145,6 +160,7 @@ struct dp_cmd {
 	enum dp_cmd_type type;
 	struct dp_session *s;
 	const struct dp_dest *dest; /* SET_PEER */
+	int family, fd; /* SET_IP */
 	int result;
 	bool done;
 	struct dp_cmd *next;
@@ -165,6 +181,7 @@ struct dp_batch {
 struct dp {
 	int udp_fd;
 	int ctrl_fd;
+	int ip4_fd, ip6_fd;		/* raw IP/115 sockets, -1 = none */
 	int family;			/* of udp_fd */
 	struct sockaddr_storage bound;	/* udp_fd's own address (unmapped) */
 	in_port_t port;			/* its port, network order */
@@ -240,24 +257,23 @@ static void dp_addr_unmap(const struct sockaddr_storage *in, struct sockaddr_sto
 		memcpy(out, in, sizeof(*out));
 }
 
-/* Convert an address to the socket's family (mapping IPv4 for a dual-stack
+/* Convert an address to a socket's family (mapping IPv4 for a dual-stack
  * AF_INET6 socket).  Returns its length or negative errno. */
-static int dp_addr_to_sock(const struct dp *dp, const struct sockaddr_storage *in,
-			   struct sockaddr_storage *out)
+static int dp_addr_to_sock(int family, const struct sockaddr_storage *in, struct sockaddr_storage *out)
 {
 	struct sockaddr_storage tmp;
 
 	dp_addr_unmap(in, &tmp);
 	memset(out, 0, sizeof(*out));
-	if (tmp.ss_family == AF_INET && dp->family == AF_INET) {
+	if (tmp.ss_family == AF_INET && family == AF_INET) {
 		memcpy(out, &tmp, sizeof(struct sockaddr_in));
 		return (int)sizeof(struct sockaddr_in);
 	}
-	if (tmp.ss_family == AF_INET6 && dp->family == AF_INET6) {
+	if (tmp.ss_family == AF_INET6 && family == AF_INET6) {
 		memcpy(out, &tmp, sizeof(struct sockaddr_in6));
 		return (int)sizeof(struct sockaddr_in6);
 	}
-	if (tmp.ss_family == AF_INET && dp->family == AF_INET6) {
+	if (tmp.ss_family == AF_INET && family == AF_INET6) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&tmp;
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
 
@@ -273,7 +289,7 @@ static int dp_addr_to_sock(const struct dp *dp, const struct sockaddr_storage *i
 
 /* Build the source-address cmsg for `local` (AF_UNSPEC: none).  Returns its
  * length or negative errno. */
-static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage *local, union dp_cmsg *ret)
+static int dp_build_src_cmsg(int family, const struct sockaddr_storage *local, union dp_cmsg *ret)
 {
 	struct sockaddr_storage sa;
 	struct cmsghdr *c = (struct cmsghdr *)ret->buf;
@@ -282,10 +298,10 @@ static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage 
 	memset(ret, 0, sizeof(*ret));
 	if (!local || local->ss_family == AF_UNSPEC)
 		return 0;
-	r = dp_addr_to_sock(dp, local, &sa);
+	r = dp_addr_to_sock(family, local, &sa);
 	if (r < 0)
 		return r;
-	if (dp->family == AF_INET) {
+	if (family == AF_INET) {
 		struct in_pktinfo pi = {
 			.ipi_spec_dst = ((const struct sockaddr_in *)&sa)->sin_addr,
 		};
@@ -307,19 +323,50 @@ static int dp_build_src_cmsg(const struct dp *dp, const struct sockaddr_storage 
 	return (int)CMSG_SPACE(sizeof(pi6));
 }
 
-static int dp_dest_prepare(const struct dp *dp, const struct sockaddr_storage *peer,
+/* The raw socket for IP encapsulation to an address of `family` (after
+ * unmapping), or -1. */
+static int dp_ip_fd(const struct dp *dp, int family)
+{
+	return family == AF_INET ? dp->ip4_fd : family == AF_INET6 ? dp->ip6_fd : -1;
+}
+
+static int dp_dest_prepare(const struct dp *dp, enum dp_encap encap, const struct sockaddr_storage *peer,
 			   const struct sockaddr_storage *local, struct dp_dest *ret)
 {
-	int r;
+	int family = dp->family, r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->fd = dp->udp_fd;
+	if (encap == DP_ENCAP_IP) {
+		struct sockaddr_storage p;
+
+		/* a raw socket's family is the peer's own (no mapping); with no
+		 * peer yet, the IPv4 socket if there is one */
+		if (peer && peer->ss_family != AF_UNSPEC) {
+			dp_addr_unmap(peer, &p);
+			family = p.ss_family;
+		} else {
+			family = dp->ip4_fd >= 0 ? AF_INET : AF_INET6;
+		}
+		ret->fd = dp_ip_fd(dp, family);
+		if (ret->fd < 0)
+			return -EPROTONOSUPPORT;
+		ret->skip = 4;
+	}
 	if (peer && peer->ss_family != AF_UNSPEC) {
-		r = dp_addr_to_sock(dp, peer, &ret->name);
+		r = dp_addr_to_sock(family, peer, &ret->name);
 		if (r < 0)
 			return r;
 		ret->namelen = (socklen_t)r;
+		if (encap == DP_ENCAP_IP) {
+			/* a raw IPv6 socket takes port 0 or its protocol */
+			if (family == AF_INET)
+				((struct sockaddr_in *)&ret->name)->sin_port = 0;
+			else
+				((struct sockaddr_in6 *)&ret->name)->sin6_port = 0;
+		}
 	}
-	r = dp_build_src_cmsg(dp, local, &ret->cmsg);
+	r = dp_build_src_cmsg(family, local, &ret->cmsg);
 	if (r < 0)
 		return r;
 	ret->cmsg_len = (size_t)r;
@@ -415,6 +462,19 @@ static int dp_apply_add(struct dp *dp, struct dp_session *s)
 	return 0;
 }
 
+static int dp_apply_set_ip(struct dp *dp, int family, int fd)
+{
+	int *slot = family == AF_INET ? &dp->ip4_fd : &dp->ip6_fd;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = slot };
+
+	if (*slot >= 0)
+		return -EEXIST;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	*slot = fd;
+	return 0;
+}
+
 static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 {
 	switch (cmd->type) {
@@ -429,6 +489,9 @@ static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 		dp_tap_unpoll(dp, cmd->s);
 		dp_hash_remove(dp, cmd->s);
 		cmd->result = 0;
+		break;
+	case DP_CMD_SET_IP:
+		cmd->result = dp_apply_set_ip(dp, cmd->family, cmd->fd);
 		break;
 	}
 	cmd->done = true;
@@ -488,18 +551,26 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 /* receive: UDP -> control channel or TAP */
 
 /* Hand a control packet, with its addresses, to the control thread. */
-static void dp_forward_ctrl(struct dp *dp, const struct msghdr *mh, const uint8_t *buf, size_t len)
+static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, const struct msghdr *mh, const uint8_t *buf,
+			    size_t len)
 {
+	in_port_t port = encap == DP_ENCAP_IP ? 0 : dp->port;
 	struct dp_ctrl_hdr hdr;
 	struct cmsghdr *c;
 
 	memset(&hdr, 0, sizeof(hdr));
 	dp_addr_unmap(mh->msg_name, &hdr.peer);
+	hdr.encap = encap;
 	hdr.local = dp->bound; /* no pktinfo: the bound address */
+	if (encap == DP_ENCAP_IP) {
+		/* raw sockets are unbound: the wildcard of the peer's family */
+		memset(&hdr.local, 0, sizeof(hdr.local));
+		hdr.local.ss_family = hdr.peer.ss_family;
+	}
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
-			struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = dp->port };
+			struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = port };
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			l.sin_addr = pi.ipi_addr; /* header destination */
@@ -508,7 +579,7 @@ static void dp_forward_ctrl(struct dp *dp, const struct msghdr *mh, const uint8_
 			hdr.ifindex = pi.ipi_ifindex;
 		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi6;
-			struct sockaddr_in6 l = { .sin6_family = AF_INET6, .sin6_port = dp->port };
+			struct sockaddr_in6 l = { .sin6_family = AF_INET6, .sin6_port = port };
 
 			memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
 			l.sin6_addr = pi6.ipi6_addr;
@@ -590,7 +661,7 @@ static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen
 
 /* A data packet: find the session, check it, write the frame to the TAP
  * (or hold it for coalescing; the caller flushes before buf is reused). */
-static void dp_rx_data(struct dp *dp, uint8_t *buf, size_t len, uint64_t now)
+static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
 {
 	struct dp_session *s;
 	uint8_t *frame;
@@ -602,7 +673,7 @@ static void dp_rx_data(struct dp *dp, uint8_t *buf, size_t len, uint64_t now)
 		return;
 	}
 	s = dp_lookup(dp, sid);
-	if (!s) {
+	if (!s || s->conf.encap != encap) {
 		dp_count(&dp->rx_unknown_session, 1);
 		return;
 	}
@@ -708,9 +779,9 @@ static void dp_udp_rx(struct dp *dp)
 				if (plen < 2)
 					dp_count(&dp->rx_malformed, 1);
 				else if (l2tp_is_ctrl(p))
-					dp_forward_ctrl(dp, mh, p, plen);
+					dp_forward_ctrl(dp, DP_ENCAP_UDP, mh, p, plen);
 				else
-					dp_rx_data(dp, p, plen, now);
+					dp_rx_data(dp, DP_ENCAP_UDP, p, plen, now);
 			}
 			if (len == 0)
 				dp_count(&dp->rx_malformed, 1);
@@ -726,6 +797,93 @@ static void dp_udp_rx(struct dp *dp)
 	}
 }
 
+/*
+ * One datagram read from a raw IP/115 socket of `family` (IPv4 reads start
+ * with the IP header).  buf has DP_HEADROOM bytes in front.
+ */
+static void dp_ip_rx_one(struct dp *dp, int family, const struct msghdr *mh, uint8_t *buf, size_t len,
+			 uint64_t now)
+{
+	size_t ihl = 0;
+	uint8_t *p;
+
+	if (family == AF_INET) {
+		if (len < 20 || (buf[0] >> 4) != 4 || (size_t)(buf[0] & 0x0f) * 4 < 20 ||
+		    (size_t)(buf[0] & 0x0f) * 4 > len) {
+			dp_count(&dp->rx_malformed, 1);
+			return;
+		}
+		ihl = (size_t)(buf[0] & 0x0f) * 4;
+	}
+	p = buf + ihl;
+	len -= ihl;
+	if (len < 4) {
+		dp_count(&dp->rx_malformed, 1);
+		return;
+	}
+	if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0) {
+		/* Session ID 0: a control message follows (T=1 required) */
+		if (len < 4 + 2 || !l2tp_is_ctrl(p + 4)) {
+			dp_count(&dp->rx_malformed, 1);
+			return;
+		}
+		dp_forward_ctrl(dp, DP_ENCAP_IP, mh, p + 4, len - 4);
+		return;
+	}
+	/* data: give it the UDP form's first word (T=0, Ver=3) in the 4 bytes
+	 * before it, which were read already (IP header or headroom) */
+	p -= 4;
+	p[0] = 0x00;
+	p[1] = L2TP_VERSION;
+	p[2] = 0;
+	p[3] = 0;
+	dp_rx_data(dp, DP_ENCAP_IP, p, len + 4, now);
+}
+
+/* Read and dispatch up to DP_UDP_BUDGET datagrams from a raw IP socket. */
+static void dp_ip_rx(struct dp *dp, int fd, int family)
+{
+	struct dp_batch *b = dp->batch;
+	unsigned budget = DP_UDP_BUDGET;
+
+	while (budget > 0) {
+		unsigned want = budget < DP_BATCH ? budget : DP_BATCH;
+		uint64_t now;
+		int n;
+
+		for (unsigned i = 0; i < want; i++) {
+			b->iov[i].iov_base = b->bufs[i] + DP_HEADROOM;
+			b->iov[i].iov_len = DP_BUF_SIZE;
+			b->msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &b->names[i],
+				.msg_namelen = sizeof(b->names[i]),
+				.msg_iov = &b->iov[i],
+				.msg_iovlen = 1,
+				.msg_control = b->cmsg[i].buf,
+				.msg_controllen = sizeof(b->cmsg[i].buf),
+			};
+			b->msgs[i].msg_len = 0;
+		}
+		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		now = dp_now_sec();
+		for (int i = 0; i < n; i++) {
+			const struct msghdr *mh = &b->msgs[i].msg_hdr;
+
+			if (mh->msg_flags & MSG_TRUNC) {
+				dp_count(&dp->rx_malformed, 1);
+				continue;
+			}
+			dp_ip_rx_one(dp, family, mh, b->bufs[i] + DP_HEADROOM, b->msgs[i].msg_len, now);
+		}
+		dp_coal_flush(dp);
+		budget = (unsigned)n >= budget ? 0 : budget - (unsigned)n;
+		if ((unsigned)n < want)
+			return;
+	}
+}
+
 /* ---------------------------------------------------------------------- */
 /* transmit: TAP -> UDP */
 
@@ -736,7 +894,7 @@ static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr 
 	unsigned i = 0;
 
 	while (i < n) {
-		int r = sendmmsg(dp->udp_fd, msgs + i, n - i, MSG_DONTWAIT);
+		int r = sendmmsg(s->dest.fd, msgs + i, n - i, MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -776,8 +934,8 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 		uint8_t *p = b->bufs[k] + DP_HEADROOM - hlen;
 
 		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, false, 0);
-		b->iov[k].iov_base = p;
-		b->iov[k].iov_len = hlen + b->lens[k];
+		b->iov[k].iov_base = p + s->dest.skip;
+		b->iov[k].iov_len = hlen - s->dest.skip + b->lens[k];
 		b->msgs[k].msg_hdr = (struct msghdr){
 			.msg_name = &s->dest.name,
 			.msg_namelen = s->dest.namelen,
@@ -807,7 +965,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		.msg_iovlen = 1,
 	};
 
-	if (cnt > 1) {
+	if (cnt > 1 && s->dest.skip == 0) {
 		struct cmsghdr *c;
 		uint16_t gso = (uint16_t)stride;
 
@@ -820,7 +978,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = s->dest.cmsg_len + CMSG_SPACE(sizeof(gso));
-		if (sendmsg(dp->udp_fd, &mh, MSG_DONTWAIT) == (ssize_t)total) {
+		if (sendmsg(s->dest.fd, &mh, MSG_DONTWAIT) == (ssize_t)total) {
 			dp_count(&s->tx_packets, cnt);
 			dp_count(&s->tx_octets, total - (size_t)cnt * hlen);
 			return;
@@ -833,9 +991,10 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		 * fragmentation), EIO/EOPNOTSUPP (no UDP GSO here): one
 		 * datagram each */
 	}
+	/* (over IP each datagram starts s->dest.skip bytes into its header) */
 	for (unsigned k = 0; k < cnt; k++) {
-		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride;
-		dp->gso_iov[k].iov_len = k + 1 < cnt ? stride : last;
+		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride + s->dest.skip;
+		dp->gso_iov[k].iov_len = (k + 1 < cnt ? stride : last) - s->dest.skip;
 		dp->gso_msgs[k].msg_hdr = (struct msghdr){
 			.msg_name = &s->dest.name,
 			.msg_namelen = s->dest.namelen,
@@ -846,7 +1005,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		};
 		dp->gso_msgs[k].msg_len = 0;
 	}
-	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen);
+	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen - s->dest.skip);
 }
 
 /* A super-frame read from the TAP: segment it and send the segments.
@@ -979,6 +1138,10 @@ static void *dp_thread_main(void *arg)
 
 			if (p == &dp->udp_fd)
 				dp_udp_rx(dp);
+			else if (p == &dp->ip4_fd)
+				dp_ip_rx(dp, dp->ip4_fd, AF_INET);
+			else if (p == &dp->ip6_fd)
+				dp_ip_rx(dp, dp->ip6_fd, AF_INET6);
 			else if (p == &dp->evfd)
 				cmds = true;
 			else if (((struct dp_session *)p)->tap_polled)
@@ -993,16 +1156,16 @@ static void *dp_thread_main(void *arg)
 /* ---------------------------------------------------------------------- */
 /* API */
 
-/* Raise udp_fd's send buffer to DP_UDP_SNDBUF (see dp.h); best effort. */
-static void dp_grow_sndbuf(int udp_fd)
+/* Raise a shared socket's send buffer to DP_UDP_SNDBUF (see dp.h); best effort. */
+static void dp_grow_sndbuf(int fd)
 {
 	int sz = DP_UDP_SNDBUF, cur = 0;
 	socklen_t len = sizeof(cur);
 
-	if (getsockopt(udp_fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur >= 2 * sz)
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur >= 2 * sz)
 		return;
-	if (setsockopt(udp_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
-		(void)setsockopt(udp_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
@@ -1060,6 +1223,7 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 					      : ((struct sockaddr_in6 *)&bound)->sin6_port;
 	dp->epfd = -1;
 	dp->evfd = -1;
+	dp->ip4_fd = dp->ip6_fd = -1;
 	pthread_mutex_init(&dp->lock, NULL);
 	pthread_cond_init(&dp->cond, NULL);
 
@@ -1209,7 +1373,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	struct dp_cmd cmd = { .type = DP_CMD_ADD };
 	int r;
 
-	if (conf->local_sid == 0 || conf->tap_fd < 0)
+	if (conf->local_sid == 0 || conf->tap_fd < 0 || (conf->encap != DP_ENCAP_UDP && conf->encap != DP_ENCAP_IP))
 		return -EINVAL;
 	if ((conf->rx_cookie_len != 0 && conf->rx_cookie_len != 4 && conf->rx_cookie_len != 8) ||
 	    (conf->tx_cookie_len != 0 && conf->tx_cookie_len != 4 && conf->tx_cookie_len != 8))
@@ -1222,7 +1386,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->conf = *conf;
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
 	dp_tap_offload(s);
-	r = dp_dest_prepare(dp, &conf->peer, &conf->local, &s->dest);
+	r = dp_dest_prepare(dp, conf->encap, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
 		goto out_free;
 
@@ -1245,7 +1409,7 @@ int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockad
 	struct dp_cmd cmd = { .type = DP_CMD_SET_PEER, .s = s, .dest = &dest };
 	int r;
 
-	r = dp_dest_prepare(dp, peer, local, &dest);
+	r = dp_dest_prepare(dp, s->conf.encap, peer, local, &dest);
 	if (r < 0)
 		return r;
 	return dp_cmd_run(dp, &cmd);
@@ -1293,29 +1457,55 @@ void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret)
 	};
 }
 
-int dp_send_ctrl(struct dp *dp, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
-		 const uint8_t *buf, size_t len)
+int dp_send_ctrl(struct dp *dp, enum dp_encap encap, const struct sockaddr_storage *peer,
+		 const struct sockaddr_storage *local, const uint8_t *buf, size_t len)
 {
+	static const uint8_t zero_sid[4];
 	struct dp_dest dest;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)zero_sid, .iov_len = sizeof(zero_sid) },
+		{ .iov_base = (void *)buf, .iov_len = len },
+	};
 	struct msghdr mh;
 	int r;
 
 	if (!peer || peer->ss_family == AF_UNSPEC)
 		return -EDESTADDRREQ;
-	r = dp_dest_prepare(dp, peer, local, &dest);
+	r = dp_dest_prepare(dp, encap, peer, local, &dest);
 	if (r < 0)
 		return r;
 	mh = (struct msghdr){
 		.msg_name = &dest.name,
 		.msg_namelen = dest.namelen,
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
+		/* over IP, the control message follows a zero Session ID */
+		.msg_iov = encap == DP_ENCAP_IP ? iov : iov + 1,
+		.msg_iovlen = encap == DP_ENCAP_IP ? 2 : 1,
 		.msg_control = dest.cmsg_len ? dest.cmsg.buf : NULL,
 		.msg_controllen = dest.cmsg_len,
 	};
 	/* the socket is shared with the data thread; sendmsg is atomic */
-	if (sendmsg(dp->udp_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (sendmsg(dest.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
+}
+
+int dp_set_ip_socket(struct dp *dp, int family, int fd)
+{
+	struct dp_cmd cmd = { .type = DP_CMD_SET_IP, .family = family, .fd = fd };
+	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+
+	if ((family != AF_INET && family != AF_INET6) || fd < 0)
+		return -EINVAL;
+	if (family == AF_INET) {
+		/* the destination address of each packet, and DF off as on UDP */
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+	}
+	dp_grow_sndbuf(fd);
+	return dp_cmd_run(dp, &cmd);
 }

@@ -31,11 +31,22 @@
 struct dp;
 struct dp_session;
 
+/* How L2TPv3 is carried (RFC 3931 §4.1.2): over UDP (the shared socket),
+ * or directly over IP protocol 115 (raw sockets, see dp_set_ip_socket). */
+enum dp_encap {
+	DP_ENCAP_UDP = 0,
+	DP_ENCAP_IP = 1,
+};
+
+#define DP_IPPROTO_L2TP 115
+
 /* Prepended to every control packet on the control channel. */
 struct dp_ctrl_hdr {
 	struct sockaddr_storage peer; /* source of the datagram */
 	struct sockaddr_storage local; /* its destination address (IP_PKTINFO), port = ours */
 	int ifindex; /* interface it came in on */
+	uint32_t encap; /* enum dp_encap: UDP, or IP/115 (then both ports are 0 and the
+			 * 4-byte zero Session ID is already stripped) */
 	uint32_t len; /* bytes of L2TP message that follow */
 };
 
@@ -48,6 +59,7 @@ struct dp_session_conf {
 	size_t tx_cookie_len;
 	bool rx_l2ss; /* we asked for the Default L2-Specific Sublayer */
 	bool tx_l2ss; /* the peer asked for it */
+	enum dp_encap encap; /* UDP, or IP/115 (peer's port ignored) */
 	struct sockaddr_storage peer; /* where data goes */
 	struct sockaddr_storage local; /* source address for data (port ignored); AF_UNSPEC = kernel picks */
 	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
@@ -78,8 +90,8 @@ struct dp_global_counters {
 };
 
 /*
- * The send buffer dp_create gives the shared UDP socket (the kernel doubles
- * it).  Datagrams waiting in a qdisc (a shaper on the link to one peer)
+ * The send buffer dp_create gives the shared UDP socket, and
+ * dp_set_ip_socket the IP ones (the kernel doubles it).  Datagrams waiting in a qdisc (a shaper on the link to one peer)
  * hold the socket's send buffer until they leave: with the default (about
  * 200 KB) a few hundred queued for one slow peer make every send to the
  * other peers, and every control message, fail.  Memory is only used
@@ -96,6 +108,15 @@ struct dp_global_counters {
  * Returns 0 and *ret, or negative errno.
  */
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret);
+/*
+ * Give the data path a raw IP socket (SOCK_RAW, protocol 115) of `family`
+ * (AF_INET or AF_INET6) for IP encapsulation: it reads control and data
+ * from it and sends IP-encapsulated sessions and control through it.  The
+ * fd must be non-blocking; it is not closed by dp.  One per family, set
+ * once (before or after dp_start).  Returns 0 or negative errno (-EEXIST
+ * if that family has one).
+ */
+int dp_set_ip_socket(struct dp *dp, int family, int fd);
 /* Start the data thread. */
 int dp_start(struct dp *dp);
 /* Stop and join the thread (idempotent), then free everything; NULL-safe.
@@ -117,11 +138,13 @@ uint64_t dp_session_last_rx(const struct dp_session *s);
 void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret);
 
 /*
- * Send one control message from the control thread on the shared socket,
- * from `local` (if its family is not AF_UNSPEC) to `peer`.  Returns 0 or
- * negative errno.
+ * Send one control message from the control thread, from `local` (if its
+ * family is not AF_UNSPEC) to `peer`: on the shared UDP socket, or over IP
+ * (prefixed with the 4-byte zero Session ID, RFC 3931 §4.1.1.2) on the raw
+ * socket of the peer's family.  Returns 0 or negative errno (-EPROTONOSUPPORT
+ * when IP encapsulation has no socket for that family).
  */
-int dp_send_ctrl(struct dp *dp, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
-		 const uint8_t *buf, size_t len);
+int dp_send_ctrl(struct dp *dp, enum dp_encap encap, const struct sockaddr_storage *peer,
+		 const struct sockaddr_storage *local, const uint8_t *buf, size_t len);
 
 #endif

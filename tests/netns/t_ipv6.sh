@@ -15,6 +15,10 @@
 # shows IPv6 addresses, small and full-size (1500-byte) frames cross both
 # ways (the sender's kernel fragments the outer IPv6 packets), and the
 # capture shows L2TPv3 over UDP over IPv6 with the pings inside.
+#
+# Then the same pair over IP protocol 115 (`tunnel encapsulation
+# l2tpv3-ip`) on IPv6: raw IPv6 sockets, no UDP on the wire, the pings
+# inside, 1500-byte frames crossing, every digest verified.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -49,12 +53,13 @@ wait_for "r1 reaches r2 over IPv6" 10 nq r1 ping -6 -n -c 1 -W 1 2001:db8:2::2
 # no IPv4 on the WAN: nothing but IPv6 can carry the tunnel
 [[ -z $(nq r1 ip -4 -o addr show dev wan) && -z $(nq r2 ip -4 -o addr show dev wan) ]]
 
+ENCAP=l2tpv3-raw
 conf_v6() { # NS-NUMBER ENDPOINT-LINE
 	cat <<-EOF
 	bridge member bridge1 lan1 tunnel1
 	ip bridge1 address 192.168.2.$((10 * $1))/24
 	tunnel select 1
-	 tunnel encapsulation l2tpv3-raw
+	 tunnel encapsulation $ENCAP
 	$2
 	 l2tp always-on on
 	 l2tp hostname RT$1
@@ -110,5 +115,40 @@ log "ok: capture: echo requests and replies inside L2TPv3/UDP/IPv6"
 _expect "packets with an incorrect digest or malformed" \
 	"$(tcount "$f" 'l2tp.incorrect_digest || _ws.malformed' -o l2tp.shared_secret:$SECRET)" 0
 
+stop_daemon r1
+stop_daemon r2
+
+# ------------------------------------------------------ IP/115 over IPv6
+LOGTAG=ip
+ENCAP=l2tpv3-ip
+conf_v6 1 " tunnel endpoint address 2001:db8:1::2 2001:db8:2::2" >"$OUT/r1-ip.conf"
+conf_v6 2 "" >"$OUT/r2-ip.conf"
+nbg r2 tcpdump -Z root -n -i wan --immediate-mode -U -w "$OUT/ip6-115.pcap" ip6 and not icmp6 2>"$OUT/ip6-115.pcap.err"
+CAPTURE_PID[$OUT/ip6-115.pcap]=$!
+wait_for "r2: tcpdump listening on wan" 10 grep -q 'listening on' "$OUT/ip6-115.pcap.err"
+start_daemon r2 "$OUT/r2-ip.conf"
+start_daemon r1 "$OUT/r1-ip.conf"
+wait_for "tunnel and session established over IPv6 / IP protocol 115" 30 paired
+ping_ok pc1 192.168.10.2 5
+ping_ok pc2 192.168.10.1 5
+out=$(n pc1 ping -n -c 3 -i 0.2 -W 2 -s 1472 -M do 192.168.10.2 2>&1) || true
+grep -q "^3 packets transmitted, 3 received," <<<"$out" || { printf '%s\n' "$out" >&2; false; }
+log "ok: 1500-byte pings cross IP/115 over IPv6"
+_expect "r1 encapsulation" "$(jqs r1 '.tunnels[0].encapsulation')" ip
+_expect "r2's remote address" "$(jqs r2 '.tunnels[0].remote_address')" 2001:db8:1::2
+grep -q 'IP encapsulation: listening on IPv6 protocol 115' "$(daemon_log r2)"
+capture_stop "$OUT/ip6-115.pcap"
+f=$OUT/ip6-115.pcap
+_expect "UDP packets on the WAN" "$(tcount "$f" 'udp')" 0
+_expect "SCCRQ over IPv6/115 from r1" \
+	"$(tsh "$f" -Y 'l2tp.avp.message_type==1' -T fields -e ipv6.src -e ipv6.nxt | head -n 1)" \
+	"$(printf '2001:db8:1::2\t115')"
+k=$(tcount "$f" "ipv6.src==2001:db8:1::2 && l2tp.sid && icmp.type==8 && ip.src==192.168.10.1")
+(( k >= 5 )) || { log "capture: $k echo requests inside IPv6/115 data packets"; false; }
+k=$(tcount "$f" "ipv6.src==2001:db8:2::2 && l2tp.sid && icmp.type==0 && ip.src==192.168.10.2")
+(( k >= 5 )) || { log "capture: $k echo replies inside IPv6/115 data packets"; false; }
+log "ok: capture: echo requests and replies inside L2TPv3/IPv6 (protocol 115)"
+_expect "packets with an incorrect digest or malformed" \
+	"$(tcount "$f" 'l2tp.incorrect_digest || _ws.malformed' -o l2tp.shared_secret:$SECRET)" 0
 stop_daemon r1
 stop_daemon r2

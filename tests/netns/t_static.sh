@@ -9,11 +9,13 @@
 #       (tests/vm/kernel-peer.sh), booted once (in the background while (a)
 #       runs) and reconfigured between modes without a reboot.
 #
-# Modes tested with each peer, all over UDP 1701/1701:
-#   udp      no cookie, no L2-Specific Sublayer
+# Modes tested with each peer:
+#   udp      UDP 1701/1701, no cookie, no L2-Specific Sublayer
 #   udp-c4   4-byte cookies, a different one each way, default sublayer
 #   udp-c8   8-byte cookies, a different one each way, no sublayer
-# (IP/115 is not tested: the daemon speaks UDP only.)
+#   ip       IP protocol 115 (`tunnel encapsulation l2tpv3-ip`), no cookie,
+#            no sublayer (QEMU's udp=off, the kernel's encap ip / l2tp_ip)
+#   ip-c4    IP protocol 115, 4-byte cookies, default sublayer
 #
 # Topology (every address inside the namespaces made here):
 #
@@ -87,11 +89,13 @@ VM_BOOT_PID=$!
 ctl() { nq r "$L2TPCTL" -S "$(sock r)" "$@"; }
 
 # conf REMOTE LOCAL-SID REMOTE-SID RX-COOKIE TX-COOKIE L2SS
+# (the encapsulation is $ENCAP: l2tpv3-raw or l2tpv3-ip)
+ENCAP=l2tpv3-raw
 conf() {
 	cat <<EOF
 bridge member br0 lan0 tunnel1
 tunnel select 1
- tunnel encapsulation l2tpv3-raw
+ tunnel encapsulation $ENCAP
  tunnel endpoint address $2 $1
  l2tp static session $3 $4
  l2tp static cookie receive ${5:-none}
@@ -135,15 +139,16 @@ check_pcap() {
 	local prefs=(-d 'l2tp.pw_type==0,eth' -o "l2tp.cookie_size:$cpref" -o "l2tp.l2_specific:$lpref")
 	tshark -n -r "$f" "${prefs[@]}" -Y 'l2tp && icmp' -E occurrence=f -T fields \
 		-e ip.src -e udp.srcport -e udp.dstport -e l2tp.sid -e l2tp.cookie \
-		-e l2tp.l2_spec_s -e icmp.type 2>/dev/null >"$f.tsv"
+		-e l2tp.l2_spec_s -e icmp.type -e ip.proto 2>/dev/null >"$f.tsv"
 	local bad
 	bad=$(tshark -n -r "$f" "${prefs[@]}" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
 	(( bad == 0 )) || { log "$f: $bad malformed frames"; return 1; }
-	awk -F'\t' -v us="$us" -v peer="$peer" -v rsid="$(printf '0x%08x' "$rsid")" \
+	awk -F'\t' -v us="$us" -v peer="$peer" -v rsid="$(printf '0x%08x' "$rsid")" -v encap="$ENCAP" \
 		-v tsid="$(printf '0x%08x' "$tsid")" -v rxc="$rxc" -v txc="$txc" -v l2ss="$l2ss" '
 	function fail(m) { print "check_pcap: frame " NR ": " m ": " $0 > "/dev/stderr"; bad = 1 }
 	{
-		if ($2 != 1701 || $3 != 1701) fail("not UDP 1701/1701")
+		if (encap == "l2tpv3-raw" && ($2 != 1701 || $3 != 1701 || $8 != 17)) fail("not UDP 1701/1701")
+		if (encap == "l2tpv3-ip" && ($2 != "" || $8 != 115)) fail("not IP protocol 115")
 		if ($1 == us) {
 			n["us" $7]++
 			if ($4 != tsid) fail("our Session ID")
@@ -165,7 +170,7 @@ check_pcap() {
 		}
 		exit bad
 	}' "$f.tsv"
-	log "ok: $(basename "$f"): Session IDs $tsid/$rsid, cookies '${txc:-none}'/'${rxc:-none}', sublayer $l2ss each way"
+	log "ok: $(basename "$f"): $ENCAP, Session IDs $tsid/$rsid, cookies '${txc:-none}'/'${rxc:-none}', sublayer $l2ss each way"
 }
 
 # check_status: static-up, data seen in the last few seconds, counters
@@ -184,7 +189,7 @@ check_status() {
 }
 
 capture() { # IF FILE
-	nbg r tcpdump -Z root -n -i "$1" --immediate-mode -U -w "$2" udp port 1701 2>"$2.err"
+	nbg r tcpdump -Z root -n -i "$1" --immediate-mode -U -w "$2" 'udp port 1701 or ip proto 115' 2>"$2.err"
 	CAPTURE_PID[$2]=$!
 	wait_for "tcpdump listening on $1" 10 grep -q 'listening on' "$2.err"
 }
@@ -198,9 +203,11 @@ qemu_mode() { # NAME RXC TXC L2SS QEMU-OPTIONS...
 	local pcap=$OUT/qemu-$name.pcap
 	log "=== QEMU peer, mode $name"
 	use_conf 198.51.100.2 198.51.100.1 0xBBBB 0xAAAA "$rxc" "$txc" "$l2ss"
+	local udp=(udp=on srcport=1701 dstport=1701)
+	[[ $ENCAP == l2tpv3-raw ]] || udp=(udp=off)
 	bash "$VM/qemu-peer.sh" start "$QNAME" "${NS[q]}" --tap "$QTAP" --tap-netns "${NS[peer]}" \
-		--tap-addr 192.168.30.2/24 src=198.51.100.2 dst=198.51.100.1 udp=on srcport=1701 \
-		dstport=1701 txsession=0xBBBB rxsession=0xAAAA "$@" >"$OUT/qemu-$name.start" 2>&1
+		--tap-addr 192.168.30.2/24 src=198.51.100.2 dst=198.51.100.1 "${udp[@]}" \
+		txsession=0xBBBB rxsession=0xAAAA "$@" >"$OUT/qemu-$name.start" 2>&1
 	nq pc ip neigh flush all # a new QEMU, a new tap MAC
 	capture u0 "$pcap"
 	wait_for "$name: first ping pc -> QEMU peer" 20 ping1 pc 192.168.30.2
@@ -232,6 +239,10 @@ qemu_mode udp "" "" none counter=off
 qemu_mode udp-c4 55667788 11223344 default txcookie=0x55667788 rxcookie=0x11223344 counter=on
 qemu_mode udp-c8 8877665544332211 1122334455667788 none cookie64=on \
 	txcookie=0x8877665544332211 rxcookie=0x1122334455667788 counter=off
+ENCAP=l2tpv3-ip
+qemu_mode ip "" "" none counter=off
+qemu_mode ip-c4 55667788 11223344 default txcookie=0x55667788 rxcookie=0x11223344 counter=on
+ENCAP=l2tpv3-raw
 
 # No more data: the liveness window (keepalive 1 s x 3) runs out.
 wait_for "static-idle once data stops" 10 state_is static-idle
@@ -274,6 +285,10 @@ kernel_mode udp-c4 11223344 55667788 default l2tp_cookie=11223344 l2tp_peer_cook
 	l2tp_l2spec=default
 kernel_mode udp-c8 1122334455667788 8877665544332211 none l2tp_cookie=1122334455667788 \
 	l2tp_peer_cookie=8877665544332211 l2tp_l2spec=none
+ENCAP=l2tpv3-ip
+kernel_mode ip "" "" none l2tp_encap=ip l2tp_l2spec=none
+kernel_mode ip-c4 11223344 55667788 default l2tp_encap=ip l2tp_cookie=11223344 \
+	l2tp_peer_cookie=55667788 l2tp_l2spec=default
 
 # an unchanged reload leaves the static session alone
 ctl reload >"$OUT/reload.txt"

@@ -189,6 +189,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 		assert_int_equal(x->id, y->id);
 		assert_int_equal(x->enabled, y->enabled);
 		assert_int_equal(x->has_encapsulation, y->has_encapsulation);
+		assert_int_equal(x->encap, y->encap);
 		assert_int_equal(x->has_endpoint, y->has_endpoint);
 		assert_int_equal(x->has_local_address, y->has_local_address);
 		assert_memory_equal(&x->local, &y->local, sizeof(x->local));
@@ -684,6 +685,49 @@ static void test_hub(void **state)
 			 " l2tp remote router-id 10.0.0.2\n l2tp hub on\n tunnel enable 1\nl2tp service on\n");
 	assert_only_diag(&r.d, "t.conf:2: error: tunnel 1: 'l2tp hub on' is for a responder that takes any "
 			       "Router ID: remove 'tunnel endpoint address' and 'l2tp remote router-id'");
+	run_free(&r);
+}
+
+/* `tunnel encapsulation l2tpv3-ip`: IP protocol 115, endpoints with port 0 */
+static void test_encap_ip(void **state)
+{
+	struct run r;
+	const struct cfg_tunnel *t;
+	struct cfg_tunnel u;
+
+	(void)state;
+	parse_verify(&r, "bridge member br0 tunnel1 tunnel2\ntunnel select 1\n tunnel encapsulation l2tpv3-ip\n"
+			 " tunnel endpoint address 192.0.2.1 203.0.113.2\n tunnel enable 1\n"
+			 "tunnel select 2\n tunnel encapsulation L2TPv3-RAW\n tunnel endpoint address 203.0.113.3\n"
+			 " tunnel enable 2\nl2tp service on\n");
+	assert_int_equal(r.verify_r, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->encap, CFG_ENCAP_IP);
+	assert_int_equal(((const struct sockaddr_in *)&t->remote)->sin_port, 0);
+	assert_int_equal(((const struct sockaddr_in *)&t->local)->sin_port, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 2)->encap, CFG_ENCAP_UDP);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 2)->remote)->sin_port), 1701);
+	assert_round_trip(r.c, true);
+	/* a change of encapsulation restarts the tunnel on reload */
+	u = *t;
+	assert_true(cfg_tunnel_equal(t, &u));
+	u.encap = CFG_ENCAP_UDP;
+	assert_false(cfg_tunnel_equal(t, &u));
+	run_free(&r);
+
+	/* IP has no ports */
+	parse_verify(&r, "bridge member br0 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-ip\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp local router-id 192.0.2.1\n l2tp remote port 1702\n"
+			 " tunnel enable 1\n"
+			 "l2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: error: tunnel 1: 'l2tp remote port' with 'tunnel encapsulation "
+			       "l2tpv3-ip': IP protocol 115 has no ports");
+	run_free(&r);
+
+	parse_only(&r, "tunnel select 1\n tunnel encapsulation l2tpv3\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'tunnel encapsulation l2tpv3': L2TPv3 over IPsec is not "
+			       "supported: l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and "
+			       "l2tpv3-ip (L2TPv3 over IP protocol 115)");
 	run_free(&r);
 }
 
@@ -1290,10 +1334,10 @@ ERROR_TEST(tunnel_disable_not_a_number, "tunnel disable -1\n",
 	   "t.conf:1: error: 'tunnel disable -1': tunnel number must be 1..4096")
 ERROR_TEST(encapsulation_over_ipsec, T1 " tunnel encapsulation l2tpv3\n",
 	   "t.conf:2: error: 'tunnel encapsulation l2tpv3': L2TPv3 over IPsec is not supported: "
-	   "l2tpv3d speaks only l2tpv3-raw (L2TPv3 over UDP without IPsec)")
+	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)")
 ERROR_TEST(encapsulation_other, T1 " tunnel encapsulation gre\n",
 	   "t.conf:2: error: 'tunnel encapsulation gre': this encapsulation is not supported: "
-	   "l2tpv3d speaks only l2tpv3-raw (L2TPv3 over UDP without IPsec)")
+	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)")
 ERROR_TEST(endpoint_host_name, T1 " tunnel endpoint address vpn.example.com\n",
 	   "t.conf:2: error: 'tunnel endpoint address vpn.example.com': remote address "
 	   "'vpn.example.com' is not an IPv4 or IPv6 address (host names are not supported)")
@@ -2064,6 +2108,7 @@ int main(void)
 		cmocka_unit_test(test_auth_method),
 		cmocka_unit_test(test_hub),
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
+		cmocka_unit_test(test_encap_ip),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_tunnel_equal),
 		cmocka_unit_test(test_dataplane_defaults),

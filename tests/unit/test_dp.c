@@ -601,11 +601,11 @@ static void test_ctrl(void **state)
 	/* and back out from the control thread, from 127.0.0.1 */
 	struct sockaddr_storage local = sa4("127.0.0.1", 0);
 
-	assert_int_equal(dp_send_ctrl(f->dp[0], &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), 0);
 	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
 	assert_memory_equal(buf, msg, sizeof(msg));
 	assert_sa4(&from, "127.0.0.1", sa_port(&f->addr[0]));
-	assert_int_equal(dp_send_ctrl(f->dp[0], &caddr, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, NULL, msg, sizeof(msg)), 0);
 	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
 
 	/* nobody reads the control channel: it fills, the rest is dropped
@@ -819,7 +819,7 @@ static void test_dual_stack(void **state)
 	assert_sa4(&hdr.peer, "127.0.0.1", sa_port(&caddr));
 	assert_sa4(&hdr.local, "127.0.0.1", sa_port(&bound));
 
-	assert_int_equal(dp_send_ctrl(dp, &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(dp_send_ctrl(dp, DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), 0);
 	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
 	assert_sa4(&from, "127.0.0.1", sa_port(&bound));
 
@@ -988,6 +988,153 @@ static void test_tap_flags_plain(void **state)
 	tap_flags(state, false);
 }
 
+
+/* ---------------------------------------------------------------------- */
+/* IP encapsulation (RFC 3931 §4.1.1.2, §4.1.2.2) */
+
+/* A raw IP/115 socket bound to `ip` (so the two sides on one loopback each
+ * see only their own packets). */
+static int raw_open(const char *ip)
+{
+	struct sockaddr_storage ss = sa4(ip, 0);
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, DP_IPPROTO_L2TP);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
+	return fd;
+}
+
+/* Next packet of a raw sniffer whose IPv4 destination is `dst`: its L2TP
+ * payload (IP header stripped) in buf; returns the payload length. */
+static size_t sniff_to(int fd, const char *dst, uint8_t *buf, size_t cap)
+{
+	struct in_addr want;
+	uint8_t pkt[2048];
+
+	assert_int_equal(inet_pton(AF_INET, dst, &want), 1);
+	for (;;) {
+		ssize_t n = recv_wait(fd, pkt, sizeof(pkt), NULL);
+		size_t ihl;
+
+		assert_true(n >= 20);
+		ihl = (size_t)(pkt[0] & 0x0f) * 4;
+		if (memcmp(pkt + 16, &want, 4) != 0)
+			continue;
+		assert_true((size_t)n - ihl <= cap);
+		memcpy(buf, pkt + ihl, (size_t)n - ihl);
+		return (size_t)n - ihl;
+	}
+}
+
+static void test_ip_encap(void **state)
+{
+	struct fx *f = FX(state);
+	static const char *const addr[2] = { "127.0.0.1", "127.0.0.2" };
+	static const uint8_t ctl[12] = { 0xc8, 0x03, 0x00, 0x0c, 0, 0, 0, 7, 0, 0, 0, 0 };
+	struct dp_session_conf c[2];
+	int raw[2], sniff = raw_open("0.0.0.0");
+	uint8_t buf[2048], frame[100];
+	struct dp_ctrl_hdr hdr;
+	size_t n;
+
+	for (int i = 0; i < 2; i++) {
+		raw[i] = raw_open(addr[i]);
+		assert_int_equal(dp_set_ip_socket(f->dp[i], AF_INET, raw[i]), 0);
+		c[i] = conf_for(f, i);
+		c[i].encap = DP_ENCAP_IP;
+		c[i].peer = sa4(addr[!i], 0);
+		c[i].local = sa4(addr[i], 0);
+	}
+	assert_int_equal(dp_set_ip_socket(f->dp[0], AF_INET, raw[0]), -EEXIST);
+	/* a 4-byte cookie one way, the sublayer the other */
+	memcpy(c[0].tx_cookie, "\x11\x22\x33\x44", 4);
+	memcpy(c[1].rx_cookie, "\x11\x22\x33\x44", 4);
+	c[0].tx_cookie_len = c[1].rx_cookie_len = 4;
+	c[1].tx_l2ss = c[0].rx_l2ss = true;
+	start(f);
+	add_sessions(f, &c[0], &c[1]);
+
+	/* A -> B: Session ID, cookie, frame; nothing else */
+	pass_frame(f, 0, 60, 21);
+	n = sniff_to(sniff, addr[1], buf, sizeof(buf));
+	make_frame(frame, 60, 21);
+	assert_int_equal(n, 4 + 4 + 60);
+	assert_memory_equal(buf, "\x00\x00\x00\xc8\x11\x22\x33\x44", 8); /* SID_B = 200 */
+	assert_memory_equal(buf + 8, frame, 60);
+	/* B -> A: Session ID, sublayer, frame; and a full-size frame */
+	pass_frame(f, 1, 100, 22);
+	n = sniff_to(sniff, addr[0], buf, sizeof(buf));
+	assert_int_equal(n, 4 + 4 + 100);
+	assert_memory_equal(buf, "\x00\x00\x00\x64\x00\x00\x00\x00", 8); /* SID_A = 100 */
+	pass_frame(f, 1, 1514, 23);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 1, .tx_octets = 60, .rx_packets = 2,
+						       .rx_octets = 1614 });
+
+	/* control: a zero Session ID in front, handed on without it */
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_IP, &c[0].peer, &c[0].local, ctl, sizeof(ctl)), 0);
+	n = sniff_to(sniff, addr[1], buf, sizeof(buf));
+	assert_int_equal(n, 4 + sizeof(ctl));
+	assert_memory_equal(buf, "\0\0\0\0", 4);
+	assert_memory_equal(buf + 4, ctl, sizeof(ctl));
+	assert_int_equal(recv_wait(f->ctl[1][1], buf, sizeof(buf), NULL), (ssize_t)(sizeof(hdr) + sizeof(ctl)));
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_int_equal(hdr.encap, DP_ENCAP_IP);
+	assert_sa4(&hdr.peer, addr[0], 0);
+	assert_sa4(&hdr.local, addr[1], 0);
+	assert_memory_equal(buf + sizeof(hdr), ctl, sizeof(ctl));
+
+	/* bad input on the raw socket: too short, zero Session ID without a
+	 * control header (T=0), unknown session, a UDP session's ID over IP */
+	struct dp_session *u = NULL;
+	struct dp_session_conf cu = conf_for(f, 1);
+
+	cu.local_sid = 300;
+	cu.tap_fd = dup(f->tap[1]); /* epoll takes one registration per fd */
+	assert_int_equal(dp_session_add(f->dp[1], &cu, &u), 0);
+	{
+		struct sockaddr_in to = { .sin_family = AF_INET };
+		static const uint8_t shorty[3] = { 0, 0, 1 }, t0[8] = { 0, 0, 0, 0, 0x00, 0x03, 0, 0 },
+				     unknown[4 + 14] = { 0, 0, 0x30, 0x39 }, udp_sid[4 + 14] = { 0, 0, 0x01, 0x2c };
+
+		assert_int_equal(inet_pton(AF_INET, addr[1], &to.sin_addr), 1);
+		assert_int_equal(sendto(raw[0], shorty, sizeof(shorty), 0, (struct sockaddr *)&to, sizeof(to)), 3);
+		assert_int_equal(sendto(raw[0], t0, sizeof(t0), 0, (struct sockaddr *)&to, sizeof(to)), 8);
+		assert_int_equal(sendto(raw[0], unknown, sizeof(unknown), 0, (struct sockaddr *)&to, sizeof(to)), 18);
+		assert_int_equal(sendto(raw[0], udp_sid, sizeof(udp_sid), 0, (struct sockaddr *)&to, sizeof(to)), 18);
+	}
+	assert_gcounters(f->dp[1], &(struct dp_global_counters){ .rx_malformed = 2, .rx_unknown_session = 2,
+								  .ctrl_forwarded = 1 });
+	assert_false(readable_now(f->pk[1]));
+	assert_int_equal(counters(u).rx_packets, 0);
+	dp_session_del(f->dp[1], u);
+	close(cu.tap_fd);
+	del_sessions(f);
+	for (int i = 0; i < 2; i++) {
+		dp_destroy(f->dp[i]);
+		f->dp[i] = NULL;
+		close(raw[i]);
+	}
+	/* the fixture's teardown destroys nothing twice (dp_destroy is NULL-safe) */
+	assert_int_equal(dp_create(f->udp[0], f->ctl[0][0], &f->dp[0]), 0);
+	assert_int_equal(dp_create(f->udp[1], f->ctl[1][0], &f->dp[1]), 0);
+	close(sniff);
+}
+
+/* IP encapsulation without a raw socket for the family: refused. */
+static void test_ip_encap_no_socket(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf c = conf_for(f, 0);
+	static const uint8_t ctl[12] = { 0xc8, 0x03, 0x00, 0x0c };
+
+	c.encap = DP_ENCAP_IP;
+	c.peer = sa4("127.0.0.2", 0);
+	assert_int_equal(dp_session_add(f->dp[0], &c, &f->s[0]), -EPROTONOSUPPORT);
+	f->s[0] = NULL;
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_IP, &c.peer, NULL, ctl, sizeof(ctl)), -EPROTONOSUPPORT);
+	assert_int_equal(dp_set_ip_socket(f->dp[0], AF_UNIX, 3), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1008,12 +1155,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ip_encap_no_socket, fx_setup, fx_teardown),
 		/* the same without IFF_VNET_HDR (a kernel without offloads) */
 		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup_plain, fx_teardown),
 	};
 	int fd;
 
