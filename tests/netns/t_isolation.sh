@@ -37,7 +37,7 @@
 #       back and carries pings.
 #
 # In every phase tunnel 2 keeps its IDs, loses at most LOSS_MAX_PCT of its
-# pings, and its ping RTT p99 stays under RTT_P99_MAX_MS (250 ms): generous
+# pings, and its ping RTT p99 stays under RTT_P99_MAX_MS (500 ms): generous
 # bounds for a loaded 2-core machine, but a data path blocked behind
 # tunnel 1 shows seconds of RTT or total loss.  Figures are printed per
 # phase.
@@ -47,10 +47,11 @@ require_daemon
 GEN64=$B/bench/gen64
 [[ -x $GEN64 ]] || { log "missing $GEN64 (run: bash scripts/build.sh test)"; false; }
 # Measured on the 2-core CI machine with other tests running (ASan build):
-# tunnel 2 RTT p50 2-10 ms, p99 50-90 ms during the flood (0.3 / 2-4 ms
-# without it): the flood and the daemons share two cores.  A data path
-# that waits for tunnel 1 shows seconds, or loses everything.
-RTT_P99_MAX_MS=${RTT_P99_MAX_MS:-250}
+# tunnel 2 RTT p50 0.2-10 ms, p99 8-170 ms during the flood (without it:
+# p50 0.2-0.3 ms, p99 0.4-64 ms): the flood, three daemons and the other
+# tests share two cores.  A data path that waits for tunnel 1 shows
+# seconds, or loses everything.
+RTT_P99_MAX_MS=${RTT_P99_MAX_MS:-500}
 LOSS_MAX_PCT=${LOSS_MAX_PCT:-1}
 STATUS_MAX_MS=${STATUS_MAX_MS:-1000}
 KEEPALIVE="on 1 3"
