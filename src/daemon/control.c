@@ -203,7 +203,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "local_address", addr_json(&t->local, (active || t->dps) && t->local.ss_family != AF_UNSPEC),
 		      "remote_address", addr_json(&t->peer, t->peer_known),
 		      "encapsulation", t->cfg->encap == CFG_ENCAP_IP ? "ip" : "udp",
-		      "local_port", (json_int_t)(t->cfg->encap == CFG_ENCAP_IP ? 0 : L2TP_UDP_PORT),
+		      "local_port", (json_int_t)(t->cfg->encap == CFG_ENCAP_IP ? 0 : t->cfg->dp.local_port),
 		      "remote_port", (json_int_t)(t->peer_known ? addr_port(&t->peer) : 0),
 		      "peer_vendor_name", f->peer_vendor_name,
 		      "peer_host_name", f->peer_host_name,

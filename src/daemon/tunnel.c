@@ -57,6 +57,15 @@ void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
+unsigned sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
@@ -135,6 +144,23 @@ static uint32_t fsm_alloc_sid_cb(void *ctx)
 		fsm_random_cb(NULL, &sid, sizeof(sid));
 	} while (sid == 0 || sid_in_use(t->d, sid));
 	return sid;
+}
+
+/* Where an initiator or static session sends from at first: the
+ * configured local address; else, with `l2tp local port`, any address on
+ * that port; else the kernel picks (AF_UNSPEC). */
+static void initial_local(const struct cfg_tunnel *ct, struct sockaddr_storage *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (ct->has_local_address) {
+		*ret = ct->local;
+	} else if (ct->encap == CFG_ENCAP_UDP && ct->dp.local_port != L2TP_UDP_PORT) {
+		ret->ss_family = ct->remote.ss_family;
+		if (ret->ss_family == AF_INET)
+			((struct sockaddr_in *)ret)->sin_port = htons(ct->dp.local_port);
+		else
+			((struct sockaddr_in6 *)ret)->sin6_port = htons(ct->dp.local_port);
+	}
 }
 
 static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
@@ -459,9 +485,7 @@ static void connect_now(struct tunnel *t)
 		return;
 	t->peer = t->cfg->remote;
 	t->peer_known = true;
-	memset(&t->local, 0, sizeof(t->local));
-	if (t->cfg->has_local_address)
-		t->local = t->cfg->local;
+	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
 	log_info("tunnel %u: connecting to %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
@@ -685,9 +709,7 @@ static void static_start(struct tunnel *t)
 		return;
 	t->peer = ct->remote;
 	t->peer_known = true;
-	memset(&t->local, 0, sizeof(t->local));
-	if (ct->has_local_address)
-		t->local = ct->local;
+	initial_local(ct, &t->local);
 	memset(&c, 0, sizeof(c));
 	c.local_sid = ct->static_local_sid;
 	c.remote_sid = ct->static_remote_sid;
@@ -809,7 +831,8 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 }
 
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, char *why, size_t whylen)
+		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
+		       size_t whylen)
 {
 	if (t->removing || t->admin_down) {
 		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
@@ -824,9 +847,15 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 		return L2TP_STOPCCN_ERROR;
 	}
 	if ((sockaddr_encap(peer) == DP_ENCAP_IP) != (t->cfg->encap == CFG_ENCAP_IP)) {
-		snprintf(why, whylen, "encapsulation differs: tunnel %u has 'tunnel encapsulation %s', the peer "
-			 "called over %s", t->cfg->id, t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
+		snprintf(why, whylen, "encapsulation differs: it has 'tunnel encapsulation %s', the peer called over %s",
+			 t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
 			 sockaddr_encap(peer) == DP_ENCAP_IP ? "IP protocol 115 (l2tpv3-ip)" : "UDP (l2tpv3-raw)");
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
+	if (sockaddr_encap(peer) == DP_ENCAP_UDP && local && sockaddr_port(local) &&
+	    sockaddr_port(local) != t->cfg->dp.local_port) {
+		snprintf(why, whylen, "local port differs: it listens on UDP port %u ('l2tp local port'), the peer "
+			 "called port %u", t->cfg->dp.local_port, sockaddr_port(local));
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	return fsm_sccrq_check(&t->fconf, m, raw, len, why, whylen);

@@ -102,6 +102,7 @@ enum {
 	DP_GSO_BYTES = 65507,	/* largest UDP payload */
 	DP_EVENTS = 64,		/* epoll events per round */
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
+	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
 };
 
@@ -153,6 +154,7 @@ enum dp_cmd_type {
 	DP_CMD_SET_PEER,
 	DP_CMD_DEL,
 	DP_CMD_SET_IP,
+	DP_CMD_ADD_UDP,
 };
 
 /* One request from the control thread; lives on the caller's stack. */
@@ -160,7 +162,8 @@ struct dp_cmd {
 	enum dp_cmd_type type;
 	struct dp_session *s;
 	const struct dp_dest *dest; /* SET_PEER */
-	int family, fd; /* SET_IP */
+	int family, fd; /* SET_IP, ADD_UDP */
+	in_port_t port; /* ADD_UDP */
 	int result;
 	bool done;
 	struct dp_cmd *next;
@@ -182,6 +185,11 @@ struct dp {
 	int udp_fd;
 	int ctrl_fd;
 	int ip4_fd, ip6_fd;		/* raw IP/115 sockets, -1 = none */
+	struct dp_udp {
+		int fd;
+		in_port_t port;		/* network order */
+	} udp[DP_MAX_UDP];		/* more UDP sockets (dp_add_udp_socket), same family */
+	unsigned n_udp;
 	int family;			/* of udp_fd */
 	struct sockaddr_storage bound;	/* udp_fd's own address (unmapped) */
 	in_port_t port;			/* its port, network order */
@@ -298,6 +306,11 @@ static int dp_build_src_cmsg(int family, const struct sockaddr_storage *local, u
 	memset(ret, 0, sizeof(*ret));
 	if (!local || local->ss_family == AF_UNSPEC)
 		return 0;
+	/* a wildcard source (a local port alone): the kernel picks */
+	if ((local->ss_family == AF_INET && ((const struct sockaddr_in *)local)->sin_addr.s_addr == INADDR_ANY) ||
+	    (local->ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)local)->sin6_addr)))
+		return 0;
 	r = dp_addr_to_sock(family, local, &sa);
 	if (r < 0)
 		return r;
@@ -337,6 +350,21 @@ static int dp_dest_prepare(const struct dp *dp, enum dp_encap encap, const struc
 
 	memset(ret, 0, sizeof(*ret));
 	ret->fd = dp->udp_fd;
+	if (encap == DP_ENCAP_UDP && local && local->ss_family != AF_UNSPEC) {
+		/* the socket of the local port, if it is not the first one's */
+		in_port_t port = local->ss_family == AF_INET ? ((const struct sockaddr_in *)local)->sin_port
+							     : ((const struct sockaddr_in6 *)local)->sin6_port;
+
+		if (port && port != dp->port) {
+			unsigned i;
+
+			for (i = 0; i < dp->n_udp && dp->udp[i].port != port; i++)
+				;
+			if (i == dp->n_udp)
+				return -EADDRNOTAVAIL;
+			ret->fd = dp->udp[i].fd;
+		}
+	}
 	if (encap == DP_ENCAP_IP) {
 		struct sockaddr_storage p;
 
@@ -475,6 +503,26 @@ static int dp_apply_set_ip(struct dp *dp, int family, int fd)
 	return 0;
 }
 
+static int dp_apply_add_udp(struct dp *dp, int fd, in_port_t port)
+{
+	struct dp_udp *u = &dp->udp[dp->n_udp];
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = u };
+
+	if (dp->n_udp == DP_MAX_UDP)
+		return -ENOSPC;
+	if (port == dp->port)
+		return -EEXIST;
+	for (unsigned i = 0; i < dp->n_udp; i++)
+		if (dp->udp[i].port == port)
+			return -EEXIST;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	u->fd = fd;
+	u->port = port;
+	dp->n_udp++;
+	return 0;
+}
+
 static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 {
 	switch (cmd->type) {
@@ -492,6 +540,9 @@ static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 		break;
 	case DP_CMD_SET_IP:
 		cmd->result = dp_apply_set_ip(dp, cmd->family, cmd->fd);
+		break;
+	case DP_CMD_ADD_UDP:
+		cmd->result = dp_apply_add_udp(dp, cmd->fd, cmd->port);
 		break;
 	}
 	cmd->done = true;
@@ -551,10 +602,9 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 /* receive: UDP -> control channel or TAP */
 
 /* Hand a control packet, with its addresses, to the control thread. */
-static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, const struct msghdr *mh, const uint8_t *buf,
-			    size_t len)
+static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, in_port_t port, const struct msghdr *mh,
+			    const uint8_t *buf, size_t len)
 {
-	in_port_t port = encap == DP_ENCAP_IP ? 0 : dp->port;
 	struct dp_ctrl_hdr hdr;
 	struct cmsghdr *c;
 
@@ -562,6 +612,10 @@ static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, const struct msg
 	dp_addr_unmap(mh->msg_name, &hdr.peer);
 	hdr.encap = encap;
 	hdr.local = dp->bound; /* no pktinfo: the bound address */
+	if (hdr.local.ss_family == AF_INET)
+		((struct sockaddr_in *)&hdr.local)->sin_port = port;
+	else if (hdr.local.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&hdr.local)->sin6_port = port;
 	if (encap == DP_ENCAP_IP) {
 		/* raw sockets are unbound: the wildcard of the peer's family */
 		memset(&hdr.local, 0, sizeof(hdr.local));
@@ -728,8 +782,9 @@ static size_t dp_gro_size(const struct msghdr *mh)
 	return 0;
 }
 
-/* Read and dispatch up to DP_UDP_BUDGET datagrams. */
-static void dp_udp_rx(struct dp *dp)
+/* Read and dispatch up to DP_UDP_BUDGET datagrams from UDP socket fd (its
+ * local port: port, network order). */
+static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
 {
 	struct dp_batch *b = dp->batch;
 	unsigned budget = DP_UDP_BUDGET;
@@ -753,7 +808,7 @@ static void dp_udp_rx(struct dp *dp)
 			};
 			b->msgs[i].msg_len = 0;
 		}
-		n = recvmmsg(dp->udp_fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return; /* EAGAIN, or an error the next wakeup will see */
 		now = dp_now_sec();
@@ -779,7 +834,7 @@ static void dp_udp_rx(struct dp *dp)
 				if (plen < 2)
 					dp_count(&dp->rx_malformed, 1);
 				else if (l2tp_is_ctrl(p))
-					dp_forward_ctrl(dp, DP_ENCAP_UDP, mh, p, plen);
+					dp_forward_ctrl(dp, DP_ENCAP_UDP, port, mh, p, plen);
 				else
 					dp_rx_data(dp, DP_ENCAP_UDP, p, plen, now);
 			}
@@ -827,7 +882,7 @@ static void dp_ip_rx_one(struct dp *dp, int family, const struct msghdr *mh, uin
 			dp_count(&dp->rx_malformed, 1);
 			return;
 		}
-		dp_forward_ctrl(dp, DP_ENCAP_IP, mh, p + 4, len - 4);
+		dp_forward_ctrl(dp, DP_ENCAP_IP, 0, mh, p + 4, len - 4);
 		return;
 	}
 	/* data: give it the UDP form's first word (T=0, Ver=3) in the 4 bytes
@@ -1137,7 +1192,9 @@ static void *dp_thread_main(void *arg)
 			void *p = ev[i].data.ptr;
 
 			if (p == &dp->udp_fd)
-				dp_udp_rx(dp);
+				dp_udp_rx(dp, dp->udp_fd, dp->port);
+			else if (p >= (void *)dp->udp && p < (void *)(dp->udp + DP_MAX_UDP))
+				dp_udp_rx(dp, ((struct dp_udp *)p)->fd, ((struct dp_udp *)p)->port);
 			else if (p == &dp->ip4_fd)
 				dp_ip_rx(dp, dp->ip4_fd, AF_INET);
 			else if (p == &dp->ip6_fd)
@@ -1487,6 +1544,33 @@ int dp_send_ctrl(struct dp *dp, enum dp_encap encap, const struct sockaddr_stora
 	if (sendmsg(dest.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
+}
+
+int dp_add_udp_socket(struct dp *dp, int fd)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	struct dp_cmd cmd = { .type = DP_CMD_ADD_UDP, .fd = fd };
+	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+		return -errno;
+	if (bound.ss_family != dp->family)
+		return -EAFNOSUPPORT;
+	if (bound.ss_family == AF_INET) {
+		cmd.port = ((struct sockaddr_in *)&bound)->sin_port;
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else {
+		cmd.port = ((struct sockaddr_in6 *)&bound)->sin6_port;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	return dp_cmd_run(dp, &cmd);
 }
 
 int dp_set_ip_socket(struct dp *dp, int family, int fd)

@@ -61,7 +61,8 @@ struct dp_session_conf {
 	bool tx_l2ss; /* the peer asked for it */
 	enum dp_encap encap; /* UDP, or IP/115 (peer's port ignored) */
 	struct sockaddr_storage peer; /* where data goes */
-	struct sockaddr_storage local; /* source address for data (port ignored); AF_UNSPEC = kernel picks */
+	struct sockaddr_storage local; /* source address for data; its port, if not 0, picks the UDP socket
+				       * (dp_add_udp_socket); AF_UNSPEC or a wildcard address = kernel picks */
 	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
 	/* MSS clamping of TCP SYNs in both directions (0: none): the MSS
 	 * option of a SYN over IPv4 (mss4) or IPv6 (mss6) is lowered to it */
@@ -117,6 +118,14 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret);
  * if that family has one).
  */
 int dp_set_ip_socket(struct dp *dp, int family, int fd);
+/*
+ * Another UDP socket (bound to another local port, same family as the
+ * first), for tunnels with `l2tp local port`: read like the first one;
+ * sessions and control messages whose local address carries its port
+ * leave through it.  Non-blocking; not closed by dp.  Up to 8.  Returns 0
+ * or negative errno (-EEXIST for a port already served).
+ */
+int dp_add_udp_socket(struct dp *dp, int fd);
 /* Start the data thread. */
 int dp_start(struct dp *dp);
 /* Stop and join the thread (idempotent), then free everything; NULL-safe.

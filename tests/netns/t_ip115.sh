@@ -143,7 +143,7 @@ LOGTAG=mismatch
 start_daemon r2 "$OUT/r2.conf"
 start_daemon r1 # the scenario's own config: UDP
 wait_for "r2 refuses the UDP SCCRQ of an IP tunnel" 20 \
-	grep -q "refused: tunnel 1: encapsulation differs: tunnel 1 has 'tunnel encapsulation l2tpv3-ip', the peer called over UDP" "$(daemon_log r2)"
+	grep -q "refused: tunnel 1: encapsulation differs: it has 'tunnel encapsulation l2tpv3-ip', the peer called over UDP" "$(daemon_log r2)"
 grep -m1 'encapsulation differs' "$(daemon_log r2)" >&2
 hold_never "r2 established with r1" 3 established r2
 _expect "r2 tunnel state" "$(tunnel_state r2)" idle

@@ -1061,9 +1061,6 @@ static void test_dataplane_verify(void **state)
 		{ " l2tp data sequencing on\n l2tp l2-specific-sublayer default\n",
 		  "t.conf:3: error: tunnel 1: 'l2tp data sequencing on' is not supported yet: the data path "
 		  "neither sends nor checks sequence numbers" },
-		{ " l2tp local port 1702\n",
-		  "t.conf:3: error: tunnel 1: 'l2tp local port 1702' is not implemented yet: l2tpv3d listens on "
-		  "UDP port 1701 only" },
 	};
 	struct run r;
 	char text[1024];
@@ -1082,6 +1079,16 @@ static void test_dataplane_verify(void **state)
 	parse_verify(&r, text);
 	assert_int_equal(r.verify_r, 0);
 	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->remote)->sin_port), 1702);
+	assert_round_trip(r.c, true);
+	run_free(&r);
+	/* and the local port into the local address */
+	snprintf(text, sizeof(text), "%s l2tp local port 1702\n", head);
+	parse_verify(&r, text);
+	assert_int_equal(r.verify_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->dp.local_port, 1702);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->local)->sin_port), 1702);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->remote)->sin_port), 1701);
 	assert_round_trip(r.c, true);
 	run_free(&r);
 }

@@ -989,6 +989,68 @@ static void test_tap_flags_plain(void **state)
 }
 
 
+/* `l2tp local port`: a second UDP socket; what is bound to its port leaves
+ * from it, and control read from it names its port. */
+static void test_extra_udp_port(void **state)
+{
+	struct fx *f = FX(state);
+	static const uint8_t msg[12] = { 0xc8, 0x03, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 0 };
+	struct sockaddr_storage extra_addr, from, local;
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	int extra = udp_open(&extra_addr), c;
+	struct sockaddr_storage caddr;
+	struct dp_ctrl_hdr hdr;
+	uint8_t buf[sizeof(hdr) + 2048];
+
+	c = udp_open(&caddr);
+	assert_int_equal(dp_add_udp_socket(f->dp[0], extra), 0);
+	assert_int_equal(dp_add_udp_socket(f->dp[0], extra), -EEXIST);
+	assert_int_equal(dp_add_udp_socket(f->dp[0], f->udp[0]), -EEXIST);
+	start(f);
+	/* control to the extra port: handed on with that local port */
+	udp_send(c, &extra_addr, msg, sizeof(msg));
+	assert_int_equal(recv_wait(f->ctl[0][1], buf, sizeof(buf), NULL), (ssize_t)(sizeof(hdr) + sizeof(msg)));
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_sa4(&hdr.local, "127.0.0.1", sa_port(&extra_addr));
+	assert_sa4(&hdr.peer, "127.0.0.1", sa_port(&caddr));
+	/* control sent from that local port leaves from the extra socket */
+	local = sa4("127.0.0.1", sa_port(&extra_addr));
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+	assert_sa4(&from, "127.0.0.1", sa_port(&extra_addr));
+	/* a wildcard address with the port: the kernel picks the address */
+	local = sa4("0.0.0.0", sa_port(&extra_addr));
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+	assert_sa4(&from, "127.0.0.1", sa_port(&extra_addr));
+	/* a port nobody serves */
+	local = sa4("127.0.0.1", 9);
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), -EADDRNOTAVAIL);
+
+	/* data: A sends from the extra port, B sends to it; both ways work */
+	ca.local = sa4("127.0.0.1", sa_port(&extra_addr));
+	cb.peer = extra_addr;
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 60, 31);
+	pass_frame(f, 1, 1514, 32);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1);
+	/* and what A sent came from the extra port: B's peer check is none,
+	 * so look at the wire with a plain socket in B's place */
+	del_sessions(f);
+	ca.peer = caddr;
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	inject_frame(f, 0, 60, 33);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), 8 + 60);
+	assert_sa4(&from, "127.0.0.1", sa_port(&extra_addr));
+	close(c);
+	/* the fixture's teardown closes the dp before this socket's number can
+	 * be reused */
+	dp_destroy(f->dp[0]);
+	assert_int_equal(dp_create(f->udp[0], f->ctl[0][0], &f->dp[0]), 0);
+	f->s[0] = NULL;
+	close(extra);
+}
+
 /* ---------------------------------------------------------------------- */
 /* IP encapsulation (RFC 3931 §4.1.1.2, §4.1.2.2) */
 
@@ -1156,6 +1218,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_extra_udp_port, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap_no_socket, fx_setup, fx_teardown),
 		/* the same without IFF_VNET_HDR (a kernel without offloads) */
 		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
