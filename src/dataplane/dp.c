@@ -1570,6 +1570,7 @@ int dp_add_udp_socket(struct dp *dp, int fd)
 		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 	}
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	dp_grow_sndbuf(fd);
 	return dp_cmd_run(dp, &cmd);
 }
 

@@ -92,7 +92,7 @@ struct dp_global_counters {
 
 /*
  * The send buffer dp_create gives the shared UDP socket, and
- * dp_set_ip_socket the IP ones (the kernel doubles it).  Datagrams waiting in a qdisc (a shaper on the link to one peer)
+ * dp_add_udp_socket and dp_set_ip_socket the others (the kernel doubles it).  Datagrams waiting in a qdisc (a shaper on the link to one peer)
  * hold the socket's send buffer until they leave: with the default (about
  * 200 KB) a few hundred queued for one slow peer make every send to the
  * other peers, and every control message, fail.  Memory is only used
