@@ -40,6 +40,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 
+#include "cap.h"
 #include "daemon/nl.h"
 #include "dataplane/dp.h"
 
@@ -1197,6 +1198,151 @@ static void test_ip_encap_no_socket(void **state)
 	assert_int_equal(dp_set_ip_socket(f->dp[0], AF_UNIX, 3), -EINVAL);
 }
 
+/* ---------------------------------------------------------------------- */
+/* test vectors: data captured between the Linux kernel and QEMU */
+
+/*
+ * Replay the data packets of a capture (tests/captures, from independent
+ * implementations; see the README there) into our data path, as the peer
+ * of both sides: packets for Session ID 0xAAAA go to dp B, those for
+ * 0xBBBB to dp A, each over `encap` with the receive cookie and sublayer
+ * the capture's README gives.  Each must come out of the session's TAP as
+ * exactly the frame the capture carries after its L2TP header; nothing is
+ * dropped.  Returns how many were replayed.
+ */
+static unsigned replay_capture(struct fx *f, const char *path, enum dp_encap encap, const char *cookie_a,
+			       const char *cookie_b, bool l2ss)
+{
+	static const char *const addr[2] = { "127.0.0.1", "127.0.0.2" };
+	struct dp_session_conf c[2];
+	struct cap *cp = malloc(sizeof(*cp));
+	int pk[2], raw[2] = { -1, -1 }, sender = -1;
+	unsigned n = 0, got[2] = { 0, 0 };
+
+	assert_non_null(cp);
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+					   .sll_ifindex = f->ifindex[i] };
+		int one = 1;
+		const char *ck = i == 0 ? cookie_b : cookie_a;
+
+		/* every frame the TAP hands the kernel, whatever its type */
+		pk[i] = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		assert_true(pk[i] >= 0);
+		assert_int_equal(bind(pk[i], (struct sockaddr *)&sll, sizeof(sll)), 0);
+		assert_int_equal(setsockopt(pk[i], SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)), 0);
+		c[i] = conf_for(f, i);
+		c[i].local_sid = i == 0 ? 0xBBBB : 0xAAAA;
+		c[i].remote_sid = i == 0 ? 0xAAAA : 0xBBBB;
+		c[i].rx_l2ss = c[i].tx_l2ss = l2ss;
+		c[i].rx_cookie_len = strlen(ck) / 2;
+		for (size_t k = 0; k < c[i].rx_cookie_len; k++)
+			assert_int_equal(sscanf(ck + 2 * k, "%2hhx", &c[i].rx_cookie[k]), 1);
+		if (encap == DP_ENCAP_IP) {
+			raw[i] = raw_open(addr[i]);
+			assert_int_equal(dp_set_ip_socket(f->dp[i], AF_INET, raw[i]), 0);
+			c[i].encap = DP_ENCAP_IP;
+			c[i].peer = sa4(addr[!i], 0);
+		}
+	}
+	if (encap == DP_ENCAP_IP)
+		sender = raw_open("127.0.0.3");
+	else
+		sender = udp_open(&(struct sockaddr_storage){ 0 });
+	start(f);
+	add_sessions(f, &c[0], &c[1]);
+
+	assert_true(cap_open(cp, path));
+	while (cap_next(cp)) {
+		const uint8_t *l2tp = cp->ip + cp->ihl;
+		size_t len = cp->ip_len - cp->ihl, hlen;
+		uint32_t sid;
+		int to;
+		uint8_t in[2048];
+		ssize_t r;
+
+		if (encap == DP_ENCAP_UDP) {
+			if (cp->ip[9] != 17 || len < 8 + 8 || cap_be16(l2tp + 2) != 1701)
+				continue;
+			l2tp += 8;
+			len -= 8;
+			sid = (uint32_t)l2tp[4] << 24 | (uint32_t)l2tp[5] << 16 | (uint32_t)l2tp[6] << 8 | l2tp[7];
+			hlen = 8;
+		} else {
+			if (cp->ip[9] != 115 || len < 4)
+				continue;
+			sid = (uint32_t)l2tp[0] << 24 | (uint32_t)l2tp[1] << 16 | (uint32_t)l2tp[2] << 8 | l2tp[3];
+			hlen = 4;
+		}
+		assert_true(sid == 0xAAAA || sid == 0xBBBB);
+		to = sid == 0xAAAA ? 1 : 0;
+		hlen += c[to].rx_cookie_len + (l2ss ? 4 : 0);
+		assert_true(len > hlen);
+		if (encap == DP_ENCAP_UDP) {
+			udp_send(sender, &f->addr[to], l2tp, len);
+		} else {
+			struct sockaddr_in dst = { .sin_family = AF_INET };
+
+			assert_int_equal(inet_pton(AF_INET, addr[to], &dst.sin_addr), 1);
+			assert_int_equal(sendto(sender, l2tp, len, 0, (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)len);
+		}
+		r = recv_wait(pk[to], in, sizeof(in), NULL);
+		if (r != (ssize_t)(len - hlen) || memcmp(in, l2tp + hlen, len - hlen) != 0)
+			fail_msg("%s frame %u (Session ID 0x%x): %zd bytes out of the TAP, not the %zu captured "
+				 "after the header", path, cp->frame, sid, r, len - hlen);
+		got[to]++;
+		n++;
+	}
+	free(cp);
+	/* both directions of the capture, nothing dropped */
+	assert_true(got[0] >= 3 && got[1] >= 3);
+	assert_int_equal(counters(f->s[0]).rx_packets, got[0]);
+	assert_int_equal(counters(f->s[1]).rx_packets, got[1]);
+	assert_int_equal(counters(f->s[0]).rx_cookie_drops + counters(f->s[1]).rx_cookie_drops, 0);
+	for (int i = 0; i < 2; i++) {
+		close(pk[i]);
+		dp_destroy(f->dp[i]);
+		f->s[i] = NULL;
+		assert_int_equal(dp_create(f->udp[i], f->ctl[i][0], &f->dp[i]), 0);
+		if (raw[i] >= 0)
+			close(raw[i]);
+	}
+	close(sender);
+	return n;
+}
+
+static void test_vectors_kernel_udp(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/linux-kernel-l2tpv3-udp-static.pcap", DP_ENCAP_UDP,
+				   "", "", false) >= 10);
+}
+
+/* the kernel sends cookie 11223344 and expects 55667788; sublayer both ways */
+static void test_vectors_kernel_udp_cookie4_l2ss(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/linux-kernel-l2tpv3-udp-static-cookie4-l2ss.pcap",
+				   DP_ENCAP_UDP, "11223344", "55667788", true) >= 10);
+}
+
+static void test_vectors_kernel_ip(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/linux-kernel-l2tpv3-ip-static.pcap", DP_ENCAP_IP, "",
+				   "", false) >= 10);
+}
+
+static void test_vectors_qemu_udp(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/qemu-l2tpv3-udp-static.pcap", DP_ENCAP_UDP, "", "",
+				   false) >= 10);
+}
+
+/* QEMU's counter=on: a sublayer holding a plain counter, S bit clear */
+static void test_vectors_qemu_udp_cookie4_l2ss(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/qemu-l2tpv3-udp-static-cookie4-l2ss.pcap",
+				   DP_ENCAP_UDP, "11223344", "11223344", true) >= 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1219,6 +1365,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_extra_udp_port, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_kernel_udp, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_kernel_udp_cookie4_l2ss, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_kernel_ip, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_qemu_udp, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_qemu_udp_cookie4_l2ss, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap_no_socket, fx_setup, fx_teardown),
 		/* the same without IFF_VNET_HDR (a kernel without offloads) */
 		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
