@@ -1633,10 +1633,6 @@ static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_d
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp data sequencing on' needs 'l2tp l2-specific-sublayer default' "
 			     "(the sequence number travels in the sublayer)", t->id);
-	else if (r >= 0 && dp->data_seq)
-		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
-			     "tunnel %u: 'l2tp data sequencing on' is not supported yet: the data path "
-			     "neither sends nor checks sequence numbers", t->id);
 	if (r >= 0 && t->encap == CFG_ENCAP_IP && (dp->has_local_port || dp->has_remote_port))
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp %s port' with 'tunnel encapsulation l2tpv3-ip': IP protocol 115 "

@@ -87,12 +87,24 @@ static void offload_counters_json(json_t *o, const struct dp_counters *c)
 	json_object_set_new(o, "mss_clamped", json_integer((json_int_t)c->mss_clamped));
 }
 
+/* Data sequencing of a session: each direction and its counters */
+static void seq_json(json_t *o, bool rx_seq, bool tx_seq, const struct dp_counters *c)
+{
+	json_object_set_new(o, "rx_sequencing", json_boolean(rx_seq));
+	json_object_set_new(o, "tx_sequencing", json_boolean(tx_seq));
+	json_object_set_new(o, "rx_seq_drops", json_integer((json_int_t)c->rx_seq_drops));
+	json_object_set_new(o, "rx_seq_missing", json_integer((json_int_t)c->rx_seq_missing));
+}
+
 /* A session: its state and counters, then its data-plane settings */
 static json_t *session_json(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
 {
 	json_t *o = session_json_base(t, s, now);
+	struct dp_counters c;
 
 	if (o) {
+		tunnel_session_counters(t, s, &c);
+		seq_json(o, s->rx_seq, s->tx_seq, &c);
 		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)s->rx_cookie_len));
 		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)s->tx_cookie_len));
 		json_object_set_new(o, "rx_l2ss", json_string(s->rx_l2ss ? "default" : "none"));
@@ -169,6 +181,7 @@ static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)ct->static_tx_cookie_len));
 		json_object_set_new(o, "rx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
 		json_object_set_new(o, "tx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
+		seq_json(o, ct->dp.data_seq, ct->dp.data_seq, &c);
 		json_object_set_new(o, "mismatch", json_string(""));
 		json_object_set_new(o, "static", json_true());
 		json_object_set_new(o, "last_rx_ago", ago >= 0 ? json_integer((json_int_t)ago) : json_null());

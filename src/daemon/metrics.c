@@ -205,12 +205,16 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 	     "Super-frames of coalesced TCP segments written to the TAP.", v[k].c.rx_coalesced);
 	EACH("session_mss_clamped_total", "counter",
 	     "TCP SYNs whose MSS option was lowered (ip tunnel tcp mss limit).", v[k].c.mss_clamped);
+	EACH("session_rx_unsequenced_total", "counter",
+	     "Data packets received without a sequence number (S=0) although we asked for sequencing.",
+	     v[k].c.rx_seq_missing);
 #undef EACH
 	head(b, "session_rx_drops_total", "counter", "Received data packets dropped, by reason.");
 	for (size_t k = 0; k < n; k++) {
 		const struct { const char *reason; uint64_t v; } r[] = {
 			{ "cookie", v[k].c.rx_cookie_drops },
 			{ "malformed", v[k].c.rx_malformed_drops },
+			{ "sequence", v[k].c.rx_seq_drops },
 			{ "tap_error", v[k].c.rx_tap_errors },
 		};
 

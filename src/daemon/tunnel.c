@@ -223,6 +223,8 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	memcpy(c.rx_cookie, s->rx_cookie, s->rx_cookie_len);
 	c.rx_cookie_len = s->rx_cookie_len;
 	c.rx_l2ss = s->rx_l2ss;
+	c.tx_seq = s->tx_seq;
+	c.rx_seq = s->rx_seq;
 	r = tunnel_dp_add(t, &c, "session");
 	if (r < 0)
 		return r;
@@ -718,12 +720,14 @@ static void static_start(struct tunnel *t)
 	memcpy(c.tx_cookie, ct->static_tx_cookie, sizeof(c.tx_cookie));
 	c.tx_cookie_len = ct->static_tx_cookie_len;
 	c.rx_l2ss = c.tx_l2ss = ct->dp.l2ss;
+	c.rx_seq = c.tx_seq = ct->dp.data_seq; /* the configuration checked it has the sublayer */
 	if (tunnel_dp_add(t, &c, "static session") < 0)
 		return;
 	t->static_up_ms = now_ms();
-	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s), no control connection",
+	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection",
 		 ct->id, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
-		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none");
+		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none",
+		 ct->dp.data_seq ? ", sequenced" : "");
 	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
 						 .local_sid = ct->static_local_sid,
 						 .remote_sid = ct->static_remote_sid, .reason = "static" });
@@ -1001,6 +1005,8 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 		c.tx_octets = minus(c.tx_octets, t->clear_dp.tx_octets);
 		c.rx_cookie_drops = minus(c.rx_cookie_drops, t->clear_dp.rx_cookie_drops);
 		c.rx_malformed_drops = minus(c.rx_malformed_drops, t->clear_dp.rx_malformed_drops);
+		c.rx_seq_drops = minus(c.rx_seq_drops, t->clear_dp.rx_seq_drops);
+		c.rx_seq_missing = minus(c.rx_seq_missing, t->clear_dp.rx_seq_missing);
 		c.rx_tap_errors = minus(c.rx_tap_errors, t->clear_dp.rx_tap_errors);
 		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
 		c.tx_super = minus(c.tx_super, t->clear_dp.tx_super);

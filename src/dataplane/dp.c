@@ -44,6 +44,20 @@
  * kernel on the far side of the TAP sees one 64 KB packet rather than 45.
  * Everything else is written one frame at a time with an empty header.
  *
+ * Data sequencing (RFC 3931 §4.6, RFC 4719 §3.2).  With conf.tx_seq every
+ * datagram sent (each segment of a super-frame too) carries S=1 and the
+ * next number of a 24-bit counter that starts at 0, as the Linux kernel
+ * numbers.  With conf.rx_seq a received packet with S=1 is kept only if
+ * its number is newer than the last one kept (serial arithmetic: 1 to
+ * 2^23 ahead); duplicates and late packets are dropped and counted, not
+ * reordered (as Cisco does; Linux with no reorder timeout also drops
+ * them).  A gap is a loss and is accepted.  DP_SEQ_RESYNC old numbers in
+ * a row, each following the previous one, mean the sender started again
+ * (a restarted static peer): the last of them is kept and counting
+ * resumes from it.  A packet with S=0 is delivered and counted
+ * (rx_seq_missing): its sender ignores our request, and dropping
+ * everything it sends would cut the pseudowire (the kernel drops them).
+ *
  * MSS clamping.  With conf.mss4/mss6 set, TCP SYNs in both directions have
  * their MSS option lowered (gso_mss_clamp) so that segments fit the tunnel
  * without fragmentation.
@@ -104,6 +118,7 @@ enum {
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
 	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
+	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
 };
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
@@ -138,10 +153,18 @@ struct dp_session {
 	bool vnet;	 /* the TAP has IFF_VNET_HDR (offload path) */
 	unsigned offload; /* TUN_F_* the TAP accepted */
 
+	/* data sequencing (data thread) */
+	uint32_t tx_ns;	      /* tx_seq: number of the next datagram sent */
+	uint32_t rx_last;     /* rx_seq: last number accepted, valid once rx_seen */
+	bool rx_seen;
+	uint32_t rx_old_next; /* the number that would continue the run of old ones */
+	unsigned rx_old_run;  /* old numbers dropped in a row, each following the one before */
+
 	/* stats: written by the data thread only */
 	_Atomic uint64_t rx_packets, rx_octets;
 	_Atomic uint64_t tx_packets, tx_octets;
 	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
+	_Atomic uint64_t rx_seq_drops, rx_seq_missing;
 	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped;
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
@@ -713,6 +736,48 @@ static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen
 	dp_count(&s->rx_octets, flen);
 }
 
+/* rx_seq: keep a packet whose Default L2SS is l2ss?  See the top of the
+ * file. */
+static bool dp_rx_seq_check(struct dp_session *s, const uint8_t *l2ss)
+{
+	uint32_t ns;
+
+	if (!l2tp_l2ss_read(l2ss, &ns)) {
+		dp_count(&s->rx_seq_missing, 1);
+		return true;
+	}
+	if (!s->rx_seen || l2tp_seq24_newer(ns, s->rx_last)) {
+		s->rx_seen = true;
+		s->rx_last = ns;
+		s->rx_old_run = 0;
+		return true;
+	}
+	/* a duplicate, a late packet, or a sender counting from 0 again */
+	if (s->rx_old_run > 0 && ns == s->rx_old_next)
+		s->rx_old_run++;
+	else
+		s->rx_old_run = 1;
+	s->rx_old_next = (ns + 1) & L2TP_SEQ24_MASK;
+	if (s->rx_old_run >= DP_SEQ_RESYNC) {
+		s->rx_last = ns;
+		s->rx_old_run = 0;
+		return true;
+	}
+	dp_count(&s->rx_seq_drops, 1);
+	return false;
+}
+
+/* tx_seq: the number for the next datagram sent (0 without tx_seq) */
+static uint32_t dp_tx_seq_next(struct dp_session *s)
+{
+	uint32_t ns = s->tx_ns;
+
+	if (!s->conf.tx_seq)
+		return 0;
+	s->tx_ns = (ns + 1) & L2TP_SEQ24_MASK;
+	return ns;
+}
+
 /* A data packet: find the session, check it, write the frame to the TAP
  * (or hold it for coalescing; the caller flushes before buf is reused). */
 static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
@@ -740,8 +805,9 @@ static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t 
 		dp_count(&s->rx_cookie_drops, 1);
 		return;
 	}
-	/* The Default L2SS (RFC 3931 §4.6) is skipped: we never ask for
-	 * sequencing, so its S bit and number are not checked. */
+	/* the Default L2SS ends the header; without rx_seq it is skipped */
+	if (s->conf.rx_seq && !dp_rx_seq_check(s, buf + s->rx_hdr_len - 4))
+		return;
 	frame = buf + s->rx_hdr_len;
 	flen = len - s->rx_hdr_len;
 	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
@@ -988,7 +1054,8 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 		size_t hlen = l2tp_data_hdr_len(c->tx_cookie_len, c->tx_l2ss);
 		uint8_t *p = b->bufs[k] + DP_HEADROOM - hlen;
 
-		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, false, 0);
+		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, c->tx_seq,
+				    dp_tx_seq_next(s));
 		b->iov[k].iov_base = p + s->dest.skip;
 		b->iov[k].iov_len = hlen - s->dest.skip + b->lens[k];
 		b->msgs[k].msg_hdr = (struct msghdr){
@@ -1099,7 +1166,7 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 
 		for (unsigned k = 0; k < cnt; k++)
 			l2tp_data_hdr_write(dp->gsobuf + (size_t)k * stride, c->remote_sid, c->tx_cookie,
-					    c->tx_cookie_len, c->tx_l2ss, false, 0);
+					    c->tx_cookie_len, c->tx_l2ss, c->tx_seq, dp_tx_seq_next(s));
 		/* a lone segment is its own size */
 		dp_tx_gso_send(dp, s, cnt, cnt == 1 ? hlen + last : stride, hlen + last, hlen);
 	}
@@ -1435,6 +1502,8 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	if ((conf->rx_cookie_len != 0 && conf->rx_cookie_len != 4 && conf->rx_cookie_len != 8) ||
 	    (conf->tx_cookie_len != 0 && conf->tx_cookie_len != 4 && conf->tx_cookie_len != 8))
 		return -EINVAL;
+	if ((conf->tx_seq && !conf->tx_l2ss) || (conf->rx_seq && !conf->rx_l2ss))
+		return -EINVAL; /* the number travels in the sublayer */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -1442,6 +1511,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->dp = dp;
 	s->conf = *conf;
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
+	s->tx_ns = conf->tx_seq_first & L2TP_SEQ24_MASK;
 	dp_tap_offload(s);
 	r = dp_dest_prepare(dp, conf->encap, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
@@ -1491,6 +1561,8 @@ void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 		.tx_octets = dp_read(&s->tx_octets),
 		.rx_cookie_drops = dp_read(&s->rx_cookie_drops),
 		.rx_malformed_drops = dp_read(&s->rx_malformed_drops),
+		.rx_seq_drops = dp_read(&s->rx_seq_drops),
+		.rx_seq_missing = dp_read(&s->rx_seq_missing),
 		.rx_tap_errors = dp_read(&s->rx_tap_errors),
 		.tx_errors = dp_read(&s->tx_errors),
 		.tx_super = dp_read(&s->tx_super),

@@ -59,6 +59,13 @@ struct dp_session_conf {
 	size_t tx_cookie_len;
 	bool rx_l2ss; /* we asked for the Default L2-Specific Sublayer */
 	bool tx_l2ss; /* the peer asked for it */
+	/* Data sequencing (RFC 3931 §4.6, §5.4.4), each needing its
+	 * direction's Default L2SS: tx_seq numbers what we send (S=1, a
+	 * 24-bit counter from 0, one per datagram); rx_seq keeps only
+	 * received packets newer than the last one (see dp.c) */
+	bool tx_seq; /* the peer asked for sequenced data (needs tx_l2ss) */
+	bool rx_seq; /* we asked for it (needs rx_l2ss) */
+	uint32_t tx_seq_first; /* number of the first datagram sent (24 bits): 0, as Linux starts */
 	enum dp_encap encap; /* UDP, or IP/115 (peer's port ignored) */
 	struct sockaddr_storage peer; /* where data goes */
 	struct sockaddr_storage local; /* source address for data; its port, if not 0, picks the UDP socket
@@ -75,6 +82,8 @@ struct dp_counters {
 	uint64_t tx_packets, tx_octets; /* from the TAP, sent into the tunnel */
 	uint64_t rx_cookie_drops; /* wrong cookie */
 	uint64_t rx_malformed_drops; /* too short for the session's header */
+	uint64_t rx_seq_drops; /* rx_seq: duplicate or out of order (not newer than the last), dropped */
+	uint64_t rx_seq_missing; /* rx_seq: S=0, no sequence number (delivered all the same) */
 	uint64_t rx_tap_errors; /* write to TAP failed */
 	uint64_t tx_errors; /* sendmsg failed (socket full, peer unreachable, no peer) */
 	uint64_t tx_super; /* TCP/UDP super-frames read from the TAP and segmented */
@@ -133,7 +142,8 @@ int dp_start(struct dp *dp);
 void dp_destroy(struct dp *dp);
 
 /* Add a session; the data thread starts reading its TAP. -EEXIST if the
- * local_sid is taken. */
+ * local_sid is taken; -EINVAL for a bad cookie length or sequencing
+ * without its sublayer. */
 int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret);
 /* Change where data goes (peer moved / NAT rebinding). */
 int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockaddr_storage *peer,

@@ -224,6 +224,8 @@ static void assert_counters(const struct dp_session *s, const struct dp_counters
 	assert_int_equal(c.tx_octets, want->tx_octets);
 	assert_int_equal(c.rx_cookie_drops, want->rx_cookie_drops);
 	assert_int_equal(c.rx_malformed_drops, want->rx_malformed_drops);
+	assert_int_equal(c.rx_seq_drops, want->rx_seq_drops);
+	assert_int_equal(c.rx_seq_missing, want->rx_seq_missing);
 	assert_int_equal(c.rx_tap_errors, want->rx_tap_errors);
 	assert_int_equal(c.tx_errors, want->tx_errors);
 }
@@ -842,6 +844,250 @@ static void test_dual_stack(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
+/* data sequencing (RFC 3931 §4.6) */
+
+/* The 24-bit number of a received datagram's Default L2SS at off; -1 if
+ * S=0.  The other bits of the first byte must be 0. */
+static long l2ss_seq(const uint8_t *l2ss)
+{
+	assert_int_equal(l2ss[0] & ~0x40, 0);
+	if (!(l2ss[0] & 0x40))
+		return -1;
+	return (long)l2ss[1] << 16 | (long)l2ss[2] << 8 | l2ss[3];
+}
+
+/* Sequencing both ways between A and B: frames pass, nothing counted;
+ * sequencing without the sublayer is refused. */
+static void test_seq_both_ways(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1), bad;
+	struct dp_session *dup = NULL;
+
+	ca.tx_l2ss = ca.rx_l2ss = cb.tx_l2ss = cb.rx_l2ss = true;
+	ca.tx_seq = ca.rx_seq = cb.tx_seq = cb.rx_seq = true;
+	bad = ca;
+	bad.tx_l2ss = false;
+	assert_int_equal(dp_session_add(f->dp[0], &bad, &dup), -EINVAL);
+	bad = ca;
+	bad.rx_l2ss = false;
+	assert_int_equal(dp_session_add(f->dp[0], &bad, &dup), -EINVAL);
+	assert_null(dup);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	for (int i = 0; i < 5; i++) {
+		pass_frame(f, 0, 60 + (size_t)i, (uint8_t)(30 + i));
+		pass_frame(f, 1, 70 + (size_t)i, (uint8_t)(40 + i));
+	}
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 5 && counters(f->s[1]).rx_packets == 5);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 5, .tx_octets = 310, .rx_packets = 5,
+						       .rx_octets = 360 });
+	assert_counters(f->s[1], &(struct dp_counters){ .tx_packets = 5, .tx_octets = 360, .rx_packets = 5,
+						       .rx_octets = 310 });
+}
+
+/* What A sends with tx_seq: S=1 and 0, 1, 2, ...; from another start the
+ * numbers wrap from 2^24 - 1 to 0; the cookie stays in front. */
+static void test_seq_tx_numbers(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0);
+	struct sockaddr_storage caddr, from;
+	uint8_t frame[60], got[200];
+	int c = udp_open(&caddr);
+	static const long wrap[] = { 0xfffffe, 0xffffff, 0, 1 };
+
+	ca.peer = caddr;
+	memcpy(ca.tx_cookie, "\x11\x22\x33\x44", 4);
+	ca.tx_cookie_len = 4;
+	ca.tx_l2ss = ca.tx_seq = true;
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	for (int i = 0; i < 3; i++) {
+		inject_frame(f, 0, sizeof(frame), (uint8_t)(50 + i));
+		make_frame(frame, sizeof(frame), (uint8_t)(50 + i));
+		assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+		assert_memory_equal(got, "\x00\x03\x00\x00\x00\x00\x00\xc8\x11\x22\x33\x44", 12);
+		assert_int_equal(l2ss_seq(got + 12), i);
+		assert_memory_equal(got + 16, frame, sizeof(frame));
+	}
+	dp_session_del(f->dp[0], f->s[0]);
+	ca.tx_seq_first = 0xfffffe;
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	for (size_t i = 0; i < sizeof(wrap) / sizeof(wrap[0]); i++) {
+		inject_frame(f, 0, sizeof(frame), (uint8_t)(60 + i));
+		assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+		assert_int_equal(l2ss_seq(got + 12), wrap[i]);
+	}
+	/* without tx_seq the sublayer is all zero */
+	dp_session_del(f->dp[0], f->s[0]);
+	ca.tx_seq = false;
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	inject_frame(f, 0, sizeof(frame), 70);
+	assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+	assert_memory_equal(got + 12, "\x00\x00\x00\x00", 4);
+	close(c);
+}
+
+/* Hand-made datagrams into B, which asked for sequencing: what is newer
+ * than the last number kept passes (gaps too, across the wrap), what is
+ * not is dropped and counted; S=0 passes and is counted; a run of old
+ * numbers that follow each other is a sender that started again. */
+static void test_seq_rx_window(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf cb = conf_for(f, 1);
+	struct sockaddr_storage caddr;
+	uint8_t pkt[200], in[200];
+	int c = udp_open(&caddr);
+	static const struct {
+		long ns; /* -1: S=0 */
+		bool pass;
+	} seq[] = {
+		{ 0xfffffe, true }, /* the first one sets the start */
+		{ 0xffffff, true },
+		{ 0, true },	    /* wraps */
+		{ 1, true },
+		{ 0xffffff, false }, /* late */
+		{ 1, false },	    /* duplicate */
+		{ 3, true },	    /* 2 lost: a gap is fine */
+		{ -1, true },	    /* unnumbered: delivered, counted */
+		{ 2, false },	    /* late */
+		{ 3, false },	    /* duplicate after an unnumbered one */
+		{ 0x800003, true }, /* 2^23 ahead: still newer */
+		{ 4, false },	    /* 2^23 - 1 behind: old */
+		/* the sender restarted from 0x10: four old ones in a row are
+		 * dropped, the fifth is taken and counting goes on from it */
+		{ 0x10, false }, { 0x11, false }, { 0x12, false }, { 0x13, false }, { 0x14, true },
+		{ 0x15, true },
+		{ 0x14, false },
+	};
+	unsigned want_pass = 0, want_drop = 0;
+
+	cb.rx_l2ss = cb.rx_seq = true;
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &f->s[1]), 0);
+	memcpy(pkt, "\x00\x03\x00\x00\x00\x00\x00\xc8", 8);
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		uint32_t ns = seq[i].ns < 0 ? 0x123456 : (uint32_t)seq[i].ns; /* garbage behind S=0 */
+
+		pkt[8] = seq[i].ns < 0 ? 0 : 0x40;
+		pkt[9] = (uint8_t)(ns >> 16);
+		pkt[10] = (uint8_t)(ns >> 8);
+		pkt[11] = (uint8_t)ns;
+		make_frame(pkt + 12, 60, (uint8_t)(80 + i));
+		udp_send(c, &f->addr[1], pkt, 12 + 60);
+		if (seq[i].pass) {
+			assert_int_equal(recv_wait(f->pk[1], in, sizeof(in), NULL), 60);
+			assert_memory_equal(in, pkt + 12, 60);
+			want_pass++;
+		} else {
+			want_drop++;
+		}
+		/* in order: what was dropped was dropped before the next is sent */
+		WAIT_UNTIL(counters(f->s[1]).rx_packets == want_pass && counters(f->s[1]).rx_seq_drops == want_drop);
+	}
+	assert_false(readable_now(f->pk[1]));
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = want_pass, .rx_octets = want_pass * 60,
+						       .rx_seq_drops = want_drop, .rx_seq_missing = 1 });
+
+	/* without rx_seq nothing is checked: a duplicate passes */
+	dp_session_del(f->dp[1], f->s[1]);
+	cb.rx_seq = false;
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &f->s[1]), 0);
+	for (int i = 0; i < 2; i++) {
+		udp_send(c, &f->addr[1], pkt, 12 + 60);
+		assert_int_equal(recv_wait(f->pk[1], in, sizeof(in), NULL), 60);
+	}
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 2, .rx_octets = 120 });
+	close(c);
+}
+
+/* Internet checksum of the IPv4 pseudo-header + TCP length, not folded
+ * into the complement: what a NEEDS_CSUM frame carries in its TCP sum. */
+static uint16_t pseudo_sum(const uint8_t *ip, size_t tcp_len)
+{
+	uint32_t sum = 0;
+
+	for (int i = 12; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	sum += 6 + (uint32_t)tcp_len;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* A TCP super-frame from the TAP: every segment leaves as its own datagram
+ * with its own number, in order, and numbering goes on after it. */
+static void test_seq_gso_segments(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0);
+	struct sockaddr_storage caddr, from;
+	enum { MSS = 1000, NSEG = 5, HDR = 14 + 20 + 20 };
+	static uint8_t sup[10 + HDR + NSEG * MSS];
+	uint8_t got[2000], *fr = sup + 10, *ip = fr + 14, *tcp = ip + 20;
+	int c = udp_open(&caddr), pk, one = 1, big = 4 << 20;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
+	uint16_t v;
+
+	ca.peer = caddr;
+	ca.tx_l2ss = ca.tx_seq = true;
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0); /* turns the TAP's TSO on */
+
+	/* virtio_net_hdr: NEEDS_CSUM, TCPV4, hdr_len, gso_size, csum_start/offset */
+	memset(sup, 0, sizeof(sup));
+	sup[0] = 1;
+	sup[1] = 1;
+	v = HDR, memcpy(sup + 2, &v, 2);
+	v = MSS, memcpy(sup + 4, &v, 2);
+	v = 14 + 20, memcpy(sup + 6, &v, 2);
+	v = 16, memcpy(sup + 8, &v, 2);
+	memcpy(fr, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	memcpy(ip, "\x45\x00\x00\x00\x12\x34\x40\x00\x40\x06\x00\x00\xc6\x33\x64\x01\xc6\x33\x64\x02", 20);
+	ip[2] = (uint8_t)((20 + 20 + NSEG * MSS) >> 8);
+	ip[3] = (uint8_t)(20 + 20 + NSEG * MSS);
+	{
+		uint32_t sum = 0;
+
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		ip[10] = (uint8_t)(~sum >> 8);
+		ip[11] = (uint8_t)~sum;
+	}
+	memcpy(tcp, "\x30\x39\x00\x50\x00\x00\x10\x00\x00\x00\x00\x00\x50\x18\xff\xff", 16);
+	v = pseudo_sum(ip, 20 + NSEG * MSS);
+	tcp[16] = (uint8_t)(v >> 8);
+	tcp[17] = (uint8_t)v;
+	for (size_t i = 0; i < NSEG * MSS; i++)
+		fr[HDR + i] = (uint8_t)(i / MSS + 1);
+
+	pk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	assert_true(pk >= 0);
+	assert_int_equal(setsockopt(pk, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), 0);
+	sll.sll_ifindex = f->ifindex[0];
+	assert_int_equal(bind(pk, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	assert_int_equal(send(pk, sup, sizeof(sup), 0), (ssize_t)sizeof(sup));
+	for (int i = 0; i < NSEG; i++) {
+		assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + HDR + MSS);
+		assert_int_equal(l2ss_seq(got + 8), i);
+		assert_int_equal(got[12 + HDR], i + 1); /* segment i's payload */
+	}
+	WAIT_UNTIL(counters(f->s[0]).tx_packets == NSEG);
+	assert_int_equal(counters(f->s[0]).tx_super, 1); /* it went through the segmentation */
+	/* the next frame goes on from there */
+	inject_frame(f, 0, 60, 90);
+	assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 60);
+	assert_int_equal(l2ss_seq(got + 8), NSEG);
+	close(pk);
+	close(c);
+}
+
+/* ---------------------------------------------------------------------- */
 /* netlink helpers */
 
 static int link_master(struct nl_sock *sk, const char *name)
@@ -1363,6 +1609,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_both_ways, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_tx_numbers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_rx_window, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_gso_segments, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_extra_udp_port, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_vectors_kernel_udp, fx_setup, fx_teardown),
@@ -1377,6 +1627,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_rx_window, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_tx_numbers, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup_plain, fx_teardown),
 	};
 	int fd;
