@@ -1633,14 +1633,6 @@ static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_d
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp data sequencing on' needs 'l2tp l2-specific-sublayer default' "
 			     "(the sequence number travels in the sublayer)", t->id);
-	else if (r >= 0 && dp->data_seq)
-		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
-			     "tunnel %u: 'l2tp data sequencing on' is not supported yet: the data path "
-			     "neither sends nor checks sequence numbers", t->id);
-	if (r >= 0 && dp->local_port != L2TP_PORT)
-		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
-			     "tunnel %u: 'l2tp local port %u' is not implemented yet: l2tpv3d listens on "
-			     "UDP port %d only", t->id, dp->local_port, L2TP_PORT);
 	if (r >= 0 && t->encap == CFG_ENCAP_IP && (dp->has_local_port || dp->has_remote_port))
 		r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 			     "tunnel %u: 'l2tp %s port' with 'tunnel encapsulation l2tpv3-ip': IP protocol 115 "
@@ -1656,11 +1648,13 @@ static int verify_dataplane(struct cfg_tunnel *t, const char *name, struct cfg_d
 	else if (t->has_endpoint && t->remote.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&t->remote)->sin6_port =
 			t->encap == CFG_ENCAP_IP ? 0 : htons(dp->remote_port);
-	if (t->has_local_address && t->encap == CFG_ENCAP_IP) {
+	if (t->has_local_address) {
+		uint16_t lp = t->encap == CFG_ENCAP_IP ? 0 : htons(dp->local_port);
+
 		if (t->local.ss_family == AF_INET)
-			((struct sockaddr_in *)&t->local)->sin_port = 0;
+			((struct sockaddr_in *)&t->local)->sin_port = lp;
 		else if (t->local.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&t->local)->sin6_port = 0;
+			((struct sockaddr_in6 *)&t->local)->sin6_port = lp;
 	}
 	return r;
 }

@@ -295,7 +295,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 
 		if (t->peer_index)
 			continue; /* a hub's instance: its hub decides */
-		r = tunnel_sccrq_check(t, m, raw, len, peer, w, sizeof(w));
+		r = tunnel_sccrq_check(t, m, raw, len, peer, local, w, sizeof(w));
 
 		/* an authenticated SCCRQ seen before is a replay (its nonce) */
 		if (!r && t->fconf.auth != FSM_AUTH_NONE && l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests &&
@@ -497,10 +497,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
  * path shows them to us as AF_INET) and IPv6 peers as themselves.  A
  * kernel without IPv6 gets the plain AF_INET socket on 0.0.0.0:1701.
  */
-static int open_udp_family(int family)
+static int open_udp_family(int family, uint16_t port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(L2TP_UDP_PORT) };
-	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(L2TP_UDP_PORT) };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	int one = 1, zero = 0, fd, e;
 
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -521,11 +521,11 @@ out_close:
 
 static int open_udp(struct daemon *d)
 {
-	int fd = open_udp_family(AF_INET6);
+	int fd = open_udp_family(AF_INET6, L2TP_UDP_PORT);
 
 	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
 		log_info("IPv6 is not available: UDP socket on 0.0.0.0:%u (IPv4 only)", L2TP_UDP_PORT);
-		fd = open_udp_family(AF_INET);
+		fd = open_udp_family(AF_INET, L2TP_UDP_PORT);
 	}
 	if (fd < 0)
 		return fd;
@@ -574,6 +574,51 @@ static int open_ip(struct daemon *d, const struct cfg *c)
 		}
 		d->ip_fd[k] = fd;
 		log_info("IP encapsulation: listening on IPv%d protocol 115", k ? 6 : 4);
+	}
+	return ret;
+}
+
+/*
+ * `l2tp local port N` (N != 1701): one more UDP socket per such port, of
+ * the first socket's family, opened once and kept.  Returns 0 or the first
+ * error (logged; the tunnels of that port cannot work).
+ */
+static int open_udp_ports(struct daemon *d, const struct cfg *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int ret = 0;
+
+	if (getsockname(d->udp_fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	for (size_t i = 0; c->service_on && i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i];
+		uint16_t port = (uint16_t)t->dp.local_port;
+		size_t k;
+		int fd, r;
+
+		if (!t->enabled || t->encap != CFG_ENCAP_UDP || port == L2TP_UDP_PORT)
+			continue;
+		for (k = 0; k < 8 && d->udp_extra[k] >= 0 && d->udp_extra_port[k] != port; k++)
+			;
+		if (k < 8 && d->udp_extra[k] >= 0)
+			continue; /* open already */
+		r = k == 8 ? -ENOSPC : 0;
+		fd = r ? -1 : open_udp_family(ss.ss_family, port);
+		if (!r)
+			r = fd < 0 ? fd : dp_add_udp_socket(d->dp, fd);
+		if (r < 0) {
+			errno = -r;
+			log_warn("tunnel %u: cannot listen on UDP port %u ('l2tp local port')", t->id, port);
+			if (fd >= 0)
+				close(fd);
+			if (!ret)
+				ret = r;
+			continue;
+		}
+		d->udp_extra[k] = fd;
+		d->udp_extra_port[k] = port;
+		log_info("listening on UDP port %u as well ('l2tp local port')", port);
 	}
 	return ret;
 }
@@ -786,6 +831,9 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	r = open_ip(d, nc);
 	if (r < 0)
 		report(rep, "IP protocol 115: cannot open a raw socket: %s (see the log)", strerror(-r));
+	r = open_udp_ports(d, nc);
+	if (r < 0)
+		report(rep, "l2tp local port: cannot listen: %s (see the log)", strerror(-r));
 
 	/* tunnels gone or changed */
 	for (size_t i = d->n_tunnels; i-- > 0;) {
@@ -864,6 +912,8 @@ int daemon_setup(struct daemon *d)
 
 	d->udp_fd = d->listen_fd = -1;
 	d->ip_fd[0] = d->ip_fd[1] = -1;
+	for (int i = 0; i < 8; i++)
+		d->udp_extra[i] = -1;
 	guard_init(&d->guard, now_ms());
 	d->ctrl_pair[0] = d->ctrl_pair[1] = -1;
 	if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
@@ -907,6 +957,9 @@ int daemon_setup(struct daemon *d)
 	 * a responder's IPv6 side is optional */
 	r = open_ip(d, d->cfg);
 	if (r < 0 && d->ip_fd[0] < 0)
+		return r;
+	r = open_udp_ports(d, d->cfg);
+	if (r < 0)
 		return r;
 	r = dp_start(d->dp);
 	if (r < 0) {
@@ -1000,6 +1053,9 @@ void daemon_teardown(struct daemon *d)
 	for (int i = 0; i < 2; i++)
 		if (d->ip_fd[i] >= 0)
 			close(d->ip_fd[i]);
+	for (int i = 0; i < 8; i++)
+		if (d->udp_extra[i] >= 0)
+			close(d->udp_extra[i]);
 	for (int i = 0; i < 2; i++)
 		if (d->ctrl_pair[i] >= 0)
 			close(d->ctrl_pair[i]);

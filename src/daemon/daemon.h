@@ -52,6 +52,8 @@ struct daemon {
 
 	int udp_fd;
 	int ip_fd[2]; /* raw IP/115 sockets, IPv4 and IPv6; -1 until a tunnel needs them */
+	int udp_extra[8]; /* UDP sockets of other local ports (`l2tp local port`), -1 = none */
+	uint16_t udp_extra_port[8];
 	int ctrl_pair[2]; /* [0] control thread end, [1] data thread end */
 	struct dp *dp;
 	struct nl_ctx *nl;
@@ -159,7 +161,8 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 /* Responder: can this tunnel take an SCCRQ from peer? 0 yes, else StopCCN result and why. */
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, char *why, size_t whylen);
+		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
+		       size_t whylen);
 void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 void tunnel_shutdown(struct tunnel *t);
@@ -180,6 +183,11 @@ void tunnel_clear_counters(struct tunnel *t);
  * data (-1: never, or no data path) */
 void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret);
 int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
+/* Its liveness: data received within tunnel_static_window() seconds (the
+ * keepalive's interval x count, 30 with keepalive off): static-up, else
+ * static-idle. */
+int64_t tunnel_static_window(const struct tunnel *t);
+bool tunnel_static_up(const struct tunnel *t);
 /* "203.0.113.2:1701"; an IP/115 endpoint (port 0) as "203.0.113.2 (IP)" */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 /*
@@ -188,6 +196,8 @@ void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
  * comparing addresses also tells the transports apart.
  */
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
+/* The port in host order, 0 for AF_UNSPEC. */
+unsigned sockaddr_port(const struct sockaddr_storage *ss);
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* control.c */

@@ -57,6 +57,15 @@ void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
+unsigned sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
@@ -137,6 +146,23 @@ static uint32_t fsm_alloc_sid_cb(void *ctx)
 	return sid;
 }
 
+/* Where an initiator or static session sends from at first: the
+ * configured local address; else, with `l2tp local port`, any address on
+ * that port; else the kernel picks (AF_UNSPEC). */
+static void initial_local(const struct cfg_tunnel *ct, struct sockaddr_storage *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (ct->has_local_address) {
+		*ret = ct->local;
+	} else if (ct->encap == CFG_ENCAP_UDP && ct->dp.local_port != L2TP_UDP_PORT) {
+		ret->ss_family = ct->remote.ss_family;
+		if (ret->ss_family == AF_INET)
+			((struct sockaddr_in *)ret)->sin_port = htons(ct->dp.local_port);
+		else
+			((struct sockaddr_in6 *)ret)->sin6_port = htons(ct->dp.local_port);
+	}
+}
+
 static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 {
 	/* auto: WAN MTU 1500 - tunnel overhead - 40 (IPv4+TCP) or 60
@@ -197,6 +223,8 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	memcpy(c.rx_cookie, s->rx_cookie, s->rx_cookie_len);
 	c.rx_cookie_len = s->rx_cookie_len;
 	c.rx_l2ss = s->rx_l2ss;
+	c.tx_seq = s->tx_seq;
+	c.rx_seq = s->rx_seq;
 	r = tunnel_dp_add(t, &c, "session");
 	if (r < 0)
 		return r;
@@ -459,9 +487,7 @@ static void connect_now(struct tunnel *t)
 		return;
 	t->peer = t->cfg->remote;
 	t->peer_known = true;
-	memset(&t->local, 0, sizeof(t->local));
-	if (t->cfg->has_local_address)
-		t->local = t->cfg->local;
+	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
 	log_info("tunnel %u: connecting to %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
@@ -685,9 +711,7 @@ static void static_start(struct tunnel *t)
 		return;
 	t->peer = ct->remote;
 	t->peer_known = true;
-	memset(&t->local, 0, sizeof(t->local));
-	if (ct->has_local_address)
-		t->local = ct->local;
+	initial_local(ct, &t->local);
 	memset(&c, 0, sizeof(c));
 	c.local_sid = ct->static_local_sid;
 	c.remote_sid = ct->static_remote_sid;
@@ -696,12 +720,14 @@ static void static_start(struct tunnel *t)
 	memcpy(c.tx_cookie, ct->static_tx_cookie, sizeof(c.tx_cookie));
 	c.tx_cookie_len = ct->static_tx_cookie_len;
 	c.rx_l2ss = c.tx_l2ss = ct->dp.l2ss;
+	c.rx_seq = c.tx_seq = ct->dp.data_seq; /* the configuration checked it has the sublayer */
 	if (tunnel_dp_add(t, &c, "static session") < 0)
 		return;
 	t->static_up_ms = now_ms();
-	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s), no control connection",
+	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection",
 		 ct->id, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
-		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none");
+		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none",
+		 ct->dp.data_seq ? ", sequenced" : "");
 	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
 						 .local_sid = ct->static_local_sid,
 						 .remote_sid = ct->static_remote_sid, .reason = "static" });
@@ -809,7 +835,8 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 }
 
 int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, char *why, size_t whylen)
+		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
+		       size_t whylen)
 {
 	if (t->removing || t->admin_down) {
 		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
@@ -824,9 +851,15 @@ int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t
 		return L2TP_STOPCCN_ERROR;
 	}
 	if ((sockaddr_encap(peer) == DP_ENCAP_IP) != (t->cfg->encap == CFG_ENCAP_IP)) {
-		snprintf(why, whylen, "encapsulation differs: tunnel %u has 'tunnel encapsulation %s', the peer "
-			 "called over %s", t->cfg->id, t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
+		snprintf(why, whylen, "encapsulation differs: it has 'tunnel encapsulation %s', the peer called over %s",
+			 t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
 			 sockaddr_encap(peer) == DP_ENCAP_IP ? "IP protocol 115 (l2tpv3-ip)" : "UDP (l2tpv3-raw)");
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
+	if (sockaddr_encap(peer) == DP_ENCAP_UDP && local && sockaddr_port(local) &&
+	    sockaddr_port(local) != t->cfg->dp.local_port) {
+		snprintf(why, whylen, "local port differs: it listens on UDP port %u ('l2tp local port'), the peer "
+			 "called port %u", t->cfg->dp.local_port, sockaddr_port(local));
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	return fsm_sccrq_check(&t->fconf, m, raw, len, why, whylen);
@@ -972,8 +1005,13 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 		c.tx_octets = minus(c.tx_octets, t->clear_dp.tx_octets);
 		c.rx_cookie_drops = minus(c.rx_cookie_drops, t->clear_dp.rx_cookie_drops);
 		c.rx_malformed_drops = minus(c.rx_malformed_drops, t->clear_dp.rx_malformed_drops);
+		c.rx_seq_drops = minus(c.rx_seq_drops, t->clear_dp.rx_seq_drops);
+		c.rx_seq_missing = minus(c.rx_seq_missing, t->clear_dp.rx_seq_missing);
 		c.rx_tap_errors = minus(c.rx_tap_errors, t->clear_dp.rx_tap_errors);
 		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
+		c.tx_super = minus(c.tx_super, t->clear_dp.tx_super);
+		c.rx_coalesced = minus(c.rx_coalesced, t->clear_dp.rx_coalesced);
+		c.mss_clamped = minus(c.mss_clamped, t->clear_dp.mss_clamped);
 	}
 	*ret = c;
 }
@@ -998,6 +1036,20 @@ int64_t tunnel_static_last_rx_ago(const struct tunnel *t)
 	if (!last)
 		return -1;
 	return now > last ? (int64_t)(now - last) : 0;
+}
+
+int64_t tunnel_static_window(const struct tunnel *t)
+{
+	const struct cfg_tunnel *ct = t->cfg;
+
+	return ct->keepalive ? (int64_t)ct->keepalive_interval * ct->keepalive_count : 30;
+}
+
+bool tunnel_static_up(const struct tunnel *t)
+{
+	int64_t ago = tunnel_static_last_rx_ago(t);
+
+	return ago >= 0 && ago <= tunnel_static_window(t);
 }
 
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)

@@ -44,6 +44,20 @@
  * kernel on the far side of the TAP sees one 64 KB packet rather than 45.
  * Everything else is written one frame at a time with an empty header.
  *
+ * Data sequencing (RFC 3931 §4.6, RFC 4719 §3.2).  With conf.tx_seq every
+ * datagram sent (each segment of a super-frame too) carries S=1 and the
+ * next number of a 24-bit counter that starts at 0, as the Linux kernel
+ * numbers.  With conf.rx_seq a received packet with S=1 is kept only if
+ * its number is newer than the last one kept (serial arithmetic: 1 to
+ * 2^23 ahead); duplicates and late packets are dropped and counted, not
+ * reordered (as Cisco does; Linux with no reorder timeout also drops
+ * them).  A gap is a loss and is accepted.  DP_SEQ_RESYNC old numbers in
+ * a row, each following the previous one, mean the sender started again
+ * (a restarted static peer): the last of them is kept and counting
+ * resumes from it.  A packet with S=0 is delivered and counted
+ * (rx_seq_missing): its sender ignores our request, and dropping
+ * everything it sends would cut the pseudowire (the kernel drops them).
+ *
  * MSS clamping.  With conf.mss4/mss6 set, TCP SYNs in both directions have
  * their MSS option lowered (gso_mss_clamp) so that segments fit the tunnel
  * without fragmentation.
@@ -102,7 +116,9 @@ enum {
 	DP_GSO_BYTES = 65507,	/* largest UDP payload */
 	DP_EVENTS = 64,		/* epoll events per round */
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
+	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
+	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
 };
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
@@ -137,10 +153,18 @@ struct dp_session {
 	bool vnet;	 /* the TAP has IFF_VNET_HDR (offload path) */
 	unsigned offload; /* TUN_F_* the TAP accepted */
 
+	/* data sequencing (data thread) */
+	uint32_t tx_ns;	      /* tx_seq: number of the next datagram sent */
+	uint32_t rx_last;     /* rx_seq: last number accepted, valid once rx_seen */
+	bool rx_seen;
+	uint32_t rx_old_next; /* the number that would continue the run of old ones */
+	unsigned rx_old_run;  /* old numbers dropped in a row, each following the one before */
+
 	/* stats: written by the data thread only */
 	_Atomic uint64_t rx_packets, rx_octets;
 	_Atomic uint64_t tx_packets, tx_octets;
 	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
+	_Atomic uint64_t rx_seq_drops, rx_seq_missing;
 	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped;
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
@@ -153,6 +177,7 @@ enum dp_cmd_type {
 	DP_CMD_SET_PEER,
 	DP_CMD_DEL,
 	DP_CMD_SET_IP,
+	DP_CMD_ADD_UDP,
 };
 
 /* One request from the control thread; lives on the caller's stack. */
@@ -160,7 +185,8 @@ struct dp_cmd {
 	enum dp_cmd_type type;
 	struct dp_session *s;
 	const struct dp_dest *dest; /* SET_PEER */
-	int family, fd; /* SET_IP */
+	int family, fd; /* SET_IP, ADD_UDP */
+	in_port_t port; /* ADD_UDP */
 	int result;
 	bool done;
 	struct dp_cmd *next;
@@ -182,6 +208,11 @@ struct dp {
 	int udp_fd;
 	int ctrl_fd;
 	int ip4_fd, ip6_fd;		/* raw IP/115 sockets, -1 = none */
+	struct dp_udp {
+		int fd;
+		in_port_t port;		/* network order */
+	} udp[DP_MAX_UDP];		/* more UDP sockets (dp_add_udp_socket), same family */
+	unsigned n_udp;
 	int family;			/* of udp_fd */
 	struct sockaddr_storage bound;	/* udp_fd's own address (unmapped) */
 	in_port_t port;			/* its port, network order */
@@ -298,6 +329,11 @@ static int dp_build_src_cmsg(int family, const struct sockaddr_storage *local, u
 	memset(ret, 0, sizeof(*ret));
 	if (!local || local->ss_family == AF_UNSPEC)
 		return 0;
+	/* a wildcard source (a local port alone): the kernel picks */
+	if ((local->ss_family == AF_INET && ((const struct sockaddr_in *)local)->sin_addr.s_addr == INADDR_ANY) ||
+	    (local->ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)local)->sin6_addr)))
+		return 0;
 	r = dp_addr_to_sock(family, local, &sa);
 	if (r < 0)
 		return r;
@@ -337,6 +373,21 @@ static int dp_dest_prepare(const struct dp *dp, enum dp_encap encap, const struc
 
 	memset(ret, 0, sizeof(*ret));
 	ret->fd = dp->udp_fd;
+	if (encap == DP_ENCAP_UDP && local && local->ss_family != AF_UNSPEC) {
+		/* the socket of the local port, if it is not the first one's */
+		in_port_t port = local->ss_family == AF_INET ? ((const struct sockaddr_in *)local)->sin_port
+							     : ((const struct sockaddr_in6 *)local)->sin6_port;
+
+		if (port && port != dp->port) {
+			unsigned i;
+
+			for (i = 0; i < dp->n_udp && dp->udp[i].port != port; i++)
+				;
+			if (i == dp->n_udp)
+				return -EADDRNOTAVAIL;
+			ret->fd = dp->udp[i].fd;
+		}
+	}
 	if (encap == DP_ENCAP_IP) {
 		struct sockaddr_storage p;
 
@@ -475,6 +526,26 @@ static int dp_apply_set_ip(struct dp *dp, int family, int fd)
 	return 0;
 }
 
+static int dp_apply_add_udp(struct dp *dp, int fd, in_port_t port)
+{
+	struct dp_udp *u = &dp->udp[dp->n_udp];
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = u };
+
+	if (dp->n_udp == DP_MAX_UDP)
+		return -ENOSPC;
+	if (port == dp->port)
+		return -EEXIST;
+	for (unsigned i = 0; i < dp->n_udp; i++)
+		if (dp->udp[i].port == port)
+			return -EEXIST;
+	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	u->fd = fd;
+	u->port = port;
+	dp->n_udp++;
+	return 0;
+}
+
 static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 {
 	switch (cmd->type) {
@@ -492,6 +563,9 @@ static void dp_cmd_apply(struct dp *dp, struct dp_cmd *cmd)
 		break;
 	case DP_CMD_SET_IP:
 		cmd->result = dp_apply_set_ip(dp, cmd->family, cmd->fd);
+		break;
+	case DP_CMD_ADD_UDP:
+		cmd->result = dp_apply_add_udp(dp, cmd->fd, cmd->port);
 		break;
 	}
 	cmd->done = true;
@@ -551,10 +625,9 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 /* receive: UDP -> control channel or TAP */
 
 /* Hand a control packet, with its addresses, to the control thread. */
-static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, const struct msghdr *mh, const uint8_t *buf,
-			    size_t len)
+static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, in_port_t port, const struct msghdr *mh,
+			    const uint8_t *buf, size_t len)
 {
-	in_port_t port = encap == DP_ENCAP_IP ? 0 : dp->port;
 	struct dp_ctrl_hdr hdr;
 	struct cmsghdr *c;
 
@@ -562,6 +635,10 @@ static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, const struct msg
 	dp_addr_unmap(mh->msg_name, &hdr.peer);
 	hdr.encap = encap;
 	hdr.local = dp->bound; /* no pktinfo: the bound address */
+	if (hdr.local.ss_family == AF_INET)
+		((struct sockaddr_in *)&hdr.local)->sin_port = port;
+	else if (hdr.local.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&hdr.local)->sin6_port = port;
 	if (encap == DP_ENCAP_IP) {
 		/* raw sockets are unbound: the wildcard of the peer's family */
 		memset(&hdr.local, 0, sizeof(hdr.local));
@@ -659,6 +736,48 @@ static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen
 	dp_count(&s->rx_octets, flen);
 }
 
+/* rx_seq: keep a packet whose Default L2SS is l2ss?  See the top of the
+ * file. */
+static bool dp_rx_seq_check(struct dp_session *s, const uint8_t *l2ss)
+{
+	uint32_t ns;
+
+	if (!l2tp_l2ss_read(l2ss, &ns)) {
+		dp_count(&s->rx_seq_missing, 1);
+		return true;
+	}
+	if (!s->rx_seen || l2tp_seq24_newer(ns, s->rx_last)) {
+		s->rx_seen = true;
+		s->rx_last = ns;
+		s->rx_old_run = 0;
+		return true;
+	}
+	/* a duplicate, a late packet, or a sender counting from 0 again */
+	if (s->rx_old_run > 0 && ns == s->rx_old_next)
+		s->rx_old_run++;
+	else
+		s->rx_old_run = 1;
+	s->rx_old_next = (ns + 1) & L2TP_SEQ24_MASK;
+	if (s->rx_old_run >= DP_SEQ_RESYNC) {
+		s->rx_last = ns;
+		s->rx_old_run = 0;
+		return true;
+	}
+	dp_count(&s->rx_seq_drops, 1);
+	return false;
+}
+
+/* tx_seq: the number for the next datagram sent (0 without tx_seq) */
+static uint32_t dp_tx_seq_next(struct dp_session *s)
+{
+	uint32_t ns = s->tx_ns;
+
+	if (!s->conf.tx_seq)
+		return 0;
+	s->tx_ns = (ns + 1) & L2TP_SEQ24_MASK;
+	return ns;
+}
+
 /* A data packet: find the session, check it, write the frame to the TAP
  * (or hold it for coalescing; the caller flushes before buf is reused). */
 static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
@@ -686,8 +805,9 @@ static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t 
 		dp_count(&s->rx_cookie_drops, 1);
 		return;
 	}
-	/* The Default L2SS (RFC 3931 §4.6) is skipped: we never ask for
-	 * sequencing, so its S bit and number are not checked. */
+	/* the Default L2SS ends the header; without rx_seq it is skipped */
+	if (s->conf.rx_seq && !dp_rx_seq_check(s, buf + s->rx_hdr_len - 4))
+		return;
 	frame = buf + s->rx_hdr_len;
 	flen = len - s->rx_hdr_len;
 	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
@@ -728,8 +848,9 @@ static size_t dp_gro_size(const struct msghdr *mh)
 	return 0;
 }
 
-/* Read and dispatch up to DP_UDP_BUDGET datagrams. */
-static void dp_udp_rx(struct dp *dp)
+/* Read and dispatch up to DP_UDP_BUDGET datagrams from UDP socket fd (its
+ * local port: port, network order). */
+static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
 {
 	struct dp_batch *b = dp->batch;
 	unsigned budget = DP_UDP_BUDGET;
@@ -753,7 +874,7 @@ static void dp_udp_rx(struct dp *dp)
 			};
 			b->msgs[i].msg_len = 0;
 		}
-		n = recvmmsg(dp->udp_fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return; /* EAGAIN, or an error the next wakeup will see */
 		now = dp_now_sec();
@@ -779,7 +900,7 @@ static void dp_udp_rx(struct dp *dp)
 				if (plen < 2)
 					dp_count(&dp->rx_malformed, 1);
 				else if (l2tp_is_ctrl(p))
-					dp_forward_ctrl(dp, DP_ENCAP_UDP, mh, p, plen);
+					dp_forward_ctrl(dp, DP_ENCAP_UDP, port, mh, p, plen);
 				else
 					dp_rx_data(dp, DP_ENCAP_UDP, p, plen, now);
 			}
@@ -827,7 +948,7 @@ static void dp_ip_rx_one(struct dp *dp, int family, const struct msghdr *mh, uin
 			dp_count(&dp->rx_malformed, 1);
 			return;
 		}
-		dp_forward_ctrl(dp, DP_ENCAP_IP, mh, p + 4, len - 4);
+		dp_forward_ctrl(dp, DP_ENCAP_IP, 0, mh, p + 4, len - 4);
 		return;
 	}
 	/* data: give it the UDP form's first word (T=0, Ver=3) in the 4 bytes
@@ -933,7 +1054,8 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 		size_t hlen = l2tp_data_hdr_len(c->tx_cookie_len, c->tx_l2ss);
 		uint8_t *p = b->bufs[k] + DP_HEADROOM - hlen;
 
-		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, false, 0);
+		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, c->tx_seq,
+				    dp_tx_seq_next(s));
 		b->iov[k].iov_base = p + s->dest.skip;
 		b->iov[k].iov_len = hlen - s->dest.skip + b->lens[k];
 		b->msgs[k].msg_hdr = (struct msghdr){
@@ -1044,7 +1166,7 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 
 		for (unsigned k = 0; k < cnt; k++)
 			l2tp_data_hdr_write(dp->gsobuf + (size_t)k * stride, c->remote_sid, c->tx_cookie,
-					    c->tx_cookie_len, c->tx_l2ss, false, 0);
+					    c->tx_cookie_len, c->tx_l2ss, c->tx_seq, dp_tx_seq_next(s));
 		/* a lone segment is its own size */
 		dp_tx_gso_send(dp, s, cnt, cnt == 1 ? hlen + last : stride, hlen + last, hlen);
 	}
@@ -1137,7 +1259,9 @@ static void *dp_thread_main(void *arg)
 			void *p = ev[i].data.ptr;
 
 			if (p == &dp->udp_fd)
-				dp_udp_rx(dp);
+				dp_udp_rx(dp, dp->udp_fd, dp->port);
+			else if (p >= (void *)dp->udp && p < (void *)(dp->udp + DP_MAX_UDP))
+				dp_udp_rx(dp, ((struct dp_udp *)p)->fd, ((struct dp_udp *)p)->port);
 			else if (p == &dp->ip4_fd)
 				dp_ip_rx(dp, dp->ip4_fd, AF_INET);
 			else if (p == &dp->ip6_fd)
@@ -1155,6 +1279,18 @@ static void *dp_thread_main(void *arg)
 
 /* ---------------------------------------------------------------------- */
 /* API */
+
+/* Raise a shared socket's send buffer to DP_UDP_SNDBUF (see dp.h); best effort. */
+static void dp_grow_sndbuf(int fd)
+{
+	int sz = DP_UDP_SNDBUF, cur = 0;
+	socklen_t len = sizeof(cur);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur >= 2 * sz)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
 
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 {
@@ -1198,6 +1334,7 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 	} else {
 		return -EAFNOSUPPORT;
 	}
+	dp_grow_sndbuf(udp_fd);
 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -1365,6 +1502,8 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	if ((conf->rx_cookie_len != 0 && conf->rx_cookie_len != 4 && conf->rx_cookie_len != 8) ||
 	    (conf->tx_cookie_len != 0 && conf->tx_cookie_len != 4 && conf->tx_cookie_len != 8))
 		return -EINVAL;
+	if ((conf->tx_seq && !conf->tx_l2ss) || (conf->rx_seq && !conf->rx_l2ss))
+		return -EINVAL; /* the number travels in the sublayer */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -1372,6 +1511,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->dp = dp;
 	s->conf = *conf;
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
+	s->tx_ns = conf->tx_seq_first & L2TP_SEQ24_MASK;
 	dp_tap_offload(s);
 	r = dp_dest_prepare(dp, conf->encap, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
@@ -1421,6 +1561,8 @@ void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 		.tx_octets = dp_read(&s->tx_octets),
 		.rx_cookie_drops = dp_read(&s->rx_cookie_drops),
 		.rx_malformed_drops = dp_read(&s->rx_malformed_drops),
+		.rx_seq_drops = dp_read(&s->rx_seq_drops),
+		.rx_seq_missing = dp_read(&s->rx_seq_missing),
 		.rx_tap_errors = dp_read(&s->rx_tap_errors),
 		.tx_errors = dp_read(&s->tx_errors),
 		.tx_super = dp_read(&s->tx_super),
@@ -1476,6 +1618,34 @@ int dp_send_ctrl(struct dp *dp, enum dp_encap encap, const struct sockaddr_stora
 	return 0;
 }
 
+int dp_add_udp_socket(struct dp *dp, int fd)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	struct dp_cmd cmd = { .type = DP_CMD_ADD_UDP, .fd = fd };
+	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+		return -errno;
+	if (bound.ss_family != dp->family)
+		return -EAFNOSUPPORT;
+	if (bound.ss_family == AF_INET) {
+		cmd.port = ((struct sockaddr_in *)&bound)->sin_port;
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else {
+		cmd.port = ((struct sockaddr_in6 *)&bound)->sin6_port;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	dp_grow_sndbuf(fd);
+	return dp_cmd_run(dp, &cmd);
+}
+
 int dp_set_ip_socket(struct dp *dp, int family, int fd)
 {
 	struct dp_cmd cmd = { .type = DP_CMD_SET_IP, .family = family, .fd = fd };
@@ -1493,5 +1663,6 @@ int dp_set_ip_socket(struct dp *dp, int family, int fd)
 		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
 			return -errno;
 	}
+	dp_grow_sndbuf(fd);
 	return dp_cmd_run(dp, &cmd);
 }

@@ -59,9 +59,17 @@ struct dp_session_conf {
 	size_t tx_cookie_len;
 	bool rx_l2ss; /* we asked for the Default L2-Specific Sublayer */
 	bool tx_l2ss; /* the peer asked for it */
+	/* Data sequencing (RFC 3931 §4.6, §5.4.4), each needing its
+	 * direction's Default L2SS: tx_seq numbers what we send (S=1, a
+	 * 24-bit counter from 0, one per datagram); rx_seq keeps only
+	 * received packets newer than the last one (see dp.c) */
+	bool tx_seq; /* the peer asked for sequenced data (needs tx_l2ss) */
+	bool rx_seq; /* we asked for it (needs rx_l2ss) */
+	uint32_t tx_seq_first; /* number of the first datagram sent (24 bits): 0, as Linux starts */
 	enum dp_encap encap; /* UDP, or IP/115 (peer's port ignored) */
 	struct sockaddr_storage peer; /* where data goes */
-	struct sockaddr_storage local; /* source address for data (port ignored); AF_UNSPEC = kernel picks */
+	struct sockaddr_storage local; /* source address for data; its port, if not 0, picks the UDP socket
+				       * (dp_add_udp_socket); AF_UNSPEC or a wildcard address = kernel picks */
 	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
 	/* MSS clamping of TCP SYNs in both directions (0: none): the MSS
 	 * option of a SYN over IPv4 (mss4) or IPv6 (mss6) is lowered to it */
@@ -74,6 +82,8 @@ struct dp_counters {
 	uint64_t tx_packets, tx_octets; /* from the TAP, sent into the tunnel */
 	uint64_t rx_cookie_drops; /* wrong cookie */
 	uint64_t rx_malformed_drops; /* too short for the session's header */
+	uint64_t rx_seq_drops; /* rx_seq: duplicate or out of order (not newer than the last), dropped */
+	uint64_t rx_seq_missing; /* rx_seq: S=0, no sequence number (delivered all the same) */
 	uint64_t rx_tap_errors; /* write to TAP failed */
 	uint64_t tx_errors; /* sendmsg failed (socket full, peer unreachable, no peer) */
 	uint64_t tx_super; /* TCP/UDP super-frames read from the TAP and segmented */
@@ -90,8 +100,19 @@ struct dp_global_counters {
 };
 
 /*
+ * The send buffer dp_create gives the shared UDP socket, and
+ * dp_add_udp_socket and dp_set_ip_socket the others (the kernel doubles it).  Datagrams waiting in a qdisc (a shaper on the link to one peer)
+ * hold the socket's send buffer until they leave: with the default (about
+ * 200 KB) a few hundred queued for one slow peer make every send to the
+ * other peers, and every control message, fail.  Memory is only used
+ * while packets are queued.
+ */
+#define DP_UDP_SNDBUF (4 << 20)
+
+/*
  * Create a data path over udp_fd (bound, non-blocking, IP_PKTINFO enabled
- * by dp_create itself).  Control packets are written to ctrl_fd (the
+ * and the send buffer raised to DP_UDP_SNDBUF by dp_create itself:
+ * SO_SNDBUFFORCE with CAP_NET_ADMIN, else SO_SNDBUF up to wmem_max).  Control packets are written to ctrl_fd (the
  * data-thread end of a SOCK_SEQPACKET socketpair; non-blocking: when it is
  * full the packet is dropped and counted).  Neither fd is closed by dp.
  * Returns 0 and *ret, or negative errno.
@@ -106,6 +127,14 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret);
  * if that family has one).
  */
 int dp_set_ip_socket(struct dp *dp, int family, int fd);
+/*
+ * Another UDP socket (bound to another local port, same family as the
+ * first), for tunnels with `l2tp local port`: read like the first one;
+ * sessions and control messages whose local address carries its port
+ * leave through it.  Non-blocking; not closed by dp.  Up to 8.  Returns 0
+ * or negative errno (-EEXIST for a port already served).
+ */
+int dp_add_udp_socket(struct dp *dp, int fd);
 /* Start the data thread. */
 int dp_start(struct dp *dp);
 /* Stop and join the thread (idempotent), then free everything; NULL-safe.
@@ -113,7 +142,8 @@ int dp_start(struct dp *dp);
 void dp_destroy(struct dp *dp);
 
 /* Add a session; the data thread starts reading its TAP. -EEXIST if the
- * local_sid is taken. */
+ * local_sid is taken; -EINVAL for a bad cookie length or sequencing
+ * without its sublayer. */
 int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret);
 /* Change where data goes (peer moved / NAT rebinding). */
 int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockaddr_storage *peer,

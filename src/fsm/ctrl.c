@@ -650,7 +650,9 @@ static struct fsm_session *session_new(struct fsm_tunnel *t, bool initiator)
 		memcpy(s->rx_cookie, t->conf.cookie, s->rx_cookie_len);
 	else if (s->rx_cookie_len)
 		t->ops->random(t->ctx, s->rx_cookie, s->rx_cookie_len);
-	s->rx_l2ss = t->conf.l2ss;
+	/* the sequence number travels in the sublayer (§4.6) */
+	s->rx_l2ss = t->conf.l2ss || t->conf.data_seq;
+	s->rx_seq = t->conf.data_seq;
 	return s;
 }
 
@@ -667,9 +669,9 @@ static void put_session_params(const struct fsm_tunnel *t, const struct fsm_sess
 		l2tp_msg_set(m, L2TP_AVP_L2SS);
 		m->l2ss = 1;
 	}
-	if (t->conf.data_seq) {
+	if (s->rx_seq) { /* absent means none */
 		l2tp_msg_set(m, L2TP_AVP_DATA_SEQUENCING);
-		m->data_sequencing = 2;
+		m->data_sequencing = L2TP_DATA_SEQ_ALL;
 	}
 }
 
@@ -691,11 +693,13 @@ static void mismatch_add(struct fsm_session *s, const char *fmt_what)
 }
 
 /*
- * Settings of the peer's ICRQ/ICRP/ICCN that differ from ours (RFC 3931
+ * Settings of the peer's ICRQ/ICRP/ICCN that we cannot honour (RFC 3931
  * §5.4.4).  Refused, returning the CDN result with why saying which
  * setting: another pseudowire type (14), data sequencing asked without
- * the Default L2SS (15) or with it (2: our data path cannot number
- * packets yet).  peer_l2ss: what the peer asked for earlier (ICCN).
+ * the Default L2SS to carry the numbers (15), an unknown sequencing
+ * level (2).  Sequencing levels 1 (non-IP only) and 2 (all) are honoured
+ * by numbering everything we send.  peer_l2ss: what the peer asked for
+ * earlier (ICCN).
  */
 static uint16_t session_refuse_params(const struct fsm_tunnel *t, const struct l2tp_msg *m, bool peer_l2ss,
 				      char *why, size_t whylen)
@@ -715,9 +719,11 @@ static uint16_t session_refuse_params(const struct fsm_tunnel *t, const struct l
 				 "Default L2-Specific Sublayer", m->data_sequencing);
 			return L2TP_CDN_SEQ_WITHOUT_L2SS;
 		}
-		snprintf(why, whylen, "data sequencing: peer asked for sequenced data (%u), not supported yet "
-			 "('l2tp data sequencing' must be off on both sides)", m->data_sequencing);
-		return L2TP_CDN_ERROR;
+		if (m->data_sequencing > L2TP_DATA_SEQ_ALL) {
+			snprintf(why, whylen, "data sequencing: peer asked for unknown level %u (0 none, 1 non-IP, "
+				 "2 all)", m->data_sequencing);
+			return L2TP_CDN_ERROR;
+		}
 	}
 	return 0;
 }
@@ -743,6 +749,16 @@ static void session_note_params(struct fsm_session *s, const struct l2tp_msg *m)
 		snprintf(note, sizeof(note), "l2-specific-sublayer: peer asked for %s, ours is %s (adopted for what we send)",
 			 !l2tp_msg_has(m, L2TP_AVP_L2SS) || m->l2ss == 0 ? "none" : m->l2ss == 1 ? "default" : "an unknown one",
 			 s->rx_l2ss ? "default" : "none");
+		mismatch_add(s, note);
+	}
+	if (l2tp_msg_has(m, L2TP_AVP_DATA_SEQUENCING) ? (m->data_sequencing != 0) != s->rx_seq
+						       : initial && s->rx_seq) {
+		if (s->rx_seq)
+			snprintf(note, sizeof(note), "data sequencing: peer asked for none, ours is on "
+				 "(we number nothing, check what we receive)");
+		else
+			snprintf(note, sizeof(note), "data sequencing: peer asked for it (%u), ours is off "
+				 "(adopted: we number what we send)", m->data_sequencing);
 		mismatch_add(s, note);
 	}
 }
@@ -781,6 +797,8 @@ static void session_take_params(struct fsm_session *s, const struct l2tp_msg *m)
 	}
 	if (l2tp_msg_has(m, L2TP_AVP_L2SS))
 		s->tx_l2ss = m->l2ss == 1;
+	if (l2tp_msg_has(m, L2TP_AVP_DATA_SEQUENCING)) /* checked by session_refuse_params */
+		s->tx_seq = m->data_sequencing != 0;
 	if (l2tp_msg_has(m, L2TP_AVP_CIRCUIT_STATUS))
 		s->circuit_remote_up = (m->circuit_status & L2TP_CIRCUIT_ACTIVE) != 0;
 }

@@ -71,10 +71,10 @@ struct fsm_tunnel_conf {
 	bool cookie_fixed; /* cookie[] as configured, else random per session */
 	uint8_t cookie[8];
 	bool l2ss; /* we ask for the Default L2-Specific Sublayer */
-	bool data_seq; /* we ask for sequenced data (needs l2ss) */
+	bool data_seq; /* we ask for sequenced data (Data Sequencing 2; implies l2ss) */
 };
 
-#define FSM_MISMATCH_MAX 192
+#define FSM_MISMATCH_MAX 320 /* room for the cookie, sublayer and sequencing notes at once */
 
 enum fsm_tunnel_state {
 	FSM_T_IDLE,
@@ -107,9 +107,11 @@ struct fsm_session {
 	uint8_t tx_cookie[8]; /* the peer's Assigned Cookie: we send it */
 	size_t tx_cookie_len;
 	bool tx_l2ss; /* the peer asked for the Default L2SS */
+	bool tx_seq; /* the peer asked for sequenced data (Data Sequencing 1 or 2): we number what we send */
 	uint8_t rx_cookie[8]; /* our Assigned Cookie: the peer sends it */
 	size_t rx_cookie_len;
 	bool rx_l2ss; /* we asked for the Default L2SS */
+	bool rx_seq; /* we asked for sequenced data: received numbers are checked */
 	char mismatch[FSM_MISMATCH_MAX]; /* peer settings that differ from ours, "" = none */
 	uint64_t established_ms; /* time it came up */
 	void *user; /* the caller's data-path handle */

@@ -37,6 +37,9 @@
 
 /* RFC 3931 §4.1.2.1: data over UDP: flags+ver(0x0003), reserved, session id */
 #define L2TP_DATA_UDP_HDR_LEN 8
+/* RFC 3931 §4.6 Default L2-Specific Sublayer: S bit, 24-bit sequence number */
+#define L2TP_L2SS_S 0x40
+#define L2TP_SEQ24_MASK 0xffffffu
 
 /* RFC 3931 §3.1 message types */
 enum l2tp_msg_type {
@@ -99,6 +102,13 @@ enum l2tp_avp_type {
 	L2TP_AVP_TX_CONNECT_SPEED = 74,
 	L2TP_AVP_RX_CONNECT_SPEED = 75,
 	L2TP_AVP_TYPE_MAX = 128, /* size of the presence bitmap */
+};
+
+/* RFC 3931 §5.4.4 Data Sequencing AVP levels */
+enum l2tp_data_seq {
+	L2TP_DATA_SEQ_NONE = 0,
+	L2TP_DATA_SEQ_NON_IP = 1, /* only non-IP data packets */
+	L2TP_DATA_SEQ_ALL = 2,
 };
 
 /* RFC 3931 §5.4.2 StopCCN result codes */
@@ -388,13 +398,37 @@ static inline size_t l2tp_data_hdr_write(uint8_t *hdr, uint32_t peer_sid, const 
 		off += cookie_len;
 	}
 	if (l2ss) {
-		hdr[off] = seq_s ? 0x40 : 0;
+		hdr[off] = seq_s ? L2TP_L2SS_S : 0;
 		hdr[off + 1] = seq_s ? (uint8_t)(seq >> 16) : 0;
 		hdr[off + 2] = seq_s ? (uint8_t)(seq >> 8) : 0;
 		hdr[off + 3] = seq_s ? (uint8_t)seq : 0;
 		off += 4;
 	}
 	return off;
+}
+
+/*
+ * Default L2-Specific Sublayer (RFC 3931 §4.6): 4 bytes, the S bit (0x40
+ * of the first) saying the 24-bit Sequence Number that follows is valid.
+ * Numbers start at 0 and wrap at 2^24; a number is "not newer" than the
+ * last one received when it is that one or one of the 2^23 - 1 before it.
+ */
+/* Read a Default L2SS; returns true and *ret_seq if S=1, false if S=0. */
+static inline bool l2tp_l2ss_read(const uint8_t l2ss[static 4], uint32_t *ret_seq)
+{
+	if (!(l2ss[0] & L2TP_L2SS_S))
+		return false;
+	*ret_seq = (uint32_t)l2ss[1] << 16 | (uint32_t)l2ss[2] << 8 | l2ss[3];
+	return true;
+}
+
+/* Is 24-bit sequence number ns newer than last (RFC 3931 §4.6)?  Newer
+ * means 1 .. 2^23 ahead, modulo 2^24. */
+static inline bool l2tp_seq24_newer(uint32_t ns, uint32_t last)
+{
+	uint32_t d = (ns - last) & L2TP_SEQ24_MASK;
+
+	return d != 0 && d <= 0x800000u;
 }
 
 /*

@@ -32,6 +32,7 @@
 #   topo_create            build the topology above (no daemons)
 #   bridge_manual NS ADDR  bridge1 by hand, for tests without the daemon
 #   conf_r1 / conf_r2      print the Yamaha configs, tuned by variables
+#   conf_with NS LINES...  conf_NS with LINES added to its tunnel block
 #   start_daemon NS        write NS's config and start l2tpv3d there
 #   stop_daemon NS         SIGTERM, wait bounded, check exit status and log
 #   kill_daemon NS         SIGKILL (the peer vanishes without a StopCCN)
@@ -389,6 +390,14 @@ conf_r2() {
 	dns server 198.51.100.53
 	l2tp service on l2tpv3
 	EOF
+}
+
+# conf_with NS LINES...: NS's configuration with LINES after the
+# encapsulation line of its tunnel.
+conf_with() {
+	local ns=$1; shift
+	"conf_$ns" | awk -v add="$(printf ' %s\n' "$@")" \
+		'{ print } /^ tunnel encapsulation l2tpv3-raw/ && add != "" { print add }'
 }
 
 # ----------------------------------------------------------------- daemons

@@ -23,14 +23,6 @@ source "$(dirname "$0")/lib.sh"
 require_daemon
 topo_create
 
-# conf_with NS LINES...: NS's configuration with LINES after the
-# encapsulation line of its tunnel.
-conf_with() {
-	local ns=$1; shift
-	"conf_$ns" | awk -v add="$(printf ' %s\n' "$@")" \
-		'{ print } /^ tunnel encapsulation l2tpv3-raw/ && add != "" { print add }'
-}
-
 start_case() {
 	LOGTAG=$1
 	conf_with r2 "${R2_LINES[@]}" >"$OUT/r2-$1.conf"

@@ -13,6 +13,10 @@
 #   udp      UDP 1701/1701, no cookie, no L2-Specific Sublayer
 #   udp-c4   4-byte cookies, a different one each way, default sublayer
 #   udp-c8   8-byte cookies, a different one each way, no sublayer
+#   udp-seq  (kernel only) default sublayer with data sequencing both ways
+#            (`l2tp data sequencing on` against `seq both`): S=1 and growing
+#            numbers each way; with our sequencing off the kernel, which
+#            then gets S=0, answers nothing
 #   ip       IP protocol 115 (`tunnel encapsulation l2tpv3-ip`), no cookie,
 #            no sublayer (QEMU's udp=off, the kernel's encap ip / l2tp_ip)
 #   ip-c4    IP protocol 115, 4-byte cookies, default sublayer
@@ -101,6 +105,7 @@ tunnel select 1
  l2tp static cookie receive ${5:-none}
  l2tp static cookie send ${6:-none}
  l2tp l2-specific-sublayer $7
+ l2tp data sequencing ${SEQ:-off}
  l2tp keepalive use $KEEPALIVE
  tunnel enable 1
 l2tp service on l2tpv3
@@ -131,6 +136,7 @@ state_is() { [[ $(sstate) == "$1" ]]; }
 # check_pcap FILE US PEER OUR_SID_RX OUR_SID_TX RXC TXC L2SS: frames from
 # us carry TX SID and cookie TXC; frames from the peer RX SID and RXC;
 # the sublayer (S=0) present exactly when L2SS=default; ICMP both ways.
+# With SEQ=on: S=1 instead, and each side's numbers grow.
 check_pcap() {
 	local f=$1 us=$2 peer=$3 rsid=$4 tsid=$5 rxc=$6 txc=$7 l2ss=$8 clen=0 cpref lpref
 	(( ${#rxc} > ${#txc} )) && clen=$(( ${#rxc} / 2 )) || clen=$(( ${#txc} / 2 ))
@@ -139,12 +145,12 @@ check_pcap() {
 	local prefs=(-d 'l2tp.pw_type==0,eth' -o "l2tp.cookie_size:$cpref" -o "l2tp.l2_specific:$lpref")
 	tshark -n -r "$f" "${prefs[@]}" -Y 'l2tp && icmp' -E occurrence=f -T fields \
 		-e ip.src -e udp.srcport -e udp.dstport -e l2tp.sid -e l2tp.cookie \
-		-e l2tp.l2_spec_s -e icmp.type -e ip.proto 2>/dev/null >"$f.tsv"
+		-e l2tp.l2_spec_s -e icmp.type -e ip.proto -e l2tp.l2_spec_sequence 2>/dev/null >"$f.tsv"
 	local bad
 	bad=$(tshark -n -r "$f" "${prefs[@]}" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
 	(( bad == 0 )) || { log "$f: $bad malformed frames"; return 1; }
 	awk -F'\t' -v us="$us" -v peer="$peer" -v rsid="$(printf '0x%08x' "$rsid")" -v encap="$ENCAP" \
-		-v tsid="$(printf '0x%08x' "$tsid")" -v rxc="$rxc" -v txc="$txc" -v l2ss="$l2ss" '
+		-v tsid="$(printf '0x%08x' "$tsid")" -v rxc="$rxc" -v txc="$txc" -v l2ss="$l2ss" -v seq="${SEQ:-off}" '
 	function fail(m) { print "check_pcap: frame " NR ": " m ": " $0 > "/dev/stderr"; bad = 1 }
 	{
 		if (encap == "l2tpv3-raw" && ($2 != 1701 || $3 != 1701 || $8 != 17)) fail("not UDP 1701/1701")
@@ -158,7 +164,11 @@ check_pcap() {
 			if ($4 != rsid) fail("the peer Session ID")
 			if ($5 != rxc) fail("the peer cookie")
 		} else fail("unexpected source")
-		if (l2ss == "default" && $6 != "0") fail("no sublayer (S=0)")
+		if (l2ss == "default" && seq == "on") {
+			if ($6 != "1") fail("sequencing but S=0")
+			else if (($1 in last) && $9 + 0 <= last[$1]) fail("sequence number not growing")
+			last[$1] = $9 + 0
+		} else if (l2ss == "default" && $6 != "0") fail("no sublayer (S=0)")
 		if (l2ss != "default" && $6 != "") fail("sublayer decoded")
 	}
 	END {
@@ -170,7 +180,7 @@ check_pcap() {
 		}
 		exit bad
 	}' "$f.tsv"
-	log "ok: $(basename "$f"): $ENCAP, Session IDs $tsid/$rsid, cookies '${txc:-none}'/'${rxc:-none}', sublayer $l2ss each way"
+	log "ok: $(basename "$f"): $ENCAP, Session IDs $tsid/$rsid, cookies '${txc:-none}'/'${rxc:-none}', sublayer $l2ss each way${SEQ:+, sequencing $SEQ}"
 }
 
 # check_status: static-up, data seen in the last few seconds, counters
@@ -285,6 +295,25 @@ kernel_mode udp-c4 11223344 55667788 default l2tp_cookie=11223344 l2tp_peer_cook
 	l2tp_l2spec=default
 kernel_mode udp-c8 1122334455667788 8877665544332211 none l2tp_cookie=1122334455667788 \
 	l2tp_peer_cookie=8877665544332211 l2tp_l2spec=none
+SEQ=on kernel_mode udp-seq "" "" default l2tp_l2spec=default l2tp_seq=both
+# counters from here on: before the kernel's reconf our session may have
+# seen its packets of the previous mode (an 8-byte cookie read as a
+# sublayer with S=0)
+seqc() { jqs r '.tunnels[0].sessions[0] | [.rx_sequencing, .tx_sequencing, .rx_seq_drops, .rx_seq_missing]
+	| map(tostring) | join(" ")'; }
+c0=$(seqc)
+[[ $c0 == "true true "* ]]
+ping_ok pc 192.168.30.2 5
+[[ $(seqc) == "$c0" ]]
+log "ok: udp-seq: sequencing both ways, no packet dropped by number, none unnumbered (counters '$c0')"
+# the kernel drops what has no number: with ours off it answers nothing
+use_conf 203.0.113.2 203.0.113.1 0xAAAA 0xBBBB "" "" default
+fails ping_ok pc 192.168.30.2 2
+log "ok: udp-seq: the kernel drops our packets once we stop numbering them"
+bash "$VM/kernel-peer.sh" reconf "$KNAME" l2tp_local=203.0.113.2 l2tp_remote=203.0.113.1 \
+	l2tp_sid=0xBBBB l2tp_psid=0xAAAA l2tp_l2spec=default >"$OUT/kernel-udp-seq-off.reconf"
+nq pc ip neigh flush all
+wait_for "the kernel without sequencing answers again" 20 ping1 pc 192.168.30.2
 ENCAP=l2tpv3-ip
 kernel_mode ip "" "" none l2tp_encap=ip l2tp_l2spec=none
 kernel_mode ip-c4 11223344 55667788 default l2tp_encap=ip l2tp_cookie=11223344 \

@@ -821,7 +821,8 @@ static void test_static_session(void **state)
 			 " l2tp remote port 1702\n tunnel enable 1\n"
 			 "tunnel select 2\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 203.0.113.3\n"
 			 " l2tp static session 4294967295 1\n l2tp static cookie receive 11223344\n"
-			 " l2tp static cookie receive none\n tunnel enable 2\nl2tp service on\n");
+			 " l2tp static cookie receive none\n l2tp l2-specific-sublayer default\n"
+			 " l2tp data sequencing on\n tunnel enable 2\nl2tp service on\n");
 	assert_int_equal(r.parse_r, 0);
 	assert_int_equal(r.verify_r, 0);
 	assert_int_equal(r.d.n, 0);
@@ -837,12 +838,24 @@ static void test_static_session(void **state)
 	t = cfg_tunnel_find(r.c, 2);
 	assert_int_equal(t->static_local_sid, 0xffffffffu);
 	assert_int_equal(t->static_rx_cookie_len, 0);
+	assert_true(t->dp.l2ss);
+	assert_true(t->dp.data_seq);
+	assert_false(cfg_tunnel_find(r.c, 1)->dp.data_seq);
 	printed = print_text(r.c);
 	assert_non_null(strstr(printed, " l2tp static session 43690 48059\n l2tp static cookie receive 11223344\n"
 				 " l2tp static cookie send 1122334455667788\n"));
+	assert_non_null(strstr(printed, " l2tp l2-specific-sublayer default\n l2tp data sequencing on\n"));
 	free(printed);
 	assert_round_trip(r.c, true);
 	assert_true(cfg_tunnel_equal(cfg_tunnel_find(r.c, 1), cfg_tunnel_find(r.c, 1)));
+	run_free(&r);
+	/* a static session's sequence numbers need the sublayer too */
+	parse_verify(&r, "bridge member br0 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp static session 1 2\n"
+			 " l2tp data sequencing on\n tunnel enable 1\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: error: tunnel 1: 'l2tp data sequencing on' needs 'l2tp "
+			       "l2-specific-sublayer default' (the sequence number travels in the sublayer)");
+	assert_int_equal(r.verify_r, -EINVAL);
 	run_free(&r);
 
 	/* bad values: session ID 0 or too big, cookies of other lengths */
@@ -1058,12 +1071,6 @@ static void test_dataplane_verify(void **state)
 		{ " l2tp data sequencing on\n",
 		  "t.conf:3: error: tunnel 1: 'l2tp data sequencing on' needs 'l2tp l2-specific-sublayer default' "
 		  "(the sequence number travels in the sublayer)" },
-		{ " l2tp data sequencing on\n l2tp l2-specific-sublayer default\n",
-		  "t.conf:3: error: tunnel 1: 'l2tp data sequencing on' is not supported yet: the data path "
-		  "neither sends nor checks sequence numbers" },
-		{ " l2tp local port 1702\n",
-		  "t.conf:3: error: tunnel 1: 'l2tp local port 1702' is not implemented yet: l2tpv3d listens on "
-		  "UDP port 1701 only" },
 	};
 	struct run r;
 	char text[1024];
@@ -1077,11 +1084,29 @@ static void test_dataplane_verify(void **state)
 		assert_only_diag(&r.d, cases[i].diag);
 		run_free(&r);
 	}
+	/* sequencing with its sublayer is accepted and printed */
+	snprintf(text, sizeof(text), "%s l2tp data sequencing on\n l2tp l2-specific-sublayer default\n", head);
+	parse_verify(&r, text);
+	assert_int_equal(r.verify_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_true(cfg_tunnel_find(r.c, 1)->dp.data_seq);
+	assert_round_trip(r.c, true);
+	run_free(&r);
 	/* the remote port goes into the endpoint address */
 	snprintf(text, sizeof(text), "%s l2tp remote port 1702\n l2tp compatibility cisco\n", head);
 	parse_verify(&r, text);
 	assert_int_equal(r.verify_r, 0);
 	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->remote)->sin_port), 1702);
+	assert_round_trip(r.c, true);
+	run_free(&r);
+	/* and the local port into the local address */
+	snprintf(text, sizeof(text), "%s l2tp local port 1702\n", head);
+	parse_verify(&r, text);
+	assert_int_equal(r.verify_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->dp.local_port, 1702);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->local)->sin_port), 1702);
+	assert_int_equal(ntohs(((const struct sockaddr_in *)&cfg_tunnel_find(r.c, 1)->remote)->sin_port), 1701);
 	assert_round_trip(r.c, true);
 	run_free(&r);
 }

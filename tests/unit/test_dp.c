@@ -40,6 +40,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 
+#include "cap.h"
 #include "daemon/nl.h"
 #include "dataplane/dp.h"
 
@@ -223,6 +224,8 @@ static void assert_counters(const struct dp_session *s, const struct dp_counters
 	assert_int_equal(c.tx_octets, want->tx_octets);
 	assert_int_equal(c.rx_cookie_drops, want->rx_cookie_drops);
 	assert_int_equal(c.rx_malformed_drops, want->rx_malformed_drops);
+	assert_int_equal(c.rx_seq_drops, want->rx_seq_drops);
+	assert_int_equal(c.rx_seq_missing, want->rx_seq_missing);
 	assert_int_equal(c.rx_tap_errors, want->rx_tap_errors);
 	assert_int_equal(c.tx_errors, want->tx_errors);
 }
@@ -762,6 +765,34 @@ static void test_many_sessions(void **state)
 	close(p[1]);
 }
 
+/* dp_create raises the shared socket's send buffer (a slow peer's queued
+ * datagrams must not use up the room of the others): to DP_UDP_SNDBUF
+ * with CAP_NET_ADMIN, else as far as wmem_max allows. */
+static void test_sndbuf(void **state)
+{
+	struct sockaddr_storage addr;
+	int ctl[2], u = udp_open(&addr), got = 0;
+	long want = DP_UDP_SNDBUF, wmem_max = 0;
+	socklen_t len = sizeof(got);
+	FILE *fp = fopen("/proc/sys/net/core/wmem_max", "r");
+	struct dp *dp;
+
+	(void)state;
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%ld", &wmem_max), 1);
+	fclose(fp);
+	if (geteuid() != 0 && wmem_max < want)
+		want = wmem_max;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ctl), 0);
+	assert_int_equal(dp_create(u, ctl[0], &dp), 0);
+	assert_int_equal(getsockopt(u, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
+	assert_true(got >= 2 * want); /* the kernel doubles what it is given */
+	dp_destroy(dp);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(u);
+}
+
 /* Dual-stack AF_INET6 socket: IPv4 shows up as AF_INET both ways. */
 static void test_dual_stack(void **state)
 {
@@ -809,6 +840,250 @@ static void test_dual_stack(void **state)
 	close(ctl[0]);
 	close(ctl[1]);
 	close(u);
+	close(c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* data sequencing (RFC 3931 §4.6) */
+
+/* The 24-bit number of a received datagram's Default L2SS at off; -1 if
+ * S=0.  The other bits of the first byte must be 0. */
+static long l2ss_seq(const uint8_t *l2ss)
+{
+	assert_int_equal(l2ss[0] & ~0x40, 0);
+	if (!(l2ss[0] & 0x40))
+		return -1;
+	return (long)l2ss[1] << 16 | (long)l2ss[2] << 8 | l2ss[3];
+}
+
+/* Sequencing both ways between A and B: frames pass, nothing counted;
+ * sequencing without the sublayer is refused. */
+static void test_seq_both_ways(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1), bad;
+	struct dp_session *dup = NULL;
+
+	ca.tx_l2ss = ca.rx_l2ss = cb.tx_l2ss = cb.rx_l2ss = true;
+	ca.tx_seq = ca.rx_seq = cb.tx_seq = cb.rx_seq = true;
+	bad = ca;
+	bad.tx_l2ss = false;
+	assert_int_equal(dp_session_add(f->dp[0], &bad, &dup), -EINVAL);
+	bad = ca;
+	bad.rx_l2ss = false;
+	assert_int_equal(dp_session_add(f->dp[0], &bad, &dup), -EINVAL);
+	assert_null(dup);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	for (int i = 0; i < 5; i++) {
+		pass_frame(f, 0, 60 + (size_t)i, (uint8_t)(30 + i));
+		pass_frame(f, 1, 70 + (size_t)i, (uint8_t)(40 + i));
+	}
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 5 && counters(f->s[1]).rx_packets == 5);
+	assert_counters(f->s[0], &(struct dp_counters){ .tx_packets = 5, .tx_octets = 310, .rx_packets = 5,
+						       .rx_octets = 360 });
+	assert_counters(f->s[1], &(struct dp_counters){ .tx_packets = 5, .tx_octets = 360, .rx_packets = 5,
+						       .rx_octets = 310 });
+}
+
+/* What A sends with tx_seq: S=1 and 0, 1, 2, ...; from another start the
+ * numbers wrap from 2^24 - 1 to 0; the cookie stays in front. */
+static void test_seq_tx_numbers(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0);
+	struct sockaddr_storage caddr, from;
+	uint8_t frame[60], got[200];
+	int c = udp_open(&caddr);
+	static const long wrap[] = { 0xfffffe, 0xffffff, 0, 1 };
+
+	ca.peer = caddr;
+	memcpy(ca.tx_cookie, "\x11\x22\x33\x44", 4);
+	ca.tx_cookie_len = 4;
+	ca.tx_l2ss = ca.tx_seq = true;
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	for (int i = 0; i < 3; i++) {
+		inject_frame(f, 0, sizeof(frame), (uint8_t)(50 + i));
+		make_frame(frame, sizeof(frame), (uint8_t)(50 + i));
+		assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+		assert_memory_equal(got, "\x00\x03\x00\x00\x00\x00\x00\xc8\x11\x22\x33\x44", 12);
+		assert_int_equal(l2ss_seq(got + 12), i);
+		assert_memory_equal(got + 16, frame, sizeof(frame));
+	}
+	dp_session_del(f->dp[0], f->s[0]);
+	ca.tx_seq_first = 0xfffffe;
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	for (size_t i = 0; i < sizeof(wrap) / sizeof(wrap[0]); i++) {
+		inject_frame(f, 0, sizeof(frame), (uint8_t)(60 + i));
+		assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+		assert_int_equal(l2ss_seq(got + 12), wrap[i]);
+	}
+	/* without tx_seq the sublayer is all zero */
+	dp_session_del(f->dp[0], f->s[0]);
+	ca.tx_seq = false;
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	inject_frame(f, 0, sizeof(frame), 70);
+	assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 4 + 60);
+	assert_memory_equal(got + 12, "\x00\x00\x00\x00", 4);
+	close(c);
+}
+
+/* Hand-made datagrams into B, which asked for sequencing: what is newer
+ * than the last number kept passes (gaps too, across the wrap), what is
+ * not is dropped and counted; S=0 passes and is counted; a run of old
+ * numbers that follow each other is a sender that started again. */
+static void test_seq_rx_window(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf cb = conf_for(f, 1);
+	struct sockaddr_storage caddr;
+	uint8_t pkt[200], in[200];
+	int c = udp_open(&caddr);
+	static const struct {
+		long ns; /* -1: S=0 */
+		bool pass;
+	} seq[] = {
+		{ 0xfffffe, true }, /* the first one sets the start */
+		{ 0xffffff, true },
+		{ 0, true },	    /* wraps */
+		{ 1, true },
+		{ 0xffffff, false }, /* late */
+		{ 1, false },	    /* duplicate */
+		{ 3, true },	    /* 2 lost: a gap is fine */
+		{ -1, true },	    /* unnumbered: delivered, counted */
+		{ 2, false },	    /* late */
+		{ 3, false },	    /* duplicate after an unnumbered one */
+		{ 0x800003, true }, /* 2^23 ahead: still newer */
+		{ 4, false },	    /* 2^23 - 1 behind: old */
+		/* the sender restarted from 0x10: four old ones in a row are
+		 * dropped, the fifth is taken and counting goes on from it */
+		{ 0x10, false }, { 0x11, false }, { 0x12, false }, { 0x13, false }, { 0x14, true },
+		{ 0x15, true },
+		{ 0x14, false },
+	};
+	unsigned want_pass = 0, want_drop = 0;
+
+	cb.rx_l2ss = cb.rx_seq = true;
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &f->s[1]), 0);
+	memcpy(pkt, "\x00\x03\x00\x00\x00\x00\x00\xc8", 8);
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		uint32_t ns = seq[i].ns < 0 ? 0x123456 : (uint32_t)seq[i].ns; /* garbage behind S=0 */
+
+		pkt[8] = seq[i].ns < 0 ? 0 : 0x40;
+		pkt[9] = (uint8_t)(ns >> 16);
+		pkt[10] = (uint8_t)(ns >> 8);
+		pkt[11] = (uint8_t)ns;
+		make_frame(pkt + 12, 60, (uint8_t)(80 + i));
+		udp_send(c, &f->addr[1], pkt, 12 + 60);
+		if (seq[i].pass) {
+			assert_int_equal(recv_wait(f->pk[1], in, sizeof(in), NULL), 60);
+			assert_memory_equal(in, pkt + 12, 60);
+			want_pass++;
+		} else {
+			want_drop++;
+		}
+		/* in order: what was dropped was dropped before the next is sent */
+		WAIT_UNTIL(counters(f->s[1]).rx_packets == want_pass && counters(f->s[1]).rx_seq_drops == want_drop);
+	}
+	assert_false(readable_now(f->pk[1]));
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = want_pass, .rx_octets = want_pass * 60,
+						       .rx_seq_drops = want_drop, .rx_seq_missing = 1 });
+
+	/* without rx_seq nothing is checked: a duplicate passes */
+	dp_session_del(f->dp[1], f->s[1]);
+	cb.rx_seq = false;
+	assert_int_equal(dp_session_add(f->dp[1], &cb, &f->s[1]), 0);
+	for (int i = 0; i < 2; i++) {
+		udp_send(c, &f->addr[1], pkt, 12 + 60);
+		assert_int_equal(recv_wait(f->pk[1], in, sizeof(in), NULL), 60);
+	}
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 2, .rx_octets = 120 });
+	close(c);
+}
+
+/* Internet checksum of the IPv4 pseudo-header + TCP length, not folded
+ * into the complement: what a NEEDS_CSUM frame carries in its TCP sum. */
+static uint16_t pseudo_sum(const uint8_t *ip, size_t tcp_len)
+{
+	uint32_t sum = 0;
+
+	for (int i = 12; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	sum += 6 + (uint32_t)tcp_len;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* A TCP super-frame from the TAP: every segment leaves as its own datagram
+ * with its own number, in order, and numbering goes on after it. */
+static void test_seq_gso_segments(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0);
+	struct sockaddr_storage caddr, from;
+	enum { MSS = 1000, NSEG = 5, HDR = 14 + 20 + 20 };
+	static uint8_t sup[10 + HDR + NSEG * MSS];
+	uint8_t got[2000], *fr = sup + 10, *ip = fr + 14, *tcp = ip + 20;
+	int c = udp_open(&caddr), pk, one = 1, big = 4 << 20;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
+	uint16_t v;
+
+	ca.peer = caddr;
+	ca.tx_l2ss = ca.tx_seq = true;
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
+	start(f);
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0); /* turns the TAP's TSO on */
+
+	/* virtio_net_hdr: NEEDS_CSUM, TCPV4, hdr_len, gso_size, csum_start/offset */
+	memset(sup, 0, sizeof(sup));
+	sup[0] = 1;
+	sup[1] = 1;
+	v = HDR, memcpy(sup + 2, &v, 2);
+	v = MSS, memcpy(sup + 4, &v, 2);
+	v = 14 + 20, memcpy(sup + 6, &v, 2);
+	v = 16, memcpy(sup + 8, &v, 2);
+	memcpy(fr, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	memcpy(ip, "\x45\x00\x00\x00\x12\x34\x40\x00\x40\x06\x00\x00\xc6\x33\x64\x01\xc6\x33\x64\x02", 20);
+	ip[2] = (uint8_t)((20 + 20 + NSEG * MSS) >> 8);
+	ip[3] = (uint8_t)(20 + 20 + NSEG * MSS);
+	{
+		uint32_t sum = 0;
+
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		ip[10] = (uint8_t)(~sum >> 8);
+		ip[11] = (uint8_t)~sum;
+	}
+	memcpy(tcp, "\x30\x39\x00\x50\x00\x00\x10\x00\x00\x00\x00\x00\x50\x18\xff\xff", 16);
+	v = pseudo_sum(ip, 20 + NSEG * MSS);
+	tcp[16] = (uint8_t)(v >> 8);
+	tcp[17] = (uint8_t)v;
+	for (size_t i = 0; i < NSEG * MSS; i++)
+		fr[HDR + i] = (uint8_t)(i / MSS + 1);
+
+	pk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	assert_true(pk >= 0);
+	assert_int_equal(setsockopt(pk, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), 0);
+	sll.sll_ifindex = f->ifindex[0];
+	assert_int_equal(bind(pk, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	assert_int_equal(send(pk, sup, sizeof(sup), 0), (ssize_t)sizeof(sup));
+	for (int i = 0; i < NSEG; i++) {
+		assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + HDR + MSS);
+		assert_int_equal(l2ss_seq(got + 8), i);
+		assert_int_equal(got[12 + HDR], i + 1); /* segment i's payload */
+	}
+	WAIT_UNTIL(counters(f->s[0]).tx_packets == NSEG);
+	assert_int_equal(counters(f->s[0]).tx_super, 1); /* it went through the segmentation */
+	/* the next frame goes on from there */
+	inject_frame(f, 0, 60, 90);
+	assert_int_equal(recv_wait(c, got, sizeof(got), &from), 8 + 4 + 60);
+	assert_int_equal(l2ss_seq(got + 8), NSEG);
+	close(pk);
 	close(c);
 }
 
@@ -961,6 +1236,68 @@ static void test_tap_flags_plain(void **state)
 }
 
 
+/* `l2tp local port`: a second UDP socket; what is bound to its port leaves
+ * from it, and control read from it names its port. */
+static void test_extra_udp_port(void **state)
+{
+	struct fx *f = FX(state);
+	static const uint8_t msg[12] = { 0xc8, 0x03, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 0 };
+	struct sockaddr_storage extra_addr, from, local;
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	int extra = udp_open(&extra_addr), c;
+	struct sockaddr_storage caddr;
+	struct dp_ctrl_hdr hdr;
+	uint8_t buf[sizeof(hdr) + 2048];
+
+	c = udp_open(&caddr);
+	assert_int_equal(dp_add_udp_socket(f->dp[0], extra), 0);
+	assert_int_equal(dp_add_udp_socket(f->dp[0], extra), -EEXIST);
+	assert_int_equal(dp_add_udp_socket(f->dp[0], f->udp[0]), -EEXIST);
+	start(f);
+	/* control to the extra port: handed on with that local port */
+	udp_send(c, &extra_addr, msg, sizeof(msg));
+	assert_int_equal(recv_wait(f->ctl[0][1], buf, sizeof(buf), NULL), (ssize_t)(sizeof(hdr) + sizeof(msg)));
+	memcpy(&hdr, buf, sizeof(hdr));
+	assert_sa4(&hdr.local, "127.0.0.1", sa_port(&extra_addr));
+	assert_sa4(&hdr.peer, "127.0.0.1", sa_port(&caddr));
+	/* control sent from that local port leaves from the extra socket */
+	local = sa4("127.0.0.1", sa_port(&extra_addr));
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+	assert_sa4(&from, "127.0.0.1", sa_port(&extra_addr));
+	/* a wildcard address with the port: the kernel picks the address */
+	local = sa4("0.0.0.0", sa_port(&extra_addr));
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), 0);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), (ssize_t)sizeof(msg));
+	assert_sa4(&from, "127.0.0.1", sa_port(&extra_addr));
+	/* a port nobody serves */
+	local = sa4("127.0.0.1", 9);
+	assert_int_equal(dp_send_ctrl(f->dp[0], DP_ENCAP_UDP, &caddr, &local, msg, sizeof(msg)), -EADDRNOTAVAIL);
+
+	/* data: A sends from the extra port, B sends to it; both ways work */
+	ca.local = sa4("127.0.0.1", sa_port(&extra_addr));
+	cb.peer = extra_addr;
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 60, 31);
+	pass_frame(f, 1, 1514, 32);
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == 1);
+	/* and what A sent came from the extra port: B's peer check is none,
+	 * so look at the wire with a plain socket in B's place */
+	del_sessions(f);
+	ca.peer = caddr;
+	assert_int_equal(dp_session_add(f->dp[0], &ca, &f->s[0]), 0);
+	inject_frame(f, 0, 60, 33);
+	assert_int_equal(recv_wait(c, buf, sizeof(buf), &from), 8 + 60);
+	assert_sa4(&from, "127.0.0.1", sa_port(&extra_addr));
+	close(c);
+	/* the fixture's teardown closes the dp before this socket's number can
+	 * be reused */
+	dp_destroy(f->dp[0]);
+	assert_int_equal(dp_create(f->udp[0], f->ctl[0][0], &f->dp[0]), 0);
+	f->s[0] = NULL;
+	close(extra);
+}
+
 /* ---------------------------------------------------------------------- */
 /* IP encapsulation (RFC 3931 §4.1.1.2, §4.1.2.2) */
 
@@ -1107,10 +1444,157 @@ static void test_ip_encap_no_socket(void **state)
 	assert_int_equal(dp_set_ip_socket(f->dp[0], AF_UNIX, 3), -EINVAL);
 }
 
+/* ---------------------------------------------------------------------- */
+/* test vectors: data captured between the Linux kernel and QEMU */
+
+/*
+ * Replay the data packets of a capture (tests/captures, from independent
+ * implementations; see the README there) into our data path, as the peer
+ * of both sides: packets for Session ID 0xAAAA go to dp B, those for
+ * 0xBBBB to dp A, each over `encap` with the receive cookie and sublayer
+ * the capture's README gives.  Each must come out of the session's TAP as
+ * exactly the frame the capture carries after its L2TP header; nothing is
+ * dropped.  Returns how many were replayed.
+ */
+static unsigned replay_capture(struct fx *f, const char *path, enum dp_encap encap, const char *cookie_a,
+			       const char *cookie_b, bool l2ss)
+{
+	static const char *const addr[2] = { "127.0.0.1", "127.0.0.2" };
+	struct dp_session_conf c[2];
+	struct cap *cp = malloc(sizeof(*cp));
+	int pk[2], raw[2] = { -1, -1 }, sender = -1;
+	unsigned n = 0, got[2] = { 0, 0 };
+
+	assert_non_null(cp);
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+					   .sll_ifindex = f->ifindex[i] };
+		int one = 1;
+		const char *ck = i == 0 ? cookie_b : cookie_a;
+
+		/* every frame the TAP hands the kernel, whatever its type */
+		pk[i] = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		assert_true(pk[i] >= 0);
+		assert_int_equal(bind(pk[i], (struct sockaddr *)&sll, sizeof(sll)), 0);
+		assert_int_equal(setsockopt(pk[i], SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)), 0);
+		c[i] = conf_for(f, i);
+		c[i].local_sid = i == 0 ? 0xBBBB : 0xAAAA;
+		c[i].remote_sid = i == 0 ? 0xAAAA : 0xBBBB;
+		c[i].rx_l2ss = c[i].tx_l2ss = l2ss;
+		c[i].rx_cookie_len = strlen(ck) / 2;
+		for (size_t k = 0; k < c[i].rx_cookie_len; k++)
+			assert_int_equal(sscanf(ck + 2 * k, "%2hhx", &c[i].rx_cookie[k]), 1);
+		if (encap == DP_ENCAP_IP) {
+			raw[i] = raw_open(addr[i]);
+			assert_int_equal(dp_set_ip_socket(f->dp[i], AF_INET, raw[i]), 0);
+			c[i].encap = DP_ENCAP_IP;
+			c[i].peer = sa4(addr[!i], 0);
+		}
+	}
+	if (encap == DP_ENCAP_IP)
+		sender = raw_open("127.0.0.3");
+	else
+		sender = udp_open(&(struct sockaddr_storage){ 0 });
+	start(f);
+	add_sessions(f, &c[0], &c[1]);
+
+	assert_true(cap_open(cp, path));
+	while (cap_next(cp)) {
+		const uint8_t *l2tp = cp->ip + cp->ihl;
+		size_t len = cp->ip_len - cp->ihl, hlen;
+		uint32_t sid;
+		int to;
+		uint8_t in[2048];
+		ssize_t r;
+
+		if (encap == DP_ENCAP_UDP) {
+			if (cp->ip[9] != 17 || len < 8 + 8 || cap_be16(l2tp + 2) != 1701)
+				continue;
+			l2tp += 8;
+			len -= 8;
+			sid = (uint32_t)l2tp[4] << 24 | (uint32_t)l2tp[5] << 16 | (uint32_t)l2tp[6] << 8 | l2tp[7];
+			hlen = 8;
+		} else {
+			if (cp->ip[9] != 115 || len < 4)
+				continue;
+			sid = (uint32_t)l2tp[0] << 24 | (uint32_t)l2tp[1] << 16 | (uint32_t)l2tp[2] << 8 | l2tp[3];
+			hlen = 4;
+		}
+		assert_true(sid == 0xAAAA || sid == 0xBBBB);
+		to = sid == 0xAAAA ? 1 : 0;
+		hlen += c[to].rx_cookie_len + (l2ss ? 4 : 0);
+		assert_true(len > hlen);
+		if (encap == DP_ENCAP_UDP) {
+			udp_send(sender, &f->addr[to], l2tp, len);
+		} else {
+			struct sockaddr_in dst = { .sin_family = AF_INET };
+
+			assert_int_equal(inet_pton(AF_INET, addr[to], &dst.sin_addr), 1);
+			assert_int_equal(sendto(sender, l2tp, len, 0, (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)len);
+		}
+		r = recv_wait(pk[to], in, sizeof(in), NULL);
+		if (r != (ssize_t)(len - hlen) || memcmp(in, l2tp + hlen, len - hlen) != 0)
+			fail_msg("%s frame %u (Session ID 0x%x): %zd bytes out of the TAP, not the %zu captured "
+				 "after the header", path, cp->frame, sid, r, len - hlen);
+		got[to]++;
+		n++;
+	}
+	free(cp);
+	/* both directions of the capture, nothing dropped */
+	assert_true(got[0] >= 3 && got[1] >= 3);
+	/* (counted after the write: the frame may be seen first) */
+	WAIT_UNTIL(counters(f->s[0]).rx_packets == got[0]);
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == got[1]);
+	assert_int_equal(counters(f->s[0]).rx_cookie_drops + counters(f->s[1]).rx_cookie_drops, 0);
+	for (int i = 0; i < 2; i++) {
+		close(pk[i]);
+		dp_destroy(f->dp[i]);
+		f->s[i] = NULL;
+		assert_int_equal(dp_create(f->udp[i], f->ctl[i][0], &f->dp[i]), 0);
+		if (raw[i] >= 0)
+			close(raw[i]);
+	}
+	close(sender);
+	return n;
+}
+
+static void test_vectors_kernel_udp(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/linux-kernel-l2tpv3-udp-static.pcap", DP_ENCAP_UDP,
+				   "", "", false) >= 10);
+}
+
+/* the kernel sends cookie 11223344 and expects 55667788; sublayer both ways */
+static void test_vectors_kernel_udp_cookie4_l2ss(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/linux-kernel-l2tpv3-udp-static-cookie4-l2ss.pcap",
+				   DP_ENCAP_UDP, "11223344", "55667788", true) >= 10);
+}
+
+static void test_vectors_kernel_ip(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/linux-kernel-l2tpv3-ip-static.pcap", DP_ENCAP_IP, "",
+				   "", false) >= 10);
+}
+
+static void test_vectors_qemu_udp(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/qemu-l2tpv3-udp-static.pcap", DP_ENCAP_UDP, "", "",
+				   false) >= 10);
+}
+
+/* QEMU's counter=on: a sublayer holding a plain counter, S bit clear */
+static void test_vectors_qemu_udp_cookie4_l2ss(void **state)
+{
+	assert_true(replay_capture(FX(state), "tests/captures/qemu-l2tpv3-udp-static-cookie4-l2ss.pcap",
+				   DP_ENCAP_UDP, "11223344", "11223344", true) >= 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nl),
+		cmocka_unit_test(test_sndbuf),
 		cmocka_unit_test_setup_teardown(test_tap_flags_vnet, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_before_start, fx_setup, fx_teardown),
@@ -1126,7 +1610,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dual_stack, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_both_ways, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_tx_numbers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_rx_window, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_gso_segments, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_extra_udp_port, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_kernel_udp, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_kernel_udp_cookie4_l2ss, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_kernel_ip, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_qemu_udp, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vectors_qemu_udp_cookie4_l2ss, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap_no_socket, fx_setup, fx_teardown),
 		/* the same without IFF_VNET_HDR (a kernel without offloads) */
 		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
@@ -1134,6 +1628,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_rx_window, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_tx_numbers, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap, fx_setup_plain, fx_teardown),
 	};
 	int fd;

@@ -2730,8 +2730,8 @@ static void test_session_pw_type_vlan(void **state)
 	world_free(w);
 }
 
-/* Data Sequencing asked without the Default L2SS: CDN 15; with it: CDN 2
- * (not supported yet), in the ICRQ (responder) and the ICRP (initiator). */
+/* Data Sequencing asked without the Default L2SS: CDN 15; with it but an
+ * unknown level: CDN 2; in the ICRQ (responder) and the ICRP (initiator). */
 static void test_session_sequencing_cdn15(void **state)
 {
 	for (int l2ss = 0; l2ss < 2; l2ss++) {
@@ -2743,7 +2743,7 @@ static void test_session_sequencing_cdn15(void **state)
 		fake_establish_b(w, 0);
 		mk_icrq(&m, 2, 1, 0x5001);
 		l2tp_msg_set(&m, L2TP_AVP_DATA_SEQUENCING);
-		m.data_sequencing = 2;
+		m.data_sequencing = l2ss ? 3 : 2;
 		if (l2ss) {
 			l2tp_msg_set(&m, L2TP_AVP_L2SS);
 			m.l2ss = 1;
@@ -2753,8 +2753,11 @@ static void test_session_sequencing_cdn15(void **state)
 		drop(&w->b, &m);
 		assert_int_equal(m.type, L2TP_MSG_CDN);
 		assert_int_equal(m.result_code, l2ss ? L2TP_CDN_ERROR : L2TP_CDN_SEQ_WITHOUT_L2SS);
-		assert_non_null(strstr(w->b.t.mismatch, l2ss ? "not supported yet" :
-					"without the Default L2-Specific Sublayer"));
+		assert_string_equal(w->b.t.mismatch,
+				    l2ss ? "data sequencing: peer asked for unknown level 3 (0 none, 1 non-IP, 2 all)"
+					 : "data sequencing: peer asked for sequencing (2) without the Default "
+					   "L2-Specific Sublayer");
+		assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "data sequencing"));
 		world_free(w);
 	}
 	/* the initiator: ICRP asking for sequencing without L2SS */
@@ -2786,6 +2789,125 @@ static void test_session_sequencing_cdn15(void **state)
 		assert_int_equal(m.remote_session_id, 0x7001);
 		world_free(w);
 	}
+}
+
+/* Both ask for sequencing: each ICRQ/ICRP carries Data Sequencing 2 and
+ * the L2SS AVP (implied by sequencing even with l2ss off), each session
+ * numbers what it sends and checks what it receives, no mismatch. */
+static void test_session_sequencing_both(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	const struct fsm_session *sa, *sb;
+
+	(void)state;
+	w->a.conf.data_seq = w->b.conf.data_seq = true;
+	w->a.conf.l2ss = true; /* b: implied */
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m); /* SCCRQ */
+	xfer(w, &w->b, &m); /* SCCRP */
+	xfer(w, &w->a, &m); /* SCCCN */
+	xfer(w, &w->a, &m); /* ICRQ */
+	assert_int_equal(m.type, L2TP_MSG_ICRQ);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_DATA_SEQUENCING));
+	assert_int_equal(m.data_sequencing, L2TP_DATA_SEQ_ALL);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_L2SS));
+	assert_int_equal(m.l2ss, 1);
+	peek(&w->b, 0, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_DATA_SEQUENCING));
+	assert_int_equal(m.data_sequencing, L2TP_DATA_SEQ_ALL);
+	assert_true(l2tp_msg_has(&m, L2TP_AVP_L2SS));
+	assert_int_equal(m.l2ss, 1);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+	assert_int_equal(w->a.ups + w->b.ups, 2);
+	sa = &w->a.t.sessions[0];
+	sb = &w->b.t.sessions[0];
+	assert_true(sa->rx_seq && sa->tx_seq && sa->rx_l2ss && sa->tx_l2ss);
+	assert_true(sb->rx_seq && sb->tx_seq && sb->rx_l2ss && sb->tx_l2ss);
+	assert_string_equal(sa->mismatch, "");
+	assert_string_equal(sb->mismatch, "");
+	assert_int_equal(count_ev(&w->a, FSM_EV_MISMATCH) + count_ev(&w->b, FSM_EV_MISMATCH), 0);
+	world_free(w);
+}
+
+/* Only one side asks (each direction is the receiver's choice): the
+ * other numbers what it sends, the asker does not; both note it. */
+static void test_session_sequencing_one_way(void **state)
+{
+	for (int asker_is_a = 0; asker_is_a < 2; asker_is_a++) {
+		struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+		const struct fsm_session *sa, *sb, *asker, *other;
+
+		(void)state;
+		if (asker_is_a)
+			w->a.conf.data_seq = w->a.conf.l2ss = true;
+		else
+			w->b.conf.data_seq = w->b.conf.l2ss = true;
+		/* and cookies of other lengths: three notes, none cut off */
+		w->a.conf.cookie_len = 8;
+		w->b.conf.cookie_len = 4;
+		start(w);
+		establish(w);
+		sa = &w->a.t.sessions[0];
+		sb = &w->b.t.sessions[0];
+		asker = asker_is_a ? sa : sb;
+		other = asker_is_a ? sb : sa;
+		assert_true(asker->rx_seq && asker->rx_l2ss);
+		assert_false(asker->tx_seq || asker->tx_l2ss);
+		assert_true(other->tx_seq && other->tx_l2ss);
+		assert_false(other->rx_seq || other->rx_l2ss);
+		assert_non_null(strstr(asker->mismatch, "data sequencing: peer asked for none, ours is on "
+					"(we number nothing, check what we receive)"));
+		assert_non_null(strstr(other->mismatch, "data sequencing: peer asked for it (2), ours is off "
+					"(adopted: we number what we send)"));
+		assert_non_null(strstr(other->mismatch, "cookie length: "));
+		assert_non_null(strstr(other->mismatch, "l2-specific-sublayer: "));
+		assert_string_equal(w->a.t.mismatch, sa->mismatch);
+		assert_true(has_ev(&w->a, FSM_EV_MISMATCH, "data sequencing"));
+		assert_true(has_ev(&w->b, FSM_EV_MISMATCH, "data sequencing"));
+		world_free(w);
+	}
+}
+
+/* A peer (Linux-style LAC) asking only for non-IP sequencing (level 1),
+ * in the ICRQ and again in the ICCN: honoured by numbering everything. */
+static void test_session_sequencing_level1(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	const struct fsm_session *sb;
+
+	(void)state;
+	start(w);
+	fake_establish_b(w, 0);
+	mk_icrq(&m, 2, 1, 0x5001);
+	l2tp_msg_set(&m, L2TP_AVP_DATA_SEQUENCING);
+	m.data_sequencing = L2TP_DATA_SEQ_NON_IP;
+	l2tp_msg_set(&m, L2TP_AVP_L2SS);
+	m.l2ss = 1;
+	inject(w, &w->b, &m);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_DATA_SEQUENCING)); /* we ask for none */
+	assert_int_equal(w->b.t.n_sessions, 1);
+	sb = &w->b.t.sessions[0];
+	assert_true(sb->tx_seq && sb->tx_l2ss);
+	assert_false(sb->rx_seq);
+	/* the ICCN repeats it: one note, the session comes up numbering */
+	mk(&m, L2TP_MSG_ICCN, CCID_B, 3, 2);
+	mk_sids(&m, 0x5001, sb->local_sid);
+	l2tp_msg_set(&m, L2TP_AVP_DATA_SEQUENCING);
+	m.data_sequencing = L2TP_DATA_SEQ_NON_IP;
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.ups, 1);
+	assert_true(sb->tx_seq && sb->tx_l2ss);
+	assert_string_equal(sb->mismatch, "l2-specific-sublayer: peer asked for default, ours is none (adopted "
+					  "for what we send); data sequencing: peer asked for it (1), ours is off "
+					  "(adopted: we number what we send)");
+	world_free(w);
 }
 
 /* The tunnel-level mismatches land in t->mismatch too. */
@@ -2823,6 +2945,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_session_pw_type_mismatch_cdn14, teardown),
 		cmocka_unit_test_teardown(test_session_pw_type_vlan, teardown),
 		cmocka_unit_test_teardown(test_session_sequencing_cdn15, teardown),
+		cmocka_unit_test_teardown(test_session_sequencing_both, teardown),
+		cmocka_unit_test_teardown(test_session_sequencing_one_way, teardown),
+		cmocka_unit_test_teardown(test_session_sequencing_level1, teardown),
 		cmocka_unit_test_teardown(test_mismatch_router_id_and_auth, teardown),
 		cmocka_unit_test_teardown(test_happy_path_no_auth, teardown),
 		cmocka_unit_test_teardown(test_happy_path_digest, teardown),

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cap.h"
 #include "fsm/ctrl.h"
 #include "wire/l2tp_wire.h"
 
@@ -53,10 +54,6 @@ static uint16_t be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 
 /*
  * The L2TPv3-over-IP control messages of a pcap (Ethernet link type):
@@ -65,43 +62,27 @@ static uint32_t le32(const uint8_t *p)
  */
 static size_t load_ctrl(const char *path, struct cap_msg *out, size_t max)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t gh[24], rh[16], *pkt;
+	struct cap *c = malloc(sizeof(*c));
 	size_t n = 0;
-	unsigned frame = 0;
 
-	assert_non_null(f);
-	assert_int_equal(fread(gh, 1, sizeof(gh), f), sizeof(gh));
-	assert_true(le32(gh) == 0xa1b2c3d4u || le32(gh) == 0xa1b23c4du);
-	assert_int_equal(le32(gh + 20), 1); /* LINKTYPE_ETHERNET */
-	pkt = malloc(65536);
-	assert_non_null(pkt);
-	while (fread(rh, 1, sizeof(rh), f) == sizeof(rh)) {
-		uint32_t caplen = le32(rh + 8);
-		const uint8_t *ip = pkt + 14;
-		size_t ihl, tot;
+	assert_non_null(c);
+	assert_true(cap_open(c, path));
+	while (cap_next(c)) {
+		const uint8_t *ip = c->ip;
 
-		assert_true(caplen <= 65536);
-		assert_int_equal(fread(pkt, 1, caplen, f), caplen);
-		frame++;
-		if (caplen < 14 + 20 || be16(pkt + 12) != 0x0800)
+		if (ip[9] != 115 || c->ip_len < c->ihl + 4 + 12)
 			continue;
-		ihl = (size_t)(ip[0] & 15) * 4;
-		tot = be16(ip + 2);
-		if (ip[9] != 115 || tot > caplen - 14 || tot < ihl + 4 + 12)
-			continue;
-		if (be32(ip + ihl) != 0)
+		if (be32(ip + c->ihl) != 0)
 			continue; /* data: Session ID */
 		assert_true(n < max);
-		out[n].frame = frame;
+		out[n].frame = c->frame;
 		memcpy(&out[n].src, ip + 12, 4);
-		out[n].len = tot - ihl - 4;
+		out[n].len = c->ip_len - c->ihl - 4;
 		assert_true(out[n].len <= L2TP_MAX_MSG_LEN);
-		memcpy(out[n].buf, ip + ihl + 4, out[n].len);
+		memcpy(out[n].buf, ip + c->ihl + 4, out[n].len);
 		n++;
 	}
-	free(pkt);
-	fclose(f);
+	free(c);
 	return n;
 }
 

@@ -1184,6 +1184,35 @@ static void test_data_hdr_cookie_and_l2ss(void **state)
 	}
 }
 
+/* RFC 3931 §4.6: the sublayer's S bit and number; "not newer" is the
+ * last number and the 2^23 - 1 before it, across the wrap. */
+static void test_l2ss_seq24(void **state)
+{
+	static const uint8_t s1[4] = { 0x40, 0xab, 0xcd, 0xef }, s0[4] = { 0x00, 0xab, 0xcd, 0xef };
+	static const uint8_t other[4] = { 0xbf, 0x00, 0x00, 0x01 }; /* every bit but S */
+	uint32_t ns = 7;
+
+	(void)state;
+	assert_true(l2tp_l2ss_read(s1, &ns));
+	assert_int_equal(ns, 0xabcdef);
+	ns = 7;
+	assert_false(l2tp_l2ss_read(s0, &ns));
+	assert_false(l2tp_l2ss_read(other, &ns));
+	assert_int_equal(ns, 7);
+
+	assert_true(l2tp_seq24_newer(1, 0));
+	assert_false(l2tp_seq24_newer(0, 0));
+	assert_false(l2tp_seq24_newer(0, 1));
+	assert_true(l2tp_seq24_newer(0, 0xffffff));	  /* wraps */
+	assert_true(l2tp_seq24_newer(5, 0xfffffe));
+	assert_false(l2tp_seq24_newer(0xffffff, 0));
+	assert_true(l2tp_seq24_newer(0x800000, 0));	  /* 2^23 ahead */
+	assert_false(l2tp_seq24_newer(0x800001, 0));	  /* 2^23 - 1 behind */
+	assert_true(l2tp_seq24_newer(0x7fffff, 0xffffff)); /* 2^23 ahead across the wrap */
+	assert_false(l2tp_seq24_newer(0x800000, 0xffffff));
+	assert_true(l2tp_seq24_newer(0x1000005, 4)); /* bits above 24 ignored */
+}
+
 static void test_data_hdr_sid_rejects(void **state)
 {
 	uint8_t hdr[20];
@@ -1729,6 +1758,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_data_hdr_cookie_and_l2ss),
 		cmocka_unit_test(test_data_hdr_sid_rejects),
+		cmocka_unit_test(test_l2ss_seq24),
 		cmocka_unit_test(test_rfc3931_5_4_1_message_type_m_bit_exposed),
 		cmocka_unit_test(test_rfc3931_5_3_hide_known_vector),
 		cmocka_unit_test(test_rfc3931_5_3_unhide_decodes_like_plain_avps),
