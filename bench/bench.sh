@@ -23,25 +23,46 @@
 #   ("nic veth"), MODES ("routing vxlan l2tpv3d"; "l2tpv3d:qN" is l2tpv3d
 #   with the TAPs' txqueuelen set to N, to compare queue bounds in one run;
 #   "l2tpv3d:base" runs the daemon from $BASE_B instead, e.g. a build of an
-#   earlier commit, for before/after figures from one run),
-#   B (build dir, default build/), OUT (default bench/out).  --smoke: 1 round of 3 s, asserts
-#   nothing.  Prints a table, writes $OUT/results.csv (every sample),
+#   earlier commit, for before/after figures from one run; "l2tpv3d@NAME"
+#   runs the daemon with the environment assignments in $ENV_NAME, e.g.
+#   ENV_small="L2TPV3D_X=1"; TXQLEN=N there sets the TAPs' txqueuelen),
+#   B (build dir, default build/), OUT (default bench/out), FIGURES (which
+#   measures: "idle load rev tcp4 pps", all by default; "load" is TCP 1
+#   stream pc1->pc2 with RTT, CPU and the gate).  --smoke: 1 round of 3 s,
+#   asserts nothing.  --quick: NIC-like WAN only, FIGURES="load pps",
+#   ROUNDS 3 and SECONDS 5 unless set: the figures of latency and small
+#   frames work, for repeated runs.  --diag: no rounds; one loaded test per
+#   mode that captures ICMP echoes at every hop (r1 lan1, r1 wan, r2 wan,
+#   r2 lan1) and samples the queues (UDP socket memory and drops, TAP
+#   drops, qdiscs) to show where the standing queue under load is
+#   (writes $OUT/diag-*).  --hold: build the topology with the first
+#   mode of MODES set (l2tpv3d by default), print the namespaces and wait
+#   until interrupted, for probing by hand (perf, ss, tcpdump).  Prints a table, writes $OUT/results.csv (every sample),
 #   $OUT/summary.csv and $OUT/bench.png.
 _ENV_SECONDS=$(printenv SECONDS || true)
 set -eEu -o pipefail
 
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SMOKE=0
-if [[ ${1:-} == --smoke ]]; then
-	SMOKE=1
-fi
-ROUNDS=${ROUNDS:-5}
-DUR=${_ENV_SECONDS:-10}
+SMOKE=0 DIAG=0
+case ${1:-} in
+--smoke) SMOKE=1 ;;
+--diag) DIAG=1 ;;
+--hold) DIAG=2 ;;
+esac
+QUICK=0
+[[ ${1:-} == --quick ]] && QUICK=1
+ROUNDS=${ROUNDS:-$(( QUICK ? 3 : 5 ))}
+DUR=${_ENV_SECONDS:-$(( QUICK ? 5 : 10 ))}
 if (( SMOKE )); then
 	ROUNDS=1
 	DUR=3
 fi
+if (( QUICK )); then
+	PROFILES=${PROFILES:-nic}
+	FIGURES=${FIGURES:-load pps}
+fi
+FIGURES=" ${FIGURES:-idle load rev tcp4 pps} "
 PROFILES=${PROFILES:-nic veth}
 MODES=${MODES:-routing vxlan l2tpv3d}
 B=${B:-$REPO/build}
@@ -184,16 +205,18 @@ daemons_stop() {
 	done
 }
 
-# daemons_start [BINARY]: (re)start both daemons, wait for the session
+# daemons_start [BINARY [ENV...]]: (re)start both daemons, wait for the session
 daemons_start() {
 	local bin=${1:-$L2TPV3D}
-	[[ $bin == "$DAEMON_BIN" ]] && return 0
+	local envs=("${@:2}")
+	[[ "$bin ${envs[*]}" == "$DAEMON_BIN" ]] && return 0
 	daemons_stop
-	DAEMON_BIN=$bin
+	DAEMON_BIN="$bin ${envs[*]}"
+	log "daemons: $DAEMON_BIN"
 	conf 198.51.100.1 198.51.100.2 B1 >"$RUN/r1.conf"
 	conf 198.51.100.2 198.51.100.1 B2 >"$RUN/r2.conf"
 	for r in r2 r1; do
-		ip netns exec "${NS[$r]}" "$bin" -c "$RUN/$r.conf" -f -S "$RUN/$r.sock" \
+		ip netns exec "${NS[$r]}" env "${envs[@]}" "$bin" -c "$RUN/$r.conf" -f -S "$RUN/$r.sock" \
 			>>"$OUT/daemon-$r.log" 2>&1 &
 		DPID[$r]=$!
 		wait_for 10 n "$r" "$L2TPCTL" -S "$RUN/$r.sock" show status l2tp
@@ -214,6 +237,11 @@ mode_set() {
 	local mode=$1 r q
 	case $mode in
 	l2tpv3d:base) daemons_start "$BASE_B/src/daemon/l2tpv3d" ;;
+	l2tpv3d@*)
+		local -n envref="ENV_${mode#l2tpv3d@}"
+		# shellcheck disable=SC2086 # a list of assignments
+		daemons_start "$L2TPV3D" $envref
+		;;
 	l2tpv3d*) daemons_start ;;
 	esac
 	for r in r1 r2; do
@@ -224,6 +252,10 @@ mode_set() {
 		l2tpv3d*)
 			q=$TAP_QLEN0
 			[[ $mode == l2tpv3d:q* ]] && q=${mode#l2tpv3d:q}
+			if [[ $mode == l2tpv3d@* ]]; then
+				local -n qref="ENV_${mode#l2tpv3d@}"
+				[[ " $qref " =~ \ TXQLEN=([0-9]+)\  ]] && q=${BASH_REMATCH[1]}
+			fi
 			n "$r" ip link set tunnel1 txqueuelen "$q" master bridge1
 			;;
 		esac
@@ -263,12 +295,13 @@ rtt_pct() {
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 sys_busy() { awk '/^cpu / { idle = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; print t - idle, t; exit }' /proc/stat; }
 
-# iperf3 N REV: prints Gbit/s received
+# iperf3 N REV: prints Gbit/s received and the sender's retransmissions
+# per 1000 segments (MSS 1398)
 iperf() {
 	local omit=0 out
 	(( DUR >= 5 )) && omit=1
-	out=$(n pc1 iperf3 -c "$DST" -t "$DUR" -O "$omit" -P "$1" $2 -J 2>/dev/null) || { echo nan; return; }
-	jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out"
+	out=$(n pc1 iperf3 -c "$DST" -t "$DUR" -O "$omit" -P "$1" $2 -J 2>/dev/null) || { echo nan nan; return; }
+	jq -r '"\(.end.sum_received.bits_per_second / 1e9) \((.end.sum_sent.retransmits // 0) * 1398 * 1000 / (.end.sum_sent.bytes + 1))"' <<<"$out"
 }
 
 GATE=skipped
@@ -296,55 +329,71 @@ gate_check() {
 	fi
 }
 
+want() { [[ $FIGURES == *" $1 "* ]]; }
+
 measure() {
-	local p t0 t1 s0 s1 c0=() c1=() r cpu best rtt
-	# idle RTT
-	n pc1 ping -n -c $(( SMOKE ? 50 : 200 )) -i 0.01 -W 1 "$DST" >"$RUN/ping-idle" 2>&1 || true
-	read -r p t0 <<<"$(rtt_pct "$RUN/ping-idle")"
-	rec rtt_idle_p50 "$p"
-	rec rtt_idle_p99 "$t0"
+	local p t0 t1 s0 s1 c0=() c1=() r cpu best rtt gate=0 retr
+	if want idle; then
+		n pc1 ping -n -c $(( SMOKE ? 50 : 200 )) -i 0.01 -W 1 "$DST" >"$RUN/ping-idle" 2>&1 || true
+		read -r p t0 <<<"$(rtt_pct "$RUN/ping-idle")"
+		rec rtt_idle_p50 "$p"
+		rec rtt_idle_p99 "$t0"
+	fi
 
 	# TCP, 1 stream forward, with ping every 50 ms and CPU accounting
-	n pc1 ping -n -i 0.05 -w "$DUR" "$DST" >"$RUN/ping-load" 2>&1 &
-	p=$!
-	if [[ $MODE == l2tpv3d && $PROFILE == nic && $ROUND == 1 ]]; then
-		gate_capture
-	fi
-	read -r s0 t0 <<<"$(sys_busy)"
-	if [[ $MODE == l2tpv3d* ]]; then
-		c0=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
-	fi
-	r=$(iperf 1 "")
-	read -r s1 t1 <<<"$(sys_busy)"
-	wait "$p" || true
-	rec tcp1_fwd "$r"
-	rec cpu_machine "$(awk -v a="$s0" -v b="$s1" -v c="$t0" -v d="$t1" 'BEGIN { printf "%.1f", (b - a) * 100 / (d - c) }')"
-	if [[ $MODE == l2tpv3d* ]]; then
-		c1=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
-		best=$(( c1[0] - c0[0] > c1[1] - c0[1] ? c1[0] - c0[0] : c1[1] - c0[1] ))
-		cpu=$(awk -v t="$best" -v hz="$HZ" -v d="$DUR" 'BEGIN { printf "%.1f", t * 100 / hz / d }')
-		rec cpu_daemon "$cpu"
-		rec cpu_per_gbit "$(awk -v c="$cpu" -v g="$r" 'BEGIN { printf "%.1f", (g > 0 ? c / g : 0) }')"
-	fi
-	read -r p rtt <<<"$(rtt_pct "$RUN/ping-load")"
-	rec rtt_load_p50 "$p"
-	rec rtt_load_p99 "$rtt"
-	if [[ $GATE == skipped && $MODE == l2tpv3d && $PROFILE == nic && $ROUND == 1 ]]; then
-		wait "${BG[-1]}" 2>/dev/null || true
-		gate_check
+	if want load; then
+		n pc1 ping -n -i 0.05 -w "$DUR" "$DST" >"$RUN/ping-load" 2>&1 &
+		p=$!
+		if [[ $GATE == skipped && $MODE == l2tpv3d && $PROFILE == nic ]]; then
+			gate=1
+			gate_capture
+		fi
+		read -r s0 t0 <<<"$(sys_busy)"
+		if [[ $MODE == l2tpv3d* ]]; then
+			c0=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
+		fi
+		read -r r retr <<<"$(iperf 1 "")"
+		read -r s1 t1 <<<"$(sys_busy)"
+		wait "$p" || true
+		rec tcp1_fwd "$r"
+		rec tcp1_retr "$retr"
+		rec cpu_machine "$(awk -v a="$s0" -v b="$s1" -v c="$t0" -v d="$t1" 'BEGIN { printf "%.1f", (b - a) * 100 / (d - c) }')"
+		if [[ $MODE == l2tpv3d* ]]; then
+			c1=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
+			best=$(( c1[0] - c0[0] > c1[1] - c0[1] ? c1[0] - c0[0] : c1[1] - c0[1] ))
+			cpu=$(awk -v t="$best" -v hz="$HZ" -v d="$DUR" 'BEGIN { printf "%.1f", t * 100 / hz / d }')
+			rec cpu_daemon "$cpu"
+			rec cpu_per_gbit "$(awk -v c="$cpu" -v g="$r" 'BEGIN { printf "%.1f", (g > 0 ? c / g : 0) }')"
+		fi
+		read -r p rtt <<<"$(rtt_pct "$RUN/ping-load")"
+		rec rtt_load_p50 "$p"
+		rec rtt_load_p99 "$rtt"
+		if (( gate )); then
+			wait "${BG[-1]}" 2>/dev/null || true
+			gate_check
+		fi
 	fi
 
-	rec tcp1_rev "$(iperf 1 -R)"
-	rec tcp4_fwd "$(iperf 4 "")"
-	rec tcp4_rev "$(iperf 4 -R)"
+	if want rev; then
+		read -r r retr <<<"$(iperf 1 -R)"
+		rec tcp1_rev "$r"
+	fi
+	if want tcp4; then
+		read -r r retr <<<"$(iperf 4 "")"
+		rec tcp4_fwd "$r"
+		read -r r retr <<<"$(iperf 4 -R)"
+		rec tcp4_rev "$r"
+	fi
 
 	# 64-byte frames delivered per second
-	n pc2 "$GEN64" recv 9000 $((DUR + 1)) >"$RUN/gen-recv" &
-	p=$!
-	wait_for 5 sh -c "ip netns exec ${NS[pc2]} ss -Hnul sport = :9000 | grep -q 9000"
-	n pc1 "$GEN64" send "$DST" 9000 "$DUR" >/dev/null
-	wait "$p"
-	rec pps64_k "$(awk -v n="$(cat "$RUN/gen-recv")" -v d="$DUR" 'BEGIN { printf "%.1f", n / d / 1000 }')"
+	if want pps; then
+		n pc2 "$GEN64" recv 9000 $((DUR + 1)) >"$RUN/gen-recv" &
+		p=$!
+		wait_for 5 sh -c "ip netns exec ${NS[pc2]} ss -Hnul sport = :9000 | grep -q 9000"
+		n pc1 "$GEN64" send "$DST" 9000 "$DUR" >/dev/null
+		wait "$p"
+		rec pps64_k "$(awk -v n="$(cat "$RUN/gen-recv")" -v d="$DUR" 'BEGIN { printf "%.1f", n / d / 1000 }')"
+	fi
 
 	if [[ $MODE == l2tpv3d* ]]; then
 		local rss=0 v
@@ -356,6 +405,118 @@ measure() {
 	fi
 }
 
+# ---------------------------------------------------------------- diagnosis
+
+# diag_sample FILE: every 0.1 s until killed, the queues of both routers
+diag_sample() {
+	local r
+	while :; do
+		for r in r1 r2; do
+			printf '@ %s %s\n' "$r" "$(date +%s.%N)"
+			# UDP sockets with memory (skmem: r rmem_alloc, rb rcvbuf,
+			# t wmem_alloc, tb sndbuf, d drops)
+			n "$r" ss -Hunam 2>/dev/null | paste - -
+			# shellcheck disable=SC2016 # awk and sh scripts, expanded there
+			n "$r" awk '/^Udp: [0-9]/ { print "udp", $0 }' /proc/net/snmp
+			# shellcheck disable=SC2016
+			n "$r" sh -c 'for d in tunnel1 vxlan0 wan lan1; do
+				[ -e /sys/class/net/$d ] || continue
+				echo "link $d tx_dropped $(cat /sys/class/net/$d/statistics/tx_dropped) rx_dropped $(cat /sys/class/net/$d/statistics/rx_dropped)"
+				tc -s qdisc show dev $d | tr -s " \n" " " | sed "s/^/qdisc $d /; s/$/\n/"
+			done'
+		done
+		sleep 0.1
+	done
+}
+
+# diag_hops: one-way delay of the ICMP echoes per hop, from the captures
+diag_hops() {
+	local d=$OUT/diag-$MODE f
+	# shellcheck disable=SC2054 # the comma belongs to tshark's -d
+	local ts=(-o l2tp.cookie_size:cookie0 -o l2tp.l2_specific:none -d l2tp.pw_type==0,eth)
+	for f in r1-lan1 r1-wan r2-wan r2-lan1; do
+		tshark -n -r "$d-$f.pcap" "${ts[@]}" -Y 'icmp.type==8 || icmp.type==0' \
+			-T fields -e frame.time_epoch -e icmp.type -e icmp.seq 2>/dev/null |
+			awk -v p="$f" '{ print p, $1, $2, $3 }' || true # a capture cut short
+	done | python3 -c '
+import sys, statistics
+t = {}
+for line in sys.stdin:
+    pt, ts, ty, seq = line.split()[:4]
+    seq = seq.split(",")[0]
+    t.setdefault((ty, seq), {}).setdefault(pt, float(ts))
+hops = [("8", "r1-lan1", "r1-wan", "request: r1 bridge+TAP queue+daemon"),
+        ("8", "r1-wan", "r2-wan", "request: WAN veth"),
+        ("8", "r2-wan", "r2-lan1", "request: r2 UDP socket+daemon+TAP write+bridge"),
+        ("8", "r2-lan1", "r2-lan1", "-"),
+        ("0", "r2-lan1", "r2-wan", "reply: r2 bridge+TAP queue+daemon"),
+        ("0", "r2-wan", "r1-wan", "reply: WAN veth"),
+        ("0", "r1-wan", "r1-lan1", "reply: r1 UDP socket+daemon+TAP write+bridge")]
+def pct(v, q):
+    v = sorted(v); return v[min(len(v) - 1, int(len(v) * q))]
+print("%-50s %5s %8s %8s %8s (ms)" % ("hop", "n", "p50", "p90", "p99"))
+for ty, a, b, name in hops:
+    if a == b:
+        # pc2 turnaround
+        v = [(x["r2-lan1"], y["r2-lan1"]) for (k, x) in t.items() if k[0] == "8" and "r2-lan1" in x
+             for y in [t.get(("0", k[1]), {})] if "r2-lan1" in y]
+        v = [(b2 - a2) * 1e3 for a2, b2 in v]
+        name = "pc2 turnaround (r2 lan1 out -> in)"
+    else:
+        v = [(x[b] - x[a]) * 1e3 for (k, x) in t.items() if k[0] == ty and a in x and b in x]
+    if v:
+        print("%-50s %5d %8.3f %8.3f %8.3f" % (name, len(v), pct(v, .5), pct(v, .9), pct(v, .99)))
+'
+}
+
+diag() {
+	local d=$OUT/diag-$MODE p r f sp retr
+	local icmp_in_udp='udp and udp[39] = 1'
+	rm -f "$d"-*
+	n r1 tcpdump -n -i lan1 -s 128 -w "$d-r1-lan1.pcap" icmp >/dev/null 2>"$RUN/td1" &
+	BG+=($!)
+	n r1 tcpdump -n -i wan -s 128 -w "$d-r1-wan.pcap" "$icmp_in_udp" >/dev/null 2>"$RUN/td2" &
+	BG+=($!)
+	n r2 tcpdump -n -i wan -s 128 -w "$d-r2-wan.pcap" "$icmp_in_udp" >/dev/null 2>"$RUN/td3" &
+	BG+=($!)
+	n r2 tcpdump -n -i lan1 -s 128 -w "$d-r2-lan1.pcap" icmp >/dev/null 2>"$RUN/td4" &
+	BG+=($!)
+	for f in td1 td2 td3 td4; do
+		wait_for 5 grep -q 'listening on' "$RUN/$f"
+	done
+	diag_sample >"$d-queues.txt" 2>&1 &
+	sp=$!
+	n pc1 ping -n -i 0.01 -w "$DUR" "$DST" >"$RUN/ping-load" 2>&1 &
+	p=$!
+	read -r r retr <<<"$(iperf 1 "")"
+	wait "$p" || true
+	kill "$sp"
+	wait "$sp" 2>/dev/null || true
+	sleep 0.5
+	for f in 1 2 3 4; do
+		kill "${BG[-$f]}" 2>/dev/null || true
+	done
+	for f in 1 2 3 4; do
+		wait "${BG[-1]}" 2>/dev/null || true
+		unset 'BG[-1]'
+	done
+	read -r p rtt <<<"$(rtt_pct "$RUN/ping-load")"
+	{
+		echo "== $MODE, $PROFILE WAN: TCP 1 stream $r Gbit/s ($retr retransmissions per 1000 segments), ping every 10 ms: RTT p50 $p ms, p99 $rtt ms"
+		diag_hops
+		# queue samples: the UDP 1701/4789 sockets' rmem (r) and drops
+		# (d), the TAP's drops, qdisc backlog
+		awk '/^@/ { r = $2 } /skmem/ && /:(1701|4789) / {
+			match($0, /skmem:\([^)]*\)/); sk = substr($0, RSTART + 6, RLENGTH - 7)
+			split(sk, kv, ","); for (i in kv) { k = kv[i]; sub(/[0-9]+$/, "", k); v = kv[i]; sub(/^[a-z_]+/, "", v)
+				if (k == "r") { n[r]++; s[r] += v; if (v > m[r]) m[r] = v }
+				if (k == "d") dr[r] = v } }
+			/^link tunnel1/ { td[r] = $4 }
+			END { for (x in n) printf "%s UDP socket rmem_alloc mean %.0f max %d bytes, socket drops %s, TAP tx_dropped %s\n",
+				x, s[x] / n[x], m[x], dr[x], td[x] }' "$d-queues.txt" | sort
+	} | tee -a "$OUT/diag.txt"
+}
+
 # ---------------------------------------------------------------- run
 
 topo_create
@@ -363,6 +524,33 @@ daemons_start
 n pc2 iperf3 -s >/dev/null 2>&1 &
 BG+=($!)
 wait_for 5 sh -c "ip netns exec ${NS[pc2]} ss -Hntl sport = :5201 | grep -q 5201"
+
+if (( DIAG == 2 )); then
+	PROFILE=${PROFILES%% *}
+	MODE=${MODES##* }
+	profile_set "$PROFILE"
+	mode_set "$MODE"
+	log "holding: $PROFILE WAN, $MODE; pc1=${NS[pc1]} r1=${NS[r1]} r2=${NS[r2]} pc2=${NS[pc2]} daemons r1=${DPID[r1]:-} r2=${DPID[r2]:-}"
+	printf '%s\n' "pc1=${NS[pc1]}" "r1=${NS[r1]}" "r2=${NS[r2]}" "pc2=${NS[pc2]}" \
+		"d1=${DPID[r1]:-}" "d2=${DPID[r2]:-}" "DST=$DST" >"$OUT/hold.env"
+	sleep infinity &
+	BG+=($!)
+	wait "${BG[-1]}" || true
+	exit 0
+fi
+if (( DIAG == 1 )); then
+	: >"$OUT/diag.txt"
+	for PROFILE in $PROFILES; do
+		profile_set "$PROFILE"
+		for MODE in $MODES; do
+			[[ $MODE == routing ]] && continue
+			log "diag: $PROFILE WAN, $MODE"
+			mode_set "$MODE"
+			diag
+		done
+	done
+	exit 0
+fi
 
 log "$ROUNDS round(s) of $DUR s per test; profiles: $PROFILES; modes: $MODES; $(nproc) CPUs, kernel $(uname -r)"
 for (( ROUND = 1; ROUND <= ROUNDS; ROUND++ )); do

@@ -12,6 +12,7 @@ import sys
 
 METRICS = [
     ("tcp1_fwd", "TCP 1 stream pc1->pc2", "Gbit/s"),
+    ("tcp1_retr", "TCP 1 stream retransmissions", "per 1000"),
     ("tcp1_rev", "TCP 1 stream pc2->pc1", "Gbit/s"),
     ("tcp4_fwd", "TCP 4 streams pc1->pc2", "Gbit/s"),
     ("tcp4_rev", "TCP 4 streams pc2->pc1", "Gbit/s"),
@@ -45,7 +46,7 @@ def main():
             data.setdefault((row["profile"], row["mode"], row["metric"]), []).append(v)
 
     # l2tpv3d variants (l2tpv3d:qN) get their own columns
-    extra = sorted({key[1] for key in data if key[1].startswith("l2tpv3d:")})
+    extra = sorted({key[1] for key in data if key[1].startswith(("l2tpv3d:", "l2tpv3d@"))})
     modes = MODES + extra
 
     def stats(p, m, k):

@@ -79,6 +79,14 @@ static const char *auth_name(enum fsm_auth a)
 
 static json_t *session_json_base(const struct tunnel *t, const struct fsm_session *s, uint64_t now);
 
+/* The offload and MSS clamping counters of a session's data path. */
+static void offload_counters_json(json_t *o, const struct dp_counters *c)
+{
+	json_object_set_new(o, "tx_super", json_integer((json_int_t)c->tx_super));
+	json_object_set_new(o, "rx_coalesced", json_integer((json_int_t)c->rx_coalesced));
+	json_object_set_new(o, "mss_clamped", json_integer((json_int_t)c->mss_clamped));
+}
+
 /* Data sequencing of a session: each direction and its counters */
 static void seq_json(json_t *o, bool rx_seq, bool tx_seq, const struct dp_counters *c)
 {
@@ -111,9 +119,11 @@ static json_t *session_json_base(const struct tunnel *t, const struct fsm_sessio
 	struct dp_counters c;
 	char eid[L2TP_END_ID_MAX + 1];
 
+	json_t *o;
+
 	tunnel_session_counters(t, s, &c);
 	snprintf(eid, sizeof(eid), "%.*s", (int)t->fconf.end_id_len, (const char *)t->fconf.end_id);
-	return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "state", fsm_session_state_name(s->state),
 			 "local_session_id", (json_int_t)s->local_sid,
 			 "remote_session_id", (json_int_t)s->remote_sid,
@@ -129,6 +139,9 @@ static json_t *session_json_base(const struct tunnel *t, const struct fsm_sessio
 			 "rx_malformed_drops", (json_int_t)c.rx_malformed_drops,
 			 "rx_tap_errors", (json_int_t)c.rx_tap_errors,
 			 "tx_errors", (json_int_t)c.tx_errors);
+	if (o)
+		offload_counters_json(o, &c);
+	return o;
 }
 
 /*
@@ -141,8 +154,8 @@ static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 {
 	const struct cfg_tunnel *ct = t->cfg;
 	int64_t ago = tunnel_static_last_rx_ago(t);
-	int64_t window = ct->keepalive ? (int64_t)ct->keepalive_interval * ct->keepalive_count : 30;
-	bool up = (ago >= 0 && ago <= window) || tunnel_probe_up(t);
+	int64_t window = tunnel_static_window(t);
+	bool up = tunnel_static_up(t);
 	struct dp_counters c;
 	json_t *o;
 
@@ -164,6 +177,7 @@ static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 		      "rx_tap_errors", (json_int_t)c.rx_tap_errors,
 		      "tx_errors", (json_int_t)c.tx_errors);
 	if (o) {
+		offload_counters_json(o, &c);
 		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)ct->static_rx_cookie_len));
 		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)ct->static_tx_cookie_len));
 		json_object_set_new(o, "rx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));

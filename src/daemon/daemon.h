@@ -189,6 +189,12 @@ void tunnel_clear_counters(struct tunnel *t);
  * data (-1: never, or no data path) */
 void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret);
 int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
+/* Its liveness: data received within tunnel_static_window() seconds (the
+ * keepalive's interval x count, 30 with keepalive off) or its probe
+ * answered (`l2tp static probe`, tunnel_probe.c): static-up, else
+ * static-idle. */
+int64_t tunnel_static_window(const struct tunnel *t);
+bool tunnel_static_up(const struct tunnel *t);
 /* "203.0.113.2:1701"; an IP/115 endpoint (port 0) as "203.0.113.2 (IP)" */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 /*

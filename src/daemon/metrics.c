@@ -120,11 +120,20 @@ static void tunnel_metrics(struct evbuffer *b, struct daemon *d)
 				    tlabel(d->tunnels[i]).s, (double)d->tunnels[i]->fsm.stats.last_hello_rtt_ms / 1000.0);
 }
 
+/* A session's row: a control-plane session, or a tunnel's static one. */
 struct session_ref {
 	const struct tunnel *t;
-	const struct fsm_session *s;
+	uint32_t sid; /* local Session ID */
+	const char *state; /* fsm state name, or static-up / static-idle */
+	bool up;
+	bool is_static;
 	struct dp_counters c;
 };
+
+static const enum fsm_session_state session_states[] = {
+	FSM_S_IDLE, FSM_S_WAIT_REPLY, FSM_S_WAIT_CONNECT, FSM_S_ESTABLISHED,
+};
+static const char *const static_states[] = { "static-up", "static-idle" };
 
 static void session_metrics(struct evbuffer *b, struct daemon *d)
 {
@@ -132,7 +141,7 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		cap += d->tunnels[i]->fsm.n_sessions;
+		cap += d->tunnels[i]->fsm.n_sessions + (d->tunnels[i]->cfg->is_static && d->tunnels[i]->dps);
 	v = calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
 		return;
@@ -140,11 +149,23 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 		const struct tunnel *t = d->tunnels[i];
 
 		for (size_t j = 0; j < t->fsm.n_sessions && n < cap; j++) {
+			const struct fsm_session *s = &t->fsm.sessions[j];
+
 			v[n].t = t;
-			v[n].s = &t->fsm.sessions[j];
-			memset(&v[n].c, 0, sizeof(v[n].c));
-			if (v[n].s->user)
-				dp_session_counters(v[n].s->user, &v[n].c);
+			v[n].sid = s->local_sid;
+			v[n].state = fsm_session_state_name(s->state);
+			v[n].up = s->state == FSM_S_ESTABLISHED;
+			if (s->user)
+				dp_session_counters(s->user, &v[n].c);
+			n++;
+		}
+		if (t->cfg->is_static && t->dps && n < cap) {
+			v[n].t = t;
+			v[n].sid = t->cfg->static_local_sid;
+			v[n].up = tunnel_static_up(t);
+			v[n].state = v[n].up ? "static-up" : "static-idle";
+			v[n].is_static = true;
+			dp_session_counters(t->dps, &v[n].c);
 			n++;
 		}
 	}
@@ -152,10 +173,24 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 #define EACH(name, type, help, expr)                                                                  \
 	head(b, name, type, help);                                                                    \
 	for (size_t k = 0; k < n; k++)                                                                \
-		evbuffer_add_printf(b, "l2tpv3d_" name LABELS " %llu\n", tlabel(v[k].t).s, v[k].s->local_sid, \
+		evbuffer_add_printf(b, "l2tpv3d_" name LABELS " %llu\n", tlabel(v[k].t).s, v[k].sid, \
 				    (unsigned long long)(expr))
 
-	EACH("session_up", "gauge", "1 if the session is established.", v[k].s->state == FSM_S_ESTABLISHED);
+	EACH("session_up", "gauge",
+	     "1 if the session is established (a static session: static-up, data received recently).", v[k].up);
+	head(b, "session_state", "gauge",
+	     "1 for the session's current state (static sessions: static-up or static-idle).");
+	for (size_t k = 0; k < n; k++) {
+		size_t ns = v[k].is_static ? sizeof(static_states) / sizeof(static_states[0])
+					   : sizeof(session_states) / sizeof(session_states[0]);
+
+		for (size_t x = 0; x < ns; x++) {
+			const char *name = v[k].is_static ? static_states[x] : fsm_session_state_name(session_states[x]);
+
+			evbuffer_add_printf(b, "l2tpv3d_session_state{tunnel=\"%s\",session=\"%u\",state=\"%s\"} %d\n",
+					    tlabel(v[k].t).s, v[k].sid, name, !strcmp(name, v[k].state));
+		}
+	}
 	EACH("session_rx_packets_total", "counter", "Data packets received from the tunnel, written to the TAP.",
 	     v[k].c.rx_packets);
 	EACH("session_rx_bytes_total", "counter", "Ethernet frame bytes received from the tunnel.",
@@ -164,6 +199,12 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 	     v[k].c.tx_packets);
 	EACH("session_tx_bytes_total", "counter", "Ethernet frame bytes sent into the tunnel.", v[k].c.tx_octets);
 	EACH("session_tx_errors_total", "counter", "Data packets the socket refused to send.", v[k].c.tx_errors);
+	EACH("session_tx_super_frames_total", "counter",
+	     "TCP/UDP super-frames (TAP offloads) read from the TAP and cut into segments.", v[k].c.tx_super);
+	EACH("session_rx_coalesced_frames_total", "counter",
+	     "Super-frames of coalesced TCP segments written to the TAP.", v[k].c.rx_coalesced);
+	EACH("session_mss_clamped_total", "counter",
+	     "TCP SYNs whose MSS option was lowered (ip tunnel tcp mss limit).", v[k].c.mss_clamped);
 	EACH("session_rx_unsequenced_total", "counter",
 	     "Data packets received without a sequence number (S=0) although we asked for sequencing.",
 	     v[k].c.rx_seq_missing);
@@ -179,7 +220,7 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 
 		for (size_t x = 0; x < sizeof(r) / sizeof(r[0]); x++)
 			evbuffer_add_printf(b, "l2tpv3d_session_rx_drops_total{tunnel=\"%s\",session=\"%u\",reason=\"%s\"} %llu\n",
-					    tlabel(v[k].t).s, v[k].s->local_sid, r[x].reason,
+					    tlabel(v[k].t).s, v[k].sid, r[x].reason,
 					    (unsigned long long)r[x].v);
 	}
 #undef LABELS

@@ -1013,6 +1013,9 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 		c.rx_seq_missing = minus(c.rx_seq_missing, t->clear_dp.rx_seq_missing);
 		c.rx_tap_errors = minus(c.rx_tap_errors, t->clear_dp.rx_tap_errors);
 		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
+		c.tx_super = minus(c.tx_super, t->clear_dp.tx_super);
+		c.rx_coalesced = minus(c.rx_coalesced, t->clear_dp.rx_coalesced);
+		c.mss_clamped = minus(c.mss_clamped, t->clear_dp.mss_clamped);
 	}
 	*ret = c;
 }
@@ -1037,6 +1040,20 @@ int64_t tunnel_static_last_rx_ago(const struct tunnel *t)
 	if (!last)
 		return -1;
 	return now > last ? (int64_t)(now - last) : 0;
+}
+
+int64_t tunnel_static_window(const struct tunnel *t)
+{
+	const struct cfg_tunnel *ct = t->cfg;
+
+	return ct->keepalive ? (int64_t)ct->keepalive_interval * ct->keepalive_count : 30;
+}
+
+bool tunnel_static_up(const struct tunnel *t)
+{
+	int64_t ago = tunnel_static_last_rx_ago(t);
+
+	return (ago >= 0 && ago <= tunnel_static_window(t)) || tunnel_probe_up(t);
 }
 
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)

@@ -1280,6 +1280,18 @@ static void *dp_thread_main(void *arg)
 /* ---------------------------------------------------------------------- */
 /* API */
 
+/* Raise a shared socket's send buffer to DP_UDP_SNDBUF (see dp.h); best effort. */
+static void dp_grow_sndbuf(int fd)
+{
+	int sz = DP_UDP_SNDBUF, cur = 0;
+	socklen_t len = sizeof(cur);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur >= 2 * sz)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 {
 	struct sockaddr_storage bound;
@@ -1322,6 +1334,7 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 	} else {
 		return -EAFNOSUPPORT;
 	}
+	dp_grow_sndbuf(udp_fd);
 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -1629,6 +1642,7 @@ int dp_add_udp_socket(struct dp *dp, int fd)
 		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 	}
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	dp_grow_sndbuf(fd);
 	return dp_cmd_run(dp, &cmd);
 }
 
@@ -1649,5 +1663,6 @@ int dp_set_ip_socket(struct dp *dp, int family, int fd)
 		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
 			return -errno;
 	}
+	dp_grow_sndbuf(fd);
 	return dp_cmd_run(dp, &cmd);
 }

@@ -100,8 +100,19 @@ struct dp_global_counters {
 };
 
 /*
+ * The send buffer dp_create gives the shared UDP socket, and
+ * dp_add_udp_socket and dp_set_ip_socket the others (the kernel doubles it).  Datagrams waiting in a qdisc (a shaper on the link to one peer)
+ * hold the socket's send buffer until they leave: with the default (about
+ * 200 KB) a few hundred queued for one slow peer make every send to the
+ * other peers, and every control message, fail.  Memory is only used
+ * while packets are queued.
+ */
+#define DP_UDP_SNDBUF (4 << 20)
+
+/*
  * Create a data path over udp_fd (bound, non-blocking, IP_PKTINFO enabled
- * by dp_create itself).  Control packets are written to ctrl_fd (the
+ * and the send buffer raised to DP_UDP_SNDBUF by dp_create itself:
+ * SO_SNDBUFFORCE with CAP_NET_ADMIN, else SO_SNDBUF up to wmem_max).  Control packets are written to ctrl_fd (the
  * data-thread end of a SOCK_SEQPACKET socketpair; non-blocking: when it is
  * full the packet is dropped and counted).  Neither fd is closed by dp.
  * Returns 0 and *ret, or negative errno.

@@ -194,11 +194,21 @@ static int enqueue(struct fsm_tunnel *t, const struct l2tp_msg *m, bool is_hello
 	return 0;
 }
 
+/*
+ * An acknowledgement with nothing to piggyback on: the explicit ACK
+ * message (RFC 3931 §6.15), or a ZLB (§4.2, L2TPv2's form) to a peer whose
+ * SCCRQ/SCCRP carried L2TPv2's Protocol Version AVP.  freeRtr does, and it
+ * takes every control message with an AVP, an ACK included, as a sequenced
+ * one (clntL2tp3.recvPack, servL2tp3conn.doRecv; shared/protocol.md §8.5):
+ * after an ACK it waits for an Ns one above the one we send next and drops
+ * our next message, forever.  Never a ZLB with digests: it cannot carry
+ * one (§6.15), and freeRtr has no digests.
+ */
 static void send_ack(struct fsm_tunnel *t)
 {
 	struct l2tp_msg m;
 
-	msg_init(t, &m, L2TP_MSG_ACK);
+	msg_init(t, &m, t->peer_v2 && t->auth != FSM_AUTH_DIGEST ? L2TP_MSG_ZLB : L2TP_MSG_ACK);
 	transmit(t, &m, t->ns); /* an ACK carries the next Ns without consuming it */
 }
 
@@ -336,6 +346,7 @@ static void remember_peer(struct fsm_tunnel *t, const struct l2tp_msg *m)
 		 l2tp_msg_has(m, L2TP_AVP_VENDOR_NAME) ? m->vendor_name : "");
 	t->peer_router_id = m->router_id;
 	t->peer_rws = l2tp_msg_has(m, L2TP_AVP_RECV_WINDOW) && m->recv_window ? m->recv_window : 4;
+	t->peer_v2 = m->v2_protocol_version;
 	t->ssthresh = t->peer_rws;
 }
 
@@ -350,6 +361,7 @@ int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 	t->remote_ccid = 0;
 	t->peer_nonce_len = 0;
 	t->peer_rws = 4;
+	t->peer_v2 = false;
 	t->cwnd = 1;
 	t->auth = t->conf.auth;
 	t->digest_type = t->conf.digest_type == L2TP_DIGEST_HMAC_SHA1 ? L2TP_DIGEST_HMAC_SHA1 : L2TP_DIGEST_HMAC_MD5;

@@ -17,7 +17,8 @@
  *    a HELLO instead retries every keepalive interval, keepalive count
  *    times in all (Yamaha's `l2tp keepalive use on INTERVAL COUNT`);
  *  - delayed acknowledgement: an explicit ACK 50 ms after an in-order
- *    message unless a reply carried the Nr first;
+ *    message unless a reply carried the Nr first (a ZLB to a peer of
+ *    L2TPv2 descent, see send_ack in ctrl.c);
  *  - keepalive: a HELLO every interval while established;
  *  - closing hold: after our StopCCN, until acknowledged or given up.
  */
@@ -195,6 +196,7 @@ struct fsm_tunnel {
 	char peer_vendor_name[L2TP_NAME_MAX + 1];
 	uint32_t peer_router_id;
 	uint16_t peer_rws;
+	bool peer_v2; /* its SCCRQ/SCCRP had L2TPv2's Protocol Version AVP: ZLB acks (see send_ack) */
 
 	/* authentication */
 	enum fsm_auth auth; /* in force on this connection */

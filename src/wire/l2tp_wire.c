@@ -15,7 +15,8 @@
  *    machine decides (RFC 3931 §5.4.1).
  *  - L2TPv2-only AVPs 2, 3, 4, 6, 9, 14, 24, 38 are recognised and ignored
  *    whatever their M bit (freeRtr sends Protocol Version and Framing
- *    Capabilities with M=1 in its v3 SCCRQ).
+ *    Capabilities with M=1 in its v3 SCCRQ); v2_protocol_version says
+ *    whether a Protocol Version AVP was there.
  *  - Hidden AVPs are counted in n_hidden; known IETF ones that follow a
  *    Random Vector are recorded (offsets, at most L2TP_HIDDEN_MAX) for
  *    l2tp_msg_unhide.  Until then one with M=1 reads as an unknown
@@ -321,8 +322,11 @@ int l2tp_ctrl_decode(const uint8_t *buf, size_t len, struct l2tp_msg *ret)
 			l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
 			continue;
 		}
-		if (vendor == 0 && type < L2TP_AVP_TYPE_MAX && avp_rules[type].kind == AVP_V2)
+		if (vendor == 0 && type < L2TP_AVP_TYPE_MAX && avp_rules[type].kind == AVP_V2) {
+			if (type == L2TP_AVP_PROTOCOL_VERSION)
+				m.v2_protocol_version = true;
 			continue;
+		}
 		if (aflags & AVP_H) {
 			bool rec = vendor == 0 && hideable(type) && rv_len && vlen >= 2 &&
 				   m.n_hidden_avps < L2TP_HIDDEN_MAX;

@@ -234,6 +234,10 @@ struct l2tp_msg {
 	uint8_t digest[L2TP_MAX_DIGESTS][20];
 	size_t digest_off[L2TP_MAX_DIGESTS]; /* offset of the AVP value (type byte) */
 
+	/* decode only: an L2TPv2 Protocol Version AVP (2) was present, as
+	 * in freeRtr's v3 SCCRQ/SCCRP (shared/protocol.md §8.5) */
+	bool v2_protocol_version;
+
 	/* decode only: the first AVP we did not understand that had M=1
 	 * (RFC 3931 §5.2); the state machine decides what to do with it */
 	bool unknown_mandatory;

@@ -93,6 +93,15 @@ log "r1 rx_packets: $rx_before -> $rx_cleared after clear counters"
 ping_ok pc1 192.168.10.2 3
 rx_after=$(jqs r1 '.tunnels[0].sessions[0].rx_packets')
 (( rx_after >= rx_cleared + 3 && rx_after < rx_before + 3 ))
+# the offload and MSS counters are in the status and cleared too: a SYN
+# to a closed port of pc2 is clamped by r1 (`ip tunnel tcp mss limit auto`)
+fails nq pc1 timeout 5 bash -c 'exec 3<>/dev/tcp/192.168.10.2/9'
+jqs r1 '.tunnels[0].sessions[0] | [.tx_super, .rx_coalesced, .mss_clamped] | all(type == "number")' >/dev/null
+mss_before=$(jqs r1 '.tunnels[0].sessions[0].mss_clamped')
+(( mss_before >= 1 ))
+ctl r1 clear counters >/dev/null
+_expect "r1 tx_super rx_coalesced mss_clamped after clear counters" \
+	"$(jqs r1 '.tunnels[0].sessions[0] | "\(.tx_super) \(.rx_coalesced) \(.mss_clamped)"')" "0 0 0"
 ctl r1 -j clear counters | jq -e '.errno == 0' >/dev/null
 
 log "--- reload"

@@ -5,7 +5,8 @@
 #   1. MSS clamping: r1 `ip tunnel tcp mss limit auto`, r2 `off`.  The SYN
 #      inside the tunnel carries 1410 (r1 clamps what it sends), the SYN-ACK
 #      1460 (r2 does not clamp) and pc1 receives the SYN-ACK with 1410 (r1
-#      clamps what it receives).
+#      clamps what it receives); r1 counts each clamped SYN (mss_clamped),
+#      and the TCP transfers count super-frames (tx_super, rx_coalesced).
 #   2. 1500-byte frames: a 1472-byte ping with DF and TCP transfers both
 #      ways with clamping off on both sides (1514-byte frames: the outer
 #      packets are fragmented), then with clamping.
@@ -48,6 +49,12 @@ _expect "SYN-ACK MSS inside the tunnel (r2 off)" "$(syn_mss "$OUT/e1.pcap" 1)" 1
 _expect "SYN-ACK MSS at pc1" "$(tshark -n -r "$OUT/pc1.pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==1' -T fields -e tcp.options.mss_val 2>/dev/null | sort -u | xargs)" 1410
 _expect "SYN MSS sent by pc1" "$(tshark -n -r "$OUT/pc1.pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' -T fields -e tcp.options.mss_val 2>/dev/null | sort -u | xargs)" 1460
 capture_stop "$OUT/e1.pcap"
+# r1 counts every SYN and SYN-ACK it clamped (iperf3's two connections,
+# retransmissions included), r2 none
+_expect "r1 mss_clamped = SYNs and SYN-ACKs in the tunnel" "$(jqs r1 '.tunnels[0].sessions[0].mss_clamped')" \
+	"$(tcount "$OUT/e1.pcap" 'tcp.flags.syn==1 && tcp.port==5201')"
+(( $(jqs r1 '.tunnels[0].sessions[0].mss_clamped') >= 4 ))
+_expect "r2 mss_clamped (off)" "$(jqs r2 '.tunnels[0].sessions[0].mss_clamped')" 0
 # every inner TCP segment on the wire has valid checksums
 _expect "bad inner IP/TCP checksums" "$(tcount "$OUT/e1.pcap" 'ip.checksum.status==0 || tcp.checksum.status==0' \
 	-o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE)" 0
@@ -67,6 +74,12 @@ transfer() {
 	log "ok: TCP transfer $tag: $(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$OUT/iperf3-$tag.json") Mbit/s"
 }
 transfer clamped
+# pc1's TCP segments reach r1's TAP as super-frames (TSO over the veth and
+# the bridge) and leave cut into segments; r2 coalesces them for its TAP
+offl() { jqs "$1" '.tunnels[0].sessions[0] | "tx_super \(.tx_super) rx_coalesced \(.rx_coalesced)"'; }
+log "offloads after pc1 -> pc2: r1 $(offl r1), r2 $(offl r2)"
+(( $(jqs r1 '.tunnels[0].sessions[0].tx_super') > 0 ))
+(( $(jqs r2 '.tunnels[0].sessions[0].rx_coalesced') > 0 ))
 transfer clamped-rev -R
 
 # both sides off: 1460-byte segments, 1514-byte frames, fragmented outside

@@ -765,6 +765,34 @@ static void test_many_sessions(void **state)
 	close(p[1]);
 }
 
+/* dp_create raises the shared socket's send buffer (a slow peer's queued
+ * datagrams must not use up the room of the others): to DP_UDP_SNDBUF
+ * with CAP_NET_ADMIN, else as far as wmem_max allows. */
+static void test_sndbuf(void **state)
+{
+	struct sockaddr_storage addr;
+	int ctl[2], u = udp_open(&addr), got = 0;
+	long want = DP_UDP_SNDBUF, wmem_max = 0;
+	socklen_t len = sizeof(got);
+	FILE *fp = fopen("/proc/sys/net/core/wmem_max", "r");
+	struct dp *dp;
+
+	(void)state;
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%ld", &wmem_max), 1);
+	fclose(fp);
+	if (geteuid() != 0 && wmem_max < want)
+		want = wmem_max;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ctl), 0);
+	assert_int_equal(dp_create(u, ctl[0], &dp), 0);
+	assert_int_equal(getsockopt(u, SOL_SOCKET, SO_SNDBUF, &got, &len), 0);
+	assert_true(got >= 2 * want); /* the kernel doubles what it is given */
+	dp_destroy(dp);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(u);
+}
+
 /* Dual-stack AF_INET6 socket: IPv4 shows up as AF_INET both ways. */
 static void test_dual_stack(void **state)
 {
@@ -1566,6 +1594,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nl),
+		cmocka_unit_test(test_sndbuf),
 		cmocka_unit_test_setup_teardown(test_tap_flags_vnet, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_before_start, fx_setup, fx_teardown),

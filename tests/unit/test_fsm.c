@@ -2328,6 +2328,76 @@ static void test_replayed_setup_messages_only_reacked(void **state)
 	world_free(w);
 }
 
+/*
+ * A peer of L2TPv2 descent (its SCCRQ or SCCRP carries the v2 Protocol
+ * Version AVP, as freeRtr's do, shared/protocol.md §8.5) is acknowledged
+ * with ZLBs: freeRtr takes an explicit ACK as a sequenced message and would
+ * then drop our next one.  The other side, which saw a plain RFC 3931 peer,
+ * keeps explicit ACKs, and so does everyone with digests (§6.15).  HELLOs
+ * every second make both sides acknowledge on their own; a ZLB must not
+ * take an Ns, so nothing is ever retransmitted.
+ */
+static void v2_peer_acks(enum fsm_auth auth, bool v2_initiator)
+{
+	static const uint8_t version_avp[8] = { 0x80, 0x08, 0x00, 0x00, 0x00, 0x02, 0x01, 0x00 };
+	const char *secret = auth == FSM_AUTH_NONE ? NULL : "yamaha";
+	struct world *w = world_new(auth, secret, secret);
+	struct side *v2, *seer;
+	struct l2tp_msg m;
+	struct pkt p;
+
+	w->a.conf.hello_interval = w->b.conf.hello_interval = 1;
+	start(w);
+	v2 = v2_initiator ? &w->a : &w->b; /* sends the AVP (in its SCCRQ / SCCRP) */
+	seer = peer_of(w, v2);
+	open_a(w);
+	if (!v2_initiator)
+		xfer(w, &w->a, &m);
+	pop(v2, &p);
+	memcpy(p.buf + p.len, version_avp, sizeof(version_avp));
+	p.len += sizeof(version_avp);
+	p.buf[2] = (uint8_t)(p.len >> 8);
+	p.buf[3] = (uint8_t)p.len;
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &m), 0);
+	assert_true(m.v2_protocol_version);
+	assert_false(m.unknown_mandatory);
+	if (auth == FSM_AUTH_DIGEST) /* sign it again, as its sender would have */
+		l2tp_auth_digest_sign(v2->t.key, v2_initiator ? NULL : v2->t.nonce, v2_initiator ? 0 : 16,
+				      v2_initiator ? NULL : v2->t.peer_nonce, v2_initiator ? 0 : v2->t.peer_nonce_len,
+				      p.buf, p.len, &m);
+	deliver(w, seer, p.buf, p.len);
+	run(w, w->now + 3500, FLUSH);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.ups + w->b.ups, 2);
+	assert_true(seer->t.peer_v2);
+	assert_false(v2->t.peer_v2);
+	if (auth == FSM_AUTH_DIGEST) {
+		assert_int_equal(count_sent(seer, L2TP_MSG_ZLB), 0);
+		assert_true(count_sent(seer, L2TP_MSG_ACK) >= 3);
+	} else {
+		assert_int_equal(count_sent(seer, L2TP_MSG_ACK), 0);
+		assert_true(count_sent(seer, L2TP_MSG_ZLB) >= 3);
+	}
+	assert_int_equal(count_sent(v2, L2TP_MSG_ZLB), 0);
+	assert_true(count_sent(v2, L2TP_MSG_ACK) >= 3);
+	assert_true(count_sent(&w->a, L2TP_MSG_HELLO) >= 3);
+	assert_int_equal(w->a.t.stats.retransmissions + w->b.t.stats.retransmissions, 0);
+	assert_int_equal(w->a.t.txq_len + w->b.t.txq_len, 0);
+	world_free(w);
+}
+
+static void test_v2_peer_zlb_acks(void **state)
+{
+	(void)state;
+	v2_peer_acks(FSM_AUTH_NONE, true);
+	v2_peer_acks(FSM_AUTH_NONE, false);
+	v2_peer_acks(FSM_AUTH_CHALLENGE, true);
+	v2_peer_acks(FSM_AUTH_CHALLENGE, false);
+	v2_peer_acks(FSM_AUTH_DIGEST, true);
+	v2_peer_acks(FSM_AUTH_DIGEST, false);
+}
+
 static void test_state_names(void **state)
 {
 	(void)state;
@@ -2924,6 +2994,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_simultaneous_open_tie_breaker, teardown),
 		cmocka_unit_test_teardown(test_wen_and_sli_without_harm, teardown),
 		cmocka_unit_test_teardown(test_replayed_setup_messages_only_reacked, teardown),
+		cmocka_unit_test_teardown(test_v2_peer_zlb_acks, teardown),
 		cmocka_unit_test_teardown(test_state_names, teardown),
 		cmocka_unit_test_teardown(test_soak_lossy_link, teardown),
 	};
