@@ -210,7 +210,7 @@ bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_stor
 /* tunnel_probe.c: `l2tp static probe` across a static session */
 void tunnel_probe_start(struct tunnel *t); /* after the data path was added; no-op without a probe */
 void tunnel_probe_stop(struct tunnel *t);
-/* The probe was answered within the keepalive's interval x count (see probe.h) */
+/* Its probe is up: answered, and fewer than the keepalive's count unanswered since (probe.h) */
 bool tunnel_probe_up(const struct tunnel *t);
 /* Add the probe_* fields to a static session's status object (none without a probe) */
 struct json_t;
