@@ -1230,6 +1230,26 @@ static int h_static_cookie(struct parser *p)
 	return 0;
 }
 
+/* `l2tp static probe A.B.C.D|none`: one unicast IPv4 host */
+static int h_static_probe(struct parser *p)
+{
+	struct in_addr a;
+	uint32_t h;
+
+	if (!strcasecmp(p->a[0], "none")) {
+		p->t->static_probe = 0;
+		return 0;
+	}
+	if (inet_pton(AF_INET, p->a[0], &a) != 1)
+		return perr(p, "expected none or the IPv4 address A.B.C.D of a host across the static session");
+	h = ntohl(a.s_addr);
+	if (h == 0 || h >> 24 == 127 || h >> 28 >= 14 || h == 0xffffffffu)
+		return perr(p, "expected the address of one host, not an unspecified, loopback, "
+			    "multicast or broadcast address");
+	p->t->static_probe = a.s_addr;
+	return 0;
+}
+
 #define NOT_OURS "not l2tpv3d's job, ignored: "
 
 /*
@@ -1280,6 +1300,7 @@ static const struct command commands[] = {
 	  "l2tp static session LOCAL-ID REMOTE-ID" },
 	{ { "l2tp", "static", "cookie" }, 2, 2, SCOPE_TUNNEL, h_static_cookie,
 	  "l2tp static cookie receive|send HEX|none" },
+	{ { "l2tp", "static", "probe" }, 1, 1, SCOPE_TUNNEL, h_static_probe, "l2tp static probe A.B.C.D|none" },
 	{ { "l2tp", "service" }, 1, 3, SCOPE_GLOBAL, h_service, "l2tp service on [l2tpv3]|off" },
 	{ { "ip", "tunnel", "tcp", "mss", "limit" }, 1, 1, SCOPE_TUNNEL, h_mss,
 	  "ip tunnel tcp mss limit auto|off|BYTES" },
@@ -1669,6 +1690,10 @@ static int verify_static(struct cfg_tunnel *t, const char *name, struct cfg_diag
 			r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
 				     "tunnel %u: 'l2tp static cookie' without 'l2tp static session' is ignored",
 				     t->id);
+		if (r >= 0 && t->static_probe)
+			r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+				     "tunnel %u: 'l2tp static probe' without 'l2tp static session' is ignored "
+				     "(a control connection has its keepalive)", t->id);
 		return r;
 	}
 	if (!t->has_endpoint)
@@ -2009,6 +2034,12 @@ static void print_static(const struct cfg_tunnel *t, FILE *out)
 		print_cookie("receive", t->static_rx_cookie, t->static_rx_cookie_len, out);
 	if (t->static_tx_cookie_len)
 		print_cookie("send", t->static_tx_cookie, t->static_tx_cookie_len, out);
+	if (t->static_probe) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &t->static_probe, a, sizeof(a));
+		fprintf(out, " l2tp static probe %s\n", a);
+	}
 }
 
 static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
@@ -2161,5 +2192,6 @@ bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 	       a->static_rx_cookie_len == b->static_rx_cookie_len &&
 	       a->static_tx_cookie_len == b->static_tx_cookie_len &&
 	       !memcmp(a->static_rx_cookie, b->static_rx_cookie, sizeof(a->static_rx_cookie)) &&
-	       !memcmp(a->static_tx_cookie, b->static_tx_cookie, sizeof(a->static_tx_cookie));
+	       !memcmp(a->static_tx_cookie, b->static_tx_cookie, sizeof(a->static_tx_cookie)) &&
+	       a->static_probe == b->static_probe;
 }

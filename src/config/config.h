@@ -168,6 +168,9 @@ struct cfg_tunnel {
 	unsigned static_rx_cookie_len; /* 0, 4, 8 */
 	uint8_t static_tx_cookie[8]; /* what we put in sent data */
 	unsigned static_tx_cookie_len;
+	/* `l2tp static probe A.B.C.D|none`: a host across the static session
+	 * probed with ARP every keepalive interval; network byte order, 0 = none */
+	uint32_t static_probe;
 
 	char ifname[IFNAMSIZ]; /* "tunnelN": the TAP port's name */
 	char bridge[IFNAMSIZ]; /* bridge whose members include tunnelN, "" = none */

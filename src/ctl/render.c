@@ -107,15 +107,27 @@ static void print_duration(FILE *out, uint64_t s, bool ja)
 static void text_session(FILE *out, const json_t *s, bool ja)
 {
 	if (json_is_true(json_object_get(s, "static"))) {
-		/* `l2tp static session`: no control connection; data seen is its liveness */
+		/* `l2tp static session`: no control connection; data seen and
+		 * the answers to `l2tp static probe` are its liveness */
 		const json_t *ago = json_object_get(s, "last_rx_ago");
 
-		fprintf(out, "%s%s", lbl(L_SSTATE, ja), str(s, "state", "-"));
+		fprintf(out, "%s%s (", lbl(L_SSTATE, ja), str(s, "state", "-"));
+		if (json_object_get(s, "probe_target")) {
+			fprintf(out, ja ? "プローブ %s" : "probe %s", str(s, "probe_target", "-"));
+			if (*str(s, "probe_error", ""))
+				fputs(ja ? " 停止中, " : " not running, ", out);
+			else if (!strcmp(str(s, "probe_state", "-"), "up"))
+				fprintf(out, ja ? " %" PRIu64 "秒前に応答, " : " answered %" PRIu64 " s ago, ",
+					num(s, "probe_last_answer_ago"));
+			else
+				fprintf(out, ja ? ": %" PRIu64 "回応答なし, " : ": %" PRIu64 " unanswered, ",
+					num(s, "probe_unanswered"));
+		}
 		if (json_is_integer(ago))
-			fprintf(out, ja ? " (%" PRIu64 "秒前にデータ受信)\n" : " (data seen %" PRIu64 " s ago)\n",
+			fprintf(out, ja ? "%" PRIu64 "秒前にデータ受信)\n" : "data seen %" PRIu64 " s ago)\n",
 				num(s, "last_rx_ago"));
 		else
-			fputs(ja ? " (データ未受信)\n" : " (no data seen yet)\n", out);
+			fputs(ja ? "データ未受信)\n" : "no data seen yet)\n", out);
 	} else {
 		fprintf(out, "%s%s\n", lbl(L_SSTATE, ja), str(s, "state", "-"));
 	}

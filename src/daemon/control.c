@@ -147,7 +147,8 @@ static json_t *session_json_base(const struct tunnel *t, const struct fsm_sessio
 /*
  * `l2tp static session`: no control connection, so its liveness is data
  * seen recently: static-up when data came within the keepalive's
- * interval × count (30 s with keepalive off), else static-idle.
+ * interval × count (30 s with keepalive off), or when the probe of `l2tp
+ * static probe` is answered (tunnel_probe.c), else static-idle.
  */
 static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 {
@@ -186,6 +187,7 @@ static json_t *static_session_json(const struct tunnel *t, uint64_t now)
 		json_object_set_new(o, "static", json_true());
 		json_object_set_new(o, "last_rx_ago", ago >= 0 ? json_integer((json_int_t)ago) : json_null());
 		json_object_set_new(o, "liveness_window", json_integer((json_int_t)window));
+		tunnel_probe_json(t, o, now);
 	}
 	return o;
 }

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "daemon/guard.h"
+#include "daemon/probe.h"
 #include "dataplane/dp.h"
 #include "fsm/ctrl.h"
 
@@ -92,6 +93,11 @@ struct tunnel {
 	bool tap_created;
 	struct dp_session *dps; /* the session's data path (one session) */
 	uint64_t static_up_ms; /* `l2tp static session`: when its data path was added, 0 = none */
+	/* `l2tp static probe`: ARP probes through the TAP port (tunnel_probe.c) */
+	int probe_fd; /* packet socket on the TAP port, -1 = none */
+	struct event *probe_rx, *probe_timer;
+	struct probe_state probe;
+	char probe_error[96]; /* why the probe cannot run, "" = none (status) */
 
 	struct event *timer; /* fsm deadline */
 	struct event *reconnect; /* always-on */
@@ -184,7 +190,8 @@ void tunnel_clear_counters(struct tunnel *t);
 void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret);
 int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
 /* Its liveness: data received within tunnel_static_window() seconds (the
- * keepalive's interval x count, 30 with keepalive off): static-up, else
+ * keepalive's interval x count, 30 with keepalive off) or its probe
+ * answered (`l2tp static probe`, tunnel_probe.c): static-up, else
  * static-idle. */
 int64_t tunnel_static_window(const struct tunnel *t);
 bool tunnel_static_up(const struct tunnel *t);
@@ -199,6 +206,15 @@ enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
 /* The port in host order, 0 for AF_UNSPEC. */
 unsigned sockaddr_port(const struct sockaddr_storage *ss);
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* tunnel_probe.c: `l2tp static probe` across a static session */
+void tunnel_probe_start(struct tunnel *t); /* after the data path was added; no-op without a probe */
+void tunnel_probe_stop(struct tunnel *t);
+/* Its probe is up: answered, and fewer than the keepalive's count unanswered since (probe.h) */
+bool tunnel_probe_up(const struct tunnel *t);
+/* Add the probe_* fields to a static session's status object (none without a probe) */
+struct json_t;
+void tunnel_probe_json(const struct tunnel *t, struct json_t *o, uint64_t now);
 
 /* control.c */
 int control_open(struct daemon *d);

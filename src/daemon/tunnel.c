@@ -605,6 +605,7 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	t->hub = hub;
 	t->peer_index = index;
 	t->tap_fd = -1;
+	t->probe_fd = -1;
 	if (index)
 		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % 1000u);
 	else
@@ -670,6 +671,7 @@ void tunnel_free(struct tunnel *t)
 	if (!t)
 		return;
 	fsm_tunnel_release(&t->fsm);
+	tunnel_probe_stop(t);
 	if (t->dps)
 		dp_session_del(t->d->dp, t->dps);
 	if (t->timer)
@@ -690,6 +692,7 @@ static void static_stop(struct tunnel *t)
 {
 	if (!t->dps)
 		return;
+	tunnel_probe_stop(t);
 	dp_session_del(t->d->dp, t->dps);
 	t->dps = NULL;
 	t->static_up_ms = 0;
@@ -731,6 +734,7 @@ static void static_start(struct tunnel *t)
 	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
 						 .local_sid = ct->static_local_sid,
 						 .remote_sid = ct->static_remote_sid, .reason = "static" });
+	tunnel_probe_start(t);
 }
 
 void tunnel_start(struct tunnel *t)
@@ -1049,7 +1053,7 @@ bool tunnel_static_up(const struct tunnel *t)
 {
 	int64_t ago = tunnel_static_last_rx_ago(t);
 
-	return ago >= 0 && ago <= tunnel_static_window(t);
+	return (ago >= 0 && ago <= tunnel_static_window(t)) || tunnel_probe_up(t);
 }
 
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)
@@ -1088,4 +1092,5 @@ void tunnel_clear_counters(struct tunnel *t)
 	}
 	t->clear_fsm = t->fsm.stats;
 	t->clear_ccid = t->fsm.local_ccid;
+	t->probe.sent = t->probe.answered = 0; /* `l2tp static probe`: only ever shown cleared */
 }

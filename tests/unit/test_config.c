@@ -905,6 +905,66 @@ static void test_static_session(void **state)
 	run_free(&r);
 }
 
+/* `l2tp static probe A.B.C.D|none`: one unicast IPv4 host, printed back */
+static void test_static_probe(void **state)
+{
+	static const char *bad[] = { "0.0.0.0", "255.255.255.255", "127.0.0.1", "224.0.0.1", "240.0.0.1",
+				     "192.168.30", "2001:db8::1", "host" };
+	struct run r;
+	const struct cfg_tunnel *t;
+	struct cfg_tunnel copy;
+	char *printed, line[96];
+
+	(void)state;
+	parse_verify(&r, "bridge member br0 tunnel1 tunnel2\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp static session 1 2\n"
+			 " l2tp static probe 192.168.30.2\n tunnel enable 1\n"
+			 "tunnel select 2\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 203.0.113.3\n"
+			 " l2tp static session 3 4\n l2tp static probe 192.168.30.3\n l2tp static probe none\n"
+			 " tunnel enable 2\nl2tp service on\n");
+	assert_int_equal(r.verify_r, 0);
+	assert_int_equal(r.d.n, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(ntohl(t->static_probe), 0xc0a81e02);
+	assert_int_equal(cfg_tunnel_find(r.c, 2)->static_probe, 0);
+	printed = print_text(r.c);
+	assert_non_null(strstr(printed, " l2tp static session 1 2\n l2tp static probe 192.168.30.2\n"));
+	assert_null(strstr(printed, "192.168.30.3"));
+	free(printed);
+	assert_round_trip(r.c, true);
+	/* a changed target is a changed tunnel (a reload restarts it) */
+	copy = *t;
+	assert_true(cfg_tunnel_equal(t, &copy));
+	copy.static_probe = htonl(0xc0a81e09);
+	assert_false(cfg_tunnel_equal(t, &copy));
+	run_free(&r);
+
+	/* without a static session: ignored, with a warning */
+	parse_verify(&r, "bridge member br0 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 203.0.113.2\n l2tp static probe 192.168.30.2\n"
+			 " l2tp local router-id 192.0.2.1\n tunnel enable 1\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: warning: tunnel 1: 'l2tp static probe' without 'l2tp static session' "
+			       "is ignored (a control connection has its keepalive)");
+	assert_int_equal(r.verify_r, 0);
+	run_free(&r);
+
+	/* not one host's IPv4 address */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "tunnel select 1\n l2tp static probe %s\n", bad[i]);
+		parse_only(&r, line);
+		assert_int_equal(r.d.n_errors, 1);
+		run_free(&r);
+	}
+	parse_only(&r, "tunnel select 1\n l2tp static probe 224.0.0.1\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp static probe 224.0.0.1': expected the address of one host, "
+			       "not an unspecified, loopback, multicast or broadcast address");
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp static probe host\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp static probe host': expected none or the IPv4 address "
+			       "A.B.C.D of a host across the static session");
+	run_free(&r);
+}
+
 static void test_dataplane_lines(void **state)
 {
 	struct run r;
@@ -2238,6 +2298,7 @@ int main(void)
 		cmocka_unit_test(test_load_file_too_large),
 		cmocka_unit_test(test_load_with_errors_returns_einval),
 		cmocka_unit_test(test_static_session),
+		cmocka_unit_test(test_static_probe),
 		cmocka_unit_test(test_golden_files),
 
 		cmocka_unit_test(test_fuzz_random_bytes),
