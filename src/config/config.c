@@ -200,7 +200,11 @@ static void quote_bytes(char *dst, size_t dsz, const char *s, size_t len)
 
 struct cfg *cfg_new(void)
 {
-	return calloc(1, sizeof(struct cfg));
+	struct cfg *c = calloc(1, sizeof(struct cfg));
+
+	if (c)
+		c->dp_realtime = CFG_DP_RT_DEFAULT;
+	return c;
 }
 
 void cfg_free(struct cfg *c)
@@ -888,6 +892,21 @@ static int h_metrics_listen(struct parser *p)
 	return 0;
 }
 
+/* `dataplane realtime on [PRIORITY]` / `dataplane realtime off` */
+static int h_dp_realtime(struct parser *p)
+{
+	bool on;
+	unsigned prio = CFG_DP_RT_DEFAULT;
+
+	if (!parse_onoff(p->a[0], &on) || (!on && p->n > 1))
+		return perr(p, "expected on [PRIORITY 1..99] or off");
+	if (p->n > 1 && !parse_uint(p->a[1], 1, 99, &prio))
+		return perr(p, "bad priority '%s': expected 1..99", p->a[1]);
+	p->c->has_dp_realtime = true;
+	p->c->dp_realtime = on ? prio : 0;
+	return 0;
+}
+
 static int h_bridge_member(struct parser *p)
 {
 	char *const *a = p->a;
@@ -1306,6 +1325,8 @@ static const struct command commands[] = {
 	  "ip tunnel tcp mss limit auto|off|BYTES" },
 	{ { "metrics", "listen" }, 1, 1, SCOPE_GLOBAL, h_metrics_listen,
 	  "metrics listen ADDRESS:PORT" },
+	{ { "dataplane", "realtime" }, 1, 2, SCOPE_GLOBAL, h_dp_realtime,
+	  "dataplane realtime on [PRIORITY]|off" },
 	{ { "bridge", "member" }, 2, 1 + CFG_MAX_BRIDGE_MEMBERS, SCOPE_GLOBAL, h_bridge_member,
 	  "bridge member BRIDGE INTERFACE..." },
 
@@ -2140,6 +2161,10 @@ void cfg_print(const struct cfg *c, FILE *out)
 		else
 			fprintf(out, "metrics listen %s:%u\n", a, port);
 	}
+	if (c->has_dp_realtime && c->dp_realtime)
+		fprintf(out, "dataplane realtime on %u\n", c->dp_realtime);
+	else if (c->has_dp_realtime)
+		fprintf(out, "dataplane realtime off\n");
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
 }
 

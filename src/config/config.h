@@ -195,9 +195,15 @@ struct cfg_address {
 	unsigned prefixlen;
 };
 
+#define CFG_DP_RT_DEFAULT 10
+
 struct cfg {
 	bool service_on; /* `l2tp service on [l2tpv3]`; default off like a RTX */
 	bool has_metrics; /* `metrics listen ADDRESS:PORT`; default off */
+	/* `dataplane realtime on [PRIORITY]|off`: the data thread's SCHED_FIFO
+	 * priority, 0 = normal scheduling; default CFG_DP_RT_DEFAULT */
+	bool has_dp_realtime;
+	unsigned dp_realtime;
 	struct sockaddr_storage metrics; /* where the Prometheus endpoint listens */
 	struct cfg_tunnel *tunnels; /* sorted by id */
 	size_t n_tunnels;

@@ -258,8 +258,8 @@ static json_t *show_status(struct daemon *d)
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		json_array_append_new(tunnels, tunnel_json(d->tunnels[i], now));
 #define SHOWN(field) ((json_int_t)(d->stats.field - d->stats_clear.field))
-	return json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
-			 L2TPV3D_VENDOR_NAME, "tunnels", tunnels, "counters",
+	return json_pack("{s:i, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
+			 L2TPV3D_VENDOR_NAME, "dataplane_realtime", d->dp_realtime, "tunnels", tunnels, "counters",
 			 "rx_ctrl_malformed", SHOWN(rx_ctrl_malformed),
 			 "rx_ctrl_unknown_ccid", SHOWN(rx_ctrl_unknown_ccid),
 			 "rx_ctrl_wrong_peer", SHOWN(rx_ctrl_wrong_peer),

@@ -623,6 +623,35 @@ static int open_udp_ports(struct daemon *d, const struct cfg *c)
 	return ret;
 }
 
+/*
+ * `dataplane realtime`: the data thread under SCHED_FIFO, so that it runs
+ * as soon as a packet wakes it instead of waiting for a CPU behind the
+ * applications it carries traffic for (on 2 cores that wait was most of
+ * the latency under load: README, Performance).  Refused without
+ * CAP_SYS_NICE or RLIMIT_RTPRIO (systemd's LimitRTPRIO=): logged, and the
+ * thread keeps normal scheduling.
+ */
+static void apply_realtime(struct daemon *d, const struct cfg *c)
+{
+	int want = (int)c->dp_realtime, r;
+
+	if (want == d->dp_realtime)
+		return;
+	r = dp_set_realtime(d->dp, want);
+	if (r < 0) {
+		errno = -r;
+		log_warn("data path thread: cannot use SCHED_FIFO priority %d (needs CAP_SYS_NICE or an "
+			 "RLIMIT_RTPRIO of %d); it keeps %s scheduling", want, want,
+			 d->dp_realtime ? "its realtime" : "normal");
+		return;
+	}
+	d->dp_realtime = want;
+	if (want)
+		log_info("data path thread: SCHED_FIFO priority %d ('dataplane realtime')", want);
+	else
+		log_info("data path thread: normal scheduling ('dataplane realtime off')");
+}
+
 /* Bridges, their non-tunnel members and addresses, as configured. */
 static int setup_links(struct daemon *d, const struct cfg *c)
 {
@@ -834,6 +863,9 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	r = open_udp_ports(d, nc);
 	if (r < 0)
 		report(rep, "l2tp local port: cannot listen: %s (see the log)", strerror(-r));
+	apply_realtime(d, nc);
+	if (d->dp_realtime != (int)nc->dp_realtime)
+		report(rep, "dataplane realtime: SCHED_FIFO %u refused (see the log)", nc->dp_realtime);
 
 	/* tunnels gone or changed */
 	for (size_t i = d->n_tunnels; i-- > 0;) {
@@ -967,6 +999,7 @@ int daemon_setup(struct daemon *d)
 		log_warn("cannot start the data path thread");
 		return r;
 	}
+	apply_realtime(d, d->cfg);
 	d->ev_ctrl = event_new(d->base, d->ctrl_pair[0], EV_READ | EV_PERSIST, ctrl_read_cb, d);
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, signal_cb, d);

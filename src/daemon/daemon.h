@@ -52,6 +52,7 @@ struct daemon {
 	char hostname[256];
 
 	int udp_fd;
+	int dp_realtime; /* the data thread's SCHED_FIFO priority now, 0 = normal */
 	int ip_fd[2]; /* raw IP/115 sockets, IPv4 and IPv6; -1 until a tunnel needs them */
 	int udp_extra[8]; /* UDP sockets of other local ports (`l2tp local port`), -1 = none */
 	uint16_t udp_extra_port[8];

@@ -88,6 +88,7 @@
 #include <net/if.h>
 #include <netinet/udp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1390,6 +1391,18 @@ out_errno:
 	r = -errno;
 out_free:
 	dp_destroy(dp);
+	return r;
+}
+
+int dp_set_realtime(struct dp *dp, int rt_prio)
+{
+	struct sched_param sp = { .sched_priority = rt_prio };
+	int r = -ESRCH;
+
+	pthread_mutex_lock(&dp->lock);
+	if (dp->started)
+		r = -pthread_setschedparam(dp->thread, rt_prio ? SCHED_FIFO : SCHED_OTHER, &sp);
+	pthread_mutex_unlock(&dp->lock);
 	return r;
 }
 

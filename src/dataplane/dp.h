@@ -135,6 +135,12 @@ int dp_set_ip_socket(struct dp *dp, int family, int fd);
  * or negative errno (-EEXIST for a port already served).
  */
 int dp_add_udp_socket(struct dp *dp, int fd);
+/*
+ * Run the data thread (once started) under SCHED_FIFO at rt_prio (1..99),
+ * or back under SCHED_OTHER with 0.  Returns 0 or negative errno (EPERM
+ * without CAP_SYS_NICE).
+ */
+int dp_set_realtime(struct dp *dp, int rt_prio);
 /* Start the data thread. */
 int dp_start(struct dp *dp);
 /* Stop and join the thread (idempotent), then free everything; NULL-safe.

@@ -151,5 +151,21 @@ grep -q "tunnel 2: removed (TAP tunnel2 deleted)" "$(daemon_log r1)"
 [[ $(ids r1) == "$ids1_before" ]]
 ping_ok pc1 192.168.10.2 3
 
+log "--- dataplane realtime: on by default, off and back on by reload"
+# fifo NS: the scheduling class and priority of NS's data thread ("FF 10")
+fifo() { ps -L -o cls=,rtprio= -p "${DAEMON_PID[$1]}" | awk '$1 == "FF"' | xargs; }
+_expect "r1 dataplane_realtime" "$(jqs r1 .dataplane_realtime)" 10
+_expect "r1 data thread" "$(fifo r1)" "FF 10"
+grep -q "data path thread: SCHED_FIFO priority 10" "$(daemon_log r1)"
+echo "dataplane realtime off" >>"$OUT/r1.conf"
+ctl r1 reload >/dev/null
+_expect "r1 dataplane_realtime after 'off'" "$(jqs r1 .dataplane_realtime)" 0
+_expect "r1 FIFO threads after 'off'" "$(fifo r1)" ""
+sed -i 's/^dataplane realtime off$/dataplane realtime on 20/' "$OUT/r1.conf"
+ctl r1 reload >/dev/null
+_expect "r1 data thread after 'on 20'" "$(fifo r1)" "FF 20"
+[[ $(ids r1) == "$ids1_before" ]]
+ping_ok pc1 192.168.10.2 3
+
 stop_daemon r1
 stop_daemon r2

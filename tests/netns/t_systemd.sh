@@ -86,6 +86,12 @@ grep -qx $'NoNewPrivs:\t1' "/proc/${DAEMON_PID[r2]}/status"
 [[ $(nq r2 ip -o link show master bridge1) == *" tunnel1: "* ]]
 [[ $(nq r2 ip -4 -o addr show dev bridge1) == *" 192.0.2.1/24 "* ]]
 log "ok: runs with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only: bridge1, tunnel1, address, port 1701"
+# no CAP_SYS_NICE and no RLIMIT_RTPRIO here: SCHED_FIFO is refused, said
+# once, and the data thread runs under normal scheduling
+grep -q "data path thread: cannot use SCHED_FIFO priority 10 (needs CAP_SYS_NICE or an RLIMIT_RTPRIO of 10)" \
+	"$(daemon_log r2)"
+[[ $(jqs r2 .dataplane_realtime) == 0 ]]
+log "ok: without the privilege the data thread keeps normal scheduling, and the log says why"
 wait_for "READY=1 from l2tpv3d" 10 grep -qx 'READY=1' "$OUT/notify.log"
 cat "$OUT/notify.log" >&2
 grep -qx 'CHECK control=ok udp=bound' "$OUT/notify.log" || {

@@ -18,6 +18,9 @@
 #    the address families; DeviceAllow= goes unchecked: the container's
 #    systemd has no device controller to enforce it);
 #  - the daemon holds exactly those two capabilities, NoNewPrivs, seccomp;
+#  - its data thread runs under SCHED_FIFO 10 (LimitRTPRIO=, no
+#    CAP_SYS_NICE), or, on a kernel with RT group scheduling, where a
+#    service's cgroup has no real-time budget, the log says it was refused;
 #  - `systemctl stop` ends it cleanly, and the journal has its lines with
 #    their priorities (notice for start and stop).
 source "$(dirname "$0")/lib.sh"
@@ -74,6 +77,13 @@ Type=oneshot
 ExecStart=/bin/bash /l2tpstage/check.sh
 ExecStopPost=/bin/systemctl --no-block poweroff
 UNIT
+# CONFIG_RT_GROUP_SCHED: real-time tasks only in cgroups given a budget
+RT_GROUP=no
+kconfig=$(zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null || true)
+if grep -qx 'CONFIG_RT_GROUP_SCHED=y' <<<"$kconfig"; then
+	RT_GROUP=yes
+fi
+log "kernel RT group scheduling: $RT_GROUP"
 cat >"$STAGE/check.sh" <<CHECK
 #!/bin/bash
 # Runs inside the container; the last line says RESULT ok or where it failed.
@@ -95,6 +105,17 @@ grep -qx \$'CapEff:\\t0000000000001400' /proc/\$pid/status
 grep -qx \$'CapBnd:\\t0000000000001400' /proc/\$pid/status
 grep -qx \$'NoNewPrivs:\\t1' /proc/\$pid/status
 grep -qx \$'Seccomp:\\t2' /proc/\$pid/status
+# the data thread got SCHED_FIFO 10 through LimitRTPRIO=, no capability;
+# or, on a kernel with RT group scheduling (a service's cgroup has no
+# real-time budget), it was refused, said so, and runs normally
+if [[ $RT_GROUP == no ]]; then
+	grep -Eq '"dataplane_realtime": *10' /l2tpresult/status.json
+	[[ \$(ps -L -o cls=,rtprio= -p \$pid | awk '\$1 == "FF"' | xargs) == "FF 10" ]]
+else
+	grep -Eq '"dataplane_realtime": *0' /l2tpresult/status.json
+	journalctl -u l2tpv3d.service --no-pager | grep -q 'data path thread: cannot use SCHED_FIFO priority 10'
+	[[ -z \$(ps -L -o cls= -p \$pid | grep FF || true) ]]
+fi
 systemctl stop l2tpv3d.service
 [[ \$(systemctl show -P Result l2tpv3d.service) == success ]]
 [[ \$(systemctl show -P ExecMainStatus l2tpv3d.service) == 0 ]]

@@ -154,6 +154,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 	size_t i, j;
 
 	assert_int_equal(a->service_on, b->service_on);
+	assert_int_equal(a->dp_realtime, b->dp_realtime);
 	assert_int_equal(a->n_bridges, b->n_bridges);
 	for (i = 0; i < a->n_bridges; i++) {
 		const struct cfg_bridge *x = &a->bridges[i], *y = &b->bridges[i];
@@ -744,6 +745,40 @@ static void test_ipv6_endpoint_with_local(void **state)
 	assert_sockaddr(&t->local, "2001:db8::1");
 	assert_sockaddr(&t->remote, "2001:db8::2");
 	assert_round_trip(r.c, false);
+	run_free(&r);
+}
+
+/* `dataplane realtime on [PRIORITY]|off`, default on 10 */
+static void test_dataplane_realtime(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned prio;
+	} ok[] = {
+		{ "l2tp service on\n", CFG_DP_RT_DEFAULT },
+		{ "dataplane realtime on\n", 10 },
+		{ "dataplane realtime on 50\n", 50 },
+		{ "dataplane realtime off\n", 0 },
+		{ "dataplane realtime on 7\ndataplane realtime off\n", 0 },
+	};
+	struct run r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		parse_only(&r, ok[i].text);
+		assert_int_equal(r.d.n, 0);
+		assert_int_equal(r.c->dp_realtime, ok[i].prio);
+		assert_round_trip(r.c, false);
+		run_free(&r);
+	}
+	parse_only(&r, "dataplane realtime on 100\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane realtime on 100': bad priority '100': expected 1..99");
+	run_free(&r);
+	parse_only(&r, "dataplane realtime off 5\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane realtime off 5': expected on [PRIORITY 1..99] or off");
+	run_free(&r);
+	parse_only(&r, "dataplane realtime maybe\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane realtime maybe': expected on [PRIORITY 1..99] or off");
 	run_free(&r);
 }
 
@@ -2195,6 +2230,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
 		cmocka_unit_test(test_encap_ip),
 		cmocka_unit_test(test_metrics_listen),
+		cmocka_unit_test(test_dataplane_realtime),
 		cmocka_unit_test(test_tunnel_equal),
 		cmocka_unit_test(test_dataplane_defaults),
 		cmocka_unit_test(test_dataplane_lines),
