@@ -17,6 +17,8 @@ PKGS=(
 	prometheus curl
 	qemu-system-x86 cpio
 	iperf3 gnuplot-nox ethtool
+	# optional: io_uring batching of the TAP reads and writes in the data path
+	liburing-dev
 )
 
 SUDO=
