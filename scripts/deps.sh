@@ -17,8 +17,6 @@ PKGS=(
 	prometheus curl
 	qemu-system-x86 cpio
 	iperf3 gnuplot-nox ethtool
-	# optional: io_uring batching of the TAP reads and writes in the data path
-	liburing-dev
 )
 
 SUDO=

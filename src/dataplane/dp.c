@@ -99,10 +99,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef L2TP_HAVE_URING
-#include <liburing.h>
-#endif
-
 #include "dataplane/gso.h"
 #include "wire/l2tp_wire.h"
 
@@ -124,8 +120,6 @@ enum {
 	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
 	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
-	DP_URING_WQ = 64,	/* TAP writes queued before one io_uring submission */
-	DP_URING_ENTRIES = 64,	/* ring size: >= DP_BATCH reads and DP_URING_WQ writes */
 };
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
@@ -157,7 +151,6 @@ struct dp_session {
 	/* state (data thread) */
 	struct dp_dest dest;
 	bool tap_polled; /* registered with epoll */
-	unsigned rd_want; /* io_uring: reads to post on the next TAP turn (adapts to what is there) */
 	bool vnet;	 /* the TAP has IFF_VNET_HDR (offload path) */
 	unsigned offload; /* TUN_F_* the TAP accepted */
 
@@ -254,21 +247,6 @@ struct dp {
 	uint64_t coal_octets;
 
 	_Atomic uint64_t rx_unknown_session, rx_malformed, ctrl_forwarded, ctrl_dropped;
-
-	/* io_uring batching of TAP reads and writes (data thread): every
-	 * submission is waited for before the function that made it returns,
-	 * so no request outlives the buffers or the session it names */
-	atomic_bool uring;	/* in use */
-	_Atomic int uring_err;	/* why not: errno of the refusal, or 0 */
-#ifdef L2TP_HAVE_URING
-	struct io_uring ring;
-	struct dp_tap_wr {	/* a TAP write waiting for the next submission */
-		struct dp_session *s;
-		size_t flen, want;
-		struct iovec iov[2];
-	} wq[DP_URING_WQ];
-	unsigned wq_n;
-#endif
 };
 
 /* ---------------------------------------------------------------------- */
@@ -645,166 +623,6 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 }
 
 /* ---------------------------------------------------------------------- */
-/* io_uring (data thread) */
-
-#ifdef L2TP_HAVE_URING
-/* Give up io_uring for good (a submission failed, or the TAPs refuse
- * RWF_NOWAIT): tearing the ring down waits for anything still in flight. */
-static void dp_uring_off(struct dp *dp, int err)
-{
-	io_uring_queue_exit(&dp->ring);
-	atomic_store_explicit(&dp->uring_err, err, memory_order_relaxed);
-	atomic_store_explicit(&dp->uring, false, memory_order_relaxed);
-}
-
-/*
- * Submit the n SQEs prepared (user_data = their index) and collect every
- * completion: res[i] gets the result of SQE i, or `unset` if it never
- * completed (the ring failed; it is then turned off).  All TAP requests
- * carry RWF_NOWAIT, so each completes during the submission itself and
- * the wait cannot block.
- */
-static void dp_uring_run(struct dp *dp, unsigned n, ssize_t *res, ssize_t unset)
-{
-	unsigned seen = 0;
-	int r;
-
-	for (unsigned i = 0; i < n; i++)
-		res[i] = unset;
-	do
-		r = io_uring_submit_and_wait(&dp->ring, n);
-	while (r == -EINTR);
-	while (seen < n) {
-		struct io_uring_cqe *cqe;
-		unsigned head, k = 0;
-
-		if (r != (int)n)
-			break; /* not all were taken: the rest must not be run later */
-		io_uring_for_each_cqe(&dp->ring, head, cqe)
-		{
-			uint64_t i = io_uring_cqe_get_data64(cqe);
-
-			if (i < n)
-				res[i] = cqe->res;
-			k++;
-		}
-		io_uring_cq_advance(&dp->ring, k);
-		seen += k;
-		if (seen < n && k == 0) {
-			int w = io_uring_wait_cqe_nr(&dp->ring, &cqe, n - seen);
-
-			if (w < 0 && w != -EINTR && w != -EAGAIN) {
-				r = w;
-				break;
-			}
-		}
-	}
-	if (seen < n)
-		dp_uring_off(dp, r < 0 ? -r : EIO);
-}
-
-/* Write the queued TAP frames: one submission for all of them. */
-static void dp_wq_flush(struct dp *dp)
-{
-	ssize_t res[DP_URING_WQ];
-	unsigned n = dp->wq_n;
-
-	if (n == 0)
-		return;
-	dp->wq_n = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&dp->ring); /* the ring is empty here */
-		struct dp_tap_wr *w = &dp->wq[i];
-
-		if (w->s->vnet)
-			io_uring_prep_writev(sqe, w->s->conf.tap_fd, w->iov, 2, 0);
-		else
-			io_uring_prep_write(sqe, w->s->conf.tap_fd, w->iov[1].iov_base, (unsigned)w->flen, 0);
-		sqe->rw_flags = RWF_NOWAIT;
-		io_uring_sqe_set_data64(sqe, i);
-	}
-	dp_uring_run(dp, n, res, -ECANCELED);
-	for (unsigned i = 0; i < n; i++) {
-		struct dp_tap_wr *w = &dp->wq[i];
-
-		if (res[i] == -EOPNOTSUPP) {
-			/* this kernel's TAP takes no RWF_NOWAIT: plain writes from now on */
-			if (atomic_load_explicit(&dp->uring, memory_order_relaxed))
-				dp_uring_off(dp, EOPNOTSUPP);
-			res[i] = w->s->vnet ? writev(w->s->conf.tap_fd, w->iov, 2)
-					    : write(w->s->conf.tap_fd, w->iov[1].iov_base, w->flen);
-		}
-		if (res[i] != (ssize_t)w->want) {
-			dp_count(&w->s->rx_tap_errors, 1);
-			continue;
-		}
-		dp_count(&w->s->rx_packets, 1);
-		dp_count(&w->s->rx_octets, w->flen);
-	}
-}
-#endif
-
-/* Send what dp_tap_write queued (see dp_wq_flush); before any other write
- * to a TAP, and before the receive buffers are reused. */
-static void dp_tap_write_flush(struct dp *dp)
-{
-#ifdef L2TP_HAVE_URING
-	dp_wq_flush(dp);
-#else
-	(void)dp;
-#endif
-}
-
-/*
- * Read up to `want` frames from s's TAP into b->bufs[0..want) (each at
- * DP_HEADROOM - vlen): res[i] is what read() would have returned for
- * buffer i (bytes, or negative errno; -EAGAIN for none).  Plain reads stop
- * at the first that returns no frame; with io_uring all `want` reads go in
- * one submission and a frame may follow an empty one.
- */
-static void dp_tap_read_batch(struct dp *dp, struct dp_session *s, unsigned want, size_t vlen, ssize_t *res)
-{
-	struct dp_batch *b = dp->batch;
-	unsigned i = 0;
-
-#ifdef L2TP_HAVE_URING
-	if (atomic_load_explicit(&dp->uring, memory_order_relaxed)) {
-		for (i = 0; i < want; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&dp->ring); /* the ring is empty here */
-
-			io_uring_prep_read(sqe, s->conf.tap_fd, b->bufs[i] + DP_HEADROOM - vlen,
-					   (unsigned)(DP_BUF_SIZE + vlen), 0);
-			sqe->rw_flags = RWF_NOWAIT;
-			io_uring_sqe_set_data64(sqe, i);
-		}
-		dp_uring_run(dp, want, res, -EAGAIN);
-		for (i = 0; i < want; i++) {
-			if (res[i] == -EOPNOTSUPP) {
-				/* no RWF_NOWAIT on this TAP: nothing was read */
-				if (atomic_load_explicit(&dp->uring, memory_order_relaxed))
-					dp_uring_off(dp, EOPNOTSUPP);
-				res[i] = -EAGAIN;
-			}
-		}
-		return;
-	}
-#endif
-	for (i = 0; i < want; i++) {
-		ssize_t r = read(s->conf.tap_fd, b->bufs[i] + DP_HEADROOM - vlen, DP_BUF_SIZE + vlen);
-
-		if (r < 0 && errno == EINTR) {
-			i--;
-			continue;
-		}
-		res[i] = r < 0 ? -errno : r;
-		if (r <= (ssize_t)vlen)
-			break;
-	}
-	for (i++; i < want; i++)
-		res[i] = -EAGAIN;
-}
-
-/* ---------------------------------------------------------------------- */
 /* receive: UDP -> control channel or TAP */
 
 /* Hand a control packet, with its addresses, to the control thread. */
@@ -874,8 +692,6 @@ static void dp_coal_flush(struct dp *dp)
 	ssize_t r;
 	size_t want = 0;
 
-	/* frames queued before these go first */
-	dp_tap_write_flush(dp);
 	if (!s || n == 0) {
 		dp->coal_s = NULL;
 		return;
@@ -906,23 +722,6 @@ static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen
 	};
 	ssize_t r, want = (ssize_t)flen;
 
-#ifdef L2TP_HAVE_URING
-	struct dp *dp = s->dp;
-
-	if (dp->wq_n == DP_URING_WQ)
-		dp_wq_flush(dp);
-	if (atomic_load_explicit(&dp->uring, memory_order_relaxed)) {
-		/* written by the next dp_wq_flush, before buf is reused */
-		struct dp_tap_wr *w = &dp->wq[dp->wq_n++];
-
-		w->s = s;
-		w->flen = flen;
-		w->want = flen + (s->vnet ? GSO_VNET_HDR_LEN : 0);
-		w->iov[0] = iov[0];
-		w->iov[1] = iov[1];
-		return;
-	}
-#endif
 	if (s->vnet) {
 		r = writev(s->conf.tap_fd, iov, 2);
 		want += GSO_VNET_HDR_LEN;
@@ -1241,13 +1040,12 @@ static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr 
 	return 0;
 }
 
-/* Encapsulate the frames in b->bufs[idx[0..n)] (at DP_HEADROOM, lengths
- * in b->lens) and send them to s's peer. */
-static void dp_tx_batch(struct dp *dp, struct dp_session *s, const unsigned *idx, unsigned n)
+/* Encapsulate b->bufs[0..n) (frames at DP_HEADROOM, b->lens) and send them
+ * to s's peer. */
+static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 {
 	struct dp_batch *b = dp->batch;
 	const struct dp_session_conf *c = &s->conf;
-	size_t octets[DP_BATCH];
 
 	if (s->dest.namelen == 0) {
 		dp_count(&s->tx_errors, n);
@@ -1255,13 +1053,12 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, const unsigned *idx
 	}
 	for (unsigned k = 0; k < n; k++) {
 		size_t hlen = l2tp_data_hdr_len(c->tx_cookie_len, c->tx_l2ss);
-		uint8_t *p = b->bufs[idx[k]] + DP_HEADROOM - hlen;
+		uint8_t *p = b->bufs[k] + DP_HEADROOM - hlen;
 
 		l2tp_data_hdr_write(p, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss, c->tx_seq,
 				    dp_tx_seq_next(s));
-		octets[k] = b->lens[idx[k]];
 		b->iov[k].iov_base = p + s->dest.skip;
-		b->iov[k].iov_len = hlen - s->dest.skip + octets[k];
+		b->iov[k].iov_len = hlen - s->dest.skip + b->lens[k];
 		b->msgs[k].msg_hdr = (struct msghdr){
 			.msg_name = &s->dest.name,
 			.msg_namelen = s->dest.namelen,
@@ -1272,7 +1069,7 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, const unsigned *idx
 		};
 		b->msgs[k].msg_len = 0;
 	}
-	(void)dp_sendmmsg(dp, s, b->msgs, n, octets, 0);
+	(void)dp_sendmmsg(dp, s, b->msgs, n, b->lens, 0);
 }
 
 /* Send cnt segments laid out in dp->gsobuf every `stride` bytes (the last
@@ -1377,46 +1174,37 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 	return g.nsegs;
 }
 
-/* Read up to DP_TAP_BUDGET frames from s's TAP and send them (a batch
- * read already may take the turn up to DP_BATCH - 1 frames beyond). */
+/* Read up to DP_TAP_BUDGET frames from s's TAP and send them. */
 static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 {
 	struct dp_batch *b = dp->batch;
 	unsigned budget = DP_TAP_BUDGET;
 	size_t vlen = s->vnet ? GSO_VNET_HDR_LEN : 0;
-	bool drained = false, failed = false;
+	bool drained = false;
 
 	while (budget > 0 && !drained) {
-		ssize_t res[DP_BATCH];
-		unsigned idx[DP_BATCH];
-		unsigned want = budget < DP_BATCH ? budget : DP_BATCH;
-		unsigned n = 0, got = 0;
+		unsigned n = 0;
 
-		/* with io_uring each read posted costs even when the TAP is
-		 * empty: post about as many as the last turn found */
-		if (atomic_load_explicit(&dp->uring, memory_order_relaxed) && s->rd_want && s->rd_want < want)
-			want = s->rd_want;
-		dp_tap_read_batch(dp, s, want, vlen, res);
-		for (unsigned i = 0; i < want; i++) {
-			uint8_t *frame = b->bufs[i] + DP_HEADROOM;
-			ssize_t r = res[i];
+		while (n < DP_BATCH && budget > 0) {
+			uint8_t *frame = b->bufs[n] + DP_HEADROOM;
+			ssize_t r = read(s->conf.tap_fd, frame - vlen, DP_BUF_SIZE + vlen);
 			size_t flen;
 
+			if (r < 0 && errno == EINTR)
+				continue;
 			if (r <= (ssize_t)vlen) {
-				if (r < 0 && r != -EAGAIN && r != -EWOULDBLOCK && !failed) {
+				if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 					/* the TAP is gone or broken: stop polling
 					 * it rather than spin on a level-triggered
 					 * error */
 					dp_count(&s->tx_errors, 1);
 					dp_tap_unpoll(dp, s);
-					failed = true;
 				}
 				drained = true;
-				continue;
+				break;
 			}
-			got++;
 			flen = (size_t)r - vlen;
-			budget = budget > 0 ? budget - 1 : 0;
+			budget--;
 			if (s->vnet) {
 				struct gso_vnet_hdr vh;
 
@@ -1426,7 +1214,7 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 
 					/* keep the order: what was read before goes first */
 					if (n > 0)
-						dp_tx_batch(dp, s, idx, n);
+						dp_tx_batch(dp, s, n);
 					n = 0;
 					segs = dp_tx_super(dp, s, frame, flen, &vh);
 					budget = segs >= budget ? 0 : budget - segs;
@@ -1441,14 +1229,10 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 			if ((s->conf.mss4 || s->conf.mss6) &&
 			    gso_mss_clamp(frame, flen, s->conf.mss4, s->conf.mss6))
 				dp_count(&s->mss_clamped, 1);
-			b->lens[i] = flen;
-			idx[n++] = i;
+			b->lens[n++] = flen;
 		}
 		if (n > 0)
-			dp_tx_batch(dp, s, idx, n);
-		s->rd_want = got == want ? 2 * want : got + 1;
-		if (s->rd_want < 2)
-			s->rd_want = 2;
+			dp_tx_batch(dp, s, n);
 	}
 }
 
@@ -1507,29 +1291,6 @@ static void dp_grow_sndbuf(int fd)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-}
-
-/* Set up the ring that batches TAP I/O, unless L2TPV3D_IO_URING=0 or the
- * kernel refuses (ENOSYS: none; EPERM: kernel.io_uring_disabled). */
-static void dp_uring_init(struct dp *dp)
-{
-#ifdef L2TP_HAVE_URING
-	const char *env = getenv("L2TPV3D_IO_URING");
-	int r;
-
-	if (env && strcmp(env, "0") == 0) {
-		atomic_store(&dp->uring_err, ECANCELED);
-		return;
-	}
-	r = io_uring_queue_init(DP_URING_ENTRIES, &dp->ring, 0);
-	if (r < 0) {
-		atomic_store(&dp->uring_err, -r);
-		return;
-	}
-	atomic_store(&dp->uring, true);
-#else
-	atomic_store(&dp->uring_err, ENOTSUP);
-#endif
 }
 
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
@@ -1622,7 +1383,6 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 	ev.data.ptr = &dp->evfd;
 	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, dp->evfd, &ev) < 0)
 		goto out_errno;
-	dp_uring_init(dp);
 
 	*ret = dp;
 	return 0;
@@ -1697,10 +1457,6 @@ void dp_destroy(struct dp *dp)
 		}
 		free(dp->buckets);
 	}
-#ifdef L2TP_HAVE_URING
-	if (atomic_load(&dp->uring))
-		io_uring_queue_exit(&dp->ring);
-#endif
 	if (dp->evfd >= 0)
 		close(dp->evfd);
 	if (dp->epfd >= 0)
@@ -1840,8 +1596,6 @@ void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret)
 		.rx_malformed = dp_read(&dp->rx_malformed),
 		.ctrl_forwarded = dp_read(&dp->ctrl_forwarded),
 		.ctrl_dropped = dp_read(&dp->ctrl_dropped),
-		.io_uring = atomic_load_explicit(&dp->uring, memory_order_relaxed),
-		.io_uring_errno = atomic_load_explicit(&dp->uring_err, memory_order_relaxed),
 	};
 }
 

@@ -97,13 +97,6 @@ struct dp_global_counters {
 	uint64_t rx_malformed; /* not L2TPv3 (bad version, too short) */
 	uint64_t ctrl_forwarded; /* control packets handed to the control thread */
 	uint64_t ctrl_dropped; /* control channel full */
-	/* TAP reads and writes batched with io_uring (many per system call);
-	 * if not, why (errno): ENOTSUP built without liburing, ECANCELED
-	 * turned off (L2TPV3D_IO_URING=0), ENOSYS/EPERM refused by the kernel
-	 * (kernel.io_uring_disabled), EOPNOTSUPP the TAP takes no RWF_NOWAIT,
-	 * other: a submission failed and the data path went back to read/writev */
-	bool io_uring;
-	int io_uring_errno;
 };
 
 /*
