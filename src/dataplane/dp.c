@@ -849,6 +849,26 @@ static size_t dp_gro_size(const struct msghdr *mh)
 	return 0;
 }
 
+/* recvmmsg() up to want datagrams from fd into b's buffers (each at
+ * DP_HEADROOM, with its source and pktinfo).  Returns the count or -1. */
+static int dp_recv_batch(struct dp_batch *b, int fd, unsigned want)
+{
+	for (unsigned i = 0; i < want; i++) {
+		b->iov[i].iov_base = b->bufs[i] + DP_HEADROOM;
+		b->iov[i].iov_len = DP_BUF_SIZE;
+		b->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->names[i],
+			.msg_namelen = sizeof(b->names[i]),
+			.msg_iov = &b->iov[i],
+			.msg_iovlen = 1,
+			.msg_control = b->cmsg[i].buf,
+			.msg_controllen = sizeof(b->cmsg[i].buf),
+		};
+		b->msgs[i].msg_len = 0;
+	}
+	return recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
+}
+
 /* Read and dispatch up to DP_UDP_BUDGET datagrams from UDP socket fd (its
  * local port: port, network order). */
 static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
@@ -862,20 +882,7 @@ static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
 		uint64_t now;
 		int n;
 
-		for (unsigned i = 0; i < want; i++) {
-			b->iov[i].iov_base = b->bufs[i] + DP_HEADROOM;
-			b->iov[i].iov_len = DP_BUF_SIZE;
-			b->msgs[i].msg_hdr = (struct msghdr){
-				.msg_name = &b->names[i],
-				.msg_namelen = sizeof(b->names[i]),
-				.msg_iov = &b->iov[i],
-				.msg_iovlen = 1,
-				.msg_control = b->cmsg[i].buf,
-				.msg_controllen = sizeof(b->cmsg[i].buf),
-			};
-			b->msgs[i].msg_len = 0;
-		}
-		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		n = dp_recv_batch(b, fd, want);
 		if (n <= 0)
 			return; /* EAGAIN, or an error the next wakeup will see */
 		now = dp_now_sec();
@@ -973,20 +980,7 @@ static void dp_ip_rx(struct dp *dp, int fd, int family)
 		uint64_t now;
 		int n;
 
-		for (unsigned i = 0; i < want; i++) {
-			b->iov[i].iov_base = b->bufs[i] + DP_HEADROOM;
-			b->iov[i].iov_len = DP_BUF_SIZE;
-			b->msgs[i].msg_hdr = (struct msghdr){
-				.msg_name = &b->names[i],
-				.msg_namelen = sizeof(b->names[i]),
-				.msg_iov = &b->iov[i],
-				.msg_iovlen = 1,
-				.msg_control = b->cmsg[i].buf,
-				.msg_controllen = sizeof(b->cmsg[i].buf),
-			};
-			b->msgs[i].msg_len = 0;
-		}
-		n = recvmmsg(fd, b->msgs, want, MSG_DONTWAIT, NULL);
+		n = dp_recv_batch(b, fd, want);
 		if (n <= 0)
 			return;
 		now = dp_now_sec();

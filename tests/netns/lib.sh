@@ -400,6 +400,22 @@ conf_with() {
 		'{ print } /^ tunnel encapsulation l2tpv3-raw/ && add != "" { print add }'
 }
 
+# start_case TAG: fresh daemons for one case of a test: r2 with the lines
+# in R2_LINES, r1 with those in R1_LINES (conf_with), logging to NS-TAG.log.
+start_case() {
+	LOGTAG=$1
+	conf_with r2 "${R2_LINES[@]}" >"$OUT/r2-$1.conf"
+	conf_with r1 "${R1_LINES[@]}" >"$OUT/r1-$1.conf"
+	start_daemon r2 "$OUT/r2-$1.conf"
+	start_daemon r1 "$OUT/r1-$1.conf"
+}
+
+# stop_case: stop both daemons of a case.
+stop_case() {
+	stop_daemon r1
+	stop_daemon r2
+}
+
 # ----------------------------------------------------------------- daemons
 
 sock() { echo "$RUN/$1.sock"; }

@@ -23,19 +23,6 @@ source "$(dirname "$0")/lib.sh"
 require_daemon
 topo_create
 
-start_case() {
-	LOGTAG=$1
-	conf_with r2 "${R2_LINES[@]}" >"$OUT/r2-$1.conf"
-	conf_with r1 "${R1_LINES[@]}" >"$OUT/r1-$1.conf"
-	start_daemon r2 "$OUT/r2-$1.conf"
-	start_daemon r1 "$OUT/r1-$1.conf"
-}
-
-stop_case() {
-	stop_daemon r1
-	stop_daemon r2
-}
-
 # ts FILE COOKIE L2SS ARGS...: tshark with the dialect's data format forced.
 ts() {
 	local f=$1 c=$2 l=$3; shift 3

@@ -26,19 +26,10 @@ topo_create
 
 SEQ_LINES=("l2tp l2-specific-sublayer default" "l2tp data sequencing on")
 
-# start_case TAG: r2 with R2_LINES, r1 with R1_LINES, up and paired.
-start_case() {
-	LOGTAG=$1
-	conf_with r2 "${R2_LINES[@]}" >"$OUT/r2-$1.conf"
-	conf_with r1 "${R1_LINES[@]}" >"$OUT/r1-$1.conf"
-	start_daemon r2 "$OUT/r2-$1.conf"
-	start_daemon r1 "$OUT/r1-$1.conf"
+# up_case TAG: start_case (lib.sh), then wait until r1 and r2 pair.
+up_case() {
+	start_case "$1"
 	wait_for "$1: r1 and r2 established" 30 paired
-}
-
-stop_case() {
-	stop_daemon r1
-	stop_daemon r2
 }
 
 # ts FILE ARGS...: tshark with no cookie and the Default L2SS forced.
@@ -68,7 +59,7 @@ f=$OUT/both.pcap
 R1_LINES=("${SEQ_LINES[@]}")
 R2_LINES=("${SEQ_LINES[@]}")
 capture_start inet e1 "$f"
-start_case both
+up_case both
 ping_ok pc1 192.168.10.2 5
 capture_stop "$f"
 for ns in r1 r2; do
@@ -146,7 +137,7 @@ stop_case
 log "--- only r1 asks for sequencing (duplication still on)"
 R1_LINES=("${SEQ_LINES[@]}")
 R2_LINES=()
-start_case one-way
+up_case one-way
 _expect "one-way: r1 rx/tx sequencing" "$(sess r1 rx_sequencing)/$(sess r1 tx_sequencing)" true/false
 _expect "one-way: r2 rx/tx sequencing" "$(sess r2 rx_sequencing)/$(sess r2 tx_sequencing)" false/true
 _expect "one-way: r2 tx_l2ss" "$(sess r2 tx_l2ss)" default
