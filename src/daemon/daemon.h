@@ -120,6 +120,7 @@ struct tunnel {
 	unsigned peer_index; /* P of an instance, 1..hub_max; 0: not an instance */
 	uint32_t hub_router_id; /* an instance's peer Router ID */
 	char ifname[IFNAMSIZ]; /* TAP port: cfg->ifname, or tunnelN.P */
+	char label[24]; /* in log lines: "1", or "1.3" for a hub's peer 3 (as tunnel1.3) */
 
 	/* administration and reload */
 	bool admin_down; /* `l2tpctl tunnel down N`: closed, no always-on until `up` */

@@ -197,7 +197,7 @@ static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char
 	r = dp_session_add(t->d->dp, c, &t->dps);
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %u: cannot start the data path of %s %u", t->cfg->id, what, c->local_sid);
+		log_warn("tunnel %s: cannot start the data path of %s %u", t->label, what, c->local_sid);
 		t->dps = NULL;
 	}
 	return r;
@@ -211,7 +211,7 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 
 	(void)ft;
 	if (t->dps) {
-		log_warnx("tunnel %u: a second session is not supported yet", t->cfg->id);
+		log_warnx("tunnel %s: a second session is not supported yet", t->label);
 		return -EBUSY;
 	}
 	memset(&c, 0, sizeof(c));
@@ -272,14 +272,14 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 	struct tunnel *t = ctx;
 	struct ctl_event ce = { .tunnel = t->cfg->id, .reason = ev->reason };
 	char peer[64];
-	unsigned id = t->cfg->id;
+	const char *id = t->label;
 
 	peer_str(t, peer, sizeof(peer));
 	ce.peer = t->peer_known ? peer : NULL;
 	switch (ev->kind) {
 	case FSM_EV_TUNNEL_STATE:
 		if (ev->to == FSM_T_ESTABLISHED) {
-			log_notice("tunnel %u: up with %s (host %s): %s", id, peer,
+			log_notice("tunnel %s: up with %s (host %s): %s", id, peer,
 				   ft->peer_host_name[0] ? ft->peer_host_name : "-", ev->reason);
 			t->backoff_ms = 0;
 			t->last_tunnel_up_ms = now_ms();
@@ -287,21 +287,21 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 				char was[64];
 
 				sockaddr_format(&t->last_up_peer, was, sizeof(was));
-				log_notice("tunnel %u: peer address changed from %s to %s", id, was, peer);
-				control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = id,
+				log_notice("tunnel %s: peer address changed from %s to %s", id, was, peer);
+				control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 									 .peer = peer, .reason = was });
 			}
 			t->established_total++;
 			t->last_up_peer = t->peer;
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
-			log_warnx("tunnel %u: down, peer %s: %s", id, peer, ev->reason);
+			log_warnx("tunnel %s: down, peer %s: %s", id, peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY) {
-			log_warnx("tunnel %u: connection to %s failed: %s", id, peer, ev->reason);
+			log_warnx("tunnel %s: connection to %s failed: %s", id, peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE || ev->to == FSM_T_CLOSING) {
-			log_notice("tunnel %u: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
+			log_notice("tunnel %s: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
 				   fsm_tunnel_state_name(ev->to), peer, ev->reason);
 		} else {
-			log_info("tunnel %u: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
+			log_info("tunnel %s: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
 				 fsm_tunnel_state_name(ev->to), peer, ev->reason);
 		}
 		ce.event = tunnel_event_name(ev);
@@ -321,12 +321,12 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		if (ev->to == FSM_S_ESTABLISHED)
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		if (ev->to == FSM_S_ESTABLISHED)
-			log_notice("tunnel %u: session %u/%u up, peer %s", id, s->local_sid, s->remote_sid, peer);
+			log_notice("tunnel %s: session %u/%u up, peer %s", id, s->local_sid, s->remote_sid, peer);
 		else if (ev->to == FSM_S_IDLE && ev->from == FSM_S_ESTABLISHED)
-			log_warnx("tunnel %u: session %u/%u down, peer %s: %s", id, s->local_sid, s->remote_sid, peer,
+			log_warnx("tunnel %s: session %u/%u down, peer %s: %s", id, s->local_sid, s->remote_sid, peer,
 				  ev->reason);
 		else
-			log_info("tunnel %u: session %u %s -> %s, peer %s: %s", id, s->local_sid,
+			log_info("tunnel %s: session %u %s -> %s, peer %s: %s", id, s->local_sid,
 				 fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), peer, ev->reason);
 		ce.event = session_event_name(ev);
 		ce.from = fsm_session_state_name(ev->from);
@@ -336,38 +336,38 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_MISMATCH:
-		log_notice("tunnel %u: settings differ from the peer's: %s, peer %s", id, ev->reason, peer);
+		log_notice("tunnel %s: settings differ from the peer's: %s, peer %s", id, ev->reason, peer);
 		break;
 	case FSM_EV_AUTH_FAILED:
 		if (ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
-		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		log_warnx("tunnel %s: %s, peer %s", id, ev->reason, peer);
 		ce.event = "auth-failed";
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_SESSION_REFUSED:
 		if (ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
-		log_warnx("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		log_warnx("tunnel %s: %s, peer %s", id, ev->reason, peer);
 		ce.event = "session-refused";
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_KEEPALIVE_SENT:
 		if (t->cfg->keepalive_log)
-			log_info("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
+			log_info("tunnel %s: keepalive: %s, peer %s", id, ev->reason, peer);
 		else
-			log_debug("tunnel %u: keepalive: %s, peer %s", id, ev->reason, peer);
+			log_debug("tunnel %s: keepalive: %s, peer %s", id, ev->reason, peer);
 		break;
 	case FSM_EV_KEEPALIVE_ACKED:
 		if (t->cfg->keepalive_log)
-			log_info("tunnel %u: keepalive: %s after %llu ms, peer %s", id, ev->reason,
+			log_info("tunnel %s: keepalive: %s after %llu ms, peer %s", id, ev->reason,
 				 (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
 		else
-			log_debug("tunnel %u: keepalive: %s after %llu ms, peer %s", id, ev->reason,
+			log_debug("tunnel %s: keepalive: %s after %llu ms, peer %s", id, ev->reason,
 				  (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
 		break;
 	case FSM_EV_PROTOCOL:
-		log_debug("tunnel %u: %s, peer %s", id, ev->reason, peer);
+		log_debug("tunnel %s: %s, peer %s", id, ev->reason, peer);
 		break;
 	}
 }
@@ -384,7 +384,7 @@ static void fsm_trace_cb(void *ctx, struct fsm_tunnel *ft, bool tx, const struct
 		if (!t->cfg->keepalive_log)
 			return;
 	}
-	log_info("tunnel %u: %s %s %s %s (ccid %u, Ns %u, Nr %u)", t->cfg->id, tx ? "sent" : "received",
+	log_info("tunnel %s: %s %s %s %s (ccid %u, Ns %u, Nr %u)", t->label, tx ? "sent" : "received",
 		 l2tp_msg_type_name(m->type), tx ? "to" : "from", peer_str(t, peer, sizeof(peer)), m->ccid, m->ns,
 		 m->nr);
 }
@@ -490,7 +490,7 @@ static void connect_now(struct tunnel *t)
 	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
-	log_info("tunnel %u: connecting to %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
+	log_info("tunnel %s: connecting to %s", t->label, peer_str(t, peer, sizeof(peer)));
 	(void)fsm_tunnel_open(&t->fsm, now_ms());
 	tunnel_arm(t);
 }
@@ -549,7 +549,7 @@ static void schedule_reconnect(struct tunnel *t)
 	jitter %= t->backoff_ms / 4 + 1;
 	tv.tv_sec = (t->backoff_ms + jitter) / 1000;
 	tv.tv_usec = ((t->backoff_ms + jitter) % 1000) * 1000;
-	log_info("tunnel %u: reconnecting in %u ms", t->cfg->id, t->backoff_ms + jitter);
+	log_info("tunnel %s: reconnecting in %u ms", t->label, t->backoff_ms + jitter);
 	evtimer_add(t->reconnect, &tv);
 }
 
@@ -607,6 +607,10 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	t->tap_fd = -1;
 	t->probe_fd = -1;
 	if (index)
+		snprintf(t->label, sizeof(t->label), "%u.%u", ct->id, index);
+	else
+		snprintf(t->label, sizeof(t->label), "%u", ct->id);
+	if (index)
 		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % 1000u);
 	else
 		snprintf(t->ifname, sizeof(t->ifname), "%s", ct->ifname);
@@ -622,7 +626,7 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	r = tap_open(t->ifname, &t->tap_created);
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %u: cannot open TAP port %s", ct->id, t->ifname);
+		log_warn("tunnel %s: cannot open TAP port %s", t->label, t->ifname);
 		goto out_free;
 	}
 	t->tap_fd = r;
@@ -630,14 +634,14 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		r = nl_bridge_add_port(d->nl, ct->bridge, t->ifname);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, t->ifname, ct->bridge);
+			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->ifname, ct->bridge);
 			goto out_free;
 		}
 	}
 	r = nl_link_up(d->nl, t->ifname);
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %u: cannot set %s up", ct->id, t->ifname);
+		log_warn("tunnel %s: cannot set %s up", t->label, t->ifname);
 		goto out_free;
 	}
 	*ret = t;
@@ -696,7 +700,7 @@ static void static_stop(struct tunnel *t)
 	dp_session_del(t->d->dp, t->dps);
 	t->dps = NULL;
 	t->static_up_ms = 0;
-	log_info("tunnel %u: static session %u/%u removed", t->cfg->id, t->cfg->static_local_sid,
+	log_info("tunnel %s: static session %u/%u removed", t->label, t->cfg->static_local_sid,
 		 t->cfg->static_remote_sid);
 	control_event(t->d, &(struct ctl_event){ .event = "session-down", .tunnel = t->cfg->id,
 						 .local_sid = t->cfg->static_local_sid,
@@ -727,8 +731,7 @@ static void static_start(struct tunnel *t)
 	if (tunnel_dp_add(t, &c, "static session") < 0)
 		return;
 	t->static_up_ms = now_ms();
-	log_info("tunnel %u: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection",
-		 ct->id, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
+	log_info("tunnel %s: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection", t->label, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
 		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none",
 		 ct->dp.data_seq ? ", sequenced" : "");
 	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
@@ -749,7 +752,7 @@ void tunnel_start(struct tunnel *t)
 		connect_now(t);
 		return;
 	}
-	log_info("tunnel %u: waiting for a peer to call (responder)", t->cfg->id);
+	log_info("tunnel %s: waiting for a peer to call (responder)", t->label);
 }
 
 bool tunnel_is_idle(const struct tunnel *t)
@@ -778,7 +781,7 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 
 			peer_str(t, from, sizeof(from));
 			sockaddr_format(peer, to, sizeof(to));
-			log_notice("tunnel %u: peer address changed from %s to %s (SCCRP)", t->cfg->id, from, to);
+			log_notice("tunnel %s: peer address changed from %s to %s (SCCRP)", t->label, from, to);
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 								 .peer = to, .reason = from });
 		}
@@ -821,7 +824,7 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 		return false;
 	}
 	sockaddr_format(peer, to, sizeof(to));
-	log_notice("tunnel %u: peer address changed from %s to %s (roaming)", t->cfg->id, from, to);
+	log_notice("tunnel %s: peer address changed from %s to %s (roaming)", t->label, from, to);
 	control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id, .peer = to,
 						 .reason = from });
 	t->peer = *peer;
@@ -831,7 +834,7 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 		r = dp_session_set_peer(t->d->dp, t->dps, &t->peer, &t->local);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %u: cannot move the data path to %s", t->cfg->id, to);
+			log_warn("tunnel %s: cannot move the data path to %s", t->label, to);
 		}
 	}
 	tunnel_arm(t);
@@ -880,7 +883,7 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 		char old[64];
 
 		peer_str(t, old, sizeof(old));
-		log_notice("tunnel %u: new SCCRQ from %s replaces the connection with %s (%s)", t->cfg->id,
+		log_notice("tunnel %s: new SCCRQ from %s replaces the connection with %s (%s)", t->label,
 			   (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
 		if (t->peer_known && !sockaddr_equal(&t->peer, peer))
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
@@ -891,7 +894,7 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 	t->local = *local;
 	t->peer_known = true;
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
-	log_info("tunnel %u: SCCRQ from %s (host %s) accepted", t->cfg->id, peer_str(t, p, sizeof(p)),
+	log_info("tunnel %s: SCCRQ from %s (host %s) accepted", t->label, peer_str(t, p, sizeof(p)),
 		 m->host_name);
 	(void)fsm_tunnel_accept(&t->fsm, m, raw, len, now_ms());
 	tunnel_arm(t);
@@ -911,7 +914,7 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 		r = nl_bridge_add_port(t->d->nl, ct->bridge, t->ifname);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %u: cannot add %s to bridge %s", ct->id, t->ifname, ct->bridge);
+			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->ifname, ct->bridge);
 		}
 	}
 	evtimer_del(t->reconnect);
@@ -961,7 +964,7 @@ void tunnel_admin_down(struct tunnel *t)
 	t->admin_down = true;
 	t->restart_pending = false;
 	evtimer_del(t->reconnect);
-	log_notice("tunnel %u: administratively down, peer %s", t->cfg->id, peer_str(t, peer, sizeof(peer)));
+	log_notice("tunnel %s: administratively down, peer %s", t->label, peer_str(t, peer, sizeof(peer)));
 	control_event(t->d, &(struct ctl_event){ .event = "admin-down", .tunnel = t->cfg->id,
 						 .peer = t->peer_known ? peer : NULL });
 	if (t->cfg->is_static)
@@ -981,7 +984,7 @@ void tunnel_admin_up(struct tunnel *t)
 		return;
 	t->admin_down = false;
 	t->backoff_ms = 0;
-	log_notice("tunnel %u: administratively up", t->cfg->id);
+	log_notice("tunnel %s: administratively up", t->label);
 	control_event(t->d, &(struct ctl_event){ .event = "admin-up", .tunnel = t->cfg->id });
 	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
 		if (t->d->tunnels[i]->hub == t)
