@@ -1054,8 +1054,23 @@ static void handle_sli(struct fsm_tunnel *t, const struct l2tp_msg *m)
 /* ---------------------------------------------------------------------- */
 /* control connection */
 
+/*
+ * With keepalive on, a live peer answers something every interval (at
+ * least the ACK of our HELLO).  A HELLO waits behind an unacknowledged
+ * message when the window is full, so the HELLO count alone could take a
+ * whole retransmission cycle (about a minute) to notice a dead peer:
+ * nothing at all received for count + 1 intervals ends the connection too.
+ */
+static uint64_t silence_limit(const struct fsm_tunnel *t)
+{
+	if (t->state != FSM_T_ESTABLISHED || !t->conf.hello_interval)
+		return FSM_NO_DEADLINE;
+	return t->last_rx_ms + (uint64_t)t->conf.hello_interval * 1000ull * (t->conf.hello_count + 1u);
+}
+
 static void start_keepalive(struct fsm_tunnel *t, uint64_t now)
 {
+	t->last_rx_ms = now;
 	t->hello_at = t->conf.hello_interval ? now + t->conf.hello_interval * 1000ull : FSM_NO_DEADLINE;
 }
 
@@ -1374,6 +1389,7 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 		return;
 	}
 	take_nr(t, m->nr, now);
+	t->last_rx_ms = now;
 	if (t->state == FSM_T_IDLE)
 		return; /* our StopCCN was acknowledged */
 	if (m->type == L2TP_MSG_ZLB || m->type == L2TP_MSG_ACK) {
@@ -1467,6 +1483,12 @@ void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)
 		teardown(t, why);
 		return;
 	}
+	if (now >= silence_limit(t)) {
+		snprintf(why, sizeof(why), "peer not responding: nothing received for %llu s",
+			 (unsigned long long)((now - t->last_rx_ms) / 1000));
+		teardown(t, why);
+		return;
+	}
 	if (t->ack_pending && now >= t->ack_at)
 		send_ack(t);
 	if (t->state == FSM_T_ESTABLISHED && t->hello_at <= now) {
@@ -1492,6 +1514,8 @@ uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t)
 		d = t->ack_at;
 	if (t->state == FSM_T_ESTABLISHED && t->hello_at < d)
 		d = t->hello_at;
+	if (silence_limit(t) < d)
+		d = silence_limit(t);
 	if ((t->state == FSM_T_CLOSING || t->state == FSM_T_WAIT_CTL_REPLY || t->state == FSM_T_WAIT_CTL_CONN) &&
 	    t->close_until < d)
 		d = t->close_until;

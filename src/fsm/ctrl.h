@@ -220,6 +220,7 @@ struct fsm_tunnel {
 	uint64_t ack_at;
 	uint64_t hello_at; /* next HELLO, FSM_NO_DEADLINE if none */
 	uint64_t hello_sent_ms;
+	uint64_t last_rx_ms; /* last authentic message from the peer (ESTABLISHED: liveness) */
 	uint64_t close_until; /* CLOSING: give up waiting for the StopCCN ACK; WAIT_CTL_*: for the peer to go on */
 	uint64_t established_ms;
 

@@ -1403,6 +1403,48 @@ static void test_keepalive_and_dead_peer(void **state)
 	world_free(w);
 }
 
+
+/*
+ * A dead peer while one of our messages waits for its ACK: the message is
+ * retransmitted (the window shrinks to 1), so the HELLO queued behind it
+ * is never sent and the HELLO count cannot expire; the retransmission
+ * cycle alone would take about a minute.  Nothing received for
+ * hello_count + 1 intervals ends the connection (found by t_isolation: an
+ * ICCN's ACK lost as the peer vanished).
+ */
+static void test_dead_peer_behind_unacked_message(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint64_t t0;
+
+	(void)state;
+	w->b.conf.hello_interval = 1;
+	w->b.conf.hello_count = 3;
+	start(w);
+	fake_establish_b(w, 0);
+	mk_icrq(&m, 2, 1, 0x5001);
+	inject(w, &w->b, &m);
+	t0 = w->now; /* the peer's last message */
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	/* from now on the peer answers nothing */
+	for (uint64_t at = t0 + 100; at < t0 + 4000; at += 100) {
+		w->now = at;
+		fsm_tunnel_tick(&w->b.t, w->now);
+		while (w->b.nout)
+			drop(&w->b, &m);
+		assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	}
+	assert_true(w->b.t.stats.retransmissions >= 1);
+	assert_true(fsm_tunnel_deadline(&w->b.t) <= t0 + 4000);
+	w->now = t0 + 4000;
+	fsm_tunnel_tick(&w->b.t, w->now);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->b.t.reason, "peer not responding: nothing received for 4 s"));
+	world_free(w);
+}
+
 /* ---------------------------------------------------------------------- */
 /* tear-down */
 
@@ -1666,6 +1708,7 @@ static void test_wrap_reorder_duplicate(void **state)
 	/* B's messages across its wrap: a HELLO at Ns 65535, then one at 0 */
 	w->b.t.conf.hello_interval = 1;
 	w->b.t.hello_at = w->now;
+	w->b.t.conf.hello_count = 3;
 	fsm_tunnel_tick(&w->b.t, w->now);
 	drop(&w->b, &m);
 	expect_hdr(&m, L2TP_MSG_HELLO, CCID_A, 65535, 1);
@@ -2969,6 +3012,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_peer_rws_honoured, teardown),
 		cmocka_unit_test_teardown(test_slow_start, teardown),
 		cmocka_unit_test_teardown(test_keepalive_and_dead_peer, teardown),
+		cmocka_unit_test_teardown(test_dead_peer_behind_unacked_message, teardown),
 		cmocka_unit_test_teardown(test_peer_stopccn, teardown),
 		cmocka_unit_test_teardown(test_close_unacked_gives_up, teardown),
 		cmocka_unit_test_teardown(test_peer_cdn, teardown),
