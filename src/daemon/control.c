@@ -55,15 +55,6 @@ static json_t *addr_json(const struct sockaddr_storage *ss, bool known)
 	return json_string(a);
 }
 
-static unsigned addr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
 static const char *auth_name(enum fsm_auth a)
 {
 	switch (a) {
@@ -219,7 +210,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "remote_address", addr_json(&t->peer, t->peer_known),
 		      "encapsulation", t->cfg->encap == CFG_ENCAP_IP ? "ip" : "udp",
 		      "local_port", (json_int_t)(t->cfg->encap == CFG_ENCAP_IP ? 0 : t->cfg->dp.local_port),
-		      "remote_port", (json_int_t)(t->peer_known ? addr_port(&t->peer) : 0),
+		      "remote_port", (json_int_t)(t->peer_known ? sockaddr_port(&t->peer) : 0),
 		      "peer_vendor_name", f->peer_vendor_name,
 		      "peer_host_name", f->peer_host_name,
 		      "peer_router_id", rid,

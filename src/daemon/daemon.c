@@ -599,11 +599,11 @@ static int open_udp_ports(struct daemon *d, const struct cfg *c)
 
 		if (!t->enabled || t->encap != CFG_ENCAP_UDP || port == L2TP_UDP_PORT)
 			continue;
-		for (k = 0; k < 8 && d->udp_extra[k] >= 0 && d->udp_extra_port[k] != port; k++)
+		for (k = 0; k < DAEMON_UDP_EXTRA && d->udp_extra[k] >= 0 && d->udp_extra_port[k] != port; k++)
 			;
-		if (k < 8 && d->udp_extra[k] >= 0)
+		if (k < DAEMON_UDP_EXTRA && d->udp_extra[k] >= 0)
 			continue; /* open already */
-		r = k == 8 ? -ENOSPC : 0;
+		r = k == DAEMON_UDP_EXTRA ? -ENOSPC : 0;
 		fd = r ? -1 : open_udp_family(ss.ss_family, port);
 		if (!r)
 			r = fd < 0 ? fd : dp_add_udp_socket(d->dp, fd);
@@ -944,7 +944,7 @@ int daemon_setup(struct daemon *d)
 
 	d->udp_fd = d->listen_fd = -1;
 	d->ip_fd[0] = d->ip_fd[1] = -1;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < DAEMON_UDP_EXTRA; i++)
 		d->udp_extra[i] = -1;
 	guard_init(&d->guard, now_ms());
 	d->ctrl_pair[0] = d->ctrl_pair[1] = -1;
@@ -1086,7 +1086,7 @@ void daemon_teardown(struct daemon *d)
 	for (int i = 0; i < 2; i++)
 		if (d->ip_fd[i] >= 0)
 			close(d->ip_fd[i]);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < DAEMON_UDP_EXTRA; i++)
 		if (d->udp_extra[i] >= 0)
 			close(d->udp_extra[i]);
 	for (int i = 0; i < 2; i++)

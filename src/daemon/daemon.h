@@ -43,6 +43,8 @@ struct reload_report {
 	int err; /* 0 or negative errno */
 };
 
+#define DAEMON_UDP_EXTRA 8 /* local ports besides 1701 (the data path serves as many) */
+
 struct daemon {
 	struct event_base *base;
 	struct cfg *cfg;
@@ -54,8 +56,8 @@ struct daemon {
 	int udp_fd;
 	int dp_realtime; /* the data thread's SCHED_FIFO priority now, 0 = normal */
 	int ip_fd[2]; /* raw IP/115 sockets, IPv4 and IPv6; -1 until a tunnel needs them */
-	int udp_extra[8]; /* UDP sockets of other local ports (`l2tp local port`), -1 = none */
-	uint16_t udp_extra_port[8];
+	int udp_extra[DAEMON_UDP_EXTRA]; /* UDP sockets of other local ports (`l2tp local port`), -1 = none */
+	uint16_t udp_extra_port[DAEMON_UDP_EXTRA];
 	int ctrl_pair[2]; /* [0] control thread end, [1] data thread end */
 	struct dp *dp;
 	struct nl_ctx *nl;

@@ -68,11 +68,9 @@ unsigned sockaddr_port(const struct sockaddr_storage *ss)
 
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
 {
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_port ? DP_ENCAP_UDP : DP_ENCAP_IP;
-	if (ss->ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)ss)->sin6_port ? DP_ENCAP_UDP : DP_ENCAP_IP;
-	return DP_ENCAP_UDP;
+	bool inet = ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
+
+	return inet && sockaddr_port(ss) == 0 ? DP_ENCAP_IP : DP_ENCAP_UDP;
 }
 
 bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)

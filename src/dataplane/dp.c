@@ -425,6 +425,19 @@ static int dp_dest_prepare(const struct dp *dp, enum dp_encap encap, const struc
 	return 0;
 }
 
+/* A msghdr sending iov[0..iovlen) to d's peer from d's source. */
+static struct msghdr dp_dest_msg(const struct dp_dest *d, struct iovec *iov, size_t iovlen)
+{
+	return (struct msghdr){
+		.msg_name = (void *)&d->name,
+		.msg_namelen = d->namelen,
+		.msg_iov = iov,
+		.msg_iovlen = iovlen,
+		.msg_control = d->cmsg_len ? (void *)d->cmsg.buf : NULL,
+		.msg_controllen = d->cmsg_len,
+	};
+}
+
 /* ---------------------------------------------------------------------- */
 /* session table (data thread, or caller before dp_start) */
 
@@ -1053,14 +1066,7 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 				    dp_tx_seq_next(s));
 		b->iov[k].iov_base = p + s->dest.skip;
 		b->iov[k].iov_len = hlen - s->dest.skip + b->lens[k];
-		b->msgs[k].msg_hdr = (struct msghdr){
-			.msg_name = &s->dest.name,
-			.msg_namelen = s->dest.namelen,
-			.msg_iov = &b->iov[k],
-			.msg_iovlen = 1,
-			.msg_control = s->dest.cmsg_len ? s->dest.cmsg.buf : NULL,
-			.msg_controllen = s->dest.cmsg_len,
-		};
+		b->msgs[k].msg_hdr = dp_dest_msg(&s->dest, &b->iov[k], 1);
 		b->msgs[k].msg_len = 0;
 	}
 	(void)dp_sendmmsg(dp, s, b->msgs, n, b->lens, 0);
@@ -1075,12 +1081,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 	size_t total = (size_t)(cnt - 1) * stride + last;
 	union dp_cmsg cm;
 	struct iovec iov = { .iov_base = dp->gsobuf, .iov_len = total };
-	struct msghdr mh = {
-		.msg_name = &s->dest.name,
-		.msg_namelen = s->dest.namelen,
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-	};
+	struct msghdr mh = dp_dest_msg(&s->dest, &iov, 1); /* its control is replaced below */
 
 	if (cnt > 1 && s->dest.skip == 0) {
 		struct cmsghdr *c;
@@ -1112,14 +1113,7 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 	for (unsigned k = 0; k < cnt; k++) {
 		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride + s->dest.skip;
 		dp->gso_iov[k].iov_len = (k + 1 < cnt ? stride : last) - s->dest.skip;
-		dp->gso_msgs[k].msg_hdr = (struct msghdr){
-			.msg_name = &s->dest.name,
-			.msg_namelen = s->dest.namelen,
-			.msg_iov = &dp->gso_iov[k],
-			.msg_iovlen = 1,
-			.msg_control = s->dest.cmsg_len ? s->dest.cmsg.buf : NULL,
-			.msg_controllen = s->dest.cmsg_len,
-		};
+		dp->gso_msgs[k].msg_hdr = dp_dest_msg(&s->dest, &dp->gso_iov[k], 1);
 		dp->gso_msgs[k].msg_len = 0;
 	}
 	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen - s->dest.skip);
@@ -1287,6 +1281,39 @@ static void dp_grow_sndbuf(int fd)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
+/*
+ * What every socket of the data path needs, by family: the destination
+ * address of each datagram (IP_PKTINFO / IPV6_RECVPKTINFO), and outer
+ * fragmentation with DF off.  A full 1500-byte Ethernet frame becomes a
+ * 1550-byte UDP/IPv4 packet; with DF clear the kernel (and any router on
+ * the path) fragments it instead of dropping it, as Yamaha and Cisco do by
+ * default (RFC 4623 §4 leaves this to the implementation); inner MTU/MSS
+ * tuning is the operator's job.  IPv6 routers never fragment:
+ * IPV6_PMTUDISC_DONT makes the kernel fragment locally rather than fail
+ * with EMSGSIZE, and IPv4-mapped peers of a dual-stack socket get the IPv4
+ * setting (a socket that refuses it has none: harmless).  Then the larger
+ * send buffer.  Returns 0 or negative errno.
+ */
+static int dp_sock_setup(int fd, int family)
+{
+	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+
+	if (family == AF_INET) {
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+			return -errno;
+	} else if (family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+			return -errno;
+		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	dp_grow_sndbuf(fd);
+	return 0;
+}
+
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 {
 	struct sockaddr_storage bound;
@@ -1298,38 +1325,9 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 	memset(&bound, 0, sizeof(bound));
 	if (getsockname(udp_fd, (struct sockaddr *)&bound, &blen) < 0)
 		return -errno;
-	if (bound.ss_family == AF_INET) {
-		/* learn the address each datagram was sent to */
-		if (setsockopt(udp_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
-			return -errno;
-		/*
-		 * Outer fragmentation: DF off.  A full 1500-byte Ethernet
-		 * frame becomes a 1550-byte UDP/IPv4 packet; with DF clear
-		 * the kernel (and any router on the path) fragments it
-		 * instead of dropping it, as Yamaha and Cisco do by default
-		 * (RFC 4623 §4 leaves this to the implementation).  Inner
-		 * MTU/MSS tuning is the operator's job.
-		 */
-		int pmtu = IP_PMTUDISC_DONT;
-
-		if (setsockopt(udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
-			return -errno;
-	} else if (bound.ss_family == AF_INET6) {
-		if (setsockopt(udp_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
-			return -errno;
-		/* IPv6 routers never fragment; DONT makes the kernel fragment
-		 * locally rather than fail with EMSGSIZE */
-		int pmtu6 = IPV6_PMTUDISC_DONT, pmtu = IP_PMTUDISC_DONT;
-
-		if (setsockopt(udp_fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
-			return -errno;
-		/* same as AF_INET for IPv4-mapped peers of a dual-stack
-		 * socket; a v6-only socket may refuse, which is harmless */
-		(void)setsockopt(udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	dp_grow_sndbuf(udp_fd);
+	r = dp_sock_setup(udp_fd, bound.ss_family);
+	if (r < 0)
+		return r;
 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -1610,15 +1608,8 @@ int dp_send_ctrl(struct dp *dp, enum dp_encap encap, const struct sockaddr_stora
 	r = dp_dest_prepare(dp, encap, peer, local, &dest);
 	if (r < 0)
 		return r;
-	mh = (struct msghdr){
-		.msg_name = &dest.name,
-		.msg_namelen = dest.namelen,
-		/* over IP, the control message follows a zero Session ID */
-		.msg_iov = encap == DP_ENCAP_IP ? iov : iov + 1,
-		.msg_iovlen = encap == DP_ENCAP_IP ? 2 : 1,
-		.msg_control = dest.cmsg_len ? dest.cmsg.buf : NULL,
-		.msg_controllen = dest.cmsg_len,
-	};
+	/* over IP, the control message follows a zero Session ID */
+	mh = encap == DP_ENCAP_IP ? dp_dest_msg(&dest, iov, 2) : dp_dest_msg(&dest, iov + 1, 1);
 	/* the socket is shared with the data thread; sendmsg is atomic */
 	if (sendmsg(dest.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
@@ -1630,46 +1621,30 @@ int dp_add_udp_socket(struct dp *dp, int fd)
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 	struct dp_cmd cmd = { .type = DP_CMD_ADD_UDP, .fd = fd };
-	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+	int one = 1, r;
 
 	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
 		return -errno;
 	if (bound.ss_family != dp->family)
 		return -EAFNOSUPPORT;
-	if (bound.ss_family == AF_INET) {
-		cmd.port = ((struct sockaddr_in *)&bound)->sin_port;
-		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
-			return -errno;
-	} else {
-		cmd.port = ((struct sockaddr_in6 *)&bound)->sin6_port;
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
-			return -errno;
-		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
-	}
+	cmd.port = bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+					      : ((struct sockaddr_in6 *)&bound)->sin6_port;
+	r = dp_sock_setup(fd, bound.ss_family);
+	if (r < 0)
+		return r;
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
-	dp_grow_sndbuf(fd);
 	return dp_cmd_run(dp, &cmd);
 }
 
 int dp_set_ip_socket(struct dp *dp, int family, int fd)
 {
 	struct dp_cmd cmd = { .type = DP_CMD_SET_IP, .family = family, .fd = fd };
-	int one = 1, pmtu = IP_PMTUDISC_DONT, pmtu6 = IPV6_PMTUDISC_DONT;
+	int r;
 
 	if ((family != AF_INET && family != AF_INET6) || fd < 0)
 		return -EINVAL;
-	if (family == AF_INET) {
-		/* the destination address of each packet, and DF off as on UDP */
-		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
-			return -errno;
-	} else {
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
-			return -errno;
-	}
-	dp_grow_sndbuf(fd);
+	r = dp_sock_setup(fd, family);
+	if (r < 0)
+		return r;
 	return dp_cmd_run(dp, &cmd);
 }
