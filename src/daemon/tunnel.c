@@ -580,6 +580,7 @@ static void fill_fsm_conf(struct tunnel *t)
 	if (c->keepalive) {
 		f->hello_interval = c->keepalive_interval;
 		f->hello_count = c->keepalive_count;
+		f->hello_spread = true; /* tunnels set up together keep their HELLOs apart */
 	}
 	f->idle_timeout = c->disconnect_time;
 	f->pw_type = c->dp.pw_type == CFG_PW_ETHERNET_VLAN ? L2TP_PW_TYPE_ETH_VLAN : L2TP_PW_TYPE_ETH;
