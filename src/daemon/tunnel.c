@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -609,8 +610,10 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		snprintf(t->label, sizeof(t->label), "%u.%u", ct->id, index);
 	else
 		snprintf(t->label, sizeof(t->label), "%u", ct->id);
+	/* "tunnel4096.9999": 10 + 1 + 4 characters and the NUL (index <= CFG_HUB_MAX) */
+	_Static_assert(CFG_HUB_MAX <= 9999 && 10 + 1 + 4 < IFNAMSIZ, "a hub's TAP name must fit IFNAMSIZ");
 	if (index)
-		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % 1000u);
+		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % (CFG_HUB_MAX + 1u));
 	else
 		snprintf(t->ifname, sizeof(t->ifname), "%s", ct->ifname);
 	fill_fsm_conf(t);
@@ -624,8 +627,15 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	}
 	r = tap_open(t->ifname, &t->tap_created);
 	if (r < 0) {
+		struct rlimit rl;
+
 		errno = -r;
-		log_warn("tunnel %s: cannot open TAP port %s", t->label, t->ifname);
+		if ((r == -EMFILE || r == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_warnx("tunnel %s: cannot open TAP port %s: out of file descriptors (open files limit "
+				  "%llu, one per TAP port: raise it, e.g. LimitNOFILE= under systemd)",
+				  t->label, t->ifname, (unsigned long long)rl.rlim_cur);
+		else
+			log_warn("tunnel %s: cannot open TAP port %s", t->label, t->ifname);
 		goto out_free;
 	}
 	t->tap_fd = r;

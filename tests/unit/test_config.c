@@ -676,8 +676,14 @@ static void test_hub(void **state)
 	assert_round_trip(r.c, false);
 	run_free(&r);
 
-	parse_only(&r, "tunnel select 1\n l2tp hub on 1000\n");
-	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp hub on 1000': expected on [MAX-PEERS 1..999] or off");
+	parse_only(&r, "tunnel select 1\n l2tp hub on 1000\ntunnel select 4096\n l2tp hub on 9999\n");
+	assert_int_equal(r.parse_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->hub_max, 1000);
+	assert_int_equal(cfg_tunnel_find(r.c, 4096)->hub_max, 9999);
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp hub on 10000\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp hub on 10000': expected on [MAX-PEERS 1..9999] or off");
 	run_free(&r);
 
 	/* a hub is a responder that takes any Router ID */
