@@ -59,13 +59,29 @@ static bool refuse_log_ok(struct daemon *d)
 	return ++d->refuse_log_count <= 10;
 }
 
+/*
+ * The tunnel whose connection has local CCID ccid.  Every control message
+ * looks one up: a hint per hash slot (index + 1 into d->tunnels, checked
+ * before use, so a stale one costs only the scan it would have saved)
+ * spares a hub of 1,000 peers a scan of them all per message.
+ */
 static struct tunnel *find_by_ccid(struct daemon *d, uint32_t ccid)
 {
-	for (size_t i = 0; i < d->n_tunnels; i++) {
+	size_t h = (ccid * 2654435761u) >> (32 - DAEMON_CCID_HINT_BITS), i = d->ccid_hint[h];
+
+	if (i && i <= d->n_tunnels) {
+		struct tunnel *t = d->tunnels[i - 1];
+
+		if (t->fsm.local_ccid == ccid && !tunnel_is_idle(t))
+			return t;
+	}
+	for (i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];
 
-		if (!tunnel_is_idle(t) && t->fsm.local_ccid == ccid)
+		if (!tunnel_is_idle(t) && t->fsm.local_ccid == ccid) {
+			d->ccid_hint[h] = (uint32_t)(i + 1);
 			return t;
+		}
 	}
 	return NULL;
 }
@@ -1026,10 +1042,15 @@ int daemon_setup(struct daemon *d)
 		return r;
 	}
 	{
-		int sz = 1 << 20;
+		/* room for a hub's burst (1,000 peers calling at once) while the
+		 * control thread creates TAP ports: the data thread drops what
+		 * does not fit.  Beyond net.core.wmem_max with CAP_NET_ADMIN. */
+		int sz = 8 << 20;
 
-		(void)setsockopt(d->ctrl_pair[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-		(void)setsockopt(d->ctrl_pair[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		if (setsockopt(d->ctrl_pair[1], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+			(void)setsockopt(d->ctrl_pair[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		if (setsockopt(d->ctrl_pair[0], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			(void)setsockopt(d->ctrl_pair[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
 	r = dp_create(d->udp_fd, d->ctrl_pair[1], &d->dp);
 	if (r < 0) {
