@@ -641,6 +641,12 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	t->tap_fd = r;
 	if (ct->bridge[0]) {
 		r = nl_bridge_add_port(d->nl, ct->bridge, t->ifname);
+		if (r == -EXFULL) {
+			log_warnx("tunnel %s: cannot add %s to bridge %s: the bridge is full (a Linux bridge has "
+				  "at most %d ports: spread the peers over several hub tunnels and bridges)",
+				  t->label, t->ifname, ct->bridge, CFG_BRIDGE_PORTS_MAX);
+			goto out_free;
+		}
 		if (r < 0) {
 			errno = -r;
 			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->ifname, ct->bridge);
