@@ -186,7 +186,6 @@ static void txq_truncate(struct fsm_tunnel *t, size_t n)
 static int enqueue(struct fsm_tunnel *t, const struct l2tp_msg *m, bool is_hello, uint64_t now)
 {
 	struct fsm_txmsg *q;
-
 	struct l2tp_msg *copy;
 
 	if (t->txq_len == FSM_TXQ_LEN) {
