@@ -24,7 +24,10 @@
 #  - a third pseudowire that r2 does not have (r1 asks for "printers"):
 #    r2 refuses it with a CDN and a log line, the other two stay up;
 #  - r2 stops (StopCCN): r1's two sessions go down together; r2 back: both
-#    come back over one new connection.
+#    come back over one new connection;
+#  - r2 as a hub (`l2tp hub on`): r1 gets the ports tunnel1.1 and
+#    tunnel1.1-2 in the two bridges, frames still stay apart, and the
+#    metrics list both sessions with their pseudowire and port.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -167,6 +170,28 @@ wait_for "both sessions back" 40 pw_paired
 ping_ok pc1 192.168.10.2 3
 ping_ok pc3 192.168.10.4 3
 
-stop_daemon r1
+# r2 as a hub (`l2tp hub on`): r1 is its peer 1, with ports tunnel1.1 and
+# tunnel1.1-2 in the two bridges; the metrics name both sessions
 stop_daemon r2
+conf r2 "l2tp hub on 4" | grep -v 'l2tp remote router-id' >"$OUT/r2-hub.conf"
+echo "metrics listen 127.0.0.1:9102" >>"$OUT/r2-hub.conf"
+LOGTAG=hub start_daemon r2 "$OUT/r2-hub.conf"
+hub_paired() {
+	[[ $(jqs r2 '[.tunnels[] | select(.peer_index == 1) | .sessions[] | select(.state == "established") |
+		"\(.pseudowire) \(.interface)"] | sort | join(",")') == "1 tunnel1.1,2 tunnel1.1-2" ]] &&
+	[[ $(jqs r1 '[.tunnels[0].sessions[] | select(.state == "established")] | length') == 2 ]]
+}
+wait_for "r1 is the hub's peer 1 with both pseudowires" 40 hub_paired
+[[ $(nq r2 ip -o link show tunnel1.1) == *"master bridge1"* ]]
+[[ $(nq r2 ip -o link show tunnel1.1-2) == *"master bridge2"* ]]
+ping_ok pc1 192.168.10.2 3
+ping_ok pc3 192.168.10.4 3
+fails nq pc3 ping -n -c 2 -i 0.2 -W 1 192.168.10.2
+n r2 curl -sSf http://127.0.0.1:9102/metrics >"$OUT/metrics.txt"
+grep -E '^l2tpv3d_session_info\{tunnel="1.1",session="[0-9]+",pseudowire="1",interface="tunnel1.1"\} 1$' "$OUT/metrics.txt"
+grep -E '^l2tpv3d_session_info\{tunnel="1.1",session="[0-9]+",pseudowire="2",interface="tunnel1.1-2"\} 1$' "$OUT/metrics.txt"
+(( $(grep -c '^l2tpv3d_session_up{tunnel="1.1",.*} 1$' "$OUT/metrics.txt") == 2 ))
+
+stop_daemon r1
+LOGTAG=hub stop_daemon r2
 log "PASS"
