@@ -1945,6 +1945,44 @@ static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *
 	return 0;
 }
 
+static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* Initiators calling one peer make one control connection each: say that
+ * pseudowires share one (some peers, SEIL, accept one per address pair). */
+static int verify_shared_endpoints(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i], *first = NULL;
+		size_t more = 0;
+		bool seen = false;
+
+		if (!t->line || !t->enabled || !t->has_endpoint || t->is_static)
+			continue;
+		for (size_t j = 0; j < c->n_tunnels && !seen; j++) {
+			const struct cfg_tunnel *o = &c->tunnels[j];
+
+			if (j == i || !o->line || !o->enabled || !o->has_endpoint || o->is_static ||
+			    o->encap != t->encap || !sockaddr_same(&o->remote, &t->remote))
+				continue;
+			if (j < i)
+				seen = true; /* told at the first tunnel with this peer */
+			else if (!first)
+				first = o;
+			else
+				more++;
+		}
+		if (seen || !first)
+			continue;
+		if (diag_add(d, name, first->line, CFG_DIAG_NOTICE,
+			     "tunnel %u%s call%s the peer of tunnel %u: one control connection each; "
+			     "'l2tp pseudowire' lines in one tunnel share one (some peers, SEIL among them, "
+			     "accept only one per address pair)", first->id, more ? " and others" : "",
+			     more ? "" : "s", t->id) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Order diagnostics [from, n) by line, stably; file-wide ones (line 0) last. */
 static void diags_sort_by_line(struct cfg_diags *d, size_t from)
 {
@@ -2024,6 +2062,8 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 	if ((r = verify_responders(c, name, d)) < 0)
 		return r;
 	if ((r = verify_static_sids(c, name, d)) < 0)
+		return r;
+	if ((r = verify_shared_endpoints(c, name, d)) < 0)
 		return r;
 	if (any_enabled && !c->service_on &&
 	    (r = diag_add(d, name, 0, CFG_DIAG_WARNING,

@@ -745,6 +745,21 @@ static void test_pseudowires(void **state)
 	run_free(&r);
 	cfg_free(c2);
 
+	/* two tunnels calling one peer: one notice, at the second */
+	parse_verify(&r, PW_BASE " tunnel enable 1\ntunnel select 2\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 192.0.2.2\n tunnel enable 2\n"
+			 "tunnel select 3\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 192.0.2.2\n"
+			 " tunnel enable 3\nbridge member bridge3 tunnel2 tunnel3\n");
+	{
+		char *x = diags_text(&r.d);
+
+		assert_non_null(strstr(x, "t.conf:10: notice: tunnel 2 and others call the peer of tunnel 1: one "
+					  "control connection each; 'l2tp pseudowire' lines in one tunnel share one"));
+		assert_null(strstr(x, "tunnel 3 call"));
+		free(x);
+	}
+	run_free(&r);
+
 	/* end-ids tell the sessions apart */
 	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 3 remote end-id lan\n"
 			 " tunnel enable 1\n");
