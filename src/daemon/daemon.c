@@ -627,7 +627,7 @@ static int open_udp_ports(struct daemon *d, const struct cfg *c)
  * `dataplane realtime`: the data thread under SCHED_FIFO, so that it runs
  * as soon as a packet wakes it instead of waiting for a CPU behind the
  * applications it carries traffic for (on 2 cores that wait was most of
- * the latency under load: README, Performance).  Refused without
+ * the latency under load: doc/performance.md).  Refused without
  * CAP_SYS_NICE or RLIMIT_RTPRIO (systemd's LimitRTPRIO=): logged, and the
  * thread keeps normal scheduling.
  */
