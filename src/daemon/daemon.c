@@ -1058,9 +1058,14 @@ void daemon_teardown(struct daemon *d)
 		if (t->dps) {
 			dp_session_del(d->dp, t->dps);
 			t->dps = NULL;
-			for (size_t j = 0; j < t->fsm.n_sessions; j++)
-				t->fsm.sessions[j].user = NULL;
 		}
+		for (size_t j = 0; j < t->n_pws; j++) {
+			if (t->pws[j].dps)
+				dp_session_del(d->dp, t->pws[j].dps);
+			t->pws[j].dps = NULL;
+		}
+		for (size_t j = 0; j < t->fsm.n_sessions; j++)
+			t->fsm.sessions[j].user = NULL;
 	}
 	dp_destroy(d->dp);
 	d->dp = NULL;
