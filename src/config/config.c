@@ -1194,22 +1194,31 @@ static int h_pw_type(struct parser *p)
 	return 0;
 }
 
-/* `l2tp pseudowire Q remote end-id NAME`: a further session of the tunnel */
+/* `l2tp pseudowire Q remote end-id NAME` (Q 2..): a further session of the
+ * tunnel; `l2tp pseudowire Q vlan VID|none` (Q 1..): its VLAN */
 static int h_pseudowire(struct parser *p)
 {
 	struct cfg_tunnel *t = p->t;
 	struct cfg_pw *pw = NULL;
-	unsigned q;
+	bool vlan = p->n == 3 && !strcasecmp(p->a[1], "vlan");
+	unsigned q, vid = 0;
 
-	if (p->n != 4 || strcasecmp(p->a[1], "remote") || strcasecmp(p->a[2], "end-id"))
-		return perr(p, "expected 'l2tp pseudowire 2..%d remote end-id NAME'", CFG_MAX_PW);
+	if (!vlan && (p->n != 4 || strcasecmp(p->a[1], "remote") || strcasecmp(p->a[2], "end-id")))
+		return perr(p, "expected 'l2tp pseudowire 2..%d remote end-id NAME' or 'l2tp pseudowire 1..%d "
+			    "vlan VID|none'", CFG_MAX_PW, CFG_MAX_PW);
 	if (!parse_uint(p->a[0], 1, CFG_MAX_PW, &q))
-		return perr(p, "bad pseudowire number '%s': expected 2..%d", p->a[0], CFG_MAX_PW);
-	if (q == 1)
+		return perr(p, "bad pseudowire number '%s': expected %d..%d", p->a[0], vlan ? 1 : 2, CFG_MAX_PW);
+	if (q == 1 && !vlan)
 		return perr(p, "pseudowire 1 is the tunnel's own: set its end-id with 'l2tp remote end-id NAME'");
+	if (vlan && strcasecmp(p->a[2], "none") && !parse_uint(p->a[2], 1, 4094, &vid))
+		return perr(p, "bad VLAN ID '%s': expected 1..4094 or none", p->a[2]);
+	if (vlan && q == 1) {
+		t->vlan = vid;
+		return 0;
+	}
 	for (size_t i = 0; i < t->n_pws; i++)
 		if (t->pws[i].num == q)
-			pw = &t->pws[i]; /* a later line replaces an earlier one */
+			pw = &t->pws[i]; /* a later line replaces what an earlier one set */
 	if (!pw) {
 		size_t i = t->n_pws++;
 
@@ -1218,9 +1227,15 @@ static int h_pseudowire(struct parser *p)
 			i--;
 		}
 		pw = &t->pws[i];
+		memset(pw, 0, sizeof(*pw));
+		pw->num = q;
 	}
-	memset(pw, 0, sizeof(*pw));
-	pw->num = q;
+	if (vlan) {
+		pw->vlan = vid;
+		if (!pw->line)
+			pw->line = p->lineno;
+		return 0;
+	}
 	pw->line = p->lineno;
 	return set_name(p, "the end id", p->a[3], pw->end_id, CFG_NAME_MAX);
 }
@@ -1372,8 +1387,8 @@ static const struct command commands[] = {
 	  "l2tp data sequencing on|off" },
 	{ { "l2tp", "pseudowire", "type" }, 1, 1, SCOPE_TUNNEL, h_pw_type,
 	  "l2tp pseudowire type ethernet|ethernet-vlan" },
-	{ { "l2tp", "pseudowire" }, 4, 4, SCOPE_TUNNEL, h_pseudowire,
-	  "l2tp pseudowire Q remote end-id NAME" },
+	{ { "l2tp", "pseudowire" }, 3, 4, SCOPE_TUNNEL, h_pseudowire,
+	  "l2tp pseudowire Q remote end-id NAME|vlan VID" },
 	{ { "l2tp", "static", "session" }, 2, 2, SCOPE_TUNNEL, h_static_session,
 	  "l2tp static session LOCAL-ID REMOTE-ID" },
 	{ { "l2tp", "static", "cookie" }, 2, 2, SCOPE_TUNNEL, h_static_cookie,
@@ -1811,6 +1826,11 @@ static int verify_pws(const struct cfg_tunnel *t, const char *name, struct cfg_d
 	char s[IFNAMSIZ + 16];
 	int r = 0;
 
+	if (t->vlan && (t->is_static || !t->bridge[0]))
+		return diag_add(d, name, t->line, CFG_DIAG_ERROR,
+				"tunnel %u: 'l2tp pseudowire 1 vlan' needs %s", t->id,
+				t->is_static ? "a control connection, a static session has none"
+					     : "the tunnel's port in a bridge ('bridge member')");
 	if (!t->n_pws)
 		return 0;
 	if (t->is_static)
@@ -1820,6 +1840,18 @@ static int verify_pws(const struct cfg_tunnel *t, const char *name, struct cfg_d
 	for (size_t i = 0; i < t->n_pws && r >= 0; i++) {
 		const struct cfg_pw *pw = &t->pws[i];
 
+		if (!pw->end_id[0]) {
+			r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
+				     "tunnel %u: pseudowire %u has a VLAN but no 'l2tp pseudowire %u remote end-id "
+				     "NAME' line", t->id, pw->num, pw->num);
+			continue;
+		}
+		if (pw->vlan && !pw->bridge[0]) {
+			r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
+				     "tunnel %u: pseudowire %u has VLAN %u but its port %s is in no bridge "
+				     "('bridge member')", t->id, pw->num, pw->vlan, pw->ifname);
+			continue;
+		}
 		if (t->has_remote_end_id && !strcmp(pw->end_id, t->remote_end_id)) {
 			r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
 				     "tunnel %u: pseudowire %u has the end-id '%s' of pseudowire 1 "
@@ -2270,8 +2302,14 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 			ntop4(t->remote_router_id, a, sizeof(a)));
 	if (t->has_remote_end_id)
 		fprintf(out, " l2tp remote end-id %s\n", t->remote_end_id);
-	for (size_t i = 0; i < t->n_pws; i++)
-		fprintf(out, " l2tp pseudowire %u remote end-id %s\n", t->pws[i].num, t->pws[i].end_id);
+	if (t->vlan)
+		fprintf(out, " l2tp pseudowire 1 vlan %u\n", t->vlan);
+	for (size_t i = 0; i < t->n_pws; i++) {
+		if (t->pws[i].end_id[0])
+			fprintf(out, " l2tp pseudowire %u remote end-id %s\n", t->pws[i].num, t->pws[i].end_id);
+		if (t->pws[i].vlan)
+			fprintf(out, " l2tp pseudowire %u vlan %u\n", t->pws[i].num, t->pws[i].vlan);
+	}
 	if (t->hub_max)
 		fprintf(out, " l2tp hub on %u\n", t->hub_max);
 	print_dataplane(&t->dp, out);
@@ -2363,10 +2401,11 @@ static bool dataplane_equal(const struct cfg_dataplane *a, const struct cfg_data
 
 static bool pws_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 {
-	if (a->n_pws != b->n_pws)
+	if (a->n_pws != b->n_pws || a->vlan != b->vlan)
 		return false;
 	for (size_t i = 0; i < a->n_pws; i++)
 		if (a->pws[i].num != b->pws[i].num || strcmp(a->pws[i].end_id, b->pws[i].end_id) ||
+		    a->pws[i].vlan != b->pws[i].vlan ||
 		    strcmp(a->pws[i].ifname, b->pws[i].ifname) || strcmp(a->pws[i].bridge, b->pws[i].bridge))
 			return false;
 	return true;

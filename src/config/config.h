@@ -124,6 +124,7 @@ struct cfg_pw {
 	char end_id[CFG_NAME_MAX + 1]; /* its Remote End ID, never empty */
 	char ifname[IFNAMSIZ]; /* "tunnelN-Q" (cfg_verify) */
 	char bridge[IFNAMSIZ]; /* bridge whose members include ifname, "" = none (cfg_verify) */
+	unsigned vlan; /* `l2tp pseudowire Q vlan VID`: 1..4094, 0 = none */
 };
 
 /* One `tunnel select N` block.  `has_*` say which lines were given. */
@@ -171,6 +172,10 @@ struct cfg_tunnel {
 	 * takes an ICRQ whose Remote End ID no other one has */
 	struct cfg_pw pws[CFG_MAX_PW - 1];
 	size_t n_pws;
+	/* `l2tp pseudowire Q vlan VID`: the pseudowire's TAP port is an
+	 * untagged access port of VLAN VID in its (VLAN-filtering) bridge,
+	 * whose other ports carry VID tagged; vlan is pseudowire 1's, 0 = none */
+	unsigned vlan;
 
 	/* `l2tp hub on [MAX]|off`: a responder serving up to MAX initiators,
 	 * each in its own connection and TAP port; 0 = not a hub */

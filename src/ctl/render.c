@@ -131,9 +131,13 @@ static void text_session(FILE *out, const json_t *s, bool several, bool ja)
 	} else {
 		fprintf(out, "%s%s\n", lbl(L_SSTATE, ja), str(s, "state", "-"));
 	}
-	if (several) /* `l2tp pseudowire Q`: which one, and its port */
-		fprintf(out, ja ? "    疑似回線: %" PRIu64 " (%s, end-id %s)\n" : "    Pseudowire: %" PRIu64 " (%s, end-id %s)\n",
+	if (several || num(s, "vlan")) { /* `l2tp pseudowire Q`: which one, its port and VLAN */
+		fprintf(out, ja ? "    疑似回線: %" PRIu64 " (%s, end-id %s" : "    Pseudowire: %" PRIu64 " (%s, end-id %s",
 			num(s, "pseudowire"), str(s, "interface", "-"), str(s, "remote_end_id", "-"));
+		if (num(s, "vlan"))
+			fprintf(out, ", VLAN %" PRIu64, num(s, "vlan"));
+		fputs(")\n", out);
+	}
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LSID, ja), num(s, "local_session_id"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RSID, ja), num(s, "remote_session_id"));
 	fprintf(out, lbl(L_CIRCUIT, ja), str(s, "circuit_local", "-"), str(s, "circuit_remote", "-"));

@@ -103,6 +103,8 @@ static json_t *session_json(const struct tunnel *t, const struct fsm_session *s,
 		json_object_set_new(o, "mismatch", json_string(s->mismatch));
 		json_object_set_new(o, "pseudowire", json_integer((json_int_t)s->pw + 1));
 		json_object_set_new(o, "interface", json_string(tunnel_session_ifname(t, s)));
+		json_object_set_new(o, "vlan", json_integer((json_int_t)tunnel_session_vlan(t, s)));
+		json_object_set_new(o, "tx_vlan_drops", json_integer((json_int_t)c.tx_vlan_drops));
 	}
 	return o;
 }

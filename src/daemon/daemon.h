@@ -201,6 +201,8 @@ void tunnel_admin_down(struct tunnel *t);
 void tunnel_admin_up(struct tunnel *t);
 /* The TAP port of session s (its pseudowire's). */
 const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_session *s);
+/* Its pseudowire's VLAN (`l2tp pseudowire Q vlan`), 0 = none. */
+unsigned tunnel_session_vlan(const struct tunnel *t, const struct fsm_session *s);
 /* Counters as shown (minus `clear counters`); s is one of t's sessions. */
 void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret);
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret);

@@ -213,6 +213,9 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 	     "TCP/UDP super-frames (TAP offloads) read from the TAP and cut into segments.", v[k].c.tx_super);
 	EACH("session_rx_coalesced_frames_total", "counter",
 	     "Super-frames of coalesced TCP segments written to the TAP.", v[k].c.rx_coalesced);
+	EACH("session_tx_vlan_drops_total", "counter",
+	     "Frames from the TAP without the pseudowire's VLAN tag (l2tp pseudowire Q vlan), not sent.",
+	     v[k].c.tx_vlan_drops);
 	EACH("session_mss_clamped_total", "counter",
 	     "TCP SYNs whose MSS option was lowered (ip tunnel tcp mss limit).", v[k].c.mss_clamped);
 	EACH("session_rx_unsequenced_total", "counter",

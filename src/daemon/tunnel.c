@@ -221,6 +221,11 @@ const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_sessi
 	return p ? p->ifname : t->ifname;
 }
 
+unsigned tunnel_session_vlan(const struct tunnel *t, const struct fsm_session *s)
+{
+	return pw_port(t, s->pw) ? t->cfg->pws[s->pw - 1].vlan : t->cfg->vlan;
+}
+
 static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
 {
 	struct tunnel *t = ctx;
@@ -249,6 +254,7 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	c.rx_l2ss = s->rx_l2ss;
 	c.tx_seq = s->tx_seq;
 	c.rx_seq = s->rx_seq;
+	c.vlan = (uint16_t)tunnel_session_vlan(t, s);
 	r = tunnel_dp_add_port(t, &c, p ? p->tap_fd : t->tap_fd, dps, "session");
 	if (r < 0)
 		return r;
@@ -724,27 +730,10 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		r = -ENOMEM;
 		goto out_free;
 	}
-	r = tap_open(t->ifname, &t->tap_created);
-	if (r < 0) {
-		errno = -r;
-		log_warn("tunnel %s: cannot open TAP port %s", t->label, t->ifname);
+	r = port_open(t, t->ifname, ct->bridge, &t->tap_created);
+	if (r < 0)
 		goto out_free;
-	}
 	t->tap_fd = r;
-	if (ct->bridge[0]) {
-		r = nl_bridge_add_port(d->nl, ct->bridge, t->ifname);
-		if (r < 0) {
-			errno = -r;
-			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->ifname, ct->bridge);
-			goto out_free;
-		}
-	}
-	r = nl_link_up(d->nl, t->ifname);
-	if (r < 0) {
-		errno = -r;
-		log_warn("tunnel %s: cannot set %s up", t->label, t->ifname);
-		goto out_free;
-	}
 	r = ports_create(t);
 	if (r < 0)
 		goto out_free;
@@ -1171,6 +1160,7 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 		c.tx_super = minus(c.tx_super, clear->tx_super);
 		c.rx_coalesced = minus(c.rx_coalesced, clear->rx_coalesced);
 		c.mss_clamped = minus(c.mss_clamped, clear->mss_clamped);
+		c.tx_vlan_drops = minus(c.tx_vlan_drops, clear->tx_vlan_drops);
 	}
 	*ret = c;
 }

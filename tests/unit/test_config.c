@@ -222,7 +222,9 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 			assert_string_equal(x->pws[k].end_id, y->pws[k].end_id);
 			assert_string_equal(x->pws[k].ifname, y->pws[k].ifname);
 			assert_string_equal(x->pws[k].bridge, y->pws[k].bridge);
+			assert_int_equal(x->pws[k].vlan, y->pws[k].vlan);
 		}
+		assert_int_equal(x->vlan, y->vlan);
 	}
 }
 
@@ -744,6 +746,50 @@ static void test_pseudowires(void **state)
 	assert_false(cfg_tunnel_equal(cfg_tunnel_find(c2, 1), cfg_tunnel_find(r.c, 1)));
 	run_free(&r);
 	cfg_free(c2);
+
+	/* VLANs: pseudowire 1's and 3's (in any order with its end-id); none clears */
+	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 200\n l2tp pseudowire 3 remote end-id voice\n"
+			 " l2tp pseudowire 1 vlan 100\n l2tp pseudowire 2 vlan 5\n l2tp pseudowire 2 vlan none\n"
+			 " l2tp pseudowire 2 remote end-id cams\n tunnel enable 1\nbridge member bridge3 tunnel1-2\n");
+	assert_int_equal(r.verify_r, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->vlan, 100);
+	assert_int_equal(t->n_pws, 2);
+	assert_int_equal(t->pws[0].vlan, 0);
+	assert_int_equal(t->pws[1].vlan, 200);
+	assert_string_equal(t->pws[1].end_id, "voice");
+	assert_round_trip(r.c, true);
+	c2 = r.c;
+	r.c = NULL;
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 201\n l2tp pseudowire 3 remote end-id voice\n"
+			 " l2tp pseudowire 1 vlan 100\n l2tp pseudowire 2 remote end-id cams\n tunnel enable 1\n"
+			 "bridge member bridge3 tunnel1-2\n");
+	assert_false(cfg_tunnel_equal(cfg_tunnel_find(c2, 1), cfg_tunnel_find(r.c, 1)));
+	run_free(&r);
+	cfg_free(c2);
+	/* a VLAN needs the pseudowire's end-id and a bridge */
+	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 200\n tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	{
+		char *x = diags_text(&r.d);
+
+		assert_non_null(strstr(x, "t.conf:9: error: tunnel 1: pseudowire 3 has a VLAN but no 'l2tp pseudowire 3 "
+					  "remote end-id NAME' line"));
+		free(x);
+	}
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id cams\n l2tp pseudowire 2 vlan 7\n"
+			 " l2tp pseudowire 3 remote end-id voice\n tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	{
+		char *x = diags_text(&r.d);
+
+		assert_non_null(strstr(x, "t.conf:9: error: tunnel 1: pseudowire 2 has VLAN 7 but its port tunnel1-2 is "
+					  "in no bridge ('bridge member')"));
+		free(x);
+	}
+	run_free(&r);
 
 	/* two tunnels calling one peer: one notice, at the second */
 	parse_verify(&r, PW_BASE " tunnel enable 1\ntunnel select 2\n tunnel encapsulation l2tpv3-raw\n"
@@ -1575,7 +1621,10 @@ ERROR_TEST(pseudowire_one, T1 " l2tp pseudowire 1 remote end-id x\n",
 ERROR_TEST(pseudowire_number, T1 " l2tp pseudowire 9 remote end-id x\n",
 	   "t.conf:2: error: 'l2tp pseudowire 9 remote end-id x': bad pseudowire number '9': expected 2..8")
 ERROR_TEST(pseudowire_words, T1 " l2tp pseudowire 2 end-id x\n",
-	   "t.conf:2: error: 'l2tp pseudowire 2 end-id x': expected 'l2tp pseudowire Q remote end-id NAME'")
+	   "t.conf:2: error: 'l2tp pseudowire 2 end-id x': expected 'l2tp pseudowire 2..8 remote end-id NAME' or "
+	   "'l2tp pseudowire 1..8 vlan VID|none'")
+ERROR_TEST(pseudowire_vlan, T1 " l2tp pseudowire 2 vlan 4095\n",
+	   "t.conf:2: error: 'l2tp pseudowire 2 vlan 4095': bad VLAN ID '4095': expected 1..4094 or none")
 ERROR_TEST(pseudowire_port, "bridge member bridge1 tunnel1-1\n",
 	   "t.conf:1: error: 'bridge member bridge1 tunnel1-1': 'tunnel1-1' is not a tunnel port: after "
 	   "tunnel1- comes a pseudowire number 2..8 (pseudowire 1 is tunnel1)")
@@ -2374,6 +2423,7 @@ int main(void)
 		cmocka_unit_test(test_error_pseudowire_one),
 		cmocka_unit_test(test_error_pseudowire_number),
 		cmocka_unit_test(test_error_pseudowire_words),
+		cmocka_unit_test(test_error_pseudowire_vlan),
 		cmocka_unit_test(test_error_pseudowire_port),
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
 		cmocka_unit_test(test_encap_ip),
