@@ -662,6 +662,20 @@ static int port_open(struct tunnel *t, const char *ifname, const char *bridge, b
 	return fd;
 }
 
+/* The pseudowires' ports: data path, TAP (deleted), array. */
+static void ports_free(struct tunnel *t)
+{
+	for (size_t i = 0; i < t->n_pws; i++) {
+		if (t->pws[i].dps)
+			dp_session_del(t->d->dp, t->pws[i].dps);
+		if (t->pws[i].tap_fd >= 0)
+			tap_close(t->pws[i].tap_fd);
+	}
+	free(t->pws);
+	t->pws = NULL;
+	t->n_pws = 0;
+}
+
 /* `l2tp pseudowire Q`: a TAP port for each, tunnelN-Q (a hub's peer: tunnelN.P-Q). */
 static int ports_create(struct tunnel *t)
 {
@@ -779,13 +793,7 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->idle);
 	if (t->tap_fd >= 0)
 		tap_close(t->tap_fd);
-	for (size_t i = 0; i < t->n_pws; i++) {
-		if (t->pws[i].dps)
-			dp_session_del(t->d->dp, t->pws[i].dps);
-		if (t->pws[i].tap_fd >= 0)
-			tap_close(t->pws[i].tap_fd);
-	}
-	free(t->pws);
+	ports_free(t);
 	free(t->cfg_own);
 	free(t);
 }
@@ -1025,15 +1033,7 @@ static void ports_rebuild(struct tunnel *t, const struct cfg_tunnel *ct)
 			}
 		return;
 	}
-	for (size_t i = 0; i < t->n_pws; i++) {
-		if (t->pws[i].dps)
-			dp_session_del(t->d->dp, t->pws[i].dps);
-		if (t->pws[i].tap_fd >= 0)
-			tap_close(t->pws[i].tap_fd);
-	}
-	free(t->pws);
-	t->pws = NULL;
-	t->n_pws = 0;
+	ports_free(t);
 	if (ports_create(t) < 0)
 		log_warnx("tunnel %s: some pseudowires have no TAP port: their sessions will be refused", t->label);
 }

@@ -96,6 +96,17 @@ static void assert_only_diag(const struct cfg_diags *d, const char *expect)
 	free(s);
 }
 
+/* Some diagnostic contains `needle`. */
+static void assert_diags_have(const struct cfg_diags *d, const char *needle)
+{
+	char *s = diags_text(d);
+
+	if (!strstr(s, needle))
+		fprintf(stderr, "no \"%s\" in:\n%s", needle, s);
+	assert_non_null(strstr(s, needle));
+	free(s);
+}
+
 static char *print_text(const struct cfg *c)
 {
 	char *s = NULL;
@@ -726,12 +737,7 @@ static void test_pseudowires(void **state)
 	assert_string_equal(t->pws[1].bridge, "bridge2");
 	assert_string_equal(t->bridge, "bridge1");
 	/* the one without a bridge is warned about */
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "warning: tunnel 1: pseudowire 2's port tunnel1-2 is in no 'bridge member' line"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "warning: tunnel 1: pseudowire 2's port tunnel1-2 is in no 'bridge member' line");
 	assert_round_trip(r.c, true);
 	/* equal as a reload sees it, until a pseudowire changes */
 	c2 = r.c;
@@ -771,24 +777,14 @@ static void test_pseudowires(void **state)
 	/* a VLAN needs the pseudowire's end-id and a bridge */
 	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 200\n tunnel enable 1\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "t.conf:9: error: tunnel 1: pseudowire 3 has a VLAN but no 'l2tp pseudowire 3 "
-					  "remote end-id NAME' line"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "t.conf:9: error: tunnel 1: pseudowire 3 has a VLAN but no 'l2tp pseudowire 3 "
+				    "remote end-id NAME' line");
 	run_free(&r);
 	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id cams\n l2tp pseudowire 2 vlan 7\n"
 			 " l2tp pseudowire 3 remote end-id voice\n tunnel enable 1\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "t.conf:9: error: tunnel 1: pseudowire 2 has VLAN 7 but its port tunnel1-2 is "
-					  "in no bridge ('bridge member')"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "t.conf:9: error: tunnel 1: pseudowire 2 has VLAN 7 but its port tunnel1-2 is "
+				    "in no bridge ('bridge member')");
 	run_free(&r);
 
 	/* two tunnels calling one peer: one notice, at the second */
@@ -810,56 +806,31 @@ static void test_pseudowires(void **state)
 	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 3 remote end-id lan\n"
 			 " tunnel enable 1\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'lan' of pseudowire 1"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'lan' of pseudowire 1");
 	run_free(&r);
 	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id a\n l2tp pseudowire 3 remote end-id a\n"
 			 " tunnel enable 1\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'a' of pseudowire 2 (line 9)"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'a' of pseudowire 2 (line 9)");
 	run_free(&r);
 	/* a bridge member naming a pseudowire the tunnel does not have */
 	parse_verify(&r, PW_BASE " tunnel enable 1\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "error: bridge bridge2: member 'tunnel1-3' names pseudowire 3 of tunnel 1, "
-					  "which has no 'l2tp pseudowire 3 remote end-id' line"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "error: bridge bridge2: member 'tunnel1-3' names pseudowire 3 of tunnel 1, "
+				    "which has no 'l2tp pseudowire 3 remote end-id' line");
 	run_free(&r);
 	/* not for a static session; a hub's peer ports must fit IFNAMSIZ */
 	parse_verify(&r, "l2tp service on\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
 			 " tunnel endpoint address 192.0.2.2\n l2tp static session 10 20\n"
 			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "t.conf:6: error: tunnel 1: 'l2tp pseudowire' needs a control connection"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "t.conf:6: error: tunnel 1: 'l2tp pseudowire' needs a control connection");
 	run_free(&r);
 	parse_verify(&r, "l2tp service on\ntunnel select 1234\n tunnel encapsulation l2tpv3-raw\n"
 			 " l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n l2tp hub on 999\n"
 			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1234\n");
 	assert_int_equal(r.verify_r, -EINVAL);
-	{
-		char *x = diags_text(&r.d);
-
-		assert_non_null(strstr(x, "port names such as tunnel1234.999-2 are longer than 15 bytes"));
-		free(x);
-	}
+	assert_diags_have(&r.d, "port names such as tunnel1234.999-2 are longer than 15 bytes");
 	run_free(&r);
 	parse_verify(&r, "l2tp service on\nbridge member bridge1 tunnel12-2\ntunnel select 12\n"
 			 " tunnel encapsulation l2tpv3-raw\n l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n"

@@ -3026,6 +3026,18 @@ static void expect_pws_paired(struct world *w, unsigned n)
 	}
 }
 
+/* A with na pseudowires besides the first, B with nb: A opens and both
+ * run over a perfect link. */
+static void pws_establish(struct world *w, size_t na, size_t nb)
+{
+	conf_pws(&w->a.conf, na);
+	conf_pws(&w->b.conf, nb);
+	start(w);
+	open_a(w);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+}
+
 /* RFC 3931 §3.3: the opener sends an ICRQ per pseudowire over one
  * connection, the other side pairs each by its Remote End ID. */
 static void test_multi_pw_establish(void **state)
@@ -3033,12 +3045,7 @@ static void test_multi_pw_establish(void **state)
 	struct world *w = world_new(FSM_AUTH_DIGEST, "s3cret", "s3cret");
 
 	(void)state;
-	conf_pws(&w->a.conf, 2);
-	conf_pws(&w->b.conf, 2);
-	start(w);
-	open_a(w);
-	flush(w);
-	run(w, w->now + 100, FLUSH);
+	pws_establish(w, 2, 2);
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
 	expect_pws_paired(w, 3);
@@ -3104,12 +3111,7 @@ static void test_cdn_one_of_three(void **state)
 	uint32_t gone_a, keep_a0, keep_a2;
 
 	(void)state;
-	conf_pws(&w->a.conf, 2);
-	conf_pws(&w->b.conf, 2);
-	start(w);
-	open_a(w);
-	flush(w);
-	run(w, w->now + 100, FLUSH);
+	pws_establish(w, 2, 2);
 	expect_pws_paired(w, 3);
 	gone_a = pw_session(&w->a, 1)->local_sid;
 	keep_a0 = pw_session(&w->a, 0)->local_sid;
@@ -3148,12 +3150,7 @@ static void test_cdn_last_of_three_closes(void **state)
 	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
 
 	(void)state;
-	conf_pws(&w->a.conf, 2);
-	conf_pws(&w->b.conf, 2);
-	start(w);
-	open_a(w);
-	flush(w);
-	run(w, w->now + 100, FLUSH);
+	pws_establish(w, 2, 2);
 	expect_pws_paired(w, 3);
 	for (unsigned pw = 0; pw < 3; pw++)
 		assert_int_equal(fsm_session_close(&w->b.t, pw_session(&w->b, pw)->local_sid, L2TP_CDN_ADMIN,
@@ -3172,12 +3169,7 @@ static void test_stopccn_ends_all_sessions(void **state)
 	struct world *w = world_new(FSM_AUTH_DIGEST, "s3cret", "s3cret");
 
 	(void)state;
-	conf_pws(&w->a.conf, 2);
-	conf_pws(&w->b.conf, 2);
-	start(w);
-	open_a(w);
-	flush(w);
-	run(w, w->now + 100, FLUSH);
+	pws_establish(w, 2, 2);
 	expect_pws_paired(w, 3);
 	fsm_tunnel_close(&w->b.t, L2TP_STOPCCN_CLEAR, "test", w->now);
 	assert_int_equal(w->b.downs, 3);
@@ -3197,12 +3189,7 @@ static void test_pw_refused_retried_with_backoff(void **state)
 	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
 
 	(void)state;
-	conf_pws(&w->a.conf, 2);
-	conf_pws(&w->b.conf, 1); /* B has no "pw3" */
-	start(w);
-	open_a(w);
-	flush(w);
-	run(w, w->now + 100, FLUSH);
+	pws_establish(w, 2, 1); /* B has no "pw3" */
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->a.t.n_sessions, 2);
 	assert_null(pw_session(&w->a, 2));
