@@ -15,8 +15,8 @@ if (( EUID != 0 )); then
 	exit 1
 fi
 
-step "Installing dependencies"
-bash scripts/deps.sh
+step "Installing dependencies (build tools, libraries, iproute2, nftables, busybox)"
+bash scripts/deps.sh demo
 
 step "Building (build/; a minute the first time)"
 bash scripts/build.sh release >/dev/null || bash scripts/build.sh release

@@ -1,23 +1,47 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Install everything needed to build and test l2tpv3d on Debian/Ubuntu.
+# Install the Debian/Ubuntu packages l2tpv3d needs, with apt-get.
+#   scripts/deps.sh demo   build (scripts/build.sh) and run scripts/demo.sh
+#   scripts/deps.sh [all]  the above plus everything scripts/test.sh uses
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 
-PKGS=(
-	build-essential meson ninja-build pkg-config clang
+# What scripts/build.sh (without `test`) and scripts/demo.sh use: the
+# compiler and Meson, the libraries of the daemon and l2tpctl, and the
+# tools tests/netns/lib.sh runs to build the demo's namespaces (ip, nft,
+# sysctl, busybox udhcpd/udhcpc, ping, jq on the status JSON).
+DEMO=(
+	build-essential meson ninja-build pkg-config
+	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
+	libsystemd-dev
+	iproute2 nftables procps busybox iputils-ping jq
+)
+
+# What only the test suite needs (doc/testing.md): unit tests (cmocka),
+# fuzzing (clang, libFuzzer), captures (tshark, tcpdump), the peers in a
+# VM (QEMU), systemd and package tests, man page lint, metrics, benchmark.
+TEST=(
+	clang
 	# clang's libFuzzer and sanitizer runtimes (only recommended by clang)
 	libclang-rt-dev
-	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libcmocka-dev
-	tshark tcpdump nftables iproute2 iputils-ping conntrack jq busybox socat
-	libsystemd-dev systemd systemd-container python3 bash-completion mandoc man-db
+	tshark tcpdump conntrack socat
+	systemd systemd-container python3 bash-completion mandoc man-db
 	debhelper dpkg-dev fakeroot lintian
 	prometheus curl
 	qemu-system-x86 cpio
 	iperf3 gnuplot-nox ethtool
 )
+
+case ${1:-all} in
+demo) PKGS=("${DEMO[@]}") ;;
+all) PKGS=("${DEMO[@]}" "${TEST[@]}") ;;
+*)
+	echo "usage: $0 [demo|all]" >&2
+	exit 2
+	;;
+esac
 
 SUDO=
 if (( EUID != 0 )); then

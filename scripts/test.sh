@@ -26,8 +26,8 @@ summary() {
 	exit $(( failed > 0 ))
 }
 
-echo "===== dependencies"
-if ! bash scripts/deps.sh; then
+echo "===== dependencies (all)"
+if ! bash scripts/deps.sh all; then
 	fail "deps"
 	summary
 fi

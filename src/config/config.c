@@ -421,20 +421,43 @@ static bool valid_ifname(const char *s)
  * True if s is "tunnel" and digits: a tunnel's TAP port.  *ret_id is its
  * number, or 0 if the number is out of range or has a leading zero.
  */
-static bool tunnel_port(const char *s, unsigned *ret_id)
+/*
+ * A tunnel's TAP port: "tunnelN", or "tunnelN-Q" for its pseudowire Q.
+ * *ret_id is 0 if N is not a tunnel number, *ret_pw (1 without "-Q") is
+ * 0 if Q is not a pseudowire number 2..CFG_MAX_PW.
+ */
+static bool tunnel_pw_port(const char *s, unsigned *ret_id, unsigned *ret_pw)
 {
-	const char *digits;
-	unsigned id;
+	char digits[16];
+	const char *dash;
+	size_t len;
+	unsigned id, q = 1;
 
 	if (strncmp(s, "tunnel", 6) != 0)
 		return false;
-	digits = s + 6;
-	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+	s += 6;
+	dash = strchr(s, '-');
+	len = dash ? (size_t)(dash - s) : strlen(s);
+	if (!len || len >= sizeof(digits) || strspn(s, "0123456789") != len)
 		return false;
+	if (dash && (!dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1)))
+		return false;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
 	if (digits[0] == '0' || !parse_uint(digits, 1, CFG_MAX_TUNNELS, &id))
 		id = 0;
+	if (dash && (dash[1] == '0' || !parse_uint(dash + 1, 2, CFG_MAX_PW, &q)))
+		q = 0;
 	*ret_id = id;
+	*ret_pw = q;
 	return true;
+}
+
+static bool tunnel_port(const char *s, unsigned *ret_id)
+{
+	unsigned q;
+
+	return tunnel_pw_port(s, ret_id, &q);
 }
 
 static const char *ntop4(uint32_t host_order, char *buf, size_t len)
@@ -913,7 +936,7 @@ static int h_bridge_member(struct parser *p)
 	size_t n = p->n;
 	struct cfg_bridge *b = NULL;
 	const char *name = a[0];
-	unsigned id;
+	unsigned id, q;
 
 	if (!valid_ifname(name))
 		return perr(p, "'%s' is not a valid interface name (1..%d bytes, no '/' or ':')",
@@ -924,9 +947,12 @@ static int h_bridge_member(struct parser *p)
 		if (!valid_ifname(a[i]))
 			return perr(p, "'%s' is not a valid interface name (1..%d bytes, no '/' "
 				    "or ':')", a[i], IFNAMSIZ - 1);
-		if (tunnel_port(a[i], &id) && id == 0)
+		if (tunnel_pw_port(a[i], &id, &q) && id == 0)
 			return perr(p, "'%s' is not a tunnel port: tunnel numbers are 1..%d "
 				    "without leading zeros", a[i], CFG_MAX_TUNNELS);
+		if (tunnel_pw_port(a[i], &id, &q) && q == 0)
+			return perr(p, "'%s' is not a tunnel port: after tunnel%u- comes a pseudowire "
+				    "number 2..%d (pseudowire 1 is tunnel%u)", a[i], id, CFG_MAX_PW, id);
 		if (!strcmp(a[i], name))
 			return perr(p, "'%s' cannot be a member of itself", name);
 		for (size_t j = 1; j < i; j++)
@@ -1168,6 +1194,52 @@ static int h_pw_type(struct parser *p)
 	return 0;
 }
 
+/* `l2tp pseudowire Q remote end-id NAME` (Q 2..): a further session of the
+ * tunnel; `l2tp pseudowire Q vlan VID|none` (Q 1..): its VLAN */
+static int h_pseudowire(struct parser *p)
+{
+	struct cfg_tunnel *t = p->t;
+	struct cfg_pw *pw = NULL;
+	bool vlan = p->n == 3 && !strcasecmp(p->a[1], "vlan");
+	unsigned q, vid = 0;
+
+	if (!vlan && (p->n != 4 || strcasecmp(p->a[1], "remote") || strcasecmp(p->a[2], "end-id")))
+		return perr(p, "expected 'l2tp pseudowire 2..%d remote end-id NAME' or 'l2tp pseudowire 1..%d "
+			    "vlan VID|none'", CFG_MAX_PW, CFG_MAX_PW);
+	if (!parse_uint(p->a[0], 1, CFG_MAX_PW, &q))
+		return perr(p, "bad pseudowire number '%s': expected %d..%d", p->a[0], vlan ? 1 : 2, CFG_MAX_PW);
+	if (q == 1 && !vlan)
+		return perr(p, "pseudowire 1 is the tunnel's own: set its end-id with 'l2tp remote end-id NAME'");
+	if (vlan && strcasecmp(p->a[2], "none") && !parse_uint(p->a[2], 1, 4094, &vid))
+		return perr(p, "bad VLAN ID '%s': expected 1..4094 or none", p->a[2]);
+	if (vlan && q == 1) {
+		t->vlan = vid;
+		return 0;
+	}
+	for (size_t i = 0; i < t->n_pws; i++)
+		if (t->pws[i].num == q)
+			pw = &t->pws[i]; /* a later line replaces what an earlier one set */
+	if (!pw) {
+		size_t i = t->n_pws++;
+
+		while (i > 0 && t->pws[i - 1].num > q) {
+			t->pws[i] = t->pws[i - 1];
+			i--;
+		}
+		pw = &t->pws[i];
+		memset(pw, 0, sizeof(*pw));
+		pw->num = q;
+	}
+	if (vlan) {
+		pw->vlan = vid;
+		if (!pw->line)
+			pw->line = p->lineno;
+		return 0;
+	}
+	pw->line = p->lineno;
+	return set_name(p, "the end id", p->a[3], pw->end_id, CFG_NAME_MAX);
+}
+
 /* A Session ID: 1..2^32-1, decimal or 0x hex */
 static bool parse_sid(const char *s, uint32_t *ret)
 {
@@ -1315,6 +1387,8 @@ static const struct command commands[] = {
 	  "l2tp data sequencing on|off" },
 	{ { "l2tp", "pseudowire", "type" }, 1, 1, SCOPE_TUNNEL, h_pw_type,
 	  "l2tp pseudowire type ethernet|ethernet-vlan" },
+	{ { "l2tp", "pseudowire" }, 3, 4, SCOPE_TUNNEL, h_pseudowire,
+	  "l2tp pseudowire Q remote end-id NAME|vlan VID" },
 	{ { "l2tp", "static", "session" }, 2, 2, SCOPE_TUNNEL, h_static_session,
 	  "l2tp static session LOCAL-ID REMOTE-ID" },
 	{ { "l2tp", "static", "cookie" }, 2, 2, SCOPE_TUNNEL, h_static_cookie,
@@ -1599,7 +1673,8 @@ static int verify_bridges(struct cfg *c, const char *name, struct cfg_diags *d)
 		for (size_t j = 0; j < b->n_members && r == 0; j++) {
 			const char *m = b->members[j];
 			struct cfg_tunnel *t;
-			unsigned id;
+			struct cfg_pw *pw = NULL;
+			unsigned id, q;
 
 			refs[n++] = (struct port_ref){ .member = m, .bridge = b };
 			if (cfg_bridge_find(c, m)) {
@@ -1607,14 +1682,24 @@ static int verify_bridges(struct cfg *c, const char *name, struct cfg_diags *d)
 					     "bridge %s: member '%s' is itself a bridge", b->name, m);
 				continue;
 			}
-			if (!tunnel_port(m, &id))
+			if (!tunnel_pw_port(m, &id, &q))
 				continue;
 			t = (struct cfg_tunnel *)cfg_tunnel_find(c, id);
+			for (size_t k = 0; t && q > 1 && k < t->n_pws; k++)
+				if (t->pws[k].num == q)
+					pw = &t->pws[k];
 			if (!t || !t->line)
 				r = diag_add(d, name, b->line, CFG_DIAG_ERROR,
 					     "bridge %s: member '%s' names tunnel %u, which has no "
 					     "'tunnel select %u' block", b->name, m, id, id);
-			else if (!t->bridge[0])
+			else if (q > 1 && !pw)
+				r = diag_add(d, name, b->line, CFG_DIAG_ERROR,
+					     "bridge %s: member '%s' names pseudowire %u of tunnel %u, which "
+					     "has no 'l2tp pseudowire %u remote end-id' line", b->name, m, q,
+					     id, q);
+			else if (pw && !pw->bridge[0])
+				memcpy(pw->bridge, b->name, sizeof(pw->bridge));
+			else if (!pw && !t->bridge[0])
 				memcpy(t->bridge, b->name, sizeof(t->bridge));
 		}
 	}
@@ -1735,6 +1820,69 @@ static int verify_static(struct cfg_tunnel *t, const char *name, struct cfg_diag
 	return r;
 }
 
+/* `l2tp pseudowire Q`: end-ids tell the sessions apart; each its own TAP port */
+static int verify_pws(const struct cfg_tunnel *t, const char *name, struct cfg_diags *d)
+{
+	char s[IFNAMSIZ + 16];
+	int r = 0;
+
+	if (t->vlan && (t->is_static || !t->bridge[0]))
+		return diag_add(d, name, t->line, CFG_DIAG_ERROR,
+				"tunnel %u: 'l2tp pseudowire 1 vlan' needs %s", t->id,
+				t->is_static ? "a control connection, a static session has none"
+					     : "the tunnel's port in a bridge ('bridge member')");
+	if (!t->n_pws)
+		return 0;
+	if (t->is_static)
+		return diag_add(d, name, t->pws[0].line, CFG_DIAG_ERROR,
+				"tunnel %u: 'l2tp pseudowire' needs a control connection, a static session has none",
+				t->id);
+	for (size_t i = 0; i < t->n_pws && r >= 0; i++) {
+		const struct cfg_pw *pw = &t->pws[i];
+
+		if (!pw->end_id[0]) {
+			r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
+				     "tunnel %u: pseudowire %u has a VLAN but no 'l2tp pseudowire %u remote end-id "
+				     "NAME' line", t->id, pw->num, pw->num);
+			continue;
+		}
+		if (pw->vlan && !pw->bridge[0]) {
+			r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
+				     "tunnel %u: pseudowire %u has VLAN %u but its port %s is in no bridge "
+				     "('bridge member')", t->id, pw->num, pw->vlan, pw->ifname);
+			continue;
+		}
+		if (t->has_remote_end_id && !strcmp(pw->end_id, t->remote_end_id)) {
+			r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
+				     "tunnel %u: pseudowire %u has the end-id '%s' of pseudowire 1 "
+				     "('l2tp remote end-id'): the peer's sessions could not be told apart",
+				     t->id, pw->num, pw->end_id);
+			continue;
+		}
+		for (size_t j = 0; j < i && r >= 0; j++)
+			if (!strcmp(pw->end_id, t->pws[j].end_id))
+				r = diag_add(d, name, pw->line, CFG_DIAG_ERROR,
+					     "tunnel %u: pseudowire %u has the end-id '%s' of pseudowire %u "
+					     "(line %u): the peer's sessions could not be told apart", t->id,
+					     pw->num, pw->end_id, t->pws[j].num, t->pws[j].line);
+		if (r >= 0 && !pw->bridge[0])
+			r = diag_add(d, name, pw->line, CFG_DIAG_WARNING,
+				     "tunnel %u: pseudowire %u's port %s is in no 'bridge member' line: its "
+				     "frames reach only the TAP port", t->id, pw->num, pw->ifname);
+	}
+	if (r >= 0 && t->hub_max) {
+		/* a hub's peer P gets tunnelN.P-Q */
+		int len = snprintf(s, sizeof(s), "%s.%u-%u", t->ifname, t->hub_max, t->pws[t->n_pws - 1].num);
+
+		if (len >= IFNAMSIZ)
+			r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
+				     "tunnel %u: with 'l2tp hub on %u' and pseudowires, port names such as "
+				     "%s are longer than %d bytes: lower the hub's MAX-PEERS or the tunnel number",
+				     t->id, t->hub_max, s, IFNAMSIZ - 1);
+	}
+	return r;
+}
+
 static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			 struct cfg_diags *d)
 {
@@ -1771,6 +1919,8 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			  t->bridge, CFG_BRIDGE_PORTS_MAX)) < 0)
 		return r;
 	if ((r = verify_static(t, name, d)) < 0)
+		return r;
+	if ((r = verify_pws(t, name, d)) < 0)
 		return r;
 	if ((r = verify_dataplane(t, name, d)) < 0)
 		return r;
@@ -1833,6 +1983,44 @@ static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *
 	return 0;
 }
 
+static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* Initiators calling one peer make one control connection each: say that
+ * pseudowires share one (some peers, SEIL, accept one per address pair). */
+static int verify_shared_endpoints(struct cfg *c, const char *name, struct cfg_diags *d)
+{
+	for (size_t i = 0; i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *t = &c->tunnels[i], *first = NULL;
+		size_t more = 0;
+		bool seen = false;
+
+		if (!t->line || !t->enabled || !t->has_endpoint || t->is_static)
+			continue;
+		for (size_t j = 0; j < c->n_tunnels && !seen; j++) {
+			const struct cfg_tunnel *o = &c->tunnels[j];
+
+			if (j == i || !o->line || !o->enabled || !o->has_endpoint || o->is_static ||
+			    o->encap != t->encap || !sockaddr_same(&o->remote, &t->remote))
+				continue;
+			if (j < i)
+				seen = true; /* told at the first tunnel with this peer */
+			else if (!first)
+				first = o;
+			else
+				more++;
+		}
+		if (seen || !first)
+			continue;
+		if (diag_add(d, name, first->line, CFG_DIAG_NOTICE,
+			     "tunnel %u%s call%s the peer of tunnel %u: one control connection each; "
+			     "'l2tp pseudowire' lines in one tunnel share one (some peers, SEIL among them, "
+			     "accept only one per address pair)", first->id, more ? " and others" : "",
+			     more ? "" : "s", t->id) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Order diagnostics [from, n) by line, stably; file-wide ones (line 0) last. */
 static void diags_sort_by_line(struct cfg_diags *d, size_t from)
 {
@@ -1890,9 +2078,15 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 	c->n_tunnels = keep;
 
 	for (size_t i = 0; i < c->n_tunnels; i++) {
-		snprintf(c->tunnels[i].ifname, sizeof(c->tunnels[i].ifname), "tunnel%u",
-			 c->tunnels[i].id % 100000u);
-		c->tunnels[i].bridge[0] = '\0';
+		struct cfg_tunnel *t = &c->tunnels[i];
+
+		snprintf(t->ifname, sizeof(t->ifname), "tunnel%u", t->id % 100000u);
+		t->bridge[0] = '\0';
+		for (size_t k = 0; k < t->n_pws; k++) {
+			snprintf(t->pws[k].ifname, sizeof(t->pws[k].ifname), "tunnel%u-%u", t->id % 100000u,
+				 t->pws[k].num % 100u);
+			t->pws[k].bridge[0] = '\0';
+		}
 	}
 	if ((r = verify_bridges(c, name, d)) < 0)
 		return r;
@@ -1906,6 +2100,8 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 	if ((r = verify_responders(c, name, d)) < 0)
 		return r;
 	if ((r = verify_static_sids(c, name, d)) < 0)
+		return r;
+	if ((r = verify_shared_endpoints(c, name, d)) < 0)
 		return r;
 	if (any_enabled && !c->service_on &&
 	    (r = diag_add(d, name, 0, CFG_DIAG_WARNING,
@@ -2112,6 +2308,14 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 			ntop4(t->remote_router_id, a, sizeof(a)));
 	if (t->has_remote_end_id)
 		fprintf(out, " l2tp remote end-id %s\n", t->remote_end_id);
+	if (t->vlan)
+		fprintf(out, " l2tp pseudowire 1 vlan %u\n", t->vlan);
+	for (size_t i = 0; i < t->n_pws; i++) {
+		if (t->pws[i].end_id[0])
+			fprintf(out, " l2tp pseudowire %u remote end-id %s\n", t->pws[i].num, t->pws[i].end_id);
+		if (t->pws[i].vlan)
+			fprintf(out, " l2tp pseudowire %u vlan %u\n", t->pws[i].num, t->pws[i].vlan);
+	}
 	if (t->hub_max)
 		fprintf(out, " l2tp hub on %u\n", t->hub_max);
 	print_dataplane(&t->dp, out);
@@ -2201,9 +2405,21 @@ static bool dataplane_equal(const struct cfg_dataplane *a, const struct cfg_data
 	       a->data_seq == b->data_seq && a->pw_type == b->pw_type;
 }
 
+static bool pws_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
+{
+	if (a->n_pws != b->n_pws || a->vlan != b->vlan)
+		return false;
+	for (size_t i = 0; i < a->n_pws; i++)
+		if (a->pws[i].num != b->pws[i].num || strcmp(a->pws[i].end_id, b->pws[i].end_id) ||
+		    a->pws[i].vlan != b->pws[i].vlan ||
+		    strcmp(a->pws[i].ifname, b->pws[i].ifname) || strcmp(a->pws[i].bridge, b->pws[i].bridge))
+			return false;
+	return true;
+}
+
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 {
-	return a->id == b->id && a->enabled == b->enabled && a->has_encapsulation == b->has_encapsulation &&
+	return pws_equal(a, b) && a->id == b->id && a->enabled == b->enabled && a->has_encapsulation == b->has_encapsulation &&
 	       a->encap == b->encap &&
 	       a->has_endpoint == b->has_endpoint && a->has_local_address == b->has_local_address &&
 	       (!a->has_endpoint || sockaddr_same(&a->remote, &b->remote)) &&

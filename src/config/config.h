@@ -30,6 +30,7 @@
 #define CFG_HUB_DEFAULT 100
 #define CFG_BRIDGE_PORTS_MAX 1023 /* a Linux bridge's ports (BR_MAX_PORTS - 1): bounds a hub per bridge */
 #define CFG_MAX_BRIDGES 1024
+#define CFG_MAX_PW 8 /* pseudowires (sessions) per tunnel, the tunnel's own included */
 #define CFG_MAX_ADDRESSES 1024
 #define CFG_LINE_MAX 4096 /* bytes per line, without the line end */
 #define CFG_FILE_MAX (1024 * 1024) /* cfg_load_file refuses larger files */
@@ -112,6 +113,21 @@ enum cfg_encap {
 	CFG_ENCAP_IP, /* `tunnel encapsulation l2tpv3-ip` (IP protocol 115) */
 };
 
+/*
+ * `l2tp pseudowire Q remote end-id NAME`: pseudowire Q (2..CFG_MAX_PW) of
+ * a tunnel, a session of its own over the tunnel's control connection,
+ * with its own TAP port tunnelN-Q (a hub's peer P: tunnelN.P-Q).
+ * Pseudowire 1 is the tunnel's own (`l2tp remote end-id`, tunnelN).
+ */
+struct cfg_pw {
+	unsigned num; /* Q */
+	unsigned line;
+	char end_id[CFG_NAME_MAX + 1]; /* its Remote End ID, never empty */
+	char ifname[IFNAMSIZ]; /* "tunnelN-Q" (cfg_verify) */
+	char bridge[IFNAMSIZ]; /* bridge whose members include ifname, "" = none (cfg_verify) */
+	unsigned vlan; /* `l2tp pseudowire Q vlan VID`: 1..4094, 0 = none */
+};
+
 /* One `tunnel select N` block.  `has_*` say which lines were given. */
 struct cfg_tunnel {
 	unsigned id; /* N of `tunnel select N`, 1.. */
@@ -151,6 +167,16 @@ struct cfg_tunnel {
 
 	bool has_remote_end_id;
 	char remote_end_id[CFG_NAME_MAX + 1];
+
+	/* pseudowires 2.. (sorted by number); each needs its own end-id,
+	 * pseudowire 1 (the tunnel's own) may then leave it unset: it
+	 * takes an ICRQ whose Remote End ID no other one has */
+	struct cfg_pw pws[CFG_MAX_PW - 1];
+	size_t n_pws;
+	/* `l2tp pseudowire Q vlan VID`: the pseudowire's TAP port is an
+	 * untagged access port of VLAN VID in its (VLAN-filtering) bridge,
+	 * whose other ports carry VID tagged; vlan is pseudowire 1's, 0 = none */
+	unsigned vlan;
 
 	/* `l2tp hub on [MAX]|off`: a responder serving up to MAX initiators,
 	 * each in its own connection and TAP port; 0 = not a hub */

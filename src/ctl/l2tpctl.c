@@ -4,7 +4,8 @@
  *
  * Commands are parsed with token tables (parse.c, bgpctl style): each word
  * must match one entry (a unique prefix is enough); on error the valid
- * words are listed.  Output goes through a renderer table: Yamaha text,
+ * words are listed, and an unknown command gets the list of commands
+ * (ctl_usage, as `l2tpctl help` prints it).  Output goes through a renderer table: Yamaha text,
  * or JSON with -j.  Exit status: 0 done, 1 the daemon refused or could
  * not be reached, 2 usage.
  */
@@ -21,19 +22,18 @@
 #include "ctl/parse.h"
 #include "ctl/render.h"
 
+/* The commands, one line each (`l2tpctl help`, -h, a usage error). */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: l2tpctl [-S|--socket PATH] [-j|--json] COMMAND\n"
-		   "commands:\n"
-		   "  show status l2tp     tunnels and sessions, Yamaha layout\n"
-		   "  show config          the running configuration, normalized\n"
-		   "  tunnel down N        close tunnel N (StopCCN) and keep it down\n"
-		   "  tunnel up N          let tunnel N connect again\n"
-		   "  clear counters       zero the counters l2tpctl shows\n"
-		   "  monitor              follow tunnel and session events (Ctrl-C ends)\n"
-		   "  reload               re-read the configuration file and apply it\n"
-		   "-j prints every reply as JSON (doc/control.md).\n"
-		   "default socket: %s\n",
+	fprintf(f, "Usage: l2tpctl [-S|--socket PATH] [-j|--json] COMMAND\n"
+		   "Commands:\n");
+	for (const struct ctl_usage *u = ctl_usage; u->words; u++)
+		fprintf(f, "  %-20s %s\n", u->words, u->what);
+	fprintf(f, "Options:\n"
+		   "  -S, --socket PATH    the daemon's control socket (default %s)\n"
+		   "  -j, --json           print replies and events as JSON\n"
+		   "  -h, --help           this list\n"
+		   "Words may be shortened to a unique prefix; see l2tpctl(8).\n",
 		CTL_DEFAULT_SOCKET);
 }
 
@@ -114,8 +114,20 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ctl_parse(argc - optind, argv + optind, &cmd, err, sizeof(err)) < 0) {
-		fprintf(stderr, "l2tpctl: %s\n", err);
+		/* an unknown first word gets the whole list, a later one the
+		 * words valid at its place (in err) */
+		if (optind >= argc || !ctl_parse_is_command(argv[optind])) {
+			err[strcspn(err, "\n")] = '\0';
+			fprintf(stderr, "l2tpctl: %s\n", err);
+			usage(stderr);
+		} else {
+			fprintf(stderr, "l2tpctl: %s\n", err);
+		}
 		return 2;
+	}
+	if (cmd.action == CTL_ACT_HELP) {
+		usage(stdout);
+		return 0;
 	}
 
 	req = json_pack("{s:s}", "cmd", ctl_action_cmd(cmd.action));
@@ -171,6 +183,7 @@ int main(int argc, char **argv)
 		out->result(stdout, "reload", reply);
 		break;
 	case CTL_ACT_MONITOR:
+	case CTL_ACT_HELP:
 	case CTL_ACT_NONE:
 		break;
 	}

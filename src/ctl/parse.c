@@ -53,12 +53,55 @@ static const struct token t_clear[] = {
 
 static const struct token t_main[] = {
 	{ "clear", CTL_ACT_NONE, t_clear },
+	{ "help", CTL_ACT_HELP, NULL },
 	{ "monitor", CTL_ACT_MONITOR, NULL },
 	{ "reload", CTL_ACT_RELOAD, NULL },
 	{ "show", CTL_ACT_NONE, t_show },
 	{ "tunnel", CTL_ACT_NONE, t_tunnel },
 	{ NULL, CTL_ACT_NONE, NULL },
 };
+
+const struct ctl_usage ctl_usage[] = {
+	{ "show status l2tp", "tunnels and sessions in the Yamaha RTX layout" },
+	{ "show config", "the running configuration, normalized" },
+	{ "tunnel down N", "close tunnel N with a StopCCN and keep it down" },
+	{ "tunnel up N", "let tunnel N connect (or take calls) again" },
+	{ "clear counters", "zero the packet, octet and drop counters" },
+	{ "monitor", "print tunnel and session events as they happen" },
+	{ "reload", "re-read the configuration file and apply the changes" },
+	{ "help", "this list" },
+	{ NULL, NULL },
+};
+
+/* The entry of TABLE that WORD names, or uniquely prefixes; NULL if none. */
+static const struct token *find_word(const struct token *table, const char *word, int *ret_hits)
+{
+	const struct token *match = NULL;
+	size_t len = strlen(word);
+	int hits = 0;
+
+	for (const struct token *t = table; t->word; t++) {
+		if (!strcmp(t->word, "N"))
+			continue;
+		if (!strcmp(t->word, word)) {
+			*ret_hits = 1;
+			return t;
+		}
+		if (len && !strncmp(t->word, word, len)) {
+			match = t;
+			hits++;
+		}
+	}
+	*ret_hits = hits;
+	return hits == 1 ? match : NULL;
+}
+
+bool ctl_parse_is_command(const char *word)
+{
+	int hits;
+
+	return find_word(t_main, word, &hits) != NULL;
+}
 
 static void list_words(const struct token *table, char *err, size_t errlen)
 {
@@ -97,7 +140,6 @@ int ctl_parse(int argc, char *const *argv, struct ctl_cmd *ret, char *err, size_
 		return -EINVAL;
 	}
 	for (int i = 0; i < argc; i++) {
-		size_t len = strlen(argv[i]);
 		int hits = 0;
 
 		if (!table) {
@@ -106,24 +148,14 @@ int ctl_parse(int argc, char *const *argv, struct ctl_cmd *ret, char *err, size_
 		}
 		match = NULL;
 		for (const struct token *t = table; t->word; t++) {
-			if (!strcmp(t->word, "N")) {
-				if (parse_number(argv[i], &cmd.tunnel)) {
-					match = t;
-					hits = 1;
-					break;
-				}
-				continue;
-			}
-			if (!strcmp(t->word, argv[i])) {
+			if (!strcmp(t->word, "N") && parse_number(argv[i], &cmd.tunnel)) {
 				match = t;
 				hits = 1;
 				break;
 			}
-			if (len && !strncmp(t->word, argv[i], len)) {
-				match = t;
-				hits++;
-			}
 		}
+		if (!match)
+			match = find_word(table, argv[i], &hits);
 		if (hits != 1) {
 			snprintf(err, errlen, "%s argument '%s'", hits ? "ambiguous" : "unknown", argv[i]);
 			list_words(table, err, errlen);
@@ -159,6 +191,7 @@ const char *ctl_action_cmd(enum ctl_action a)
 		return "monitor";
 	case CTL_ACT_RELOAD:
 		return "reload";
+	case CTL_ACT_HELP:
 	case CTL_ACT_NONE:
 		break;
 	}

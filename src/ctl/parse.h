@@ -7,6 +7,7 @@
 #ifndef L2TP_CTL_PARSE_H
 #define L2TP_CTL_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum ctl_action {
@@ -18,6 +19,7 @@ enum ctl_action {
 	CTL_ACT_CLEAR_COUNTERS,
 	CTL_ACT_MONITOR,
 	CTL_ACT_RELOAD,
+	CTL_ACT_HELP, /* answered by l2tpctl itself */
 };
 
 struct ctl_cmd {
@@ -32,7 +34,22 @@ struct ctl_cmd {
  */
 int ctl_parse(int argc, char *const *argv, struct ctl_cmd *ret, char *err, size_t errlen);
 
-/* The JSON "cmd" of an action ("show-status", ...), NULL for CTL_ACT_NONE. */
+/*
+ * The JSON "cmd" of an action ("show-status", ...), NULL for CTL_ACT_NONE
+ * and CTL_ACT_HELP (not sent to the daemon).
+ */
 const char *ctl_action_cmd(enum ctl_action a);
+
+/* One line of `l2tpctl help`: a command's words ("N": a tunnel number). */
+struct ctl_usage {
+	const char *words;
+	const char *what;
+};
+
+/* Every command in the order `l2tpctl help` lists them; ends with NULLs. */
+extern const struct ctl_usage ctl_usage[];
+
+/* Whether WORD, or a unique prefix of it, is a first word of a command. */
+bool ctl_parse_is_command(const char *word);
 
 #endif

@@ -104,7 +104,7 @@ static void print_duration(FILE *out, uint64_t s, bool ja)
 	fprintf(out, ja ? "%" PRIu64 "秒\n" : "%" PRIu64 "sec\n", sec);
 }
 
-static void text_session(FILE *out, const json_t *s, bool ja)
+static void text_session(FILE *out, const json_t *s, bool several, bool ja)
 {
 	if (json_is_true(json_object_get(s, "static"))) {
 		/* `l2tp static session`: no control connection; data seen and
@@ -130,6 +130,13 @@ static void text_session(FILE *out, const json_t *s, bool ja)
 			fputs(ja ? "データ未受信)\n" : "no data seen yet)\n", out);
 	} else {
 		fprintf(out, "%s%s\n", lbl(L_SSTATE, ja), str(s, "state", "-"));
+	}
+	if (several || num(s, "vlan")) { /* `l2tp pseudowire Q`: which one, its port and VLAN */
+		fprintf(out, ja ? "    疑似回線: %" PRIu64 " (%s, end-id %s" : "    Pseudowire: %" PRIu64 " (%s, end-id %s",
+			num(s, "pseudowire"), str(s, "interface", "-"), str(s, "remote_end_id", "-"));
+		if (num(s, "vlan"))
+			fprintf(out, ", VLAN %" PRIu64, num(s, "vlan"));
+		fputs(")\n", out);
 	}
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_LSID, ja), num(s, "local_session_id"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_RSID, ja), num(s, "remote_session_id"));
@@ -178,7 +185,7 @@ static void text_tunnel(FILE *out, const json_t *t, bool ja)
 		return;
 	fprintf(out, "%s\n", lbl(L_SINFO, ja));
 	json_array_foreach(sessions, i, s)
-		text_session(out, s, ja);
+		text_session(out, s, num(t, "pseudowires") > 1, ja);
 }
 
 static void text_status(FILE *out, const json_t *status, bool ja)

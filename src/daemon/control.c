@@ -101,6 +101,10 @@ static json_t *session_json(const struct tunnel *t, const struct fsm_session *s,
 		json_object_set_new(o, "rx_l2ss", json_string(s->rx_l2ss ? "default" : "none"));
 		json_object_set_new(o, "tx_l2ss", json_string(s->tx_l2ss ? "default" : "none"));
 		json_object_set_new(o, "mismatch", json_string(s->mismatch));
+		json_object_set_new(o, "pseudowire", json_integer((json_int_t)s->pw + 1));
+		json_object_set_new(o, "interface", json_string(tunnel_session_ifname(t, s)));
+		json_object_set_new(o, "vlan", json_integer((json_int_t)tunnel_session_vlan(t, s)));
+		json_object_set_new(o, "tx_vlan_drops", json_integer((json_int_t)c.tx_vlan_drops));
 	}
 	return o;
 }
@@ -112,8 +116,12 @@ static json_t *session_json_base(const struct tunnel *t, const struct fsm_sessio
 
 	json_t *o;
 
+	const uint8_t *id;
+	size_t idlen;
+
 	tunnel_session_counters(t, s, &c);
-	snprintf(eid, sizeof(eid), "%.*s", (int)t->fconf.end_id_len, (const char *)t->fconf.end_id);
+	id = fsm_pw_end_id(&t->fsm.conf, s->pw, &idlen);
+	snprintf(eid, sizeof(eid), "%.*s", (int)idlen, (const char *)id);
 	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "state", fsm_session_state_name(s->state),
 			 "local_session_id", (json_int_t)s->local_sid,
@@ -224,6 +232,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "sessions", sessions);
 	if (o) {
 		json_object_set_new(o, "admin", json_string(t->admin_down ? "down" : "up"));
+		json_object_set_new(o, "pseudowires", json_integer((json_int_t)t->n_pws + 1));
 		json_object_set_new(o, "mismatch", json_string(t->mismatch));
 		json_object_set_new(o, "keepalive_rtt_ms", json_integer((json_int_t)f->stats.last_hello_rtt_ms));
 		json_object_set_new(o, "rx_ctrl_messages", json_integer((json_int_t)st.rx_msgs));

@@ -693,7 +693,7 @@ static int open_udp_ports(struct daemon *d, const struct cfg *c)
  * `dataplane realtime`: the data thread under SCHED_FIFO, so that it runs
  * as soon as a packet wakes it instead of waiting for a CPU behind the
  * applications it carries traffic for (on 2 cores that wait was most of
- * the latency under load: README, Performance).  Refused without
+ * the latency under load: doc/performance.md).  Refused without
  * CAP_SYS_NICE or RLIMIT_RTPRIO (systemd's LimitRTPRIO=): logged, and the
  * thread keeps normal scheduling.
  */
@@ -1131,9 +1131,14 @@ void daemon_teardown(struct daemon *d)
 		if (t->dps) {
 			dp_session_del(d->dp, t->dps);
 			t->dps = NULL;
-			for (size_t j = 0; j < t->fsm.n_sessions; j++)
-				t->fsm.sessions[j].user = NULL;
 		}
+		for (size_t j = 0; j < t->n_pws; j++) {
+			if (t->pws[j].dps)
+				dp_session_del(d->dp, t->pws[j].dps);
+			t->pws[j].dps = NULL;
+		}
+		for (size_t j = 0; j < t->fsm.n_sessions; j++)
+			t->fsm.sessions[j].user = NULL;
 	}
 	dp_destroy(d->dp);
 	d->dp = NULL;

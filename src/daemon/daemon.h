@@ -83,6 +83,18 @@ struct daemon {
 	struct guard guard; /* strangers: rate limits, replays, recently closed (guard.h) */
 };
 
+/* Pseudowire 2.. of a tunnel (`l2tp pseudowire Q`): its TAP port and
+ * data-path session; pseudowire 1's are the tunnel's own fields. */
+struct tunnel_port {
+	unsigned num; /* Q */
+	char ifname[IFNAMSIZ]; /* tunnelN-Q, a hub's peer P: tunnelN.P-Q */
+	int tap_fd;
+	bool tap_created;
+	struct dp_session *dps; /* its session's data path, NULL if none */
+	uint32_t clear_sid; /* `clear counters` of its session */
+	struct dp_counters clear_dp;
+};
+
 /* A configured tunnel: conf + state + stats. */
 struct tunnel {
 	struct daemon *d;
@@ -96,7 +108,9 @@ struct tunnel {
 
 	int tap_fd;
 	bool tap_created;
-	struct dp_session *dps; /* the session's data path (one session) */
+	struct dp_session *dps; /* pseudowire 1's session's data path */
+	struct tunnel_port *pws; /* pseudowires 2.. (cfg->pws), n_pws of them */
+	size_t n_pws;
 	uint64_t static_up_ms; /* `l2tp static session`: when its data path was added, 0 = none */
 	/* `l2tp static probe`: ARP probes through the TAP port (tunnel_probe.c) */
 	int probe_fd; /* packet socket on the TAP port, -1 = none */
@@ -187,6 +201,10 @@ void tunnel_remove(struct tunnel *t);
 /* `l2tpctl tunnel down|up N`. */
 void tunnel_admin_down(struct tunnel *t);
 void tunnel_admin_up(struct tunnel *t);
+/* The TAP port of session s (its pseudowire's). */
+const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_session *s);
+/* Its pseudowire's VLAN (`l2tp pseudowire Q vlan`), 0 = none. */
+unsigned tunnel_session_vlan(const struct tunnel *t, const struct fsm_session *s);
 /* Counters as shown (minus `clear counters`); s is one of t's sessions. */
 void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret);
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret);

@@ -125,6 +125,8 @@ struct session_ref {
 	const struct tunnel *t;
 	uint32_t sid; /* local Session ID */
 	const char *state; /* fsm state name, or static-up / static-idle */
+	unsigned pw; /* pseudowire number, 1.. */
+	const char *ifname; /* its TAP port */
 	bool up;
 	bool is_static;
 	struct dp_counters c;
@@ -155,6 +157,8 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 			v[n].sid = s->local_sid;
 			v[n].state = fsm_session_state_name(s->state);
 			v[n].up = s->state == FSM_S_ESTABLISHED;
+			v[n].pw = s->pw + 1;
+			v[n].ifname = tunnel_session_ifname(t, s);
 			if (s->user)
 				dp_session_counters(s->user, &v[n].c);
 			n++;
@@ -165,6 +169,8 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 			v[n].up = tunnel_static_up(t);
 			v[n].state = v[n].up ? "static-up" : "static-idle";
 			v[n].is_static = true;
+			v[n].pw = 1;
+			v[n].ifname = t->ifname;
 			dp_session_counters(t->dps, &v[n].c);
 			n++;
 		}
@@ -178,6 +184,10 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 
 	EACH("session_up", "gauge",
 	     "1 if the session is established (a static session: static-up, data received recently).", v[k].up);
+	head(b, "session_info", "gauge", "1 for each session: its pseudowire and TAP port.");
+	for (size_t k = 0; k < n; k++)
+		evbuffer_add_printf(b, "l2tpv3d_session_info{tunnel=\"%s\",session=\"%u\",pseudowire=\"%u\","
+				    "interface=\"%s\"} 1\n", tlabel(v[k].t).s, v[k].sid, v[k].pw, v[k].ifname);
 	head(b, "session_state", "gauge",
 	     "1 for the session's current state (static sessions: static-up or static-idle).");
 	for (size_t k = 0; k < n; k++) {
@@ -203,6 +213,9 @@ static void session_metrics(struct evbuffer *b, struct daemon *d)
 	     "TCP/UDP super-frames (TAP offloads) read from the TAP and cut into segments.", v[k].c.tx_super);
 	EACH("session_rx_coalesced_frames_total", "counter",
 	     "Super-frames of coalesced TCP segments written to the TAP.", v[k].c.rx_coalesced);
+	EACH("session_tx_vlan_drops_total", "counter",
+	     "Frames from the TAP without the pseudowire's VLAN tag (l2tp pseudowire Q vlan), not sent.",
+	     v[k].c.tx_vlan_drops);
 	EACH("session_mss_clamped_total", "counter",
 	     "TCP SYNs whose MSS option was lowered (ip tunnel tcp mss limit).", v[k].c.mss_clamped);
 	EACH("session_rx_unsequenced_total", "counter",

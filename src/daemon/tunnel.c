@@ -184,33 +184,64 @@ static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 
 /* Complete a data-path session with what every kind shares (peer, source
  * address, TAP, MSS clamp) and start it; logs once on failure. */
-static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char *what)
+static int tunnel_dp_add_port(struct tunnel *t, struct dp_session_conf *c, int tap_fd, struct dp_session **dps,
+			      const char *what)
 {
 	int r;
 
 	c->peer = t->peer;
 	c->local = t->local;
-	c->tap_fd = t->tap_fd;
+	c->tap_fd = tap_fd;
 	c->encap = t->cfg->encap == CFG_ENCAP_IP ? DP_ENCAP_IP : DP_ENCAP_UDP;
 	set_mss(t, c);
-	r = dp_session_add(t->d->dp, c, &t->dps);
+	r = dp_session_add(t->d->dp, c, dps);
 	if (r < 0) {
 		errno = -r;
 		log_warn("tunnel %s: cannot start the data path of %s %u", t->label, what, c->local_sid);
-		t->dps = NULL;
+		*dps = NULL;
 	}
 	return r;
+}
+
+static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char *what)
+{
+	return tunnel_dp_add_port(t, c, t->tap_fd, &t->dps, what);
+}
+
+/* The port of pseudowire pw (0-based, as fsm_session.pw): NULL for the
+ * tunnel's own (pseudowire 1) or one it does not have. */
+static struct tunnel_port *pw_port(const struct tunnel *t, unsigned pw)
+{
+	return pw >= 1 && pw <= t->n_pws ? &t->pws[pw - 1] : NULL;
+}
+
+const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_session *s)
+{
+	const struct tunnel_port *p = pw_port(t, s->pw);
+
+	return p ? p->ifname : t->ifname;
+}
+
+unsigned tunnel_session_vlan(const struct tunnel *t, const struct fsm_session *s)
+{
+	return pw_port(t, s->pw) ? t->cfg->pws[s->pw - 1].vlan : t->cfg->vlan;
 }
 
 static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
 {
 	struct tunnel *t = ctx;
+	struct tunnel_port *p = pw_port(t, s->pw);
+	struct dp_session **dps = p ? &p->dps : &t->dps;
 	struct dp_session_conf c;
 	int r;
 
 	(void)ft;
-	if (t->dps) {
-		log_warnx("tunnel %s: a second session is not supported yet", t->label);
+	if (s->pw > t->n_pws || (p ? p->tap_fd : t->tap_fd) < 0) {
+		log_warnx("tunnel %s: no TAP port for pseudowire %u", t->label, s->pw + 1);
+		return -ENODEV;
+	}
+	if (*dps) {
+		log_warnx("tunnel %s: pseudowire %u has a session already", t->label, s->pw + 1);
 		return -EBUSY;
 	}
 	memset(&c, 0, sizeof(c));
@@ -224,21 +255,24 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	c.rx_l2ss = s->rx_l2ss;
 	c.tx_seq = s->tx_seq;
 	c.rx_seq = s->rx_seq;
-	r = tunnel_dp_add(t, &c, "session");
+	c.vlan = (uint16_t)tunnel_session_vlan(t, s);
+	r = tunnel_dp_add_port(t, &c, p ? p->tap_fd : t->tap_fd, dps, "session");
 	if (r < 0)
 		return r;
-	s->user = t->dps;
+	s->user = *dps;
 	return 0;
 }
 
 static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
 {
 	struct tunnel *t = ctx;
+	struct tunnel_port *p = pw_port(t, s->pw);
+	struct dp_session **dps = p ? &p->dps : &t->dps;
 
 	(void)ft;
-	if (s->user && s->user == t->dps) {
-		dp_session_del(t->d->dp, t->dps);
-		t->dps = NULL;
+	if (s->user && s->user == *dps) {
+		dp_session_del(t->d->dp, *dps);
+		*dps = NULL;
 	}
 	s->user = NULL;
 }
@@ -270,7 +304,7 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 {
 	struct tunnel *t = ctx;
 	struct ctl_event ce = { .tunnel = t->cfg->id, .reason = ev->reason };
-	char peer[64];
+	char peer[64], pwname[48] = "";
 	const char *id = t->label;
 
 	peer_str(t, peer, sizeof(peer));
@@ -319,11 +353,14 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 	case FSM_EV_SESSION_STATE:
 		if (ev->to == FSM_S_ESTABLISHED)
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
+		if (s && t->n_pws) /* several pseudowires: say which */
+			snprintf(pwname, sizeof(pwname), " (pseudowire %u, %s)", s->pw + 1, tunnel_session_ifname(t, s));
 		if (ev->to == FSM_S_ESTABLISHED)
-			log_notice("tunnel %s: session %u/%u up, peer %s", id, s->local_sid, s->remote_sid, peer);
+			log_notice("tunnel %s: session %u/%u%s up, peer %s", id, s->local_sid, s->remote_sid, pwname,
+				   peer);
 		else if (ev->to == FSM_S_IDLE && ev->from == FSM_S_ESTABLISHED)
-			log_warnx("tunnel %s: session %u/%u down, peer %s: %s", id, s->local_sid, s->remote_sid, peer,
-				  ev->reason);
+			log_warnx("tunnel %s: session %u/%u%s down, peer %s: %s", id, s->local_sid, s->remote_sid,
+				  pwname, peer, ev->reason);
 		else
 			log_info("tunnel %s: session %u %s -> %s, peer %s: %s", id, s->local_sid,
 				 fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), peer, ev->reason);
@@ -444,13 +481,18 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (t->fsm.state != FSM_T_ESTABLISHED || !t->dps) {
+	if (t->fsm.state != FSM_T_ESTABLISHED || !t->fsm.n_sessions) {
 		t->idle_since_ms = now;
 		idle_arm(t);
 		return;
 	}
-	dp_session_counters(t->dps, &c);
-	total = c.rx_packets + c.tx_packets;
+	total = 0;
+	for (size_t i = 0; i < t->fsm.n_sessions; i++) {
+		if (!t->fsm.sessions[i].user)
+			continue;
+		dp_session_counters(t->fsm.sessions[i].user, &c);
+		total += c.rx_packets + c.tx_packets;
+	}
 	if (total != t->idle_packets) {
 		t->idle_packets = total;
 		t->idle_since_ms = now;
@@ -578,6 +620,11 @@ static void fill_fsm_conf(struct tunnel *t)
 		f->end_id_len = strlen(c->remote_end_id);
 		memcpy(f->end_id, c->remote_end_id, f->end_id_len);
 	}
+	for (size_t i = 0; i < c->n_pws && i < FSM_MAX_PW - 1; i++) {
+		f->pws[i].end_id_len = strlen(c->pws[i].end_id);
+		memcpy(f->pws[i].end_id, c->pws[i].end_id, f->pws[i].end_id_len);
+		f->n_pws = i + 1;
+	}
 	if (c->keepalive) {
 		f->hello_interval = c->keepalive_interval;
 		f->hello_count = c->keepalive_count;
@@ -590,6 +637,94 @@ static void fill_fsm_conf(struct tunnel *t)
 	memcpy(f->cookie, c->dp.cookie, sizeof(f->cookie));
 	f->l2ss = c->dp.l2ss;
 	f->data_seq = c->dp.data_seq;
+}
+
+/* A TAP port up and in its bridge ("" = none); the fd, or negative errno (logged). */
+static int port_open(struct tunnel *t, const char *ifname, const char *bridge, bool *created)
+{
+	int fd = tap_open(ifname, created), r;
+	struct rlimit rl;
+
+	if ((fd == -EMFILE || fd == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		log_warnx("tunnel %s: cannot open TAP port %s: out of file descriptors (open files limit %llu, "
+			  "one per TAP port: raise it, e.g. LimitNOFILE= under systemd)",
+			  t->label, ifname, (unsigned long long)rl.rlim_cur);
+		return fd;
+	}
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("tunnel %s: cannot open TAP port %s", t->label, ifname);
+		return fd;
+	}
+	if (bridge[0] && (r = nl_bridge_add_port(t->d->nl, bridge, ifname)) < 0) {
+		errno = -r;
+		if (r == -EXFULL)
+			log_warnx("tunnel %s: cannot add %s to bridge %s: the bridge is full (a Linux bridge has "
+				  "at most %d ports: spread the peers over several hub tunnels and bridges)",
+				  t->label, ifname, bridge, CFG_BRIDGE_PORTS_MAX);
+		else
+			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, ifname, bridge);
+		tap_close(fd);
+		return r;
+	}
+	if ((r = nl_link_up(t->d->nl, ifname)) < 0) {
+		errno = -r;
+		log_warn("tunnel %s: cannot set %s up", t->label, ifname);
+		tap_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* The pseudowires' ports: data path, TAP (deleted), array. */
+static void ports_free(struct tunnel *t)
+{
+	for (size_t i = 0; i < t->n_pws; i++) {
+		if (t->pws[i].dps)
+			dp_session_del(t->d->dp, t->pws[i].dps);
+		if (t->pws[i].tap_fd >= 0)
+			tap_close(t->pws[i].tap_fd);
+	}
+	free(t->pws);
+	t->pws = NULL;
+	t->n_pws = 0;
+}
+
+/* `l2tp pseudowire Q`: a TAP port for each, tunnelN-Q (a hub's peer: tunnelN.P-Q). */
+static int ports_create(struct tunnel *t)
+{
+	const struct cfg_tunnel *ct = t->cfg;
+
+	if (!ct->n_pws)
+		return 0;
+	t->pws = calloc(ct->n_pws, sizeof(*t->pws));
+	if (!t->pws)
+		return -ENOMEM;
+	for (size_t i = 0; i < ct->n_pws; i++) {
+		struct tunnel_port *p = &t->pws[i];
+		int fd;
+
+		t->n_pws = i + 1;
+		p->num = ct->pws[i].num;
+		p->tap_fd = -1;
+		if (t->peer_index) {
+			char name[IFNAMSIZ + 16];
+
+			if ((size_t)snprintf(name, sizeof(name), "%s-%u", t->ifname, p->num) >= sizeof(p->ifname)) {
+				log_warnx("tunnel %s: port name %s is too long (cfg_verify lets none through)",
+					  t->label, name);
+				return -ENAMETOOLONG;
+			}
+			memcpy(p->ifname, name, sizeof(p->ifname));
+		} else {
+			snprintf(p->ifname, sizeof(p->ifname), "%s", ct->pws[i].ifname);
+		}
+		fd = port_open(t, p->ifname, ct->pws[i].bridge, &p->tap_created);
+		if (fd < 0)
+			return fd;
+		p->tap_fd = fd;
+	}
+	return 0;
 }
 
 static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *hub, unsigned index,
@@ -625,40 +760,13 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		r = -ENOMEM;
 		goto out_free;
 	}
-	r = tap_open(t->ifname, &t->tap_created);
-	if (r < 0) {
-		struct rlimit rl;
-
-		errno = -r;
-		if ((r == -EMFILE || r == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0)
-			log_warnx("tunnel %s: cannot open TAP port %s: out of file descriptors (open files limit "
-				  "%llu, one per TAP port: raise it, e.g. LimitNOFILE= under systemd)",
-				  t->label, t->ifname, (unsigned long long)rl.rlim_cur);
-		else
-			log_warn("tunnel %s: cannot open TAP port %s", t->label, t->ifname);
+	r = port_open(t, t->ifname, ct->bridge, &t->tap_created);
+	if (r < 0)
 		goto out_free;
-	}
 	t->tap_fd = r;
-	if (ct->bridge[0]) {
-		r = nl_bridge_add_port(d->nl, ct->bridge, t->ifname);
-		if (r == -EXFULL) {
-			log_warnx("tunnel %s: cannot add %s to bridge %s: the bridge is full (a Linux bridge has "
-				  "at most %d ports: spread the peers over several hub tunnels and bridges)",
-				  t->label, t->ifname, ct->bridge, CFG_BRIDGE_PORTS_MAX);
-			goto out_free;
-		}
-		if (r < 0) {
-			errno = -r;
-			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->ifname, ct->bridge);
-			goto out_free;
-		}
-	}
-	r = nl_link_up(d->nl, t->ifname);
-	if (r < 0) {
-		errno = -r;
-		log_warn("tunnel %s: cannot set %s up", t->label, t->ifname);
+	r = ports_create(t);
+	if (r < 0)
 		goto out_free;
-	}
 	*ret = t;
 	return 0;
 
@@ -701,6 +809,7 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->idle);
 	if (t->tap_fd >= 0)
 		tap_close(t->tap_fd);
+	ports_free(t);
 	free(t->cfg_own);
 	free(t);
 }
@@ -845,8 +954,12 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	t->peer = *peer;
 	if (local->ss_family != AF_UNSPEC)
 		t->local = *local;
-	if (t->dps) {
-		r = dp_session_set_peer(t->d->dp, t->dps, &t->peer, &t->local);
+	for (size_t i = 0; i <= t->n_pws; i++) {
+		struct dp_session *dps = i ? t->pws[i - 1].dps : t->dps;
+
+		if (!dps)
+			continue;
+		r = dp_session_set_peer(t->d->dp, dps, &t->peer, &t->local);
 		if (r < 0) {
 			errno = -r;
 			log_warn("tunnel %s: cannot move the data path to %s", t->label, to);
@@ -918,6 +1031,29 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 /* ---------------------------------------------------------------------- */
 /* reload and administration */
 
+/* Reload: the pseudowires' ports as ct has them (t idle or closing: no session holds one). */
+static void ports_rebuild(struct tunnel *t, const struct cfg_tunnel *ct)
+{
+	bool same = t->n_pws == ct->n_pws;
+	int r;
+
+	for (size_t i = 0; same && i < ct->n_pws; i++)
+		same = !strcmp(t->pws[i].ifname, ct->pws[i].ifname) && t->pws[i].num == ct->pws[i].num;
+	if (same) {
+		for (size_t i = 0; i < ct->n_pws; i++)
+			if (ct->pws[i].bridge[0] &&
+			    (r = nl_bridge_add_port(t->d->nl, ct->pws[i].bridge, t->pws[i].ifname)) < 0) {
+				errno = -r;
+				log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->pws[i].ifname,
+					 ct->pws[i].bridge);
+			}
+		return;
+	}
+	ports_free(t);
+	if (ports_create(t) < 0)
+		log_warnx("tunnel %s: some pseudowires have no TAP port: their sessions will be refused", t->label);
+}
+
 void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 {
 	bool new_bridge = strcmp(t->cfg->bridge, ct->bridge) != 0;
@@ -938,12 +1074,14 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 	idle_arm(t);
 	if (tunnel_is_idle(t)) {
 		static_stop(t);
+		ports_rebuild(t, ct);
 		if (!t->admin_down)
 			tunnel_start(t);
 		return;
 	}
 	t->restart_pending = true;
 	fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "configuration changed", now_ms());
+	ports_rebuild(t, ct); /* the close ended every session */
 	tunnel_arm(t);
 }
 
@@ -1015,25 +1153,30 @@ static uint64_t minus(uint64_t a, uint64_t b)
 
 static void counters(const struct tunnel *t, const struct dp_session *dps, uint32_t sid, struct dp_counters *ret)
 {
+	const struct dp_counters *clear = t->clear_sid && t->clear_sid == sid ? &t->clear_dp : NULL;
 	struct dp_counters c;
 
+	for (size_t i = 0; !clear && sid && i < t->n_pws; i++)
+		if (t->pws[i].clear_sid == sid)
+			clear = &t->pws[i].clear_dp;
 	memset(&c, 0, sizeof(c));
 	if (dps)
 		dp_session_counters(dps, &c);
-	if (t->clear_sid && t->clear_sid == sid) {
-		c.rx_packets = minus(c.rx_packets, t->clear_dp.rx_packets);
-		c.rx_octets = minus(c.rx_octets, t->clear_dp.rx_octets);
-		c.tx_packets = minus(c.tx_packets, t->clear_dp.tx_packets);
-		c.tx_octets = minus(c.tx_octets, t->clear_dp.tx_octets);
-		c.rx_cookie_drops = minus(c.rx_cookie_drops, t->clear_dp.rx_cookie_drops);
-		c.rx_malformed_drops = minus(c.rx_malformed_drops, t->clear_dp.rx_malformed_drops);
-		c.rx_seq_drops = minus(c.rx_seq_drops, t->clear_dp.rx_seq_drops);
-		c.rx_seq_missing = minus(c.rx_seq_missing, t->clear_dp.rx_seq_missing);
-		c.rx_tap_errors = minus(c.rx_tap_errors, t->clear_dp.rx_tap_errors);
-		c.tx_errors = minus(c.tx_errors, t->clear_dp.tx_errors);
-		c.tx_super = minus(c.tx_super, t->clear_dp.tx_super);
-		c.rx_coalesced = minus(c.rx_coalesced, t->clear_dp.rx_coalesced);
-		c.mss_clamped = minus(c.mss_clamped, t->clear_dp.mss_clamped);
+	if (clear) {
+		c.rx_packets = minus(c.rx_packets, clear->rx_packets);
+		c.rx_octets = minus(c.rx_octets, clear->rx_octets);
+		c.tx_packets = minus(c.tx_packets, clear->tx_packets);
+		c.tx_octets = minus(c.tx_octets, clear->tx_octets);
+		c.rx_cookie_drops = minus(c.rx_cookie_drops, clear->rx_cookie_drops);
+		c.rx_malformed_drops = minus(c.rx_malformed_drops, clear->rx_malformed_drops);
+		c.rx_seq_drops = minus(c.rx_seq_drops, clear->rx_seq_drops);
+		c.rx_seq_missing = minus(c.rx_seq_missing, clear->rx_seq_missing);
+		c.rx_tap_errors = minus(c.rx_tap_errors, clear->rx_tap_errors);
+		c.tx_errors = minus(c.tx_errors, clear->tx_errors);
+		c.tx_super = minus(c.tx_super, clear->tx_super);
+		c.rx_coalesced = minus(c.rx_coalesced, clear->rx_coalesced);
+		c.mss_clamped = minus(c.mss_clamped, clear->mss_clamped);
+		c.tx_vlan_drops = minus(c.tx_vlan_drops, clear->tx_vlan_drops);
 	}
 	*ret = c;
 }
@@ -1092,21 +1235,24 @@ void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)
 
 void tunnel_clear_counters(struct tunnel *t)
 {
-	/* one session per tunnel for now (see fsm_session_up_cb) */
 	memset(&t->clear_dp, 0, sizeof(t->clear_dp));
 	t->clear_sid = 0;
+	for (size_t i = 0; i < t->n_pws; i++) {
+		memset(&t->pws[i].clear_dp, 0, sizeof(t->pws[i].clear_dp));
+		t->pws[i].clear_sid = 0;
+	}
 	if (t->cfg->is_static && t->dps) {
 		dp_session_counters(t->dps, &t->clear_dp);
 		t->clear_sid = t->cfg->static_local_sid;
 	}
 	for (size_t i = 0; i < t->fsm.n_sessions; i++) {
 		const struct fsm_session *s = &t->fsm.sessions[i];
+		struct tunnel_port *p = pw_port(t, s->pw);
 
-		if (s->user) {
-			dp_session_counters(s->user, &t->clear_dp);
-			t->clear_sid = s->local_sid;
-			break;
-		}
+		if (!s->user)
+			continue;
+		dp_session_counters(s->user, p ? &p->clear_dp : &t->clear_dp);
+		*(p ? &p->clear_sid : &t->clear_sid) = s->local_sid;
 	}
 	t->clear_fsm = t->fsm.stats;
 	t->clear_ccid = t->fsm.local_ccid;

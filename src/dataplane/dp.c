@@ -119,6 +119,7 @@ enum {
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
 	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
+	DP_VLAN_HLEN = 4,	/* an 802.1Q tag */
 	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
 };
 
@@ -166,7 +167,7 @@ struct dp_session {
 	_Atomic uint64_t tx_packets, tx_octets;
 	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
 	_Atomic uint64_t rx_seq_drops, rx_seq_missing;
-	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped;
+	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped, tx_vlan_drops;
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
 	/* linkage */
@@ -725,8 +726,9 @@ static void dp_coal_flush(struct dp *dp)
 	dp->coal_octets = 0;
 }
 
-/* Write one frame to s's TAP (with an empty vnet header if it has one). */
-static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen)
+/* Write one frame to s's TAP (with an empty vnet header if it has one);
+ * octets: what it counts (the frame as carried in the tunnel). */
+static void dp_tap_write_n(struct dp_session *s, const uint8_t *frame, size_t flen, size_t octets)
 {
 	static const uint8_t zero[GSO_VNET_HDR_LEN];
 	struct iovec iov[2] = {
@@ -747,7 +749,12 @@ static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen
 		return;
 	}
 	dp_count(&s->rx_packets, 1);
-	dp_count(&s->rx_octets, flen);
+	dp_count(&s->rx_octets, octets);
+}
+
+static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen)
+{
+	dp_tap_write_n(s, frame, flen, flen);
 }
 
 /* rx_seq: keep a packet whose Default L2SS is l2ss?  See the top of the
@@ -827,6 +834,19 @@ static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t 
 	atomic_store_explicit(&s->last_rx, now, memory_order_relaxed);
 	if ((s->conf.mss4 || s->conf.mss6) && gso_mss_clamp(frame, flen, s->conf.mss4, s->conf.mss6))
 		dp_count(&s->mss_clamped, 1);
+	if (s->conf.vlan) {
+		/* tag it: the MAC addresses move 4 bytes into the header
+		 * already read (the session's L2TP header is at least 8) */
+		memmove(frame - DP_VLAN_HLEN, frame, 12);
+		frame -= DP_VLAN_HLEN;
+		flen += DP_VLAN_HLEN;
+		frame[12] = 0x81;
+		frame[13] = 0x00;
+		frame[14] = (uint8_t)(s->conf.vlan >> 8);
+		frame[15] = (uint8_t)s->conf.vlan;
+		dp_tap_write_n(s, frame, flen, flen - DP_VLAN_HLEN);
+		return;
+	}
 	if (!s->vnet) {
 		dp_tap_write(s, frame, flen);
 		return;
@@ -1214,6 +1234,17 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 					continue;
 				}
 			}
+			if (s->conf.vlan) {
+				/* only the session's VLAN, untagged: the rest
+				 * of the frame moves 4 bytes back over the tag */
+				if (flen < DP_ETH_HLEN + DP_VLAN_HLEN || frame[12] != 0x81 || frame[13] != 0x00 ||
+				    (((unsigned)frame[14] << 8 | frame[15]) & 0xfff) != s->conf.vlan) {
+					dp_count(&s->tx_vlan_drops, 1);
+					continue;
+				}
+				memmove(frame + 12, frame + 12 + DP_VLAN_HLEN, flen - 12 - DP_VLAN_HLEN);
+				flen -= DP_VLAN_HLEN;
+			}
 			if ((s->conf.mss4 || s->conf.mss6) &&
 			    gso_mss_clamp(frame, flen, s->conf.mss4, s->conf.mss6))
 				dp_count(&s->mss_clamped, 1);
@@ -1509,6 +1540,8 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 		return -EINVAL;
 	if ((conf->tx_seq && !conf->tx_l2ss) || (conf->rx_seq && !conf->rx_l2ss))
 		return -EINVAL; /* the number travels in the sublayer */
+	if (conf->vlan > 4094)
+		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -1518,6 +1551,11 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	s->rx_hdr_len = l2tp_data_hdr_len(conf->rx_cookie_len, conf->rx_l2ss);
 	s->tx_ns = conf->tx_seq_first & L2TP_SEQ24_MASK;
 	dp_tap_offload(s);
+	if (s->conf.vlan && s->offload) {
+		/* tags are added and removed frame by frame: no super-frames */
+		if (ioctl(s->conf.tap_fd, TUNSETOFFLOAD, 0) == 0)
+			s->offload = 0;
+	}
 	r = dp_dest_prepare(dp, conf->encap, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
 		goto out_free;
@@ -1573,6 +1611,7 @@ void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 		.tx_super = dp_read(&s->tx_super),
 		.rx_coalesced = dp_read(&s->rx_coalesced),
 		.mss_clamped = dp_read(&s->mss_clamped),
+		.tx_vlan_drops = dp_read(&s->tx_vlan_drops),
 	};
 }
 

@@ -74,6 +74,12 @@ struct dp_session_conf {
 	/* MSS clamping of TCP SYNs in both directions (0: none): the MSS
 	 * option of a SYN over IPv4 (mss4) or IPv6 (mss6) is lowered to it */
 	uint16_t mss4, mss6;
+	/* `l2tp pseudowire Q vlan VID` (1..4094, 0 = none): the session
+	 * carries VLAN vlan of its TAP's bridge untagged: frames read from
+	 * the TAP must carry that 802.1Q tag, which is removed (others are
+	 * dropped and counted in tx_vlan_drops); frames from the tunnel get
+	 * it.  Such a TAP runs without offloads (plain frames). */
+	uint16_t vlan;
 };
 
 /* Counter snapshot (summed across threads when there are several). */
@@ -89,6 +95,7 @@ struct dp_counters {
 	uint64_t tx_super; /* TCP/UDP super-frames read from the TAP and segmented */
 	uint64_t rx_coalesced; /* super-frames written to the TAP (coalesced segments) */
 	uint64_t mss_clamped; /* SYNs whose MSS was lowered */
+	uint64_t tx_vlan_drops; /* vlan: frames from the TAP without the session's VLAN tag, not sent */
 };
 
 /* Whole-data-path counters (not tied to a session). */

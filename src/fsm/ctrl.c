@@ -265,6 +265,8 @@ static void teardown(struct fsm_tunnel *t, const char *reason)
 	rxq_clear(t);
 	t->ack_pending = false;
 	t->hello_at = FSM_NO_DEADLINE;
+	t->pw_retry_at = FSM_NO_DEADLINE;
+	t->pw_retry_ms = 0;
 	set_state(t, FSM_T_IDLE, t->reason);
 }
 
@@ -302,6 +304,9 @@ void fsm_tunnel_init(struct fsm_tunnel *t, const struct fsm_tunnel_conf *conf, u
 	t->cwnd = 1;
 	t->ssthresh = FSM_RECV_WINDOW;
 	t->hello_at = FSM_NO_DEADLINE;
+	t->pw_retry_at = FSM_NO_DEADLINE;
+	if (t->conf.n_pws > FSM_MAX_PW - 1)
+		t->conf.n_pws = FSM_MAX_PW - 1;
 	if (t->conf.secret_len)
 		l2tp_auth_shared_key(t->conf.secret, t->conf.secret_len, t->key);
 }
@@ -313,6 +318,8 @@ void fsm_tunnel_release(struct fsm_tunnel *t)
 	rxq_clear(t);
 	t->state = FSM_T_IDLE;
 	t->hello_at = FSM_NO_DEADLINE;
+	t->pw_retry_at = FSM_NO_DEADLINE;
+	t->pw_retry_ms = 0;
 	t->ack_pending = false;
 }
 
@@ -791,8 +798,11 @@ static void send_cdn(struct fsm_tunnel *t, uint32_t local_sid, uint32_t remote_s
 	(void)enqueue(t, &m, false, now);
 }
 
+static void session_gone(struct fsm_tunnel *t, const char *why, uint64_t now);
+
 /* Refuse a session we started to set up: CDN with the reason, noted as
- * the tunnel's mismatch, an event for the log, and forget it. */
+ * the tunnel's mismatch, an event for the log, and forget it (the opener
+ * asks again later if other pseudowires keep the connection). */
 static void session_refuse(struct fsm_tunnel *t, struct fsm_session *s, uint16_t result, const char *why,
 			   uint64_t now)
 {
@@ -800,6 +810,8 @@ static void session_refuse(struct fsm_tunnel *t, struct fsm_session *s, uint16_t
 	mismatch_set(t, why);
 	emit(t, s, FSM_EV_SESSION_REFUSED, 0, 0, why);
 	session_remove(t, s, why);
+	if (t->n_sessions)
+		session_gone(t, why, now);
 }
 
 /* Take the peer's data-plane requests from ICRQ/ICRP/ICCN. */
@@ -835,16 +847,39 @@ static void session_establish(struct fsm_tunnel *t, struct fsm_session *s, uint6
 		s->state = FSM_S_IDLE; /* session_down must not run */
 		send_cdn(t, s->local_sid, s->remote_sid, L2TP_CDN_NO_RESOURCES_TEMP, 0, why, now);
 		session_remove(t, s, why);
+		if (t->n_sessions)
+			session_gone(t, why, now);
 	}
 }
 
-static void session_open(struct fsm_tunnel *t, uint64_t now)
+const uint8_t *fsm_pw_end_id(const struct fsm_tunnel_conf *conf, unsigned pw, size_t *len)
+{
+	if (pw == 0 || pw > conf->n_pws) {
+		*len = conf->end_id_len;
+		return conf->end_id;
+	}
+	*len = conf->pws[pw - 1].end_id_len;
+	return conf->pws[pw - 1].end_id;
+}
+
+static struct fsm_session *session_by_pw(struct fsm_tunnel *t, unsigned pw)
+{
+	for (size_t i = 0; i < t->n_sessions; i++)
+		if (t->sessions[i].pw == pw)
+			return &t->sessions[i];
+	return NULL;
+}
+
+static void session_open(struct fsm_tunnel *t, unsigned pw, uint64_t now)
 {
 	struct fsm_session *s = session_new(t, true);
+	const uint8_t *end_id;
+	size_t end_id_len;
 	struct l2tp_msg m;
 
 	if (!s)
 		return;
+	s->pw = pw;
 	s->serial = (uint32_t)t->stats.established_count;
 	msg_init(t, &m, L2TP_MSG_ICRQ);
 	l2tp_msg_set(&m, L2TP_AVP_LOCAL_SESSION_ID);
@@ -857,19 +892,61 @@ static void session_open(struct fsm_tunnel *t, uint64_t now)
 	m.pw_type = conf_pw_type(&t->conf);
 	put_session_params(t, s, &m);
 	l2tp_msg_set(&m, L2TP_AVP_REMOTE_END_ID);
-	memcpy(m.remote_end_id, t->conf.end_id, t->conf.end_id_len);
-	m.remote_end_id_len = t->conf.end_id_len;
+	end_id = fsm_pw_end_id(&t->conf, pw, &end_id_len);
+	memcpy(m.remote_end_id, end_id, end_id_len);
+	m.remote_end_id_len = end_id_len;
 	l2tp_msg_set(&m, L2TP_AVP_CIRCUIT_STATUS);
 	m.circuit_status = L2TP_CIRCUIT_ACTIVE | L2TP_CIRCUIT_NEW;
 	session_set_state(t, s, FSM_S_WAIT_REPLY, "ICRQ sent");
 	(void)enqueue(t, &m, false, now);
 }
 
-static bool end_id_matches(const struct fsm_tunnel *t, const struct l2tp_msg *m)
+/* The opener: an ICRQ for every pseudowire that has no session. */
+static void sessions_open(struct fsm_tunnel *t, uint64_t now)
 {
-	return !t->conf.end_id_len ||
-	       (m->remote_end_id_len == t->conf.end_id_len &&
-		memcmp(m->remote_end_id, t->conf.end_id, t->conf.end_id_len) == 0);
+	t->pw_retry_at = FSM_NO_DEADLINE;
+	if (t->n_sessions > t->conf.n_pws)
+		t->pw_retry_ms = 0; /* all there */
+	for (unsigned pw = 0; pw <= t->conf.n_pws && pw < FSM_MAX_PW; pw++)
+		if (!session_by_pw(t, pw))
+			session_open(t, pw, now);
+}
+
+/*
+ * A session is gone (CDN, refused, unknown AVP).  The opener of a
+ * connection with several pseudowires keeps it for the others and asks
+ * again for this one later; with none left it closes, as with one.
+ */
+static void session_gone(struct fsm_tunnel *t, const char *why, uint64_t now)
+{
+	if (!t->opened || t->state != FSM_T_ESTABLISHED)
+		return;
+	if (!t->n_sessions) {
+		fsm_tunnel_close(t, L2TP_STOPCCN_CLEAR, why, now);
+		return;
+	}
+	if (t->pw_retry_at != FSM_NO_DEADLINE)
+		return;
+	/* 10 s, doubling to 320 s while the peer keeps closing or refusing
+	 * it; back to 10 s once every pseudowire has come up */
+	t->pw_retry_ms = t->pw_retry_ms ? t->pw_retry_ms * 2 : FSM_PW_RETRY_MS;
+	if (t->pw_retry_ms > FSM_PW_RETRY_MAX_MS)
+		t->pw_retry_ms = FSM_PW_RETRY_MAX_MS;
+	t->pw_retry_at = now + t->pw_retry_ms;
+}
+
+/* Which pseudowire an ICRQ asks for: the one whose Remote End ID it
+ * carries, else pseudowire 1 if it has none configured (takes any). */
+static int pw_for_icrq(const struct fsm_tunnel *t, const struct l2tp_msg *m)
+{
+	for (unsigned pw = 0; pw <= t->conf.n_pws && pw < FSM_MAX_PW; pw++) {
+		size_t len;
+		const uint8_t *id = fsm_pw_end_id(&t->conf, pw, &len);
+
+		if (len && m->remote_end_id_len == len && !memcmp(m->remote_end_id, id, len))
+			return (int)pw;
+	}
+	return t->conf.end_id_len ? -1 : 0;
 }
 
 static void printable(const uint8_t *in, size_t len, char *out, size_t outlen)
@@ -891,6 +968,7 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 	struct l2tp_msg r;
 	char why[L2TP_END_ID_MAX * 8 + 128], got[L2TP_END_ID_MAX * 4 + 1], want[L2TP_END_ID_MAX * 4 + 1];
 	uint16_t res;
+	int pw;
 
 	if (!l2tp_msg_has(m, L2TP_AVP_LOCAL_SESSION_ID) || !m->local_session_id) {
 		send_cdn(t, 0, 0, L2TP_CDN_ERROR, L2TP_ERR_BAD_SESSION_ID, "ICRQ without Local Session ID", now);
@@ -908,14 +986,35 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		protocol_note(t, "ICRQ for a session we already have; ignored");
 		return;
 	}
-	if (!end_id_matches(t, m)) {
+	pw = pw_for_icrq(t, m);
+	if (pw < 0) {
 		printable(m->remote_end_id, m->remote_end_id_len, got, sizeof(got));
 		printable(t->conf.end_id, t->conf.end_id_len, want, sizeof(want));
-		snprintf(why, sizeof(why), "session refused: Remote End ID \"%s\" does not match remote end-id \"%s\"",
-			 got, want);
+		if (t->conf.n_pws) {
+			snprintf(why, sizeof(why), "session refused: Remote End ID \"%s\" is none of this tunnel's "
+				 "%zu pseudowires' (the first's is \"%s\")", got, t->conf.n_pws + 1, want);
+			snprintf(t->mismatch, sizeof(t->mismatch), "end-id: peer asked for \"%.60s\", no "
+				 "pseudowire has it", got);
+		} else {
+			snprintf(why, sizeof(why), "session refused: Remote End ID \"%s\" does not match remote "
+				 "end-id \"%s\"", got, want);
+			snprintf(t->mismatch, sizeof(t->mismatch), "end-id: peer asked for \"%.60s\", 'l2tp remote "
+				 "end-id' is \"%.60s\"", got, want);
+		}
 		send_cdn(t, 0, m->local_session_id, L2TP_CDN_ERROR, 0, "Remote End ID mismatch", now);
-		snprintf(t->mismatch, sizeof(t->mismatch), "end-id: peer asked for \"%.60s\", 'l2tp remote end-id' is \"%.60s\"",
-			 got, want);
+		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
+		return;
+	}
+	if (session_by_pw(t, (unsigned)pw)) {
+		const uint8_t *id;
+		size_t len;
+
+		id = fsm_pw_end_id(&t->conf, (unsigned)pw, &len);
+		printable(id, len, want, sizeof(want));
+		snprintf(why, sizeof(why), "session refused: pseudowire %d (end-id \"%s\") has a session already",
+			 pw + 1, want);
+		send_cdn(t, 0, m->local_session_id, L2TP_CDN_NO_RESOURCES_TEMP, 0, "pseudowire has a session already",
+			 now);
 		emit(t, NULL, FSM_EV_SESSION_REFUSED, 0, 0, why);
 		return;
 	}
@@ -931,6 +1030,7 @@ static void handle_icrq(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t
 		send_cdn(t, 0, m->local_session_id, L2TP_CDN_NO_RESOURCES_TEMP, 0, "too many sessions", now);
 		return;
 	}
+	s->pw = (unsigned)pw;
 	s->remote_sid = m->local_session_id;
 	session_note_params(s, m);
 	session_take_params(s, m);
@@ -1026,9 +1126,19 @@ static void handle_cdn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t 
 	snprintf(why, sizeof(why), "peer sent CDN, result %u%s%s", m->result_code, m->error_msg[0] ? ": " : "",
 		 m->error_msg);
 	session_remove(t, s, why);
-	/* an initiator's only job is its session: without it, start over */
-	if (t->conf.initiator && !t->n_sessions)
-		fsm_tunnel_close(t, L2TP_STOPCCN_CLEAR, why, now);
+	session_gone(t, why, now);
+}
+
+int fsm_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result, const char *why, uint64_t now)
+{
+	struct fsm_session *s = session_by_local(t, local_sid);
+
+	if (!s || t->state != FSM_T_ESTABLISHED)
+		return -ENOENT;
+	send_cdn(t, s->local_sid, s->remote_sid, result, 0, why, now);
+	session_remove(t, s, why);
+	session_gone(t, why, now);
+	return 0;
 }
 
 /*
@@ -1052,9 +1162,7 @@ static void session_unknown_avp(struct fsm_tunnel *t, const struct l2tp_msg *m, 
 	if (m->type != L2TP_MSG_CDN)
 		send_cdn(t, s->local_sid, s->remote_sid, L2TP_CDN_ERROR, L2TP_ERR_UNKNOWN_MANDATORY, why, now);
 	session_remove(t, s, why);
-	/* an initiator's only job is its session: without it, start over */
-	if (t->conf.initiator && !t->n_sessions)
-		fsm_tunnel_close(t, L2TP_STOPCCN_CLEAR, why, now);
+	session_gone(t, why, now);
 }
 
 static void handle_sli(struct fsm_tunnel *t, const struct l2tp_msg *m)
@@ -1117,7 +1225,7 @@ static void established(struct fsm_tunnel *t, const char *reason, uint64_t now)
 	/* the caller opens the session (after a lost tie breaker an
 	 * initiator may answer its peer's SCCRQ: then the peer does) */
 	if (t->opened)
-		session_open(t, now);
+		sessions_open(t, now);
 }
 
 static void handle_sccrp(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t now)
@@ -1525,6 +1633,8 @@ void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)
 	}
 	if (t->ack_pending && now >= t->ack_at)
 		send_ack(t);
+	if (t->state == FSM_T_ESTABLISHED && t->pw_retry_at <= now)
+		sessions_open(t, now);
 	if (t->state == FSM_T_ESTABLISHED && t->hello_at <= now) {
 		struct l2tp_msg m;
 
@@ -1548,6 +1658,8 @@ uint64_t fsm_tunnel_deadline(const struct fsm_tunnel *t)
 		d = t->ack_at;
 	if (t->state == FSM_T_ESTABLISHED && t->hello_at < d)
 		d = t->hello_at;
+	if (t->state == FSM_T_ESTABLISHED && t->pw_retry_at < d)
+		d = t->pw_retry_at;
 	if (silence_limit(t) < d)
 		d = silence_limit(t);
 	if ((t->state == FSM_T_CLOSING || t->state == FSM_T_WAIT_CTL_REPLY || t->state == FSM_T_WAIT_CTL_CONN) &&

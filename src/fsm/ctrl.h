@@ -32,6 +32,9 @@
 #include "wire/l2tp_wire.h"
 
 #define FSM_MAX_SESSIONS 16 /* per tunnel */
+#define FSM_MAX_PW 8 /* pseudowires per tunnel (conf.end_id is the first) */
+#define FSM_PW_RETRY_MS 10000 /* an opener asks again for a pseudowire the peer closed or refused ... */
+#define FSM_PW_RETRY_MAX_MS 320000 /* ... doubling to this while it keeps doing so */
 #define FSM_TXQ_LEN 32 /* messages waiting for an ACK, in flight or not */
 #define FSM_RXQ_LEN 8 /* out-of-order messages kept for later */
 #define FSM_RECV_WINDOW 16 /* what we advertise */
@@ -57,8 +60,16 @@ struct fsm_tunnel_conf {
 	uint8_t digest_type; /* L2TP_DIGEST_HMAC_MD5 (0) or _SHA1 as initiator; a responder uses the SCCRQ's */
 	char secret[256];
 	size_t secret_len;
-	uint8_t end_id[L2TP_END_ID_MAX];
+	uint8_t end_id[L2TP_END_ID_MAX]; /* pseudowire 1's; empty: as responder, any the others do not take */
 	size_t end_id_len;
+	/* Pseudowires 2.. over the same connection (RFC 3931 §3.3): the side
+	 * that opened the connection sends an ICRQ for each; the other takes
+	 * an ICRQ whose Remote End ID names one without a session */
+	struct fsm_pw_conf {
+		uint8_t end_id[L2TP_END_ID_MAX]; /* never empty */
+		size_t end_id_len;
+	} pws[FSM_MAX_PW - 1];
+	size_t n_pws;
 	unsigned hello_interval; /* seconds, 0 = no keepalive */
 	unsigned hello_count; /* HELLO transmissions before the peer is declared dead */
 	bool hello_spread; /* the first HELLO at a random point of the first interval (ops->random),
@@ -99,6 +110,7 @@ const char *fsm_tunnel_state_name(enum fsm_tunnel_state s);
 const char *fsm_session_state_name(enum fsm_session_state s);
 
 struct fsm_session {
+	unsigned pw; /* pseudowire: 0 (conf.end_id), 1.. (conf.pws[pw - 1]) */
 	uint32_t local_sid;
 	uint32_t remote_sid; /* 0 until learnt */
 	enum fsm_session_state state;
@@ -231,6 +243,8 @@ struct fsm_tunnel {
 
 	struct fsm_session sessions[FSM_MAX_SESSIONS];
 	size_t n_sessions;
+	uint64_t pw_retry_at; /* opener: ask again for pseudowires without a session; FSM_NO_DEADLINE if none */
+	unsigned pw_retry_ms; /* the interval of the last retry, 0 = none since all were up */
 
 	struct fsm_tunnel_stats stats;
 	char reason[192]; /* last teardown reason */
@@ -285,10 +299,18 @@ enum fsm_tie {
 };
 enum fsm_tie fsm_tunnel_tie_break(const struct fsm_tunnel *t, const struct l2tp_msg *sccrq);
 
+/* Tear down one session with a CDN (result, why); the connection and the
+ * other sessions stay (the opener asks again for its pseudowire later,
+ * or closes the connection if it was the last).  -ENOENT if none. */
+int fsm_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result, const char *why, uint64_t now);
+
 /* Tear down with a StopCCN (-> CLOSING, then IDLE once acked or given up). */
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
 /* The same with an Error Code (RFC 3931 §5.4.2, with result 2). */
 void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now);
+
+/* The Remote End ID of pseudowire pw (0..conf.n_pws). */
+const uint8_t *fsm_pw_end_id(const struct fsm_tunnel_conf *conf, unsigned pw, size_t *len);
 
 /* Connection time of the session in seconds. */
 static inline uint64_t fsm_session_uptime(const struct fsm_session *s, uint64_t now)

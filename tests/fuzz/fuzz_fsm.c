@@ -153,6 +153,12 @@ static void conf_init(struct fsm_tunnel_conf *c, bool initiator, enum fsm_auth a
 	}
 	memcpy(c->end_id, "yamaha", 6);
 	c->end_id_len = 6;
+	/* two more pseudowires over the same connection */
+	memcpy(c->pws[0].end_id, "cams", 4);
+	c->pws[0].end_id_len = 4;
+	memcpy(c->pws[1].end_id, "voice", 5);
+	c->pws[1].end_id_len = 5;
+	c->n_pws = 2;
 	c->hello_interval = 1;
 	c->hello_count = 3;
 	c->rtx_retries = 3;
@@ -163,8 +169,13 @@ static void check_tunnel(const struct fsm_tunnel *t)
 	fuzz_check(t->txq_len <= FSM_TXQ_LEN);
 	fuzz_check(t->n_sessions <= FSM_MAX_SESSIONS);
 	fuzz_check((unsigned)t->state < FSM_T_STATE_MAX);
-	for (size_t i = 0; i < t->n_sessions; i++)
+	for (size_t i = 0; i < t->n_sessions; i++) {
 		fuzz_check((unsigned)t->sessions[i].state < FSM_S_STATE_MAX);
+		/* one session per pseudowire, and only configured ones */
+		fuzz_check(t->sessions[i].pw <= t->conf.n_pws);
+		for (size_t j = 0; j < i; j++)
+			fuzz_check(t->sessions[j].pw != t->sessions[i].pw);
+	}
 }
 
 /* Deliver one datagram to side s as the daemon's handle_ctrl would. */

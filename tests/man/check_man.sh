@@ -60,11 +60,14 @@ check_opts() {
 check_opts l2tpv3d.8 src/daemon/main.c
 check_opts l2tpctl.8 src/ctl/l2tpctl.c
 
-# l2tpctl command words: each word of the token tables.
+# l2tpctl command words: each word of the token tables (src/ctl/parse.c).
 ctl=$(render "$man_dir/l2tpctl.8")
+k=0
 while read -r w; do
+	k=$((k + 1))
 	grep -qE "(^| )$w( |$)" <<<"$ctl" || bad "l2tpctl.8 lacks the command word '$w'"
-done < <(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", ACT_[A-Z_]*,.*/\1/p' "$src/src/ctl/l2tpctl.c")
+done < <(sed -n 's/^[[:space:]]*{ "\([a-z0-9-]*\)", CTL_ACT_[A-Z_]*,.*/\1/p' "$src/src/ctl/parse.c")
+(( k >= 10 )) || bad "found only $k command words in src/ctl/parse.c"
 
 if (( failed )); then
 	exit 1

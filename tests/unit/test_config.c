@@ -96,6 +96,17 @@ static void assert_only_diag(const struct cfg_diags *d, const char *expect)
 	free(s);
 }
 
+/* Some diagnostic contains `needle`. */
+static void assert_diags_have(const struct cfg_diags *d, const char *needle)
+{
+	char *s = diags_text(d);
+
+	if (!strstr(s, needle))
+		fprintf(stderr, "no \"%s\" in:\n%s", needle, s);
+	assert_non_null(strstr(s, needle));
+	free(s);
+}
+
 static char *print_text(const struct cfg *c)
 {
 	char *s = NULL;
@@ -216,6 +227,15 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 		assert_int_equal(x->mss_value, y->mss_value);
 		assert_string_equal(x->ifname, y->ifname);
 		assert_string_equal(x->bridge, y->bridge);
+		assert_int_equal(x->n_pws, y->n_pws);
+		for (size_t k = 0; k < x->n_pws; k++) {
+			assert_int_equal(x->pws[k].num, y->pws[k].num);
+			assert_string_equal(x->pws[k].end_id, y->pws[k].end_id);
+			assert_string_equal(x->pws[k].ifname, y->pws[k].ifname);
+			assert_string_equal(x->pws[k].bridge, y->pws[k].bridge);
+			assert_int_equal(x->pws[k].vlan, y->pws[k].vlan);
+		}
+		assert_int_equal(x->vlan, y->vlan);
 	}
 }
 
@@ -699,6 +719,136 @@ static void test_hub(void **state)
 			 " l2tp remote router-id 10.0.0.2\n l2tp hub on\n tunnel enable 1\nl2tp service on\n");
 	assert_only_diag(&r.d, "t.conf:2: error: tunnel 1: 'l2tp hub on' is for a responder that takes any "
 			       "Router ID: remove 'tunnel endpoint address' and 'l2tp remote router-id'");
+	run_free(&r);
+}
+
+#define PW_BASE "l2tp service on\nbridge member bridge1 lan1 tunnel1\nbridge member bridge2 lan2 tunnel1-3\n" \
+		"tunnel select 1\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 192.0.2.2\n" \
+		" l2tp local router-id 10.0.0.1\n l2tp remote router-id 10.0.0.2\n"
+
+/* `l2tp pseudowire Q remote end-id NAME`: several sessions of one tunnel */
+static void test_pseudowires(void **state)
+{
+	const struct cfg_tunnel *t;
+	struct cfg *c2;
+	struct run r;
+
+	(void)state;
+	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 3 remote end-id voice\n"
+			 " l2tp pseudowire 2 remote end-id old\n l2tp pseudowire 2 remote end-id cams\n"
+			 " tunnel enable 1\n");
+	assert_int_equal(r.verify_r, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->n_pws, 2);
+	assert_int_equal(t->pws[0].num, 2); /* sorted, the later line replaced the earlier */
+	assert_string_equal(t->pws[0].end_id, "cams");
+	assert_string_equal(t->pws[0].ifname, "tunnel1-2");
+	assert_string_equal(t->pws[0].bridge, "");
+	assert_int_equal(t->pws[1].num, 3);
+	assert_string_equal(t->pws[1].end_id, "voice");
+	assert_string_equal(t->pws[1].ifname, "tunnel1-3");
+	assert_string_equal(t->pws[1].bridge, "bridge2");
+	assert_string_equal(t->bridge, "bridge1");
+	/* the one without a bridge is warned about */
+	assert_diags_have(&r.d, "warning: tunnel 1: pseudowire 2's port tunnel1-2 is in no 'bridge member' line");
+	assert_round_trip(r.c, true);
+	/* equal as a reload sees it, until a pseudowire changes */
+	c2 = r.c;
+	r.c = NULL;
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 2 remote end-id cams\n"
+			 " l2tp pseudowire 3 remote end-id voice\n tunnel enable 1\n");
+	assert_true(cfg_tunnel_equal(cfg_tunnel_find(c2, 1), cfg_tunnel_find(r.c, 1)));
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 2 remote end-id cams\n"
+			 " l2tp pseudowire 3 remote end-id video\n tunnel enable 1\n");
+	assert_false(cfg_tunnel_equal(cfg_tunnel_find(c2, 1), cfg_tunnel_find(r.c, 1)));
+	run_free(&r);
+	cfg_free(c2);
+
+	/* VLANs: pseudowire 1's and 3's (in any order with its end-id); none clears */
+	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 200\n l2tp pseudowire 3 remote end-id voice\n"
+			 " l2tp pseudowire 1 vlan 100\n l2tp pseudowire 2 vlan 5\n l2tp pseudowire 2 vlan none\n"
+			 " l2tp pseudowire 2 remote end-id cams\n tunnel enable 1\nbridge member bridge3 tunnel1-2\n");
+	assert_int_equal(r.verify_r, 0);
+	t = cfg_tunnel_find(r.c, 1);
+	assert_int_equal(t->vlan, 100);
+	assert_int_equal(t->n_pws, 2);
+	assert_int_equal(t->pws[0].vlan, 0);
+	assert_int_equal(t->pws[1].vlan, 200);
+	assert_string_equal(t->pws[1].end_id, "voice");
+	assert_round_trip(r.c, true);
+	c2 = r.c;
+	r.c = NULL;
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 201\n l2tp pseudowire 3 remote end-id voice\n"
+			 " l2tp pseudowire 1 vlan 100\n l2tp pseudowire 2 remote end-id cams\n tunnel enable 1\n"
+			 "bridge member bridge3 tunnel1-2\n");
+	assert_false(cfg_tunnel_equal(cfg_tunnel_find(c2, 1), cfg_tunnel_find(r.c, 1)));
+	run_free(&r);
+	cfg_free(c2);
+	/* a VLAN needs the pseudowire's end-id and a bridge */
+	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 200\n tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "t.conf:9: error: tunnel 1: pseudowire 3 has a VLAN but no 'l2tp pseudowire 3 "
+				    "remote end-id NAME' line");
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id cams\n l2tp pseudowire 2 vlan 7\n"
+			 " l2tp pseudowire 3 remote end-id voice\n tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "t.conf:9: error: tunnel 1: pseudowire 2 has VLAN 7 but its port tunnel1-2 is "
+				    "in no bridge ('bridge member')");
+	run_free(&r);
+
+	/* two tunnels calling one peer: one notice, at the second */
+	parse_verify(&r, PW_BASE " tunnel enable 1\ntunnel select 2\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 192.0.2.2\n tunnel enable 2\n"
+			 "tunnel select 3\n tunnel encapsulation l2tpv3-raw\n tunnel endpoint address 192.0.2.2\n"
+			 " tunnel enable 3\nbridge member bridge3 tunnel2 tunnel3\n");
+	{
+		char *x = diags_text(&r.d);
+
+		assert_non_null(strstr(x, "t.conf:10: notice: tunnel 2 and others call the peer of tunnel 1: one "
+					  "control connection each; 'l2tp pseudowire' lines in one tunnel share one"));
+		assert_null(strstr(x, "tunnel 3 call"));
+		free(x);
+	}
+	run_free(&r);
+
+	/* end-ids tell the sessions apart */
+	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 3 remote end-id lan\n"
+			 " tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'lan' of pseudowire 1");
+	run_free(&r);
+	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id a\n l2tp pseudowire 3 remote end-id a\n"
+			 " tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'a' of pseudowire 2 (line 9)");
+	run_free(&r);
+	/* a bridge member naming a pseudowire the tunnel does not have */
+	parse_verify(&r, PW_BASE " tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "error: bridge bridge2: member 'tunnel1-3' names pseudowire 3 of tunnel 1, "
+				    "which has no 'l2tp pseudowire 3 remote end-id' line");
+	run_free(&r);
+	/* not for a static session; a hub's peer ports must fit IFNAMSIZ */
+	parse_verify(&r, "l2tp service on\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " tunnel endpoint address 192.0.2.2\n l2tp static session 10 20\n"
+			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "t.conf:6: error: tunnel 1: 'l2tp pseudowire' needs a control connection");
+	run_free(&r);
+	parse_verify(&r, "l2tp service on\ntunnel select 1234\n tunnel encapsulation l2tpv3-raw\n"
+			 " l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n l2tp hub on 999\n"
+			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1234\n");
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, "port names such as tunnel1234.999-2 are longer than 15 bytes");
+	run_free(&r);
+	parse_verify(&r, "l2tp service on\nbridge member bridge1 tunnel12-2\ntunnel select 12\n"
+			 " tunnel encapsulation l2tpv3-raw\n l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n"
+			 " l2tp hub on 999\n l2tp pseudowire 2 remote end-id x\n tunnel enable 12\n");
+	assert_int_equal(r.verify_r, 0);
 	run_free(&r);
 }
 
@@ -1449,6 +1599,19 @@ ERROR_TEST(control_character, "tunnel\x01 select 1\n",
 ERROR_TEST(non_ascii_outside_comment, T1 " l2tp hostname RT1 ホスト名\n",
 	   "t.conf:2: error: 'l2tp hostname RT1 ホスト名': non-ASCII text outside a comment "
 	   "(a comment starts with '#' after a space): line ignored")
+ERROR_TEST(pseudowire_one, T1 " l2tp pseudowire 1 remote end-id x\n",
+	   "t.conf:2: error: 'l2tp pseudowire 1 remote end-id x': pseudowire 1 is the tunnel's own: set its "
+	   "end-id with 'l2tp remote end-id NAME'")
+ERROR_TEST(pseudowire_number, T1 " l2tp pseudowire 9 remote end-id x\n",
+	   "t.conf:2: error: 'l2tp pseudowire 9 remote end-id x': bad pseudowire number '9': expected 2..8")
+ERROR_TEST(pseudowire_words, T1 " l2tp pseudowire 2 end-id x\n",
+	   "t.conf:2: error: 'l2tp pseudowire 2 end-id x': expected 'l2tp pseudowire 2..8 remote end-id NAME' or "
+	   "'l2tp pseudowire 1..8 vlan VID|none'")
+ERROR_TEST(pseudowire_vlan, T1 " l2tp pseudowire 2 vlan 4095\n",
+	   "t.conf:2: error: 'l2tp pseudowire 2 vlan 4095': bad VLAN ID '4095': expected 1..4094 or none")
+ERROR_TEST(pseudowire_port, "bridge member bridge1 tunnel1-1\n",
+	   "t.conf:1: error: 'bridge member bridge1 tunnel1-1': 'tunnel1-1' is not a tunnel port: after "
+	   "tunnel1- comes a pseudowire number 2..8 (pseudowire 1 is tunnel1)")
 ERROR_TEST(wrong_argument_count, T1 " l2tp hostname\n",
 	   "t.conf:2: error: 'l2tp hostname': expected 'l2tp hostname NAME'")
 ERROR_TEST(too_many_arguments, T1 " l2tp hostname RT 1\n",
@@ -2240,6 +2403,12 @@ int main(void)
 		cmocka_unit_test(test_values_of_every_form),
 		cmocka_unit_test(test_auth_method),
 		cmocka_unit_test(test_hub),
+		cmocka_unit_test(test_pseudowires),
+		cmocka_unit_test(test_error_pseudowire_one),
+		cmocka_unit_test(test_error_pseudowire_number),
+		cmocka_unit_test(test_error_pseudowire_words),
+		cmocka_unit_test(test_error_pseudowire_vlan),
+		cmocka_unit_test(test_error_pseudowire_port),
 		cmocka_unit_test(test_ipv6_endpoint_with_local),
 		cmocka_unit_test(test_encap_ip),
 		cmocka_unit_test(test_metrics_listen),

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,8 @@ static void test_commands(void **state)
 	ok("monitor", CTL_ACT_MONITOR, 0);
 	ok("reload", CTL_ACT_RELOAD, 0);
 	ok("r", CTL_ACT_RELOAD, 0);
+	ok("help", CTL_ACT_HELP, 0);
+	ok("h", CTL_ACT_HELP, 0);
 }
 
 static void test_errors(void **state)
@@ -73,7 +76,7 @@ static void test_errors(void **state)
 	char err[512];
 
 	(void)state;
-	bad("frobnicate", "unknown argument 'frobnicate'", "valid words: clear monitor reload show tunnel");
+	bad("frobnicate", "unknown argument 'frobnicate'", "valid words: clear help monitor reload show tunnel");
 	bad("show", "incomplete command", "valid words: config status");
 	bad("show status", "incomplete command", "valid words: l2tp");
 	bad("show status l2tp extra", "unexpected argument 'extra'", NULL);
@@ -115,6 +118,47 @@ static void test_action_cmd(void **state)
 	assert_string_equal(ctl_action_cmd(CTL_ACT_MONITOR), "monitor");
 	assert_string_equal(ctl_action_cmd(CTL_ACT_RELOAD), "reload");
 	assert_null(ctl_action_cmd(CTL_ACT_NONE));
+	assert_null(ctl_action_cmd(CTL_ACT_HELP));
+}
+
+/* `l2tpctl help` lists every command once, and each of its lines parses. */
+static void test_usage(void **state)
+{
+	bool seen[CTL_ACT_HELP + 1] = { false };
+	size_t n = 0;
+
+	(void)state;
+	for (const struct ctl_usage *u = ctl_usage; u->words; u++, n++) {
+		struct ctl_cmd cmd;
+		char line[128], err[512];
+
+		assert_non_null(u->what);
+		assert_true(strlen(u->words) <= 20); /* the column usage() leaves */
+		snprintf(line, sizeof(line), "%s", u->words);
+		if (strstr(line, " N"))
+			strstr(line, " N")[1] = '7';
+		if (parse(line, &cmd, err, sizeof(err)) != 0)
+			fail_msg("help line '%s': %s", u->words, err);
+		assert_false(seen[cmd.action]);
+		seen[cmd.action] = true;
+	}
+	for (int a = CTL_ACT_NONE + 1; a <= CTL_ACT_HELP; a++)
+		if (!seen[a])
+			fail_msg("action %d has no line in ctl_usage", a);
+	assert_int_equal(n, CTL_ACT_HELP);
+}
+
+static void test_is_command(void **state)
+{
+	(void)state;
+	assert_true(ctl_parse_is_command("show"));
+	assert_true(ctl_parse_is_command("sh"));
+	assert_true(ctl_parse_is_command("help"));
+	assert_true(ctl_parse_is_command("t"));
+	assert_false(ctl_parse_is_command("bogus"));
+	assert_false(ctl_parse_is_command(""));
+	assert_false(ctl_parse_is_command("1"));
+	assert_false(ctl_parse_is_command("showx"));
 }
 
 int main(void)
@@ -124,6 +168,8 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_prefix_needs_rest),
 		cmocka_unit_test(test_action_cmd),
+		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_is_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

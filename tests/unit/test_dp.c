@@ -412,6 +412,106 @@ static void test_both_directions(void **state)
 	assert_gcounters(f->dp[1], &zero);
 }
 
+
+/* An ETH_P_ALL packet socket on TAP i that reports VLAN tags (auxdata). */
+static int pk_all_vlan(struct fx *f, int i)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = f->ifindex[i] };
+	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	assert_int_equal(setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)), 0);
+	assert_int_equal(setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)), 0);
+	return fd;
+}
+
+/* The next frame of EtherType 0x88B5 on fd within WAIT_MS; its VLAN ID in
+ * *vid (-1: untagged).  Returns its length (tag not included). */
+static ssize_t recv_test_frame(int fd, uint8_t *buf, size_t cap, int *vid)
+{
+	for (;;) {
+		union {
+			struct cmsghdr c;
+			char b[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+		} u;
+		struct iovec iov = { .iov_base = buf, .iov_len = cap };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+				     .msg_controllen = sizeof(u.b) };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		assert_true(n >= 14);
+		if (buf[12] != 0x88 || buf[13] != 0xb5)
+			continue; /* IPv6 router solicitations and such */
+		*vid = -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			struct tpacket_auxdata aux;
+
+			if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+				continue;
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+			if (aux.tp_status & TP_STATUS_VLAN_VALID)
+				*vid = aux.tp_vlan_tci & 0xfff;
+		}
+		return n;
+	}
+}
+
+/* `l2tp pseudowire Q vlan 100` on B: frames from the tunnel enter B's TAP
+ * tagged 100; from B's TAP only frames tagged 100 go, untagged, into the
+ * tunnel; untagged ones and VLAN 200 are dropped and counted. */
+static void test_vlan(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	uint8_t out[200], in[200], tagged[204];
+	int pkb = pk_all_vlan(f, 1), vid;
+
+	cb.vlan = 100;
+	start(f);
+	add_sessions(f, &ca, &cb);
+	/* A -> B: tagged on B's side */
+	make_frame(out, 100, 5);
+	assert_int_equal(send(f->pk[0], out, 100, 0), 100);
+	assert_int_equal(recv_test_frame(pkb, in, sizeof(in), &vid), 100);
+	assert_int_equal(vid, 100);
+	assert_memory_equal(in, out, 100);
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == 1);
+	assert_int_equal(counters(f->s[1]).rx_octets, 100); /* as carried in the tunnel, untagged */
+	/* B -> A: VLAN 100 goes untagged, byte for byte */
+	make_frame(out, 120, 6);
+	memcpy(tagged, out, 12);
+	memcpy(tagged + 12, "\x81\x00\x20\x64", 4); /* PCP 1, VID 100 */
+	memcpy(tagged + 16, out + 12, 120 - 12);
+	assert_int_equal(send(pkb, tagged, 124, 0), 124);
+	assert_int_equal(recv_wait(f->pk[0], in, sizeof(in), NULL), 120);
+	assert_memory_equal(in, out, 120);
+	WAIT_UNTIL(counters(f->s[1]).tx_packets == 1);
+	assert_int_equal(counters(f->s[1]).tx_octets, 120);
+	/* untagged, VLAN 200, and a runt tag: not sent */
+	assert_int_equal(send(pkb, out, 120, 0), 120);
+	tagged[15] = 200;
+	assert_int_equal(send(pkb, tagged, 124, 0), 124);
+	assert_int_equal(send(pkb, tagged, 16, 0), 16);
+	WAIT_UNTIL(counters(f->s[1]).tx_vlan_drops == 3);
+	(void)poll(NULL, 0, 50);
+	assert_false(readable_now(f->pk[0]));
+	assert_int_equal(counters(f->s[1]).tx_packets, 1);
+	/* the bad VLAN ID is refused */
+	cb.vlan = 4095;
+	cb.local_sid = 0x4242;
+	{
+		struct dp_session *x;
+
+		assert_int_equal(dp_session_add(f->dp[1], &cb, &x), -EINVAL);
+	}
+	close(pkb);
+}
+
 static void test_sessions_before_start(void **state)
 {
 	struct fx *f = FX(state);
@@ -1597,6 +1697,7 @@ int main(void)
 		cmocka_unit_test(test_sndbuf),
 		cmocka_unit_test_setup_teardown(test_tap_flags_vnet, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vlan, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_before_start, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cookie4, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cookie8, fx_setup, fx_teardown),
@@ -1625,6 +1726,7 @@ int main(void)
 		/* the same without IFF_VNET_HDR (a kernel without offloads) */
 		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup_plain, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vlan, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup_plain, fx_teardown),

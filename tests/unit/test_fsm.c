@@ -467,6 +467,25 @@ static void mk_icrq(struct l2tp_msg *m, uint16_t ns, uint16_t nr, uint32_t sid)
 	m->remote_end_id_len = 4;
 }
 
+/* Pseudowires "pw2".."pw8" besides "vpn1" (FSM_MAX_PW in all). */
+static void conf_pws(struct fsm_tunnel_conf *c, size_t n)
+{
+	c->n_pws = n;
+	for (size_t i = 0; i < n; i++) {
+		c->pws[i].end_id_len = (size_t)snprintf((char *)c->pws[i].end_id, sizeof(c->pws[i].end_id), "pw%zu",
+							i + 2);
+	}
+}
+
+/* An ICRQ for pseudowire pw (0: "vpn1", else "pw<pw+1>"). */
+static void mk_icrq_pw(struct l2tp_msg *m, uint16_t ns, uint16_t nr, uint32_t sid, unsigned pw)
+{
+	mk_icrq(m, ns, nr, sid);
+	if (pw)
+		m->remote_end_id_len = (size_t)snprintf((char *)m->remote_end_id, sizeof(m->remote_end_id), "pw%u",
+							pw + 1);
+}
+
 /* Encode m and deliver it to `to`. */
 static void inject(struct world *w, struct side *to, struct l2tp_msg *m)
 {
@@ -1258,11 +1277,12 @@ static void test_peer_rws_honoured(void **state)
 	struct l2tp_msg m;
 
 	(void)state;
+	conf_pws(&w->b.conf, FSM_MAX_PW - 1);
 	start(w);
 	fake_establish_b(w, 1);
 	assert_int_equal(w->b.t.peer_rws, 1);
 	for (uint16_t i = 0; i < 3; i++) {
-		mk_icrq(&m, (uint16_t)(2 + i), 1, 0x9000u + i);
+		mk_icrq_pw(&m, (uint16_t)(2 + i), 1, 0x9000u + i, i);
 		inject(w, &w->b, &m);
 	}
 	assert_int_equal(w->b.t.n_sessions, 3);
@@ -1296,12 +1316,13 @@ static void test_slow_start(void **state)
 	struct l2tp_msg m;
 
 	(void)state;
+	conf_pws(&w->b.conf, FSM_MAX_PW - 1);
 	start(w);
 	fake_establish_b(w, 8);
 	assert_int_equal(w->b.t.cwnd, 2); /* the SCCCN acked the SCCRP */
 	assert_int_equal(w->b.t.ssthresh, 8);
 	for (uint16_t i = 0; i < 8; i++) {
-		mk_icrq(&m, (uint16_t)(2 + i), 1, 0x9000u + i);
+		mk_icrq_pw(&m, (uint16_t)(2 + i), 1, 0x9000u + i, i);
 		inject(w, &w->b, &m);
 	}
 	assert_int_equal(w->b.t.txq_len, 8); /* ICRPs Ns 1..8 */
@@ -3030,6 +3051,209 @@ static void test_mismatch_router_id_and_auth(void **state)
 	world_free(w);
 }
 
+/* The session of s for pseudowire pw, NULL if none. */
+static const struct fsm_session *pw_session(const struct side *s, unsigned pw)
+{
+	for (size_t i = 0; i < s->t.n_sessions; i++)
+		if (s->t.sessions[i].pw == pw)
+			return &s->t.sessions[i];
+	return NULL;
+}
+
+/* Each pseudowire of A is paired with the same one of B, both up. */
+static void expect_pws_paired(struct world *w, unsigned n)
+{
+	assert_int_equal(w->a.t.n_sessions, n);
+	assert_int_equal(w->b.t.n_sessions, n);
+	for (unsigned pw = 0; pw < n; pw++) {
+		const struct fsm_session *x = pw_session(&w->a, pw), *y = pw_session(&w->b, pw);
+
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_int_equal(x->state, FSM_S_ESTABLISHED);
+		assert_int_equal(y->state, FSM_S_ESTABLISHED);
+		assert_int_equal(x->remote_sid, y->local_sid);
+		assert_int_equal(y->remote_sid, x->local_sid);
+	}
+}
+
+/* A with na pseudowires besides the first, B with nb: A opens and both
+ * run over a perfect link. */
+static void pws_establish(struct world *w, size_t na, size_t nb)
+{
+	conf_pws(&w->a.conf, na);
+	conf_pws(&w->b.conf, nb);
+	start(w);
+	open_a(w);
+	flush(w);
+	run(w, w->now + 100, FLUSH);
+}
+
+/* RFC 3931 §3.3: the opener sends an ICRQ per pseudowire over one
+ * connection, the other side pairs each by its Remote End ID. */
+static void test_multi_pw_establish(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "s3cret", "s3cret");
+
+	(void)state;
+	pws_establish(w, 2, 2);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	expect_pws_paired(w, 3);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 3);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_SCCRQ), 1);
+	assert_int_equal(w->a.ups, 3);
+	assert_int_equal(w->b.ups, 3);
+	/* the pseudowires' end-ids went out in that order */
+	assert_int_equal(pw_session(&w->a, 1)->local_sid + 1, pw_session(&w->a, 2)->local_sid);
+	world_free(w);
+}
+
+/* A second and third ICRQ over an established connection each get a
+ * session of their own; one for a pseudowire that has a session already,
+ * or for an end-id no pseudowire has, is refused with a CDN. */
+static void test_second_icrq_accepted(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	uint16_t ns = 2;
+
+	(void)state;
+	conf_pws(&w->b.conf, 2);
+	start(w);
+	fake_establish_b(w, 8);
+	for (unsigned pw = 0; pw < 3; pw++) {
+		mk_icrq_pw(&m, ns++, 1, 0x9000u + pw, pw);
+		inject(w, &w->b, &m);
+		assert_int_equal(w->b.t.n_sessions, pw + 1);
+		assert_int_equal(w->b.t.sessions[pw].pw, pw);
+		assert_int_equal(w->b.t.sessions[pw].remote_sid, 0x9000u + pw);
+		assert_int_equal(w->b.t.sessions[pw].state, FSM_S_WAIT_CONNECT);
+	}
+	assert_int_equal(w->b.t.txq_len, 3); /* three ICRPs (the window sends 2 at first) */
+	/* pseudowire 2 again, from another session of the peer */
+	mk_icrq_pw(&m, ns++, 1, 0x9100u, 1);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.n_sessions, 3);
+	assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "pseudowire 2 (end-id \"pw2\") has a session already"));
+	/* an end-id none has */
+	mk_icrq(&m, ns++, 1, 0x9200u);
+	memcpy(m.remote_end_id, "nope", 4);
+	inject(w, &w->b, &m);
+	assert_int_equal(w->b.t.n_sessions, 3);
+	assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "is none of this tunnel's 3 pseudowires'"));
+	/* acknowledge all: the queued ICRPs and both CDNs go out */
+	for (int i = 0; i < 4 && w->b.t.txq_len; i++) {
+		mk(&m, L2TP_MSG_ACK, CCID_B, ns, w->b.t.ns);
+		inject(w, &w->b, &m);
+	}
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_ICRP), 3);
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_CDN), 2);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	world_free(w);
+}
+
+/* A CDN ends one of three sessions: the others and the connection stay;
+ * the opener asks for that pseudowire again FSM_PW_RETRY_MS later. */
+static void test_cdn_one_of_three(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "s3cret", "s3cret");
+	const struct fsm_session *s;
+	uint32_t gone_a, keep_a0, keep_a2;
+
+	(void)state;
+	pws_establish(w, 2, 2);
+	expect_pws_paired(w, 3);
+	gone_a = pw_session(&w->a, 1)->local_sid;
+	keep_a0 = pw_session(&w->a, 0)->local_sid;
+	keep_a2 = pw_session(&w->a, 2)->local_sid;
+	/* B (the answering side) closes pseudowire 2 */
+	s = pw_session(&w->b, 1);
+	assert_int_equal(fsm_session_close(&w->b.t, s->local_sid, L2TP_CDN_ADMIN, "test", w->now), 0);
+	assert_int_equal(fsm_session_close(&w->b.t, 12345, L2TP_CDN_ADMIN, "test", w->now), -ENOENT);
+	run(w, w->now + 1000, FLUSH);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.n_sessions, 2);
+	assert_int_equal(w->b.t.n_sessions, 2);
+	assert_null(pw_session(&w->a, 1));
+	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->b.downs, 1);
+	assert_true(has_ev(&w->a, FSM_EV_SESSION_STATE, "peer sent CDN, result 3"));
+	assert_int_equal(pw_session(&w->a, 0)->local_sid, keep_a0);
+	assert_int_equal(pw_session(&w->a, 2)->local_sid, keep_a2);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_STOPCCN), 0);
+	/* asked again after the retry interval, not before */
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 3);
+	run(w, w->now + FSM_PW_RETRY_MS - 1500, FLUSH);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 3);
+	run(w, w->now + 1000, FLUSH);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 4);
+	expect_pws_paired(w, 3);
+	assert_int_not_equal(pw_session(&w->a, 1)->local_sid, gone_a);
+	assert_int_equal(w->a.ups, 4);
+	world_free(w);
+}
+
+/* The opener's last session going ends the connection, as with one. */
+static void test_cdn_last_of_three_closes(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+
+	(void)state;
+	pws_establish(w, 2, 2);
+	expect_pws_paired(w, 3);
+	for (unsigned pw = 0; pw < 3; pw++)
+		assert_int_equal(fsm_session_close(&w->b.t, pw_session(&w->b, pw)->local_sid, L2TP_CDN_ADMIN,
+						   "test", w->now), 0);
+	run(w, w->now + 1000, FLUSH);
+	assert_int_equal(w->a.downs, 3);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_STOPCCN), 1);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	world_free(w);
+}
+
+/* A StopCCN ends every session of the connection. */
+static void test_stopccn_ends_all_sessions(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "s3cret", "s3cret");
+
+	(void)state;
+	pws_establish(w, 2, 2);
+	expect_pws_paired(w, 3);
+	fsm_tunnel_close(&w->b.t, L2TP_STOPCCN_CLEAR, "test", w->now);
+	assert_int_equal(w->b.downs, 3);
+	run(w, w->now + 1000, FLUSH);
+	assert_int_equal(w->a.downs, 3);
+	assert_int_equal(w->a.t.n_sessions, 0);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	world_free(w);
+}
+
+/* The opener's pseudowire that the peer does not have is refused by it;
+ * the others come up, and it is asked for again with back-off. */
+static void test_pw_refused_retried_with_backoff(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+
+	(void)state;
+	pws_establish(w, 2, 1); /* B has no "pw3" */
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(w->a.t.n_sessions, 2);
+	assert_null(pw_session(&w->a, 2));
+	assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "\"pw3\" is none of"));
+	run(w, w->now + FSM_PW_RETRY_MS + 100, FLUSH);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 4);
+	run(w, w->now + 2 * FSM_PW_RETRY_MS, FLUSH);
+	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 5); /* 20 s later, not 10 */
+	assert_int_equal(w->a.t.n_sessions, 2);
+	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3062,6 +3286,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_bogus_nr_ignored_ack_ns_ignored, teardown),
 		cmocka_unit_test_teardown(test_peer_rws_honoured, teardown),
 		cmocka_unit_test_teardown(test_slow_start, teardown),
+		cmocka_unit_test_teardown(test_multi_pw_establish, teardown),
+		cmocka_unit_test_teardown(test_second_icrq_accepted, teardown),
+		cmocka_unit_test_teardown(test_cdn_one_of_three, teardown),
+		cmocka_unit_test_teardown(test_cdn_last_of_three_closes, teardown),
+		cmocka_unit_test_teardown(test_stopccn_ends_all_sessions, teardown),
+		cmocka_unit_test_teardown(test_pw_refused_retried_with_backoff, teardown),
 		cmocka_unit_test_teardown(test_keepalive_and_dead_peer, teardown),
 		cmocka_unit_test_teardown(test_dead_peer_behind_unacked_message, teardown),
 		cmocka_unit_test_teardown(test_peer_stopccn, teardown),
