@@ -1912,6 +1912,12 @@ static int verify_tunnel(struct cfg *c, struct cfg_tunnel *t, const char *name,
 			  "tunnel %u: 'l2tp hub on' is for a responder that takes any Router ID: "
 			  "remove 'tunnel endpoint address' and 'l2tp remote router-id'", t->id)) < 0)
 		return r;
+	if (t->hub_max > CFG_BRIDGE_PORTS_MAX && t->bridge[0] &&
+	    (r = diag_add(d, name, t->line, CFG_DIAG_WARNING,
+			  "tunnel %u: 'l2tp hub on %u': %s takes at most %d ports (a Linux bridge): the peers "
+			  "beyond are refused; use several hub tunnels in several bridges", t->id, t->hub_max,
+			  t->bridge, CFG_BRIDGE_PORTS_MAX)) < 0)
+		return r;
 	if ((r = verify_static(t, name, d)) < 0)
 		return r;
 	if ((r = verify_pws(t, name, d)) < 0)

@@ -26,8 +26,9 @@
 #define CFG_SECRET_MAX 255
 #define CFG_MAX_TUNNELS 4096
 #define CFG_MAX_BRIDGE_MEMBERS 64
-#define CFG_HUB_MAX 999 /* peers of one hub tunnel: TAP tunnelN.P fits IFNAMSIZ */
+#define CFG_HUB_MAX 9999 /* peers of one hub tunnel: TAP tunnelN.P fits IFNAMSIZ (tunnel.c) */
 #define CFG_HUB_DEFAULT 100
+#define CFG_BRIDGE_PORTS_MAX 1023 /* a Linux bridge's ports (BR_MAX_PORTS - 1): bounds a hub per bridge */
 #define CFG_MAX_BRIDGES 1024
 #define CFG_MAX_PW 8 /* pseudowires (sessions) per tunnel, the tunnel's own included */
 #define CFG_MAX_ADDRESSES 1024

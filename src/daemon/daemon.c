@@ -59,13 +59,29 @@ static bool refuse_log_ok(struct daemon *d)
 	return ++d->refuse_log_count <= 10;
 }
 
+/*
+ * The tunnel whose connection has local CCID ccid.  Every control message
+ * looks one up: a hint per hash slot (index + 1 into d->tunnels, checked
+ * before use, so a stale one costs only the scan it would have saved)
+ * spares a hub of 1,000 peers a scan of them all per message.
+ */
 static struct tunnel *find_by_ccid(struct daemon *d, uint32_t ccid)
 {
-	for (size_t i = 0; i < d->n_tunnels; i++) {
+	size_t h = (ccid * 2654435761u) >> (32 - DAEMON_CCID_HINT_BITS), i = d->ccid_hint[h];
+
+	if (i && i <= d->n_tunnels) {
+		struct tunnel *t = d->tunnels[i - 1];
+
+		if (t->fsm.local_ccid == ccid && !tunnel_is_idle(t))
+			return t;
+	}
+	for (i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];
 
-		if (!tunnel_is_idle(t) && t->fsm.local_ccid == ccid)
+		if (!tunnel_is_idle(t) && t->fsm.local_ccid == ccid) {
+			d->ccid_hint[h] = (uint32_t)(i + 1);
 			return t;
+		}
 	}
 	return NULL;
 }
@@ -177,18 +193,26 @@ static struct tunnel *hub_instance(struct daemon *d, const struct tunnel *hub, u
 }
 
 /* The lowest instance number of hub's tunnel ID that no instance (not
- * even one being removed: its TAP still exists) holds; 0 if all are. */
+ * even one being removed: its TAP still exists) holds; 0 if all are.
+ * One pass over the tunnels (a hub filling up to 1,000 peers made a scan
+ * per candidate number cubic in all). */
 static unsigned hub_free_index(struct daemon *d, const struct tunnel *hub)
 {
-	for (unsigned k = 1; k <= hub->cfg->hub_max; k++) {
-		bool used = false;
+	unsigned k, max = hub->cfg->hub_max;
+	uint8_t *used = calloc((size_t)max + 1, 1);
 
-		for (size_t i = 0; i < d->n_tunnels && !used; i++)
-			used = d->tunnels[i]->peer_index == k && d->tunnels[i]->cfg->id == hub->cfg->id;
-		if (!used)
-			return k;
+	if (!used)
+		return 0;
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		const struct tunnel *x = d->tunnels[i];
+
+		if (x->peer_index && x->peer_index <= max && x->cfg->id == hub->cfg->id)
+			used[x->peer_index] = 1;
 	}
-	return 0;
+	for (k = 1; k <= max && used[k]; k++)
+		;
+	free(used);
+	return k <= max ? k : 0;
 }
 
 /*
@@ -246,21 +270,63 @@ static int hub_accept(struct daemon *d, struct tunnel *hub, const struct l2tp_ms
 	return 0;
 }
 
+/* Peers the configuration expects SCCRQs from: one per tunnel that can
+ * answer one, MAX per hub (the SCCRQ budget of guard.h). */
+static unsigned expected_peers(const struct cfg *c)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; c && c->service_on && i < c->n_tunnels; i++) {
+		const struct cfg_tunnel *ct = &c->tunnels[i];
+
+		if (ct->enabled && !ct->is_static)
+			n += ct->hub_max ? ct->hub_max : 1;
+	}
+	return n;
+}
+
+/*
+ * Cheap checks, before any digest: could this SCCRQ be from a configured
+ * peer?  Its Router ID is a tunnel's `l2tp remote router-id`, or it comes
+ * from a tunnel's endpoint address, or a hub is configured (a hub takes
+ * any Router ID, so with one every SCCRQ counts: bounded by the hub's
+ * size all the same).
+ */
+static bool sccrq_expected(struct daemon *d, const struct l2tp_msg *m, const struct sockaddr_storage *peer)
+{
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		const struct tunnel *t = d->tunnels[i];
+		const struct cfg_tunnel *c = t->cfg;
+
+		if (t->peer_index || c->is_static || t->removing)
+			continue;
+		if (c->hub_max || (c->has_remote_router_id && l2tp_msg_has(m, L2TP_AVP_ROUTER_ID) &&
+				   c->remote_router_id == m->router_id) ||
+		    (c->has_endpoint && same_host(&c->remote, peer)))
+			return true;
+	}
+	return false;
+}
+
 static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			 const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
 	char why[320] = "no responder tunnel is configured", p[64], rid[16];
 	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
 	uint8_t out[512];
+	bool expected = sccrq_expected(d, m, peer);
 	int n;
 
-	/* a flood costs us at most GUARD_SCCRQ_RATE digest checks a second */
-	if (!guard_sccrq_allow(&d->guard, now_ms())) {
+	/* a flood costs us at most GUARD_SCCRQ_RATE digest checks a second
+	 * from strangers, and what the configured peers' budget allows */
+	if (!(expected ? guard_peer_sccrq_allow(&d->guard, now_ms()) : guard_sccrq_allow(&d->guard, now_ms()))) {
 		d->stats.sccrq_refused++;
 		if (guard_log_ok(d)) {
 			sockaddr_format(peer, p, sizeof(p));
-			log_warnx("SCCRQ from %s dropped: more than %u SCCRQs a second (%llu dropped so far)", p,
-				  GUARD_SCCRQ_RATE, (unsigned long long)d->guard.stats.sccrq_rate_limited);
+			log_warnx("SCCRQ from %s dropped: more than %u SCCRQs a second%s (%llu dropped so far)", p,
+				  expected ? d->guard.peer_sccrq.rate + GUARD_SCCRQ_RATE : GUARD_SCCRQ_RATE,
+				  expected ? " from configured peers" : "",
+				  (unsigned long long)d->guard.stats.sccrq_rate_limited);
 		}
 		return;
 	}
@@ -933,6 +999,7 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	}
 	d->cfg = nc;
 	cfg_free(old);
+	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
 	log_notice("reload: %s applied", d->config_path);
 	control_event(d, &(struct ctl_event){ .event = "reload", .reason = "configuration applied" });
 	notify_ready();
@@ -947,6 +1014,7 @@ int daemon_setup(struct daemon *d)
 	for (int i = 0; i < DAEMON_UDP_EXTRA; i++)
 		d->udp_extra[i] = -1;
 	guard_init(&d->guard, now_ms());
+	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
 	d->ctrl_pair[0] = d->ctrl_pair[1] = -1;
 	if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
 		snprintf(d->hostname, sizeof(d->hostname), "l2tpv3d");
@@ -974,10 +1042,15 @@ int daemon_setup(struct daemon *d)
 		return r;
 	}
 	{
-		int sz = 1 << 20;
+		/* room for a hub's burst (1,000 peers calling at once) while the
+		 * control thread creates TAP ports: the data thread drops what
+		 * does not fit.  Beyond net.core.wmem_max with CAP_NET_ADMIN. */
+		int sz = 8 << 20;
 
-		(void)setsockopt(d->ctrl_pair[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-		(void)setsockopt(d->ctrl_pair[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		if (setsockopt(d->ctrl_pair[1], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+			(void)setsockopt(d->ctrl_pair[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		if (setsockopt(d->ctrl_pair[0], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			(void)setsockopt(d->ctrl_pair[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
 	r = dp_create(d->udp_fd, d->ctrl_pair[1], &d->dp);
 	if (r < 0) {

@@ -44,6 +44,7 @@ struct reload_report {
 };
 
 #define DAEMON_UDP_EXTRA 8 /* local ports besides 1701 (the data path serves as many) */
+#define DAEMON_CCID_HINT_BITS 14 /* find_by_ccid's hint slots: 16384 */
 
 struct daemon {
 	struct event_base *base;
@@ -70,6 +71,7 @@ struct daemon {
 
 	struct tunnel **tunnels;
 	size_t n_tunnels;
+	uint32_t ccid_hint[1u << DAEMON_CCID_HINT_BITS]; /* find_by_ccid (daemon.c) */
 
 	bool stopping;
 	struct daemon_stats stats;

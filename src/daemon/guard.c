@@ -36,7 +36,29 @@ void guard_init(struct guard *g, uint64_t now)
 	memset(g, 0, sizeof(*g));
 	bucket_init(&g->sccrq, GUARD_SCCRQ_RATE, GUARD_SCCRQ_BURST, now);
 	bucket_init(&g->reply, GUARD_REPLY_RATE, GUARD_REPLY_BURST, now);
+	guard_set_peers(g, 0, now);
 	g->log_window = now;
+}
+
+void guard_set_peers(struct guard *g, unsigned peers, uint64_t now)
+{
+	unsigned rate, burst;
+
+	if (peers > GUARD_PEER_SCCRQ_MAX)
+		peers = GUARD_PEER_SCCRQ_MAX;
+	if (g->peer_sccrq.burst && peers == g->peers)
+		return;
+	g->peers = peers;
+	rate = peers / 2 > GUARD_SCCRQ_RATE ? peers / 2 : GUARD_SCCRQ_RATE;
+	burst = peers > GUARD_SCCRQ_BURST ? peers : GUARD_SCCRQ_BURST;
+	bucket_init(&g->peer_sccrq, rate, burst, now);
+}
+
+bool guard_peer_sccrq_allow(struct guard *g, uint64_t now)
+{
+	if (bucket_take(&g->peer_sccrq, now))
+		return true;
+	return guard_sccrq_allow(g, now);
 }
 
 bool guard_sccrq_allow(struct guard *g, uint64_t now)

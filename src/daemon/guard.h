@@ -23,6 +23,16 @@
 
 #define GUARD_SCCRQ_RATE 20 /* SCCRQs examined per second ... */
 #define GUARD_SCCRQ_BURST 40 /* ... after a burst of this many */
+/*
+ * SCCRQs that match a configured peer (its Router ID or endpoint address,
+ * or any SCCRQ when a hub is configured: a hub takes any Router ID) have
+ * a budget of their own sized by the configuration (guard_set_peers): a
+ * burst of one per expected peer, refilled at half that per second, and
+ * never below the strangers' figures.  A hub of 1,000 that restarts gets
+ * its branches back in seconds, not the minute 20 a second would take;
+ * strangers stay at 20 a second.
+ */
+#define GUARD_PEER_SCCRQ_MAX 100000 /* cap on the expected peers counted */
 #define GUARD_REPLY_RATE 10 /* StopCCN/ACK answers to unknown peers per second */
 #define GUARD_REPLY_BURST 20
 #define GUARD_LOG_RATE_MS 10000 /* log window */
@@ -58,6 +68,8 @@ struct guard_stats {
 
 struct guard {
 	struct guard_bucket sccrq, reply;
+	struct guard_bucket peer_sccrq; /* SCCRQs matching configured peers */
+	unsigned peers; /* what peer_sccrq is sized for */
 	uint64_t log_window; /* start of the current log window */
 	unsigned log_lines; /* lines in it */
 	uint64_t log_dropped; /* lines dropped in it */
@@ -73,6 +85,15 @@ void guard_init(struct guard *g, uint64_t now);
 
 /* Take one token; false (and counted) if the bucket is empty. */
 bool guard_sccrq_allow(struct guard *g, uint64_t now);
+/*
+ * Size the configured peers' budget for peers expected peers (one per
+ * responder tunnel, MAX per `l2tp hub on MAX`).  A new size starts full
+ * (a restarting hub); the same size keeps the tokens left.
+ */
+void guard_set_peers(struct guard *g, unsigned peers, uint64_t now);
+/* An SCCRQ matching a configured peer: a token of the peers' budget, or
+ * when that is empty, of the strangers' (never worse off than them). */
+bool guard_peer_sccrq_allow(struct guard *g, uint64_t now);
 bool guard_reply_allow(struct guard *g, uint64_t now);
 
 /*

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -42,6 +43,26 @@ static void report_diags(const struct cfg_diags *diags, bool to_stderr)
 		else
 			log_notice("%s", line);
 	}
+}
+
+/*
+ * Every tunnel holds its TAP port's file descriptor: a hub of 1,000 peers
+ * needs more than the usual soft limit of 1024.  Raise it to the hard
+ * limit (no privilege needed); a TAP port that cannot be opened for want
+ * of descriptors says so (tunnel.c).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open files limit to %llu", (unsigned long long)rl.rlim_max);
+	else
+		log_info("open files limit raised to %llu (one per tunnel's TAP port)",
+			 (unsigned long long)rl.rlim_cur);
 }
 
 int main(int argc, char **argv)
@@ -133,6 +154,7 @@ int main(int argc, char **argv)
 	if (!d.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	log_notice("l2tpv3d starting, configuration %s", d.config_path);
+	raise_nofile();
 	r = daemon_setup(&d);
 	if (r == 0)
 		r = daemon_run(&d);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -627,6 +628,7 @@ static void fill_fsm_conf(struct tunnel *t)
 	if (c->keepalive) {
 		f->hello_interval = c->keepalive_interval;
 		f->hello_count = c->keepalive_count;
+		f->hello_spread = true; /* tunnels set up together keep their HELLOs apart */
 	}
 	f->idle_timeout = c->disconnect_time;
 	f->pw_type = c->dp.pw_type == CFG_PW_ETHERNET_VLAN ? L2TP_PW_TYPE_ETH_VLAN : L2TP_PW_TYPE_ETH;
@@ -641,7 +643,14 @@ static void fill_fsm_conf(struct tunnel *t)
 static int port_open(struct tunnel *t, const char *ifname, const char *bridge, bool *created)
 {
 	int fd = tap_open(ifname, created), r;
+	struct rlimit rl;
 
+	if ((fd == -EMFILE || fd == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		log_warnx("tunnel %s: cannot open TAP port %s: out of file descriptors (open files limit %llu, "
+			  "one per TAP port: raise it, e.g. LimitNOFILE= under systemd)",
+			  t->label, ifname, (unsigned long long)rl.rlim_cur);
+		return fd;
+	}
 	if (fd < 0) {
 		errno = -fd;
 		log_warn("tunnel %s: cannot open TAP port %s", t->label, ifname);
@@ -649,7 +658,12 @@ static int port_open(struct tunnel *t, const char *ifname, const char *bridge, b
 	}
 	if (bridge[0] && (r = nl_bridge_add_port(t->d->nl, bridge, ifname)) < 0) {
 		errno = -r;
-		log_warn("tunnel %s: cannot add %s to bridge %s", t->label, ifname, bridge);
+		if (r == -EXFULL)
+			log_warnx("tunnel %s: cannot add %s to bridge %s: the bridge is full (a Linux bridge has "
+				  "at most %d ports: spread the peers over several hub tunnels and bridges)",
+				  t->label, ifname, bridge, CFG_BRIDGE_PORTS_MAX);
+		else
+			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, ifname, bridge);
 		tap_close(fd);
 		return r;
 	}
@@ -731,8 +745,10 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 		snprintf(t->label, sizeof(t->label), "%u.%u", ct->id, index);
 	else
 		snprintf(t->label, sizeof(t->label), "%u", ct->id);
+	/* "tunnel4096.9999": 10 + 1 + 4 characters and the NUL (index <= CFG_HUB_MAX) */
+	_Static_assert(CFG_HUB_MAX <= 9999 && 10 + 1 + 4 < IFNAMSIZ, "a hub's TAP name must fit IFNAMSIZ");
 	if (index)
-		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % 1000u);
+		snprintf(t->ifname, sizeof(t->ifname), "%.10s.%u", ct->ifname, index % (CFG_HUB_MAX + 1u));
 	else
 		snprintf(t->ifname, sizeof(t->ifname), "%s", ct->ifname);
 	fill_fsm_conf(t);

@@ -170,23 +170,37 @@ static void try_send(struct fsm_tunnel *t, uint64_t now)
 		q->rtx_at = now + q->interval_ms;
 		if (q->is_hello)
 			t->hello_sent_ms = now;
-		transmit(t, &q->msg, q->ns);
+		transmit(t, q->msg, q->ns);
 		n++;
 	}
+}
+
+/* Drop queued messages from index n on. */
+static void txq_truncate(struct fsm_tunnel *t, size_t n)
+{
+	while (t->txq_len > n)
+		free(t->txq[--t->txq_len].msg);
 }
 
 /* Queue a reliable message (consumes an Ns) and send it if the window allows. */
 static int enqueue(struct fsm_tunnel *t, const struct l2tp_msg *m, bool is_hello, uint64_t now)
 {
 	struct fsm_txmsg *q;
+	struct l2tp_msg *copy;
 
 	if (t->txq_len == FSM_TXQ_LEN) {
 		protocol_note(t, "control send queue full; message dropped");
 		return -ENOBUFS;
 	}
+	copy = malloc(sizeof(*copy));
+	if (!copy) {
+		protocol_note(t, "out of memory for the control send queue; message dropped");
+		return -ENOMEM;
+	}
+	*copy = *m;
 	q = &t->txq[t->txq_len++];
 	memset(q, 0, sizeof(*q));
-	q->msg = *m;
+	q->msg = copy;
 	q->ns = t->ns++;
 	q->is_hello = is_hello;
 	q->interval_ms = is_hello ? t->conf.hello_interval * 1000u : t->conf.rtx_initial_ms;
@@ -247,7 +261,7 @@ static void teardown(struct fsm_tunnel *t, const char *reason)
 	if (reason != t->reason) /* callers pass t->reason itself when closing */
 		snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	sessions_clear(t, reason);
-	t->txq_len = 0;
+	txq_truncate(t, 0);
 	rxq_clear(t);
 	t->ack_pending = false;
 	t->hello_at = FSM_NO_DEADLINE;
@@ -300,7 +314,7 @@ void fsm_tunnel_init(struct fsm_tunnel *t, const struct fsm_tunnel_conf *conf, u
 void fsm_tunnel_release(struct fsm_tunnel *t)
 {
 	sessions_clear(t, "tunnel released");
-	t->txq_len = 0;
+	txq_truncate(t, 0);
 	rxq_clear(t);
 	t->state = FSM_T_IDLE;
 	t->hello_at = FSM_NO_DEADLINE;
@@ -605,7 +619,7 @@ void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t erro
 	/* RFC 3931 §3.3.2: the StopCCN is the last message; drop what is unsent */
 	for (size_t i = 0; i < t->txq_len; i++) {
 		if (!t->txq[i].sent) {
-			t->txq_len = i;
+			txq_truncate(t, i);
 			break;
 		}
 	}
@@ -1176,10 +1190,29 @@ static uint64_t silence_limit(const struct fsm_tunnel *t)
 	return t->last_rx_ms + (uint64_t)t->conf.hello_interval * 1000ull * (t->conf.hello_count + 1u);
 }
 
+/*
+ * The first HELLO one interval after set-up, or with conf.hello_spread at
+ * a random point of that interval (1 ms .. interval): a hub whose peers
+ * all came back in the same second after a restart would otherwise send
+ * every keepalive of every peer in that second, interval after interval
+ * (each next HELLO is due one interval after the previous one was sent).
+ */
 static void start_keepalive(struct fsm_tunnel *t, uint64_t now)
 {
+	uint64_t iv = t->conf.hello_interval * 1000ull;
+
 	t->last_rx_ms = now;
-	t->hello_at = t->conf.hello_interval ? now + t->conf.hello_interval * 1000ull : FSM_NO_DEADLINE;
+	if (!iv) {
+		t->hello_at = FSM_NO_DEADLINE;
+		return;
+	}
+	if (t->conf.hello_spread) {
+		uint32_t r;
+
+		t->ops->random(t->ctx, &r, sizeof(r));
+		iv = 1 + r % iv;
+	}
+	t->hello_at = now + iv;
 }
 
 static void established(struct fsm_tunnel *t, const char *reason, uint64_t now)
@@ -1393,6 +1426,7 @@ static void take_nr(struct fsm_tunnel *t, uint16_t nr, uint64_t now)
 		}
 		if (t->cwnd > FSM_TXQ_LEN)
 			t->cwnd = FSM_TXQ_LEN;
+		free(q->msg);
 		memmove(&t->txq[0], &t->txq[1], (t->txq_len - 1) * sizeof(t->txq[0]));
 		t->txq_len--;
 	}
@@ -1562,7 +1596,7 @@ void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)
 				snprintf(why, sizeof(why), "peer not responding: %u keepalives unanswered", q->tries);
 			else
 				snprintf(why, sizeof(why), "peer not responding: %s unacknowledged after %u tries",
-					 l2tp_msg_type_name(q->msg.type), q->tries);
+					 l2tp_msg_type_name(q->msg->type), q->tries);
 			teardown(t, why);
 			return;
 		}
@@ -1577,7 +1611,7 @@ void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)
 		/* Appendix A: on retransmission halve the threshold, restart slow */
 		t->ssthresh = t->cwnd / 2 ? t->cwnd / 2 : 1;
 		t->cwnd = 1;
-		transmit(t, &q->msg, q->ns);
+		transmit(t, q->msg, q->ns);
 	}
 	if (t->state == FSM_T_CLOSING && now >= t->close_until) {
 		teardown(t, t->reason[0] ? t->reason : "StopCCN not acknowledged");

@@ -72,6 +72,8 @@ struct fsm_tunnel_conf {
 	size_t n_pws;
 	unsigned hello_interval; /* seconds, 0 = no keepalive */
 	unsigned hello_count; /* HELLO transmissions before the peer is declared dead */
+	bool hello_spread; /* the first HELLO at a random point of the first interval (ops->random),
+			      so that tunnels set up together do not keep their keepalives in step */
 	unsigned rtx_initial_ms; /* default 1000 */
 	unsigned rtx_max_ms; /* default 8000 */
 	unsigned rtx_retries; /* default 10 */
@@ -166,8 +168,11 @@ struct fsm_ops {
 	void (*trace)(void *ctx, struct fsm_tunnel *t, bool tx, const struct l2tp_msg *m);
 };
 
+/* A queued message is kept decoded (re-encoded with the current Nr on each
+ * retransmission) but allocated only while queued: an idle tunnel holds
+ * none, so the tunnel itself stays small (issue 11: 1,000 per hub). */
 struct fsm_txmsg {
-	struct l2tp_msg msg;
+	struct l2tp_msg *msg; /* malloc'd while queued */
 	uint16_t ns;
 	bool sent;
 	unsigned tries;

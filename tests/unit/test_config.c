@@ -696,8 +696,21 @@ static void test_hub(void **state)
 	assert_round_trip(r.c, false);
 	run_free(&r);
 
-	parse_only(&r, "tunnel select 1\n l2tp hub on 1000\n");
-	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp hub on 1000': expected on [MAX-PEERS 1..999] or off");
+	parse_only(&r, "tunnel select 1\n l2tp hub on 1000\ntunnel select 4096\n l2tp hub on 9999\n");
+	assert_int_equal(r.parse_r, 0);
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->hub_max, 1000);
+	assert_int_equal(cfg_tunnel_find(r.c, 4096)->hub_max, 9999);
+	run_free(&r);
+	/* a Linux bridge has 1023 ports at most */
+	parse_verify(&r, "bridge member bridge1 tunnel1\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+			 " l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n l2tp hub on 2000\n"
+			 " tunnel enable 1\nl2tp service on\n");
+	assert_only_diag(&r.d, "t.conf:2: warning: tunnel 1: 'l2tp hub on 2000': bridge1 takes at most 1023 ports "
+			       "(a Linux bridge): the peers beyond are refused; use several hub tunnels in several bridges");
+	run_free(&r);
+	parse_only(&r, "tunnel select 1\n l2tp hub on 10000\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'l2tp hub on 10000': expected on [MAX-PEERS 1..9999] or off");
 	run_free(&r);
 
 	/* a hub is a responder that takes any Router ID */

@@ -1426,6 +1426,57 @@ static void test_keepalive_and_dead_peer(void **state)
 
 
 /*
+ * hello_spread: tunnels that come up in the same millisecond (a hub's
+ * branches after the hub restarted) send their first HELLO at a random
+ * point of the first interval, then one interval after the previous one,
+ * so their keepalives stay apart; without it (the other tests) the first
+ * HELLO is exactly one interval after set-up.
+ */
+static void test_keepalive_spread(void **state)
+{
+	uint64_t first[8];
+	size_t distinct = 0;
+
+	(void)state;
+	for (unsigned k = 0; k < 8; k++) {
+		struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+		uint64_t at[3];
+		size_t n = 0;
+
+		w->a.rnd_seed = (uint8_t)(0x11 + 29 * k);
+		w->a.conf.hello_interval = w->b.conf.hello_interval = 10;
+		w->a.conf.hello_spread = w->b.conf.hello_spread = true;
+		start(w);
+		establish(w);
+		assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+		run(w, w->a.t.established_ms + 30000, FLUSH);
+		assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+		for (size_t i = 0; i < w->a.nlog && i < LOGCAP && n < 3; i++)
+			if (w->a.log[i].type == L2TP_MSG_HELLO)
+				at[n++] = w->a.log[i].at;
+		assert_int_equal(n, 3);
+		/* within the first interval, never at set-up itself */
+		assert_true(at[0] > w->a.t.established_ms);
+		assert_true(at[0] <= w->a.t.established_ms + 10000);
+		/* then every interval, from the previous HELLO */
+		assert_int_equal(at[1] - at[0], 10000);
+		assert_int_equal(at[2] - at[1], 10000);
+		assert_int_equal(w->a.t.stats.retransmissions, 0);
+		first[k] = at[0] - w->a.t.established_ms;
+		world_free(w);
+	}
+	/* different random draws: different points of the interval */
+	for (unsigned k = 0; k < 8; k++) {
+		bool seen = false;
+
+		for (unsigned j = 0; j < k; j++)
+			seen = seen || first[j] == first[k];
+		distinct += !seen;
+	}
+	assert_true(distinct >= 6);
+}
+
+/*
  * A dead peer while one of our messages waits for its ACK: the message is
  * retransmitted (the window shrinks to 1), so the HELLO queued behind it
  * is never sent and the HELLO count cannot expire; the retransmission
@@ -3271,6 +3322,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_v2_peer_zlb_acks, teardown),
 		cmocka_unit_test_teardown(test_state_names, teardown),
 		cmocka_unit_test_teardown(test_soak_lossy_link, teardown),
+		cmocka_unit_test_teardown(test_keepalive_spread, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

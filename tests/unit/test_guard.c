@@ -57,6 +57,66 @@ static void test_sccrq_bucket(void **state)
 	assert_false(guard_sccrq_allow(&g, 5000));
 }
 
+/*
+ * SCCRQs of configured peers (issue 11): a hub of 1,000 that restarts
+ * gets a burst of 1,000 and 500 a second after; strangers still 20 a
+ * second, and a flood of "peers" falls back to the strangers' budget
+ * only, never more.
+ */
+static void test_peer_sccrq_budget(void **state)
+{
+	static struct guard g;
+	unsigned ok = 0, strangers = 0;
+
+	(void)state;
+	guard_init(&g, 1000);
+	/* nothing configured: the same as strangers */
+	for (int i = 0; i < 1000; i++)
+		ok += guard_peer_sccrq_allow(&g, 1000);
+	assert_int_equal(ok, GUARD_SCCRQ_BURST + GUARD_SCCRQ_BURST);
+
+	guard_init(&g, 1000);
+	guard_set_peers(&g, 1000, 1000);
+	ok = 0;
+	for (int i = 0; i < 3000; i++)
+		ok += guard_peer_sccrq_allow(&g, 1000);
+	/* its own burst, then what the strangers' bucket held */
+	assert_int_equal(ok, 1000 + GUARD_SCCRQ_BURST);
+	assert_int_equal(g.stats.sccrq_rate_limited, 3000 - 1000 - GUARD_SCCRQ_BURST);
+	/* the strangers' bucket is spent: strangers wait for its refill */
+	assert_false(guard_sccrq_allow(&g, 1000));
+	/* 4 s of a peers' flood: 500 a second of their own + 20 of the strangers' */
+	ok = 0;
+	for (uint64_t t = 1001; t <= 5000; t++)
+		for (int k = 0; k < 2; k++)
+			ok += guard_peer_sccrq_allow(&g, t);
+	assert_true(ok >= 4 * (500 + GUARD_SCCRQ_RATE) - 2 && ok <= 4 * (500 + GUARD_SCCRQ_RATE) + 2);
+	/* strangers alone after a quiet minute: their burst, then their rate */
+	for (int i = 0; i < 1000; i++)
+		strangers += guard_sccrq_allow(&g, 65000);
+	assert_int_equal(strangers, GUARD_SCCRQ_BURST);
+
+	/* resized (reload with more peers): full at once; same size: unchanged */
+	guard_set_peers(&g, 1000, 65000);
+	ok = 0;
+	for (int i = 0; i < 3000; i++)
+		ok += guard_peer_sccrq_allow(&g, 65000);
+	assert_int_equal(ok, 1000);
+	guard_set_peers(&g, 1000, 65000);
+	assert_false(guard_peer_sccrq_allow(&g, 65000));
+	guard_set_peers(&g, 2000, 65000);
+	ok = 0;
+	for (int i = 0; i < 3000; i++)
+		ok += guard_peer_sccrq_allow(&g, 65000);
+	assert_int_equal(ok, 2000);
+	/* a few peers: never below the strangers' figures */
+	guard_set_peers(&g, 3, 65000);
+	ok = 0;
+	for (int i = 0; i < 100; i++)
+		ok += guard_peer_sccrq_allow(&g, 65000);
+	assert_int_equal(ok, GUARD_SCCRQ_BURST);
+}
+
 /* Replies to strangers: bounded too (no amplification). */
 static void test_reply_bucket(void **state)
 {
@@ -208,6 +268,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sccrq_bucket),
+		cmocka_unit_test(test_peer_sccrq_budget),
 		cmocka_unit_test(test_reply_bucket),
 		cmocka_unit_test(test_log_limit),
 		cmocka_unit_test(test_nonce_replay),
