@@ -1197,6 +1197,30 @@ static uint64_t silence_limit(const struct fsm_tunnel *t)
  * every keepalive of every peer in that second, interval after interval
  * (each next HELLO is due one interval after the previous one was sent).
  */
+/*
+ * On the side that answered the connection (a hub, the responder): the
+ * peer's HELLO shows it alive, and our ACK, sent at once, shows it that
+ * we are; our own HELLO, if one is only scheduled, waits until 1.5
+ * intervals from now, so the peer's next HELLO (one interval on) comes
+ * first.  Of the two keepalive timers only the caller's sends (it is the
+ * one behind NAT, whose mapping its HELLOs keep), the other acknowledges:
+ * half the messages and a third of the wake-ups of an idle tunnel.  Should
+ * the caller fall silent, our HELLO goes 1.5 intervals after its last one
+ * and counts down as before (RFC 3931 §4.4: a HELLO after a period
+ * without messages from the peer).
+ */
+static void hello_received(struct fsm_tunnel *t, uint64_t now)
+{
+	uint64_t later;
+
+	if (t->opened || t->state != FSM_T_ESTABLISHED || !t->conf.hello_interval ||
+	    t->hello_at == FSM_NO_DEADLINE)
+		return; /* the caller, none configured, or ours is out waiting for its ACK */
+	later = now + t->conf.hello_interval * 1500ull;
+	if (t->hello_at < later)
+		t->hello_at = later;
+}
+
 static void start_keepalive(struct fsm_tunnel *t, uint64_t now)
 {
 	uint64_t iv = t->conf.hello_interval * 1000ull;
@@ -1350,6 +1374,8 @@ static void dispatch(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t no
 		}
 		switch (m->type) {
 		case L2TP_MSG_HELLO:
+			hello_received(t, now);
+			return;
 		case L2TP_MSG_WEN:
 			return; /* the ACK is all they need */
 		case L2TP_MSG_ICRQ:
@@ -1555,6 +1581,12 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 			return;
 		}
 		try_send(t, now);
+		if (m->type == L2TP_MSG_HELLO && t->ack_pending) {
+			/* no reply will carry the Nr: acknowledge now rather
+			 * than wake up again in FSM_ACK_DELAY_MS */
+			t->ack_pending = false;
+			send_ack(t);
+		}
 		/* messages that arrived early and are now in order */
 		while (t->state != FSM_T_IDLE && rxq_take(t, t->nr, &qbuf, &qlen)) {
 			struct l2tp_msg qm;

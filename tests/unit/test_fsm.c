@@ -1132,11 +1132,14 @@ static void test_duplicates_reacked_not_reprocessed(void **state)
 	assert_int_equal(m.type, L2TP_MSG_HELLO);
 	pop(&w->a, &p);
 	deliver(w, &w->b, p.buf, p.len);
-	assert_int_equal(w->b.nout, 1); /* B's own HELLO, due at the same time */
-	deliver(w, &w->b, p.buf, p.len);
-	assert_int_equal(w->b.t.stats.rx_duplicates, 2);
+	/* B's own HELLO, due at the same time, and the ACK of A's, at once */
 	assert_int_equal(w->b.nout, 2);
 	peek(&w->b, 1, &m);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	deliver(w, &w->b, p.buf, p.len);
+	assert_int_equal(w->b.t.stats.rx_duplicates, 2);
+	assert_int_equal(w->b.nout, 3);
+	peek(&w->b, 2, &m);
 	assert_int_equal(m.type, L2TP_MSG_ACK);
 	assert_int_equal(m.nr, (uint16_t)(p.buf[8] << 8 | p.buf[9]) + 1);
 	flush(w);
@@ -1404,7 +1407,7 @@ static void test_keepalive_and_dead_peer(void **state)
 	assert_int_equal(count_ev(&w->a, FSM_EV_KEEPALIVE_ACKED), 5);
 	assert_int_equal(count_sent(&w->a, L2TP_MSG_ZLB) + count_sent(&w->b, L2TP_MSG_ZLB), 0);
 	assert_int_equal(w->a.t.stats.retransmissions, 0);
-	assert_int_equal(w->a.t.stats.last_hello_rtt_ms, FSM_ACK_DELAY_MS);
+	assert_int_equal(w->a.t.stats.last_hello_rtt_ms, 0); /* a HELLO is acknowledged at once */
 
 	/* the peer goes silent: the 6 s HELLO is sent, then resent at 7 s and
 	 * 8 s (hello_count 3 in all); at 9 s the peer is dead */
@@ -1451,6 +1454,9 @@ static void test_keepalive_spread(void **state)
 		assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 		run(w, w->a.t.established_ms + 30000, FLUSH);
 		assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
+		/* the caller sends them, the other side only acknowledges
+		 * (test_keepalive_one_sender) once the caller's first came */
+		assert_true(count_sent(&w->b, L2TP_MSG_HELLO) <= 1);
 		for (size_t i = 0; i < w->a.nlog && i < LOGCAP && n < 3; i++)
 			if (w->a.log[i].type == L2TP_MSG_HELLO)
 				at[n++] = w->a.log[i].at;
@@ -1474,6 +1480,60 @@ static void test_keepalive_spread(void **state)
 		distinct += !seen;
 	}
 	assert_true(distinct >= 6);
+}
+
+/*
+ * Of two keepalive timers only the caller's sends: its HELLO, acknowledged
+ * at once, pushes the answering side's own to 1.5 intervals on, and the
+ * caller's next one comes first.  An idle tunnel costs one HELLO and one
+ * ACK per interval.  When the caller falls silent, the other side's HELLO
+ * goes 1.5 intervals after the last one it received and counts down as
+ * usual.
+ */
+static void test_keepalive_one_sender(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "y", "y");
+	size_t ha, hb, acks, before;
+	uint64_t last = 0;
+
+	(void)state;
+	w->a.conf.hello_interval = w->b.conf.hello_interval = 10;
+	w->a.conf.hello_count = w->b.conf.hello_count = 3;
+	w->a.conf.hello_spread = w->b.conf.hello_spread = true;
+	w->a.rnd_seed = 0x40; /* A's first HELLO after B's: B sends one, then stops */
+	w->b.rnd_seed = 0x03;
+	start(w);
+	establish(w);
+	acks = count_sent(&w->a, L2TP_MSG_ACK) + count_sent(&w->b, L2TP_MSG_ACK); /* set-up's */
+	run(w, w->now + 100000, FLUSH);
+	ha = count_sent(&w->a, L2TP_MSG_HELLO);
+	hb = count_sent(&w->b, L2TP_MSG_HELLO);
+	acks = count_sent(&w->a, L2TP_MSG_ACK) + count_sent(&w->b, L2TP_MSG_ACK) - acks;
+	print_message("100 s idle: A (caller) sent %zu HELLOs, B %zu; %zu ACKs\n", ha, hb, acks);
+	assert_true(ha >= 9 && ha <= 10);
+	assert_true(hb <= 1);
+	assert_int_equal(acks, ha + hb);
+	assert_int_equal(w->a.t.stats.retransmissions + w->b.t.stats.retransmissions, 0);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	/* A's timer stops (it still answers): B sends 1.5 intervals after A's
+	 * last HELLO, then each interval, and gives up after 3 */
+	for (size_t i = 0; i < w->a.nlog && i < LOGCAP; i++)
+		if (w->a.log[i].type == L2TP_MSG_HELLO)
+			last = w->a.log[i].at;
+	w->a.t.conf.hello_interval = 0;
+	w->a.t.hello_at = FSM_NO_DEADLINE;
+	before = count_sent(&w->b, L2TP_MSG_HELLO);
+	run(w, last + 15000 - 1, FLUSH);
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_HELLO), before);
+	run(w, last + 15000, FLUSH);
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_HELLO), before + 1);
+	run(w, last + 15000 + 20000, DROP); /* now A is gone */
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_HELLO), before + 3);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	run(w, last + 15000 + 30000 + 10000, DROP);
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_non_null(strstr(w->b.t.reason, "peer not responding"));
+	world_free(w);
 }
 
 /*
@@ -1763,6 +1823,8 @@ static void test_wrap_reorder_duplicate(void **state)
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.nr, 1);
 	assert_int_equal(w->b.t.stats.rx_msgs, 4); /* SCCRQ, SCCCN, 2 HELLOs */
+	assert_int_equal(w->b.nout, 2); /* each HELLO acknowledged at once */
+	w->b.nout = 0;
 	/* a late copy of 65535 (now behind Nr 1): duplicate, ACKed at once */
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.stats.rx_duplicates, 1);
@@ -2264,6 +2326,8 @@ static void test_vendor_and_unknown_avps_in_control_messages(void **state)
 	inject_with_avp(w, &w->b, &m, 0, 100, false);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
 	run(w, w->now + 60, HOLD);
+	drop(&w->b, &m); /* each HELLO acknowledged at once */
+	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, w->b.t.ns, (uint16_t)(w->a.t.ns - 1));
 	drop(&w->b, &m);
 	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, w->b.t.ns, w->a.t.ns);
 	/* vendor AVP with M=1: StopCCN 2/8 */
@@ -3323,6 +3387,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_state_names, teardown),
 		cmocka_unit_test_teardown(test_soak_lossy_link, teardown),
 		cmocka_unit_test_teardown(test_keepalive_spread, teardown),
+		cmocka_unit_test_teardown(test_keepalive_one_sender, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
