@@ -679,6 +679,15 @@ static int setup_links(struct daemon *d, const struct cfg *c)
 				return r;
 			}
 		}
+		/* A bridge we made keeps the MAC it has now (its LAN port's, or
+		 * its own): unpinned, it would take the lowest MAC of its ports,
+		 * and each TAP is born with a random one, so restarts and hub
+		 * peers coming and going would change it under the neighbours'
+		 * ARP caches. */
+		if (created && (r = nl_link_pin_address(d->nl, b->name)) < 0) {
+			errno = -r;
+			log_warn("cannot keep the MAC address of bridge %s", b->name);
+		}
 	}
 	for (size_t i = 0; i < c->n_addresses; i++) {
 		const struct cfg_address *a = &c->addresses[i];
