@@ -251,6 +251,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 {
 	char why[320] = "no responder tunnel is configured", p[64], rid[16];
 	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
+	bool close_why = false;
 	uint8_t out[512];
 	int n;
 
@@ -310,11 +311,13 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 				return;
 			snprintf(why, sizeof(why), "%s", w);
 			result = r;
+			close_why = true;
 			continue;
 		}
 		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
 			snprintf(why, sizeof(why), "%s", w);
 			result = L2TP_STOPCCN_EXISTS;
+			close_why = true;
 			continue;
 		}
 		if (!r) {
@@ -323,9 +326,16 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			return;
 		}
 		if (!t->fconf.initiator) {
-			/* report the responder's reason, not an initiator's */
-			snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
-			result = r;
+			/* report the responder's reason, not an initiator's, and
+			 * not that of a responder for another Router ID when one
+			 * that could have taken this peer said why */
+			bool other = t->fconf.check_peer_router_id && t->fconf.peer_router_id != m->router_id;
+
+			if (!other || !close_why) {
+				snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
+				result = r;
+				close_why = !other;
+			}
 		}
 	}
 	d->stats.sccrq_refused++;
