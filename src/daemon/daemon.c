@@ -313,6 +313,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 {
 	char why[320] = "no responder tunnel is configured", p[64], rid[16];
 	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
+	bool close_why = false;
 	uint8_t out[512];
 	bool expected = sccrq_expected(d, m, peer);
 	int n;
@@ -376,11 +377,13 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 				return;
 			snprintf(why, sizeof(why), "%s", w);
 			result = r;
+			close_why = true;
 			continue;
 		}
 		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
 			snprintf(why, sizeof(why), "%s", w);
 			result = L2TP_STOPCCN_EXISTS;
+			close_why = true;
 			continue;
 		}
 		if (!r) {
@@ -389,9 +392,16 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			return;
 		}
 		if (!t->fconf.initiator) {
-			/* report the responder's reason, not an initiator's */
-			snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
-			result = r;
+			/* report the responder's reason, not an initiator's, and
+			 * not that of a responder for another Router ID when one
+			 * that could have taken this peer said why */
+			bool other = t->fconf.check_peer_router_id && t->fconf.peer_router_id != m->router_id;
+
+			if (!other || !close_why) {
+				snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
+				result = r;
+				close_why = !other;
+			}
 		}
 	}
 	d->stats.sccrq_refused++;
@@ -744,6 +754,15 @@ static int setup_links(struct daemon *d, const struct cfg *c)
 				log_warn("cannot add %s to bridge %s", b->members[j], b->name);
 				return r;
 			}
+		}
+		/* A bridge we made keeps the MAC it has now (its LAN port's, or
+		 * its own): unpinned, it would take the lowest MAC of its ports,
+		 * and each TAP is born with a random one, so restarts and hub
+		 * peers coming and going would change it under the neighbours'
+		 * ARP caches. */
+		if (created && (r = nl_link_pin_address(d->nl, b->name)) < 0) {
+			errno = -r;
+			log_warn("cannot keep the MAC address of bridge %s", b->name);
 		}
 	}
 	for (size_t i = 0; i < c->n_addresses; i++) {

@@ -157,6 +157,33 @@ out_put:
 	return r;
 }
 
+int nl_link_pin_address(struct nl_ctx *n, const char *ifname)
+{
+	struct rtnl_link *link, *change;
+	struct nl_addr *addr;
+	int r;
+
+	r = nl_link_lookup(n, ifname, &link);
+	if (r < 0)
+		return r;
+	addr = rtnl_link_get_addr(link);
+	if (!addr) {
+		r = -EADDRNOTAVAIL;
+		goto out_put;
+	}
+	change = rtnl_link_alloc();
+	if (!change) {
+		r = -ENOMEM;
+		goto out_put;
+	}
+	rtnl_link_set_addr(change, addr);
+	r = nl_link_apply(n, link, change);
+	rtnl_link_put(change);
+out_put:
+	rtnl_link_put(link);
+	return r;
+}
+
 int nl_link_set_mtu(struct nl_ctx *n, const char *ifname, unsigned mtu)
 {
 	struct rtnl_link *link, *change;

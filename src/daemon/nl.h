@@ -18,6 +18,9 @@ void nl_ctx_close(struct nl_ctx *n); /* NULL-safe */
 /* Create bridge `name` if it does not exist (ret_created says whether we
  * made it) and set it up. */
 int nl_bridge_ensure(struct nl_ctx *n, const char *name, bool *ret_created);
+/* Set the link's MAC address to the one it has: the kernel then keeps it
+ * (a bridge no longer takes the lowest MAC of its ports as they change). */
+int nl_link_pin_address(struct nl_ctx *n, const char *ifname);
 /* Enslave port to bridge (no-op if already) and set the port up. */
 int nl_bridge_add_port(struct nl_ctx *n, const char *bridge, const char *port);
 /* Add addr/prefixlen to ifname unless already present (family AF_INET or AF_INET6). */
