@@ -7,9 +7,15 @@
 # script exit 1; rename it into tests/fuzz/corpus/<target>/crash-<what> once
 # fixed.  Per target, one line "fuzz: TARGET: N executions, ok|CRASH".
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   scripts/fuzz.sh --build        (build the targets only; runs may then go in parallel)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
+BUILD_ONLY=0
+if [[ ${1:-} == --build ]]; then # build every target, run none
+	BUILD_ONLY=1
+	shift
+fi
 SECS=${1:-60}
 shift || true
 TARGETS=("$@")
@@ -31,6 +37,7 @@ if [[ ! -f $DIR/build.ninja ]]; then
 		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null || exit 1
 fi
 ninja -C "$DIR" "${TARGETS[@]/#/tests/fuzz/}" >/dev/null || exit 1
+(( BUILD_ONLY )) && exit 0
 
 mkdir -p "$OUTDIR"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
