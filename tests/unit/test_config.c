@@ -107,6 +107,17 @@ static void assert_diags_have(const struct cfg_diags *d, const char *needle)
 	free(s);
 }
 
+/* text parses, fails verification, and a diagnostic says needle. */
+static void expect_verify_error(const char *text, const char *needle)
+{
+	struct run r;
+
+	parse_verify(&r, text);
+	assert_int_equal(r.verify_r, -EINVAL);
+	assert_diags_have(&r.d, needle);
+	run_free(&r);
+}
+
 static char *print_text(const struct cfg *c)
 {
 	char *s = NULL;
@@ -788,17 +799,13 @@ static void test_pseudowires(void **state)
 	run_free(&r);
 	cfg_free(c2);
 	/* a VLAN needs the pseudowire's end-id and a bridge */
-	parse_verify(&r, PW_BASE " l2tp pseudowire 3 vlan 200\n tunnel enable 1\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "t.conf:9: error: tunnel 1: pseudowire 3 has a VLAN but no 'l2tp pseudowire 3 "
+	expect_verify_error(PW_BASE " l2tp pseudowire 3 vlan 200\n tunnel enable 1\n",
+			    "t.conf:9: error: tunnel 1: pseudowire 3 has a VLAN but no 'l2tp pseudowire 3 "
 				    "remote end-id NAME' line");
-	run_free(&r);
-	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id cams\n l2tp pseudowire 2 vlan 7\n"
-			 " l2tp pseudowire 3 remote end-id voice\n tunnel enable 1\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "t.conf:9: error: tunnel 1: pseudowire 2 has VLAN 7 but its port tunnel1-2 is "
+	expect_verify_error(PW_BASE " l2tp pseudowire 2 remote end-id cams\n l2tp pseudowire 2 vlan 7\n"
+			 " l2tp pseudowire 3 remote end-id voice\n tunnel enable 1\n",
+			    "t.conf:9: error: tunnel 1: pseudowire 2 has VLAN 7 but its port tunnel1-2 is "
 				    "in no bridge ('bridge member')");
-	run_free(&r);
 
 	/* two tunnels calling one peer: one notice, at the second */
 	parse_verify(&r, PW_BASE " tunnel enable 1\ntunnel select 2\n tunnel encapsulation l2tpv3-raw\n"
@@ -816,35 +823,25 @@ static void test_pseudowires(void **state)
 	run_free(&r);
 
 	/* end-ids tell the sessions apart */
-	parse_verify(&r, PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 3 remote end-id lan\n"
-			 " tunnel enable 1\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'lan' of pseudowire 1");
-	run_free(&r);
-	parse_verify(&r, PW_BASE " l2tp pseudowire 2 remote end-id a\n l2tp pseudowire 3 remote end-id a\n"
-			 " tunnel enable 1\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'a' of pseudowire 2 (line 9)");
-	run_free(&r);
+	expect_verify_error(PW_BASE " l2tp remote end-id lan\n l2tp pseudowire 3 remote end-id lan\n"
+			 " tunnel enable 1\n",
+			    "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'lan' of pseudowire 1");
+	expect_verify_error(PW_BASE " l2tp pseudowire 2 remote end-id a\n l2tp pseudowire 3 remote end-id a\n"
+			 " tunnel enable 1\n",
+			    "t.conf:10: error: tunnel 1: pseudowire 3 has the end-id 'a' of pseudowire 2 (line 9)");
 	/* a bridge member naming a pseudowire the tunnel does not have */
-	parse_verify(&r, PW_BASE " tunnel enable 1\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "error: bridge bridge2: member 'tunnel1-3' names pseudowire 3 of tunnel 1, "
+	expect_verify_error(PW_BASE " tunnel enable 1\n",
+			    "error: bridge bridge2: member 'tunnel1-3' names pseudowire 3 of tunnel 1, "
 				    "which has no 'l2tp pseudowire 3 remote end-id' line");
-	run_free(&r);
 	/* not for a static session; a hub's peer ports must fit IFNAMSIZ */
-	parse_verify(&r, "l2tp service on\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
+	expect_verify_error("l2tp service on\ntunnel select 1\n tunnel encapsulation l2tpv3-raw\n"
 			 " tunnel endpoint address 192.0.2.2\n l2tp static session 10 20\n"
-			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "t.conf:6: error: tunnel 1: 'l2tp pseudowire' needs a control connection");
-	run_free(&r);
-	parse_verify(&r, "l2tp service on\ntunnel select 1234\n tunnel encapsulation l2tpv3-raw\n"
+			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1\n",
+			    "t.conf:6: error: tunnel 1: 'l2tp pseudowire' needs a control connection");
+	expect_verify_error("l2tp service on\ntunnel select 1234\n tunnel encapsulation l2tpv3-raw\n"
 			 " l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n l2tp hub on 999\n"
-			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1234\n");
-	assert_int_equal(r.verify_r, -EINVAL);
-	assert_diags_have(&r.d, "port names such as tunnel1234.999-2 are longer than 15 bytes");
-	run_free(&r);
+			 " l2tp pseudowire 2 remote end-id x\n tunnel enable 1234\n",
+			    "port names such as tunnel1234.999-2 are longer than 15 bytes");
 	parse_verify(&r, "l2tp service on\nbridge member bridge1 tunnel12-2\ntunnel select 12\n"
 			 " tunnel encapsulation l2tpv3-raw\n l2tp tunnel auth on k\n l2tp local router-id 10.0.0.1\n"
 			 " l2tp hub on 999\n l2tp pseudowire 2 remote end-id x\n tunnel enable 12\n");
