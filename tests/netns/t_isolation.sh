@@ -53,7 +53,10 @@ GEN64=$B/bench/gen64
 # seconds, or loses everything.
 RTT_P99_MAX_MS=${RTT_P99_MAX_MS:-500}
 LOSS_MAX_PCT=${LOSS_MAX_PCT:-1}
-STATUS_MAX_MS=${STATUS_MAX_MS:-1000}
+# The status under the flood: 0.2-0.8 s here, once 1.8 s on a clean-clone
+# run; a control thread blocked behind the data path would take many
+# seconds or never answer.
+STATUS_MAX_MS=${STATUS_MAX_MS:-3000}
 KEEPALIVE="on 1 3"
 
 NAMES=(h p1 p2 w1 w2)

@@ -26,11 +26,13 @@ ping_ok pc1 192.168.10.2
 log "--- short blip: inet e1 down for less than the keepalive budget"
 before=$(jqs r1 '.tunnels[0].local_tunnel_id')
 n inet ip link set e1 down
-# Down for one keepalive exchange of r1: wait until r1 has sent HELLOs into
-# the void (its Ns moves), then bring the link back.
-ns0=$(jqs r1 '.tunnels[0].ns')
-ns_moved() { [[ $(jqs r1 '.tunnels[0].ns') != "$ns0" ]]; }
-wait_for "r1 sends a control message while the link is down" 5 ns_moved
+# Down for one keepalive exchange of r1: wait until r1 has sent a HELLO
+# into the void, then bring the link back.  Counted by the messages it
+# sent, first sends and resends alike (its Ns moves only with a new
+# message: a HELLO queued just before the first reading would be missed).
+tx0=$(jqs r1 '.tunnels[0].tx_ctrl_messages')
+tx_moved() { [[ $(jqs r1 '.tunnels[0].tx_ctrl_messages') != "$tx0" ]]; }
+wait_for "r1 sends a control message while the link is down" 5 tx_moved
 n inet ip link set e1 up
 wait_for "pc1 reaches pc2" 10 ping1 pc1 192.168.10.2
 wait_for "r1 and r2 paired" 20 paired
