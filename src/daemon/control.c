@@ -28,6 +28,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/view.h"
 
 #define CTL_MAX_REQUEST 65536
 #define CTL_TIMEOUT_S 5
@@ -68,181 +69,129 @@ static const char *auth_name(enum fsm_auth a)
 	return "none";
 }
 
-static json_t *session_json_base(const struct tunnel *t, const struct fsm_session *s, uint64_t now);
-
-/* The offload and MSS clamping counters of a session's data path. */
-static void offload_counters_json(json_t *o, const struct dp_counters *c)
+/* The DP_COUNTERS of one json group (DP_JSON_*) into o, in the list's order. */
+static void dp_counters_json(json_t *o, const struct dp_counters *c, int group)
 {
-	json_object_set_new(o, "tx_super", json_integer((json_int_t)c->tx_super));
-	json_object_set_new(o, "rx_coalesced", json_integer((json_int_t)c->rx_coalesced));
-	json_object_set_new(o, "mss_clamped", json_integer((json_int_t)c->mss_clamped));
+#define DP_COUNTER_JSON(name, json, metric, reason, help) \
+	if (DP_JSON_##json == group)                        \
+		json_object_set_new(o, #name, json_integer((json_int_t)c->name));
+	DP_COUNTERS(DP_COUNTER_JSON)
+#undef DP_COUNTER_JSON
+}
+
+/* The TUNNEL_COUNTERS of one json group (TUNNEL_JSON_*) into o. */
+static void tunnel_counters_json(json_t *o, const struct fsm_tunnel_stats *st, int group)
+{
+#define TUNNEL_COUNTER_JSON(field, json, key, metric, help) \
+	if (TUNNEL_JSON_##json == group)                     \
+		json_object_set_new(o, key, json_integer((json_int_t)st->field));
+	TUNNEL_COUNTERS(TUNNEL_COUNTER_JSON)
+#undef TUNNEL_COUNTER_JSON
 }
 
 /* Data sequencing of a session: each direction and its counters */
-static void seq_json(json_t *o, bool rx_seq, bool tx_seq, const struct dp_counters *c)
+static void seq_json(json_t *o, const struct session_view *v)
 {
-	json_object_set_new(o, "rx_sequencing", json_boolean(rx_seq));
-	json_object_set_new(o, "tx_sequencing", json_boolean(tx_seq));
-	json_object_set_new(o, "rx_seq_drops", json_integer((json_int_t)c->rx_seq_drops));
-	json_object_set_new(o, "rx_seq_missing", json_integer((json_int_t)c->rx_seq_missing));
-}
-
-/* A session: its state and counters, then its data-plane settings */
-static json_t *session_json(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
-{
-	json_t *o = session_json_base(t, s, now);
-	struct dp_counters c;
-
-	if (o) {
-		tunnel_session_counters(t, s, &c);
-		seq_json(o, s->rx_seq, s->tx_seq, &c);
-		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)s->rx_cookie_len));
-		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)s->tx_cookie_len));
-		json_object_set_new(o, "rx_l2ss", json_string(s->rx_l2ss ? "default" : "none"));
-		json_object_set_new(o, "tx_l2ss", json_string(s->tx_l2ss ? "default" : "none"));
-		json_object_set_new(o, "mismatch", json_string(s->mismatch));
-		json_object_set_new(o, "pseudowire", json_integer((json_int_t)s->pw + 1));
-		json_object_set_new(o, "interface", json_string(tunnel_session_ifname(t, s)));
-		json_object_set_new(o, "vlan", json_integer((json_int_t)tunnel_session_vlan(t, s)));
-		json_object_set_new(o, "tx_vlan_drops", json_integer((json_int_t)c.tx_vlan_drops));
-	}
-	return o;
-}
-
-static json_t *session_json_base(const struct tunnel *t, const struct fsm_session *s, uint64_t now)
-{
-	struct dp_counters c;
-	char eid[L2TP_END_ID_MAX + 1];
-
-	json_t *o;
-
-	const uint8_t *id;
-	size_t idlen;
-
-	tunnel_session_counters(t, s, &c);
-	id = fsm_pw_end_id(&t->fsm.conf, s->pw, &idlen);
-	snprintf(eid, sizeof(eid), "%.*s", (int)idlen, (const char *)id);
-	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "state", fsm_session_state_name(s->state),
-			 "local_session_id", (json_int_t)s->local_sid,
-			 "remote_session_id", (json_int_t)s->remote_sid,
-			 "remote_end_id", eid,
-			 "circuit_local", s->circuit_local_up ? "UP" : "DOWN",
-			 "circuit_remote", s->circuit_remote_up ? "UP" : "DOWN",
-			 "connection_time", (json_int_t)fsm_session_uptime(s, now),
-			 "rx_packets", (json_int_t)c.rx_packets,
-			 "rx_octets", (json_int_t)c.rx_octets,
-			 "tx_packets", (json_int_t)c.tx_packets,
-			 "tx_octets", (json_int_t)c.tx_octets,
-			 "rx_cookie_drops", (json_int_t)c.rx_cookie_drops,
-			 "rx_malformed_drops", (json_int_t)c.rx_malformed_drops,
-			 "rx_tap_errors", (json_int_t)c.rx_tap_errors,
-			 "tx_errors", (json_int_t)c.tx_errors);
-	if (o)
-		offload_counters_json(o, &c);
-	return o;
+	json_object_set_new(o, "rx_sequencing", json_boolean(v->rx_seq));
+	json_object_set_new(o, "tx_sequencing", json_boolean(v->tx_seq));
+	dp_counters_json(o, &v->shown, DP_JSON_SEQUENCING);
 }
 
 /*
- * `l2tp static session`: no control connection, so its liveness is data
- * seen recently: static-up when data came within the keepalive's
- * interval × count (30 s with keepalive off), or when the probe of `l2tp
- * static probe` is answered (tunnel_probe.c), else static-idle.
+ * A session: its state and counters, then its data-plane settings.  The
+ * keys of a static session (`l2tp static session`) come in another order
+ * than a control-plane session's, as they always have.
  */
-static json_t *static_session_json(const struct tunnel *t, uint64_t now)
+static json_t *session_json(const struct session_view *v, uint64_t now)
 {
-	const struct cfg_tunnel *ct = t->cfg;
-	int64_t ago = tunnel_static_last_rx_ago(t);
-	int64_t window = tunnel_static_window(t);
-	bool up = tunnel_static_up(t);
-	struct dp_counters c;
 	json_t *o;
 
-	tunnel_static_counters(t, &c);
-	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		      "state", up ? "static-up" : "static-idle",
-		      "local_session_id", (json_int_t)ct->static_local_sid,
-		      "remote_session_id", (json_int_t)ct->static_remote_sid,
-		      "remote_end_id", "",
-		      "circuit_local", "UP",
-		      "circuit_remote", up ? "UP" : "DOWN",
-		      "connection_time", (json_int_t)(now - t->static_up_ms) / 1000,
-		      "rx_packets", (json_int_t)c.rx_packets,
-		      "rx_octets", (json_int_t)c.rx_octets,
-		      "tx_packets", (json_int_t)c.tx_packets,
-		      "tx_octets", (json_int_t)c.tx_octets,
-		      "rx_cookie_drops", (json_int_t)c.rx_cookie_drops,
-		      "rx_malformed_drops", (json_int_t)c.rx_malformed_drops,
-		      "rx_tap_errors", (json_int_t)c.rx_tap_errors,
-		      "tx_errors", (json_int_t)c.tx_errors);
-	if (o) {
-		offload_counters_json(o, &c);
-		json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)ct->static_rx_cookie_len));
-		json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)ct->static_tx_cookie_len));
-		json_object_set_new(o, "rx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
-		json_object_set_new(o, "tx_l2ss", json_string(ct->dp.l2ss ? "default" : "none"));
-		seq_json(o, ct->dp.data_seq, ct->dp.data_seq, &c);
-		json_object_set_new(o, "mismatch", json_string(""));
+	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:I}",
+		      "state", v->state,
+		      "local_session_id", (json_int_t)v->local_sid,
+		      "remote_session_id", (json_int_t)v->remote_sid,
+		      "remote_end_id", v->remote_end_id,
+		      "circuit_local", v->circuit_local_up ? "UP" : "DOWN",
+		      "circuit_remote", v->circuit_remote_up ? "UP" : "DOWN",
+		      "connection_time", (json_int_t)v->connection_time);
+	if (!o)
+		return NULL;
+	dp_counters_json(o, &v->shown, DP_JSON_TRAFFIC);
+	dp_counters_json(o, &v->shown, DP_JSON_OFFLOAD);
+	if (!v->is_static)
+		seq_json(o, v);
+	json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)v->rx_cookie_len));
+	json_object_set_new(o, "tx_cookie_length", json_integer((json_int_t)v->tx_cookie_len));
+	json_object_set_new(o, "rx_l2ss", json_string(v->rx_l2ss ? "default" : "none"));
+	json_object_set_new(o, "tx_l2ss", json_string(v->tx_l2ss ? "default" : "none"));
+	if (v->is_static)
+		seq_json(o, v);
+	json_object_set_new(o, "mismatch", json_string(v->mismatch));
+	if (v->is_static) {
 		json_object_set_new(o, "static", json_true());
-		json_object_set_new(o, "last_rx_ago", ago >= 0 ? json_integer((json_int_t)ago) : json_null());
-		json_object_set_new(o, "liveness_window", json_integer((json_int_t)window));
-		tunnel_probe_json(t, o, now);
+		json_object_set_new(o, "last_rx_ago",
+				    v->last_rx_ago >= 0 ? json_integer((json_int_t)v->last_rx_ago) : json_null());
+		json_object_set_new(o, "liveness_window", json_integer((json_int_t)v->liveness_window));
+		tunnel_probe_json(v->t, o, now);
+	} else {
+		json_object_set_new(o, "pseudowire", json_integer((json_int_t)v->pw));
+		json_object_set_new(o, "interface", json_string(v->ifname));
+		json_object_set_new(o, "vlan", json_integer((json_int_t)v->vlan));
+		dp_counters_json(o, &v->shown, DP_JSON_VLAN);
 	}
 	return o;
 }
 
 static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 {
-	const struct fsm_tunnel *f = &t->fsm;
-	bool active = f->state != FSM_T_IDLE;
-	json_t *sessions = json_array(), *o;
-	struct fsm_tunnel_stats st;
-	char rid[16];
+	json_t *sessions = json_array(), *o, *reason;
+	size_t n = tunnel_sessions_count(t);
+	struct session_view *sv = calloc(n ? n : 1, sizeof(*sv));
+	struct tunnel_view v;
 
-	tunnel_fsm_stats(t, &st);
-	for (size_t i = 0; i < f->n_sessions; i++)
-		json_array_append_new(sessions, session_json(t, &f->sessions[i], now));
-	if (t->cfg->is_static && t->dps)
-		json_array_append_new(sessions, static_session_json(t, now));
-	snprintf(rid, sizeof(rid), "%u.%u.%u.%u", f->peer_router_id >> 24, (f->peer_router_id >> 16) & 0xff,
-		 (f->peer_router_id >> 8) & 0xff, f->peer_router_id & 0xff);
-	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s,"
-		      " s:I, s:I, s:I, s:s, s:o}",
-		      "id", (json_int_t)t->cfg->id,
-		      "state", t->cfg->is_static ? (t->dps ? "static" : "idle") : fsm_tunnel_state_name(f->state),
+	tunnel_view(t, &v);
+	n = sv ? tunnel_sessions_view(t, now, sv, n) : 0;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(sessions, session_json(&sv[i], now));
+	free(sv);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+		      "id", (json_int_t)v.id,
+		      "state", v.state,
 		      "version", "L2TPv3",
-		      "role", t->cfg->is_static ? "static" : t->fconf.initiator ? "initiator" : "responder",
-		      "local_tunnel_id", (json_int_t)(active ? f->local_ccid : 0),
-		      "remote_tunnel_id", (json_int_t)(active ? f->remote_ccid : 0),
-		      "local_address", addr_json(&t->local, (active || t->dps) && t->local.ss_family != AF_UNSPEC),
+		      "role", v.role,
+		      "local_tunnel_id", (json_int_t)v.local_ccid,
+		      "remote_tunnel_id", (json_int_t)v.remote_ccid,
+		      "local_address", addr_json(&t->local, (v.active || t->dps) && t->local.ss_family != AF_UNSPEC),
 		      "remote_address", addr_json(&t->peer, t->peer_known),
 		      "encapsulation", t->cfg->encap == CFG_ENCAP_IP ? "ip" : "udp",
 		      "local_port", (json_int_t)(t->cfg->encap == CFG_ENCAP_IP ? 0 : t->cfg->dp.local_port),
 		      "remote_port", (json_int_t)(t->peer_known ? sockaddr_port(&t->peer) : 0),
-		      "peer_vendor_name", f->peer_vendor_name,
-		      "peer_host_name", f->peer_host_name,
-		      "peer_router_id", rid,
-		      "ns", (json_int_t)f->ns,
-		      "nr", (json_int_t)f->nr,
-		      "auth", auth_name(f->auth),
-		      "retransmissions", (json_int_t)st.retransmissions,
-		      "auth_failures", (json_int_t)st.auth_failures,
-		      "established_count", (json_int_t)st.established_count,
-		      "last_down_reason", f->reason,
-		      "sessions", sessions);
-	if (o) {
-		json_object_set_new(o, "admin", json_string(t->admin_down ? "down" : "up"));
-		json_object_set_new(o, "pseudowires", json_integer((json_int_t)t->n_pws + 1));
-		json_object_set_new(o, "mismatch", json_string(t->mismatch));
-		json_object_set_new(o, "keepalive_rtt_ms", json_integer((json_int_t)f->stats.last_hello_rtt_ms));
-		json_object_set_new(o, "rx_ctrl_messages", json_integer((json_int_t)st.rx_msgs));
-		json_object_set_new(o, "tx_ctrl_messages", json_integer((json_int_t)st.tx_msgs));
-		if (t->removing)
-			json_object_set_new(o, "removing", json_true());
-		if (t->peer_index) { /* a hub's instance */
-			json_object_set_new(o, "peer_index", json_integer((json_int_t)t->peer_index));
-			json_object_set_new(o, "interface", json_string(t->ifname));
-		}
+		      "peer_vendor_name", t->fsm.peer_vendor_name,
+		      "peer_host_name", t->fsm.peer_host_name,
+		      "peer_router_id", v.peer_router_id,
+		      "ns", (json_int_t)t->fsm.ns,
+		      "nr", (json_int_t)t->fsm.nr,
+		      "auth", auth_name(t->fsm.auth));
+	reason = json_string(t->fsm.reason);
+	if (!o || !reason) { /* text that is not UTF-8 */
+		json_decref(o);
+		json_decref(reason);
+		json_decref(sessions);
+		return NULL;
+	}
+	tunnel_counters_json(o, &v.shown, TUNNEL_JSON_MAIN);
+	json_object_set_new(o, "last_down_reason", reason);
+	json_object_set_new(o, "sessions", sessions);
+	json_object_set_new(o, "admin", json_string(t->admin_down ? "down" : "up"));
+	json_object_set_new(o, "pseudowires", json_integer((json_int_t)v.n_pws));
+	json_object_set_new(o, "mismatch", json_string(t->mismatch));
+	json_object_set_new(o, "keepalive_rtt_ms", json_integer((json_int_t)v.keepalive_rtt_ms));
+	tunnel_counters_json(o, &v.shown, TUNNEL_JSON_CTRL);
+	if (t->removing)
+		json_object_set_new(o, "removing", json_true());
+	if (t->peer_index) { /* a hub's instance */
+		json_object_set_new(o, "peer_index", json_integer((json_int_t)t->peer_index));
+		json_object_set_new(o, "interface", json_string(t->ifname));
 	}
 	return o;
 }

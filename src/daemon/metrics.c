@@ -25,6 +25,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/view.h"
 
 #ifndef L2TPV3D_VERSION
 #define L2TPV3D_VERSION "unknown"
@@ -46,198 +47,131 @@ static const enum fsm_tunnel_state tunnel_states[] = {
 	FSM_T_IDLE, FSM_T_WAIT_CTL_REPLY, FSM_T_WAIT_CTL_CONN, FSM_T_ESTABLISHED, FSM_T_CLOSING,
 };
 
-/* The tunnel label: "N", or "N.P" for peer P of hub tunnel N (`l2tp hub on`). */
-struct tunnel_label {
-	char s[24];
+/* The views of every tunnel, and of every session, in the daemon's order. */
+struct views {
+	struct tunnel_view *t;
+	size_t nt;
+	struct session_view *s;
+	size_t ns;
 };
 
-static struct tunnel_label tlabel(const struct tunnel *t)
+static int views_build(struct daemon *d, struct views *ret)
 {
-	struct tunnel_label l;
+	uint64_t now = now_ms();
+	size_t cap = 0;
 
-	if (t->peer_index)
-		snprintf(l.s, sizeof(l.s), "%u.%u", t->cfg->id, t->peer_index);
-	else
-		snprintf(l.s, sizeof(l.s), "%u", t->cfg->id);
-	return l;
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		cap += tunnel_sessions_count(d->tunnels[i]);
+	ret->t = calloc(d->n_tunnels ? d->n_tunnels : 1, sizeof(*ret->t));
+	ret->s = calloc(cap ? cap : 1, sizeof(*ret->s));
+	ret->nt = ret->ns = 0;
+	if (!ret->t || !ret->s) {
+		free(ret->t);
+		free(ret->s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n_tunnels; i++) {
+		tunnel_view(d->tunnels[i], &ret->t[ret->nt++]);
+		ret->ns += tunnel_sessions_view(d->tunnels[i], now, ret->s + ret->ns, cap - ret->ns);
+	}
+	return 0;
 }
 
 /* One family at a time (the exposition format wants a family's samples together). */
-static void tunnel_metrics(struct evbuffer *b, struct daemon *d)
+static void tunnel_metrics(struct evbuffer *b, const struct views *v)
 {
 	head(b, "tunnel_up", "gauge", "1 if the tunnel's control connection is established.");
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		const struct tunnel *t = d->tunnels[i];
-
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_up{tunnel=\"%s\"} %d\n", tlabel(t).s,
-				    t->fsm.state == FSM_T_ESTABLISHED);
-	}
+	for (size_t i = 0; i < v->nt; i++)
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_up{tunnel=\"%s\"} %d\n", v->t[i].label,
+				    v->t[i].fsm_state == FSM_T_ESTABLISHED);
 	head(b, "tunnel_state", "gauge", "1 for the tunnel's current control connection state.");
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		const struct tunnel *t = d->tunnels[i];
-
+	for (size_t i = 0; i < v->nt; i++)
 		for (size_t k = 0; k < sizeof(tunnel_states) / sizeof(tunnel_states[0]); k++)
-			evbuffer_add_printf(b, "l2tpv3d_tunnel_state{tunnel=\"%s\",state=\"%s\"} %d\n", tlabel(t).s,
-					    fsm_tunnel_state_name(tunnel_states[k]), t->fsm.state == tunnel_states[k]);
-	}
+			evbuffer_add_printf(b, "l2tpv3d_tunnel_state{tunnel=\"%s\",state=\"%s\"} %d\n", v->t[i].label,
+					    fsm_tunnel_state_name(tunnel_states[k]), v->t[i].fsm_state == tunnel_states[k]);
 	head(b, "tunnel_admin_down", "gauge", "1 if the tunnel was set down with `l2tpctl tunnel down`.");
-	for (size_t i = 0; i < d->n_tunnels; i++)
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_admin_down{tunnel=\"%s\"} %d\n", tlabel(d->tunnels[i]).s,
-				    d->tunnels[i]->admin_down);
+	for (size_t i = 0; i < v->nt; i++)
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_admin_down{tunnel=\"%s\"} %d\n", v->t[i].label,
+				    v->t[i].t->admin_down);
 	head(b, "tunnel_sessions", "gauge", "Sessions in the tunnel.");
-	for (size_t i = 0; i < d->n_tunnels; i++)
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_sessions{tunnel=\"%s\"} %zu\n", tlabel(d->tunnels[i]).s,
-				    d->tunnels[i]->fsm.n_sessions);
-
-#define TUNNEL_COUNTER(name, field, help)                                                               \
-	head(b, name, "counter", help);                                                                 \
-	for (size_t i = 0; i < d->n_tunnels; i++)                                                       \
-		evbuffer_add_printf(b, "l2tpv3d_" name "{tunnel=\"%s\"} %llu\n", tlabel(d->tunnels[i]).s, \
-				    (unsigned long long)d->tunnels[i]->fsm.stats.field)
-
-	TUNNEL_COUNTER("tunnel_control_rx_messages_total", rx_msgs,
-		       "Control messages received on the current control connection.");
-	TUNNEL_COUNTER("tunnel_control_tx_messages_total", tx_msgs,
-		       "Control messages sent on the current control connection.");
-	TUNNEL_COUNTER("tunnel_control_retransmissions_total", retransmissions,
-		       "Control messages retransmitted on the current control connection.");
-	TUNNEL_COUNTER("tunnel_control_duplicates_total", rx_duplicates,
-		       "Duplicate control messages received on the current control connection.");
-	TUNNEL_COUNTER("tunnel_auth_failures_total", auth_failures,
-		       "Control messages that failed authentication on the current control connection.");
-#undef TUNNEL_COUNTER
+	for (size_t i = 0; i < v->nt; i++)
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_sessions{tunnel=\"%s\"} %zu\n", v->t[i].label, v->t[i].n_sessions);
+	/* the raw per-connection counters: `clear counters` changes only what l2tpctl shows */
+#define TUNNEL_COUNTER_METRIC(field, json, key, metric, help)                                               \
+	if (metric) {                                                                                       \
+		const char *name = metric;                                                                  \
+                                                                                                            \
+		head(b, name, "counter", help);                                                             \
+		for (size_t i = 0; i < v->nt; i++)                                                          \
+			evbuffer_add_printf(b, "l2tpv3d_%s{tunnel=\"%s\"} %llu\n", name, v->t[i].label,     \
+					    (unsigned long long)v->t[i].raw.field);                         \
+	}
+	TUNNEL_COUNTERS(TUNNEL_COUNTER_METRIC)
+#undef TUNNEL_COUNTER_METRIC
 	head(b, "tunnel_established_total", "counter",
 	     "Times the tunnel's control connection was established since the daemon started.");
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		const struct tunnel *t = d->tunnels[i];
-
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_established_total{tunnel=\"%s\"} %llu\n", tlabel(t).s,
-				    (unsigned long long)t->established_total);
-	}
+	for (size_t i = 0; i < v->nt; i++)
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_established_total{tunnel=\"%s\"} %llu\n", v->t[i].label,
+				    (unsigned long long)v->t[i].established_total);
 	head(b, "tunnel_keepalive_rtt_seconds", "gauge", "Round-trip time of the last acknowledged HELLO.");
-	for (size_t i = 0; i < d->n_tunnels; i++)
-		evbuffer_add_printf(b, "l2tpv3d_tunnel_keepalive_rtt_seconds{tunnel=\"%s\"} %.3f\n",
-				    tlabel(d->tunnels[i]).s, (double)d->tunnels[i]->fsm.stats.last_hello_rtt_ms / 1000.0);
+	for (size_t i = 0; i < v->nt; i++)
+		evbuffer_add_printf(b, "l2tpv3d_tunnel_keepalive_rtt_seconds{tunnel=\"%s\"} %.3f\n", v->t[i].label,
+				    (double)v->t[i].keepalive_rtt_ms / 1000.0);
 }
-
-/* A session's row: a control-plane session, or a tunnel's static one. */
-struct session_ref {
-	const struct tunnel *t;
-	uint32_t sid; /* local Session ID */
-	const char *state; /* fsm state name, or static-up / static-idle */
-	unsigned pw; /* pseudowire number, 1.. */
-	const char *ifname; /* its TAP port */
-	bool up;
-	bool is_static;
-	struct dp_counters c;
-};
 
 static const enum fsm_session_state session_states[] = {
 	FSM_S_IDLE, FSM_S_WAIT_REPLY, FSM_S_WAIT_CONNECT, FSM_S_ESTABLISHED,
 };
 static const char *const static_states[] = { "static-up", "static-idle" };
 
-static void session_metrics(struct evbuffer *b, struct daemon *d)
+#define SESSION_LABELS "{tunnel=\"%s\",session=\"%u\""
+
+static void session_metrics(struct evbuffer *b, const struct views *v)
 {
-	struct session_ref *v;
-	size_t n = 0, cap = 0;
+	const struct session_view *s = v->s;
+	size_t n = v->ns;
 
-	for (size_t i = 0; i < d->n_tunnels; i++)
-		cap += d->tunnels[i]->fsm.n_sessions + (d->tunnels[i]->cfg->is_static && d->tunnels[i]->dps);
-	v = calloc(cap ? cap : 1, sizeof(*v));
-	if (!v)
-		return;
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		const struct tunnel *t = d->tunnels[i];
-
-		for (size_t j = 0; j < t->fsm.n_sessions && n < cap; j++) {
-			const struct fsm_session *s = &t->fsm.sessions[j];
-
-			v[n].t = t;
-			v[n].sid = s->local_sid;
-			v[n].state = fsm_session_state_name(s->state);
-			v[n].up = s->state == FSM_S_ESTABLISHED;
-			v[n].pw = s->pw + 1;
-			v[n].ifname = tunnel_session_ifname(t, s);
-			if (s->user)
-				dp_session_counters(s->user, &v[n].c);
-			n++;
-		}
-		if (t->cfg->is_static && t->dps && n < cap) {
-			v[n].t = t;
-			v[n].sid = t->cfg->static_local_sid;
-			v[n].up = tunnel_static_up(t);
-			v[n].state = v[n].up ? "static-up" : "static-idle";
-			v[n].is_static = true;
-			v[n].pw = 1;
-			v[n].ifname = t->ifname;
-			dp_session_counters(t->dps, &v[n].c);
-			n++;
-		}
-	}
-#define LABELS "{tunnel=\"%s\",session=\"%u\"}"
-#define EACH(name, type, help, expr)                                                                  \
-	head(b, name, type, help);                                                                    \
-	for (size_t k = 0; k < n; k++)                                                                \
-		evbuffer_add_printf(b, "l2tpv3d_" name LABELS " %llu\n", tlabel(v[k].t).s, v[k].sid, \
-				    (unsigned long long)(expr))
-
-	EACH("session_up", "gauge",
-	     "1 if the session is established (a static session: static-up, data received recently).", v[k].up);
+	head(b, "session_up", "gauge",
+	     "1 if the session is established (a static session: static-up, data received recently).");
+	for (size_t k = 0; k < n; k++)
+		evbuffer_add_printf(b, "l2tpv3d_session_up" SESSION_LABELS "} %d\n", s[k].t->label, s[k].local_sid,
+				    s[k].up);
 	head(b, "session_info", "gauge", "1 for each session: its pseudowire and TAP port.");
 	for (size_t k = 0; k < n; k++)
-		evbuffer_add_printf(b, "l2tpv3d_session_info{tunnel=\"%s\",session=\"%u\",pseudowire=\"%u\","
-				    "interface=\"%s\"} 1\n", tlabel(v[k].t).s, v[k].sid, v[k].pw, v[k].ifname);
+		evbuffer_add_printf(b, "l2tpv3d_session_info" SESSION_LABELS ",pseudowire=\"%u\",interface=\"%s\"} 1\n",
+				    s[k].t->label, s[k].local_sid, s[k].pw, s[k].ifname);
 	head(b, "session_state", "gauge",
 	     "1 for the session's current state (static sessions: static-up or static-idle).");
 	for (size_t k = 0; k < n; k++) {
-		size_t ns = v[k].is_static ? sizeof(static_states) / sizeof(static_states[0])
+		size_t ns = s[k].is_static ? sizeof(static_states) / sizeof(static_states[0])
 					   : sizeof(session_states) / sizeof(session_states[0]);
 
 		for (size_t x = 0; x < ns; x++) {
-			const char *name = v[k].is_static ? static_states[x] : fsm_session_state_name(session_states[x]);
+			const char *name = s[k].is_static ? static_states[x] : fsm_session_state_name(session_states[x]);
 
-			evbuffer_add_printf(b, "l2tpv3d_session_state{tunnel=\"%s\",session=\"%u\",state=\"%s\"} %d\n",
-					    tlabel(v[k].t).s, v[k].sid, name, !strcmp(name, v[k].state));
+			evbuffer_add_printf(b, "l2tpv3d_session_state" SESSION_LABELS ",state=\"%s\"} %d\n",
+					    s[k].t->label, s[k].local_sid, name, !strcmp(name, s[k].state));
 		}
 	}
-	EACH("session_rx_packets_total", "counter", "Data packets received from the tunnel, written to the TAP.",
-	     v[k].c.rx_packets);
-	EACH("session_rx_bytes_total", "counter", "Ethernet frame bytes received from the tunnel.",
-	     v[k].c.rx_octets);
-	EACH("session_tx_packets_total", "counter", "Data packets read from the TAP, sent into the tunnel.",
-	     v[k].c.tx_packets);
-	EACH("session_tx_bytes_total", "counter", "Ethernet frame bytes sent into the tunnel.", v[k].c.tx_octets);
-	EACH("session_tx_errors_total", "counter", "Data packets the socket refused to send.", v[k].c.tx_errors);
-	EACH("session_tx_super_frames_total", "counter",
-	     "TCP/UDP super-frames (TAP offloads) read from the TAP and cut into segments.", v[k].c.tx_super);
-	EACH("session_rx_coalesced_frames_total", "counter",
-	     "Super-frames of coalesced TCP segments written to the TAP.", v[k].c.rx_coalesced);
-	EACH("session_tx_vlan_drops_total", "counter",
-	     "Frames from the TAP without the pseudowire's VLAN tag (l2tp pseudowire Q vlan), not sent.",
-	     v[k].c.tx_vlan_drops);
-	EACH("session_mss_clamped_total", "counter",
-	     "TCP SYNs whose MSS option was lowered (ip tunnel tcp mss limit).", v[k].c.mss_clamped);
-	EACH("session_rx_unsequenced_total", "counter",
-	     "Data packets received without a sequence number (S=0) although we asked for sequencing.",
-	     v[k].c.rx_seq_missing);
-#undef EACH
+	/* DP_COUNTERS: each with a family of its own, then the drops by reason */
+#define DP_COUNTER_METRIC(field, json, metric, reason, help)                                               \
+	if (!reason) {                                                                                     \
+		head(b, metric, "counter", help);                                                          \
+		for (size_t k = 0; k < n; k++)                                                             \
+			evbuffer_add_printf(b, "l2tpv3d_%s" SESSION_LABELS "} %llu\n", metric, s[k].t->label, \
+					    s[k].local_sid, (unsigned long long)s[k].raw.field);           \
+	}
+	DP_COUNTERS(DP_COUNTER_METRIC)
+#undef DP_COUNTER_METRIC
 	head(b, "session_rx_drops_total", "counter", "Received data packets dropped, by reason.");
 	for (size_t k = 0; k < n; k++) {
-		const struct { const char *reason; uint64_t v; } r[] = {
-			{ "cookie", v[k].c.rx_cookie_drops },
-			{ "malformed", v[k].c.rx_malformed_drops },
-			{ "sequence", v[k].c.rx_seq_drops },
-			{ "tap_error", v[k].c.rx_tap_errors },
-		};
-
-		for (size_t x = 0; x < sizeof(r) / sizeof(r[0]); x++)
-			evbuffer_add_printf(b, "l2tpv3d_session_rx_drops_total{tunnel=\"%s\",session=\"%u\",reason=\"%s\"} %llu\n",
-					    tlabel(v[k].t).s, v[k].sid, r[x].reason,
-					    (unsigned long long)r[x].v);
+#define DP_COUNTER_DROP(field, json, metric, reason, help)                                                    \
+	if (reason)                                                                                           \
+		evbuffer_add_printf(b, "l2tpv3d_%s" SESSION_LABELS ",reason=\"%s\"} %llu\n", metric, s[k].t->label, \
+				    s[k].local_sid, (const char *)reason, (unsigned long long)s[k].raw.field);
+		DP_COUNTERS(DP_COUNTER_DROP)
+#undef DP_COUNTER_DROP
 	}
-#undef LABELS
-	free(v);
 }
 
 static void global_metrics(struct evbuffer *b, struct daemon *d)
@@ -267,6 +201,7 @@ static void global_metrics(struct evbuffer *b, struct daemon *d)
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct daemon *d = arg;
+	struct views v;
 	struct evbuffer *b;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
@@ -282,8 +217,12 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	evbuffer_add_printf(b, "l2tpv3d_info{version=\"%s\"} 1\n", L2TPV3D_VERSION);
 	head(b, "tunnels", "gauge", "Configured tunnels.");
 	evbuffer_add_printf(b, "l2tpv3d_tunnels %zu\n", d->n_tunnels);
-	tunnel_metrics(b, d);
-	session_metrics(b, d);
+	if (views_build(d, &v) == 0) {
+		tunnel_metrics(b, &v);
+		session_metrics(b, &v);
+		free(v.t);
+		free(v.s);
+	}
 	global_metrics(b, d);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

@@ -1163,20 +1163,9 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 	if (dps)
 		dp_session_counters(dps, &c);
 	if (clear) {
-		c.rx_packets = minus(c.rx_packets, clear->rx_packets);
-		c.rx_octets = minus(c.rx_octets, clear->rx_octets);
-		c.tx_packets = minus(c.tx_packets, clear->tx_packets);
-		c.tx_octets = minus(c.tx_octets, clear->tx_octets);
-		c.rx_cookie_drops = minus(c.rx_cookie_drops, clear->rx_cookie_drops);
-		c.rx_malformed_drops = minus(c.rx_malformed_drops, clear->rx_malformed_drops);
-		c.rx_seq_drops = minus(c.rx_seq_drops, clear->rx_seq_drops);
-		c.rx_seq_missing = minus(c.rx_seq_missing, clear->rx_seq_missing);
-		c.rx_tap_errors = minus(c.rx_tap_errors, clear->rx_tap_errors);
-		c.tx_errors = minus(c.tx_errors, clear->tx_errors);
-		c.tx_super = minus(c.tx_super, clear->tx_super);
-		c.rx_coalesced = minus(c.rx_coalesced, clear->rx_coalesced);
-		c.mss_clamped = minus(c.mss_clamped, clear->mss_clamped);
-		c.tx_vlan_drops = minus(c.tx_vlan_drops, clear->tx_vlan_drops);
+#define CLEARED(name, json, metric, reason, help) c.name = minus(c.name, clear->name);
+		DP_COUNTERS(CLEARED)
+#undef CLEARED
 	}
 	*ret = c;
 }

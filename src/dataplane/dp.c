@@ -163,11 +163,9 @@ struct dp_session {
 	unsigned rx_old_run;  /* old numbers dropped in a row, each following the one before */
 
 	/* stats: written by the data thread only */
-	_Atomic uint64_t rx_packets, rx_octets;
-	_Atomic uint64_t tx_packets, tx_octets;
-	_Atomic uint64_t rx_cookie_drops, rx_malformed_drops, rx_tap_errors, tx_errors;
-	_Atomic uint64_t rx_seq_drops, rx_seq_missing;
-	_Atomic uint64_t tx_super, rx_coalesced, mss_clamped, tx_vlan_drops;
+#define DP_COUNTER_ATOMIC(name, json, metric, reason, help) _Atomic uint64_t name;
+	DP_COUNTERS(DP_COUNTER_ATOMIC)
+#undef DP_COUNTER_ATOMIC
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
 	/* linkage */
@@ -1597,22 +1595,9 @@ void dp_session_del(struct dp *dp, struct dp_session *s)
 
 void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 {
-	*ret = (struct dp_counters){
-		.rx_packets = dp_read(&s->rx_packets),
-		.rx_octets = dp_read(&s->rx_octets),
-		.tx_packets = dp_read(&s->tx_packets),
-		.tx_octets = dp_read(&s->tx_octets),
-		.rx_cookie_drops = dp_read(&s->rx_cookie_drops),
-		.rx_malformed_drops = dp_read(&s->rx_malformed_drops),
-		.rx_seq_drops = dp_read(&s->rx_seq_drops),
-		.rx_seq_missing = dp_read(&s->rx_seq_missing),
-		.rx_tap_errors = dp_read(&s->rx_tap_errors),
-		.tx_errors = dp_read(&s->tx_errors),
-		.tx_super = dp_read(&s->tx_super),
-		.rx_coalesced = dp_read(&s->rx_coalesced),
-		.mss_clamped = dp_read(&s->mss_clamped),
-		.tx_vlan_drops = dp_read(&s->tx_vlan_drops),
-	};
+#define DP_COUNTER_READ(name, json, metric, reason, help) ret->name = dp_read(&s->name);
+	DP_COUNTERS(DP_COUNTER_READ)
+#undef DP_COUNTER_READ
 }
 
 uint64_t dp_session_last_rx(const struct dp_session *s)

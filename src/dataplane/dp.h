@@ -82,20 +82,47 @@ struct dp_session_conf {
 	uint16_t vlan;
 };
 
+/*
+ * The counters of a session's data path, listed once: struct dp_counters,
+ * the data thread's atomics, `clear counters` (daemon/tunnel.c) and the
+ * session view rendered as status JSON (the key is the name) and as
+ * Prometheus metrics (daemon/view.c, control.c, metrics.c) all expand it.
+ *   X(name, json, metric, reason, help)
+ * json: where the status JSON puts it (DP_JSON_* in daemon/view.c);
+ * metric: its Prometheus family, without the l2tpv3d_ prefix; reason: the
+ * family's `reason` label, NULL for a family of its own.  The order is the
+ * metrics' order; within each json group it is the JSON's.
+ */
+#define DP_COUNTERS(X)                                                                                      \
+	X(rx_packets, TRAFFIC, "session_rx_packets_total", NULL,                                            \
+	  "Data packets received from the tunnel, written to the TAP.")                                     \
+	X(rx_octets, TRAFFIC, "session_rx_bytes_total", NULL, "Ethernet frame bytes received from the tunnel.") \
+	X(tx_packets, TRAFFIC, "session_tx_packets_total", NULL,                                            \
+	  "Data packets read from the TAP, sent into the tunnel.")                                          \
+	X(tx_octets, TRAFFIC, "session_tx_bytes_total", NULL, "Ethernet frame bytes sent into the tunnel.")  \
+	X(rx_cookie_drops, TRAFFIC, "session_rx_drops_total", "cookie", "Wrong cookie.")                    \
+	X(rx_malformed_drops, TRAFFIC, "session_rx_drops_total", "malformed",                               \
+	  "Too short for the session's header.")                                                            \
+	X(rx_seq_drops, SEQUENCING, "session_rx_drops_total", "sequence",                                   \
+	  "rx_seq: duplicate or out of order (not newer than the last).")                                   \
+	X(rx_tap_errors, TRAFFIC, "session_rx_drops_total", "tap_error", "Write to the TAP failed.")         \
+	X(tx_errors, TRAFFIC, "session_tx_errors_total", NULL, "Data packets the socket refused to send.")   \
+	X(tx_super, OFFLOAD, "session_tx_super_frames_total", NULL,                                         \
+	  "TCP/UDP super-frames (TAP offloads) read from the TAP and cut into segments.")                   \
+	X(rx_coalesced, OFFLOAD, "session_rx_coalesced_frames_total", NULL,                                 \
+	  "Super-frames of coalesced TCP segments written to the TAP.")                                     \
+	X(tx_vlan_drops, VLAN, "session_tx_vlan_drops_total", NULL,                                         \
+	  "Frames from the TAP without the pseudowire's VLAN tag (l2tp pseudowire Q vlan), not sent.")      \
+	X(mss_clamped, OFFLOAD, "session_mss_clamped_total", NULL,                                          \
+	  "TCP SYNs whose MSS option was lowered (ip tunnel tcp mss limit).")                               \
+	X(rx_seq_missing, SEQUENCING, "session_rx_unsequenced_total", NULL,                                 \
+	  "Data packets received without a sequence number (S=0) although we asked for sequencing.")
+
 /* Counter snapshot (summed across threads when there are several). */
 struct dp_counters {
-	uint64_t rx_packets, rx_octets; /* from the tunnel, written to the TAP; octets = Ethernet frame bytes */
-	uint64_t tx_packets, tx_octets; /* from the TAP, sent into the tunnel */
-	uint64_t rx_cookie_drops; /* wrong cookie */
-	uint64_t rx_malformed_drops; /* too short for the session's header */
-	uint64_t rx_seq_drops; /* rx_seq: duplicate or out of order (not newer than the last), dropped */
-	uint64_t rx_seq_missing; /* rx_seq: S=0, no sequence number (delivered all the same) */
-	uint64_t rx_tap_errors; /* write to TAP failed */
-	uint64_t tx_errors; /* sendmsg failed (socket full, peer unreachable, no peer) */
-	uint64_t tx_super; /* TCP/UDP super-frames read from the TAP and segmented */
-	uint64_t rx_coalesced; /* super-frames written to the TAP (coalesced segments) */
-	uint64_t mss_clamped; /* SYNs whose MSS was lowered */
-	uint64_t tx_vlan_drops; /* vlan: frames from the TAP without the session's VLAN tag, not sent */
+#define DP_COUNTER_FIELD(name, json, metric, reason, help) uint64_t name;
+	DP_COUNTERS(DP_COUNTER_FIELD)
+#undef DP_COUNTER_FIELD
 };
 
 /* Whole-data-path counters (not tied to a session). */
