@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -2395,50 +2396,175 @@ static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockadd
 	return true;
 }
 
-/* What the tunnel runs with (effective values), not how they were written */
-static bool dataplane_equal(const struct cfg_dataplane *a, const struct cfg_dataplane *b)
-{
-	return a->compat == b->compat && a->local_port == b->local_port && a->remote_port == b->remote_port &&
-	       a->cookie_len == b->cookie_len && a->has_cookie_value == b->has_cookie_value &&
-	       (!a->has_cookie_value || (a->cookie_value_len == b->cookie_value_len &&
-					 !memcmp(a->cookie, b->cookie, sizeof(a->cookie)))) && a->l2ss == b->l2ss &&
-	       a->data_seq == b->data_seq && a->pw_type == b->pw_type;
-}
+/*
+ * Reload equality, from one list per struct: every field in declaration
+ * order, with how a reload compares it (CFG_EQ_*, config.h):
+ *   X(type, name, dims, eq)            compared always
+ *   XG(type, name, dims, eq, guard)    compared when a->guard (a bool
+ *                                      listed before it) is true
+ * Effective values count, not how they were written: `has_*` flags that
+ * only tell a preset from an explicit line, and line numbers, are NONE.
+ * A struct with the same fields is built from each list and must match the
+ * real one field for field (the asserts below): a field added to a struct
+ * but not to its list stops the build.
+ */
+#define CFG_PW_FIELDS(X, XG)                        \
+	X(unsigned, num, , BYTES)                   \
+	X(unsigned, line, , NONE)                   \
+	X(char, end_id, [CFG_NAME_MAX + 1], STR)    \
+	X(char, ifname, [IFNAMSIZ], STR)            \
+	X(char, bridge, [IFNAMSIZ], STR)            \
+	X(unsigned, vlan, , BYTES)
 
-static bool pws_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
+#define CFG_DATAPLANE_FIELDS(X, XG)                                  \
+	X(enum cfg_compat, compat, , BYTES)                          \
+	X(bool, has_local_port, , NONE)                              \
+	X(bool, has_remote_port, , NONE)                             \
+	X(uint16_t, local_port, , BYTES)                             \
+	X(uint16_t, remote_port, , BYTES)                            \
+	X(bool, has_cookie_len, , NONE)                              \
+	X(unsigned, cookie_len, , BYTES)                             \
+	X(bool, has_cookie_value, , BYTES)                           \
+	XG(uint8_t, cookie, [8], BYTES, has_cookie_value)            \
+	XG(unsigned, cookie_value_len, , BYTES, has_cookie_value)    \
+	X(bool, has_l2ss, , NONE)                                    \
+	X(bool, l2ss, , BYTES)                                       \
+	X(bool, has_data_seq, , NONE)                                \
+	X(bool, data_seq, , BYTES)                                   \
+	X(bool, has_pw_type, , NONE)                                 \
+	X(enum cfg_pw_type, pw_type, , BYTES)
+
+#define CFG_TUNNEL_FIELDS(X, XG)                                         \
+	X(unsigned, id, , BYTES)                                         \
+	X(unsigned, line, , NONE)                                        \
+	X(unsigned, enable_line, , NONE)                                 \
+	X(bool, enabled, , BYTES)                                        \
+	X(bool, has_encapsulation, , BYTES)                              \
+	X(enum cfg_encap, encap, , BYTES)                                \
+	X(bool, has_endpoint, , BYTES)                                   \
+	X(bool, has_local_address, , BYTES)                              \
+	XG(struct sockaddr_storage, local, , ADDR, has_local_address)    \
+	XG(struct sockaddr_storage, remote, , ADDR, has_endpoint)        \
+	X(bool, always_on, , BYTES)                                      \
+	X(char, hostname, [CFG_NAME_MAX + 1], STR)                       \
+	X(bool, auth, , BYTES)                                           \
+	XG(char, secret, [CFG_SECRET_MAX + 1], STR, auth)                \
+	X(enum cfg_auth_style, auth_style, , BYTES)                      \
+	X(struct cfg_dataplane, dp, , DATAPLANE)                         \
+	X(unsigned, disconnect_time, , BYTES)                            \
+	X(bool, keepalive, , BYTES)                                      \
+	X(unsigned, keepalive_interval, , BYTES)                         \
+	X(unsigned, keepalive_count, , BYTES)                            \
+	X(bool, keepalive_log, , BYTES)                                  \
+	X(bool, syslog, , BYTES)                                         \
+	X(bool, has_local_router_id, , BYTES)                            \
+	X(uint32_t, local_router_id, , BYTES)                            \
+	X(bool, has_remote_router_id, , BYTES)                           \
+	X(uint32_t, remote_router_id, , BYTES)                           \
+	X(bool, has_remote_end_id, , BYTES)                              \
+	X(char, remote_end_id, [CFG_NAME_MAX + 1], STR)                  \
+	X(struct cfg_pw, pws, [CFG_MAX_PW - 1], PWS)                     \
+	X(size_t, n_pws, , BYTES)                                        \
+	X(unsigned, vlan, , BYTES)                                       \
+	X(unsigned, hub_max, , BYTES)                                    \
+	X(enum cfg_mss_mode, mss_mode, , BYTES)                          \
+	X(unsigned, mss_value, , BYTES)                                  \
+	X(bool, is_static, , BYTES)                                      \
+	X(uint32_t, static_local_sid, , BYTES)                           \
+	X(uint32_t, static_remote_sid, , BYTES)                          \
+	X(uint8_t, static_rx_cookie, [8], BYTES)                         \
+	X(unsigned, static_rx_cookie_len, , BYTES)                       \
+	X(uint8_t, static_tx_cookie, [8], BYTES)                         \
+	X(unsigned, static_tx_cookie_len, , BYTES)                       \
+	X(uint32_t, static_probe, , BYTES)                               \
+	X(char, ifname, [IFNAMSIZ], STR)                                 \
+	X(char, bridge, [IFNAMSIZ], STR)
+
+/* The structs built from the lists, and the asserts that they are the real ones. */
+#define CFG_LISTED_MEMBER(type, name, dims, eq) type name dims;
+#define CFG_LISTED_MEMBER_G(type, name, dims, eq, guard) type name dims;
+#define CFG_LISTED(st, list)                                                                        \
+	struct listed_##st {                                                                        \
+		list(CFG_LISTED_MEMBER, CFG_LISTED_MEMBER_G)                                        \
+	};                                                                                          \
+	_Static_assert(sizeof(struct listed_##st) == sizeof(struct st),                             \
+		       "struct " #st " has a field that is missing from its list in config.c");
+#define CFG_SAME_OFFSET(st, name)                                                                   \
+	_Static_assert(offsetof(struct listed_##st, name) == offsetof(struct st, name) &&           \
+			       sizeof(((struct listed_##st *)0)->name) == sizeof(((struct st *)0)->name), \
+		       "struct " #st ": field " #name " is not where its list in config.c says");
+CFG_LISTED(cfg_pw, CFG_PW_FIELDS)
+CFG_LISTED(cfg_dataplane, CFG_DATAPLANE_FIELDS)
+CFG_LISTED(cfg_tunnel, CFG_TUNNEL_FIELDS)
+#define CFG_PW_OFFSET(type, name, dims, eq) CFG_SAME_OFFSET(cfg_pw, name)
+#define CFG_PW_OFFSET_G(type, name, dims, eq, guard) CFG_SAME_OFFSET(cfg_pw, name)
+CFG_PW_FIELDS(CFG_PW_OFFSET, CFG_PW_OFFSET_G)
+#define CFG_DP_OFFSET(type, name, dims, eq) CFG_SAME_OFFSET(cfg_dataplane, name)
+#define CFG_DP_OFFSET_G(type, name, dims, eq, guard) CFG_SAME_OFFSET(cfg_dataplane, name)
+CFG_DATAPLANE_FIELDS(CFG_DP_OFFSET, CFG_DP_OFFSET_G)
+#define CFG_TUNNEL_OFFSET(type, name, dims, eq) CFG_SAME_OFFSET(cfg_tunnel, name)
+#define CFG_TUNNEL_OFFSET_G(type, name, dims, eq, guard) CFG_SAME_OFFSET(cfg_tunnel, name)
+CFG_TUNNEL_FIELDS(CFG_TUNNEL_OFFSET, CFG_TUNNEL_OFFSET_G)
+
+/* The lists as descriptor tables (config.h), for cfg_tunnel_equal and the tests. */
+#define CFG_FIELD(st, name, eq, guard_off)                                                     \
+	{ #name, offsetof(struct st, name), sizeof(((struct st *)0)->name), CFG_EQ_##eq, guard_off },
+#define CFG_PW_DESC(type, name, dims, eq) CFG_FIELD(cfg_pw, name, eq, CFG_FIELD_ALWAYS)
+#define CFG_PW_DESC_G(type, name, dims, eq, guard) CFG_FIELD(cfg_pw, name, eq, offsetof(struct cfg_pw, guard))
+#define CFG_DP_DESC(type, name, dims, eq) CFG_FIELD(cfg_dataplane, name, eq, CFG_FIELD_ALWAYS)
+#define CFG_DP_DESC_G(type, name, dims, eq, guard) CFG_FIELD(cfg_dataplane, name, eq, offsetof(struct cfg_dataplane, guard))
+#define CFG_TUNNEL_DESC(type, name, dims, eq) CFG_FIELD(cfg_tunnel, name, eq, CFG_FIELD_ALWAYS)
+#define CFG_TUNNEL_DESC_G(type, name, dims, eq, guard) CFG_FIELD(cfg_tunnel, name, eq, offsetof(struct cfg_tunnel, guard))
+
+static const struct cfg_field pw_fields[] = { CFG_PW_FIELDS(CFG_PW_DESC, CFG_PW_DESC_G) };
+static const struct cfg_field dataplane_fields[] = { CFG_DATAPLANE_FIELDS(CFG_DP_DESC, CFG_DP_DESC_G) };
+static const struct cfg_field tunnel_fields[] = { CFG_TUNNEL_FIELDS(CFG_TUNNEL_DESC, CFG_TUNNEL_DESC_G) };
+const struct cfg_fields cfg_pw_fields = { pw_fields, sizeof(pw_fields) / sizeof(pw_fields[0]) };
+const struct cfg_fields cfg_dataplane_fields = { dataplane_fields, sizeof(dataplane_fields) / sizeof(dataplane_fields[0]) };
+const struct cfg_fields cfg_tunnel_fields = { tunnel_fields, sizeof(tunnel_fields) / sizeof(tunnel_fields[0]) };
+
+static bool fields_equal(const struct cfg_fields *fs, const void *a, const void *b)
 {
-	if (a->n_pws != b->n_pws || a->vlan != b->vlan)
-		return false;
-	for (size_t i = 0; i < a->n_pws; i++)
-		if (a->pws[i].num != b->pws[i].num || strcmp(a->pws[i].end_id, b->pws[i].end_id) ||
-		    a->pws[i].vlan != b->pws[i].vlan ||
-		    strcmp(a->pws[i].ifname, b->pws[i].ifname) || strcmp(a->pws[i].bridge, b->pws[i].bridge))
+	const unsigned char *x = a, *y = b;
+
+	for (size_t i = 0; i < fs->n; i++) {
+		const struct cfg_field *f = &fs->v[i];
+		const void *fa = x + f->offset, *fb = y + f->offset;
+		bool same = true;
+
+		if (f->guard != CFG_FIELD_ALWAYS && !*(const bool *)(x + f->guard))
+			continue;
+		switch (f->eq) {
+		case CFG_EQ_NONE:
+			break;
+		case CFG_EQ_BYTES:
+			same = !memcmp(fa, fb, f->size);
+			break;
+		case CFG_EQ_STR:
+			same = !strcmp(fa, fb);
+			break;
+		case CFG_EQ_ADDR:
+			same = sockaddr_same(fa, fb);
+			break;
+		case CFG_EQ_DATAPLANE:
+			same = fields_equal(&cfg_dataplane_fields, fa, fb);
+			break;
+		case CFG_EQ_PWS: { /* the n_pws in use, n_pws itself is a field of its own */
+			const struct cfg_tunnel *ta = a, *tb = b;
+
+			same = ta->n_pws == tb->n_pws;
+			for (size_t k = 0; same && k < ta->n_pws; k++)
+				same = fields_equal(&cfg_pw_fields, &ta->pws[k], &tb->pws[k]);
+			break;
+		}
+		}
+		if (!same)
 			return false;
+	}
 	return true;
 }
 
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 {
-	return pws_equal(a, b) && a->id == b->id && a->enabled == b->enabled && a->has_encapsulation == b->has_encapsulation &&
-	       a->encap == b->encap &&
-	       a->has_endpoint == b->has_endpoint && a->has_local_address == b->has_local_address &&
-	       (!a->has_endpoint || sockaddr_same(&a->remote, &b->remote)) &&
-	       (!a->has_local_address || sockaddr_same(&a->local, &b->local)) &&
-	       a->always_on == b->always_on && !strcmp(a->hostname, b->hostname) && a->auth == b->auth &&
-	       (!a->auth || !strcmp(a->secret, b->secret)) && a->auth_style == b->auth_style &&
-	       a->disconnect_time == b->disconnect_time && a->keepalive == b->keepalive &&
-	       a->keepalive_interval == b->keepalive_interval && a->keepalive_count == b->keepalive_count &&
-	       a->keepalive_log == b->keepalive_log && a->syslog == b->syslog &&
-	       a->has_local_router_id == b->has_local_router_id && a->local_router_id == b->local_router_id &&
-	       a->has_remote_router_id == b->has_remote_router_id &&
-	       a->remote_router_id == b->remote_router_id && a->has_remote_end_id == b->has_remote_end_id &&
-	       !strcmp(a->remote_end_id, b->remote_end_id) && a->hub_max == b->hub_max && a->mss_mode == b->mss_mode &&
-	       a->mss_value == b->mss_value && !strcmp(a->ifname, b->ifname) && !strcmp(a->bridge, b->bridge) &&
-	       dataplane_equal(&a->dp, &b->dp) && a->is_static == b->is_static &&
-	       a->static_local_sid == b->static_local_sid && a->static_remote_sid == b->static_remote_sid &&
-	       a->static_rx_cookie_len == b->static_rx_cookie_len &&
-	       a->static_tx_cookie_len == b->static_tx_cookie_len &&
-	       !memcmp(a->static_rx_cookie, b->static_rx_cookie, sizeof(a->static_rx_cookie)) &&
-	       !memcmp(a->static_tx_cookie, b->static_tx_cookie, sizeof(a->static_tx_cookie)) &&
-	       a->static_probe == b->static_probe;
+	return fields_equal(&cfg_tunnel_fields, a, b);
 }

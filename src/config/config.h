@@ -269,9 +269,39 @@ void cfg_print(const struct cfg *c, FILE *out);
 
 /*
  * Same tunnel settings: everything the running tunnel depends on (not the
- * line numbers).  A reload keeps a tunnel whose settings are equal.
+ * line numbers).  A reload keeps a tunnel whose settings are equal.  It
+ * compares the fields listed in cfg_tunnel_fields, each as it says.
  */
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b);
+
+/* How a reload compares one field (cfg_tunnel_equal). */
+enum cfg_eq {
+	CFG_EQ_NONE, /* not compared: line numbers, `has_*` flags of preset values */
+	CFG_EQ_BYTES, /* the same bytes (numbers, flags, byte arrays) */
+	CFG_EQ_STR, /* the same NUL-terminated string */
+	CFG_EQ_ADDR, /* the same address and port (struct sockaddr_storage) */
+	CFG_EQ_DATAPLANE, /* struct cfg_dataplane: by cfg_dataplane_fields */
+	CFG_EQ_PWS, /* cfg_tunnel.pws: the n_pws in use, by cfg_pw_fields */
+};
+
+#define CFG_FIELD_ALWAYS ((size_t)-1)
+
+/* One field of a configuration struct, as the reload compares it. */
+struct cfg_field {
+	const char *name;
+	size_t offset, size;
+	enum cfg_eq eq;
+	size_t guard; /* offset of a bool: compared only when it is true in a; CFG_FIELD_ALWAYS */
+};
+
+/* Every field of a struct, in declaration order (config.c lists them and
+ * checks at build time that none is missing). */
+struct cfg_fields {
+	const struct cfg_field *v;
+	size_t n;
+};
+
+extern const struct cfg_fields cfg_tunnel_fields, cfg_dataplane_fields, cfg_pw_fields;
 
 /* "yamaha", "cisco"...; "none" for CFG_COMPAT_NONE. */
 const char *cfg_compat_name(enum cfg_compat c);

@@ -2378,6 +2378,103 @@ static void test_fuzz_keyword_soup(void **state)
 	}
 }
 
+/* ---- reload equality: from the field lists (cfg_tunnel_fields) ---- */
+
+/* A tunnel whose every guard is on (so every guarded field is compared),
+ * with IPv4 addresses and one pseudowire beside the tunnel's own. */
+static void equality_base(struct cfg_tunnel *t)
+{
+	struct sockaddr_in *l = (struct sockaddr_in *)&t->local, *r = (struct sockaddr_in *)&t->remote;
+
+	memset(t, 0, sizeof(*t));
+	t->id = 1;
+	t->has_endpoint = t->has_local_address = t->auth = t->dp.has_cookie_value = true;
+	l->sin_family = r->sin_family = AF_INET;
+	l->sin_port = r->sin_port = htons(1701);
+	l->sin_addr.s_addr = htonl(0xc0a8020a);
+	r->sin_addr.s_addr = htonl(0xc0a80214);
+	t->n_pws = 1;
+	t->pws[0].num = 2;
+}
+
+/* Change field f of the struct at base, as its comparison sees it. */
+static void equality_change(void *base, const struct cfg_field *f)
+{
+	unsigned char *p = (unsigned char *)base + f->offset;
+
+	switch (f->eq) {
+	case CFG_EQ_STR:
+		p[0] = p[0] == 'x' ? 'y' : 'x';
+		break;
+	case CFG_EQ_ADDR:
+		((struct sockaddr_in *)(void *)p)->sin_port ^= htons(1);
+		break;
+	default: /* numbers and flags (0 <-> 1), byte arrays, fields not compared */
+		p[0] ^= 1;
+		break;
+	}
+}
+
+/* Every listed field of one struct, at offset `at` in a cfg_tunnel: a
+ * change is seen by cfg_tunnel_equal unless the list says NONE; a guarded
+ * field is not compared while its guard is off.  Returns the count. */
+static size_t equality_check(const struct cfg_fields *fs, size_t at)
+{
+	size_t seen = 0;
+
+	for (size_t i = 0; i < fs->n; i++) {
+		const struct cfg_field *f = &fs->v[i];
+		struct cfg_tunnel a, b;
+
+		if (f->eq == CFG_EQ_DATAPLANE) {
+			seen += equality_check(&cfg_dataplane_fields, at + f->offset);
+			continue;
+		}
+		if (f->eq == CFG_EQ_PWS) {
+			seen += equality_check(&cfg_pw_fields, at + f->offset);
+			continue;
+		}
+		/* the only fields a reload may ignore: line numbers and the
+		 * has_* flags that tell an explicit line from a preset */
+		if (f->eq == CFG_EQ_NONE && strcmp(f->name, "line") && strcmp(f->name, "enable_line") &&
+		    strcmp(f->name, "has_local_port") && strcmp(f->name, "has_remote_port") &&
+		    strcmp(f->name, "has_cookie_len") && strcmp(f->name, "has_l2ss") &&
+		    strcmp(f->name, "has_data_seq") && strcmp(f->name, "has_pw_type"))
+			fail_msg("field %s is not compared by a reload", f->name);
+		equality_base(&a);
+		b = a;
+		equality_change((unsigned char *)&b + at, f);
+		if (cfg_tunnel_equal(&a, &b) != (f->eq == CFG_EQ_NONE))
+			fail_msg("field %s (at %zu): a change %s", f->name, at + f->offset,
+				 f->eq == CFG_EQ_NONE ? "counts although it is not compared" : "is not detected");
+		if (f->guard != CFG_FIELD_ALWAYS) {
+			*(bool *)((unsigned char *)&a + at + f->guard) = false;
+			*(bool *)((unsigned char *)&b + at + f->guard) = false;
+			if (!cfg_tunnel_equal(&a, &b))
+				fail_msg("field %s: compared although its guard is off", f->name);
+		}
+		seen++;
+	}
+	return seen;
+}
+
+static void test_tunnel_equal_every_field(void **state)
+{
+	struct cfg_tunnel a, b;
+	size_t n;
+
+	(void)state;
+	equality_base(&a);
+	b = a;
+	assert_true(cfg_tunnel_equal(&a, &b));
+	n = equality_check(&cfg_tunnel_fields, 0);
+	/* 44 fields of cfg_tunnel (two of them structs), 16 of cfg_dataplane, 6 of cfg_pw */
+	assert_int_equal(n, 42 + 16 + 6);
+	/* only the pseudowires in use count */
+	b.pws[1].vlan = 7;
+	assert_true(cfg_tunnel_equal(&a, &b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2508,6 +2605,8 @@ int main(void)
 		cmocka_unit_test(test_verify_local_router_id_missing),
 		cmocka_unit_test(test_verify_service_off),
 		cmocka_unit_test(test_verify_twice_is_stable),
+
+		cmocka_unit_test(test_tunnel_equal_every_field),
 
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_load_file_too_large),
