@@ -21,6 +21,7 @@
  * given; only cfg_load_file does I/O.
  */
 #include "config/config.h"
+#include "common/addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -459,22 +460,6 @@ static bool tunnel_port(const char *s, unsigned *ret_id)
 	unsigned q;
 
 	return tunnel_pw_port(s, ret_id, &q);
-}
-
-static const char *ntop4(uint32_t host_order, char *buf, size_t len)
-{
-	struct in_addr a = { .s_addr = htonl(host_order) };
-
-	return inet_ntop(AF_INET, &a, buf, (socklen_t)len);
-}
-
-static const char *ntop_sockaddr(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	if (ss->ss_family == AF_INET6)
-		return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
-				 (socklen_t)len);
-	return inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf,
-			 (socklen_t)len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1722,7 +1707,6 @@ static int verify_local_router_id(struct cfg *c, struct cfg_tunnel *t, const cha
 				  struct cfg_diags *d)
 {
 	const struct cfg_address *a;
-	char s[INET_ADDRSTRLEN];
 
 	if (t->has_local_router_id)
 		return 0;
@@ -1731,14 +1715,14 @@ static int verify_local_router_id(struct cfg *c, struct cfg_tunnel *t, const cha
 		t->has_local_router_id = true;
 		return diag_add(d, name, t->line, CFG_DIAG_NOTICE,
 				"tunnel %u: no 'l2tp local router-id': using %s, the endpoint's "
-				"local address", t->id, ntop4(t->local_router_id, s, sizeof(s)));
+				"local address", t->id, router_id_str(t->local_router_id).s);
 	}
 	if (t->bridge[0] && (a = address_find(c, t->bridge)) && a->family == AF_INET) {
 		t->local_router_id = ntohl(a->addr.v4.s_addr);
 		t->has_local_router_id = true;
 		return diag_add(d, name, t->line, CFG_DIAG_NOTICE,
 				"tunnel %u: no 'l2tp local router-id': using %s, the address of "
-				"%s", t->id, ntop4(t->local_router_id, s, sizeof(s)), t->bridge);
+				"%s", t->id, router_id_str(t->local_router_id).s, t->bridge);
 	}
 	return diag_add(d, name, t->line, CFG_DIAG_WARNING,
 			"tunnel %u: no 'l2tp local router-id' and no IPv4 address to take it "
@@ -1965,7 +1949,6 @@ static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			const struct cfg_tunnel *o = &c->tunnels[j];
-			char s[INET_ADDRSTRLEN];
 			int r;
 
 			if (!o->line || !o->enabled || o->has_endpoint || !o->has_remote_router_id ||
@@ -1974,7 +1957,7 @@ static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *
 			r = diag_add(d, name, t->line, CFG_DIAG_ERROR,
 				     "tunnel %u: 'l2tp remote router-id %s' is also tunnel %u's "
 				     "(line %u): without 'tunnel endpoint address' the two cannot "
-				     "be told apart", t->id, ntop4(t->remote_router_id, s, sizeof(s)),
+				     "be told apart", t->id, router_id_str(t->remote_router_id).s,
 				     o->id, o->line);
 			if (r < 0)
 				return r;
@@ -1983,8 +1966,6 @@ static int verify_responders(struct cfg *c, const char *name, struct cfg_diags *
 	}
 	return 0;
 }
-
-static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* Initiators calling one peer make one control connection each: say that
  * pseudowires share one (some peers, SEIL, accept one per address pair). */
@@ -2001,7 +1982,7 @@ static int verify_shared_endpoints(struct cfg *c, const char *name, struct cfg_d
 			const struct cfg_tunnel *o = &c->tunnels[j];
 
 			if (j == i || !o->line || !o->enabled || !o->has_endpoint || o->is_static ||
-			    o->encap != t->encap || !sockaddr_same(&o->remote, &t->remote))
+			    o->encap != t->encap || !sockaddr_equal(&o->remote, &t->remote))
 				continue;
 			if (j < i)
 				seen = true; /* told at the first tunnel with this peer */
@@ -2275,11 +2256,11 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 		fprintf(out, " tunnel encapsulation %s\n", t->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw");
 	if (t->has_endpoint && t->has_local_address)
 		fprintf(out, " tunnel endpoint address %s %s\n",
-			ntop_sockaddr(&t->local, a, sizeof(a)),
-			ntop_sockaddr(&t->remote, b, sizeof(b)));
+			sockaddr_ntop(&t->local, a, sizeof(a)),
+			sockaddr_ntop(&t->remote, b, sizeof(b)));
 	else if (t->has_endpoint)
 		fprintf(out, " tunnel endpoint address %s\n",
-			ntop_sockaddr(&t->remote, b, sizeof(b)));
+			sockaddr_ntop(&t->remote, b, sizeof(b)));
 	fprintf(out, " l2tp always-on %s\n", t->always_on ? "on" : "off");
 	if (t->hostname[0])
 		fprintf(out, " l2tp hostname %s\n", t->hostname);
@@ -2303,10 +2284,10 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 	fprintf(out, " l2tp keepalive log %s\n", t->keepalive_log ? "on" : "off");
 	fprintf(out, " l2tp syslog %s\n", t->syslog ? "on" : "off");
 	if (t->has_local_router_id)
-		fprintf(out, " l2tp local router-id %s\n", ntop4(t->local_router_id, a, sizeof(a)));
+		fprintf(out, " l2tp local router-id %s\n", router_id_str(t->local_router_id).s);
 	if (t->has_remote_router_id)
 		fprintf(out, " l2tp remote router-id %s\n",
-			ntop4(t->remote_router_id, a, sizeof(a)));
+			router_id_str(t->remote_router_id).s);
 	if (t->has_remote_end_id)
 		fprintf(out, " l2tp remote end-id %s\n", t->remote_end_id);
 	if (t->vlan)
@@ -2362,11 +2343,9 @@ void cfg_print(const struct cfg *c, FILE *out)
 		if (c->tunnels[i].line)
 			print_tunnel(&c->tunnels[i], out);
 	if (c->has_metrics) {
-		unsigned port = ntohs(c->metrics.ss_family == AF_INET6 ?
-				      ((const struct sockaddr_in6 *)&c->metrics)->sin6_port :
-				      ((const struct sockaddr_in *)&c->metrics)->sin_port);
+		unsigned port = sockaddr_port(&c->metrics);
 
-		ntop_sockaddr(&c->metrics, a, sizeof(a));
+		sockaddr_ntop(&c->metrics, a, sizeof(a));
 		if (c->metrics.ss_family == AF_INET6)
 			fprintf(out, "metrics listen [%s]:%u\n", a, port);
 		else
@@ -2377,23 +2356,6 @@ void cfg_print(const struct cfg *c, FILE *out)
 	else if (c->has_dp_realtime)
 		fprintf(out, "dataplane realtime off\n");
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
-}
-
-static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) && x->sin6_port == y->sin6_port;
-	}
-	return true;
 }
 
 /*
@@ -2544,7 +2506,7 @@ static bool fields_equal(const struct cfg_fields *fs, const void *a, const void 
 			same = !strcmp(fa, fb);
 			break;
 		case CFG_EQ_ADDR:
-			same = sockaddr_same(fa, fb);
+			same = sockaddr_equal(fa, fb);
 			break;
 		case CFG_EQ_DATAPLANE:
 			same = fields_equal(&cfg_dataplane_fields, fa, fb);

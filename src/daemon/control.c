@@ -45,15 +45,7 @@ static json_t *addr_json(const struct sockaddr_storage *ss, bool known)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	if (!known)
-		return json_null();
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
-	else
-		return json_null();
-	return json_string(a);
+	return known && sockaddr_ntop(ss, a, sizeof(a)) ? json_string(a) : json_null();
 }
 
 static const char *auth_name(enum fsm_auth a)
@@ -168,7 +160,7 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		      "remote_port", (json_int_t)(t->peer_known ? sockaddr_port(&t->peer) : 0),
 		      "peer_vendor_name", t->fsm.peer_vendor_name,
 		      "peer_host_name", t->fsm.peer_host_name,
-		      "peer_router_id", v.peer_router_id,
+		      "peer_router_id", v.peer_router_id.s,
 		      "ns", (json_int_t)t->fsm.ns,
 		      "nr", (json_int_t)t->fsm.nr,
 		      "auth", auth_name(t->fsm.auth));

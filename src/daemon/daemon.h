@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include "common/addr.h"
 #include "config/config.h"
 #include "daemon/guard.h"
 #include "daemon/probe.h"
@@ -219,17 +220,8 @@ int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
  * static-idle. */
 int64_t tunnel_static_window(const struct tunnel *t);
 bool tunnel_static_up(const struct tunnel *t);
-/* "203.0.113.2:1701"; an IP/115 endpoint (port 0) as "203.0.113.2 (IP)" */
-void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
-/*
- * Endpoints of IP encapsulation (IP protocol 115) carry port 0 in the
- * daemon, which no UDP endpoint can: one address says where and how, so
- * comparing addresses also tells the transports apart.
- */
+/* The transport of an endpoint: IP/115 ones carry port 0 (common/addr.h). */
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
-/* The port in host order, 0 for AF_UNSPEC. */
-unsigned sockaddr_port(const struct sockaddr_storage *ss);
-bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* tunnel_probe.c: `l2tp static probe` across a static session */
 void tunnel_probe_start(struct tunnel *t); /* after the data path was added; no-op without a probe */

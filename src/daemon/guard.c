@@ -4,6 +4,8 @@
  */
 #include "daemon/guard.h"
 
+#include "common/addr.h"
+
 #include <netinet/in.h>
 #include <string.h>
 
@@ -115,23 +117,6 @@ bool guard_nonce_seen(struct guard *g, const uint8_t *nonce, size_t len)
 	return false;
 }
 
-static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return false;
-}
-
 static void closed_expire(struct guard *g, uint64_t now)
 {
 	size_t j = 0;
@@ -172,7 +157,7 @@ const struct guard_closed *guard_closed_find(struct guard *g, uint32_t local_cci
 {
 	closed_expire(g, now);
 	for (size_t i = 0; i < g->n_closed; i++)
-		if (g->closed[i].local_ccid == local_ccid && same_peer(&g->closed[i].peer, peer))
+		if (g->closed[i].local_ccid == local_ccid && sockaddr_equal(&g->closed[i].peer, peer))
 			return &g->closed[i];
 	return NULL;
 }

@@ -244,13 +244,11 @@ int metrics_open(struct daemon *d, const struct sockaddr_storage *addr)
 
 	if (!m)
 		return -ENOMEM;
-	if (addr->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, host, sizeof(host));
-		port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
-	} else {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, host, sizeof(host));
-		port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+	if (!sockaddr_ntop(addr, host, sizeof(host))) {
+		free(m);
+		return -EAFNOSUPPORT;
 	}
+	port = sockaddr_port(addr);
 	sockaddr_format(addr, m->where, sizeof(m->where));
 	m->http = evhttp_new(d->base);
 	if (!m->http) {

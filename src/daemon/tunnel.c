@@ -33,62 +33,11 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		if (s4->sin_port == 0)
-			snprintf(buf, len, "%s (IP)", a);
-		else
-			snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		if (s6->sin6_port == 0)
-			snprintf(buf, len, "%s (IP)", a);
-		else
-			snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		snprintf(buf, len, "-");
-	}
-}
-
-unsigned sockaddr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
 {
 	bool inet = ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
 
 	return inet && sockaddr_port(ss) == 0 ? DP_ENCAP_IP : DP_ENCAP_UDP;
-}
-
-bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
-
-		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return false;
 }
 
 static const char *peer_str(const struct tunnel *t, char *buf, size_t len)

@@ -37,9 +37,8 @@ void tunnel_view(const struct tunnel *t, struct tunnel_view *ret)
 		.raw = f->stats,
 		.established_total = t->established_total,
 		.keepalive_rtt_ms = f->stats.last_hello_rtt_ms,
+		.peer_router_id = router_id_str(f->peer_router_id),
 	};
-	snprintf(ret->peer_router_id, sizeof(ret->peer_router_id), "%u.%u.%u.%u", f->peer_router_id >> 24,
-		 (f->peer_router_id >> 16) & 0xff, (f->peer_router_id >> 8) & 0xff, f->peer_router_id & 0xff);
 	tunnel_fsm_stats(t, &ret->shown);
 }
 

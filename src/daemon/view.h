@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "dataplane/dp.h"
 #include "fsm/ctrl.h"
 #include "wire/l2tp_wire.h"
@@ -91,7 +92,7 @@ struct tunnel_view {
 	const char *role; /* initiator, responder, static */
 	bool active; /* a control connection exists (not idle) */
 	uint32_t local_ccid, remote_ccid; /* 0 when not active */
-	char peer_router_id[16]; /* dotted quad */
+	struct router_id_str peer_router_id; /* .s: dotted quad */
 	size_t n_sessions; /* control-plane sessions */
 	size_t n_pws; /* pseudowires */
 	struct fsm_tunnel_stats shown; /* minus `clear counters` */

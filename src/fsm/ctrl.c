@@ -14,6 +14,8 @@
  */
 #include "fsm/ctrl.h"
 
+#include "common/addr.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,11 +421,6 @@ static bool has_pw_type(const struct l2tp_msg *m, uint16_t type)
 	return false;
 }
 
-static void format_rid(uint32_t rid, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u.%u.%u.%u", rid >> 24, (rid >> 16) & 0xff, (rid >> 8) & 0xff, rid & 0xff);
-}
-
 /* Checks shared by SCCRQ (responder) and SCCRP (initiator): mandatory
  * AVPs, Router ID, pseudowire type.  0 or a StopCCN result code. */
 static int check_peer_identity(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m, char *why,
@@ -447,11 +444,8 @@ static int check_peer_identity(const struct fsm_tunnel_conf *conf, const struct 
 		return L2TP_STOPCCN_ERROR;
 	}
 	if (conf->check_peer_router_id && m->router_id != conf->peer_router_id) {
-		char got[16], want[16];
-
-		format_rid(m->router_id, got, sizeof(got));
-		format_rid(conf->peer_router_id, want, sizeof(want));
-		snprintf(why, whylen, "Router ID %s does not match remote router-id %s", got, want);
+		snprintf(why, whylen, "Router ID %s does not match remote router-id %s", router_id_str(m->router_id).s,
+			 router_id_str(conf->peer_router_id).s);
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	if (!has_pw_type(m, conf_pw_type(conf))) {
