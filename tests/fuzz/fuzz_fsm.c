@@ -27,8 +27,12 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../unit/fsm_harness.h"
 #include "fsm/ctrl.h"
 #include "fuzz.h"
 #include "fuzz_fsm.h"
@@ -49,7 +53,7 @@ struct side {
 	struct fsm_tunnel_conf conf;
 	struct dgram *out; /* what this side sent, not yet delivered */
 	size_t nout;
-	uint32_t rnd, next_sid;
+	struct fsm_fake fake; /* the glue's stand-in (tests/unit/fsm_harness.h) */
 	bool is_t;
 };
 
@@ -62,17 +66,22 @@ struct world {
 
 static struct world *W;
 
-static void op_send(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len)
+static void fuzz_failed(const char *what)
 {
-	struct side *s = ctx;
-	struct l2tp_msg m;
+	fprintf(stderr, "fuzz_fsm: property broken: %s\n", what);
+	abort();
+}
 
-	fuzz_check(len <= L2TP_MAX_MSG_LEN);
-	fuzz_check(l2tp_ctrl_decode(buf, len, &m) == L2TP_DEC_OK);
-	if (t->auth == FSM_AUTH_DIGEST && m.type != L2TP_MSG_ZLB)
-		fuzz_check(m.n_digests == 1);
-	if (m.type != L2TP_MSG_SCCRQ && m.type != L2TP_MSG_STOPCCN && t->remote_ccid)
-		fuzz_check(m.ccid == t->remote_ccid);
+/* A datagram a side sent (the harness checked that it decodes). */
+static void on_sent(struct fsm_fake *f, struct fsm_tunnel *t, const uint8_t *buf, size_t len,
+		    const struct l2tp_msg *m)
+{
+	struct side *s = (struct side *)((char *)f - offsetof(struct side, fake));
+
+	if (t->auth == FSM_AUTH_DIGEST && m->type != L2TP_MSG_ZLB)
+		fuzz_check(m->n_digests == 1);
+	if (m->type != L2TP_MSG_SCCRQ && m->type != L2TP_MSG_STOPCCN && t->remote_ccid)
+		fuzz_check(m->ccid == t->remote_ccid);
 	if (s->is_t && !W->warm)
 		return;
 	if (s->nout < QMAX) {
@@ -80,64 +89,6 @@ static void op_send(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t 
 		s->out[s->nout++].len = len;
 	}
 }
-
-static void op_random(void *ctx, void *buf, size_t len)
-{
-	struct side *s = ctx;
-	uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(0x5a + (s->is_t ? 0 : 0x80) + 37u * s->rnd++);
-}
-
-static uint32_t op_alloc_sid(void *ctx)
-{
-	struct side *s = ctx;
-
-	return s->next_sid++;
-}
-
-static int op_session_up(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss)
-{
-	(void)ctx;
-	(void)t;
-	fuzz_check(ss->local_sid != 0);
-	return 0;
-}
-
-static void op_session_down(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss)
-{
-	(void)ctx;
-	(void)t;
-	(void)ss;
-}
-
-static void op_event(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss, const struct fsm_event *ev)
-{
-	(void)ctx;
-	(void)t;
-	(void)ss;
-	fuzz_check(ev->reason != NULL);
-	(void)strlen(ev->reason);
-}
-
-static void op_trace(void *ctx, struct fsm_tunnel *t, bool tx, const struct l2tp_msg *m)
-{
-	(void)ctx;
-	(void)t;
-	(void)tx;
-	(void)l2tp_msg_type_name(m->type);
-}
-
-static const struct fsm_ops ops = {
-	.send = op_send,
-	.random = op_random,
-	.alloc_session_id = op_alloc_sid,
-	.session_up = op_session_up,
-	.session_down = op_session_down,
-	.event = op_event,
-	.trace = op_trace,
-};
 
 static void conf_init(struct fsm_tunnel_conf *c, bool initiator, enum fsm_auth auth)
 {
@@ -266,12 +217,19 @@ static void world_init(struct world *w, uint8_t sel, struct dgram *qt, struct dg
 	w->T.out = qt;
 	w->P.out = qp;
 	w->T.is_t = true;
-	w->T.next_sid = 0x1000;
-	w->P.next_sid = 0x2000;
+	w->T.fake.next_sid = 0x1000;
+	w->P.fake.next_sid = 0x2000;
+	w->T.fake.rnd_seed = 0x5a;
+	w->P.fake.rnd_seed = 0xda;
+	for (struct side *s = &w->T; s; s = s == &w->T ? &w->P : NULL) {
+		s->fake.rnd_mul = 37;
+		s->fake.sent = on_sent;
+		s->fake.fail = fuzz_failed;
+	}
 	conf_init(&w->T.conf, t_init, auth);
 	conf_init(&w->P.conf, !t_init, auth);
-	fsm_tunnel_init(&w->T.t, &w->T.conf, T_CCID, &ops, &w->T);
-	fsm_tunnel_init(&w->P.t, &w->P.conf, P_CCID, &ops, &w->P);
+	fsm_tunnel_init(&w->T.t, &w->T.conf, T_CCID, &fsm_fake_ops, &w->T.fake);
+	fsm_tunnel_init(&w->P.t, &w->P.conf, P_CCID, &fsm_fake_ops, &w->P.fake);
 }
 
 /* Run the real exchange until P has delivered `steps` datagrams to T (or

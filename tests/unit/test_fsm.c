@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "fsm/ctrl.h"
+#include "fsm_harness.h"
 #include "wire/l2tp_wire.h"
 
 #define QCAP 64 /* datagrams waiting on one side of the link */
@@ -48,12 +49,6 @@ struct sent {
 	bool digest;
 };
 
-struct rec_ev {
-	enum fsm_event_kind kind;
-	int from, to;
-	char reason[256];
-};
-
 struct world;
 
 struct side {
@@ -65,14 +60,8 @@ struct side {
 	size_t nout;
 	struct sent log[LOGCAP];
 	size_t nlog; /* total sent; log holds the first LOGCAP */
-	uint8_t rnd_seed;
-	uint32_t rnd;
-	uint32_t next_sid;
-	unsigned ups, downs;
-	uint32_t up_local, up_remote;
-	int up_ret;
-	struct rec_ev ev[EVCAP];
-	size_t nev;
+	struct fsm_fake fake; /* the glue's stand-in (fsm_harness.h): its ctx is &fake */
+	struct fsm_fake_event ev[EVCAP]; /* fake.ev */
 	struct fsm_tunnel_stats total; /* of tunnels re-initialised */
 };
 
@@ -87,82 +76,26 @@ struct world {
 	unsigned unknown_ccid; /* datagrams for no tunnel */
 };
 
-static void op_send(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len)
+static void failed(const char *what)
 {
-	struct side *s = ctx;
-	struct l2tp_msg m;
+	fail_msg("%s", what);
+}
+
+/* What a side sent: queued for the link, and remembered in its log. */
+static void on_sent(struct fsm_fake *f, struct fsm_tunnel *t, const uint8_t *buf, size_t len,
+		    const struct l2tp_msg *m)
+{
+	struct side *s = (struct side *)((char *)f - offsetof(struct side, fake));
 
 	assert_ptr_equal(t, &s->t);
-	assert_true(len <= L2TP_MAX_MSG_LEN);
 	assert_true(s->nout < QCAP);
-	/* everything the FSM sends must decode */
-	assert_int_equal(l2tp_ctrl_decode(buf, len, &m), 0);
 	memcpy(s->out[s->nout].buf, buf, len);
 	s->out[s->nout++].len = len;
 	if (s->nlog < LOGCAP)
-		s->log[s->nlog] = (struct sent){ .type = m.type, .ns = m.ns, .nr = m.nr, .ccid = m.ccid,
-						 .at = s->w->now, .digest = m.n_digests > 0 };
+		s->log[s->nlog] = (struct sent){ .type = m->type, .ns = m->ns, .nr = m->nr, .ccid = m->ccid,
+						 .at = s->w->now, .digest = m->n_digests > 0 };
 	s->nlog++;
 }
-
-static void op_random(void *ctx, void *buf, size_t len)
-{
-	struct side *s = ctx;
-	uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(s->rnd_seed + 37u * s->rnd++);
-}
-
-static uint32_t op_alloc_sid(void *ctx)
-{
-	struct side *s = ctx;
-
-	return s->next_sid++;
-}
-
-static int op_session_up(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss)
-{
-	struct side *s = ctx;
-
-	(void)t;
-	s->ups++;
-	s->up_local = ss->local_sid;
-	s->up_remote = ss->remote_sid;
-	return s->up_ret;
-}
-
-static void op_session_down(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss)
-{
-	struct side *s = ctx;
-
-	(void)t;
-	(void)ss;
-	s->downs++;
-}
-
-static void op_event(void *ctx, struct fsm_tunnel *t, struct fsm_session *ss, const struct fsm_event *ev)
-{
-	struct side *s = ctx;
-
-	(void)t;
-	(void)ss;
-	assert_non_null(ev->reason);
-	if (s->nev < EVCAP) {
-		s->ev[s->nev] = (struct rec_ev){ .kind = ev->kind, .from = ev->from, .to = ev->to };
-		snprintf(s->ev[s->nev].reason, sizeof(s->ev[0].reason), "%s", ev->reason);
-	}
-	s->nev++;
-}
-
-static const struct fsm_ops ops = {
-	.send = op_send,
-	.random = op_random,
-	.alloc_session_id = op_alloc_sid,
-	.session_up = op_session_up,
-	.session_down = op_session_down,
-	.event = op_event,
-};
 
 static void conf_init(struct fsm_tunnel_conf *c, bool initiator, enum fsm_auth auth, const char *secret)
 {
@@ -188,13 +121,13 @@ static void side_reinit(struct world *w, struct side *s)
 	s->total.rx_out_of_order += s->t.stats.rx_out_of_order;
 	s->total.auth_failures += s->t.stats.auth_failures;
 	fsm_tunnel_release(&s->t);
-	fsm_tunnel_init(&s->t, &s->conf, w->next_ccid++, &ops, s);
+	fsm_tunnel_init(&s->t, &s->conf, w->next_ccid++, &fsm_fake_ops, &s->fake);
 }
 
 static void side_init(struct world *w, struct side *s, uint32_t ccid)
 {
 	s->w = w;
-	fsm_tunnel_init(&s->t, &s->conf, ccid, &ops, s);
+	fsm_tunnel_init(&s->t, &s->conf, ccid, &fsm_fake_ops, &s->fake);
 	s->fresh = true;
 }
 
@@ -205,10 +138,17 @@ static struct world *world_new(enum fsm_auth auth, const char *secret_a, const c
 
 	assert_non_null(w);
 	w->next_ccid = 0x100;
-	w->a.rnd_seed = 0x11;
-	w->b.rnd_seed = 0x77;
-	w->a.next_sid = 0x1001;
-	w->b.next_sid = 0x2001;
+	w->a.fake.rnd_seed = 0x11;
+	w->b.fake.rnd_seed = 0x77;
+	w->a.fake.next_sid = 0x1001;
+	w->b.fake.next_sid = 0x2001;
+	for (struct side *s = &w->a; s; s = s == &w->a ? &w->b : NULL) {
+		s->fake.rnd_mul = 37;
+		s->fake.sent = on_sent;
+		s->fake.fail = failed;
+		s->fake.ev = s->ev;
+		s->fake.evcap = EVCAP;
+	}
 	assert_null(live);
 	live = w;
 	conf_init(&w->a.conf, true, auth, secret_a);
@@ -398,14 +338,14 @@ static size_t count_ev(const struct side *s, enum fsm_event_kind kind)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->nev && i < EVCAP; i++)
+	for (size_t i = 0; i < s->fake.nev && i < EVCAP; i++)
 		n += s->ev[i].kind == kind;
 	return n;
 }
 
 static bool has_ev(const struct side *s, enum fsm_event_kind kind, const char *needle)
 {
-	for (size_t i = 0; i < s->nev && i < EVCAP; i++)
+	for (size_t i = 0; i < s->fake.nev && i < EVCAP; i++)
 		if (s->ev[i].kind == kind && strstr(s->ev[i].reason, needle))
 			return true;
 	return false;
@@ -654,13 +594,13 @@ static void happy_path(enum fsm_auth auth)
 	assert_true(l2tp_msg_has(&m, L2TP_AVP_CIRCUIT_STATUS));
 	check_no_session_extras(&m);
 	assert_int_equal(w->b.t.sessions[0].state, FSM_S_WAIT_CONNECT);
-	assert_int_equal(w->b.ups, 0);
+	assert_int_equal(w->b.fake.ups, 0);
 	xfer(w, &w->b, &m);
 	if (auth == FSM_AUTH_DIGEST)
 		check_digest(w, &w->b, &m);
-	assert_int_equal(w->a.ups, 1);
-	assert_int_equal(w->a.up_local, sid_a);
-	assert_int_equal(w->a.up_remote, sid_b);
+	assert_int_equal(w->a.fake.ups, 1);
+	assert_int_equal(w->a.fake.up_local, sid_a);
+	assert_int_equal(w->a.fake.up_remote, sid_b);
 
 	/* ICCN: Ns 3, Nr 2 */
 	peek(&w->a, 0, &m);
@@ -671,9 +611,9 @@ static void happy_path(enum fsm_auth auth)
 	if (auth == FSM_AUTH_DIGEST)
 		check_digest(w, &w->a, &m);
 	xfer(w, &w->a, &m);
-	assert_int_equal(w->b.ups, 1);
-	assert_int_equal(w->b.up_local, sid_b);
-	assert_int_equal(w->b.up_remote, sid_a);
+	assert_int_equal(w->b.fake.ups, 1);
+	assert_int_equal(w->b.fake.up_local, sid_b);
+	assert_int_equal(w->b.fake.up_remote, sid_a);
 	assert_int_equal(w->a.nout + w->b.nout, 0);
 
 	/* B owes an ACK, explicit, 50 ms later (§4.2; ZLB never with digests) */
@@ -695,9 +635,9 @@ static void happy_path(enum fsm_auth auth)
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->a.t.sessions[0].state, FSM_S_ESTABLISHED);
 	assert_int_equal(w->b.t.sessions[0].state, FSM_S_ESTABLISHED);
-	assert_int_equal(w->a.ups, 1);
-	assert_int_equal(w->b.ups, 1);
-	assert_int_equal(w->a.downs + w->b.downs, 0);
+	assert_int_equal(w->a.fake.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
+	assert_int_equal(w->a.fake.downs + w->b.fake.downs, 0);
 	assert_int_equal(w->a.t.stats.established_count, 1);
 	assert_int_equal(w->b.t.stats.established_count, 1);
 	assert_int_equal(w->a.t.stats.retransmissions + w->b.t.stats.retransmissions, 0);
@@ -790,8 +730,8 @@ static void test_digest_tampered_message_dropped(void **state)
 	assert_int_equal(w->b.t.n_sessions, 1);
 	flush(w);
 	run(w, w->now + 100, FLUSH);
-	assert_int_equal(w->a.ups, 1);
-	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->a.fake.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
 	world_free(w);
 }
 
@@ -847,7 +787,7 @@ static void test_challenge_wrong_secret_initiator_refuses(void **state)
 	xfer(w, &w->b, &m);
 	assert_int_equal(m.type, L2TP_MSG_ACK);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
-	assert_int_equal(w->a.ups + w->b.ups, 0);
+	assert_int_equal(w->a.fake.ups + w->b.fake.ups, 0);
 	world_free(w);
 }
 
@@ -1012,7 +952,7 @@ static void test_remote_end_id_mismatch(void **state)
 	assert_int_equal(m.result_code, L2TP_CDN_ERROR);
 	xfer(w, &w->b, &m);
 	assert_int_equal(w->a.t.n_sessions, 0);
-	assert_int_equal(w->a.downs, 0); /* never up */
+	assert_int_equal(w->a.fake.downs, 0); /* never up */
 	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
 	peek(&w->a, 0, &m);
 	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_B, 3, 2);
@@ -1020,7 +960,7 @@ static void test_remote_end_id_mismatch(void **state)
 	flush(w);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
 	assert_int_equal(w->b.t.state, FSM_T_IDLE);
-	assert_int_equal(w->a.ups + w->b.ups, 0);
+	assert_int_equal(w->a.fake.ups + w->b.fake.ups, 0);
 	world_free(w);
 }
 
@@ -1048,8 +988,8 @@ static void test_lost_sccrq_retransmitted(void **state)
 	run(w, 1100, FLUSH);
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
-	assert_int_equal(w->a.ups, 1);
-	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->a.fake.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
 	world_free(w);
 }
 
@@ -1123,7 +1063,7 @@ static void test_duplicates_reacked_not_reprocessed(void **state)
 	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 1, 2);
 	flush(w);
 	run(w, 100, FLUSH);
-	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
 
 	/* A's HELLO delivered twice */
 	run(w, 1000, HOLD);
@@ -1180,8 +1120,8 @@ static void test_out_of_order_held_until_gap_filled(void **state)
 	expect_hdr(&m, L2TP_MSG_ICRP, CCID_A, 1, 3);
 	flush(w);
 	run(w, 200, FLUSH);
-	assert_int_equal(w->a.ups, 1);
-	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->a.fake.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
 	assert_int_equal(w->a.t.stats.retransmissions, 0);
 	world_free(w);
 }
@@ -1415,13 +1355,13 @@ static void test_keepalive_and_dead_peer(void **state)
 	run(w, t0 + 2999, DROP);
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(count_sent(&w->a, L2TP_MSG_HELLO), 8);
-	assert_int_equal(w->a.downs, 0);
+	assert_int_equal(w->a.fake.downs, 0);
 	run(w, t0 + 3000, DROP);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
 	assert_non_null(strstr(w->a.t.reason, "peer not responding"));
 	assert_non_null(strstr(w->a.t.reason, "3 keepalives"));
-	assert_int_equal(w->a.downs, 1);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->a.fake.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	assert_int_equal(w->b.t.state, FSM_T_IDLE);
 	assert_int_equal(w->a.t.n_sessions, 0);
 	world_free(w);
@@ -1446,7 +1386,7 @@ static void test_keepalive_spread(void **state)
 		uint64_t at[3];
 		size_t n = 0;
 
-		w->a.rnd_seed = (uint8_t)(0x11 + 29 * k);
+		w->a.fake.rnd_seed = (uint8_t)(0x11 + 29 * k);
 		w->a.conf.hello_interval = w->b.conf.hello_interval = 10;
 		w->a.conf.hello_spread = w->b.conf.hello_spread = true;
 		start(w);
@@ -1500,8 +1440,8 @@ static void test_keepalive_one_sender(void **state)
 	w->a.conf.hello_interval = w->b.conf.hello_interval = 10;
 	w->a.conf.hello_count = w->b.conf.hello_count = 3;
 	w->a.conf.hello_spread = w->b.conf.hello_spread = true;
-	w->a.rnd_seed = 0x40; /* A's first HELLO after B's: B sends one, then stops */
-	w->b.rnd_seed = 0x03;
+	w->a.fake.rnd_seed = 0x40; /* A's first HELLO after B's: B sends one, then stops */
+	w->b.fake.rnd_seed = 0x03;
 	start(w);
 	establish(w);
 	acks = count_sent(&w->a, L2TP_MSG_ACK) + count_sent(&w->b, L2TP_MSG_ACK); /* set-up's */
@@ -1592,7 +1532,7 @@ static void test_peer_stopccn(void **state)
 	establish(w);
 	fsm_tunnel_close(&w->b.t, L2TP_STOPCCN_SHUTDOWN, "administratively shut down", w->now);
 	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	assert_int_equal(w->b.t.n_sessions, 0);
 	peek(&w->b, 0, &m);
 	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 2, 4);
@@ -1605,7 +1545,7 @@ static void test_peer_stopccn(void **state)
 	assert_int_equal(w->b.nout, 1);
 	xfer(w, &w->b, &m);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
-	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->a.fake.downs, 1);
 	assert_int_equal(w->a.t.down_result, L2TP_STOPCCN_SHUTDOWN);
 	assert_non_null(strstr(w->a.t.reason, "result 6"));
 	assert_non_null(strstr(w->a.t.reason, "administratively shut down"));
@@ -1633,7 +1573,7 @@ static void test_close_unacked_gives_up(void **state)
 	w->now = 1000;
 	fsm_tunnel_close(&w->a.t, L2TP_STOPCCN_CLEAR, "bye", w->now);
 	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
-	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->a.fake.downs, 1);
 	run(w, 1000 + 30999, DROP);
 	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
 	assert_true(count_sent(&w->a, L2TP_MSG_STOPCCN) >= 5); /* 0, 1, 3, 7, 15, 23 s */
@@ -1664,7 +1604,7 @@ static void test_peer_cdn(void **state)
 	m.result_code = L2TP_CDN_ADMIN;
 	inject(w, &w->a, &m);
 	assert_int_equal(w->a.t.n_sessions, 0);
-	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->a.fake.downs, 1);
 	assert_true(has_ev(&w->a, FSM_EV_SESSION_STATE, "peer sent CDN, result 3"));
 	assert_int_equal(w->a.t.state, FSM_T_CLOSING);
 	peek(&w->a, 0, &m);
@@ -1684,7 +1624,7 @@ static void test_peer_cdn(void **state)
 	m.result_code = L2TP_CDN_LOST_CARRIER;
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.n_sessions, 0);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
 	/* a CDN for a session we do not have: ignored */
 	mk(&m, L2TP_MSG_CDN, CCID_B, w->a.t.ns++, w->a.t.nr);
@@ -1693,7 +1633,7 @@ static void test_peer_cdn(void **state)
 	m.result_code = 1;
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	run(w, w->now + 100, FLUSH);
 	assert_int_equal(w->a.t.txq_len, 0); /* B's ACK covered the forged Ns */
 	world_free(w);
@@ -1733,16 +1673,16 @@ static void test_session_up_failure_sends_cdn(void **state)
 	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
 
 	(void)state;
-	w->b.up_ret = -ENOMEM;
+	w->b.fake.up_ret = -ENOMEM;
 	start(w);
 	open_a(w);
 	flush(w);
-	assert_int_equal(w->b.ups, 1);
-	assert_int_equal(w->b.downs, 0);
+	assert_int_equal(w->b.fake.ups, 1);
+	assert_int_equal(w->b.fake.downs, 0);
 	assert_int_equal(w->b.t.n_sessions, 0);
 	assert_int_equal(count_sent(&w->b, L2TP_MSG_CDN), 1);
 	/* A lost its session to the CDN and, as initiator, closed */
-	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->a.fake.downs, 1);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
 	assert_int_equal(w->b.t.state, FSM_T_IDLE);
 	world_free(w);
@@ -1880,7 +1820,7 @@ static void test_sccrq_when_established_stopccn_7(void **state)
 	mk_identity(&m, "rtA", RID_A, CCID_A, 0);
 	inject(w, &w->b, &m);
 	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	peek(&w->b, 0, &m);
 	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
 	assert_int_equal(m.result_code, L2TP_STOPCCN_FSM);
@@ -2114,8 +2054,8 @@ static void test_digest_sha1_responder_follows(void **state)
 		run(w, w->now + 100, FLUSH);
 		assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 		assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
-		assert_int_equal(w->a.ups, 1);
-		assert_int_equal(w->b.ups, 1);
+		assert_int_equal(w->a.fake.ups, 1);
+		assert_int_equal(w->b.fake.ups, 1);
 		assert_int_equal(w->a.t.stats.auth_failures + w->b.t.stats.auth_failures, 0);
 		world_free(w);
 	}
@@ -2145,8 +2085,8 @@ static void test_responder_follows_auth_style(void **state)
 		establish(w);
 		assert_int_equal(w->a.t.auth, ia);
 		assert_int_equal(w->b.t.auth, ia);
-		assert_int_equal(w->a.ups, 1);
-		assert_int_equal(w->b.ups, 1);
+		assert_int_equal(w->a.fake.ups, 1);
+		assert_int_equal(w->b.fake.ups, 1);
 		world_free(w);
 	}
 }
@@ -2185,7 +2125,7 @@ static void test_challenge_wrong_secret_responder_refuses(void **state)
 	drop(&w->b, &m);
 	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 1, 2);
 	assert_int_equal(m.result_code, L2TP_STOPCCN_NOT_AUTHORIZED);
-	assert_int_equal(w->b.ups, 0);
+	assert_int_equal(w->b.fake.ups, 0);
 	world_free(w);
 }
 
@@ -2226,7 +2166,7 @@ static uint32_t fake_session_b(struct world *w, bool connect)
 		mk(&m, L2TP_MSG_ICCN, CCID_B, 3, 2);
 		mk_sids(&m, 0x5001, sid);
 		inject(w, &w->b, &m);
-		assert_int_equal(w->b.ups, 1);
+		assert_int_equal(w->b.fake.ups, 1);
 	}
 	return sid;
 }
@@ -2257,7 +2197,7 @@ static void test_unknown_mandatory_avp_in_session_messages_cdn(void **state)
 		}
 		inject_with_avp(w, &w->b, &m, 0, 100, true);
 		assert_int_equal(w->b.t.n_sessions, 0);
-		assert_int_equal(w->b.downs, iccn ? 0 : 1);
+		assert_int_equal(w->b.fake.downs, iccn ? 0 : 1);
 		assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
 		assert_true(has_ev(&w->b, FSM_EV_SESSION_REFUSED, "unknown mandatory AVP 100 (vendor 0)"));
 		if (types[i] == L2TP_MSG_CDN) {
@@ -2334,7 +2274,7 @@ static void test_vendor_and_unknown_avps_in_control_messages(void **state)
 	mk(&m, L2TP_MSG_HELLO, CCID_B, w->a.t.ns++, w->a.t.nr);
 	inject_with_avp(w, &w->b, &m, 9, 1234, true);
 	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	drop(&w->b, &m);
 	assert_int_equal(m.type, L2TP_MSG_STOPCCN);
 	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
@@ -2411,7 +2351,7 @@ static void test_simultaneous_open_tie_breaker(void **state)
 	}
 	/* the loser's glue: drop its own attempt, answer the winner */
 	fsm_tunnel_release(&lose->t);
-	fsm_tunnel_init(&lose->t, &lose->conf, w->next_ccid++, &ops, lose);
+	fsm_tunnel_init(&lose->t, &lose->conf, w->next_ccid++, &fsm_fake_ops, &lose->fake);
 	assert_int_equal(l2tp_ctrl_decode(lost_pkt->buf, lost_pkt->len, &m), 0);
 	assert_int_equal(fsm_tunnel_accept(&lose->t, &m, lost_pkt->buf, lost_pkt->len, w->now), 0);
 	run(w, w->now + 200, FLUSH);
@@ -2421,8 +2361,8 @@ static void test_simultaneous_open_tie_breaker(void **state)
 	assert_int_equal(lose->t.remote_ccid, win->t.local_ccid);
 	assert_int_equal(win->t.n_sessions, 1);
 	assert_int_equal(lose->t.n_sessions, 1);
-	assert_int_equal(win->ups, 1);
-	assert_int_equal(lose->ups, 1);
+	assert_int_equal(win->fake.ups, 1);
+	assert_int_equal(lose->fake.ups, 1);
 	assert_int_equal(count_sent(lose, L2TP_MSG_ICRQ), 0);
 	assert_int_equal(count_sent(win, L2TP_MSG_ICRQ), 1);
 	/* no contest once established, nor without a Tie Breaker */
@@ -2464,7 +2404,7 @@ static void test_wen_and_sli_without_harm(void **state)
 	assert_int_equal(w->b.t.n_sessions, 1);
 	assert_int_equal(w->b.t.sessions[0].state, FSM_S_ESTABLISHED);
 	assert_int_equal(w->b.t.sessions[0].circuit_remote_up, up);
-	assert_int_equal(w->b.downs, 0);
+	assert_int_equal(w->b.fake.downs, 0);
 	run(w, w->now + 60, HOLD);
 	drop(&w->b, &m);
 	expect_hdr(&m, L2TP_MSG_ACK, CCID_A, 2, 6);
@@ -2503,7 +2443,7 @@ static void test_replayed_setup_messages_only_reacked(void **state)
 	assert_int_equal(m.n_digests, 1);
 	drop(&w->b, &m);
 	assert_int_equal(m.type, L2TP_MSG_ACK);
-	assert_int_equal(w->b.downs, 0);
+	assert_int_equal(w->b.fake.downs, 0);
 	world_free(w);
 }
 
@@ -2548,7 +2488,7 @@ static void v2_peer_acks(enum fsm_auth auth, bool v2_initiator)
 	run(w, w->now + 3500, FLUSH);
 	assert_int_equal(w->a.t.state, FSM_T_ESTABLISHED);
 	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
-	assert_int_equal(w->a.ups + w->b.ups, 2);
+	assert_int_equal(w->a.fake.ups + w->b.fake.ups, 2);
 	assert_true(seer->t.peer_v2);
 	assert_false(v2->t.peer_v2);
 	if (auth == FSM_AUTH_DIGEST) {
@@ -2620,7 +2560,7 @@ static void soak_check(const struct world *w, bool *ever)
 		for (size_t k = 0; k < s->t.n_sessions; k++)
 			up += s->t.sessions[k].state == FSM_S_ESTABLISHED;
 		/* session_up/down balanced against what the FSM holds */
-		assert_int_equal(s->ups - s->downs, up);
+		assert_int_equal(s->fake.ups - s->fake.downs, up);
 		if (s->t.state != FSM_T_ESTABLISHED && s->t.state != FSM_T_WAIT_CTL_CONN)
 			assert_int_equal(up, 0);
 	}
@@ -2713,7 +2653,7 @@ static void soak(uint32_t seed)
 		side_reinit(w, sides[d]);
 	assert_int_equal(w->a.total.auth_failures + w->b.total.auth_failures, 0);
 	print_message("soak seed %u: A up %u times, B %u; %llu+%llu rtx, %llu+%llu dup, %llu+%llu ooo\n", seed,
-		      w->a.ups, w->b.ups, (unsigned long long)w->a.total.retransmissions,
+		      w->a.fake.ups, w->b.fake.ups, (unsigned long long)w->a.total.retransmissions,
 		      (unsigned long long)w->b.total.retransmissions, (unsigned long long)w->a.total.rx_duplicates,
 		      (unsigned long long)w->b.total.rx_duplicates, (unsigned long long)w->a.total.rx_out_of_order,
 		      (unsigned long long)w->b.total.rx_out_of_order);
@@ -2769,8 +2709,8 @@ static void test_session_cookies_and_l2ss(void **state)
 	assert_false(l2tp_msg_has(&m, L2TP_AVP_L2SS)); /* none: no AVP */
 	flush(w);
 	run(w, w->now + 100, FLUSH);
-	assert_int_equal(w->a.ups, 1);
-	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->a.fake.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
 	sa = &w->a.t.sessions[0];
 	sb = &w->b.t.sessions[0];
 	assert_int_equal(sa->rx_cookie_len, 4);
@@ -2905,7 +2845,7 @@ static void test_session_pw_type_vlan(void **state)
 	assert_int_equal(m.pw_type, L2TP_PW_TYPE_ETH_VLAN);
 	flush(w);
 	run(w, w->now + 100, FLUSH);
-	assert_int_equal(w->a.ups + w->b.ups, 2);
+	assert_int_equal(w->a.fake.ups + w->b.fake.ups, 2);
 	world_free(w);
 }
 
@@ -2961,7 +2901,7 @@ static void test_session_sequencing_cdn15(void **state)
 		assert_true(n > 0);
 		fsm_tunnel_input(&w->a.t, &m, buf, (size_t)n, w->now);
 		assert_int_equal(w->a.t.n_sessions, 0);
-		assert_int_equal(w->a.ups, 0);
+		assert_int_equal(w->a.fake.ups, 0);
 		peek(&w->a, w->a.nout - 1, &m);
 		assert_int_equal(m.type, L2TP_MSG_CDN);
 		assert_int_equal(m.result_code, L2TP_CDN_SEQ_WITHOUT_L2SS);
@@ -3001,7 +2941,7 @@ static void test_session_sequencing_both(void **state)
 	assert_int_equal(m.l2ss, 1);
 	flush(w);
 	run(w, w->now + 100, FLUSH);
-	assert_int_equal(w->a.ups + w->b.ups, 2);
+	assert_int_equal(w->a.fake.ups + w->b.fake.ups, 2);
 	sa = &w->a.t.sessions[0];
 	sb = &w->b.t.sessions[0];
 	assert_true(sa->rx_seq && sa->tx_seq && sa->rx_l2ss && sa->tx_l2ss);
@@ -3081,7 +3021,7 @@ static void test_session_sequencing_level1(void **state)
 	l2tp_msg_set(&m, L2TP_AVP_DATA_SEQUENCING);
 	m.data_sequencing = L2TP_DATA_SEQ_NON_IP;
 	inject(w, &w->b, &m);
-	assert_int_equal(w->b.ups, 1);
+	assert_int_equal(w->b.fake.ups, 1);
 	assert_true(sb->tx_seq && sb->tx_l2ss);
 	assert_string_equal(sb->mismatch, "l2-specific-sublayer: peer asked for default, ours is none (adopted "
 					  "for what we send); data sequencing: peer asked for it (1), ours is off "
@@ -3166,8 +3106,8 @@ static void test_multi_pw_establish(void **state)
 	expect_pws_paired(w, 3);
 	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 3);
 	assert_int_equal(count_sent(&w->a, L2TP_MSG_SCCRQ), 1);
-	assert_int_equal(w->a.ups, 3);
-	assert_int_equal(w->b.ups, 3);
+	assert_int_equal(w->a.fake.ups, 3);
+	assert_int_equal(w->b.fake.ups, 3);
 	/* the pseudowires' end-ids went out in that order */
 	assert_int_equal(pw_session(&w->a, 1)->local_sid + 1, pw_session(&w->a, 2)->local_sid);
 	world_free(w);
@@ -3241,8 +3181,8 @@ static void test_cdn_one_of_three(void **state)
 	assert_int_equal(w->a.t.n_sessions, 2);
 	assert_int_equal(w->b.t.n_sessions, 2);
 	assert_null(pw_session(&w->a, 1));
-	assert_int_equal(w->a.downs, 1);
-	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->a.fake.downs, 1);
+	assert_int_equal(w->b.fake.downs, 1);
 	assert_true(has_ev(&w->a, FSM_EV_SESSION_STATE, "peer sent CDN, result 3"));
 	assert_int_equal(pw_session(&w->a, 0)->local_sid, keep_a0);
 	assert_int_equal(pw_session(&w->a, 2)->local_sid, keep_a2);
@@ -3255,7 +3195,7 @@ static void test_cdn_one_of_three(void **state)
 	assert_int_equal(count_sent(&w->a, L2TP_MSG_ICRQ), 4);
 	expect_pws_paired(w, 3);
 	assert_int_not_equal(pw_session(&w->a, 1)->local_sid, gone_a);
-	assert_int_equal(w->a.ups, 4);
+	assert_int_equal(w->a.fake.ups, 4);
 	world_free(w);
 }
 
@@ -3271,7 +3211,7 @@ static void test_cdn_last_of_three_closes(void **state)
 		assert_int_equal(fsm_session_close(&w->b.t, pw_session(&w->b, pw)->local_sid, L2TP_CDN_ADMIN,
 						   "test", w->now), 0);
 	run(w, w->now + 1000, FLUSH);
-	assert_int_equal(w->a.downs, 3);
+	assert_int_equal(w->a.fake.downs, 3);
 	assert_int_equal(count_sent(&w->a, L2TP_MSG_STOPCCN), 1);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
 	assert_int_equal(w->b.t.state, FSM_T_IDLE);
@@ -3287,9 +3227,9 @@ static void test_stopccn_ends_all_sessions(void **state)
 	pws_establish(w, 2, 2);
 	expect_pws_paired(w, 3);
 	fsm_tunnel_close(&w->b.t, L2TP_STOPCCN_CLEAR, "test", w->now);
-	assert_int_equal(w->b.downs, 3);
+	assert_int_equal(w->b.fake.downs, 3);
 	run(w, w->now + 1000, FLUSH);
-	assert_int_equal(w->a.downs, 3);
+	assert_int_equal(w->a.fake.downs, 3);
 	assert_int_equal(w->a.t.n_sessions, 0);
 	assert_int_equal(w->b.t.n_sessions, 0);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);

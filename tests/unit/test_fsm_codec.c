@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fsm/ctrl.h"
+#include "fsm_harness.h"
 #include "wire/l2tp_wire.h"
 
 #define T_CCID 0x11111111u
@@ -29,54 +30,28 @@ struct harness {
 	struct fsm_tunnel_conf conf;
 	struct l2tp_msg sent[SENT_MAX];
 	size_t nsent;
-	uint32_t rnd, next_sid;
-	unsigned ups;
+	struct fsm_fake fake; /* the glue's stand-in (fsm_harness.h) */
 	uint16_t peer_ns;
 	uint64_t now;
 	uint8_t t_challenge[16];
 };
 
-static void op_send(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len)
+static void failed(const char *what)
 {
-	struct harness *h = ctx;
+	fail_msg("%s", what);
+}
+
+static void on_sent(struct fsm_fake *f, struct fsm_tunnel *t, const uint8_t *buf, size_t len,
+		    const struct l2tp_msg *m)
+{
+	struct harness *h = (struct harness *)((char *)f - offsetof(struct harness, fake));
 
 	(void)t;
+	(void)buf;
+	(void)len;
 	assert_true(h->nsent < SENT_MAX);
-	assert_int_equal(l2tp_ctrl_decode(buf, len, &h->sent[h->nsent]), 0);
-	h->nsent++;
+	h->sent[h->nsent++] = *m;
 }
-
-static void op_random(void *ctx, void *buf, size_t len)
-{
-	struct harness *h = ctx;
-
-	for (size_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = (uint8_t)(h->rnd++ * 13);
-}
-
-static uint32_t op_alloc_sid(void *ctx)
-{
-	struct harness *h = ctx;
-
-	return h->next_sid++;
-}
-
-static int op_session_up(void *ctx, struct fsm_tunnel *t, struct fsm_session *s)
-{
-	struct harness *h = ctx;
-
-	(void)t;
-	(void)s;
-	h->ups++;
-	return 0;
-}
-
-static const struct fsm_ops ops = {
-	.send = op_send,
-	.random = op_random,
-	.alloc_session_id = op_alloc_sid,
-	.session_up = op_session_up,
-};
 
 static const char secret[] = "yamaha";
 static const uint8_t rv[16] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
@@ -131,9 +106,12 @@ static int setup(void **state)
 	h->conf.secret_len = sizeof(secret) - 1;
 	snprintf(h->conf.host_name, sizeof(h->conf.host_name), "T");
 	h->conf.router_id = 2;
-	h->next_sid = 0x1000;
+	h->fake.next_sid = 0x1000;
+	h->fake.rnd_mul = 13;
+	h->fake.sent = on_sent;
+	h->fake.fail = failed;
 	h->now = 100000;
-	fsm_tunnel_init(&h->t, &h->conf, T_CCID, &ops, h);
+	fsm_tunnel_init(&h->t, &h->conf, T_CCID, &fsm_fake_ops, &h->fake);
 
 	peer_msg(h, &m, L2TP_MSG_SCCRQ);
 	l2tp_msg_set(&m, L2TP_AVP_HOST_NAME);
@@ -333,7 +311,7 @@ static void test_rfc3931_5_3_hidden_assigned_ccid_in_sccrq(void **state)
 	assert_false(l2tp_msg_has(&m, L2TP_AVP_ASSIGNED_CCID));
 
 	assert_int_equal(fsm_sccrq_check(&h->conf, &m, buf, len, why, sizeof(why)), 0);
-	fsm_tunnel_init(&t2, &h->conf, 0x5555, &ops, h);
+	fsm_tunnel_init(&t2, &h->conf, 0x5555, &fsm_fake_ops, &h->fake);
 	assert_int_equal(fsm_tunnel_accept(&t2, &m, buf, len, h->now), 0);
 	assert_int_equal(t2.remote_ccid, 0x44444444u);
 	assert_int_equal(h->sent[h->nsent - 1].ccid, 0x44444444u);

@@ -31,6 +31,7 @@
 
 #include "cap.h"
 #include "fsm/ctrl.h"
+#include "fsm_harness.h"
 #include "wire/l2tp_wire.h"
 
 #define CAP_DIR "tests/captures"
@@ -313,25 +314,37 @@ struct player {
 	struct fsm_tunnel_conf conf;
 	uint8_t challenge[16]; /* served for the first 16-byte random request */
 	bool challenge_served;
-	uint32_t sid; /* the Session ID to allocate */
 	struct l2tp_msg out[OUTCAP];
 	size_t nout;
-	unsigned ups, downs, refused, auth_failed;
+	struct fsm_fake fake; /* the glue's stand-in (fsm_harness.h): fake.next_sid is the Session ID to allocate */
 };
 
-static void op_send(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len)
+static struct player *player_of(struct fsm_fake *f)
 {
-	struct player *p = ctx;
-
-	(void)t;
-	assert_true(p->nout < OUTCAP);
-	assert_int_equal(l2tp_ctrl_decode(buf, len, &p->out[p->nout]), 0);
-	p->nout++;
+	return (struct player *)((char *)f - offsetof(struct player, fake));
 }
 
-static void op_random(void *ctx, void *buf, size_t len)
+static void failed(const char *what)
 {
-	struct player *p = ctx;
+	fail_msg("%s", what);
+}
+
+static void on_sent(struct fsm_fake *f, struct fsm_tunnel *t, const uint8_t *buf, size_t len,
+		    const struct l2tp_msg *m)
+{
+	struct player *p = player_of(f);
+
+	(void)t;
+	(void)buf;
+	(void)len;
+	assert_true(p->nout < OUTCAP);
+	p->out[p->nout++] = *m;
+}
+
+/* The captured Challenge for the first 16-byte request, then 0x5a bytes. */
+static void challenge_random(struct fsm_fake *f, void *buf, size_t len)
+{
+	struct player *p = player_of(f);
 
 	if (len == 16 && !p->challenge_served) {
 		memcpy(buf, p->challenge, 16);
@@ -340,47 +353,6 @@ static void op_random(void *ctx, void *buf, size_t len)
 	}
 	memset(buf, 0x5a, len);
 }
-
-static uint32_t op_alloc_sid(void *ctx)
-{
-	return ((struct player *)ctx)->sid;
-}
-
-static int op_session_up(void *ctx, struct fsm_tunnel *t, struct fsm_session *s)
-{
-	(void)t;
-	(void)s;
-	((struct player *)ctx)->ups++;
-	return 0;
-}
-
-static void op_session_down(void *ctx, struct fsm_tunnel *t, struct fsm_session *s)
-{
-	(void)t;
-	(void)s;
-	((struct player *)ctx)->downs++;
-}
-
-static void op_event(void *ctx, struct fsm_tunnel *t, struct fsm_session *s, const struct fsm_event *ev)
-{
-	struct player *p = ctx;
-
-	(void)t;
-	(void)s;
-	if (ev->kind == FSM_EV_SESSION_REFUSED)
-		p->refused++;
-	if (ev->kind == FSM_EV_AUTH_FAILED)
-		p->auth_failed++;
-}
-
-static const struct fsm_ops ops = {
-	.send = op_send,
-	.random = op_random,
-	.alloc_session_id = op_alloc_sid,
-	.session_up = op_session_up,
-	.session_down = op_session_down,
-	.event = op_event,
-};
 
 static void player_init(struct player *p, bool initiator, const char *secret, uint32_t ccid)
 {
@@ -398,7 +370,11 @@ static void player_init(struct player *p, bool initiator, const char *secret, ui
 	p->conf.end_id_len = 4;
 	p->conf.hello_interval = 60;
 	p->conf.hello_count = 3;
-	fsm_tunnel_init(&p->t, &p->conf, ccid, &ops, p);
+	p->fake.sent = on_sent;
+	p->fake.random = challenge_random;
+	p->fake.fail = failed;
+	p->fake.same_sid = true;
+	fsm_tunnel_init(&p->t, &p->conf, ccid, &fsm_fake_ops, &p->fake);
 }
 
 static const struct l2tp_msg *sent_type(const struct player *p, uint16_t type)
@@ -463,7 +439,7 @@ static void replay_as_responder(const char *path, const char *secret, const char
 	}
 	assert_true(got_sccrp && got_icrq);
 	player_init(p, false, secret, sccrp.assigned_ccid);
-	p->sid = icrq.local_session_id;
+	p->fake.next_sid = icrq.local_session_id;
 	if (chal_hex)
 		unhex(chal_hex, p->challenge);
 	k = side_msgs(msgs, n, true, in);
@@ -517,7 +493,7 @@ static void replay_as_responder(const char *path, const char *secret, const char
 			break;
 		}
 		case L2TP_MSG_ICCN:
-			assert_int_equal(p->ups, 1);
+			assert_int_equal(p->fake.ups, 1);
 			assert_int_equal(p->t.sessions[0].state, FSM_S_ESTABLISHED);
 			assert_int_equal(p->t.sessions[0].tx_cookie_len, 0);
 			assert_false(p->t.sessions[0].tx_l2ss);
@@ -541,9 +517,9 @@ static void replay_as_responder(const char *path, const char *secret, const char
 		fsm_tunnel_tick(&p->t, now);
 	}
 	assert_int_equal(p->t.state, FSM_T_ESTABLISHED);
-	assert_int_equal(p->ups, 1);
-	assert_int_equal(p->downs, 0);
-	assert_int_equal(p->refused + p->auth_failed, 0);
+	assert_int_equal(p->fake.ups, 1);
+	assert_int_equal(p->fake.downs, 0);
+	assert_int_equal(p->fake.kinds[FSM_EV_SESSION_REFUSED] + p->fake.kinds[FSM_EV_AUTH_FAILED], 0);
 	assert_true(acked_hello);
 	assert_null(sent_type(p, L2TP_MSG_STOPCCN));
 	assert_null(sent_type(p, L2TP_MSG_CDN));
@@ -584,7 +560,7 @@ static void replay_as_initiator(const char *path, const char *secret, const char
 	assert_int_equal(sccrq.type, L2TP_MSG_SCCRQ);
 	our_ccid = sccrq.assigned_ccid;
 	player_init(p, true, secret, our_ccid);
-	p->sid = got_icrq ? icrq.local_session_id : 1;
+	p->fake.next_sid = got_icrq ? icrq.local_session_id : 1;
 	if (chal_hex)
 		unhex(chal_hex, p->challenge);
 	assert_int_equal(fsm_tunnel_open(&p->t, now), 0);
@@ -627,7 +603,7 @@ static void replay_as_initiator(const char *path, const char *secret, const char
 		switch (m.type) {
 		case L2TP_MSG_SCCRP:
 			if (!expect_up) {
-				assert_int_equal(p->auth_failed, 1);
+				assert_int_equal(p->fake.kinds[FSM_EV_AUTH_FAILED], 1);
 				assert_non_null(sent_type(p, L2TP_MSG_STOPCCN));
 				assert_int_equal(sent_type(p, L2TP_MSG_STOPCCN)->result_code,
 						 L2TP_STOPCCN_NOT_AUTHORIZED);
@@ -651,7 +627,7 @@ static void replay_as_initiator(const char *path, const char *secret, const char
 		case L2TP_MSG_ICRP:
 			assert_true(p->nout > before);
 			assert_int_equal(p->out[p->nout - 1].type, L2TP_MSG_ICCN);
-			assert_int_equal(p->ups, 1);
+			assert_int_equal(p->fake.ups, 1);
 			break;
 		case L2TP_MSG_SLI:
 			/* before or after our ICCN was acknowledged, the session stays up */
@@ -666,8 +642,8 @@ static void replay_as_initiator(const char *path, const char *secret, const char
 	}
 	if (expect_up) {
 		assert_int_equal(p->t.state, FSM_T_ESTABLISHED);
-		assert_int_equal(p->ups, 1);
-		assert_int_equal(p->refused + p->auth_failed, 0);
+		assert_int_equal(p->fake.ups, 1);
+		assert_int_equal(p->fake.kinds[FSM_EV_SESSION_REFUSED] + p->fake.kinds[FSM_EV_AUTH_FAILED], 0);
 		assert_null(sent_type(p, L2TP_MSG_CDN));
 		assert_null(sent_type(p, L2TP_MSG_STOPCCN));
 		assert_int_equal(p->t.sessions[0].tx_cookie_len, 0);
@@ -675,8 +651,8 @@ static void replay_as_initiator(const char *path, const char *secret, const char
 		assert_true(sli_before_ack == sli_first);
 		assert_int_equal(p->t.txq_len, 0);
 	} else {
-		assert_int_equal(p->ups, 0);
-		assert_int_equal(p->auth_failed, 1);
+		assert_int_equal(p->fake.ups, 0);
+		assert_int_equal(p->fake.kinds[FSM_EV_AUTH_FAILED], 1);
 	}
 	fsm_tunnel_release(&p->t);
 	free(p);
