@@ -2361,129 +2361,119 @@ void cfg_print(const struct cfg *c, FILE *out)
 /*
  * Reload equality, from one list per struct: every field in declaration
  * order, with how a reload compares it (CFG_EQ_*, config.h):
- *   X(type, name, dims, eq)            compared always
- *   XG(type, name, dims, eq, guard)    compared when a->guard (a bool
- *                                      listed before it) is true
- * Effective values count, not how they were written: `has_*` flags that
- * only tell a preset from an explicit line, and line numbers, are NONE.
- * A struct with the same fields is built from each list and must match the
- * real one field for field (the asserts below): a field added to a struct
- * but not to its list stops the build.
+ *   X(S, type, name, dims, eq)           compared always
+ *   XG(S, type, name, dims, eq, guard)   compared when a->guard (a bool
+ *                                        listed before it) is true
+ *   XS(S, type, name, dims, fields)      a struct with a list of its own
+ * (S: the struct the list describes, passed through.)  Effective values
+ * count, not how they were written: `has_*` flags that only tell a preset
+ * from an explicit line, and line numbers, are NONE.  A struct with the
+ * same fields is built from each list and must match the real one field
+ * for field (the asserts below): a field added to a struct but not to its
+ * list stops the build.  A new nested struct: its own list, CFG_LISTED and
+ * CFG_FIELDS lines below, and an XS line in its parent's list.
  */
-#define CFG_PW_FIELDS(X, XG)                        \
-	X(unsigned, num, , BYTES)                   \
-	X(unsigned, line, , NONE)                   \
-	X(char, end_id, [CFG_NAME_MAX + 1], STR)    \
-	X(char, ifname, [IFNAMSIZ], STR)            \
-	X(char, bridge, [IFNAMSIZ], STR)            \
-	X(unsigned, vlan, , BYTES)
+#define CFG_PW_FIELDS(S, X, XG, XS)                                             \
+	X(S, unsigned, num, , BYTES)                                            \
+	X(S, unsigned, line, , NONE)                                            \
+	X(S, char, end_id, [CFG_NAME_MAX + 1], STR)                             \
+	X(S, char, ifname, [IFNAMSIZ], STR)                                     \
+	X(S, char, bridge, [IFNAMSIZ], STR)                                     \
+	X(S, unsigned, vlan, , BYTES)
 
-#define CFG_DATAPLANE_FIELDS(X, XG)                                  \
-	X(enum cfg_compat, compat, , BYTES)                          \
-	X(bool, has_local_port, , NONE)                              \
-	X(bool, has_remote_port, , NONE)                             \
-	X(uint16_t, local_port, , BYTES)                             \
-	X(uint16_t, remote_port, , BYTES)                            \
-	X(bool, has_cookie_len, , NONE)                              \
-	X(unsigned, cookie_len, , BYTES)                             \
-	X(bool, has_cookie_value, , BYTES)                           \
-	XG(uint8_t, cookie, [8], BYTES, has_cookie_value)            \
-	XG(unsigned, cookie_value_len, , BYTES, has_cookie_value)    \
-	X(bool, has_l2ss, , NONE)                                    \
-	X(bool, l2ss, , BYTES)                                       \
-	X(bool, has_data_seq, , NONE)                                \
-	X(bool, data_seq, , BYTES)                                   \
-	X(bool, has_pw_type, , NONE)                                 \
-	X(enum cfg_pw_type, pw_type, , BYTES)
+#define CFG_DATAPLANE_FIELDS(S, X, XG, XS)                                      \
+	X(S, enum cfg_compat, compat, , BYTES)                                  \
+	X(S, bool, has_local_port, , NONE)                                      \
+	X(S, bool, has_remote_port, , NONE)                                     \
+	X(S, uint16_t, local_port, , BYTES)                                     \
+	X(S, uint16_t, remote_port, , BYTES)                                    \
+	X(S, bool, has_cookie_len, , NONE)                                      \
+	X(S, unsigned, cookie_len, , BYTES)                                     \
+	X(S, bool, has_cookie_value, , BYTES)                                   \
+	XG(S, uint8_t, cookie, [8], BYTES, has_cookie_value)                    \
+	XG(S, unsigned, cookie_value_len, , BYTES, has_cookie_value)            \
+	X(S, bool, has_l2ss, , NONE)                                            \
+	X(S, bool, l2ss, , BYTES)                                               \
+	X(S, bool, has_data_seq, , NONE)                                        \
+	X(S, bool, data_seq, , BYTES)                                           \
+	X(S, bool, has_pw_type, , NONE)                                         \
+	X(S, enum cfg_pw_type, pw_type, , BYTES)
 
-#define CFG_TUNNEL_FIELDS(X, XG)                                         \
-	X(unsigned, id, , BYTES)                                         \
-	X(unsigned, line, , NONE)                                        \
-	X(unsigned, enable_line, , NONE)                                 \
-	X(bool, enabled, , BYTES)                                        \
-	X(bool, has_encapsulation, , BYTES)                              \
-	X(enum cfg_encap, encap, , BYTES)                                \
-	X(bool, has_endpoint, , BYTES)                                   \
-	X(bool, has_local_address, , BYTES)                              \
-	XG(struct sockaddr_storage, local, , ADDR, has_local_address)    \
-	XG(struct sockaddr_storage, remote, , ADDR, has_endpoint)        \
-	X(bool, always_on, , BYTES)                                      \
-	X(char, hostname, [CFG_NAME_MAX + 1], STR)                       \
-	X(bool, auth, , BYTES)                                           \
-	XG(char, secret, [CFG_SECRET_MAX + 1], STR, auth)                \
-	X(enum cfg_auth_style, auth_style, , BYTES)                      \
-	X(struct cfg_dataplane, dp, , DATAPLANE)                         \
-	X(unsigned, disconnect_time, , BYTES)                            \
-	X(bool, keepalive, , BYTES)                                      \
-	X(unsigned, keepalive_interval, , BYTES)                         \
-	X(unsigned, keepalive_count, , BYTES)                            \
-	X(bool, keepalive_log, , BYTES)                                  \
-	X(bool, syslog, , BYTES)                                         \
-	X(bool, has_local_router_id, , BYTES)                            \
-	X(uint32_t, local_router_id, , BYTES)                            \
-	X(bool, has_remote_router_id, , BYTES)                           \
-	X(uint32_t, remote_router_id, , BYTES)                           \
-	X(bool, has_remote_end_id, , BYTES)                              \
-	X(char, remote_end_id, [CFG_NAME_MAX + 1], STR)                  \
-	X(struct cfg_pw, pws, [CFG_MAX_PW - 1], PWS)                     \
-	X(size_t, n_pws, , BYTES)                                        \
-	X(unsigned, vlan, , BYTES)                                       \
-	X(unsigned, hub_max, , BYTES)                                    \
-	X(enum cfg_mss_mode, mss_mode, , BYTES)                          \
-	X(unsigned, mss_value, , BYTES)                                  \
-	X(bool, is_static, , BYTES)                                      \
-	X(uint32_t, static_local_sid, , BYTES)                           \
-	X(uint32_t, static_remote_sid, , BYTES)                          \
-	X(uint8_t, static_rx_cookie, [8], BYTES)                         \
-	X(unsigned, static_rx_cookie_len, , BYTES)                       \
-	X(uint8_t, static_tx_cookie, [8], BYTES)                         \
-	X(unsigned, static_tx_cookie_len, , BYTES)                       \
-	X(uint32_t, static_probe, , BYTES)                               \
-	X(char, ifname, [IFNAMSIZ], STR)                                 \
-	X(char, bridge, [IFNAMSIZ], STR)
+#define CFG_TUNNEL_FIELDS(S, X, XG, XS)                                         \
+	X(S, unsigned, id, , BYTES)                                             \
+	X(S, unsigned, line, , NONE)                                            \
+	X(S, unsigned, enable_line, , NONE)                                     \
+	X(S, bool, enabled, , BYTES)                                            \
+	X(S, bool, has_encapsulation, , BYTES)                                  \
+	X(S, enum cfg_encap, encap, , BYTES)                                    \
+	X(S, bool, has_endpoint, , BYTES)                                       \
+	X(S, bool, has_local_address, , BYTES)                                  \
+	XG(S, struct sockaddr_storage, local, , ADDR, has_local_address)        \
+	XG(S, struct sockaddr_storage, remote, , ADDR, has_endpoint)            \
+	X(S, bool, always_on, , BYTES)                                          \
+	X(S, char, hostname, [CFG_NAME_MAX + 1], STR)                           \
+	X(S, bool, auth, , BYTES)                                               \
+	XG(S, char, secret, [CFG_SECRET_MAX + 1], STR, auth)                    \
+	X(S, enum cfg_auth_style, auth_style, , BYTES)                          \
+	XS(S, struct cfg_dataplane, dp, , cfg_dataplane_fields)                 \
+	X(S, unsigned, disconnect_time, , BYTES)                                \
+	X(S, bool, keepalive, , BYTES)                                          \
+	X(S, unsigned, keepalive_interval, , BYTES)                             \
+	X(S, unsigned, keepalive_count, , BYTES)                                \
+	X(S, bool, keepalive_log, , BYTES)                                      \
+	X(S, bool, syslog, , BYTES)                                             \
+	X(S, bool, has_local_router_id, , BYTES)                                \
+	X(S, uint32_t, local_router_id, , BYTES)                                \
+	X(S, bool, has_remote_router_id, , BYTES)                               \
+	X(S, uint32_t, remote_router_id, , BYTES)                               \
+	X(S, bool, has_remote_end_id, , BYTES)                                  \
+	X(S, char, remote_end_id, [CFG_NAME_MAX + 1], STR)                      \
+	X(S, struct cfg_pw, pws, [CFG_MAX_PW - 1], PWS)                         \
+	X(S, size_t, n_pws, , BYTES)                                            \
+	X(S, unsigned, vlan, , BYTES)                                           \
+	X(S, unsigned, hub_max, , BYTES)                                        \
+	X(S, enum cfg_mss_mode, mss_mode, , BYTES)                              \
+	X(S, unsigned, mss_value, , BYTES)                                      \
+	X(S, bool, is_static, , BYTES)                                          \
+	X(S, uint32_t, static_local_sid, , BYTES)                               \
+	X(S, uint32_t, static_remote_sid, , BYTES)                              \
+	X(S, uint8_t, static_rx_cookie, [8], BYTES)                             \
+	X(S, unsigned, static_rx_cookie_len, , BYTES)                           \
+	X(S, uint8_t, static_tx_cookie, [8], BYTES)                             \
+	X(S, unsigned, static_tx_cookie_len, , BYTES)                           \
+	X(S, uint32_t, static_probe, , BYTES)                                   \
+	X(S, char, ifname, [IFNAMSIZ], STR)                                     \
+	X(S, char, bridge, [IFNAMSIZ], STR)
 
 /* The structs built from the lists, and the asserts that they are the real ones. */
-#define CFG_LISTED_MEMBER(type, name, dims, eq) type name dims;
-#define CFG_LISTED_MEMBER_G(type, name, dims, eq, guard) type name dims;
-#define CFG_LISTED(st, list)                                                                        \
-	struct listed_##st {                                                                        \
-		list(CFG_LISTED_MEMBER, CFG_LISTED_MEMBER_G)                                        \
+#define CFG_MEMBER(S, type, name, dims, ...) type name dims;
+#define CFG_SAME_OFFSET(S, type, name, ...)                                                         \
+	_Static_assert(offsetof(struct listed_##S, name) == offsetof(struct S, name) &&             \
+			       sizeof(((struct listed_##S *)0)->name) == sizeof(((struct S *)0)->name),   \
+		       "struct " #S ": field " #name " is not where its list in config.c says");
+#define CFG_LISTED(S, list)                                                                         \
+	struct listed_##S {                                                                         \
+		list(S, CFG_MEMBER, CFG_MEMBER, CFG_MEMBER)                                         \
 	};                                                                                          \
-	_Static_assert(sizeof(struct listed_##st) == sizeof(struct st),                             \
-		       "struct " #st " has a field that is missing from its list in config.c");
-#define CFG_SAME_OFFSET(st, name)                                                                   \
-	_Static_assert(offsetof(struct listed_##st, name) == offsetof(struct st, name) &&           \
-			       sizeof(((struct listed_##st *)0)->name) == sizeof(((struct st *)0)->name), \
-		       "struct " #st ": field " #name " is not where its list in config.c says");
+	_Static_assert(sizeof(struct listed_##S) == sizeof(struct S),                               \
+		       "struct " #S " has a field that is missing from its list in config.c");      \
+	list(S, CFG_SAME_OFFSET, CFG_SAME_OFFSET, CFG_SAME_OFFSET)
 CFG_LISTED(cfg_pw, CFG_PW_FIELDS)
 CFG_LISTED(cfg_dataplane, CFG_DATAPLANE_FIELDS)
 CFG_LISTED(cfg_tunnel, CFG_TUNNEL_FIELDS)
-#define CFG_PW_OFFSET(type, name, dims, eq) CFG_SAME_OFFSET(cfg_pw, name)
-#define CFG_PW_OFFSET_G(type, name, dims, eq, guard) CFG_SAME_OFFSET(cfg_pw, name)
-CFG_PW_FIELDS(CFG_PW_OFFSET, CFG_PW_OFFSET_G)
-#define CFG_DP_OFFSET(type, name, dims, eq) CFG_SAME_OFFSET(cfg_dataplane, name)
-#define CFG_DP_OFFSET_G(type, name, dims, eq, guard) CFG_SAME_OFFSET(cfg_dataplane, name)
-CFG_DATAPLANE_FIELDS(CFG_DP_OFFSET, CFG_DP_OFFSET_G)
-#define CFG_TUNNEL_OFFSET(type, name, dims, eq) CFG_SAME_OFFSET(cfg_tunnel, name)
-#define CFG_TUNNEL_OFFSET_G(type, name, dims, eq, guard) CFG_SAME_OFFSET(cfg_tunnel, name)
-CFG_TUNNEL_FIELDS(CFG_TUNNEL_OFFSET, CFG_TUNNEL_OFFSET_G)
 
 /* The lists as descriptor tables (config.h), for cfg_tunnel_equal and the tests. */
-#define CFG_FIELD(st, name, eq, guard_off)                                                     \
-	{ #name, offsetof(struct st, name), sizeof(((struct st *)0)->name), CFG_EQ_##eq, guard_off },
-#define CFG_PW_DESC(type, name, dims, eq) CFG_FIELD(cfg_pw, name, eq, CFG_FIELD_ALWAYS)
-#define CFG_PW_DESC_G(type, name, dims, eq, guard) CFG_FIELD(cfg_pw, name, eq, offsetof(struct cfg_pw, guard))
-#define CFG_DP_DESC(type, name, dims, eq) CFG_FIELD(cfg_dataplane, name, eq, CFG_FIELD_ALWAYS)
-#define CFG_DP_DESC_G(type, name, dims, eq, guard) CFG_FIELD(cfg_dataplane, name, eq, offsetof(struct cfg_dataplane, guard))
-#define CFG_TUNNEL_DESC(type, name, dims, eq) CFG_FIELD(cfg_tunnel, name, eq, CFG_FIELD_ALWAYS)
-#define CFG_TUNNEL_DESC_G(type, name, dims, eq, guard) CFG_FIELD(cfg_tunnel, name, eq, offsetof(struct cfg_tunnel, guard))
-
-static const struct cfg_field pw_fields[] = { CFG_PW_FIELDS(CFG_PW_DESC, CFG_PW_DESC_G) };
-static const struct cfg_field dataplane_fields[] = { CFG_DATAPLANE_FIELDS(CFG_DP_DESC, CFG_DP_DESC_G) };
-static const struct cfg_field tunnel_fields[] = { CFG_TUNNEL_FIELDS(CFG_TUNNEL_DESC, CFG_TUNNEL_DESC_G) };
-const struct cfg_fields cfg_pw_fields = { pw_fields, sizeof(pw_fields) / sizeof(pw_fields[0]) };
-const struct cfg_fields cfg_dataplane_fields = { dataplane_fields, sizeof(dataplane_fields) / sizeof(dataplane_fields[0]) };
-const struct cfg_fields cfg_tunnel_fields = { tunnel_fields, sizeof(tunnel_fields) / sizeof(tunnel_fields[0]) };
+#define CFG_FIELD(S, name, eq, guard_off, sub) \
+	{ #name, offsetof(struct S, name), sizeof(((struct S *)0)->name), eq, guard_off, sub },
+#define CFG_DESC(S, type, name, dims, eq) CFG_FIELD(S, name, CFG_EQ_##eq, CFG_FIELD_ALWAYS, NULL)
+#define CFG_DESC_G(S, type, name, dims, eq, guard) CFG_FIELD(S, name, CFG_EQ_##eq, offsetof(struct S, guard), NULL)
+#define CFG_DESC_S(S, type, name, dims, fields) CFG_FIELD(S, name, CFG_EQ_STRUCT, CFG_FIELD_ALWAYS, &fields)
+#define CFG_FIELDS(S, list)                                                              \
+	static const struct cfg_field S##_v[] = { list(S, CFG_DESC, CFG_DESC_G, CFG_DESC_S) }; \
+	const struct cfg_fields S##_fields = { S##_v, sizeof(S##_v) / sizeof(S##_v[0]) };
+CFG_FIELDS(cfg_pw, CFG_PW_FIELDS)
+CFG_FIELDS(cfg_dataplane, CFG_DATAPLANE_FIELDS)
+CFG_FIELDS(cfg_tunnel, CFG_TUNNEL_FIELDS)
 
 static bool fields_equal(const struct cfg_fields *fs, const void *a, const void *b)
 {
@@ -2508,8 +2498,8 @@ static bool fields_equal(const struct cfg_fields *fs, const void *a, const void 
 		case CFG_EQ_ADDR:
 			same = sockaddr_equal(fa, fb);
 			break;
-		case CFG_EQ_DATAPLANE:
-			same = fields_equal(&cfg_dataplane_fields, fa, fb);
+		case CFG_EQ_STRUCT:
+			same = fields_equal(f->sub, fa, fb);
 			break;
 		case CFG_EQ_PWS: { /* the n_pws in use, n_pws itself is a field of its own */
 			const struct cfg_tunnel *ta = a, *tb = b;

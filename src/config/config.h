@@ -280,11 +280,13 @@ enum cfg_eq {
 	CFG_EQ_BYTES, /* the same bytes (numbers, flags, byte arrays) */
 	CFG_EQ_STR, /* the same NUL-terminated string */
 	CFG_EQ_ADDR, /* the same address and port (struct sockaddr_storage) */
-	CFG_EQ_DATAPLANE, /* struct cfg_dataplane: by cfg_dataplane_fields */
+	CFG_EQ_STRUCT, /* a nested struct, by its own list (cfg_field.sub) */
 	CFG_EQ_PWS, /* cfg_tunnel.pws: the n_pws in use, by cfg_pw_fields */
 };
 
 #define CFG_FIELD_ALWAYS ((size_t)-1)
+
+struct cfg_fields;
 
 /* One field of a configuration struct, as the reload compares it. */
 struct cfg_field {
@@ -292,6 +294,7 @@ struct cfg_field {
 	size_t offset, size;
 	enum cfg_eq eq;
 	size_t guard; /* offset of a bool: compared only when it is true in a; CFG_FIELD_ALWAYS */
+	const struct cfg_fields *sub; /* CFG_EQ_STRUCT: its fields */
 };
 
 /* Every field of a struct, in declaration order (config.c lists them and

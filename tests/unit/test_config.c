@@ -2426,8 +2426,8 @@ static size_t equality_check(const struct cfg_fields *fs, size_t at)
 		const struct cfg_field *f = &fs->v[i];
 		struct cfg_tunnel a, b;
 
-		if (f->eq == CFG_EQ_DATAPLANE) {
-			seen += equality_check(&cfg_dataplane_fields, at + f->offset);
+		if (f->eq == CFG_EQ_STRUCT) {
+			seen += equality_check(f->sub, at + f->offset);
 			continue;
 		}
 		if (f->eq == CFG_EQ_PWS) {
