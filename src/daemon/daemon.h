@@ -223,6 +223,18 @@ bool tunnel_static_up(const struct tunnel *t);
 /* The transport of an endpoint: IP/115 ones carry port 0 (common/addr.h). */
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
 
+/*
+ * A log line about one tunnel: "tunnel LABEL: " then fmt, LABEL being
+ * t->label ("1", or "1.3" for peer 3 of hub tunnel 1), as every line
+ * about a tunnel starts (bgpd's log_peer_warnx).  log_tunnel_warn appends
+ * strerror(errno), as log_warn does.
+ */
+void log_tunnel_warn(const struct tunnel *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_tunnel_warnx(const struct tunnel *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_tunnel_notice(const struct tunnel *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_tunnel_info(const struct tunnel *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_tunnel_debug(const struct tunnel *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* tunnel_probe.c: `l2tp static probe` across a static session */
 void tunnel_probe_start(struct tunnel *t); /* after the data path was added; no-op without a probe */
 void tunnel_probe_stop(struct tunnel *t);

@@ -47,13 +47,19 @@ void log_init(bool foreground, bool debug)
 		openlog("l2tpv3d", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
+/* label: a tunnel's ("tunnel LABEL: " comes first), or NULL */
+static void vlog(int pri, const char *label, const char *fmt, va_list ap, const char *suffix)
 {
 	char line[1024];
+	int n = 0;
 
 	if (pri == LOG_DEBUG && !log_verbose)
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	if (label)
+		n = snprintf(line, sizeof(line), "tunnel %s: ", label);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (!log_foreground) {
 		syslog(pri, "%s%s%s", line, suffix ? ": " : "", suffix ? suffix : "");
 		return;
@@ -74,22 +80,29 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 		suffix ? ": " : "", suffix ? suffix : "");
 }
 
-#define LOGFN(name, pri, with_errno)                                      \
-	void name(const char *fmt, ...)                                   \
-	{                                                                 \
-		int saved = errno;                                        \
-		va_list ap;                                               \
-		va_start(ap, fmt);                                        \
-		vlog(pri, fmt, ap, with_errno ? strerror(saved) : NULL);  \
-		va_end(ap);                                               \
-		errno = saved;                                            \
+/* errno is kept for the caller */
+void log_vlabeled(int pri, const char *label, bool with_errno, const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	vlog(pri, label, fmt, ap, with_errno ? strerror(saved) : NULL);
+	errno = saved;
+}
+
+#define LOGFN(name, pri, with_errno)                                    \
+	void name(const char *fmt, ...)                                 \
+	{                                                               \
+		va_list ap;                                             \
+		va_start(ap, fmt);                                      \
+		log_vlabeled(pri, NULL, with_errno, fmt, ap);           \
+		va_end(ap);                                             \
 	}
 
-LOGFN(log_warn, LOG_WARNING, 1)
-LOGFN(log_warnx, LOG_WARNING, 0)
-LOGFN(log_notice, LOG_NOTICE, 0)
-LOGFN(log_info, LOG_INFO, 0)
-LOGFN(log_debug, LOG_DEBUG, 0)
+LOGFN(log_warn, LOG_WARNING, true)
+LOGFN(log_warnx, LOG_WARNING, false)
+LOGFN(log_notice, LOG_NOTICE, false)
+LOGFN(log_info, LOG_INFO, false)
+LOGFN(log_debug, LOG_DEBUG, false)
 
 void fatal(const char *fmt, ...)
 {
@@ -97,7 +110,7 @@ void fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, strerror(saved));
+	vlog(LOG_CRIT, NULL, fmt, ap, strerror(saved));
 	va_end(ap);
 	exit(1);
 }
@@ -107,7 +120,7 @@ void fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, NULL);
+	vlog(LOG_CRIT, NULL, fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
 }

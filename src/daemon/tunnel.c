@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +40,21 @@ enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss)
 
 	return inet && sockaddr_port(ss) == 0 ? DP_ENCAP_IP : DP_ENCAP_UDP;
 }
+
+#define LOG_TUNNEL(name, pri, with_errno)                               \
+	void name(const struct tunnel *t, const char *fmt, ...)         \
+	{                                                               \
+		va_list ap;                                             \
+		va_start(ap, fmt);                                      \
+		log_vlabeled(pri, t->label, with_errno, fmt, ap);       \
+		va_end(ap);                                             \
+	}
+
+LOG_TUNNEL(log_tunnel_warn, LOG_WARNING, true)
+LOG_TUNNEL(log_tunnel_warnx, LOG_WARNING, false)
+LOG_TUNNEL(log_tunnel_notice, LOG_NOTICE, false)
+LOG_TUNNEL(log_tunnel_info, LOG_INFO, false)
+LOG_TUNNEL(log_tunnel_debug, LOG_DEBUG, false)
 
 static const char *peer_str(const struct tunnel *t, char *buf, size_t len)
 {
@@ -146,7 +162,7 @@ static int tunnel_dp_add_port(struct tunnel *t, struct dp_session_conf *c, int t
 	r = dp_session_add(t->d->dp, c, dps);
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %s: cannot start the data path of %s %u", t->label, what, c->local_sid);
+		log_tunnel_warn(t, "cannot start the data path of %s %u", what, c->local_sid);
 		*dps = NULL;
 	}
 	return r;
@@ -186,11 +202,11 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 
 	(void)ft;
 	if (s->pw > t->n_pws || (p ? p->tap_fd : t->tap_fd) < 0) {
-		log_warnx("tunnel %s: no TAP port for pseudowire %u", t->label, s->pw + 1);
+		log_tunnel_warnx(t, "no TAP port for pseudowire %u", s->pw + 1);
 		return -ENODEV;
 	}
 	if (*dps) {
-		log_warnx("tunnel %s: pseudowire %u has a session already", t->label, s->pw + 1);
+		log_tunnel_warnx(t, "pseudowire %u has a session already", s->pw + 1);
 		return -EBUSY;
 	}
 	memset(&c, 0, sizeof(c));
@@ -254,37 +270,36 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 	struct tunnel *t = ctx;
 	struct ctl_event ce = { .tunnel = t->cfg->id, .reason = ev->reason };
 	char peer[64], pwname[48] = "";
-	const char *id = t->label;
 
 	peer_str(t, peer, sizeof(peer));
 	ce.peer = t->peer_known ? peer : NULL;
 	switch (ev->kind) {
 	case FSM_EV_TUNNEL_STATE:
 		if (ev->to == FSM_T_ESTABLISHED) {
-			log_notice("tunnel %s: up with %s (host %s): %s", id, peer,
-				   ft->peer_host_name[0] ? ft->peer_host_name : "-", ev->reason);
+			log_tunnel_notice(t, "up with %s (host %s): %s", peer,
+					  ft->peer_host_name[0] ? ft->peer_host_name : "-", ev->reason);
 			t->backoff_ms = 0;
 			t->last_tunnel_up_ms = now_ms();
 			if (t->established_total && !sockaddr_equal(&t->last_up_peer, &t->peer)) {
 				char was[64];
 
 				sockaddr_format(&t->last_up_peer, was, sizeof(was));
-				log_notice("tunnel %s: peer address changed from %s to %s", id, was, peer);
+				log_tunnel_notice(t, "peer address changed from %s to %s", was, peer);
 				control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 									 .peer = peer, .reason = was });
 			}
 			t->established_total++;
 			t->last_up_peer = t->peer;
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
-			log_warnx("tunnel %s: down, peer %s: %s", id, peer, ev->reason);
+			log_tunnel_warnx(t, "down, peer %s: %s", peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY) {
-			log_warnx("tunnel %s: connection to %s failed: %s", id, peer, ev->reason);
+			log_tunnel_warnx(t, "connection to %s failed: %s", peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE || ev->to == FSM_T_CLOSING) {
-			log_notice("tunnel %s: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
-				   fsm_tunnel_state_name(ev->to), peer, ev->reason);
+			log_tunnel_notice(t, "%s -> %s, peer %s: %s", fsm_tunnel_state_name(ev->from),
+					  fsm_tunnel_state_name(ev->to), peer, ev->reason);
 		} else {
-			log_info("tunnel %s: %s -> %s, peer %s: %s", id, fsm_tunnel_state_name(ev->from),
-				 fsm_tunnel_state_name(ev->to), peer, ev->reason);
+			log_tunnel_info(t, "%s -> %s, peer %s: %s", fsm_tunnel_state_name(ev->from),
+					fsm_tunnel_state_name(ev->to), peer, ev->reason);
 		}
 		ce.event = tunnel_event_name(ev);
 		ce.from = fsm_tunnel_state_name(ev->from);
@@ -305,14 +320,14 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		if (s && t->n_pws) /* several pseudowires: say which */
 			snprintf(pwname, sizeof(pwname), " (pseudowire %u, %s)", s->pw + 1, tunnel_session_ifname(t, s));
 		if (ev->to == FSM_S_ESTABLISHED)
-			log_notice("tunnel %s: session %u/%u%s up, peer %s", id, s->local_sid, s->remote_sid, pwname,
-				   peer);
+			log_tunnel_notice(t, "session %u/%u%s up, peer %s", s->local_sid, s->remote_sid, pwname,
+					  peer);
 		else if (ev->to == FSM_S_IDLE && ev->from == FSM_S_ESTABLISHED)
-			log_warnx("tunnel %s: session %u/%u%s down, peer %s: %s", id, s->local_sid, s->remote_sid,
-				  pwname, peer, ev->reason);
+			log_tunnel_warnx(t, "session %u/%u%s down, peer %s: %s", s->local_sid, s->remote_sid,
+					 pwname, peer, ev->reason);
 		else
-			log_info("tunnel %s: session %u %s -> %s, peer %s: %s", id, s->local_sid,
-				 fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), peer, ev->reason);
+			log_tunnel_info(t, "session %u %s -> %s, peer %s: %s", s->local_sid,
+					fsm_session_state_name(ev->from), fsm_session_state_name(ev->to), peer, ev->reason);
 		ce.event = session_event_name(ev);
 		ce.from = fsm_session_state_name(ev->from);
 		ce.to = fsm_session_state_name(ev->to);
@@ -321,38 +336,38 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_MISMATCH:
-		log_notice("tunnel %s: settings differ from the peer's: %s, peer %s", id, ev->reason, peer);
+		log_tunnel_notice(t, "settings differ from the peer's: %s, peer %s", ev->reason, peer);
 		break;
 	case FSM_EV_AUTH_FAILED:
 		if (ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
-		log_warnx("tunnel %s: %s, peer %s", id, ev->reason, peer);
+		log_tunnel_warnx(t, "%s, peer %s", ev->reason, peer);
 		ce.event = "auth-failed";
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_SESSION_REFUSED:
 		if (ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
-		log_warnx("tunnel %s: %s, peer %s", id, ev->reason, peer);
+		log_tunnel_warnx(t, "%s, peer %s", ev->reason, peer);
 		ce.event = "session-refused";
 		control_event(t->d, &ce);
 		break;
 	case FSM_EV_KEEPALIVE_SENT:
 		if (t->cfg->keepalive_log)
-			log_info("tunnel %s: keepalive: %s, peer %s", id, ev->reason, peer);
+			log_tunnel_info(t, "keepalive: %s, peer %s", ev->reason, peer);
 		else
-			log_debug("tunnel %s: keepalive: %s, peer %s", id, ev->reason, peer);
+			log_tunnel_debug(t, "keepalive: %s, peer %s", ev->reason, peer);
 		break;
 	case FSM_EV_KEEPALIVE_ACKED:
 		if (t->cfg->keepalive_log)
-			log_info("tunnel %s: keepalive: %s after %llu ms, peer %s", id, ev->reason,
-				 (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
+			log_tunnel_info(t, "keepalive: %s after %llu ms, peer %s", ev->reason,
+					(unsigned long long)ft->stats.last_hello_rtt_ms, peer);
 		else
-			log_debug("tunnel %s: keepalive: %s after %llu ms, peer %s", id, ev->reason,
-				  (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
+			log_tunnel_debug(t, "keepalive: %s after %llu ms, peer %s", ev->reason,
+					 (unsigned long long)ft->stats.last_hello_rtt_ms, peer);
 		break;
 	case FSM_EV_PROTOCOL:
-		log_debug("tunnel %s: %s, peer %s", id, ev->reason, peer);
+		log_tunnel_debug(t, "%s, peer %s", ev->reason, peer);
 		break;
 	}
 }
@@ -369,9 +384,9 @@ static void fsm_trace_cb(void *ctx, struct fsm_tunnel *ft, bool tx, const struct
 		if (!t->cfg->keepalive_log)
 			return;
 	}
-	log_info("tunnel %s: %s %s %s %s (ccid %u, Ns %u, Nr %u)", t->label, tx ? "sent" : "received",
-		 l2tp_msg_type_name(m->type), tx ? "to" : "from", peer_str(t, peer, sizeof(peer)), m->ccid, m->ns,
-		 m->nr);
+	log_tunnel_info(t, "%s %s %s %s (ccid %u, Ns %u, Nr %u)", tx ? "sent" : "received",
+			l2tp_msg_type_name(m->type), tx ? "to" : "from", peer_str(t, peer, sizeof(peer)), m->ccid, m->ns,
+			m->nr);
 }
 
 static const struct fsm_ops tunnel_fsm_ops = {
@@ -480,7 +495,7 @@ static void connect_now(struct tunnel *t)
 	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
-	log_info("tunnel %s: connecting to %s", t->label, peer_str(t, peer, sizeof(peer)));
+	log_tunnel_info(t, "connecting to %s", peer_str(t, peer, sizeof(peer)));
 	(void)fsm_tunnel_open(&t->fsm, now_ms());
 	tunnel_arm(t);
 }
@@ -539,7 +554,7 @@ static void schedule_reconnect(struct tunnel *t)
 	jitter %= t->backoff_ms / 4 + 1;
 	tv.tv_sec = (t->backoff_ms + jitter) / 1000;
 	tv.tv_usec = ((t->backoff_ms + jitter) % 1000) * 1000;
-	log_info("tunnel %s: reconnecting in %u ms", t->label, t->backoff_ms + jitter);
+	log_tunnel_info(t, "reconnecting in %u ms", t->backoff_ms + jitter);
 	evtimer_add(t->reconnect, &tv);
 }
 
@@ -595,30 +610,30 @@ static int port_open(struct tunnel *t, const char *ifname, const char *bridge, b
 	struct rlimit rl;
 
 	if ((fd == -EMFILE || fd == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		log_warnx("tunnel %s: cannot open TAP port %s: out of file descriptors (open files limit %llu, "
-			  "one per TAP port: raise it, e.g. LimitNOFILE= under systemd)",
-			  t->label, ifname, (unsigned long long)rl.rlim_cur);
+		log_tunnel_warnx(t, "cannot open TAP port %s: out of file descriptors (open files limit %llu, "
+				 "one per TAP port: raise it, e.g. LimitNOFILE= under systemd)",
+				 ifname, (unsigned long long)rl.rlim_cur);
 		return fd;
 	}
 	if (fd < 0) {
 		errno = -fd;
-		log_warn("tunnel %s: cannot open TAP port %s", t->label, ifname);
+		log_tunnel_warn(t, "cannot open TAP port %s", ifname);
 		return fd;
 	}
 	if (bridge[0] && (r = nl_bridge_add_port(t->d->nl, bridge, ifname)) < 0) {
 		errno = -r;
 		if (r == -EXFULL)
-			log_warnx("tunnel %s: cannot add %s to bridge %s: the bridge is full (a Linux bridge has "
-				  "at most %d ports: spread the peers over several hub tunnels and bridges)",
-				  t->label, ifname, bridge, CFG_BRIDGE_PORTS_MAX);
+			log_tunnel_warnx(t, "cannot add %s to bridge %s: the bridge is full (a Linux bridge has "
+					 "at most %d ports: spread the peers over several hub tunnels and bridges)",
+					 ifname, bridge, CFG_BRIDGE_PORTS_MAX);
 		else
-			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, ifname, bridge);
+			log_tunnel_warn(t, "cannot add %s to bridge %s", ifname, bridge);
 		tap_close(fd);
 		return r;
 	}
 	if ((r = nl_link_up(t->d->nl, ifname)) < 0) {
 		errno = -r;
-		log_warn("tunnel %s: cannot set %s up", t->label, ifname);
+		log_tunnel_warn(t, "cannot set %s up", ifname);
 		tap_close(fd);
 		return r;
 	}
@@ -660,8 +675,8 @@ static int ports_create(struct tunnel *t)
 			char name[IFNAMSIZ + 16];
 
 			if ((size_t)snprintf(name, sizeof(name), "%s-%u", t->ifname, p->num) >= sizeof(p->ifname)) {
-				log_warnx("tunnel %s: port name %s is too long (cfg_verify lets none through)",
-					  t->label, name);
+				log_tunnel_warnx(t, "port name %s is too long (cfg_verify lets none through)",
+						 name);
 				return -ENAMETOOLONG;
 			}
 			memcpy(p->ifname, name, sizeof(p->ifname));
@@ -773,8 +788,8 @@ static void static_stop(struct tunnel *t)
 	dp_session_del(t->d->dp, t->dps);
 	t->dps = NULL;
 	t->static_up_ms = 0;
-	log_info("tunnel %s: static session %u/%u removed", t->label, t->cfg->static_local_sid,
-		 t->cfg->static_remote_sid);
+	log_tunnel_info(t, "static session %u/%u removed", t->cfg->static_local_sid,
+			t->cfg->static_remote_sid);
 	control_event(t->d, &(struct ctl_event){ .event = "session-down", .tunnel = t->cfg->id,
 						 .local_sid = t->cfg->static_local_sid,
 						 .remote_sid = t->cfg->static_remote_sid, .reason = "static" });
@@ -804,9 +819,9 @@ static void static_start(struct tunnel *t)
 	if (tunnel_dp_add(t, &c, "static session") < 0)
 		return;
 	t->static_up_ms = now_ms();
-	log_info("tunnel %s: static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection", t->label, ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
-		 ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none",
-		 ct->dp.data_seq ? ", sequenced" : "");
+	log_tunnel_info(t, "static session %u/%u to %s (cookie %u/%u bytes, sublayer %s%s), no control connection", ct->static_local_sid, ct->static_remote_sid, peer_str(t, peer, sizeof(peer)),
+			ct->static_rx_cookie_len, ct->static_tx_cookie_len, ct->dp.l2ss ? "default" : "none",
+			ct->dp.data_seq ? ", sequenced" : "");
 	control_event(t->d, &(struct ctl_event){ .event = "session-up", .tunnel = ct->id, .peer = peer,
 						 .local_sid = ct->static_local_sid,
 						 .remote_sid = ct->static_remote_sid, .reason = "static" });
@@ -825,7 +840,7 @@ void tunnel_start(struct tunnel *t)
 		connect_now(t);
 		return;
 	}
-	log_info("tunnel %s: waiting for a peer to call (responder)", t->label);
+	log_tunnel_info(t, "waiting for a peer to call (responder)");
 }
 
 bool tunnel_is_idle(const struct tunnel *t)
@@ -854,7 +869,7 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 
 			peer_str(t, from, sizeof(from));
 			sockaddr_format(peer, to, sizeof(to));
-			log_notice("tunnel %s: peer address changed from %s to %s (SCCRP)", t->label, from, to);
+			log_tunnel_notice(t, "peer address changed from %s to %s (SCCRP)", from, to);
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 								 .peer = to, .reason = from });
 		}
@@ -897,7 +912,7 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 		return false;
 	}
 	sockaddr_format(peer, to, sizeof(to));
-	log_notice("tunnel %s: peer address changed from %s to %s (roaming)", t->label, from, to);
+	log_tunnel_notice(t, "peer address changed from %s to %s (roaming)", from, to);
 	control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id, .peer = to,
 						 .reason = from });
 	t->peer = *peer;
@@ -911,7 +926,7 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 		r = dp_session_set_peer(t->d->dp, dps, &t->peer, &t->local);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %s: cannot move the data path to %s", t->label, to);
+			log_tunnel_warn(t, "cannot move the data path to %s", to);
 		}
 	}
 	tunnel_arm(t);
@@ -960,8 +975,8 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 		char old[64];
 
 		peer_str(t, old, sizeof(old));
-		log_notice("tunnel %s: new SCCRQ from %s replaces the connection with %s (%s)", t->label,
-			   (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
+		log_tunnel_notice(t, "new SCCRQ from %s replaces the connection with %s (%s)",
+				  (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
 		if (t->peer_known && !sockaddr_equal(&t->peer, peer))
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 								 .peer = p, .reason = old });
@@ -971,8 +986,8 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 	t->local = *local;
 	t->peer_known = true;
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
-	log_info("tunnel %s: SCCRQ from %s (host %s) accepted", t->label, peer_str(t, p, sizeof(p)),
-		 m->host_name);
+	log_tunnel_info(t, "SCCRQ from %s (host %s) accepted", peer_str(t, p, sizeof(p)),
+			m->host_name);
 	(void)fsm_tunnel_accept(&t->fsm, m, raw, len, now_ms());
 	tunnel_arm(t);
 }
@@ -993,14 +1008,14 @@ static void ports_rebuild(struct tunnel *t, const struct cfg_tunnel *ct)
 			if (ct->pws[i].bridge[0] &&
 			    (r = nl_bridge_add_port(t->d->nl, ct->pws[i].bridge, t->pws[i].ifname)) < 0) {
 				errno = -r;
-				log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->pws[i].ifname,
-					 ct->pws[i].bridge);
+				log_tunnel_warn(t, "cannot add %s to bridge %s", t->pws[i].ifname,
+						ct->pws[i].bridge);
 			}
 		return;
 	}
 	ports_free(t);
 	if (ports_create(t) < 0)
-		log_warnx("tunnel %s: some pseudowires have no TAP port: their sessions will be refused", t->label);
+		log_tunnel_warnx(t, "some pseudowires have no TAP port: their sessions will be refused");
 }
 
 void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
@@ -1014,7 +1029,7 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 		r = nl_bridge_add_port(t->d->nl, ct->bridge, t->ifname);
 		if (r < 0) {
 			errno = -r;
-			log_warn("tunnel %s: cannot add %s to bridge %s", t->label, t->ifname, ct->bridge);
+			log_tunnel_warn(t, "cannot add %s to bridge %s", t->ifname, ct->bridge);
 		}
 	}
 	evtimer_del(t->reconnect);
@@ -1066,7 +1081,7 @@ void tunnel_admin_down(struct tunnel *t)
 	t->admin_down = true;
 	t->restart_pending = false;
 	evtimer_del(t->reconnect);
-	log_notice("tunnel %s: administratively down, peer %s", t->label, peer_str(t, peer, sizeof(peer)));
+	log_tunnel_notice(t, "administratively down, peer %s", peer_str(t, peer, sizeof(peer)));
 	control_event(t->d, &(struct ctl_event){ .event = "admin-down", .tunnel = t->cfg->id,
 						 .peer = t->peer_known ? peer : NULL });
 	if (t->cfg->is_static)
@@ -1086,7 +1101,7 @@ void tunnel_admin_up(struct tunnel *t)
 		return;
 	t->admin_down = false;
 	t->backoff_ms = 0;
-	log_notice("tunnel %s: administratively up", t->label);
+	log_tunnel_notice(t, "administratively up");
 	control_event(t->d, &(struct ctl_event){ .event = "admin-up", .tunnel = t->cfg->id });
 	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
 		if (t->d->tunnels[i]->hub == t)

@@ -78,11 +78,11 @@ static void verdict_changed(struct tunnel *t, enum probe_verdict v, unsigned una
 	target_str(t, target, sizeof(target));
 	if (v == PROBE_UP) {
 		snprintf(why, sizeof(why), "probe %s answered", target);
-		log_notice("tunnel %s: static session up: %s", t->label, why);
+		log_tunnel_notice(t, "static session up: %s", why);
 		probe_event(t, "probe-up", why);
 	} else if (v == PROBE_DOWN) {
 		snprintf(why, sizeof(why), "%u probes to %s unanswered", unanswered, target);
-		log_notice("tunnel %s: static session down: %s", t->label, why);
+		log_tunnel_notice(t, "static session down: %s", why);
 		probe_event(t, "probe-down", why);
 	}
 }
@@ -119,7 +119,7 @@ static void send_probe(struct tunnel *t)
 	if (r < 0) {
 		/* counted as sent and unanswered: a probe that cannot leave is no sign of life */
 		errno = -r;
-		log_debug("tunnel %s: cannot send the probe on %s: %s", t->label, t->ifname, strerror(errno));
+		log_tunnel_debug(t, "cannot send the probe on %s: %s", t->ifname, strerror(errno));
 	}
 }
 
@@ -146,7 +146,7 @@ static void probe_rx_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("tunnel %s: probe socket on %s", t->label, t->ifname);
+				log_tunnel_warn(t, "probe socket on %s", t->ifname);
 			return;
 		}
 		if (from.sll_pkttype == PACKET_OUTGOING)
@@ -235,10 +235,10 @@ void tunnel_probe_start(struct tunnel *t)
 		errno = -fd;
 		snprintf(t->probe_error, sizeof(t->probe_error), "cannot %s %s: %s", what, t->ifname,
 			 strerror(errno));
-		log_warnx("tunnel %s: no probe of %s: %s%s", t->label, target, t->probe_error,
-			  errno == EPERM || errno == EAFNOSUPPORT || errno == EACCES
-				  ? " (needs CAP_NET_RAW and AF_PACKET, see l2tpv3d(8))"
-				  : "");
+		log_tunnel_warnx(t, "no probe of %s: %s%s", target, t->probe_error,
+				 errno == EPERM || errno == EAFNOSUPPORT || errno == EACCES
+				 ? " (needs CAP_NET_RAW and AF_PACKET, see l2tpv3d(8))"
+				 : "");
 		return;
 	}
 	t->probe_fd = fd;
@@ -246,13 +246,13 @@ void tunnel_probe_start(struct tunnel *t)
 	t->probe_timer = event_new(t->d->base, -1, EV_PERSIST, probe_timer_cb, t);
 	if (!t->probe_rx || !t->probe_timer || event_add(t->probe_rx, NULL) < 0 ||
 	    event_add(t->probe_timer, &tv) < 0) {
-		log_warnx("tunnel %s: no probe of %s: out of memory", t->label, target);
+		log_tunnel_warnx(t, "no probe of %s: out of memory", target);
 		tunnel_probe_stop(t);
 		snprintf(t->probe_error, sizeof(t->probe_error), "out of memory");
 		return;
 	}
-	log_info("tunnel %s: probing %s across the static session every %u s (down after %u unanswered)", t->label,
-		 target, probe_interval(ct), probe_count(ct));
+	log_tunnel_info(t, "probing %s across the static session every %u s (down after %u unanswered)",
+			target, probe_interval(ct), probe_count(ct));
 	send_probe(t);
 }
 
