@@ -243,6 +243,7 @@ static void tunnel_init(struct cfg_tunnel *t, unsigned id)
 	t->keepalive_interval = KEEPALIVE_INTERVAL_DEFAULT;
 	t->keepalive_count = KEEPALIVE_COUNT_DEFAULT;
 	t->mss_mode = CFG_MSS_OFF;
+	t->hub_hold = CFG_HUB_HOLD_DEFAULT;
 	t->dp.local_port = L2TP_PORT;
 	t->dp.remote_port = L2TP_PORT;
 	snprintf(t->ifname, sizeof(t->ifname), "tunnel%u", id % 100000u);
@@ -823,6 +824,16 @@ static int h_hub(struct parser *p)
 	return 0;
 }
 
+static int h_hub_hold(struct parser *p)
+{
+	unsigned v;
+
+	if (!parse_uint(p->a[0], 0, CFG_HUB_HOLD_MAX, &v))
+		return perr(p, "expected 0..%d seconds", CFG_HUB_HOLD_MAX);
+	p->t->hub_hold = v;
+	return 0;
+}
+
 static int h_mss(struct parser *p)
 {
 	struct cfg_tunnel *t = p->t;
@@ -1374,6 +1385,7 @@ static const struct command commands[] = {
 	{ { "l2tp", "remote", "router-id" }, 1, 1, SCOPE_TUNNEL, h_remote_router_id,
 	  "l2tp remote router-id A.B.C.D" },
 	{ { "l2tp", "remote", "end-id" }, 1, 1, SCOPE_TUNNEL, h_end_id, "l2tp remote end-id NAME" },
+	{ { "l2tp", "hub", "hold" }, 1, 1, SCOPE_TUNNEL, h_hub_hold, "l2tp hub hold SECONDS" },
 	{ { "l2tp", "hub" }, 1, 2, SCOPE_TUNNEL, h_hub, "l2tp hub on [MAX-PEERS]|off" },
 	{ { "l2tp", "compatibility" }, 1, 1, SCOPE_TUNNEL, h_compat,
 	  "l2tp compatibility yamaha|cisco|mikrotik|linux|none" },
@@ -2318,6 +2330,8 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 	}
 	if (t->hub_max)
 		fprintf(out, " l2tp hub on %u\n", t->hub_max);
+	if (t->hub_max && t->hub_hold != CFG_HUB_HOLD_DEFAULT)
+		fprintf(out, " l2tp hub hold %u\n", t->hub_hold);
 	print_dataplane(&t->dp, out);
 	print_static(t, out);
 	switch (t->mss_mode) {

@@ -817,8 +817,13 @@ void daemon_tunnel_reap(struct daemon *d, struct tunnel *t)
 			continue;
 		memmove(&d->tunnels[i], &d->tunnels[i + 1], (d->n_tunnels - i - 1) * sizeof(*d->tunnels));
 		d->n_tunnels--;
-		log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->ifname);
-		control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
+		if (t->parked) /* a hub's peer gone for `l2tp hub hold` (tunnel.c) */
+			log_notice("tunnel %s: peer gone for %u s: instance removed (TAP %s deleted)", t->label,
+				   t->cfg->hub_hold, t->ifname);
+		else {
+			log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->ifname);
+			control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
+		}
 		tunnel_free(t);
 		daemon_check_stopped(d);
 		return;
@@ -1166,6 +1171,10 @@ void daemon_teardown(struct daemon *d)
 	free(d->tunnels);
 	d->tunnels = NULL;
 	d->n_tunnels = 0;
+	daemon_ports_reap(d); /* every TAP port in one go (reap.c) */
+	if (d->ev_reap)
+		event_free(d->ev_reap);
+	d->ev_reap = NULL;
 	control_close(d);
 	metrics_close(d);
 	if (d->ev_ctrl)
