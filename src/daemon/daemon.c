@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -314,7 +315,8 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	char why[320] = "no responder tunnel is configured", p[64], rid[16];
 	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
 	bool close_why = false;
-	uint8_t out[512];
+	const struct tunnel *signer = NULL; /* refused by this hub: signed with its secret */
+	uint8_t out[512], nonce[16];
 	bool expected = sccrq_expected(d, m, peer);
 	int n;
 
@@ -378,6 +380,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			snprintf(why, sizeof(why), "%s", w);
 			result = r;
 			close_why = true;
+			signer = t;
 			continue;
 		}
 		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
@@ -401,6 +404,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 				snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
 				result = r;
 				close_why = !other;
+				signer = NULL;
 			}
 		}
 	}
@@ -412,8 +416,13 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 		log_warnx("SCCRQ from %s (host %s, router id %s) refused: %s", p,
 			  m->host_name[0] ? m->host_name : "-", rid, why);
 	}
-	n = fsm_stateless_stopccn(m, (uint16_t)result, result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why,
-				  out, sizeof(out));
+	/* a full hub signs its refusal of an authenticated SCCRQ (issue 16):
+	 * a peer that checks digests then reads why instead of timing out */
+	if (signer && RAND_bytes(nonce, sizeof(nonce)) == 1)
+		n = fsm_stateless_stopccn_signed(&signer->fconf, m, (uint16_t)result, why, nonce, out, sizeof(out));
+	else
+		n = fsm_stateless_stopccn(m, (uint16_t)result,
+					  result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why, out, sizeof(out));
 	/* no amplification: refusals are answered at a bounded rate */
 	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms()))
 		daemon_send(d, peer, local, out, (size_t)n);
@@ -606,6 +615,7 @@ static int open_udp(struct daemon *d)
 	if (fd < 0)
 		return fd;
 	d->udp_fd = fd;
+	daemon_udp_rcvbuf(d, expected_peers(d->cfg));
 	return 0;
 }
 
@@ -1024,6 +1034,7 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	d->cfg = nc;
 	cfg_free(old);
 	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
+	daemon_udp_rcvbuf(d, expected_peers(d->cfg));
 	log_notice("reload: %s applied", d->config_path);
 	control_event(d, &(struct ctl_event){ .event = "reload", .reason = "configuration applied" });
 	notify_ready();

@@ -82,10 +82,11 @@ struct daemon {
 	unsigned refuse_log_count;
 	struct guard guard; /* strangers: rate limits, replays, recently closed (guard.h) */
 	/* TAP ports to delete (reap.c): deleted together, in one kernel
-	 * operation, just after the callbacks that retired them, or at exit */
+	 * operation, 200 ms after the first was retired, or at exit */
 	struct retired_port *retired;
 	size_t n_retired;
 	struct event *ev_reap;
+	int udp_rcvbuf; /* the UDP socket's receive buffer now, bytes (udpbuf.c) */
 };
 
 /* Pseudowire 2.. of a tunnel (`l2tp pseudowire Q`): its TAP port and
@@ -256,13 +257,24 @@ struct retired_port {
 	char ifname[IFNAMSIZ];
 	bool created; /* ours: deleted; else only its fd is closed */
 };
-/* Take over a TAP port's fd: the port is deleted soon, with the others
- * retired in the same round of events (one kernel operation for all). */
+/* Take over a TAP port's fd: the port is deleted within 200 ms, with the
+ * others retired by then (one kernel operation for all). */
 void daemon_port_retire(struct daemon *d, int fd, const char *ifname, bool created);
 /* Is a port of that name waiting to be deleted? */
 bool daemon_port_retiring(const struct daemon *d, const char *ifname);
 /* Delete every retired port now. */
 void daemon_ports_reap(struct daemon *d);
+
+/* udpbuf.c: the UDP sockets' receive buffer and the kernel's drops */
+/* Grow the UDP sockets' receive buffer for a burst of one control message
+ * from each of peers (logs what it got, and clearly if the kernel capped it). */
+void daemon_udp_rcvbuf(struct daemon *d, unsigned peers);
+struct daemon_udp_drops {
+	uint64_t rcvbuf; /* bytes */
+	uint64_t socket_drops; /* datagrams dropped on our UDP sockets (SO_MEMINFO) */
+	uint64_t netns_rcvbuf_errors; /* the namespace's UDP RcvbufErrors (/proc/net/snmp, snmp6) */
+};
+void daemon_udp_drops(const struct daemon *d, struct daemon_udp_drops *ret);
 
 /* control.c */
 int control_open(struct daemon *d);

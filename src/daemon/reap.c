@@ -6,8 +6,9 @@
  * 1,000 at SIGTERM, all of it blocking the control thread.  Deleted
  * together in one RTM_DELLINK (nl_links_delete) they cost about 1 ms a
  * port.  So a port that is no longer wanted is retired here: its fd is
- * kept until the end of the current round of events, then every port
- * retired in that round is deleted at once and the fds are closed.
+ * kept for 200 ms (or until a port of the same name is wanted again, or
+ * the daemon exits), then every port retired by then is deleted at once
+ * and the fds are closed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 void daemon_port_retire(struct daemon *d, int fd, const char *ifname, bool created)
 {
 	struct retired_port *v;
-	struct timeval now = { 0, 0 };
+	struct timeval soon = { 0, 200 * 1000 }; /* the others retired by then join the batch */
 
 	if (fd < 0)
 		return;
@@ -49,7 +50,7 @@ void daemon_port_retire(struct daemon *d, int fd, const char *ifname, bool creat
 		d->ev_reap = evtimer_new(d->base, reap_cb, d);
 	if (d->ev_reap) {
 		if (!evtimer_pending(d->ev_reap, NULL))
-			evtimer_add(d->ev_reap, &now);
+			evtimer_add(d->ev_reap, &soon);
 	} else {
 		daemon_ports_reap(d);
 	}

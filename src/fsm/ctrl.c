@@ -1512,8 +1512,10 @@ static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	 */
 	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_STOPCCN && !m->n_digests)
 		return true;
-	/* the SCCRP brings the peer's nonce: verify with it before trusting it */
-	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
+	/* the SCCRP brings the peer's nonce: verify with it before trusting
+	 * it; so does a signed refusal (fsm_stateless_stopccn_signed) */
+	if (t->state == FSM_T_WAIT_CTL_REPLY &&
+	    (m->type == L2TP_MSG_SCCRP || (m->type == L2TP_MSG_STOPCCN && l2tp_msg_has(m, L2TP_AVP_NONCE)))) {
 		if (!l2tp_msg_has(m, L2TP_AVP_NONCE) || !m->nonce_len)
 			return false;
 		pn = m->nonce;
@@ -1716,6 +1718,35 @@ int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const cha
 	m.ns = 0;
 	m.nr = (uint16_t)(req->ns + 1);
 	return l2tp_ctrl_encode(&m, buf, cap);
+}
+
+int fsm_stateless_stopccn_signed(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *req, uint16_t result,
+				 const char *why, const uint8_t nonce[16], uint8_t *buf, size_t cap)
+{
+	struct l2tp_msg m;
+	uint8_t key[16];
+	int len;
+
+	if (conf->auth == FSM_AUTH_NONE || !l2tp_msg_has(req, L2TP_AVP_NONCE) || !req->nonce_len || !req->n_digests)
+		return fsm_stateless_stopccn(req, result, why, buf, cap);
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_STOPCCN;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	msg_result(&m, result, req->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : 0, why);
+	l2tp_msg_set(&m, L2TP_AVP_NONCE);
+	memcpy(m.nonce, nonce, 16);
+	m.nonce_len = 16;
+	m.n_digests = 1;
+	m.digest_type[0] = req->digest_type[0];
+	m.ccid = l2tp_msg_has(req, L2TP_AVP_ASSIGNED_CCID) ? req->assigned_ccid : 0;
+	m.ns = 0;
+	m.nr = (uint16_t)(req->ns + 1);
+	len = l2tp_ctrl_encode(&m, buf, cap);
+	if (len > 0) {
+		l2tp_auth_shared_key(conf->secret, conf->secret_len, key);
+		l2tp_auth_digest_sign(key, nonce, 16, req->nonce, req->nonce_len, buf, (size_t)len, &m);
+	}
+	return len;
 }
 
 int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap)
