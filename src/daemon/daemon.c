@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -316,7 +315,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
 	bool close_why = false;
 	const struct tunnel *signer = NULL; /* refused by this hub: signed with its secret */
-	uint8_t out[512], nonce[16];
+	uint8_t out[512];
 	bool expected = sccrq_expected(d, m, peer);
 	int n;
 
@@ -418,8 +417,8 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	}
 	/* a full hub signs its refusal of an authenticated SCCRQ (issue 16):
 	 * a peer that checks digests then reads why instead of timing out */
-	if (signer && RAND_bytes(nonce, sizeof(nonce)) == 1)
-		n = fsm_stateless_stopccn_signed(&signer->fconf, m, (uint16_t)result, why, nonce, out, sizeof(out));
+	if (signer)
+		n = fsm_stateless_stopccn_signed(&signer->fconf, m, (uint16_t)result, why, out, sizeof(out));
 	else
 		n = fsm_stateless_stopccn(m, (uint16_t)result,
 					  result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why, out, sizeof(out));

@@ -1512,10 +1512,8 @@ static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	 */
 	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_STOPCCN && !m->n_digests)
 		return true;
-	/* the SCCRP brings the peer's nonce: verify with it before trusting
-	 * it; so does a signed refusal (fsm_stateless_stopccn_signed) */
-	if (t->state == FSM_T_WAIT_CTL_REPLY &&
-	    (m->type == L2TP_MSG_SCCRP || (m->type == L2TP_MSG_STOPCCN && l2tp_msg_has(m, L2TP_AVP_NONCE)))) {
+	/* the SCCRP brings the peer's nonce: verify with it before trusting it */
+	if (t->state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
 		if (!l2tp_msg_has(m, L2TP_AVP_NONCE) || !m->nonce_len)
 			return false;
 		pn = m->nonce;
@@ -1721,7 +1719,7 @@ int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const cha
 }
 
 int fsm_stateless_stopccn_signed(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *req, uint16_t result,
-				 const char *why, const uint8_t nonce[16], uint8_t *buf, size_t cap)
+				 const char *why, uint8_t *buf, size_t cap)
 {
 	struct l2tp_msg m;
 	uint8_t key[16];
@@ -1733,9 +1731,6 @@ int fsm_stateless_stopccn_signed(const struct fsm_tunnel_conf *conf, const struc
 	m.type = L2TP_MSG_STOPCCN;
 	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
 	msg_result(&m, result, req->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : 0, why);
-	l2tp_msg_set(&m, L2TP_AVP_NONCE);
-	memcpy(m.nonce, nonce, 16);
-	m.nonce_len = 16;
 	m.n_digests = 1;
 	m.digest_type[0] = req->digest_type[0];
 	m.ccid = l2tp_msg_has(req, L2TP_AVP_ASSIGNED_CCID) ? req->assigned_ccid : 0;
@@ -1744,7 +1739,7 @@ int fsm_stateless_stopccn_signed(const struct fsm_tunnel_conf *conf, const struc
 	len = l2tp_ctrl_encode(&m, buf, cap);
 	if (len > 0) {
 		l2tp_auth_shared_key(conf->secret, conf->secret_len, key);
-		l2tp_auth_digest_sign(key, nonce, 16, req->nonce, req->nonce_len, buf, (size_t)len, &m);
+		l2tp_auth_digest_sign(key, NULL, 0, req->nonce, req->nonce_len, buf, (size_t)len, &m);
 	}
 	return len;
 }

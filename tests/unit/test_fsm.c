@@ -2072,12 +2072,12 @@ static void test_stateless_stopccn_and_ack(void **state)
 }
 
 /* issue 16, 4d: a full hub's refusal of an authenticated SCCRQ is signed
- * (our Nonce, digest over nonce || the SCCRQ's nonce || message): the
- * initiator verifies it, reads the reason and stops; a forged one (other
- * secret) is dropped; without a digest in the SCCRQ, no signature. */
+ * (digest over "" || the SCCRQ's nonce || message: we sent no nonce): the
+ * initiator verifies it before any SCCRP, reads the reason and stops; a
+ * forged one (other secret) is dropped; without a digest in the SCCRQ, or
+ * with auth off, no signature. */
 static void test_stateless_stopccn_signed(void **state)
 {
-	static const uint8_t nonce[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	struct world *w = world_new(FSM_AUTH_DIGEST, "hub-secret", "hub-secret");
 	struct fsm_tunnel_conf other;
 	struct l2tp_msg req, m;
@@ -2097,28 +2097,29 @@ static void test_stateless_stopccn_signed(void **state)
 	other = w->b.conf;
 	memcpy(other.secret, "not-the-secret", 14);
 	other.secret_len = 14;
-	n = fsm_stateless_stopccn_signed(&other, &req, L2TP_STOPCCN_ERROR, "the hub is full", nonce, buf, sizeof(buf));
+	n = fsm_stateless_stopccn_signed(&other, &req, L2TP_STOPCCN_ERROR, "the hub is full", buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
 	fsm_tunnel_input(&w->a.t, &m, buf, (size_t)n, w->now);
 	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
 
-	n = fsm_stateless_stopccn_signed(&w->b.conf, &req, L2TP_STOPCCN_ERROR, "the hub is full", nonce, buf,
-					 sizeof(buf));
+	n = fsm_stateless_stopccn_signed(&w->b.conf, &req, L2TP_STOPCCN_ERROR, "the hub is full", buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
 	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 0, 1);
 	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
 	assert_string_equal(m.error_msg, "the hub is full");
-	assert_true(l2tp_msg_has(&m, L2TP_AVP_NONCE));
-	assert_int_equal(m.nonce_len, 16);
-	assert_memory_equal(m.nonce, nonce, 16);
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_NONCE)); /* SCCRQ and SCCRP only */
 	assert_int_equal(m.n_digests, 1);
 	assert_int_equal(m.digest_type[0], req.digest_type[0]);
 	l2tp_auth_shared_key("hub-secret", 10, key);
-	assert_true(l2tp_auth_digest_verify(key, nonce, 16, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+	assert_true(l2tp_auth_digest_verify(key, NULL, 0, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+	/* bound to that SCCRQ: not valid for another nonce */
+	req.nonce[0] ^= 1;
+	assert_false(l2tp_auth_digest_verify(key, NULL, 0, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+	req.nonce[0] ^= 1;
 	l2tp_auth_shared_key("not-the-secret", 14, key);
-	assert_false(l2tp_auth_digest_verify(key, nonce, 16, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+	assert_false(l2tp_auth_digest_verify(key, NULL, 0, req.nonce, req.nonce_len, buf, (size_t)n, &m));
 
 	/* the initiator verifies it and closes with the hub's reason */
 	fsm_tunnel_input(&w->a.t, &m, buf, (size_t)n, w->now);
@@ -2129,12 +2130,11 @@ static void test_stateless_stopccn_signed(void **state)
 	/* no auth, or an SCCRQ without a digest (challenge style): unsigned */
 	other = w->b.conf;
 	other.auth = FSM_AUTH_NONE;
-	n = fsm_stateless_stopccn_signed(&other, &req, L2TP_STOPCCN_ERROR, "full", nonce, buf, sizeof(buf));
+	n = fsm_stateless_stopccn_signed(&other, &req, L2TP_STOPCCN_ERROR, "full", buf, sizeof(buf));
 	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
 	assert_int_equal(m.n_digests, 0);
-	assert_false(l2tp_msg_has(&m, L2TP_AVP_NONCE));
 	req.n_digests = 0;
-	n = fsm_stateless_stopccn_signed(&w->b.conf, &req, L2TP_STOPCCN_ERROR, "full", nonce, buf, sizeof(buf));
+	n = fsm_stateless_stopccn_signed(&w->b.conf, &req, L2TP_STOPCCN_ERROR, "full", buf, sizeof(buf));
 	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
 	assert_int_equal(m.n_digests, 0);
 	world_free(w);
