@@ -826,7 +826,7 @@ void daemon_tunnel_reap(struct daemon *d, struct tunnel *t)
 			continue;
 		memmove(&d->tunnels[i], &d->tunnels[i + 1], (d->n_tunnels - i - 1) * sizeof(*d->tunnels));
 		d->n_tunnels--;
-		if (t->parked) /* a hub's peer gone for `l2tp hub hold` (tunnel.c) */
+		if (t->parked && !t->removing) /* a hub's peer gone for `l2tp hub hold` (tunnel.c) */
 			log_notice("tunnel %s: peer gone for %u s: instance removed (TAP %s deleted)", t->label,
 				   t->cfg->hub_hold, t->ifname);
 		else {
