@@ -242,6 +242,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		if (t->peer_index) { /* a hub's instance */
 			json_object_set_new(o, "peer_index", json_integer((json_int_t)t->peer_index));
 			json_object_set_new(o, "interface", json_string(t->ifname));
+			if (t->parked) /* out of the bridge until it calls again (l2tp hub hold) */
+				json_object_set_new(o, "parked", json_true());
 		}
 	}
 	return o;

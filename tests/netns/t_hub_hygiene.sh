@@ -154,6 +154,7 @@ _expect "tshark: hub-full StopCCNs to s4 with a Message Digest AVP" \
 t1=$(_now_ns)
 stop_daemon s1
 wait_for "s1's port $P1 out of the bridge and down" 2 parked "$P1"
+_expect "s1's entry parked" "$(jqs hub '.tunnels[] | select(.peer_router_id == "10.0.0.1") | .parked')" true
 grep -q "tunnel 1.[0-9]*: peer left: $P1 out of the bridge and down, deleted in $HOLD s unless router id 10.0.0.1" \
 	"$(daemon_log hub)"
 # s2 vanishes: the keepalive (1 s x 3) declares it dead
@@ -167,6 +168,7 @@ wait_for "s3 back" 20 up s3
 _expect "s3's port after its restart" "$(port_of 10.0.0.3)" "$P3"
 in_bridge "$P3"
 ping_ok s3 192.168.10.1 3
+_expect "s3's entry parked" "$(jqs hub '.tunnels[] | select(.peer_router_id == "10.0.0.3") | .parked // false | tostring')" false
 # after the hold time: s1's and s2's entries and ports deleted
 wait_for "s1's port $P1 deleted after the hold" $(( HOLD + 10 )) gone "$P1"
 held_ms=$(( ($(_now_ns) - t1) / 1000000 ))
