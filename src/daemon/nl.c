@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netlink/addr.h>
@@ -311,6 +312,14 @@ int nl_port_release(struct nl_ctx *n, const char *port)
 	return nl_send_ack(n, msg);
 }
 
+static uint64_t nl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* A link group (IFLA_GROUP) that no link in the namespace is in, or 0. */
 static uint32_t nl_free_group(struct nl_ctx *n)
 {
@@ -332,38 +341,61 @@ static uint32_t nl_free_group(struct nl_ctx *n)
 	return used ? 0 : g;
 }
 
-int nl_links_delete(struct nl_ctx *n, const char *const *names, size_t count)
+/* Messages sent ahead of their acknowledgements (nl_links_delete): the
+ * acks of a window fit the socket's default receive buffer. */
+#define NL_WINDOW 64
+
+int nl_links_delete(struct nl_ctx *n, const char *const *names, size_t count, struct nl_delete_times *times)
 {
 	struct nl_msg *msg;
 	uint32_t g;
-	int r, deleted = 0;
+	int r, deleted = 0, err = 0;
+	size_t i = 0;
 
+	if (times)
+		memset(times, 0, sizeof(*times));
 	if (!count)
 		return 0;
 	g = nl_free_group(n);
 	if (!g)
 		return -EBUSY;
-	for (size_t i = 0; i < count; i++) {
-		int ifindex = (int)if_nametoindex(names[i]);
+	/* each link to group g: a window of requests, then their acks (one
+	 * round trip per window, not per link: on a loaded machine the wait
+	 * for each answer is what costs) */
+	while (i < count && !err) {
+		size_t sent = 0;
 
-		if (!ifindex)
-			continue; /* gone already */
-		msg = nl_link_msg(RTM_SETLINK, ifindex, 0, 0);
-		if (!msg)
-			return -ENOMEM;
-		if (nla_put_u32(msg, IFLA_GROUP, g) < 0) {
+		for (; i < count && sent < NL_WINDOW; i++) {
+			int ifindex = (int)if_nametoindex(names[i]);
+
+			if (!ifindex)
+				continue; /* gone already */
+			msg = nl_link_msg(RTM_SETLINK, ifindex, 0, 0);
+			if (!msg || nla_put_u32(msg, IFLA_GROUP, g) < 0) {
+				nlmsg_free(msg);
+				err = -ENOMEM;
+				break;
+			}
+			r = nl_send_auto(n->sk, msg);
 			nlmsg_free(msg);
-			return -ENOMEM;
+			if (r < 0) {
+				err = nl_err_errno(r);
+				break;
+			}
+			sent++;
 		}
-		r = nl_send_ack(n, msg);
-		if (r == -ENODEV)
-			continue;
-		if (r < 0)
-			return r;
-		deleted++;
+		for (; sent > 0; sent--) {
+			r = nl_err_errno(nl_wait_for_ack(n->sk));
+			if (r == 0)
+				deleted++;
+			else if (r != -ENODEV && !err)
+				err = r;
+		}
 	}
+	if (times)
+		times->group_ms = nl_now_ms();
 	if (!deleted)
-		return 0;
+		return err;
 	msg = nl_link_msg(RTM_DELLINK, 0, 0, 0);
 	if (!msg)
 		return -ENOMEM;
@@ -372,7 +404,9 @@ int nl_links_delete(struct nl_ctx *n, const char *const *names, size_t count)
 		return -ENOMEM;
 	}
 	r = nl_send_ack(n, msg);
-	return r < 0 ? r : deleted;
+	if (times)
+		times->delete_ms = nl_now_ms();
+	return r < 0 ? r : err < 0 ? err : deleted;
 }
 
 int nl_bridge_add_port(struct nl_ctx *n, const char *bridge, const char *port)

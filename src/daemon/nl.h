@@ -31,8 +31,14 @@ int nl_port_release(struct nl_ctx *n, const char *port);
  * the group is deleted (RTM_DELLINK with IFLA_GROUP: one unregister batch,
  * one RCU grace period for all, where closing each TAP's fd costs one each,
  * about 18 ms per port on a 2-vCPU VM).  Returns the number deleted or
- * negative errno (then none is: the caller closes the fds instead). */
-int nl_links_delete(struct nl_ctx *n, const char *const *names, size_t count);
+ * negative errno (an error moving one to the group: the others are still
+ * deleted and the error returned; the caller closes the fds in any case).
+ * times (NULL-safe) gets the monotonic clock (ms) when the links were in
+ * the group and when they were deleted. */
+struct nl_delete_times {
+	uint64_t group_ms, delete_ms;
+};
+int nl_links_delete(struct nl_ctx *n, const char *const *names, size_t count, struct nl_delete_times *times);
 /* Add addr/prefixlen to ifname unless already present (family AF_INET or AF_INET6). */
 int nl_addr_ensure(struct nl_ctx *n, const char *ifname, int family, const void *addr, unsigned prefixlen);
 /* Set link up. */

@@ -1186,6 +1186,21 @@ void tunnel_remove(struct tunnel *t)
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "removed from the configuration", now_ms());
 		tunnel_arm(t);
 	}
+	/* a hub's instance never comes back (no find_removing for it): its
+	 * ports go now, in one batch with the others' (reap.c), not one
+	 * batch per round of StopCCN acknowledgements; the close ended its
+	 * sessions, so no data path uses them */
+	if (t->peer_index) {
+		if (t->dps) {
+			dp_session_del(t->d->dp, t->dps);
+			t->dps = NULL;
+		}
+		daemon_port_retire(t->d, t->tap_fd, t->ifname, t->tap_created);
+		t->tap_fd = -1;
+		ports_free(t);
+		for (size_t i = 0; i < t->fsm.n_sessions; i++)
+			t->fsm.sessions[i].user = NULL;
+	}
 	if (tunnel_is_idle(t))
 		schedule_now(t);
 }
