@@ -245,6 +245,7 @@ static void tunnel_init(struct cfg_tunnel *t, unsigned id)
 	t->keepalive_interval = KEEPALIVE_INTERVAL_DEFAULT;
 	t->keepalive_count = KEEPALIVE_COUNT_DEFAULT;
 	t->mss_mode = CFG_MSS_OFF;
+	t->hub_hold = CFG_HUB_HOLD_DEFAULT;
 	t->dp.local_port = L2TP_PORT;
 	t->dp.remote_port = L2TP_PORT;
 	snprintf(t->ifname, sizeof(t->ifname), "tunnel%u", id % 100000u);
@@ -809,6 +810,16 @@ static int h_hub(struct parser *p)
 	return 0;
 }
 
+static int h_hub_hold(struct parser *p)
+{
+	unsigned v;
+
+	if (!parse_uint(p->a[0], 0, CFG_HUB_HOLD_MAX, &v))
+		return perr(p, "expected 0..%d seconds", CFG_HUB_HOLD_MAX);
+	p->t->hub_hold = v;
+	return 0;
+}
+
 static int h_mss(struct parser *p)
 {
 	struct cfg_tunnel *t = p->t;
@@ -1360,6 +1371,7 @@ static const struct command commands[] = {
 	{ { "l2tp", "remote", "router-id" }, 1, 1, SCOPE_TUNNEL, h_remote_router_id,
 	  "l2tp remote router-id A.B.C.D" },
 	{ { "l2tp", "remote", "end-id" }, 1, 1, SCOPE_TUNNEL, h_end_id, "l2tp remote end-id NAME" },
+	{ { "l2tp", "hub", "hold" }, 1, 1, SCOPE_TUNNEL, h_hub_hold, "l2tp hub hold SECONDS" },
 	{ { "l2tp", "hub" }, 1, 2, SCOPE_TUNNEL, h_hub, "l2tp hub on [MAX-PEERS]|off" },
 	{ { "l2tp", "compatibility" }, 1, 1, SCOPE_TUNNEL, h_compat,
 	  "l2tp compatibility yamaha|cisco|mikrotik|linux|none" },
@@ -2300,6 +2312,8 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 	}
 	if (t->hub_max)
 		fprintf(out, " l2tp hub on %u\n", t->hub_max);
+	if (t->hub_max && t->hub_hold != CFG_HUB_HOLD_DEFAULT)
+		fprintf(out, " l2tp hub hold %u\n", t->hub_hold);
 	print_dataplane(&t->dp, out);
 	print_static(t, out);
 	switch (t->mss_mode) {
@@ -2432,6 +2446,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 	X(S, size_t, n_pws, , BYTES)                                            \
 	X(S, unsigned, vlan, , BYTES)                                           \
 	X(S, unsigned, hub_max, , BYTES)                                        \
+	X(S, unsigned, hub_hold, , NONE) /* applied live by a reload */        \
 	X(S, enum cfg_mss_mode, mss_mode, , BYTES)                              \
 	X(S, unsigned, mss_value, , BYTES)                                      \
 	X(S, bool, is_static, , BYTES)                                          \

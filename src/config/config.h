@@ -28,6 +28,8 @@
 #define CFG_MAX_BRIDGE_MEMBERS 64
 #define CFG_HUB_MAX 9999 /* peers of one hub tunnel: TAP tunnelN.P fits IFNAMSIZ (tunnel.c) */
 #define CFG_HUB_DEFAULT 100
+#define CFG_HUB_HOLD_DEFAULT 60 /* `l2tp hub hold`: seconds a departed peer's TAP port is kept */
+#define CFG_HUB_HOLD_MAX 86400
 #define CFG_BRIDGE_PORTS_MAX 1023 /* a Linux bridge's ports (BR_MAX_PORTS - 1): bounds a hub per bridge */
 #define CFG_MAX_BRIDGES 1024
 #define CFG_MAX_PW 8 /* pseudowires (sessions) per tunnel, the tunnel's own included */
@@ -181,6 +183,12 @@ struct cfg_tunnel {
 	/* `l2tp hub on [MAX]|off`: a responder serving up to MAX initiators,
 	 * each in its own connection and TAP port; 0 = not a hub */
 	unsigned hub_max;
+	/* `l2tp hub hold SECONDS`: a peer's instance and TAP port are kept this
+	 * long after its connection closed (out of the bridge and down), for the
+	 * same Router ID to come back to, then deleted.  Taken at each closing,
+	 * so a reload changes it without restarting the hub (not compared by
+	 * cfg_tunnel_equal). */
+	unsigned hub_hold;
 
 	enum cfg_mss_mode mss_mode; /* `ip tunnel tcp mss limit auto|N|off`, default off */
 	unsigned mss_value; /* for CFG_MSS_FIXED */

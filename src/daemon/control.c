@@ -184,6 +184,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 	if (t->peer_index) { /* a hub's instance */
 		json_object_set_new(o, "peer_index", json_integer((json_int_t)t->peer_index));
 		json_object_set_new(o, "interface", json_string(t->ifname));
+		if (t->parked) /* out of the bridge until it calls again (l2tp hub hold) */
+			json_object_set_new(o, "parked", json_true());
 	}
 	return o;
 }
@@ -193,13 +195,16 @@ static json_t *show_status(struct daemon *d)
 	json_t *tunnels = json_array();
 	uint64_t now = now_ms();
 	struct dp_global_counters g = { 0 };
+	struct daemon_udp_drops u;
+	json_t *o;
 
 	if (d->dp)
 		dp_global_counters(d->dp, &g);
+	daemon_udp_drops(d, &u);
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		json_array_append_new(tunnels, tunnel_json(d->tunnels[i], now));
 #define SHOWN(field) ((json_int_t)(d->stats.field - d->stats_clear.field))
-	return json_pack("{s:i, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
+	o = json_pack("{s:i, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
 			 L2TPV3D_VENDOR_NAME, "dataplane_realtime", d->dp_realtime, "tunnels", tunnels, "counters",
 			 "rx_ctrl_malformed", SHOWN(rx_ctrl_malformed),
 			 "rx_ctrl_unknown_ccid", SHOWN(rx_ctrl_unknown_ccid),
@@ -207,8 +212,13 @@ static json_t *show_status(struct daemon *d)
 			 "sccrq_accepted", SHOWN(sccrq_accepted),
 			 "sccrq_refused", SHOWN(sccrq_refused),
 			 "rx_data_unknown_session", (json_int_t)g.rx_unknown_session,
-			 "rx_data_malformed", (json_int_t)g.rx_malformed);
+			 "rx_data_malformed", (json_int_t)g.rx_malformed,
+			 "udp_socket_drops", (json_int_t)u.socket_drops,
+			 "udp_rcvbuf_errors", (json_int_t)u.netns_rcvbuf_errors);
 #undef SHOWN
+	if (o)
+		json_object_set_new(o, "udp_rcvbuf", json_integer((json_int_t)u.rcvbuf));
+	return o;
 }
 
 static json_t *error_reply(int err, const char *msg)

@@ -314,6 +314,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	char why[320] = "no responder tunnel is configured", p[64], rid[16];
 	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
 	bool close_why = false;
+	const struct tunnel *signer = NULL; /* refused by this hub: signed with its secret */
 	uint8_t out[512];
 	bool expected = sccrq_expected(d, m, peer);
 	int n;
@@ -378,6 +379,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			snprintf(why, sizeof(why), "%s", w);
 			result = r;
 			close_why = true;
+			signer = t;
 			continue;
 		}
 		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
@@ -401,6 +403,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 				snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
 				result = r;
 				close_why = !other;
+				signer = NULL;
 			}
 		}
 	}
@@ -412,8 +415,13 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 		log_warnx("SCCRQ from %s (host %s, router id %s) refused: %s", p,
 			  m->host_name[0] ? m->host_name : "-", rid, why);
 	}
-	n = fsm_stateless_stopccn(m, (uint16_t)result, result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why,
-				  out, sizeof(out));
+	/* a full hub signs its refusal of an authenticated SCCRQ (issue 16):
+	 * a peer that checks digests then reads why instead of timing out */
+	if (signer)
+		n = fsm_stateless_stopccn_signed(&signer->fconf, m, (uint16_t)result, why, out, sizeof(out));
+	else
+		n = fsm_stateless_stopccn(m, (uint16_t)result,
+					  result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why, out, sizeof(out));
 	/* no amplification: refusals are answered at a bounded rate */
 	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms()))
 		daemon_send(d, peer, local, out, (size_t)n);
@@ -606,6 +614,7 @@ static int open_udp(struct daemon *d)
 	if (fd < 0)
 		return fd;
 	d->udp_fd = fd;
+	daemon_udp_rcvbuf(d, expected_peers(d->cfg));
 	return 0;
 }
 
@@ -817,8 +826,13 @@ void daemon_tunnel_reap(struct daemon *d, struct tunnel *t)
 			continue;
 		memmove(&d->tunnels[i], &d->tunnels[i + 1], (d->n_tunnels - i - 1) * sizeof(*d->tunnels));
 		d->n_tunnels--;
-		log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->ifname);
-		control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
+		if (t->parked && !t->removing) /* a hub's peer gone for `l2tp hub hold` (tunnel.c) */
+			log_notice("tunnel %s: peer gone for %u s: instance removed (TAP %s deleted)", t->label,
+				   t->cfg->hub_hold, t->ifname);
+		else {
+			log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->ifname);
+			control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
+		}
 		tunnel_free(t);
 		daemon_check_stopped(d);
 		return;
@@ -1019,6 +1033,7 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	d->cfg = nc;
 	cfg_free(old);
 	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
+	daemon_udp_rcvbuf(d, expected_peers(d->cfg));
 	log_notice("reload: %s applied", d->config_path);
 	control_event(d, &(struct ctl_event){ .event = "reload", .reason = "configuration applied" });
 	notify_ready();
@@ -1166,6 +1181,10 @@ void daemon_teardown(struct daemon *d)
 	free(d->tunnels);
 	d->tunnels = NULL;
 	d->n_tunnels = 0;
+	daemon_ports_reap(d); /* every TAP port in one go (reap.c) */
+	if (d->ev_reap)
+		event_free(d->ev_reap);
+	d->ev_reap = NULL;
 	control_close(d);
 	metrics_close(d);
 	if (d->ev_ctrl)

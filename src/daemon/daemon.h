@@ -82,6 +82,12 @@ struct daemon {
 	uint64_t refuse_log_window; /* rate limit for refusal log lines */
 	unsigned refuse_log_count;
 	struct guard guard; /* strangers: rate limits, replays, recently closed (guard.h) */
+	/* TAP ports to delete (reap.c): deleted together, in one kernel
+	 * operation, 200 ms after the first was retired, or at exit */
+	struct retired_port *retired;
+	size_t n_retired;
+	struct event *ev_reap;
+	int udp_rcvbuf; /* the UDP socket's receive buffer now, bytes (udpbuf.c) */
 };
 
 /* Pseudowire 2.. of a tunnel (`l2tp pseudowire Q`): its TAP port and
@@ -145,6 +151,11 @@ struct tunnel {
 	bool admin_down; /* `l2tpctl tunnel down N`: closed, no always-on until `up` */
 	bool restart_pending; /* settings changed: start again once idle */
 	bool removing; /* gone from the configuration: freed once idle */
+	/* a hub's instance whose connection closed: its ports are out of the
+	 * bridge and down; the instance and its ports are deleted when hold
+	 * fires (`l2tp hub hold`), unless its peer comes back first */
+	bool parked;
+	struct event *hold;
 	struct cfg_tunnel *cfg_own; /* a removed tunnel's own copy of its settings */
 
 	/* `clear counters`: shown values are counters minus these */
@@ -243,6 +254,31 @@ bool tunnel_probe_up(const struct tunnel *t);
 /* Add the probe_* fields to a static session's status object (none without a probe) */
 struct json_t;
 void tunnel_probe_json(const struct tunnel *t, struct json_t *o, uint64_t now);
+
+/* reap.c: deleting TAP ports in batches */
+struct retired_port {
+	int fd;
+	char ifname[IFNAMSIZ];
+	bool created; /* ours: deleted; else only its fd is closed */
+};
+/* Take over a TAP port's fd: the port is deleted within 200 ms, with the
+ * others retired by then (one kernel operation for all). */
+void daemon_port_retire(struct daemon *d, int fd, const char *ifname, bool created);
+/* Is a port of that name waiting to be deleted? */
+bool daemon_port_retiring(const struct daemon *d, const char *ifname);
+/* Delete every retired port now. */
+void daemon_ports_reap(struct daemon *d);
+
+/* udpbuf.c: the UDP sockets' receive buffer and the kernel's drops */
+/* Grow the UDP sockets' receive buffer for a burst of one control message
+ * from each of peers (logs what it got, and clearly if the kernel capped it). */
+void daemon_udp_rcvbuf(struct daemon *d, unsigned peers);
+struct daemon_udp_drops {
+	uint64_t rcvbuf; /* bytes */
+	uint64_t socket_drops; /* datagrams dropped on our UDP sockets (SO_MEMINFO) */
+	uint64_t netns_rcvbuf_errors; /* the namespace's UDP RcvbufErrors (/proc/net/snmp, snmp6) */
+};
+void daemon_udp_drops(const struct daemon *d, struct daemon_udp_drops *ret);
 
 /* control.c */
 int control_open(struct daemon *d);

@@ -177,6 +177,7 @@ static void session_metrics(struct evbuffer *b, const struct views *v)
 static void global_metrics(struct evbuffer *b, struct daemon *d)
 {
 	struct dp_global_counters g;
+	struct daemon_udp_drops u;
 
 	dp_global_counters(d->dp, &g);
 #define GLOBAL(name, help, value)                                                 \
@@ -195,7 +196,16 @@ static void global_metrics(struct evbuffer *b, struct daemon *d)
 	GLOBAL("data_malformed_total", "Datagrams on port 1701 that are not L2TPv3.", g.rx_malformed);
 	GLOBAL("control_channel_drops_total", "Control packets dropped because the control thread lagged.",
 	       g.ctrl_dropped);
+	daemon_udp_drops(d, &u);
+	GLOBAL("udp_socket_drops_total",
+	       "Datagrams the kernel dropped on the daemon's UDP sockets (receive buffer full, bad checksum).",
+	       u.socket_drops);
+	GLOBAL("udp_rcvbuf_errors_total",
+	       "UDP datagrams dropped for a full receive buffer in the daemon's network namespace (any socket).",
+	       u.netns_rcvbuf_errors);
 #undef GLOBAL
+	head(b, "udp_rcvbuf_bytes", "gauge", "Receive buffer of the UDP socket (port 1701), as the kernel counts it.");
+	evbuffer_add_printf(b, "l2tpv3d_udp_rcvbuf_bytes %llu\n", (unsigned long long)u.rcvbuf);
 }
 
 static void metrics_cb(struct evhttp_request *req, void *arg)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netlink/addr.h>
@@ -267,6 +268,145 @@ int nl_bridge_ensure(struct nl_ctx *n, const char *name, bool *ret_created)
 	if (ret_created)
 		*ret_created = created;
 	return 0;
+}
+
+/* Send msg (freed) and wait for the kernel's acknowledgement. */
+static int nl_send_ack(struct nl_ctx *n, struct nl_msg *msg)
+{
+	int r = nl_send_auto(n->sk, msg);
+
+	nlmsg_free(msg);
+	if (r < 0)
+		return nl_err_errno(r);
+	return nl_err_errno(nl_wait_for_ack(n->sk));
+}
+
+/* An RTM_* link message for ifindex (0: none) with its struct ifinfomsg; NULL if out of memory. */
+static struct nl_msg *nl_link_msg(int type, int ifindex, unsigned flags, unsigned change)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = flags,
+				 .ifi_change = change };
+	struct nl_msg *msg = nlmsg_alloc_simple(type, 0);
+
+	if (msg && nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+int nl_port_release(struct nl_ctx *n, const char *port)
+{
+	int ifindex = (int)if_nametoindex(port);
+	struct nl_msg *msg;
+
+	if (!ifindex)
+		return -ENODEV;
+	msg = nl_link_msg(RTM_SETLINK, ifindex, 0, IFF_UP); /* down */
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, IFLA_MASTER, 0) < 0) { /* no master */
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return nl_send_ack(n, msg);
+}
+
+static uint64_t nl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A link group (IFLA_GROUP) that no link in the namespace is in, or 0. */
+static uint32_t nl_free_group(struct nl_ctx *n)
+{
+	struct nl_cache *cache;
+	struct nl_object *o;
+	uint32_t g = 0x4c325450; /* "L2TP": any value not in use will do */
+	bool used = true;
+
+	if (rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache) < 0)
+		return 0;
+	for (unsigned tries = 0; tries < 64; tries++, g++) {
+		used = false;
+		for (o = nl_cache_get_first(cache); o && !used; o = nl_cache_get_next(o))
+			used = rtnl_link_get_group((struct rtnl_link *)o) == g;
+		if (!used)
+			break;
+	}
+	nl_cache_free(cache);
+	return used ? 0 : g;
+}
+
+/* Messages sent ahead of their acknowledgements (nl_links_delete): the
+ * acks of a window fit the socket's default receive buffer. */
+#define NL_WINDOW 64
+
+int nl_links_delete(struct nl_ctx *n, const char *const *names, size_t count, struct nl_delete_times *times)
+{
+	struct nl_msg *msg;
+	uint32_t g;
+	int r, deleted = 0, err = 0;
+	size_t i = 0;
+
+	if (times)
+		memset(times, 0, sizeof(*times));
+	if (!count)
+		return 0;
+	g = nl_free_group(n);
+	if (!g)
+		return -EBUSY;
+	/* each link to group g: a window of requests, then their acks (one
+	 * round trip per window, not per link: on a loaded machine the wait
+	 * for each answer is what costs) */
+	while (i < count && !err) {
+		size_t sent = 0;
+
+		for (; i < count && sent < NL_WINDOW; i++) {
+			int ifindex = (int)if_nametoindex(names[i]);
+
+			if (!ifindex)
+				continue; /* gone already */
+			msg = nl_link_msg(RTM_SETLINK, ifindex, 0, 0);
+			if (!msg || nla_put_u32(msg, IFLA_GROUP, g) < 0) {
+				nlmsg_free(msg);
+				err = -ENOMEM;
+				break;
+			}
+			r = nl_send_auto(n->sk, msg);
+			nlmsg_free(msg);
+			if (r < 0) {
+				err = nl_err_errno(r);
+				break;
+			}
+			sent++;
+		}
+		for (; sent > 0; sent--) {
+			r = nl_err_errno(nl_wait_for_ack(n->sk));
+			if (r == 0)
+				deleted++;
+			else if (r != -ENODEV && !err)
+				err = r;
+		}
+	}
+	if (times)
+		times->group_ms = nl_now_ms();
+	if (!deleted)
+		return err;
+	msg = nl_link_msg(RTM_DELLINK, 0, 0, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, IFLA_GROUP, g) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	r = nl_send_ack(n, msg);
+	if (times)
+		times->delete_ms = nl_now_ms();
+	return r < 0 ? r : err < 0 ? err : deleted;
 }
 
 int nl_bridge_add_port(struct nl_ctx *n, const char *bridge, const char *port)

@@ -244,6 +244,7 @@ static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_ses
 
 static void schedule_reconnect(struct tunnel *t);
 static void static_start(struct tunnel *t);
+static void hub_park(struct tunnel *t);
 
 static const char *tunnel_event_name(const struct fsm_event *ev)
 {
@@ -310,6 +311,7 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		if (ev->to == FSM_T_IDLE) {
 			daemon_conn_closed(t->d, t);
 			t->down_since_ms = now_ms();
+			hub_park(t);
 			schedule_reconnect(t);
 			daemon_check_stopped(t->d);
 		}
@@ -606,8 +608,12 @@ static void fill_fsm_conf(struct tunnel *t)
 /* A TAP port up and in its bridge ("" = none); the fd, or negative errno (logged). */
 static int port_open(struct tunnel *t, const char *ifname, const char *bridge, bool *created)
 {
-	int fd = tap_open(ifname, created), r;
+	int fd, r;
 	struct rlimit rl;
+
+	if (daemon_port_retiring(t->d, ifname))
+		daemon_ports_reap(t->d); /* a port of that name is still being deleted */
+	fd = tap_open(ifname, created);
 
 	if ((fd == -EMFILE || fd == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		log_tunnel_warnx(t, "cannot open TAP port %s: out of file descriptors (open files limit %llu, "
@@ -646,12 +652,84 @@ static void ports_free(struct tunnel *t)
 	for (size_t i = 0; i < t->n_pws; i++) {
 		if (t->pws[i].dps)
 			dp_session_del(t->d->dp, t->pws[i].dps);
-		if (t->pws[i].tap_fd >= 0)
-			tap_close(t->pws[i].tap_fd);
+		daemon_port_retire(t->d, t->pws[i].tap_fd, t->pws[i].ifname, t->pws[i].tap_created);
 	}
 	free(t->pws);
 	t->pws = NULL;
 	t->n_pws = 0;
+}
+
+/* A hub's instance whose peer left: the instance and its ports go (in one
+ * batch with the others whose hold ends now, reap.c). */
+static void hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)fd;
+	(void)what;
+	if (!t->parked || !tunnel_is_idle(t) || t->removing || t->d->stopping)
+		return;
+	daemon_tunnel_reap(t->d, t);
+}
+
+/* Put a port back in its bridge ("" = none) and up. */
+static void port_join(struct tunnel *t, const char *ifname, const char *bridge)
+{
+	int r = bridge[0] ? nl_bridge_add_port(t->d->nl, bridge, ifname) : nl_link_up(t->d->nl, ifname);
+
+	if (r < 0) {
+		errno = -r;
+		log_warn("tunnel %s: cannot put %s back%s%s", t->label, ifname, bridge[0] ? " in bridge " : " up",
+			 bridge);
+	}
+}
+
+static void port_release(struct tunnel *t, const char *ifname)
+{
+	int r = nl_port_release(t->d->nl, ifname);
+
+	if (r < 0 && r != -ENODEV) {
+		errno = -r;
+		log_warn("tunnel %s: cannot take %s out of its bridge", t->label, ifname);
+	}
+}
+
+/*
+ * A hub's instance whose connection closed (StopCCN, keepalive, a set-up
+ * that never finished): its ports leave the bridge at once and go down, so
+ * the bridge no longer floods to them; the instance is kept `l2tp hub
+ * hold` seconds for its Router ID to come back to (hub_unpark), then it
+ * and its ports are deleted.  Not at shutdown (all go anyway) nor for a
+ * removed hub (reaped at once).
+ */
+static void hub_park(struct tunnel *t)
+{
+	struct timeval tv = { (time_t)t->cfg->hub_hold, 0 };
+
+	if (!t->peer_index || !t->hold || t->d->stopping || t->removing)
+		return;
+	if (!t->parked) {
+		port_release(t, t->ifname);
+		for (size_t i = 0; i < t->n_pws; i++)
+			port_release(t, t->pws[i].ifname);
+		t->parked = true;
+		log_info("tunnel %s: peer left: %s out of the bridge and down, deleted in %u s unless router id "
+			 "%u.%u.%u.%u comes back", t->label, t->ifname, t->cfg->hub_hold, t->hub_router_id >> 24,
+			 (t->hub_router_id >> 16) & 0xff, (t->hub_router_id >> 8) & 0xff, t->hub_router_id & 0xff);
+	}
+	evtimer_add(t->hold, &tv);
+}
+
+/* A parked instance taken again (its peer is back, or a new one on a full hub). */
+static void hub_unpark(struct tunnel *t)
+{
+	if (!t->parked)
+		return;
+	evtimer_del(t->hold);
+	t->parked = false;
+	port_join(t, t->ifname, t->cfg->bridge);
+	for (size_t i = 0; i < t->n_pws && i < t->cfg->n_pws; i++)
+		port_join(t, t->pws[i].ifname, t->cfg->pws[i].bridge);
 }
 
 /* `l2tp pseudowire Q`: a TAP port for each, tunnelN-Q (a hub's peer: tunnelN.P-Q). */
@@ -720,7 +798,9 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
 	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
 	t->idle = evtimer_new(d->base, idle_cb, t);
-	if (!t->timer || !t->reconnect || !t->idle) {
+	if (index)
+		t->hold = evtimer_new(d->base, hold_cb, t);
+	if (!t->timer || !t->reconnect || !t->idle || (index && !t->hold)) {
 		r = -ENOMEM;
 		goto out_free;
 	}
@@ -771,8 +851,9 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->reconnect);
 	if (t->idle)
 		event_free(t->idle);
-	if (t->tap_fd >= 0)
-		tap_close(t->tap_fd);
+	if (t->hold)
+		event_free(t->hold);
+	daemon_port_retire(t->d, t->tap_fd, t->ifname, t->tap_created);
 	ports_free(t);
 	free(t->cfg_own);
 	free(t);
@@ -969,6 +1050,7 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 {
 	char p[64];
 
+	hub_unpark(t);
 	if (!tunnel_is_idle(t)) {
 		/* the same peer starting over (restart, new NAT mapping): the old
 		 * connection is dead to it, so drop ours without a StopCCN */
@@ -1067,6 +1149,21 @@ void tunnel_remove(struct tunnel *t)
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "removed from the configuration", now_ms());
 		tunnel_arm(t);
+	}
+	/* a hub's instance never comes back (no find_removing for it): its
+	 * ports go now, in one batch with the others' (reap.c), not one
+	 * batch per round of StopCCN acknowledgements; the close ended its
+	 * sessions, so no data path uses them */
+	if (t->peer_index) {
+		if (t->dps) {
+			dp_session_del(t->d->dp, t->dps);
+			t->dps = NULL;
+		}
+		daemon_port_retire(t->d, t->tap_fd, t->ifname, t->tap_created);
+		t->tap_fd = -1;
+		ports_free(t);
+		for (size_t i = 0; i < t->fsm.n_sessions; i++)
+			t->fsm.sessions[i].user = NULL;
 	}
 	if (tunnel_is_idle(t))
 		schedule_now(t);

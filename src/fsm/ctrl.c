@@ -1712,6 +1712,32 @@ int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const cha
 	return l2tp_ctrl_encode(&m, buf, cap);
 }
 
+int fsm_stateless_stopccn_signed(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *req, uint16_t result,
+				 const char *why, uint8_t *buf, size_t cap)
+{
+	struct l2tp_msg m;
+	uint8_t key[16];
+	int len;
+
+	if (conf->auth == FSM_AUTH_NONE || !l2tp_msg_has(req, L2TP_AVP_NONCE) || !req->nonce_len || !req->n_digests)
+		return fsm_stateless_stopccn(req, result, why, buf, cap);
+	memset(&m, 0, sizeof(m));
+	m.type = L2TP_MSG_STOPCCN;
+	l2tp_msg_set(&m, L2TP_AVP_MESSAGE_TYPE);
+	msg_result(&m, result, req->unknown_mandatory ? L2TP_ERR_UNKNOWN_MANDATORY : 0, why);
+	m.n_digests = 1;
+	m.digest_type[0] = req->digest_type[0];
+	m.ccid = l2tp_msg_has(req, L2TP_AVP_ASSIGNED_CCID) ? req->assigned_ccid : 0;
+	m.ns = 0;
+	m.nr = (uint16_t)(req->ns + 1);
+	len = l2tp_ctrl_encode(&m, buf, cap);
+	if (len > 0) {
+		l2tp_auth_shared_key(conf->secret, conf->secret_len, key);
+		l2tp_auth_digest_sign(key, NULL, 0, req->nonce, req->nonce_len, buf, (size_t)len, &m);
+	}
+	return len;
+}
+
 int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap)
 {
 	struct l2tp_msg m;

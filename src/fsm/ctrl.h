@@ -325,6 +325,20 @@ static inline uint64_t fsm_session_uptime(const struct fsm_session *s, uint64_t 
  * Returns length or negative errno.
  */
 int fsm_stateless_stopccn(const struct l2tp_msg *req, uint16_t result, const char *why, uint8_t *buf, size_t cap);
+/*
+ * fsm_stateless_stopccn signed for a peer that verifies digests (a full
+ * hub refusing an authenticated SCCRQ): when conf has auth on and req
+ * carries a Nonce and a Message Digest (fsm_sccrq_check verified it), the
+ * StopCCN carries a Message Digest of req's hash, sender's nonce ||
+ * receiver's nonce || message as for any message (RFC 3931 §4.3), the
+ * sender's being empty: we never sent one (a Nonce AVP belongs to SCCRQ
+ * and SCCRP only), the receiver's being the SCCRQ's.  The initiator
+ * verifies it with the nonce it has (its own) before any SCCRP, as
+ * authentic() does; it binds the refusal to that one SCCRQ.  Otherwise it
+ * is fsm_stateless_stopccn's (a challenge-style peer expects no digest).
+ */
+int fsm_stateless_stopccn_signed(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *req, uint16_t result,
+				 const char *why, uint8_t *buf, size_t cap);
 /* Build an ACK for a message we keep no state for (duplicate StopCCN). */
 int fsm_stateless_ack(uint32_t peer_ccid, uint16_t ns, uint16_t nr, uint8_t *buf, size_t cap);
 

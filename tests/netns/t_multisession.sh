@@ -27,7 +27,8 @@
 #    come back over one new connection;
 #  - r2 as a hub (`l2tp hub on`): r1 gets the ports tunnel1.1 and
 #    tunnel1.1-2 in the two bridges, frames still stay apart, and the
-#    metrics list both sessions with their pseudowire and port.
+#    metrics list both sessions with their pseudowire and port; r1 stops:
+#    both ports leave their bridges at once and go down.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -192,6 +193,16 @@ grep -E '^l2tpv3d_session_info\{tunnel="1.1",session="[0-9]+",pseudowire="1",int
 grep -E '^l2tpv3d_session_info\{tunnel="1.1",session="[0-9]+",pseudowire="2",interface="tunnel1.1-2"\} 1$' "$OUT/metrics.txt"
 (( $(grep -c '^l2tpv3d_session_up{tunnel="1.1",.*} 1$' "$OUT/metrics.txt") == 2 ))
 
+# r1 leaves: both its ports leave their bridges at once and go down (kept
+# for `l2tp hub hold`, issue 16)
 stop_daemon r1
+hub_ports_parked() {
+	local p l
+	for p in tunnel1.1 tunnel1.1-2; do
+		l=$(nq r2 ip -o link show "$p") || return 1
+		[[ $l != *" master "* && ! $l =~ [\<,]UP[,\>] ]] || return 1
+	done
+}
+wait_for "the hub's ports of r1 out of their bridges and down" 5 hub_ports_parked
 LOGTAG=hub stop_daemon r2
 log "PASS"

@@ -2011,6 +2011,75 @@ static void test_stateless_stopccn_and_ack(void **state)
 	assert_true(fsm_stateless_ack(1, 0, 0, buf, 4) < 0);
 }
 
+/* issue 16, 4d: a full hub's refusal of an authenticated SCCRQ is signed
+ * (digest over "" || the SCCRQ's nonce || message: we sent no nonce): the
+ * initiator verifies it before any SCCRP, reads the reason and stops; a
+ * forged one (other secret) is dropped; without a digest in the SCCRQ, or
+ * with auth off, no signature. */
+static void test_stateless_stopccn_signed(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "hub-secret", "hub-secret");
+	struct fsm_tunnel_conf other;
+	struct l2tp_msg req, m;
+	uint8_t buf[512], key[16];
+	struct pkt p;
+	char why[128];
+	int n;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	pop(&w->a, &p);
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &req), 0);
+	assert_int_equal(fsm_sccrq_check(&w->b.conf, &req, p.buf, p.len, why, sizeof(why)), 0);
+
+	/* forged: signed with another secret; dropped, the attempt goes on */
+	other = w->b.conf;
+	memcpy(other.secret, "not-the-secret", 14);
+	other.secret_len = 14;
+	n = fsm_stateless_stopccn_signed(&other, &req, L2TP_STOPCCN_ERROR, "the hub is full", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	fsm_tunnel_input(&w->a.t, &m, buf, (size_t)n, w->now);
+	assert_int_equal(w->a.t.state, FSM_T_WAIT_CTL_REPLY);
+
+	n = fsm_stateless_stopccn_signed(&w->b.conf, &req, L2TP_STOPCCN_ERROR, "the hub is full", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	expect_hdr(&m, L2TP_MSG_STOPCCN, CCID_A, 0, 1);
+	assert_int_equal(m.result_code, L2TP_STOPCCN_ERROR);
+	assert_string_equal(m.error_msg, "the hub is full");
+	assert_false(l2tp_msg_has(&m, L2TP_AVP_NONCE)); /* SCCRQ and SCCRP only */
+	assert_int_equal(m.n_digests, 1);
+	assert_int_equal(m.digest_type[0], req.digest_type[0]);
+	l2tp_auth_shared_key("hub-secret", 10, key);
+	assert_true(l2tp_auth_digest_verify(key, NULL, 0, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+	/* bound to that SCCRQ: not valid for another nonce */
+	req.nonce[0] ^= 1;
+	assert_false(l2tp_auth_digest_verify(key, NULL, 0, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+	req.nonce[0] ^= 1;
+	l2tp_auth_shared_key("not-the-secret", 14, key);
+	assert_false(l2tp_auth_digest_verify(key, NULL, 0, req.nonce, req.nonce_len, buf, (size_t)n, &m));
+
+	/* the initiator verifies it and closes with the hub's reason */
+	fsm_tunnel_input(&w->a.t, &m, buf, (size_t)n, w->now);
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->a.t.stats.auth_failures, 0);
+	assert_non_null(strstr(w->a.t.reason, "the hub is full"));
+
+	/* no auth, or an SCCRQ without a digest (challenge style): unsigned */
+	other = w->b.conf;
+	other.auth = FSM_AUTH_NONE;
+	n = fsm_stateless_stopccn_signed(&other, &req, L2TP_STOPCCN_ERROR, "full", buf, sizeof(buf));
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.n_digests, 0);
+	req.n_digests = 0;
+	n = fsm_stateless_stopccn_signed(&w->b.conf, &req, L2TP_STOPCCN_ERROR, "full", buf, sizeof(buf));
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.n_digests, 0);
+	world_free(w);
+}
+
 /* ---------------------------------------------------------------------- */
 /* issue 4: authentication styles, AVP rules, simultaneous open */
 
@@ -3313,6 +3382,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hello_in_wait_ctl_reply_ignored, teardown),
 		cmocka_unit_test_teardown(test_setup_acked_then_silent_times_out, teardown),
 		cmocka_unit_test_teardown(test_stateless_stopccn_and_ack, teardown),
+		cmocka_unit_test_teardown(test_stateless_stopccn_signed, teardown),
 		cmocka_unit_test_teardown(test_digest_sha1_responder_follows, teardown),
 		cmocka_unit_test_teardown(test_responder_follows_auth_style, teardown),
 		cmocka_unit_test_teardown(test_challenge_wrong_secret_responder_refuses, teardown),
