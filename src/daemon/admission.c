@@ -191,9 +191,12 @@ static bool group_decide(const struct adm_sccrq *q, const struct adm_entry *v, s
 			continue;
 		conns++;
 		mask |= held(x);
+		/* the oldest still waiting for its SCCCN, an extra one first:
+		 * the tunnel's own keeps its place */
 		if (x->fsm->state == FSM_T_WAIT_CTL_CONN && x->peer && adm_same_host(x->peer, q->peer) &&
-		    (pending == SIZE_MAX || j != o))
-			pending = j; /* a beside one first: the tunnel's own keeps its place */
+		    (pending == SIZE_MAX || (pending == o && j != o) ||
+		     (j != o && x->fsm->close_until < v[pending].fsm->close_until)))
+			pending = j;
 		if (x->fsm->state == FSM_T_ESTABLISHED && x->peer && !adm_same_host(x->peer, q->peer) &&
 		    fsm_tunnel_hellos_unanswered(x->fsm) < 2)
 			other = j;
@@ -206,7 +209,7 @@ static bool group_decide(const struct adm_sccrq *q, const struct adm_entry *v, s
 			 "answers keepalives", e->cfg->id);
 		return false;
 	}
-	if (conns >= pws + ADM_CONNS_SPARE) {
+	if (conns >= ADM_CONNS_MAX(pws)) {
 		if (pending != SIZE_MAX) {
 			decide(ret, ADM_ACCEPT, pending, "%s: it replaces a connection from the same host still waiting "
 			       "for its SCCCN (abandoned by the peer)", lb);
@@ -214,7 +217,7 @@ static bool group_decide(const struct adm_sccrq *q, const struct adm_entry *v, s
 			return true;
 		}
 		ret->result = L2TP_STOPCCN_EXISTS;
-		snprintf(ret->reason, sizeof(ret->reason), "%s has %u control connections already (one per "
+		snprintf(ret->reason, sizeof(ret->reason), "%s has %u control connections already (two per "
 			 "pseudowire and %d more)", lb, conns, ADM_CONNS_SPARE);
 		return false;
 	}

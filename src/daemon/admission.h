@@ -27,8 +27,9 @@
  *    pseudowire the old one holds (adm_session_move), and the old
  *    connection closes once it holds no session.  So a spoofed or
  *    unauthenticated SCCRQ never takes an established tunnel down;
- *  - connections per tunnel are bounded (ADM_CONNS_SPARE more than its
- *    pseudowires): past that, a new SCCRQ from the same host takes over a
+ *  - connections per tunnel are bounded (ADM_CONNS_MAX: a restarted peer
+ *    with one connection per pseudowire has them all new beside the old
+ *    ones at once, and one more): past that, a new SCCRQ from the same host takes over a
  *    connection of it still being set up, which the peer abandoned
  *    (counted: adm_abandon_note says when it looks like a secret or
  *    authentication method mismatch);
@@ -47,7 +48,8 @@
 #include "config/config.h"
 #include "fsm/ctrl.h"
 
-#define ADM_CONNS_SPARE 1 /* connections per tunnel beyond one per pseudowire */
+#define ADM_CONNS_SPARE 1 /* connections per tunnel beyond two per pseudowire ... */
+#define ADM_CONNS_MAX(pws) (2u * (pws) + ADM_CONNS_SPARE) /* ... so at most this many */
 #define ADM_ABANDON_REPORT 3 /* abandoned connections in a row before the diagnosis */
 #define ADM_REASON_MAX 320
 

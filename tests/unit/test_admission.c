@@ -319,15 +319,27 @@ static void test_restart_challenge(void **state)
 	n.fsm.state = FSM_T_ESTABLISHED; /* its SCCCN's Challenge Response was right */
 	assert_true(adm_session_move(&v[0], &v[1], why, sizeof(why)));
 	assert_non_null(strstr(why, "Challenge Response"));
-	/* the old connection itself is never replaced at SCCRQ time: a new
-	 * SCCRQ now (three connections: the limit for one pseudowire is 2)
-	 * takes over only the one still being set up */
-	n.fsm.state = FSM_T_WAIT_CTL_CONN;
-	make_sccrq(&s, FSM_AUTH_CHALLENGE, "yamaha", 7, 32);
-	decide(&s, "198.51.100.2", v, 2, false, &d);
-	assert_int_equal(d.action, ADM_ACCEPT);
-	assert_int_equal(d.tunnel, 1);
-	assert_true(d.abandoned);
+	/* the old connection itself is never replaced at SCCRQ time: with
+	 * as many as one pseudowire allows (ADM_CONNS_MAX(1) = 3), a new SCCRQ
+	 * takes over only the oldest of those still being set up */
+	{
+		static struct tun n2;
+		struct adm_entry w[3] = { v[0], v[1] };
+
+		n.fsm.state = FSM_T_WAIT_CTL_CONN;
+		n.fsm.close_until = 5000;
+		responder(&n2, 1, FSM_AUTH_CHALLENGE, 0);
+		conn_set(&n2, FSM_T_WAIT_CTL_CONN, "198.51.100.2", 1701, 33, FSM_AUTH_CHALLENGE, 0);
+		n2.fsm.close_until = 4000;
+		entry(&w[2], &n2, ADM_BESIDE, 0);
+		make_sccrq(&s, FSM_AUTH_CHALLENGE, "yamaha", 7, 32);
+		decide(&s, "198.51.100.2", w, 2, false, &d);
+		assert_int_equal(d.action, ADM_REPLACE_AFTER_AUTH); /* two: room for one more */
+		decide(&s, "198.51.100.2", w, 3, false, &d);
+		assert_int_equal(d.action, ADM_ACCEPT);
+		assert_int_equal(d.tunnel, 2);
+		assert_true(d.abandoned);
+	}
 }
 
 /* A spoofed SCCRQ never takes an established tunnel down. */
@@ -530,26 +542,32 @@ static void test_retransmission(void **state)
  * and after a few the note names the likely cause. */
 static void test_abandoned(void **state)
 {
-	static struct tun t, b;
+	static struct tun t, b, c;
 	static struct sccrq s;
-	struct adm_entry v[2];
+	struct adm_entry v[3];
 	struct adm_decision d;
 	char note[FSM_MISMATCH_MAX];
 
 	(void)state;
 	responder(&t, 1, FSM_AUTH_CHALLENGE, 0);
 	responder(&b, 1, FSM_AUTH_CHALLENGE, 0);
+	responder(&c, 1, FSM_AUTH_CHALLENGE, 0);
 	conn_set(&t, FSM_T_WAIT_CTL_CONN, "198.51.100.2", 1701, 101, FSM_AUTH_CHALLENGE, 0);
 	conn_set(&b, FSM_T_WAIT_CTL_CONN, "198.51.100.2", 1701, 102, FSM_AUTH_CHALLENGE, 0);
+	conn_set(&c, FSM_T_WAIT_CTL_CONN, "198.51.100.2", 1701, 103, FSM_AUTH_CHALLENGE, 0);
+	t.fsm.close_until = 1000; /* the oldest, but the tunnel's own */
+	b.fsm.close_until = 2000;
+	c.fsm.close_until = 3000;
 	entry(&v[0], &t, ADM_TUNNEL, 0);
 	entry(&v[1], &b, ADM_BESIDE, 0);
-	make_sccrq(&s, FSM_AUTH_CHALLENGE, "yamaha", 16, 103);
-	decide(&s, "198.51.100.2", v, 2, false, &d);
+	entry(&v[2], &c, ADM_BESIDE, 0);
+	make_sccrq(&s, FSM_AUTH_CHALLENGE, "yamaha", 16, 104);
+	decide(&s, "198.51.100.2", v, 3, false, &d);
 	assert_int_equal(d.action, ADM_ACCEPT);
-	assert_int_equal(d.tunnel, 1); /* the extra one, the tunnel's own keeps its place */
+	assert_int_equal(d.tunnel, 1); /* the oldest extra one */
 	assert_true(d.abandoned);
 	/* from another host it may not */
-	decide(&s, "198.51.100.9", v, 2, false, &d);
+	decide(&s, "198.51.100.9", v, 3, false, &d);
 	assert_int_equal(d.action, ADM_REFUSE);
 	assert_int_equal(d.result, L2TP_STOPCCN_EXISTS);
 	adm_abandon_note(ADM_ABANDON_REPORT - 1, &t.fconf, note, sizeof(note));
