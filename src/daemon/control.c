@@ -239,6 +239,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 		json_object_set_new(o, "tx_ctrl_messages", json_integer((json_int_t)st.tx_msgs));
 		if (t->removing)
 			json_object_set_new(o, "removing", json_true());
+		if (t->owner) /* one more connection of the tunnel (admission.h) */
+			json_object_set_new(o, "connection", json_string(t->label));
 		if (t->peer_index) { /* a hub's instance */
 			json_object_set_new(o, "peer_index", json_integer((json_int_t)t->peer_index));
 			json_object_set_new(o, "interface", json_string(t->ifname));

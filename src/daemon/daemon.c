@@ -211,6 +211,11 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 		}
 		return;
 	}
+	if (d->stopping) {
+		free(v);
+		sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_SHUTDOWN, "l2tpv3d is shutting down");
+		return;
+	}
 	q.nonce_seen = signed_nonce && guard_nonce_known(&d->guard, m->nonce, m->nonce_len);
 	adm_sccrq(&q, v, d->n_tunnels, &dec);
 	free(v);

@@ -55,7 +55,9 @@ static struct tunnel_label tlabel(const struct tunnel *t)
 {
 	struct tunnel_label l;
 
-	if (t->peer_index)
+	if (t->owner) /* an extra connection (admission.h): its own series, "1#2" */
+		snprintf(l.s, sizeof(l.s), "%s", t->label);
+	else if (t->peer_index)
 		snprintf(l.s, sizeof(l.s), "%u.%u", t->cfg->id, t->peer_index);
 	else
 		snprintf(l.s, sizeof(l.s), "%u", t->cfg->id);

@@ -423,7 +423,7 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 			tunnel_note_abandoned(port_owner(t));
 		if (ev->to == FSM_T_IDLE && t->owner)
 			t->removing = true; /* an extra connection: freed (reconnect_cb) */
-		else if (ev->to == FSM_T_IDLE && !t->fconf.initiator)
+		else if (!t->owner && !t->fconf.initiator && (ev->to == FSM_T_IDLE || ev->from == FSM_T_ESTABLISHED))
 			schedule_now(t); /* an extra connection may carry on as its own (promote) */
 		if (ev->to == FSM_T_IDLE) {
 			daemon_conn_closed(t->d, t);
@@ -627,11 +627,13 @@ static bool has_beside(const struct tunnel *t)
 }
 
 /*
- * A responder's own connection is gone while an extra connection of it
- * (admission.h) is up, e.g. after a restarted peer's new connection took
- * its sessions over: that connection carries on as the tunnel's own, so
- * the status keeps showing the tunnel up where it always was.  Outside any
- * state machine call (reconnect_cb): the state machines change places.
+ * A responder's own connection is gone or closing, without sessions,
+ * while an extra connection of it (admission.h) is up, e.g. after a
+ * restarted peer's new connection took its sessions over: that connection
+ * carries on as the tunnel's own, so the status keeps showing the tunnel
+ * up where it always was, and the closing one finishes as the extra one.
+ * Outside any state machine call (reconnect_cb): the state machines
+ * change places.
  */
 static void promote(struct tunnel *t)
 {
@@ -641,14 +643,17 @@ static void promote(struct tunnel *t)
 	bool known;
 	char peer[64];
 
-	if (!tunnel_is_idle(t) || t->removing || t->admin_down || t->d->stopping)
+	if (t->fsm.state == FSM_T_ESTABLISHED || t->fsm.n_sessions || t->removing || t->admin_down ||
+	    t->d->stopping)
 		return;
 	for (size_t i = 0; i < t->d->n_tunnels; i++) {
 		struct tunnel *x = t->d->tunnels[i];
 
 		if (x->owner != t || x->removing || x->fsm.state != FSM_T_ESTABLISHED)
 			continue;
-		if (!b || x->fsm.n_sessions > b->fsm.n_sessions)
+		/* the one with most sessions; of those, the newest */
+		if (!b || x->fsm.n_sessions > b->fsm.n_sessions ||
+		    (x->fsm.n_sessions == b->fsm.n_sessions && x->fsm.established_ms > b->fsm.established_ms))
 			b = x;
 	}
 	if (!b)
@@ -666,10 +671,14 @@ static void promote(struct tunnel *t)
 	t->established_total++;
 	log_info("tunnel %s: the connection of tunnel %s (peer %s) carries on as the tunnel's own", t->label,
 		 b->label, peer_str(t, peer, sizeof(peer)));
-	evtimer_del(b->timer);
-	b->removing = true;
-	schedule_now(b);
 	tunnel_arm(t);
+	if (tunnel_is_idle(b)) {
+		evtimer_del(b->timer);
+		b->removing = true;
+		schedule_now(b);
+	} else {
+		tunnel_arm(b); /* closing: freed once idle */
+	}
 }
 
 /* Also runs, with no delay, the work that must not happen inside a state

@@ -780,8 +780,8 @@ class App:
         constant Tie Breaker)."""
         c = Initiator(self, self.args.peer, self.vcids[i], self.taps[i] if self.taps else None)
         self.conns[i] = c
-        self.log("starting: SCCRQ to %s, local CCID 0x%08x, local Session ID %d, vcid %s"
-                 % (c.peer, c.con_loc, c.ses_loc, c.vcid))
+        self.log("starting: SCCRQ to %s, local CCID 0x%08x, local Session ID %d, vcid %s (epoch %.3f)"
+                 % (c.peer, c.con_loc, c.ses_loc, c.vcid, time.time()))
         c.start(c.run())
 
     def conn_for(self, src, sid, m):
