@@ -1130,8 +1130,8 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
-	uint64_t rx = t->fsm.stats.rx_msgs, bad = t->fsm.stats.auth_failures;
 	struct sockaddr_storage old = t->peer;
+	enum fsm_input in;
 	char from[64], to[64];
 	int r;
 
@@ -1149,10 +1149,10 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	 * A message that fails authentication gets no answer at all.
 	 */
 	t->peer = *peer;
-	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	in = fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
 	/* moved only by a new, in-window, verified message: a replayed one is
-	 * a duplicate (not counted in rx_msgs) */
-	if (tunnel_is_idle(t) || t->fsm.stats.rx_msgs == rx || t->fsm.stats.auth_failures != bad) {
+	 * a duplicate */
+	if (tunnel_is_idle(t) || in != FSM_IN_TAKEN) {
 		t->peer = old;
 		tunnel_arm(t);
 		return false;
