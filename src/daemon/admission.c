@@ -236,6 +236,15 @@ static bool group_decide(const struct adm_sccrq *q, const struct adm_entry *v, s
 	return true;
 }
 
+/* Has entry j extra connections (ADM_BESIDE) still up? */
+static bool has_extra(const struct adm_entry *v, size_t n, size_t j)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == ADM_BESIDE && v[i].owner == j && !idle(&v[i]))
+			return true;
+	return false;
+}
+
 /* `l2tp hub on`: the peer's instance (by Router ID), else a new or idle one. */
 static bool hub_decide(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, size_t h,
 		       struct adm_decision *ret)
@@ -264,7 +273,7 @@ static bool hub_decide(const struct adm_sccrq *q, const struct adm_entry *v, siz
 		if (x->kind == ADM_HUB_INSTANCE && x->peer_index && x->peer_index <= max && x->cfg->id == hub->cfg->id)
 			used[x->peer_index] = 1;
 		if (x->kind == ADM_HUB_INSTANCE && x->owner == h && !x->removing && idle(x) && !x->admin_down &&
-		    idle_one == SIZE_MAX)
+		    idle_one == SIZE_MAX && !has_extra(v, n, j))
 			idle_one = j;
 	}
 	for (k = 1; k <= max && used[k]; k++)

@@ -457,6 +457,12 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		log_notice("tunnel %s: settings differ from the peer's: %s, peer %s", id, ev->reason, peer);
 		break;
 	case FSM_EV_AUTH_FAILED:
+		if (ft->state == FSM_T_CLOSING) {
+			/* e.g. a restarted peer's unsigned ACK of the StopCCN of
+			 * the connection it forgot (its session moved) */
+			log_info("tunnel %s: %s (closing), peer %s", id, ev->reason, peer);
+			break;
+		}
 		if (ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		log_warnx("tunnel %s: %s, peer %s", id, ev->reason, peer);

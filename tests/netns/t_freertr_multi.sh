@@ -116,6 +116,8 @@ ours_two_up() {
 			.sessions[0].local_session_id == $x.remote_session_id)))' >/dev/null
 }
 
+none_established() { [[ $(jqs r1 '[.tunnels[] | select(.state == "established")] | length') == 0 ]]; }
+
 # ids: our view of the connections and sessions, one line
 ids() { jqs r1 '[.tunnels[] | select(.id == 1) | "\(.local_tunnel_id)/\(.remote_tunnel_id)/\(.sessions[0].local_session_id // 0)"] | sort | join(" ")'; }
 
@@ -153,6 +155,13 @@ _expect "M: emulator restarts" "$(emu_jq .stats.restarts)" 0
 fails grep -qE "moves here|replaces the connection|refused" "$(daemon_log r1)"
 log "ok: M: a minute of pings on both pseudowires, nothing replaced"
 
+log "--- M: an unchanged reload keeps both connections"
+n r1 "$L2TPCTL" -S "$(sock r1)" reload >&2
+ours_two_up
+_expect "M: connections and sessions after the reload" "$(ids)" "$before"
+ping_ok pc1 192.168.10.2 3
+ping_ok pc3 192.168.10.4 3
+
 log "--- R: the emulator restarts (no StopCCN); our keepalive is 60 s"
 kill -KILL "$EMU_PID"
 wait "$EMU_PID" 2>/dev/null || true
@@ -177,6 +186,13 @@ ping_ok pc1 192.168.10.2 5
 ping_ok pc3 192.168.10.4 5
 _expect "R: tunnels[0] is established (an extra connection carries on as the tunnel's own)" "$(tunnel_state r1)" established
 log "ok: R: back at keepalive 60 3 within 2 s of a fresh set-up ($took ms, fresh $SETUP_MS ms)"
+log "--- R: l2tpctl tunnel down 1 closes both connections, up lets them back"
+n r1 "$L2TPCTL" -S "$(sock r1)" tunnel down 1 >&2
+wait_for "R: no connection of tunnel 1 left established" 10 none_established
+n r1 "$L2TPCTL" -S "$(sock r1)" tunnel up 1 >&2
+wait_for "R: both connections back after tunnel up" 40 ours_two_up
+ping_ok pc1 192.168.10.2 3
+ping_ok pc3 192.168.10.4 3
 kill -TERM "$EMU_PID"
 wait "$EMU_PID" || true
 stop_daemon r1

@@ -462,6 +462,18 @@ static void test_hub(void **state)
 	assert_int_equal(d.action, ADM_ACCEPT);
 	assert_int_equal(d.tunnel, 2);
 	assert_false(d.new_instance);
+	/* not while an extra connection of it still holds its ports */
+	{
+		static struct tun x;
+		struct adm_entry w[4] = { v[0], v[1], v[2] };
+
+		responder(&x, 1, FSM_AUTH_NONE, 0);
+		conn_set(&x, FSM_T_ESTABLISHED, "198.51.100.4", 1701, 64, FSM_AUTH_NONE, 1);
+		entry(&w[3], &x, ADM_BESIDE, 2);
+		decide(&s, "198.51.100.2", w, 4, false, &d);
+		assert_int_equal(d.action, ADM_REFUSE);
+		assert_non_null(strstr(d.reason, "the hub is full"));
+	}
 	/* its own instance, by Router ID: the group rules (beside it) */
 	v[1].hub_router_id = PEER_RID;
 	a.peer = addr("198.51.100.2", 1701);
