@@ -132,6 +132,9 @@ emu_start M --secret yamaha
 wait_for "M: both connections and sessions established on both sides" 30 ours_two_up
 before=$(ids)
 log "M: connections $before"
+jqs r1 '.tunnels[1].connection' | grep -qE '^1#[0-9]+$'
+status_text r1 | grep -qE '^TUNNEL\[1\] connection 1#[0-9]+:$'
+
 first=$(grep -m1 -E "SCCRQ from $EMU .*accepted" "$(daemon_log r1)" | cut -d' ' -f1)
 last=$(grep -E "session .* up, peer $EMU" "$(daemon_log r1)" | tail -n 1 | cut -d' ' -f1)
 SETUP_MS=$(( $(ms "$last") - $(ms "$first") ))
