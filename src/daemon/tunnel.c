@@ -1196,8 +1196,12 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 		char old[64];
 
 		peer_str(t, old, sizeof(old));
-		log_notice("tunnel %s: new SCCRQ from %s replaces the connection with %s (%s)", t->label,
-			   (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
+		if (t->fsm.state == FSM_T_WAIT_CTL_CONN) /* counted: tunnel_note_abandoned says why */
+			log_info("tunnel %s: new SCCRQ from %s takes the place of the connection with %s, which the "
+				 "peer abandoned after our SCCRP", t->label, (sockaddr_format(peer, p, sizeof(p)), p), old);
+		else
+			log_notice("tunnel %s: new SCCRQ from %s replaces the connection with %s (%s)", t->label,
+				   (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
 		if (t->peer_known && !sockaddr_equal(&t->peer, peer))
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 								 .peer = p, .reason = old });

@@ -212,6 +212,8 @@ jqs r1 '.tunnels[0].mismatch' | grep -q "likely a secret or authentication metho
 status_text r1 | grep -E "Mismatch: .*likely a secret or authentication method mismatch" >&2
 hold_never "S: a tunnel reaches established" 2 established r1
 (( $(emu_jq .stats.auth_failures) >= 3 ))
+# the diagnosis, not a "replaces the connection" line per round
+fails grep -qE "notice: .*replaces the connection" "$(daemon_log r1)"
 log "ok: S: mismatch diagnosed after $(emu_jq .stats.auth_failures) failed rounds of the emulator"
 kill -TERM "$EMU_PID"
 wait "$EMU_PID" || true
