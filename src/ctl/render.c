@@ -156,7 +156,9 @@ static void text_tunnel(FILE *out, const json_t *t, bool ja)
 	size_t n = json_array_size(sessions), i;
 	const json_t *s;
 
-	if (num(t, "peer_index")) /* a hub's instance (`l2tp hub on`) */
+	if (str(t, "connection", "")[0]) /* one more connection of the tunnel (issue 16) */
+		fprintf(out, "TUNNEL[%" PRIu64 "] connection %s:\n", num(t, "id"), str(t, "connection", "-"));
+	else if (num(t, "peer_index")) /* a hub's instance (`l2tp hub on`) */
 		fprintf(out, "TUNNEL[%" PRIu64 "] peer %" PRIu64 " (%s):\n", num(t, "id"), num(t, "peer_index"),
 			str(t, "interface", "-"));
 	else

@@ -181,6 +181,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 	tunnel_counters_json(o, &v.shown, TUNNEL_JSON_CTRL);
 	if (t->removing)
 		json_object_set_new(o, "removing", json_true());
+	if (t->owner) /* one more connection of the tunnel (admission.h) */
+		json_object_set_new(o, "connection", json_string(t->label));
 	if (t->peer_index) { /* a hub's instance */
 		json_object_set_new(o, "peer_index", json_integer((json_int_t)t->peer_index));
 		json_object_set_new(o, "interface", json_string(t->ifname));

@@ -5,11 +5,11 @@
  * The data thread receives everything on UDP 1701 and hands control
  * messages (T=1) to us over a SOCK_SEQPACKET pair.  We decode them and
  * route by header CCID: ours -> that tunnel's state machine; 0 with an
- * SCCRQ -> (at a bounded rate) an initiator tunnel calling that peer
- * (simultaneous open), or the first responder tunnel whose checks pass
- * (Router ID, secret) and that may take it (replacement rules); anything
- * else is counted and, for a StopCCN, acknowledged statelessly so the peer
- * can stop retransmitting.  guard.c holds the limits and tables.
+ * SCCRQ -> (at a bounded rate) admission.c decides what it means
+ * (retransmission, simultaneous open, a tunnel's first connection, one
+ * more beside it, refusal) and we act on its decision; anything else is
+ * counted and, for a StopCCN, acknowledged statelessly so the peer can
+ * stop retransmitting.  guard.c holds the limits and tables.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/admission.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/nl.h"
@@ -107,169 +108,6 @@ void daemon_conn_closed(struct daemon *d, const struct tunnel *t)
 		guard_closed_add(&d->guard, &t->fsm, &t->peer, now_ms());
 }
 
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
-	return false;
-}
-
-/*
- * May this SCCRQ (already checked for t) replace t's current connection?
- * Only an authenticated one (a digest over the SCCRQ with a nonce never
- * seen before: a restarted peer, not a replay) when t has auth on; a
- * challenge-style SCCRQ proves nothing until its SCCCN.  Without auth,
- * only from the same peer host or when the old connection has missed a
- * keepalive.  A connection still being set up may always be replaced.
- */
-static bool may_replace(struct daemon *d, struct tunnel *t, const struct l2tp_msg *m,
-			const struct sockaddr_storage *peer, char *why, size_t whylen)
-{
-	if (tunnel_is_idle(t) || t->fsm.state != FSM_T_ESTABLISHED)
-		return true;
-	if (t->fconf.auth != FSM_AUTH_NONE) {
-		if (!(l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests)) {
-			snprintf(why, whylen, "tunnel %u is established and an SCCRQ without a Message Digest "
-				 "cannot replace it", t->cfg->id);
-			return false;
-		}
-		return true; /* replays were weeded out before */
-	}
-	if ((t->peer_known && same_host(&t->peer, peer)) || fsm_tunnel_hellos_unanswered(&t->fsm) >= 2)
-		return true;
-	(void)d;
-	snprintf(why, whylen, "tunnel %u is established with another peer that still answers keepalives",
-		 t->cfg->id);
-	return false;
-}
-
-/* RFC 3931 §5.4.3: the SCCRQ of a peer an initiator tunnel is calling at
- * the same moment.  True if handled (dropped or answered). */
-static bool simultaneous_open(struct daemon *d, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-			      const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
-{
-	char p[64], w[256];
-
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		struct tunnel *t = d->tunnels[i];
-		enum fsm_tie tie;
-
-		if (!t->fconf.initiator || !same_host(&t->cfg->remote, peer))
-			continue;
-		tie = fsm_tunnel_tie_break(&t->fsm, m);
-		if (tie == FSM_TIE_NONE || fsm_sccrq_check(&t->fconf, m, raw, len, w, sizeof(w)) != 0)
-			continue;
-		sockaddr_format(peer, p, sizeof(p));
-		if (tie == FSM_TIE_WON) {
-			log_info("tunnel %u: simultaneous open with %s: our tie breaker is lower; its SCCRQ dropped",
-				 t->cfg->id, p);
-			return true;
-		}
-		/* lost (or, one chance in 2^64, equal: then both answer) */
-		log_info("tunnel %u: simultaneous open with %s: its tie breaker is lower; answering its SCCRQ",
-			 t->cfg->id, p);
-		d->stats.sccrq_accepted++;
-		tunnel_accept(t, m, raw, len, peer, local);
-		return true;
-	}
-	return false;
-}
-
-/* The instance of hub that serves the peer with Router ID rid. */
-static struct tunnel *hub_instance(struct daemon *d, const struct tunnel *hub, uint32_t rid)
-{
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		struct tunnel *x = d->tunnels[i];
-
-		if (x->hub == hub && !x->removing && x->hub_router_id == rid)
-			return x;
-	}
-	return NULL;
-}
-
-/* The lowest instance number of hub's tunnel ID that no instance (not
- * even one being removed: its TAP still exists) holds; 0 if all are.
- * One pass over the tunnels (a hub filling up to 1,000 peers made a scan
- * per candidate number cubic in all). */
-static unsigned hub_free_index(struct daemon *d, const struct tunnel *hub)
-{
-	unsigned k, max = hub->cfg->hub_max;
-	uint8_t *used = calloc((size_t)max + 1, 1);
-
-	if (!used)
-		return 0;
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		const struct tunnel *x = d->tunnels[i];
-
-		if (x->peer_index && x->peer_index <= max && x->cfg->id == hub->cfg->id)
-			used[x->peer_index] = 1;
-	}
-	for (k = 1; k <= max && used[k]; k++)
-		;
-	free(used);
-	return k <= max ? k : 0;
-}
-
-/*
- * `l2tp hub on`: the SCCRQ (checked against the hub's settings) goes to
- * the instance of the peer's Router ID: the same peer starting over
- * replaces its own connection (same rules as a plain responder), a new
- * peer gets a new instance, or an idle one's when hub_max are made.
- * Returns 0 if accepted, else the StopCCN result code and why.
- */
-static int hub_accept(struct daemon *d, struct tunnel *hub, const struct l2tp_msg *m, const uint8_t *raw,
-		      size_t len, const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
-		      char *why, size_t whylen)
-{
-	struct tunnel *t = hub_instance(d, hub, m->router_id), **v;
-	unsigned k;
-	int r;
-
-	if (t && !may_replace(d, t, m, peer, why, whylen))
-		return L2TP_STOPCCN_EXISTS;
-	if (!t && (k = hub_free_index(d, hub)) != 0) {
-		v = realloc(d->tunnels, (d->n_tunnels + 1) * sizeof(*v));
-		if (!v)
-			return L2TP_STOPCCN_ERROR;
-		d->tunnels = v;
-		r = tunnel_create_instance(hub, k, &t);
-		if (r < 0) {
-			snprintf(why, whylen, "tunnel %u: cannot create TAP port for peer %u: %s", hub->cfg->id, k,
-				 strerror(-r));
-			return L2TP_STOPCCN_ERROR;
-		}
-		d->tunnels[d->n_tunnels++] = t;
-	}
-	for (size_t i = 0; !t && i < d->n_tunnels; i++) {
-		struct tunnel *x = d->tunnels[i];
-
-		if (x->hub == hub && !x->removing && tunnel_is_idle(x) && !x->admin_down)
-			t = x;
-	}
-	if (!t) {
-		snprintf(why, whylen, "tunnel %u: the hub is full: %u peers connected ('l2tp hub on %u')",
-			 hub->cfg->id, hub->cfg->hub_max, hub->cfg->hub_max);
-		return L2TP_STOPCCN_ERROR;
-	}
-	if (t->hub_router_id != m->router_id || !t->peer_known) {
-		char p[64];
-
-		sockaddr_format(peer, p, sizeof(p));
-		log_info("tunnel %u: hub peer %u (%s) is router id %u.%u.%u.%u at %s", hub->cfg->id, t->peer_index,
-			 t->ifname, m->router_id >> 24, (m->router_id >> 16) & 0xff, (m->router_id >> 8) & 0xff,
-			 m->router_id & 0xff, p);
-	}
-	t->hub_router_id = m->router_id;
-	d->stats.sccrq_accepted++;
-	tunnel_accept(t, m, raw, len, peer, local);
-	return 0;
-}
-
 /* Peers the configuration expects SCCRQs from: one per tunnel that can
  * answer one, MAX per hub (the SCCRQ budget of guard.h). */
 static unsigned expected_peers(const struct cfg *c)
@@ -285,43 +123,90 @@ static unsigned expected_peers(const struct cfg *c)
 	return n;
 }
 
-/*
- * Cheap checks, before any digest: could this SCCRQ be from a configured
- * peer?  Its Router ID is a tunnel's `l2tp remote router-id`, or it comes
- * from a tunnel's endpoint address, or a hub is configured (a hub takes
- * any Router ID, so with one every SCCRQ counts: bounded by the hub's
- * size all the same).
- */
-static bool sccrq_expected(struct daemon *d, const struct l2tp_msg *m, const struct sockaddr_storage *peer)
+/* The tunnels as admission (admission.h) sees them; malloc'd, n_tunnels long. */
+static struct adm_entry *adm_view(struct daemon *d)
 {
+	struct adm_entry *v = calloc(d->n_tunnels ? d->n_tunnels : 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < d->n_tunnels; i++)
+		d->tunnels[i]->adm_index = i;
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		const struct tunnel *t = d->tunnels[i];
-		const struct cfg_tunnel *c = t->cfg;
+		struct adm_entry *e = &v[i];
 
-		if (t->peer_index || c->is_static || t->removing)
-			continue;
-		if (c->hub_max || (c->has_remote_router_id && l2tp_msg_has(m, L2TP_AVP_ROUTER_ID) &&
-				   c->remote_router_id == m->router_id) ||
-		    (c->has_endpoint && same_host(&c->remote, peer)))
-			return true;
+		e->kind = t->owner ? ADM_BESIDE : t->peer_index ? ADM_HUB_INSTANCE : t->cfg->hub_max ? ADM_HUB : ADM_TUNNEL;
+		if (t->owner)
+			e->owner = t->owner->adm_index;
+		else if (t->peer_index)
+			e->owner = t->hub ? t->hub->adm_index : SIZE_MAX;
+		e->cfg = t->cfg;
+		e->fconf = &t->fconf;
+		e->fsm = &t->fsm;
+		e->peer = t->peer_known ? &t->peer : NULL;
+		e->removing = t->removing;
+		e->admin_down = t->admin_down;
+		e->hub_router_id = t->hub_router_id;
+		e->peer_index = t->peer_index;
 	}
-	return false;
+	return v;
 }
 
+/* Refuse an SCCRQ: logged (bounded) and answered with a StopCCN (bounded). */
+static void sccrq_refuse(struct daemon *d, const struct l2tp_msg *m, const struct sockaddr_storage *peer,
+			 const struct sockaddr_storage *local, uint16_t result, const char *why,
+			 const struct tunnel *signer)
+{
+	char p[64], rid[16];
+	uint8_t out[512];
+	int n;
+
+	d->stats.sccrq_refused++;
+	if (refuse_log_ok(d) && guard_log_ok(d)) {
+		sockaddr_format(peer, p, sizeof(p));
+		snprintf(rid, sizeof(rid), "%u.%u.%u.%u", m->router_id >> 24, (m->router_id >> 16) & 0xff,
+			 (m->router_id >> 8) & 0xff, m->router_id & 0xff);
+		log_warnx("SCCRQ from %s (host %s, router id %s) refused: %s", p,
+			  m->host_name[0] ? m->host_name : "-", rid, why);
+	}
+	/* a full hub signs its refusal of an authenticated SCCRQ: a peer that
+	 * checks digests then reads why instead of timing out */
+	if (signer)
+		n = fsm_stateless_stopccn_signed(&signer->fconf, m, result, why, out, sizeof(out));
+	else
+		n = fsm_stateless_stopccn(m, result, result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why,
+					  out, sizeof(out));
+	/* no amplification: refusals are answered at a bounded rate */
+	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms()))
+		daemon_send(d, peer, local, out, (size_t)n);
+}
+
+/*
+ * An SCCRQ (header CCID 0): admission.c decides what it means, this acts
+ * on the decision and logs its reason.
+ */
 static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			 const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
-	char why[320] = "no responder tunnel is configured", p[64], rid[16];
-	int result = L2TP_STOPCCN_NOT_AUTHORIZED;
-	bool close_why = false;
-	const struct tunnel *signer = NULL; /* refused by this hub: signed with its secret */
-	uint8_t out[512];
-	bool expected = sccrq_expected(d, m, peer);
-	int n;
+	struct adm_sccrq q = { .m = m, .raw = raw, .len = len, .peer = peer, .local = local };
+	bool signed_nonce = l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests;
+	struct adm_decision dec;
+	struct adm_entry *v = adm_view(d);
+	struct tunnel *t;
+	char p[64];
+	bool expected;
+	int r;
 
+	if (!v) {
+		log_warnx("SCCRQ dropped: out of memory");
+		return;
+	}
+	expected = adm_sccrq_expected(m, peer, v, d->n_tunnels);
 	/* a flood costs us at most GUARD_SCCRQ_RATE digest checks a second
 	 * from strangers, and what the configured peers' budget allows */
 	if (!(expected ? guard_peer_sccrq_allow(&d->guard, now_ms()) : guard_sccrq_allow(&d->guard, now_ms()))) {
+		free(v);
 		d->stats.sccrq_refused++;
 		if (guard_log_ok(d)) {
 			sockaddr_format(peer, p, sizeof(p));
@@ -332,99 +217,96 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 		}
 		return;
 	}
-	/* a retransmitted SCCRQ of a connection we already answered */
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		struct tunnel *t = d->tunnels[i];
-
-		if (!tunnel_is_idle(t) && t->peer_known && sockaddr_equal(&t->peer, peer) &&
-		    t->fsm.remote_ccid == m->assigned_ccid && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID)) {
-			tunnel_input(t, m, raw, len, peer, local);
-			return;
-		}
-		/* the same SCCRQ from elsewhere is a replay (a restarted peer
-		 * picks a new CCID): it must not replace the connection */
-		if (!tunnel_is_idle(t) && t->peer_known && t->fsm.remote_ccid == m->assigned_ccid &&
-		    l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID)) {
-			d->stats.rx_ctrl_wrong_peer++;
-			if (guard_log_ok(d)) {
-				sockaddr_format(peer, p, sizeof(p));
-				log_warnx("SCCRQ from %s refused: tunnel %u: replayed SCCRQ (the current "
-					  "connection's, from another address); dropped", p, t->cfg->id);
-			}
-			return;
-		}
-	}
-	if (simultaneous_open(d, m, raw, len, peer, local))
+	if (d->stopping) {
+		free(v);
+		sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_SHUTDOWN, "l2tpv3d is shutting down", NULL);
 		return;
-	for (size_t i = 0; i < d->n_tunnels; i++) {
-		struct tunnel *t = d->tunnels[i];
-		char w[256];
-		int r;
-
-		if (t->peer_index)
-			continue; /* a hub's instance: its hub decides */
-		r = tunnel_sccrq_check(t, m, raw, len, peer, local, w, sizeof(w));
-
-		/* an authenticated SCCRQ seen before is a replay (its nonce) */
-		if (!r && t->fconf.auth != FSM_AUTH_NONE && l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests &&
-		    guard_nonce_seen(&d->guard, m->nonce, m->nonce_len)) {
-			snprintf(why, sizeof(why), "tunnel %u: replayed SCCRQ (its nonce was seen before)", t->cfg->id);
-			result = L2TP_STOPCCN_NOT_AUTHORIZED;
-			break;
+	}
+	q.nonce_seen = signed_nonce && guard_nonce_known(&d->guard, m->nonce, m->nonce_len);
+	adm_sccrq(&q, v, d->n_tunnels, &dec);
+	free(v);
+	t = dec.tunnel < d->n_tunnels ? d->tunnels[dec.tunnel] : NULL;
+	/* an authenticated SCCRQ's nonce is remembered once taken (a replay
+	 * is counted) */
+	if (signed_nonce && (dec.action == ADM_ACCEPT || dec.action == ADM_ACCEPT_BESIDE ||
+			     dec.action == ADM_REPLACE_AFTER_AUTH || q.nonce_seen))
+		(void)guard_nonce_seen(&d->guard, m->nonce, m->nonce_len);
+	sockaddr_format(peer, p, sizeof(p));
+	switch (dec.action) {
+	case ADM_RETRANSMIT:
+		tunnel_input(t, m, raw, len, peer, local);
+		return;
+	case ADM_DROP:
+		if (dec.replay) {
+			d->stats.rx_ctrl_wrong_peer++;
+			if (guard_log_ok(d))
+				log_warnx("SCCRQ from %s refused: %s", p, dec.reason);
+		} else {
+			log_info("%s", dec.reason);
 		}
-		if (!r && t->cfg->hub_max) {
-			r = hub_accept(d, t, m, raw, len, peer, local, w, sizeof(w));
-			if (!r)
+		return;
+	case ADM_REFUSE:
+		sccrq_refuse(d, m, peer, local, dec.result, dec.reason,
+			     dec.signer < d->n_tunnels ? d->tunnels[dec.signer] : NULL);
+		return;
+	case ADM_ACCEPT:
+		if (dec.new_instance) {
+			struct tunnel **nv = realloc(d->tunnels, (d->n_tunnels + 1) * sizeof(*nv));
+			struct tunnel *x;
+
+			if (!nv) {
+				sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_ERROR, "out of memory", NULL);
 				return;
-			snprintf(why, sizeof(why), "%s", w);
-			result = r;
-			close_why = true;
-			signer = t;
-			continue;
+			}
+			d->tunnels = nv;
+			r = tunnel_create_instance(t, dec.hub_index, &x);
+			if (r < 0) {
+				char w[128];
+
+				snprintf(w, sizeof(w), "tunnel %u: cannot create TAP port for peer %u: %s", t->cfg->id,
+					 dec.hub_index, strerror(-r));
+				sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_ERROR, w, NULL);
+				return;
+			}
+			d->tunnels[d->n_tunnels++] = x;
+			t = x;
 		}
-		if (!r && !may_replace(d, t, m, peer, w, sizeof(w))) {
-			snprintf(why, sizeof(why), "%s", w);
-			result = L2TP_STOPCCN_EXISTS;
-			close_why = true;
-			continue;
-		}
-		if (!r) {
-			d->stats.sccrq_accepted++;
-			tunnel_accept(t, m, raw, len, peer, local);
+		if (t->peer_index && (t->hub_router_id != m->router_id || !t->peer_known))
+			log_info("tunnel %u: hub peer %u (%s) is router id %u.%u.%u.%u at %s", t->cfg->id, t->peer_index,
+				 t->ifname, m->router_id >> 24, (m->router_id >> 16) & 0xff, (m->router_id >> 8) & 0xff,
+				 m->router_id & 0xff, p);
+		if (t->peer_index)
+			t->hub_router_id = m->router_id;
+		if (dec.tie_lost)
+			log_info("%s", dec.reason);
+		if (dec.abandoned)
+			tunnel_note_abandoned(t->owner ? t->owner : t);
+		d->stats.sccrq_accepted++;
+		tunnel_accept(t, m, raw, len, peer, local);
+		return;
+	case ADM_ACCEPT_BESIDE:
+	case ADM_REPLACE_AFTER_AUTH: {
+		struct tunnel **nv = realloc(d->tunnels, (d->n_tunnels + 1) * sizeof(*nv));
+		struct tunnel *b;
+
+		if (!nv) {
+			sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_ERROR, "out of memory", NULL);
 			return;
 		}
-		if (!t->fconf.initiator) {
-			/* report the responder's reason, not an initiator's, and
-			 * not that of a responder for another Router ID when one
-			 * that could have taken this peer said why */
-			bool other = t->fconf.check_peer_router_id && t->fconf.peer_router_id != m->router_id;
-
-			if (!other || !close_why) {
-				snprintf(why, sizeof(why), "tunnel %u: %s", t->cfg->id, w);
-				result = r;
-				close_why = !other;
-				signer = NULL;
-			}
+		d->tunnels = nv;
+		r = tunnel_create_beside(t, &b);
+		if (r < 0) {
+			sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_ERROR, "out of memory", NULL);
+			return;
 		}
+		d->tunnels[d->n_tunnels++] = b;
+		log_tunnel_notice(b, "SCCRQ from %s (host %s) %s: %s", p, m->host_name[0] ? m->host_name : "-",
+			   adm_action_name(dec.action), dec.reason);
+		d->stats.sccrq_accepted++;
+		tunnel_accept(b, m, raw, len, peer, local);
+		return;
 	}
-	d->stats.sccrq_refused++;
-	if (refuse_log_ok(d) && guard_log_ok(d)) {
-		sockaddr_format(peer, p, sizeof(p));
-		snprintf(rid, sizeof(rid), "%u.%u.%u.%u", m->router_id >> 24, (m->router_id >> 16) & 0xff,
-			 (m->router_id >> 8) & 0xff, m->router_id & 0xff);
-		log_warnx("SCCRQ from %s (host %s, router id %s) refused: %s", p,
-			  m->host_name[0] ? m->host_name : "-", rid, why);
 	}
-	/* a full hub signs its refusal of an authenticated SCCRQ (issue 16):
-	 * a peer that checks digests then reads why instead of timing out */
-	if (signer)
-		n = fsm_stateless_stopccn_signed(&signer->fconf, m, (uint16_t)result, why, out, sizeof(out));
-	else
-		n = fsm_stateless_stopccn(m, (uint16_t)result,
-					  result == L2TP_STOPCCN_NOT_AUTHORIZED ? "not authorized" : why, out, sizeof(out));
-	/* no amplification: refusals are answered at a bounded rate */
-	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms()))
-		daemon_send(d, peer, local, out, (size_t)n);
 }
 
 static void handle_ctrl(struct daemon *d, const uint8_t *raw, size_t len, const struct sockaddr_storage *peer,
@@ -814,7 +696,8 @@ static int tunnel_add(struct daemon *d, const struct cfg_tunnel *ct, struct tunn
 struct tunnel *daemon_tunnel_find(struct daemon *d, unsigned id)
 {
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		if (d->tunnels[i]->cfg->id == id && !d->tunnels[i]->removing && !d->tunnels[i]->peer_index)
+		if (d->tunnels[i]->cfg->id == id && !d->tunnels[i]->removing && !d->tunnels[i]->peer_index &&
+		    !d->tunnels[i]->owner)
 			return d->tunnels[i];
 	return NULL;
 }
@@ -826,10 +709,12 @@ void daemon_tunnel_reap(struct daemon *d, struct tunnel *t)
 			continue;
 		memmove(&d->tunnels[i], &d->tunnels[i + 1], (d->n_tunnels - i - 1) * sizeof(*d->tunnels));
 		d->n_tunnels--;
-		if (t->parked && !t->removing) /* a hub's peer gone for `l2tp hub hold` (tunnel.c) */
-			log_notice("tunnel %s: peer gone for %u s: instance removed (TAP %s deleted)", t->label,
-				   t->cfg->hub_hold, t->ifname);
-		else {
+		if (t->owner) {
+			log_tunnel_info(t, "extra connection gone");
+		} else if (t->parked && !t->removing) { /* a hub's peer gone for `l2tp hub hold` (tunnel.c) */
+			log_tunnel_notice(t, "peer gone for %u s: instance removed (TAP %s deleted)", t->cfg->hub_hold,
+					  t->ifname);
+		} else {
 			log_notice("tunnel %u: removed (TAP %s deleted)", t->cfg->id, t->ifname);
 			control_event(d, &(struct ctl_event){ .event = "tunnel-removed", .tunnel = t->cfg->id });
 		}
@@ -880,7 +765,8 @@ void reload_report_free(struct reload_report *rep)
 static struct tunnel *find_removing(struct daemon *d, unsigned id)
 {
 	for (size_t i = 0; i < d->n_tunnels; i++)
-		if (d->tunnels[i]->cfg->id == id && d->tunnels[i]->removing && !d->tunnels[i]->peer_index)
+		if (d->tunnels[i]->cfg->id == id && d->tunnels[i]->removing && !d->tunnels[i]->peer_index &&
+		    !d->tunnels[i]->owner)
 			return d->tunnels[i];
 	return NULL;
 }
@@ -966,12 +852,26 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	if (d->dp_realtime != (int)nc->dp_realtime)
 		report(rep, "dataplane realtime: SCHED_FIFO %u refused (see the log)", nc->dp_realtime);
 
+	/* extra connections (admission.h) keep going if their tunnel's
+	 * settings are unchanged, else they close before it does */
+	for (size_t i = d->n_tunnels; i-- > 0;) {
+		struct tunnel *t = d->tunnels[i];
+		const struct cfg_tunnel *ct;
+
+		if (!t->owner || t->removing)
+			continue;
+		ct = nc->service_on ? cfg_tunnel_find(nc, t->cfg->id) : NULL;
+		if (ct && ct->enabled && cfg_tunnel_equal(t->cfg, ct) && !t->owner->removing)
+			t->cfg = ct;
+		else
+			tunnel_remove(t);
+	}
 	/* tunnels gone or changed */
 	for (size_t i = d->n_tunnels; i-- > 0;) {
 		struct tunnel *t = d->tunnels[i];
 		const struct cfg_tunnel *ct;
 
-		if (t->removing || t->peer_index)
+		if (t->removing || t->peer_index || t->owner)
 			continue; /* a hub's instances follow their hub (below) */
 		ct = nc->service_on ? cfg_tunnel_find(nc, t->cfg->id) : NULL;
 		if (t->cfg->hub_max)
@@ -1176,7 +1076,8 @@ void daemon_teardown(struct daemon *d)
 	}
 	dp_destroy(d->dp);
 	d->dp = NULL;
-	for (size_t i = 0; i < d->n_tunnels; i++)
+	/* extra connections (after their owners in the array) use their owners' ports: freed first */
+	for (size_t i = d->n_tunnels; i-- > 0;)
 		tunnel_free(d->tunnels[i]);
 	free(d->tunnels);
 	d->tunnels = NULL;

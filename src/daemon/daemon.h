@@ -144,6 +144,13 @@ struct tunnel {
 	struct tunnel *hub; /* an instance's template; NULL once it is being removed */
 	unsigned peer_index; /* P of an instance, 1..hub_max; 0: not an instance */
 	uint32_t hub_router_id; /* an instance's peer Router ID */
+	/* one more control connection of a tunnel or hub instance (the
+	 * owner) from its peer (admission.h: several connections per peer,
+	 * replacement after authentication): it uses the owner's TAP ports and
+	 * is freed once idle; NULL for the others */
+	struct tunnel *owner;
+	unsigned abandoned; /* connections in a row the peer left after our SCCRP (admission.h) */
+	size_t adm_index; /* scratch: its index in d->tunnels while admission runs */
 	char ifname[IFNAMSIZ]; /* TAP port: cfg->ifname, or tunnelN.P */
 	char label[24]; /* in log lines: "1", or "1.3" for a hub's peer 3 (as tunnel1.3) */
 
@@ -182,6 +189,12 @@ int tunnel_create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 /* A hub's instance number index for one peer (not started: the caller
  * accepts the peer's SCCRQ on it). */
 int tunnel_create_instance(struct tunnel *hub, unsigned index, struct tunnel **ret);
+/* One more connection beside owner's (admission.h), not started: the
+ * caller accepts the SCCRQ on it. */
+int tunnel_create_beside(struct tunnel *owner, struct tunnel **ret);
+/* A peer left a connection of t's after our SCCRP: count it and, after a
+ * few in a row, say why (log and status). */
+void tunnel_note_abandoned(struct tunnel *t);
 void tunnel_free(struct tunnel *t);
 void tunnel_start(struct tunnel *t);
 /* A decoded control message for this tunnel's connection. */
@@ -197,10 +210,6 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
  */
 bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
-/* Responder: can this tunnel take an SCCRQ from peer? 0 yes, else StopCCN result and why. */
-int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
-		       size_t whylen);
 void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 void tunnel_shutdown(struct tunnel *t);

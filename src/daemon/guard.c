@@ -97,6 +97,19 @@ bool guard_log_allow(struct guard *g, uint64_t now, uint64_t *ret_dropped)
 	return false;
 }
 
+bool guard_nonce_known(const struct guard *g, const uint8_t *nonce, size_t len)
+{
+	uint8_t key[16] = { 0 };
+
+	if (len < 8)
+		return true;
+	memcpy(key, nonce, len < sizeof(key) ? len : sizeof(key));
+	for (size_t i = 0; i < g->n_nonces; i++)
+		if (!memcmp(g->nonces[i], key, sizeof(key)))
+			return true;
+	return false;
+}
+
 bool guard_nonce_seen(struct guard *g, const uint8_t *nonce, size_t len)
 {
 	uint8_t key[16] = { 0 };

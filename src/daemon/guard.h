@@ -110,6 +110,9 @@ bool guard_log_allow(struct guard *g, uint64_t now, uint64_t *ret_dropped);
  * than 8 bytes are never "fresh" (true).
  */
 bool guard_nonce_seen(struct guard *g, const uint8_t *nonce, size_t len);
+/* The same question without remembering it (admission.h asks first; the
+ * glue records the nonce of an SCCRQ it accepts). */
+bool guard_nonce_known(const struct guard *g, const uint8_t *nonce, size_t len);
 
 /* A connection went idle: remember it for GUARD_CLOSED_HOLD_MS (oldest
  * entry replaced when full; an entry for the same local CCID updated). */

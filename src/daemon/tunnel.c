@@ -19,9 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/admission.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/nl.h"
+
+static void tunnel_arm(struct tunnel *t);
 
 #define RECONNECT_MIN_MS 1000
 #define RECONNECT_MAX_MS 16000
@@ -173,10 +176,18 @@ static int tunnel_dp_add(struct tunnel *t, struct dp_session_conf *c, const char
 	return tunnel_dp_add_port(t, c, t->tap_fd, &t->dps, what);
 }
 
+/* The tunnel whose TAP ports t's sessions use: its own, or its owner's
+ * for an extra connection (admission.h). */
+static struct tunnel *port_owner(const struct tunnel *t)
+{
+	return t->owner ? t->owner : (struct tunnel *)t;
+}
+
 /* The port of pseudowire pw (0-based, as fsm_session.pw): NULL for the
  * tunnel's own (pseudowire 1) or one it does not have. */
 static struct tunnel_port *pw_port(const struct tunnel *t, unsigned pw)
 {
+	t = port_owner(t);
 	return pw >= 1 && pw <= t->n_pws ? &t->pws[pw - 1] : NULL;
 }
 
@@ -192,19 +203,80 @@ unsigned tunnel_session_vlan(const struct tunnel *t, const struct fsm_session *s
 	return pw_port(t, s->pw) ? t->cfg->pws[s->pw - 1].vlan : t->cfg->vlan;
 }
 
+static void adm_entry_of(const struct tunnel *t, struct adm_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = t->owner ? ADM_BESIDE : t->peer_index ? ADM_HUB_INSTANCE : ADM_TUNNEL;
+	e->cfg = t->cfg;
+	e->fconf = &t->fconf;
+	e->fsm = &t->fsm;
+	e->peer = t->peer_known ? &t->peer : NULL;
+}
+
+/*
+ * Pseudowire slot dps is held by a session of another connection of the
+ * same tunnel (admission.h): the one now coming up on t takes it over if
+ * adm_session_move says so; the old connection closes once it holds no
+ * session.  0 if the slot is free now, else -EBUSY.
+ */
+static int session_take_over(struct tunnel *t, struct fsm_session *s, struct dp_session *dps)
+{
+	struct tunnel *o = port_owner(t), *h = NULL;
+	struct fsm_session *hs = NULL;
+	struct adm_entry from, to;
+	char why[320], hp[64];
+	uint64_t now = now_ms();
+
+	for (size_t i = 0; !h && i < t->d->n_tunnels; i++) {
+		struct tunnel *x = t->d->tunnels[i];
+
+		if (x == t || port_owner(x) != o)
+			continue;
+		for (size_t j = 0; j < x->fsm.n_sessions; j++)
+			if (x->fsm.sessions[j].user == dps) {
+				h = x;
+				hs = &x->fsm.sessions[j];
+				break;
+			}
+	}
+	if (!h) {
+		log_tunnel_warnx(t, "pseudowire %u has a session already", s->pw + 1);
+		return -EBUSY;
+	}
+	adm_entry_of(h, &from);
+	adm_entry_of(t, &to);
+	peer_str(h, hp, sizeof(hp));
+	if (!adm_session_move(&from, &to, why, sizeof(why))) {
+		log_tunnel_warnx(t, "session for pseudowire %u refused: %s", s->pw + 1, why);
+		return -EBUSY;
+	}
+	log_tunnel_notice(t, "pseudowire %u moves here from tunnel %s (peer %s): %s", s->pw + 1, h->label,
+		   hp, why);
+	if (fsm_session_close(&h->fsm, hs->local_sid, L2TP_CDN_ADMIN, "moved to a new control connection", now) < 0) {
+		tunnel_arm(h);
+		return -EBUSY;
+	}
+	if (h->fsm.state == FSM_T_ESTABLISHED && !h->fsm.n_sessions)
+		fsm_tunnel_close(&h->fsm, L2TP_STOPCCN_CLEAR, "its sessions moved to a new connection", now);
+	tunnel_arm(h);
+	return 0;
+}
+
 static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
 {
-	struct tunnel *t = ctx;
+	struct tunnel *t = ctx, *o = port_owner(t);
 	struct tunnel_port *p = pw_port(t, s->pw);
-	struct dp_session **dps = p ? &p->dps : &t->dps;
+	struct dp_session **dps = p ? &p->dps : &o->dps;
 	struct dp_session_conf c;
 	int r;
 
 	(void)ft;
-	if (s->pw > t->n_pws || (p ? p->tap_fd : t->tap_fd) < 0) {
+	if (s->pw > o->n_pws || (p ? p->tap_fd : o->tap_fd) < 0) {
 		log_tunnel_warnx(t, "no TAP port for pseudowire %u", s->pw + 1);
 		return -ENODEV;
 	}
+	if (*dps && (r = session_take_over(t, s, *dps)) < 0)
+		return r;
 	if (*dps) {
 		log_tunnel_warnx(t, "pseudowire %u has a session already", s->pw + 1);
 		return -EBUSY;
@@ -221,7 +293,7 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	c.tx_seq = s->tx_seq;
 	c.rx_seq = s->rx_seq;
 	c.vlan = (uint16_t)tunnel_session_vlan(t, s);
-	r = tunnel_dp_add_port(t, &c, p ? p->tap_fd : t->tap_fd, dps, "session");
+	r = tunnel_dp_add_port(t, &c, p ? p->tap_fd : o->tap_fd, dps, "session");
 	if (r < 0)
 		return r;
 	s->user = *dps;
@@ -232,7 +304,7 @@ static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_ses
 {
 	struct tunnel *t = ctx;
 	struct tunnel_port *p = pw_port(t, s->pw);
-	struct dp_session **dps = p ? &p->dps : &t->dps;
+	struct dp_session **dps = p ? &p->dps : &port_owner(t)->dps;
 
 	(void)ft;
 	if (s->user && s->user == *dps) {
@@ -243,6 +315,7 @@ static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_ses
 }
 
 static void schedule_reconnect(struct tunnel *t);
+static void schedule_now(struct tunnel *t);
 static void static_start(struct tunnel *t);
 static void hub_park(struct tunnel *t);
 
@@ -291,6 +364,9 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 			}
 			t->established_total++;
 			t->last_up_peer = t->peer;
+			port_owner(t)->abandoned = 0;
+			if (!strncmp(port_owner(t)->mismatch, "auth: the peer abandoned", 24))
+				port_owner(t)->mismatch[0] = '\0';
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_ESTABLISHED) {
 			log_tunnel_warnx(t, "down, peer %s: %s", peer, ev->reason);
 		} else if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_REPLY) {
@@ -308,6 +384,12 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		control_event(t->d, &ce);
 		if (ev->to == FSM_T_IDLE && ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
+		if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_CONN)
+			tunnel_note_abandoned(port_owner(t));
+		if (ev->to == FSM_T_IDLE && t->owner)
+			t->removing = true; /* an extra connection: freed (reconnect_cb) */
+		else if (!t->owner && !t->fconf.initiator && (ev->to == FSM_T_IDLE || ev->from == FSM_T_ESTABLISHED))
+			schedule_now(t); /* an extra connection may carry on as its own (promote) */
 		if (ev->to == FSM_T_IDLE) {
 			daemon_conn_closed(t->d, t);
 			t->down_since_ms = now_ms();
@@ -341,6 +423,12 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		log_tunnel_notice(t, "settings differ from the peer's: %s, peer %s", ev->reason, peer);
 		break;
 	case FSM_EV_AUTH_FAILED:
+		if (ft->state == FSM_T_CLOSING) {
+			/* e.g. a restarted peer's unsigned ACK of the StopCCN of
+			 * the connection it forgot (its session moved) */
+			log_tunnel_info(t, "%s (closing), peer %s", ev->reason, peer);
+			break;
+		}
 		if (ft->mismatch[0])
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		log_tunnel_warnx(t, "%s, peer %s", ev->reason, peer);
@@ -502,6 +590,68 @@ static void connect_now(struct tunnel *t)
 	tunnel_arm(t);
 }
 
+static bool has_beside(const struct tunnel *t)
+{
+	for (size_t i = 0; i < t->d->n_tunnels; i++)
+		if (t->d->tunnels[i]->owner == t)
+			return true;
+	return false;
+}
+
+/*
+ * A responder's own connection is gone or closing, without sessions,
+ * while an extra connection of it (admission.h) is up, e.g. after a
+ * restarted peer's new connection took its sessions over: that connection
+ * carries on as the tunnel's own, so the status keeps showing the tunnel
+ * up where it always was, and the closing one finishes as the extra one.
+ * Outside any state machine call (reconnect_cb): the state machines
+ * change places.
+ */
+static void promote(struct tunnel *t)
+{
+	struct tunnel *b = NULL;
+	struct fsm_tunnel f;
+	struct sockaddr_storage ss;
+	bool known;
+	char peer[64];
+
+	if (t->fsm.state == FSM_T_ESTABLISHED || t->fsm.n_sessions || t->removing || t->admin_down ||
+	    t->d->stopping)
+		return;
+	for (size_t i = 0; i < t->d->n_tunnels; i++) {
+		struct tunnel *x = t->d->tunnels[i];
+
+		if (x->owner != t || x->removing || x->fsm.state != FSM_T_ESTABLISHED)
+			continue;
+		/* the one with most sessions; of those, the newest */
+		if (!b || x->fsm.n_sessions > b->fsm.n_sessions ||
+		    (x->fsm.n_sessions == b->fsm.n_sessions && x->fsm.established_ms > b->fsm.established_ms))
+			b = x;
+	}
+	if (!b)
+		return;
+	f = t->fsm;
+	t->fsm = b->fsm;
+	b->fsm = f;
+	t->fsm.ctx = t;
+	b->fsm.ctx = b;
+	ss = t->peer, t->peer = b->peer, b->peer = ss;
+	ss = t->local, t->local = b->local, b->local = ss;
+	known = t->peer_known, t->peer_known = b->peer_known, b->peer_known = known;
+	t->last_tunnel_up_ms = b->last_tunnel_up_ms;
+	t->last_up_peer = b->last_up_peer;
+	t->established_total++;
+	log_tunnel_info(t, "the connection of tunnel %s (peer %s) carries on as the tunnel's own", b->label, peer_str(t, peer, sizeof(peer)));
+	tunnel_arm(t);
+	if (tunnel_is_idle(b)) {
+		evtimer_del(b->timer);
+		b->removing = true;
+		schedule_now(b);
+	} else {
+		tunnel_arm(b); /* closing: freed once idle */
+	}
+}
+
 /* Also runs, with no delay, the work that must not happen inside a state
  * machine callback: freeing a removed tunnel, restarting a changed one. */
 static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
@@ -511,8 +661,17 @@ static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (t->removing) {
-		if (tunnel_is_idle(t))
-			daemon_tunnel_reap(t->d, t);
+		struct tunnel *o = t->owner;
+
+		if (!tunnel_is_idle(t) || has_beside(t))
+			return; /* its extra connections use its ports: they go first */
+		daemon_tunnel_reap(t->d, t);
+		if (o && o->removing)
+			schedule_now(o);
+		return;
+	}
+	if (!t->fconf.initiator) {
+		promote(t);
 		return;
 	}
 	connect_now(t);
@@ -679,7 +838,7 @@ static void port_join(struct tunnel *t, const char *ifname, const char *bridge)
 
 	if (r < 0) {
 		errno = -r;
-		log_warn("tunnel %s: cannot put %s back%s%s", t->label, ifname, bridge[0] ? " in bridge " : " up",
+		log_tunnel_warn(t, "cannot put %s back%s%s", ifname, bridge[0] ? " in bridge " : " up",
 			 bridge);
 	}
 }
@@ -690,7 +849,7 @@ static void port_release(struct tunnel *t, const char *ifname)
 
 	if (r < 0 && r != -ENODEV) {
 		errno = -r;
-		log_warn("tunnel %s: cannot take %s out of its bridge", t->label, ifname);
+		log_tunnel_warn(t, "cannot take %s out of its bridge", ifname);
 	}
 }
 
@@ -713,9 +872,8 @@ static void hub_park(struct tunnel *t)
 		for (size_t i = 0; i < t->n_pws; i++)
 			port_release(t, t->pws[i].ifname);
 		t->parked = true;
-		log_info("tunnel %s: peer left: %s out of the bridge and down, deleted in %u s unless router id "
-			 "%u.%u.%u.%u comes back", t->label, t->ifname, t->cfg->hub_hold, t->hub_router_id >> 24,
-			 (t->hub_router_id >> 16) & 0xff, (t->hub_router_id >> 8) & 0xff, t->hub_router_id & 0xff);
+		log_tunnel_info(t, "peer left: %s out of the bridge and down, deleted in %u s unless router id %s comes back",
+				t->ifname, t->cfg->hub_hold, router_id_str(t->hub_router_id).s);
 	}
 	evtimer_add(t->hold, &tv);
 }
@@ -835,6 +993,62 @@ int tunnel_create_instance(struct tunnel *hub, unsigned index, struct tunnel **r
 	idle_arm(t);
 	*ret = t;
 	return 0;
+}
+
+int tunnel_create_beside(struct tunnel *owner, struct tunnel **ret)
+{
+	struct daemon *d = owner->d;
+	struct tunnel *t = calloc(1, sizeof(*t));
+	unsigned k = 2;
+
+	if (!t)
+		return -ENOMEM;
+	/* the lowest connection number its owner's others do not have */
+	for (bool used = true; used; k += used) {
+		char l[24];
+
+		used = false;
+		snprintf(l, sizeof(l), "%.12s#%u", owner->label, k % 1000u);
+		for (size_t i = 0; i < d->n_tunnels && !used; i++)
+			used = d->tunnels[i]->owner == owner && !strcmp(d->tunnels[i]->label, l);
+	}
+	t->d = d;
+	t->cfg = owner->cfg;
+	t->owner = owner;
+	t->tap_fd = -1;
+	t->probe_fd = -1;
+	snprintf(t->label, sizeof(t->label), "%.12s#%u", owner->label, k % 1000u);
+	memcpy(t->ifname, owner->ifname, sizeof(t->ifname));
+	t->fconf = owner->fconf;
+	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
+	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
+	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
+	t->idle = evtimer_new(d->base, idle_cb, t);
+	if (!t->timer || !t->reconnect || !t->idle) {
+		tunnel_free(t);
+		return -ENOMEM;
+	}
+	t->idle_since_ms = now_ms();
+	idle_arm(t);
+	*ret = t;
+	return 0;
+}
+
+void tunnel_note_abandoned(struct tunnel *t)
+{
+	char note[FSM_MISMATCH_MAX], peer[64];
+
+	t->abandoned++;
+	adm_abandon_note(t->abandoned, &t->fconf, note, sizeof(note));
+	if (!note[0])
+		return;
+	snprintf(t->mismatch, sizeof(t->mismatch), "%s", note);
+	/* once when it starts, then every tenth */
+	if (t->abandoned == ADM_ABANDON_REPORT || t->abandoned % 10 == 0) {
+		log_tunnel_warnx(t, "%s, peer %s", note, peer_str(t, peer, sizeof(peer)));
+		control_event(t->d, &(struct ctl_event){ .event = "auth-mismatch", .tunnel = t->cfg->id,
+							 .peer = t->peer_known ? peer : NULL, .reason = note });
+	}
 }
 
 void tunnel_free(struct tunnel *t)
@@ -965,8 +1179,8 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 			  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
-	uint64_t rx = t->fsm.stats.rx_msgs, bad = t->fsm.stats.auth_failures;
 	struct sockaddr_storage old = t->peer;
+	enum fsm_input in;
 	char from[64], to[64];
 	int r;
 
@@ -984,10 +1198,10 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	 * A message that fails authentication gets no answer at all.
 	 */
 	t->peer = *peer;
-	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	in = fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
 	/* moved only by a new, in-window, verified message: a replayed one is
-	 * a duplicate (not counted in rx_msgs) */
-	if (tunnel_is_idle(t) || t->fsm.stats.rx_msgs == rx || t->fsm.stats.auth_failures != bad) {
+	 * a duplicate */
+	if (tunnel_is_idle(t) || in != FSM_IN_TAKEN) {
 		t->peer = old;
 		tunnel_arm(t);
 		return false;
@@ -999,8 +1213,8 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	t->peer = *peer;
 	if (local->ss_family != AF_UNSPEC)
 		t->local = *local;
-	for (size_t i = 0; i <= t->n_pws; i++) {
-		struct dp_session *dps = i ? t->pws[i - 1].dps : t->dps;
+	for (size_t i = 0; i < t->fsm.n_sessions; i++) {
+		struct dp_session *dps = t->fsm.sessions[i].user;
 
 		if (!dps)
 			continue;
@@ -1012,37 +1226,6 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	}
 	tunnel_arm(t);
 	return true;
-}
-
-int tunnel_sccrq_check(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		       const struct sockaddr_storage *peer, const struct sockaddr_storage *local, char *why,
-		       size_t whylen)
-{
-	if (t->removing || t->admin_down) {
-		snprintf(why, whylen, "%s", t->removing ? "being removed" : "administratively down");
-		return L2TP_STOPCCN_NOT_AUTHORIZED;
-	}
-	if (t->cfg->is_static) {
-		snprintf(why, whylen, "tunnel %u is a static session", t->cfg->id);
-		return L2TP_STOPCCN_NOT_AUTHORIZED;
-	}
-	if (t->fconf.initiator) {
-		snprintf(why, whylen, "tunnel %u is an initiator", t->cfg->id);
-		return L2TP_STOPCCN_ERROR;
-	}
-	if ((sockaddr_encap(peer) == DP_ENCAP_IP) != (t->cfg->encap == CFG_ENCAP_IP)) {
-		snprintf(why, whylen, "encapsulation differs: it has 'tunnel encapsulation %s', the peer called over %s",
-			 t->cfg->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
-			 sockaddr_encap(peer) == DP_ENCAP_IP ? "IP protocol 115 (l2tpv3-ip)" : "UDP (l2tpv3-raw)");
-		return L2TP_STOPCCN_NOT_AUTHORIZED;
-	}
-	if (sockaddr_encap(peer) == DP_ENCAP_UDP && local && sockaddr_port(local) &&
-	    sockaddr_port(local) != t->cfg->dp.local_port) {
-		snprintf(why, whylen, "local port differs: it listens on UDP port %u ('l2tp local port'), the peer "
-			 "called port %u", t->cfg->dp.local_port, sockaddr_port(local));
-		return L2TP_STOPCCN_NOT_AUTHORIZED;
-	}
-	return fsm_sccrq_check(&t->fconf, m, raw, len, why, whylen);
 }
 
 void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
@@ -1057,8 +1240,12 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 		char old[64];
 
 		peer_str(t, old, sizeof(old));
-		log_tunnel_notice(t, "new SCCRQ from %s replaces the connection with %s (%s)",
-				  (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
+		if (t->fsm.state == FSM_T_WAIT_CTL_CONN) /* counted: tunnel_note_abandoned says why */
+			log_tunnel_info(t, "new SCCRQ from %s takes the place of the connection with %s, which the "
+					"peer abandoned after our SCCRP", (sockaddr_format(peer, p, sizeof(p)), p), old);
+		else
+			log_tunnel_notice(t, "new SCCRQ from %s replaces the connection with %s (%s)",
+					  (sockaddr_format(peer, p, sizeof(p)), p), old, fsm_tunnel_state_name(t->fsm.state));
 		if (t->peer_known && !sockaddr_equal(&t->peer, peer))
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 								 .peer = p, .reason = old });
@@ -1187,6 +1374,14 @@ void tunnel_admin_down(struct tunnel *t)
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
 		tunnel_arm(t);
 	}
+	for (size_t i = 0; i < t->d->n_tunnels; i++) {
+		struct tunnel *x = t->d->tunnels[i];
+
+		if (x->owner == t && !tunnel_is_idle(x)) {
+			fsm_tunnel_close(&x->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
+			tunnel_arm(x);
+		}
+	}
 	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
 		if (t->d->tunnels[i]->hub == t)
 			tunnel_admin_down(t->d->tunnels[i]);
@@ -1214,8 +1409,11 @@ static uint64_t minus(uint64_t a, uint64_t b)
 
 static void counters(const struct tunnel *t, const struct dp_session *dps, uint32_t sid, struct dp_counters *ret)
 {
-	const struct dp_counters *clear = t->clear_sid && t->clear_sid == sid ? &t->clear_dp : NULL;
+	const struct dp_counters *clear;
 	struct dp_counters c;
+
+	t = port_owner(t); /* the clear values live with the ports */
+	clear = t->clear_sid && t->clear_sid == sid ? &t->clear_dp : NULL;
 
 	for (size_t i = 0; !clear && sid && i < t->n_pws; i++)
 		if (t->pws[i].clear_sid == sid)
@@ -1301,8 +1499,8 @@ void tunnel_clear_counters(struct tunnel *t)
 
 		if (!s->user)
 			continue;
-		dp_session_counters(s->user, p ? &p->clear_dp : &t->clear_dp);
-		*(p ? &p->clear_sid : &t->clear_sid) = s->local_sid;
+		dp_session_counters(s->user, p ? &p->clear_dp : &port_owner(t)->clear_dp);
+		*(p ? &p->clear_sid : &port_owner(t)->clear_sid) = s->local_sid;
 	}
 	t->clear_fsm = t->fsm.stats;
 	t->clear_ccid = t->fsm.local_ccid;

@@ -1522,12 +1522,12 @@ static bool authentic(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	return true;
 }
 
-void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
+enum fsm_input fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
 {
 	struct l2tp_msg plain;
 
 	if (t->state == FSM_T_IDLE)
-		return;
+		return FSM_IN_IGNORED;
 	m = unhide(&t->conf, m, raw, len, &plain);
 	if (!authentic(t, m, raw, len)) {
 		/* before the SCCRP we lack the peer's nonce: nothing but the
@@ -1535,7 +1535,7 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 		 * retransmitted SCCRQ); drop it without crying wolf */
 		if (t->state == FSM_T_WAIT_CTL_REPLY && m->type != L2TP_MSG_SCCRP && !t->peer_nonce_len) {
 			protocol_note(t, "message before the SCCRP cannot be authenticated yet; dropped");
-			return;
+			return FSM_IN_IGNORED;
 		}
 		t->stats.auth_failures++;
 		emit(t, NULL, FSM_EV_AUTH_FAILED, 0, 0,
@@ -1548,15 +1548,15 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 			t->nr = (uint16_t)(m->ns + 1);
 			fsm_tunnel_close(t, L2TP_STOPCCN_NOT_AUTHORIZED, "authentication failed", now);
 		}
-		return;
+		return FSM_IN_AUTH_FAILED;
 	}
 	take_nr(t, m->nr, now);
 	t->last_rx_ms = now;
 	if (t->state == FSM_T_IDLE)
-		return; /* our StopCCN was acknowledged */
+		return FSM_IN_ACK; /* our StopCCN was acknowledged */
 	if (m->type == L2TP_MSG_ZLB || m->type == L2TP_MSG_ACK) {
 		try_send(t, now);
-		return;
+		return FSM_IN_ACK;
 	}
 	if (m->ns == t->nr) {
 		uint8_t *qbuf;
@@ -1572,7 +1572,7 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 		dispatch(t, m, now);
 		if (t->state == FSM_T_IDLE) {
 			t->ack_pending = false;
-			return;
+			return FSM_IN_TAKEN;
 		}
 		try_send(t, now);
 		if (m->type == L2TP_MSG_HELLO && t->ack_pending) {
@@ -1586,19 +1586,20 @@ void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 			struct l2tp_msg qm;
 
 			if (l2tp_ctrl_decode(qbuf, qlen, &qm) == 0)
-				fsm_tunnel_input(t, &qm, qbuf, qlen, now);
+				(void)fsm_tunnel_input(t, &qm, qbuf, qlen, now);
 			free(qbuf);
 		}
-		return;
+		return FSM_IN_TAKEN;
 	}
 	if (fsm_seq_lt(m->ns, t->nr)) {
 		/* duplicate: its ACK was lost; acknowledge again (RFC 3931 §4.2) */
 		t->stats.rx_duplicates++;
 		send_ack(t);
-		return;
+		return FSM_IN_DUPLICATE;
 	}
 	t->stats.rx_out_of_order++;
 	rxq_store(t, m->ns, raw, len);
+	return FSM_IN_QUEUED;
 }
 
 void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now)

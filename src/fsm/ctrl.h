@@ -274,9 +274,21 @@ int fsm_sccrq_check(const struct fsm_tunnel_conf *conf, const struct l2tp_msg *m
  * (IDLE -> WAIT_CTL_CONN). */
 int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now);
 
+/* What fsm_tunnel_input did with a message, for the caller to act on
+ * (e.g. roaming: only a new, authentic message moves a tunnel) without
+ * reading the counters before and after. */
+enum fsm_input {
+	FSM_IN_IGNORED, /* no connection, or not verifiable yet (before the SCCRP) */
+	FSM_IN_AUTH_FAILED, /* the digest did not verify: dropped */
+	FSM_IN_ACK, /* a ZLB or explicit ACK: its Nr taken */
+	FSM_IN_TAKEN, /* new and in sequence: processed */
+	FSM_IN_DUPLICATE, /* seen before: acknowledged again */
+	FSM_IN_QUEUED, /* ahead of sequence: kept for later */
+};
+
 /* A control message for this tunnel (header CCID = ours). */
-void fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
-		      uint64_t now);
+enum fsm_input fsm_tunnel_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+				uint64_t now);
 /* Run what is due at now. */
 void fsm_tunnel_tick(struct fsm_tunnel *t, uint64_t now);
 /* When fsm_tunnel_tick next has something to do. */

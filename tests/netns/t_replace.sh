@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Who may replace an established connection with a new SCCRQ (issue 4):
-#  - auth off: a stranger may not (StopCCN "already exists", logged, the
-#    connection untouched); the peer's own host may (a restart behind NAT
-#    shows up from a new port), and r1 then recovers by itself;
-#  - challenge auth: an SCCRQ proves nothing until its SCCCN, so neither a
-#    stranger nor the peer's host (another port) replaces the connection.
-# (Digest auth: only a fresh authenticated SCCRQ may, see t_peer_restart;
-# replays are refused, see t_flood.)  The SCCRQs are sent with spoofed
-# sources from the inet namespace.
+# A spoofed SCCRQ never takes an established connection down (issues 4
+# and 16).  A new connection replaces an old one only once it has proven
+# itself and asks for a pseudowire the old one holds (admission.h):
+#  - auth off: a stranger is refused (StopCCN "already exists", logged,
+#    the connection untouched); an SCCRQ from the peer's own host (another
+#    port, or r1's very address and port as r2 sees it) gets a connection
+#    of its own beside the old one, which never completes (the forger
+#    cannot answer our SCCRP): the old connection stays, with its IDs;
+#  - challenge auth: the same for a stranger, the peer's host and its
+#    address and port: none of them can answer our SCCRP's challenge.
+# (A genuine restart, both auth styles: t_restart_auth; replays of signed
+# SCCRQs: t_flood.)  The SCCRQs are sent with spoofed sources from the
+# inet namespace.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -38,6 +42,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.sendto(ip + udp, (dst, 0))
 PY
 
+ids_changed() { [[ $(ids) != "$1" ]]; }
 ids() { jqs r2 '.tunnels[0] | "\(.local_tunnel_id) \(.remote_tunnel_id) \(.sessions[0].local_session_id)"'; }
 
 # refused_from SRC PORT STYLE: send the SCCRQ (again at each poll) until r2
@@ -45,6 +50,28 @@ ids() { jqs r2 '.tunnels[0] | "\(.local_tunnel_id) \(.remote_tunnel_id) \(.sessi
 refused_from() {
 	nq inet /usr/bin/python3 "$RUN/sccrq.py" 203.0.113.2 "$1" "$2" "$3"
 	grep -qE "SCCRQ from ${1//./\\.}:$2 .*(established with another peer|cannot replace it)" "$(daemon_log r2)"
+}
+
+# spoofed_from_peer TAG: SCCRQs from r1's public address, from another port
+# and from r1's very port as r2 sees it (`remote_port`): each is answered
+# on a connection of its own beside the established one, which stays.
+spoofed_from_peer() {
+	local tag=$1 before port style=none
+	[[ $tag == noauth ]] || style=challenge
+	before=$(ids)
+	port=$(jqs r2 '.tunnels[0].remote_port')
+	for p in 40002 "$port"; do
+		nq inet /usr/bin/python3 "$RUN/sccrq.py" 203.0.113.2 198.51.100.2 "$p" $style
+		wait_for "$tag: the SCCRQ from 198.51.100.2:$p gets a connection of its own" 10 \
+			grep -qE "SCCRQ from 198\.51\.100\.2:$p .*accepted to replace after authentication" \
+			"$(daemon_log r2)"
+	done
+	hold_never "$tag: the established connection changes" 3 ids_changed "$before"
+	_expect "$tag: IDs after the spoofed SCCRQs" "$(ids)" "$before"
+	paired
+	ping_ok pc1 192.168.10.2 3
+	fails grep -qE 'moves here|replaces the connection' "$(daemon_log r2)"
+	log "ok: $tag: spoofed SCCRQs from the peer's address left the connection up"
 }
 
 # conf_auth NS AUTHLINE...: NS's configuration with its auth lines replaced.
@@ -70,24 +97,23 @@ wait_for "noauth: a stranger's SCCRQ is refused" 10 refused_from 198.51.100.77 1
 _expect "noauth: IDs after the stranger's SCCRQ" "$(ids)" "$before"
 paired
 ping_ok pc1 192.168.10.2 3
-# r1's public address from another port: taken as r1 restarting
-nq inet /usr/bin/python3 "$RUN/sccrq.py" 203.0.113.2 198.51.100.2 40002 none
-wait_for "noauth: an SCCRQ from the peer's host replaces the connection" 10 \
-	grep -qE 'new SCCRQ from 198\.51\.100\.2:40002 replaces' "$(daemon_log r2)"
-wait_for "noauth: r1 and r2 pair again" 30 paired
-ping_ok pc1 192.168.10.2 3
+spoofed_from_peer noauth
 stop_daemon r1
 stop_daemon r2
 
 # --- challenge style
 start_case challenge " l2tp tunnel auth on $SECRET" " l2tp tunnel auth method challenge"
 before=$(ids)
-wait_for "challenge: a stranger's SCCRQ is refused" 10 refused_from 198.51.100.77 1701 challenge
-wait_for "challenge: an SCCRQ from the peer's host (new port) is refused" 10 \
-	refused_from 198.51.100.2 40003 challenge
-_expect "challenge: IDs after both SCCRQs" "$(ids)" "$before"
+spoofed_from_peer challenge
+# a stranger: a connection of its own too, or (the tunnel has as many as
+# one pseudowire allows, the two above still waiting for their SCCCN)
+# refused; either way the connection stays
+nq inet /usr/bin/python3 "$RUN/sccrq.py" 203.0.113.2 198.51.100.77 1701 challenge
+wait_for "challenge: a stranger's SCCRQ gets at most a connection of its own" 10 \
+	grep -qE "SCCRQ from 198\.51\.100\.77:1701 .*(accepted to replace after authentication|refused)" \
+	"$(daemon_log r2)"
+grep -E "SCCRQ from 198\.51\.100\.77:1701" "$(daemon_log r2)" >&2
+_expect "challenge: IDs after the stranger's SCCRQ" "$(ids)" "$before"
 paired
-ping_ok pc1 192.168.10.2 3
-fails grep -q 'replaces the connection' "$(daemon_log r2)"
 stop_daemon r1
 stop_daemon r2

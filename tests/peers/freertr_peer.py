@@ -493,7 +493,7 @@ class Conn:
             self.app.stats["rx_data_unknown"] += 1
             return
         self.app.stats["rx_data"] += 1
-        self.app.to_tap(frame)
+        self.app.to_tap(frame, getattr(self, "tap", None))
 
     # -- the task (freeRtr's thread): a generator yielding sleep times
     def start(self, gen):
@@ -534,8 +534,10 @@ class Conn:
 class Initiator(Conn):
     """freeRtr's pseudowire client (clntL2tp3, direction outgoing)."""
 
-    def __init__(self, app, peer):
+    def __init__(self, app, peer, vcid=None, tap=None):
         super().__init__(app, peer)
+        self.vcid = vcid if vcid is not None else app.args.vcid
+        self.tap = tap  # this vpdn's TAP (None: the app's)
         self.ses_loc = rand32()
         self.hello_ticks = app.args.hello_ticks or 5
         self.retry_ticks = app.args.retry_ticks or 8
@@ -590,7 +592,7 @@ class Initiator(Conn):
                 return
             res = chap(SCCCN, secret, self.last.get(A_CHALLENGE))
         self.enqueue(m_scccn(res))
-        self.enqueue(m_icrq(self.ses_loc, a.vcid, a.pw_type))
+        self.enqueue(m_icrq(self.ses_loc, self.vcid, a.pw_type))
         self.set_state(tunnel=True)
         if not (yield from self.wait4msg(ICRP)):
             return
@@ -743,22 +745,25 @@ class App:
         self.stats = {k: 0 for k in ("rx_data", "tx_data", "rx_data_unknown", "tx_too_big", "rx_dropped_ns",
                                      "rx_ack_taken", "auth_failures", "restarts")}
         self.conns = {}
+        self.vcids = args.vcid.split(",") if args.vcid else ["1234"]
+        self.taps = []  # one TAP per vpdn, or none (self.tap for all)
         self.old_ccids = set()  # every local CCID this process used
         self.net = None
         self.tap = None
         self.stop = False
 
-    def to_tap(self, frame):
-        if self.tap is not None:
+    def to_tap(self, frame, tap=None):
+        tap = tap if tap is not None else self.tap
+        if tap is not None:
             try:
-                os.write(self.tap, frame)
+                os.write(tap, frame)
             except OSError:
                 pass
 
     def write_status(self):
         if not self.args.status:
             return
-        conns = [{"peer": c.peer, "tunnel": "established" if c.tunnel_up else "down",
+        conns = [{"peer": c.peer, "vcid": getattr(c, "vcid", None), "tunnel": "established" if c.tunnel_up else "down",
                   "session": "established" if c.session_up else "down",
                   "local_ccid": c.con_loc, "remote_ccid": c.con_rem,
                   "local_session_id": c.ses_loc, "remote_session_id": c.ses_rem}
@@ -769,21 +774,37 @@ class App:
                        "protocol_errors": self.log.errors}, f)
         os.replace(tmp, self.args.status)
 
-    def start_initiator(self):
-        c = Initiator(self, self.args.peer)
-        self.conns = {self.args.peer: c}
-        self.log("starting: SCCRQ to %s, local CCID 0x%08x, local Session ID %d" % (c.peer, c.con_loc, c.ses_loc))
+    def start_initiator(self, i=0):
+        """vpdn i: its own control connection (freeRtr opens one per vpdn
+        entry, from the same address with the same Router ID and its
+        constant Tie Breaker)."""
+        c = Initiator(self, self.args.peer, self.vcids[i], self.taps[i] if self.taps else None)
+        self.conns[i] = c
+        self.log("starting: SCCRQ to %s, local CCID 0x%08x, local Session ID %d, vcid %s (epoch %.3f)"
+                 % (c.peer, c.con_loc, c.ses_loc, c.vcid, time.time()))
         c.start(c.run())
+
+    def conn_for(self, src, sid, m):
+        """The connection a packet from src belongs to, None if none."""
+        if self.args.role != "initiator":
+            return self.conns.get(src)
+        live = [c for c in self.conns.values() if c is not None]
+        if len(live) <= 1 and len(self.vcids) == 1:
+            return live[0] if live else None
+        for c in live:
+            if (sid and c.ses_loc == sid) or (not sid and m is not None and m.ccid == c.con_loc):
+                return c
+        return None
 
     def on_packet(self, src, payload):
         if len(payload) < 4:
             self.log.error("%d-byte IP/115 packet from %s" % (len(payload), src))
             return
         sid = struct.unpack(">I", payload[:4])[0]
-        c = self.conns.get(src)
         if self.args.peer and src != self.args.peer:
             self.log("ignored: IP/115 from %s, not our peer" % src)
             return
+        c = self.conn_for(src, sid, None) if sid else None
         if sid:
             if c is not None:
                 c.keep = 0
@@ -796,6 +817,7 @@ class App:
         except ProtocolError as e:
             self.log.error("from %s: %s; dropped (freeRtr: bad header)" % (src, e))
             return
+        c = self.conn_for(src, 0, m)
         if c is None:
             if self.args.role == "initiator":
                 self.log("ignored: %s from %s between attempts" % (m.describe(), src))
@@ -815,7 +837,13 @@ class App:
         a = self.args
         try:
             self.net = RawIP(a.local)
-            if a.tap:
+            taps = a.tap.split(",") if a.tap else []
+            if len(taps) > 1:  # one per vpdn (--vcid A,B --tap tapA,tapB)
+                if len(taps) != len(self.vcids):
+                    self.log("cannot start: %d TAPs for %d vcids" % (len(taps), len(self.vcids)))
+                    return 1
+                self.taps = [open_tap(t) for t in taps]
+            elif a.tap:
                 self.tap = open_tap(a.tap)
         except OSError as e:
             self.log("cannot start: %s" % e)
@@ -825,30 +853,32 @@ class App:
         self.log("freeRtr L2TPv3 emulator, %s, local %s%s, hostname %s, vcid %s, auth %s, sli-timing %s"
                  % (a.role, a.local, ", peer " + a.peer if a.peer else "", a.hostname, a.vcid,
                     "challenge" if a.secret is not None else "none", a.sli_timing))
-        restart_at = None
+        restart_at = {}  # vpdn index -> when it starts over
         if a.role == "initiator":
-            self.start_initiator()
+            for i in range(len(self.vcids)):
+                self.start_initiator(i)
         self.write_status()
         while not self.stop:
             now = time.monotonic()
             for c in list(self.conns.values()):
                 if c.task is not None and c.wake_at is not None and c.wake_at <= now:
                     c.resume()
-            if a.role == "initiator" and not any(c.task for c in self.conns.values()):
-                if restart_at is None:
-                    restart_at = now + 1.0  # clntL2tp3.run: 1 s between attempts
-                    self.conns = {}
-                    self.write_status()
-                elif now >= restart_at:
-                    restart_at = None
-                    self.stats["restarts"] += 1
-                    self.start_initiator()
+            for i in range(len(self.vcids) if a.role == "initiator" else 0):
+                c = self.conns.get(i)
+                if c is not None and c.task:
                     continue
+                if i not in restart_at:
+                    restart_at[i] = now + 1.0  # clntL2tp3.run: 1 s between attempts
+                    self.conns.pop(i, None)
+                    self.write_status()
+                elif now >= restart_at[i]:
+                    del restart_at[i]
+                    self.stats["restarts"] += 1
+                    self.start_initiator(i)
             deadlines = [c.wake_at for c in self.conns.values() if c.task is not None and c.wake_at]
-            if restart_at is not None:
-                deadlines.append(restart_at)
+            deadlines.extend(restart_at.values())
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else 1.0
-            fds = [self.net] + ([self.tap] if self.tap is not None else [])
+            fds = [self.net] + ([self.tap] if self.tap is not None else []) + self.taps
             try:
                 ready, _, _ = select.select(fds, [], [], min(timeout, 1.0))
             except InterruptedError:
@@ -860,14 +890,16 @@ class App:
                     except BlockingIOError:
                         break
                     self.on_packet(src, payload)
-            if self.tap is not None and self.tap in ready:
+            for tap in fds[1:]:
+                if tap not in ready:
+                    continue
                 for _ in range(64):
                     try:
-                        frame = os.read(self.tap, 65536)
+                        frame = os.read(tap, 65536)
                     except BlockingIOError:
                         break
                     for c in self.conns.values():
-                        if c.ses_rem:
+                        if c.ses_rem and getattr(c, "tap", None) in (None, tap):
                             c.send_data(frame)
         self.log("stopping: %s, %d protocol error(s)"
                  % (", ".join("%s %d" % kv for kv in self.stats.items()), self.log.errors))
@@ -972,10 +1004,12 @@ def main():
     p.add_argument("--local", help="our IPv4 address (also our Router ID)")
     p.add_argument("--peer", help="the peer's IPv4 address (initiator: required; responder: only this one)")
     p.add_argument("--secret", help="challenge-style authentication with this secret (default: none)")
-    p.add_argument("--vcid", default="1234", help="Remote End ID sent in the ICRQ (default 1234)")
+    p.add_argument("--vcid", default="1234", help="Remote End ID sent in the ICRQ (default 1234); initiator: "
+                   "A,B,... opens one control connection per vcid, as freeRtr does for several vpdn entries")
     p.add_argument("--hostname", default="freertr", help="Host Name AVP (default freertr)")
     p.add_argument("--pw-type", type=int, default=5, help="pseudowire type of the ICRQ (default 5, Ethernet)")
-    p.add_argument("--tap", help="TAP interface to bridge the pseudowire to (created if missing)")
+    p.add_argument("--tap", help="TAP interface to bridge the pseudowire to (created if missing); "
+                   "TAPA,TAPB,...: one per vcid")
     p.add_argument("--sli-timing", choices=("queued", "before-iccn-ack", "after-iccn"), default="queued",
                    help="responder: SLI queued behind the ICRP as freeRtr's server does (default); "
                         "sent the moment the ICRP is acknowledged, before the ICCN carrying that "

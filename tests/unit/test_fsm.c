@@ -1037,6 +1037,40 @@ static void test_lost_sccrp_retransmitted(void **state)
 	world_free(w);
 }
 
+/* fsm_tunnel_input says what it did with each message (issue 16, 6a):
+ * taken, duplicate, an acknowledgement, or dropped as not authentic. */
+static void test_input_result(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_DIGEST, "s", "s");
+	struct l2tp_msg m;
+	struct pkt p, bad;
+
+	(void)state;
+	start(w);
+	open_a(w);
+	xfer(w, &w->a, &m); /* SCCRQ */
+	xfer(w, &w->b, &m); /* SCCRP */
+	pop(&w->a, &p); /* SCCCN */
+	bad = p;
+	bad.buf[bad.len - 1] ^= 1; /* inside the last AVP: the digest no longer verifies */
+	assert_int_equal(l2tp_ctrl_decode(bad.buf, bad.len, &m), 0);
+	assert_int_equal(fsm_tunnel_input(&w->b.t, &m, bad.buf, bad.len, w->now), FSM_IN_AUTH_FAILED);
+	assert_int_equal(w->b.t.state, FSM_T_WAIT_CTL_CONN);
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &m), 0);
+	assert_int_equal(fsm_tunnel_input(&w->b.t, &m, p.buf, p.len, w->now), FSM_IN_TAKEN);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED);
+	assert_int_equal(fsm_tunnel_input(&w->b.t, &m, p.buf, p.len, w->now), FSM_IN_DUPLICATE);
+	/* B's ACK of it, to A */
+	assert_true(w->b.nout >= 1);
+	pop(&w->b, &p);
+	assert_int_equal(l2tp_ctrl_decode(p.buf, p.len, &m), 0);
+	assert_int_equal(m.type, L2TP_MSG_ACK);
+	assert_int_equal(fsm_tunnel_input(&w->a.t, &m, p.buf, p.len, w->now), FSM_IN_ACK);
+	fsm_tunnel_release(&w->a.t);
+	assert_int_equal(fsm_tunnel_input(&w->a.t, &m, p.buf, p.len, w->now), FSM_IN_IGNORED);
+	world_free(w);
+}
+
 /* Duplicate SCCCN and HELLO: re-acknowledged at once, processed once. */
 static void test_duplicates_reacked_not_reprocessed(void **state)
 {
@@ -3353,6 +3387,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_remote_end_id_mismatch, teardown),
 		cmocka_unit_test_teardown(test_lost_sccrq_retransmitted, teardown),
 		cmocka_unit_test_teardown(test_lost_sccrp_retransmitted, teardown),
+		cmocka_unit_test_teardown(test_input_result, teardown),
 		cmocka_unit_test_teardown(test_duplicates_reacked_not_reprocessed, teardown),
 		cmocka_unit_test_teardown(test_out_of_order_held_until_gap_filled, teardown),
 		cmocka_unit_test_teardown(test_backoff_and_give_up, teardown),
