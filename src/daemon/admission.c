@@ -4,6 +4,8 @@
  */
 #include "daemon/admission.h"
 
+#include "common/addr.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -31,54 +33,10 @@ const char *adm_action_name(enum adm_action a)
 	return "?";
 }
 
-bool adm_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
-	return false;
-}
-
-static unsigned port_of(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
-static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	return adm_same_host(a, b) && port_of(a) == port_of(b);
-}
-
 /* IP/115 endpoints carry port 0 (daemon.h, sockaddr_encap). */
 static bool over_ip(const struct sockaddr_storage *ss)
 {
-	return (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) && port_of(ss) == 0;
-}
-
-static void fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "-";
-
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
-	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
-		snprintf(buf, len, "-");
-	else if (over_ip(ss))
-		snprintf(buf, len, "%s (IP)", a);
-	else if (ss->ss_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", a, port_of(ss));
-	else
-		snprintf(buf, len, "%s:%u", a, port_of(ss));
+	return (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) && sockaddr_port(ss) == 0;
 }
 
 static bool idle(const struct adm_entry *e)
@@ -129,9 +87,9 @@ static int check_entry(const struct adm_entry *e, const struct adm_sccrq *q, cha
 			 over_ip(q->peer) ? "IP protocol 115 (l2tpv3-ip)" : "UDP (l2tpv3-raw)");
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
-	if (!over_ip(q->peer) && q->local && port_of(q->local) && port_of(q->local) != c->dp.local_port) {
+	if (!over_ip(q->peer) && q->local && sockaddr_port(q->local) && sockaddr_port(q->local) != c->dp.local_port) {
 		snprintf(why, whylen, "local port differs: it listens on UDP port %u ('l2tp local port'), the peer "
-			 "called port %u", c->dp.local_port, port_of(q->local));
+			 "called port %u", c->dp.local_port, sockaddr_port(q->local));
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
 	return fsm_sccrq_check(e->fconf, q->m, q->raw, q->len, why, whylen);
@@ -193,11 +151,11 @@ static bool group_decide(const struct adm_sccrq *q, const struct adm_entry *v, s
 		mask |= held(x);
 		/* the oldest still waiting for its SCCCN, an extra one first:
 		 * the tunnel's own keeps its place */
-		if (x->fsm->state == FSM_T_WAIT_CTL_CONN && x->peer && adm_same_host(x->peer, q->peer) &&
+		if (x->fsm->state == FSM_T_WAIT_CTL_CONN && x->peer && sockaddr_same_host(x->peer, q->peer) &&
 		    (pending == SIZE_MAX || (pending == o && j != o) ||
 		     (j != o && x->fsm->close_until < v[pending].fsm->close_until)))
 			pending = j;
-		if (x->fsm->state == FSM_T_ESTABLISHED && x->peer && !adm_same_host(x->peer, q->peer) &&
+		if (x->fsm->state == FSM_T_ESTABLISHED && x->peer && !sockaddr_same_host(x->peer, q->peer) &&
 		    fsm_tunnel_hellos_unanswered(x->fsm) < 2)
 			other = j;
 	}
@@ -224,7 +182,7 @@ static bool group_decide(const struct adm_sccrq *q, const struct adm_entry *v, s
 	for (unsigned pw = 0; pw < pws; pw++)
 		if (!(mask & (1u << pw)))
 			nfree++;
-	fmt_addr(e->peer ? e->peer : q->peer, p, sizeof(p));
+	sockaddr_format(e->peer ? e->peer : q->peer, p, sizeof(p));
 	if (nfree)
 		decide(ret, ADM_ACCEPT_BESIDE, o, "%s has %u connection%s (with %s first), %u of its %u pseudowire%s "
 		       "free: a new connection beside", lb, conns, conns == 1 ? "" : "s", p, nfree, pws,
@@ -308,7 +266,7 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 	ret->action = ADM_REFUSE;
 	ret->result = L2TP_STOPCCN_NOT_AUTHORIZED;
 	snprintf(ret->reason, sizeof(ret->reason), "no responder tunnel is configured");
-	fmt_addr(q->peer, p, sizeof(p));
+	sockaddr_format(q->peer, p, sizeof(p));
 
 	/* a retransmitted SCCRQ of a connection we already answered; the
 	 * same SCCRQ from elsewhere is a replay (a restarted peer picks a new
@@ -318,7 +276,7 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 
 		if (idle(e) || !e->peer || e->fsm->remote_ccid != m->assigned_ccid)
 			continue;
-		if (same_endpoint(e->peer, q->peer)) {
+		if (sockaddr_equal(e->peer, q->peer)) {
 			decide(ret, ADM_RETRANSMIT, i, "tunnel %u: a retransmission of the SCCRQ it answered",
 			       e->cfg->id);
 			return;
@@ -333,7 +291,7 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 		const struct adm_entry *e = &v[i];
 		enum fsm_tie tie;
 
-		if (e->kind != ADM_TUNNEL || !e->fconf->initiator || !adm_same_host(&e->cfg->remote, q->peer))
+		if (e->kind != ADM_TUNNEL || !e->fconf->initiator || !sockaddr_same_host(&e->cfg->remote, q->peer))
 			continue;
 		tie = fsm_tunnel_tie_break(e->fsm, m);
 		if (tie == FSM_TIE_NONE || fsm_sccrq_check(e->fconf, m, q->raw, q->len, w, sizeof(w)) != 0)
@@ -403,7 +361,7 @@ bool adm_sccrq_expected(const struct l2tp_msg *m, const struct sockaddr_storage 
 			continue;
 		if (c->hub_max || (c->has_remote_router_id && l2tp_msg_has(m, L2TP_AVP_ROUTER_ID) &&
 				   c->remote_router_id == m->router_id) ||
-		    (c->has_endpoint && adm_same_host(&c->remote, peer)))
+		    (c->has_endpoint && sockaddr_same_host(&c->remote, peer)))
 			return true;
 	}
 	return false;
@@ -421,7 +379,7 @@ bool adm_session_move(const struct adm_entry *from, const struct adm_entry *to, 
 		snprintf(why, whylen, "the new connection is not established");
 		return false;
 	}
-	fmt_addr(from->peer ? from->peer : to->peer, p, sizeof(p));
+	sockaddr_format(from->peer ? from->peer : to->peer, p, sizeof(p));
 	if (to->fsm->auth == FSM_AUTH_CHALLENGE || to->fsm->auth == FSM_AUTH_DIGEST) {
 		snprintf(why, whylen, "the new connection proved itself (%s); the one with %s loses it",
 			 to->fsm->auth == FSM_AUTH_CHALLENGE ? "Challenge Response" : "Message Digests", p);
@@ -431,7 +389,7 @@ bool adm_session_move(const struct adm_entry *from, const struct adm_entry *to, 
 		snprintf(why, whylen, "the connection with %s that held it is not established", p);
 		return true;
 	}
-	if (from->peer && to->peer && adm_same_host(from->peer, to->peer)) {
+	if (from->peer && to->peer && sockaddr_same_host(from->peer, to->peer)) {
 		snprintf(why, whylen, "the new connection comes from the same host as the one with %s (no tunnel "
 			 "auth)", p);
 		return true;

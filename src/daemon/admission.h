@@ -130,8 +130,6 @@ bool adm_sccrq_expected(const struct l2tp_msg *m, const struct sockaddr_storage 
  */
 bool adm_session_move(const struct adm_entry *from, const struct adm_entry *to, char *why, size_t whylen);
 
-/* Same address (port ignored). */
-bool adm_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* The diagnosis after `rounds` connections in a row that the peer
  * abandoned after our SCCRP ("" before ADM_ABANDON_REPORT). */
