@@ -115,6 +115,7 @@ enum {
 	DP_BUF_SIZE = 65536 + 512, /* largest datagram or frame (a TSO frame is 64 KB + Ethernet) */
 	DP_GSO_SEGS = 64,	/* segments per UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS) */
 	DP_GSO_BYTES = 65507,	/* largest UDP payload */
+	DP_GSO_HSTRIDE = 32 + GSO_HDR_MAX, /* L2TP header (<= 20) + a segment's inner headers, per segment */
 	DP_EVENTS = 64,		/* epoll events per round */
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
 	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
@@ -240,9 +241,10 @@ struct dp {
 
 	/* offloads (data thread) */
 	bool udp_gro;		/* UDP_GRO accepted by the socket */
-	uint8_t *gsobuf;	/* segments of one UDP_SEGMENT send, DP_GSO_BYTES */
+	uint8_t *gsohdr;	/* headers of one UDP_SEGMENT send, DP_GSO_SEGS * DP_GSO_HSTRIDE */
 	struct mmsghdr gso_msgs[DP_GSO_SEGS];
-	struct iovec gso_iov[DP_GSO_SEGS];
+	struct iovec gso_iov[2 * DP_GSO_SEGS]; /* per segment: headers, payload slice */
+	size_t gso_octets[DP_GSO_SEGS];
 	struct gso_coal coal;	/* TCP segments waiting to be written as one */
 	struct dp_session *coal_s; /* whose they are */
 	uint64_t coal_octets;
@@ -1092,17 +1094,20 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 	(void)dp_sendmmsg(dp, s, b->msgs, n, b->lens, 0);
 }
 
-/* Send cnt segments laid out in dp->gsobuf every `stride` bytes (the last
- * one `last` bytes long), L2TP header included: one sendmsg with
- * UDP_SEGMENT, or sendmmsg if the kernel refuses that. */
-static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, size_t stride, size_t last,
+/* Send cnt segments described by iov[0..2*cnt) (per segment: its L2TP and
+ * inner headers, then its payload slice in the super-frame), each but the
+ * last `stride` bytes long: one sendmsg with UDP_SEGMENT (the kernel
+ * copies each payload byte once, straight from the TAP read buffer), or
+ * sendmmsg, one datagram per segment, if the kernel refuses that. */
+static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, struct iovec *iov, unsigned cnt, size_t stride,
 			   size_t hlen)
 {
-	size_t total = (size_t)(cnt - 1) * stride + last;
+	size_t total = 0;
 	union dp_cmsg cm;
-	struct iovec iov = { .iov_base = dp->gsobuf, .iov_len = total };
-	struct msghdr mh = dp_dest_msg(&s->dest, &iov, 1); /* its control is replaced below */
+	struct msghdr mh = dp_dest_msg(&s->dest, iov, 2 * (size_t)cnt); /* its control is replaced below */
 
+	for (unsigned k = 0; k < 2 * cnt; k++)
+		total += iov[k].iov_len;
 	if (cnt > 1 && s->dest.skip == 0) {
 		struct cmsghdr *c;
 		uint16_t gso = (uint16_t)stride;
@@ -1131,12 +1136,13 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 	}
 	/* (over IP each datagram starts s->dest.skip bytes into its header) */
 	for (unsigned k = 0; k < cnt; k++) {
-		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride + s->dest.skip;
-		dp->gso_iov[k].iov_len = (k + 1 < cnt ? stride : last) - s->dest.skip;
-		dp->gso_msgs[k].msg_hdr = dp_dest_msg(&s->dest, &dp->gso_iov[k], 1);
+		iov[2 * k].iov_base = (uint8_t *)iov[2 * k].iov_base + s->dest.skip;
+		iov[2 * k].iov_len -= s->dest.skip;
+		dp->gso_msgs[k].msg_hdr = dp_dest_msg(&s->dest, &iov[2 * k], 2);
 		dp->gso_msgs[k].msg_len = 0;
+		dp->gso_octets[k] = iov[2 * k].iov_len + iov[2 * k + 1].iov_len - (hlen - s->dest.skip);
 	}
-	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen - s->dest.skip);
+	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, dp->gso_octets, 0);
 }
 
 /* A super-frame read from the TAP: segment it and send the segments.
@@ -1165,19 +1171,17 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 		dp_count(&s->tx_errors, g.nsegs);
 		return g.nsegs;
 	}
-	/* gsobuf holds per * stride <= DP_GSO_BYTES */
+	/* one send carries per * stride <= DP_GSO_BYTES */
 	per = (unsigned)(DP_GSO_BYTES / stride);
 	if (per > DP_GSO_SEGS)
 		per = DP_GSO_SEGS;
 	for (unsigned first = 0; first < g.nsegs; first += per) {
-		unsigned cnt = g.nsegs - first < per ? g.nsegs - first : per;
-		size_t last = gso_segment(frame, &g, first, cnt, dp->gsobuf + hlen, stride);
+		unsigned cnt = gso_segment_iov(frame, &g, first, per, dp->gsohdr, DP_GSO_HSTRIDE, hlen, dp->gso_iov);
 
 		for (unsigned k = 0; k < cnt; k++)
-			l2tp_data_hdr_write(dp->gsobuf + (size_t)k * stride, c->remote_sid, c->tx_cookie,
+			l2tp_data_hdr_write(dp->gsohdr + (size_t)k * DP_GSO_HSTRIDE, c->remote_sid, c->tx_cookie,
 					    c->tx_cookie_len, c->tx_l2ss, c->tx_seq, dp_tx_seq_next(s));
-		/* a lone segment is its own size */
-		dp_tx_gso_send(dp, s, cnt, cnt == 1 ? hlen + last : stride, hlen + last, hlen);
+		dp_tx_gso_send(dp, s, dp->gso_iov, cnt, stride, hlen);
 	}
 	return g.nsegs;
 }
@@ -1388,8 +1392,8 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 		goto out_free;
 	for (unsigned i = 0; i < DP_BATCH; i++)
 		dp->batch->bufs[i] = dp->batch->mem + (size_t)i * (DP_HEADROOM + DP_BUF_SIZE);
-	dp->gsobuf = malloc(DP_GSO_BYTES);
-	if (!dp->gsobuf)
+	dp->gsohdr = malloc((size_t)DP_GSO_SEGS * DP_GSO_HSTRIDE);
+	if (!dp->gsohdr)
 		goto out_free;
 	/* several datagrams of one peer per read, when the kernel can */
 	dp->udp_gro = setsockopt(udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
@@ -1486,7 +1490,7 @@ void dp_destroy(struct dp *dp)
 		close(dp->epfd);
 	if (dp->batch)
 		free(dp->batch->mem);
-	free(dp->gsobuf);
+	free(dp->gsohdr);
 	free(dp->batch);
 	pthread_cond_destroy(&dp->cond);
 	pthread_mutex_destroy(&dp->lock);

@@ -84,6 +84,16 @@ int gso_parse(const uint8_t *frame, size_t len, const struct gso_vnet_hdr *vh, s
 size_t gso_segment(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
 		   uint8_t *out, size_t stride);
 
+/* The same segments without copying their payloads (for scatter-gather
+ * sendmsg): segment i's headers are written at
+ * hdrs + (i - first) * hstride + pre (the pre bytes in front are the
+ * caller's, e.g. an L2TP header), and iov[2k] = those pre + hdr_len bytes,
+ * iov[2k+1] = the payload slice inside `frame`, which must stay valid
+ * until the send.  hstride >= pre + hdr_len; iov has room for 2 * count.
+ * Returns the number of segments written. */
+unsigned gso_segment_iov(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
+			 uint8_t *hdrs, size_t hstride, size_t pre, struct iovec *iov);
+
 /* Valid L4 checksum of a TCP frame (as gso_tcp_info found it). */
 bool gso_tcp_csum_ok(const uint8_t *frame, size_t len);
 
