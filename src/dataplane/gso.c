@@ -470,6 +470,52 @@ int gso_coal_finish(struct gso_coal *c)
 }
 
 /* ---------------------------------------------------------------------- */
+/* flow hash */
+
+/* FNV-1a over n bytes. */
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+uint32_t gso_flow_hash(const uint8_t *f, size_t len)
+{
+	struct pkt p;
+	size_t alen;
+	const uint8_t *a, *b;
+	uint16_t pa, pb;
+	int c;
+	uint32_t h = 2166136261u;
+
+	if (!pkt_parse(f, len, &p))
+		return 0;
+	alen = p.v6 ? 16 : 4;
+	a = f + p.l3 + (p.v6 ? 8 : 12);
+	b = a + alen;
+	pa = rd16(f + p.l4);
+	pb = rd16(f + p.l4 + 2);
+	/* the smaller endpoint first: both directions hash alike */
+	c = memcmp(a, b, alen);
+	if (c > 0 || (c == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	uint8_t ports[5] = { (uint8_t)(pa >> 8), (uint8_t)pa, (uint8_t)(pb >> 8), (uint8_t)pb, p.proto };
+
+	h = fnv(h, a, alen);
+	h = fnv(h, b, alen);
+	h = fnv(h, ports, sizeof(ports));
+	return h ? h : 1;
+}
+
+/* ---------------------------------------------------------------------- */
 /* MSS clamping */
 
 bool gso_mss_clamp(uint8_t *f, size_t len, uint16_t mss4, uint16_t mss6)

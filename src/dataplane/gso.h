@@ -125,6 +125,11 @@ bool gso_coal_add(struct gso_coal *c, const uint8_t *frame, size_t len);
  * zeros and the frame is unchanged.  Resets the coalescer. */
 int gso_coal_finish(struct gso_coal *c);
 
+/* A hash of the frame's flow (IP addresses, protocol and ports of TCP or
+ * UDP over IPv4/IPv6, as gso_parse reads them) that is the same for both
+ * directions and never 0; 0 for any other frame. */
+uint32_t gso_flow_hash(const uint8_t *frame, size_t len);
+
 /* MSS clamping: if the frame is a TCP SYN over IPv4 or IPv6 carrying an
  * MSS option above the limit for its family (mss4 / mss6; 0 = leave),
  * lower it and fix the TCP checksum incrementally.  Returns true if the
