@@ -1839,7 +1839,16 @@ static void dp_tap_queues(const struct dp *dp, struct dp_session *s)
 
 		if (fd < 0)
 			break;
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		struct ifreq got;
+		int sz = GSO_VNET_HDR_LEN;
+
+		/* the vnet header belongs to each queue's file: asked for and
+		 * sized like the first one's, and checked */
+		if (s->vnet)
+			ifr.ifr_flags |= IFF_VNET_HDR;
+		memset(&got, 0, sizeof(got));
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0 || (s->vnet && ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) ||
+		    ioctl(fd, TUNGETIFF, &got) < 0 || !!(got.ifr_flags & IFF_VNET_HDR) != s->vnet) {
 			close(fd);
 			break;
 		}
