@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Data path: one thread that moves Ethernet frames between the sessions'
- * TAP fds and the shared UDP socket (RFC 3931 §4.1.2.1, RFC 4719).
+ * Data path: a thread (or several) that moves Ethernet frames between the
+ * sessions' TAP fds and the shared UDP socket (RFC 3931 §4.1.2.1, RFC 4719).
  *
  * Threads.  dp_start() spawns the data thread, which sleeps in epoll_wait
  * on the UDP socket, a command eventfd and every session's TAP fd
@@ -13,6 +13,21 @@
  * epoll_wait round are handled, so an event never points at a freed
  * session, and no lock is taken per packet.  Before dp_start (or after the
  * thread ended) commands are applied directly by the caller.
+ *
+ * Several threads (dp_set_threads).  Each thread (struct dp_worker) has
+ * its own epoll set, eventfd, UDP socket (thread 0 the caller's, the others
+ * bound to the same address with SO_REUSEPORT), buffers and coalescer,
+ * and reads its own queue of every multi-queue TAP (dp_tap_queues).  The
+ * table is shared: thread 0 applies commands while the others are parked
+ * (dp_worker_park) between two rounds, so none holds a session pointer
+ * while it changes.  The kernel gives each datagram to one socket by its
+ * 4-tuple (one peer, one thread) and each TAP frame to one queue by flow;
+ * frames from the tunnel are written to the queue their flow was last read
+ * from (s->flowq), because tun steers a flow to the queue that last wrote
+ * it.  Session state other than atomic counters is touched by one thread:
+ * tx_ns because a sequenced session keeps one queue, the rx_seq state
+ * because one peer's datagrams reach one socket.  Raw IP sockets and extra
+ * UDP ports are read by thread 0 only.
  *
  * Receive.  recvmmsg() reads up to DP_BATCH datagrams at a time with their
  * IP_PKTINFO/IPV6_PKTINFO; DP_UDP_BUDGET bounds one wakeup so busy TAPs
@@ -30,9 +45,10 @@
  *
  * Offloads (TAPs with IFF_VNET_HDR).  Each read from the TAP starts with a
  * virtio_net_hdr.  A TCP (or, with USO, UDP) super-frame of up to 64 KB is
- * cut into segments by gso_segment(), each written right behind its L2TP
- * header into one contiguous buffer, and that buffer leaves in one
- * sendmsg() with a UDP_SEGMENT cmsg (UDP GSO: the kernel splits it into
+ * cut into segments by gso_segment_iov(): each segment's headers are
+ * written behind its L2TP header into a small array, its payload stays
+ * where read() put it, and the iovec of headers and payload slices leaves
+ * in one sendmsg() with a UDP_SEGMENT cmsg (UDP GSO: the kernel splits it into
  * datagrams of equal size, the last one shorter); if the kernel refuses
  * (no UDP GSO, or segments larger than the path MTU so the datagrams must
  * be fragmented) the same segments go out with sendmmsg().  A frame whose
