@@ -691,6 +691,7 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 	(void)!read(dp->w[0].evfd, &v, sizeof(v));
 	pthread_mutex_lock(&dp->lock);
 	stop = dp->stopping || exiting;
+	dp->stopping = stop; /* the other threads end too */
 	if (dp->cmd_head && dp->nw > 1 && !stop) {
 		/* the other threads wait between two rounds of theirs while the
 		 * table and the epoll sets change: none holds a session pointer */
