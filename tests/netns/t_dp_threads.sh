@@ -21,8 +21,6 @@ source "$(dirname "$0")/lib.sh"
 require_daemon
 topo_create
 
-R1_LINES=()
-R2_LINES=()
 conf_r1 | sed '1i dataplane threads 2' >"$OUT/r1.conf"
 conf_r2 | sed '1i dataplane threads 2' >"$OUT/r2.conf"
 start_daemon r2 "$OUT/r2.conf"
@@ -46,7 +44,7 @@ import json, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 s.bind(("0.0.0.0", 9000))
-s.settimeout(3.0)
+s.settimeout(2.0)
 last, got, back = {}, {}, {}
 start = None
 while True:
@@ -87,7 +85,7 @@ for seq in range(4000):
 PY
 wait "$RECV"
 tx1=$(thr r1 tx_frames)
-log "r1 per-thread tx_frames before: $tx0, after: $tx1; receiver: $(cat "$OUT/flows.json" | jq -c '{flows, received, reordered}')"
+log "r1 per-thread tx_frames before: $tx0, after: $tx1; receiver: $(jq -c '{flows, received, reordered}' "$OUT/flows.json")"
 _expect "flows seen by pc2" "$(jq .flows "$OUT/flows.json")" 16
 (( $(jq .received "$OUT/flows.json") >= 16 * 4000 / 4 )) || { log "too few datagrams crossed"; exit 1; }
 _expect "datagrams out of order within a flow" "$(jq .reordered "$OUT/flows.json")" 0
@@ -105,7 +103,7 @@ for dir in "" -R; do
 	nbg pc2 iperf3 -s -1 >"$OUT/iperf3-s.log" 2>&1
 	BG_PIDS+=($!)
 	wait_for "iperf3 server on pc2" 10 sh -c "ip netns exec ${NS[pc2]} ss -Hntl sport = :5201 | grep -q 5201"
-	n pc1 timeout 60 iperf3 -c 192.168.10.2 -P 4 -t 3 $dir -J >"$OUT/iperf3$dir.json"
+	n pc1 timeout 60 iperf3 -c 192.168.10.2 -P 4 -t 2 $dir -J >"$OUT/iperf3$dir.json"
 	jq -e '.end.sum_received.bytes > 0' "$OUT/iperf3$dir.json" >/dev/null
 	log "ok: TCP 4 streams ${dir:-forward}: $(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$OUT/iperf3$dir.json") Mbit/s"
 done
