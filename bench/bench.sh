@@ -22,13 +22,17 @@
 #   ROUNDS (default 5), SECONDS (per test, default 10), PROFILES
 #   ("nic veth"), MODES ("routing vxlan l2tpv3d"; "l2tpv3d:qN" is l2tpv3d
 #   with the TAPs' txqueuelen set to N, to compare queue bounds in one run;
+#   "l2tpv3d:tN" runs it with `dataplane threads N` (multi-queue TAPs, one
+#   UDP socket per thread);
 #   "l2tpv3d:base" runs the daemon from $BASE_B instead, e.g. a build of an
 #   earlier commit, for before/after figures from one run; "l2tpv3d@NAME"
 #   runs the daemon with the environment assignments in $ENV_NAME, e.g.
 #   ENV_small="L2TPV3D_X=1"; TXQLEN=N there sets the TAPs' txqueuelen),
 #   B (build dir, default build/), OUT (default bench/out), FIGURES (which
 #   measures: "idle load rev tcp4 pps", all by default; "load" is TCP 1
-#   stream pc1->pc2 with RTT, CPU and the gate).  --smoke: 1 round of 3 s,
+#   stream pc1->pc2 with RTT, CPU and the gate; CPU is recorded for each
+#   daemon, both together and the machine, during "load" and "pps", hence
+#   CPU per Gbit/s and per 100 kpps).  --smoke: 1 round of 3 s,
 #   asserts nothing.  --quick: NIC-like WAN only, FIGURES="load pps",
 #   ROUNDS 3 and SECONDS 5 unless set: the figures of latency and small
 #   frames work, for repeated runs.  --diag: no rounds; one loaded test per
@@ -64,7 +68,7 @@ if (( QUICK )); then
 fi
 FIGURES=" ${FIGURES:-idle load rev tcp4 pps} "
 PROFILES=${PROFILES:-nic veth}
-MODES=${MODES:-routing vxlan l2tpv3d}
+MODES=${MODES:-routing vxlan l2tpv3d l2tpv3d:t2}
 B=${B:-$REPO/build}
 OUT=${OUT:-$REPO/bench/out}
 L2TPV3D=$B/src/daemon/l2tpv3d
@@ -167,10 +171,11 @@ topo_create() {
 }
 
 conf() {
-	local me=$1 peer=$2 host=$3 ep=
+	local me=$1 peer=$2 host=$3 threads=${4:-1} ep=
 	# r1 initiates; r2 (no endpoint) answers
 	[[ $host == B1 ]] && ep=" tunnel endpoint address $me $peer"
 	cat <<-EOF
+	dataplane threads $threads
 	bridge member bridge1 lan1 tunnel1
 	tunnel select 1
 	 tunnel encapsulation l2tpv3-raw
@@ -205,16 +210,21 @@ daemons_stop() {
 	done
 }
 
-# daemons_start [BINARY [ENV...]]: (re)start both daemons, wait for the session
+# daemons_start [BINARY [ENV...]]: (re)start both daemons, wait for the
+# session; THREADS (default 1) data threads each
 daemons_start() {
 	local bin=${1:-$L2TPV3D}
-	local envs=("${@:2}")
-	[[ "$bin ${envs[*]}" == "$DAEMON_BIN" ]] && return 0
+	local envs=("${@:2}") threads=${THREADS:-1}
+	[[ "$bin ${envs[*]} t$threads" == "$DAEMON_BIN" ]] && return 0
 	daemons_stop
-	DAEMON_BIN="$bin ${envs[*]}"
+	DAEMON_BIN="$bin ${envs[*]} t$threads"
 	log "daemons: $DAEMON_BIN"
-	conf 198.51.100.1 198.51.100.2 B1 >"$RUN/r1.conf"
-	conf 198.51.100.2 198.51.100.1 B2 >"$RUN/r2.conf"
+	conf 198.51.100.1 198.51.100.2 B1 "$threads" >"$RUN/r1.conf"
+	conf 198.51.100.2 198.51.100.1 B2 "$threads" >"$RUN/r2.conf"
+	if [[ $bin != "$L2TPV3D" ]] && (( threads == 1 )); then
+		# an older build may not know the line
+		sed -i '/^dataplane threads/d' "$RUN/r1.conf" "$RUN/r2.conf"
+	fi
 	for r in r2 r1; do
 		ip netns exec "${NS[$r]}" env "${envs[@]}" "$bin" -c "$RUN/$r.conf" -f -S "$RUN/$r.sock" \
 			>>"$OUT/daemon-$r.log" 2>&1 &
@@ -237,6 +247,7 @@ mode_set() {
 	local mode=$1 r q
 	case $mode in
 	l2tpv3d:base) daemons_start "$BASE_B/src/daemon/l2tpv3d" ;;
+	l2tpv3d:t*) THREADS=${mode#l2tpv3d:t} daemons_start ;;
 	l2tpv3d@*)
 		local -n envref="ENV_${mode#l2tpv3d@}"
 		# shellcheck disable=SC2086 # a list of assignments
@@ -293,6 +304,33 @@ rtt_pct() {
 }
 
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_start / cpu_stop SECONDS: the machine's busy share and each daemon's
+# ticks between the two calls (rec'd by cpu_rec)
+CPU0=()
+cpu_start() {
+	local s t
+	read -r s t <<<"$(sys_busy)"
+	CPU0=("$s" "$t")
+	if [[ $MODE == l2tpv3d* ]]; then
+		CPU0+=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
+	fi
+}
+# cpu_rec PREFIX SECONDS: records PREFIX_machine (% of all CPUs) and, for
+# l2tpv3d, PREFIX_r1, PREFIX_r2 and PREFIX_daemons (% of a core, both
+# together); prints "r1 r2" (% of a core)
+cpu_rec() {
+	local pre=$1 d=$2 s t a b
+	read -r s t <<<"$(sys_busy)"
+	rec "${pre}_machine" "$(awk -v a="${CPU0[0]}" -v b="$s" -v c="${CPU0[1]}" -v d="$t" 'BEGIN { printf "%.1f", (b - a) * 100 / (d - c) }')"
+	if [[ $MODE == l2tpv3d* ]]; then
+		a=$(awk -v t=$(( $(proc_ticks "${DPID[r1]}") - CPU0[2] )) -v hz="$HZ" -v d="$d" 'BEGIN { printf "%.1f", t * 100 / hz / d }')
+		b=$(awk -v t=$(( $(proc_ticks "${DPID[r2]}") - CPU0[3] )) -v hz="$HZ" -v d="$d" 'BEGIN { printf "%.1f", t * 100 / hz / d }')
+		rec "${pre}_r1" "$a"
+		rec "${pre}_r2" "$b"
+		rec "${pre}_daemons" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", a + b }')"
+		echo "$a $b"
+	fi
+}
 sys_busy() { awk '/^cpu / { idle = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; print t - idle, t; exit }' /proc/stat; }
 
 # iperf3 N REV: prints Gbit/s received and the sender's retransmissions
@@ -332,7 +370,7 @@ gate_check() {
 want() { [[ $FIGURES == *" $1 "* ]]; }
 
 measure() {
-	local p t0 t1 s0 s1 c0=() c1=() r cpu best rtt gate=0 retr
+	local p t0 r cpu rtt gate=0 retr c0 c1
 	if want idle; then
 		n pc1 ping -n -c $(( SMOKE ? 50 : 200 )) -i 0.01 -W 1 "$DST" >"$RUN/ping-idle" 2>&1 || true
 		read -r p t0 <<<"$(rtt_pct "$RUN/ping-idle")"
@@ -348,22 +386,18 @@ measure() {
 			gate=1
 			gate_capture
 		fi
-		read -r s0 t0 <<<"$(sys_busy)"
-		if [[ $MODE == l2tpv3d* ]]; then
-			c0=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
-		fi
+		cpu_start
 		read -r r retr <<<"$(iperf 1 "")"
-		read -r s1 t1 <<<"$(sys_busy)"
+		read -r c0 c1 <<<"$(cpu_rec cpu "$DUR")"
 		wait "$p" || true
 		rec tcp1_fwd "$r"
 		rec tcp1_retr "$retr"
-		rec cpu_machine "$(awk -v a="$s0" -v b="$s1" -v c="$t0" -v d="$t1" 'BEGIN { printf "%.1f", (b - a) * 100 / (d - c) }')"
 		if [[ $MODE == l2tpv3d* ]]; then
-			c1=("$(proc_ticks "${DPID[r1]}")" "$(proc_ticks "${DPID[r2]}")")
-			best=$(( c1[0] - c0[0] > c1[1] - c0[1] ? c1[0] - c0[0] : c1[1] - c0[1] ))
-			cpu=$(awk -v t="$best" -v hz="$HZ" -v d="$DUR" 'BEGIN { printf "%.1f", t * 100 / hz / d }')
+			# the busier daemon, and both together, per Gbit/s
+			cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print (a > b ? a : b) }')
 			rec cpu_daemon "$cpu"
 			rec cpu_per_gbit "$(awk -v c="$cpu" -v g="$r" 'BEGIN { printf "%.1f", (g > 0 ? c / g : 0) }')"
+			rec cpu_both_per_gbit "$(awk -v a="$c0" -v b="$c1" -v g="$r" 'BEGIN { printf "%.1f", (g > 0 ? (a + b) / g : 0) }')"
 		fi
 		read -r p rtt <<<"$(rtt_pct "$RUN/ping-load")"
 		rec rtt_load_p50 "$p"
@@ -390,9 +424,17 @@ measure() {
 		n pc2 "$GEN64" recv 9000 $((DUR + 1)) >"$RUN/gen-recv" &
 		p=$!
 		wait_for 5 sh -c "ip netns exec ${NS[pc2]} ss -Hnul sport = :9000 | grep -q 9000"
+		cpu_start
 		n pc1 "$GEN64" send "$DST" 9000 "$DUR" >/dev/null
+		read -r c0 c1 <<<"$(cpu_rec cpu_pps "$DUR")"
 		wait "$p"
-		rec pps64_k "$(awk -v n="$(cat "$RUN/gen-recv")" -v d="$DUR" 'BEGIN { printf "%.1f", n / d / 1000 }')"
+		r=$(awk -v n="$(cat "$RUN/gen-recv")" -v d="$DUR" 'BEGIN { printf "%.1f", n / d / 1000 }')
+		rec pps64_k "$r"
+		if [[ $MODE == l2tpv3d* ]]; then
+			# % of a core per 100 kpps delivered: the busier daemon, both
+			rec cpu_per_100kpps "$(awk -v a="$c0" -v b="$c1" -v k="$r" 'BEGIN { printf "%.1f", (k > 0 ? (a > b ? a : b) * 100 / k : 0) }')"
+			rec cpu_both_per_100kpps "$(awk -v a="$c0" -v b="$c1" -v k="$r" 'BEGIN { printf "%.1f", (k > 0 ? (a + b) * 100 / k : 0) }')"
+		fi
 	fi
 
 	if [[ $MODE == l2tpv3d* ]]; then
@@ -532,7 +574,7 @@ if (( DIAG == 2 )); then
 	mode_set "$MODE"
 	log "holding: $PROFILE WAN, $MODE; pc1=${NS[pc1]} r1=${NS[r1]} r2=${NS[r2]} pc2=${NS[pc2]} daemons r1=${DPID[r1]:-} r2=${DPID[r2]:-}"
 	printf '%s\n' "pc1=${NS[pc1]}" "r1=${NS[r1]}" "r2=${NS[r2]}" "pc2=${NS[pc2]}" \
-		"d1=${DPID[r1]:-}" "d2=${DPID[r2]:-}" "DST=$DST" >"$OUT/hold.env"
+		"d1=${DPID[r1]:-}" "d2=${DPID[r2]:-}" "DST=$DST" "RUN=$RUN" >"$OUT/hold.env"
 	sleep infinity &
 	BG+=($!)
 	wait "${BG[-1]}" || true

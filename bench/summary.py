@@ -22,8 +22,16 @@ METRICS = [
     ("rtt_load_p50", "RTT under 1 TCP stream p50", "ms"),
     ("rtt_load_p99", "RTT under 1 TCP stream p99", "ms"),
     ("cpu_machine", "machine CPU during TCP 1", "% of all"),
-    ("cpu_daemon", "daemon CPU during TCP 1", "% of a core"),
-    ("cpu_per_gbit", "daemon CPU per Gbit/s", "% core"),
+    ("cpu_r1", "r1 daemon CPU during TCP 1", "% of a core"),
+    ("cpu_r2", "r2 daemon CPU during TCP 1", "% of a core"),
+    ("cpu_daemon", "busier daemon CPU, TCP 1", "% of a core"),
+    ("cpu_per_gbit", "busier daemon CPU per Gbit/s", "% core"),
+    ("cpu_both_per_gbit", "both daemons CPU per Gbit/s", "% core"),
+    ("cpu_pps_machine", "machine CPU during 64-byte", "% of all"),
+    ("cpu_pps_r1", "r1 daemon CPU during 64-byte", "% of a core"),
+    ("cpu_pps_r2", "r2 daemon CPU during 64-byte", "% of a core"),
+    ("cpu_per_100kpps", "busier daemon CPU per 100 kpps", "% core"),
+    ("cpu_both_per_100kpps", "both daemons CPU per 100 kpps", "% core"),
     ("rss_mb", "daemon RSS", "MiB"),
 ]
 MODES = ["routing", "vxlan", "l2tpv3d"]

@@ -927,6 +927,17 @@ static int h_dp_realtime(struct parser *p)
 	return 0;
 }
 
+/* `dataplane threads N` */
+static int h_dp_threads(struct parser *p)
+{
+	unsigned n;
+
+	if (!parse_uint(p->a[0], 1, CFG_DP_THREADS_MAX, &n))
+		return perr(p, "bad thread count '%s': expected 1..%u", p->a[0], CFG_DP_THREADS_MAX);
+	p->c->dp_threads = n;
+	return 0;
+}
+
 static int h_bridge_member(struct parser *p)
 {
 	char *const *a = p->a;
@@ -1399,6 +1410,7 @@ static const struct command commands[] = {
 	  "metrics listen ADDRESS:PORT" },
 	{ { "dataplane", "realtime" }, 1, 2, SCOPE_GLOBAL, h_dp_realtime,
 	  "dataplane realtime on [PRIORITY]|off" },
+	{ { "dataplane", "threads" }, 1, 1, SCOPE_GLOBAL, h_dp_threads, "dataplane threads N" },
 	{ { "bridge", "member" }, 2, 1 + CFG_MAX_BRIDGE_MEMBERS, SCOPE_GLOBAL, h_bridge_member,
 	  "bridge member BRIDGE INTERFACE..." },
 
@@ -2369,6 +2381,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 		fprintf(out, "dataplane realtime on %u\n", c->dp_realtime);
 	else if (c->has_dp_realtime)
 		fprintf(out, "dataplane realtime off\n");
+	if (c->dp_threads)
+		fprintf(out, "dataplane threads %u\n", c->dp_threads);
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
 }
 

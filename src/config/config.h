@@ -231,6 +231,7 @@ struct cfg_address {
 };
 
 #define CFG_DP_RT_DEFAULT 10
+#define CFG_DP_THREADS_MAX 16
 
 struct cfg {
 	bool service_on; /* `l2tp service on [l2tpv3]`; default off like a RTX */
@@ -239,6 +240,9 @@ struct cfg {
 	 * priority, 0 = normal scheduling; default CFG_DP_RT_DEFAULT */
 	bool has_dp_realtime;
 	unsigned dp_realtime;
+	/* `dataplane threads N` (1..CFG_DP_THREADS_MAX): data threads, 0 =
+	 * not set (one); read at start only */
+	unsigned dp_threads;
 	struct sockaddr_storage metrics; /* where the Prometheus endpoint listens */
 	struct cfg_tunnel *tunnels; /* sorted by id */
 	size_t n_tunnels;

@@ -205,9 +205,24 @@ static json_t *show_status(struct daemon *d)
 	daemon_udp_drops(d, &u);
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		json_array_append_new(tunnels, tunnel_json(d->tunnels[i], now));
+	/* per data thread: what it did, for the cost per frame */
+	json_t *threads = json_array();
+	for (unsigned i = 0; d->dp && i < dp_threads(d->dp); i++) {
+		struct dp_thread_stats st;
+
+		dp_thread_stats(d->dp, i, &st);
+		json_array_append_new(threads,
+				      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "wakeups",
+						(json_int_t)st.wakeups, "tap_reads", (json_int_t)st.tap_reads,
+						"tap_writes", (json_int_t)st.tap_writes, "udp_recvs",
+						(json_int_t)st.udp_recvs, "udp_sends", (json_int_t)st.udp_sends,
+						"tx_frames", (json_int_t)st.tx_frames, "rx_frames",
+						(json_int_t)st.rx_frames, "copied_octets", (json_int_t)st.copied_octets));
+	}
 #define SHOWN(field) ((json_int_t)(d->stats.field - d->stats_clear.field))
-	o = json_pack("{s:i, s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0, "vendor_name",
-			 L2TPV3D_VENDOR_NAME, "dataplane_realtime", d->dp_realtime, "tunnels", tunnels, "counters",
+	o = json_pack("{s:i, s:s, s:i, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0,
+		      "vendor_name", L2TPV3D_VENDOR_NAME, "dataplane_realtime", d->dp_realtime, "tunnels", tunnels,
+		      "dataplane_threads", threads, "counters",
 			 "rx_ctrl_malformed", SHOWN(rx_ctrl_malformed),
 			 "rx_ctrl_unknown_ccid", SHOWN(rx_ctrl_unknown_ccid),
 			 "rx_ctrl_wrong_peer", SHOWN(rx_ctrl_wrong_peer),

@@ -463,7 +463,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
  * path shows them to us as AF_INET) and IPv6 peers as themselves.  A
  * kernel without IPv6 gets the plain AF_INET socket on 0.0.0.0:1701.
  */
-static int open_udp_family(int family, uint16_t port)
+static int open_udp_family(int family, uint16_t port, bool reuseport)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
@@ -473,6 +473,9 @@ static int open_udp_family(int family, uint16_t port)
 	if (fd < 0)
 		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* several data threads: each has its own socket on this address */
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto out_close;
 	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
 		goto out_close;
 	if (family == AF_INET6 ? bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) < 0
@@ -487,11 +490,12 @@ out_close:
 
 static int open_udp(struct daemon *d)
 {
-	int fd = open_udp_family(AF_INET6, L2TP_UDP_PORT);
+	bool mt = d->cfg->dp_threads > 1;
+	int fd = open_udp_family(AF_INET6, L2TP_UDP_PORT, mt);
 
 	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
 		log_info("IPv6 is not available: UDP socket on 0.0.0.0:%u (IPv4 only)", L2TP_UDP_PORT);
-		fd = open_udp_family(AF_INET, L2TP_UDP_PORT);
+		fd = open_udp_family(AF_INET, L2TP_UDP_PORT, mt);
 	}
 	if (fd < 0)
 		return fd;
@@ -571,7 +575,7 @@ static int open_udp_ports(struct daemon *d, const struct cfg *c)
 		if (k < DAEMON_UDP_EXTRA && d->udp_extra[k] >= 0)
 			continue; /* open already */
 		r = k == DAEMON_UDP_EXTRA ? -ENOSPC : 0;
-		fd = r ? -1 : open_udp_family(ss.ss_family, port);
+		fd = r ? -1 : open_udp_family(ss.ss_family, port, false);
 		if (!r)
 			r = fd < 0 ? fd : dp_add_udp_socket(d->dp, fd);
 		if (r < 0) {
@@ -961,6 +965,8 @@ int daemon_setup(struct daemon *d)
 		log_warn("cannot open netlink");
 		return r;
 	}
+	/* `dataplane threads` is read here, at start, only */
+	tap_set_multi_queue(d->cfg->dp_threads > 1);
 	r = setup_links(d, d->cfg);
 	if (r < 0)
 		return r;
@@ -991,6 +997,16 @@ int daemon_setup(struct daemon *d)
 		errno = -r;
 		log_warn("cannot create the data path");
 		return r;
+	}
+	if (d->cfg->dp_threads > 1) {
+		r = dp_set_threads(d->dp, d->cfg->dp_threads);
+		if (r < 0) {
+			errno = -r;
+			log_warn("cannot run %u data threads ('dataplane threads'): running one", d->cfg->dp_threads);
+			tap_set_multi_queue(false);
+		} else {
+			log_info("data path: %u threads ('dataplane threads')", d->cfg->dp_threads);
+		}
 	}
 	/* an IPv4 IP/115 tunnel that cannot have its socket does not start;
 	 * a responder's IPv6 side is optional */

@@ -511,6 +511,13 @@ out_put_local:
 	return r;
 }
 
+static bool tap_mq;
+
+void tap_set_multi_queue(bool on)
+{
+	tap_mq = on;
+}
+
 int tap_open(const char *name, bool *ret_created)
 {
 	struct ifreq ifr;
@@ -524,18 +531,29 @@ int tap_open(const char *name, bool *ret_created)
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
 	/* IFF_VNET_HDR: the data path turns on TSO/checksum offloads (dp.c);
-	 * a kernel that refuses it gets a plain TAP */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	memcpy(ifr.ifr_name, name, strlen(name));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-			r = -errno;
-			close(fd);
-			return r;
+	 * a kernel that refuses it gets a plain TAP.  IFF_MULTI_QUEUE with
+	 * several data threads (`dataplane threads`): dp opens one queue per
+	 * thread; an existing single-queue TAP stays one. */
+	static const short try[] = {
+		IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE,
+		IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+		IFF_TAP | IFF_NO_PI,
+	};
+	r = -EINVAL;
+	for (size_t i = tap_mq ? 0 : 1; i < sizeof(try) / sizeof(try[0]); i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = try[i];
+		memcpy(ifr.ifr_name, name, strlen(name));
+		if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
+			r = 0;
+			break;
 		}
+		r = -errno;
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	/* not TUNSETPERSIST: the interface goes away with the fd */
 	if (ret_created)

@@ -53,6 +53,9 @@ int nl_link_mtu(struct nl_ctx *n, const char *ifname);
  * close-on-exec; ret_created says whether the interface is new. Returns the
  * fd or negative errno.  The link stays down until nl_link_up. */
 int tap_open(const char *name, bool *ret_created);
+/* Open TAPs multi-queue (IFF_MULTI_QUEUE) from now on: with several data
+ * threads, the data path adds a queue per thread. */
+void tap_set_multi_queue(bool on);
 /* Delete a TAP we created (closing its fd is not enough when it was made
  * persistent; we never make it persistent, so this only closes). */
 void tap_close(int fd);

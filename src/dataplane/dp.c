@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Data path: one thread that moves Ethernet frames between the sessions'
- * TAP fds and the shared UDP socket (RFC 3931 §4.1.2.1, RFC 4719).
+ * Data path: a thread (or several) that moves Ethernet frames between the
+ * sessions' TAP fds and the shared UDP socket (RFC 3931 §4.1.2.1, RFC 4719).
  *
  * Threads.  dp_start() spawns the data thread, which sleeps in epoll_wait
  * on the UDP socket, a command eventfd and every session's TAP fd
@@ -13,6 +13,21 @@
  * epoll_wait round are handled, so an event never points at a freed
  * session, and no lock is taken per packet.  Before dp_start (or after the
  * thread ended) commands are applied directly by the caller.
+ *
+ * Several threads (dp_set_threads).  Each thread (struct dp_worker) has
+ * its own epoll set, eventfd, UDP socket (thread 0 the caller's, the others
+ * bound to the same address with SO_REUSEPORT), buffers and coalescer,
+ * and reads its own queue of every multi-queue TAP (dp_tap_queues).  The
+ * table is shared: thread 0 applies commands while the others are parked
+ * (dp_worker_park) between two rounds, so none holds a session pointer
+ * while it changes.  The kernel gives each datagram to one socket by its
+ * 4-tuple (one peer, one thread) and each TAP frame to one queue by flow;
+ * frames from the tunnel are written to the queue their flow was last read
+ * from (s->flowq), because tun steers a flow to the queue that last wrote
+ * it.  Session state other than atomic counters is touched by one thread:
+ * tx_ns because a sequenced session keeps one queue, the rx_seq state
+ * because one peer's datagrams reach one socket.  Raw IP sockets and extra
+ * UDP ports are read by thread 0 only.
  *
  * Receive.  recvmmsg() reads up to DP_BATCH datagrams at a time with their
  * IP_PKTINFO/IPV6_PKTINFO; DP_UDP_BUDGET bounds one wakeup so busy TAPs
@@ -30,9 +45,10 @@
  *
  * Offloads (TAPs with IFF_VNET_HDR).  Each read from the TAP starts with a
  * virtio_net_hdr.  A TCP (or, with USO, UDP) super-frame of up to 64 KB is
- * cut into segments by gso_segment(), each written right behind its L2TP
- * header into one contiguous buffer, and that buffer leaves in one
- * sendmsg() with a UDP_SEGMENT cmsg (UDP GSO: the kernel splits it into
+ * cut into segments by gso_segment_iov(): each segment's headers are
+ * written behind its L2TP header into a small array, its payload stays
+ * where read() put it, and the iovec of headers and payload slices leaves
+ * in one sendmsg() with a UDP_SEGMENT cmsg (UDP GSO: the kernel splits it into
  * datagrams of equal size, the last one shorter); if the kernel refuses
  * (no UDP GSO, or segments larger than the path MTU so the datagrams must
  * be fragmented) the same segments go out with sendmmsg().  A frame whose
@@ -84,6 +100,7 @@
 #include "dataplane/dp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/udp.h>
@@ -115,12 +132,14 @@ enum {
 	DP_BUF_SIZE = 65536 + 512, /* largest datagram or frame (a TSO frame is 64 KB + Ethernet) */
 	DP_GSO_SEGS = 64,	/* segments per UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS) */
 	DP_GSO_BYTES = 65507,	/* largest UDP payload */
+	DP_GSO_HSTRIDE = 32 + GSO_HDR_MAX, /* L2TP header (<= 20) + a segment's inner headers, per segment */
 	DP_EVENTS = 64,		/* epoll events per round */
 	DP_HASH_BITS = 6,	/* initial table: 64 buckets, doubled as it fills */
 	DP_MAX_UDP = 8,		/* UDP sockets besides the first (other local ports) */
 	DP_ETH_HLEN = 14,
 	DP_VLAN_HLEN = 4,	/* an 802.1Q tag */
 	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
+	DP_FLOWQ = 1024,	/* flow slots per multi-queue session */
 };
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
@@ -151,7 +170,19 @@ struct dp_session {
 
 	/* state (data thread) */
 	struct dp_dest dest;
-	bool tap_polled; /* registered with epoll */
+	/* the TAP's queues: [0] is conf.tap_fd, [i] (a multi-queue TAP, one
+	 * per data thread) opened and closed by dp; thread i reads queue i */
+	struct dp_tapq {
+		struct dp_session *s;
+		int fd;
+		unsigned idx;
+		bool polled; /* registered with thread idx's epoll */
+	} q[DP_MAX_THREADS];
+	unsigned nq;
+	/* multi-queue: inner flow (gso_flow_hash) -> the queue its frames
+	 * were last read from, so that frames of that flow from the tunnel are
+	 * written there and the tun driver keeps steering it to one queue */
+	_Atomic uint8_t *flowq;
 	bool vnet;	 /* the TAP has IFF_VNET_HDR (offload path) */
 	unsigned offload; /* TUN_F_* the TAP accepted */
 
@@ -204,6 +235,29 @@ struct dp_batch {
 	uint8_t *mem;
 };
 
+/* One data thread: its epoll set, its UDP socket (SO_REUSEPORT beside
+ * the first one), its buffers. */
+struct dp_worker {
+	struct dp *dp;
+	unsigned idx;
+	pthread_t thread;
+	int epfd, evfd;
+	int udp_fd;			/* [0]: dp->udp_fd; others opened by dp_set_threads */
+	struct dp_batch *batch;
+	uint8_t *gsohdr;	/* headers of one UDP_SEGMENT send, DP_GSO_SEGS * DP_GSO_HSTRIDE */
+	struct mmsghdr gso_msgs[DP_GSO_SEGS];
+	struct iovec gso_iov[2 * DP_GSO_SEGS]; /* per segment: headers, payload slice */
+	size_t gso_octets[DP_GSO_SEGS];
+	struct gso_coal coal;	/* TCP segments waiting to be written as one */
+	struct dp_session *coal_s; /* whose they are */
+	int coal_fd;		/* the TAP queue they go to */
+	uint64_t coal_octets;
+	struct dp_wstats {
+		_Atomic uint64_t wakeups, tap_reads, tap_writes, udp_recvs, udp_sends, tx_frames, rx_frames,
+			copied_octets;
+	} st; /* written by this thread only (dp_stat) */
+};
+
 struct dp {
 	int udp_fd;
 	int ctrl_fd;
@@ -216,8 +270,8 @@ struct dp {
 	int family;			/* of udp_fd */
 	struct sockaddr_storage bound;	/* udp_fd's own address (unmapped) */
 	in_port_t port;			/* its port, network order */
-	int epfd;
-	int evfd;
+	struct dp_worker w[DP_MAX_THREADS];
+	unsigned nw;			/* data threads (dp_set_threads), 1 by default */
 
 	/* commands: lock guards everything down to `thread` */
 	pthread_mutex_t lock;
@@ -226,7 +280,12 @@ struct dp {
 	bool running;  /* the thread takes commands */
 	bool stopping; /* asked to end */
 	bool started;  /* pthread_create succeeded, not joined yet */
-	pthread_t thread;
+	/* with several threads, thread 0 applies commands while the others
+	 * wait (pause, parked) between two rounds of their own */
+	bool pause;
+	unsigned parked;
+	unsigned alive; /* threads > 0 not ended yet */
+	pthread_cond_t park_cond;
 
 	/* sessions: owned by the data thread once running */
 	struct dp_session **buckets;
@@ -234,16 +293,7 @@ struct dp {
 	unsigned hash_bits;
 	size_t nsessions;
 
-	struct dp_batch *batch;
-
-	/* offloads (data thread) */
 	bool udp_gro;		/* UDP_GRO accepted by the socket */
-	uint8_t *gsobuf;	/* segments of one UDP_SEGMENT send, DP_GSO_BYTES */
-	struct mmsghdr gso_msgs[DP_GSO_SEGS];
-	struct iovec gso_iov[DP_GSO_SEGS];
-	struct gso_coal coal;	/* TCP segments waiting to be written as one */
-	struct dp_session *coal_s; /* whose they are */
-	uint64_t coal_octets;
 
 	_Atomic uint64_t rx_unknown_session, rx_malformed, ctrl_forwarded, ctrl_dropped;
 };
@@ -254,6 +304,12 @@ struct dp {
 static inline void dp_count(_Atomic uint64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* A counter of one thread's own: no locked read-modify-write needed. */
+static inline void dp_stat(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 static inline uint64_t dp_read(const _Atomic uint64_t *c)
@@ -500,25 +556,38 @@ static void dp_hash_remove(struct dp *dp, struct dp_session *s)
 	}
 }
 
-static void dp_tap_unpoll(struct dp *dp, struct dp_session *s)
+/* Stop reading one queue of s's TAP. */
+static void dp_tapq_unpoll(struct dp *dp, struct dp_tapq *q)
 {
-	if (!s->tap_polled)
+	if (!q->polled)
 		return;
 	/* may fail with EBADF if the owner closed the fd already: the kernel
 	 * dropped it from the set then */
-	(void)epoll_ctl(dp->epfd, EPOLL_CTL_DEL, s->conf.tap_fd, NULL);
-	s->tap_polled = false;
+	(void)epoll_ctl(dp->w[q->idx].epfd, EPOLL_CTL_DEL, q->fd, NULL);
+	q->polled = false;
+}
+
+static void dp_tap_unpoll(struct dp *dp, struct dp_session *s)
+{
+	for (unsigned i = 0; i < s->nq; i++)
+		dp_tapq_unpoll(dp, &s->q[i]);
 }
 
 static int dp_apply_add(struct dp *dp, struct dp_session *s)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-
 	if (dp_lookup(dp, s->local_sid))
 		return -EEXIST;
-	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, s->conf.tap_fd, &ev) < 0)
-		return -errno;
-	s->tap_polled = true;
+	for (unsigned i = 0; i < s->nq; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->q[i] };
+
+		if (epoll_ctl(dp->w[i].epfd, EPOLL_CTL_ADD, s->q[i].fd, &ev) < 0) {
+			int r = -errno;
+
+			dp_tap_unpoll(dp, s);
+			return r;
+		}
+		s->q[i].polled = true;
+	}
 	dp_hash_grow(dp);
 	s->hash_next = dp->buckets[dp_hash(dp, s->local_sid)];
 	dp->buckets[dp_hash(dp, s->local_sid)] = s;
@@ -533,7 +602,7 @@ static int dp_apply_set_ip(struct dp *dp, int family, int fd)
 
 	if (*slot >= 0)
 		return -EEXIST;
-	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (epoll_ctl(dp->w[0].epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	*slot = fd;
 	return 0;
@@ -551,7 +620,7 @@ static int dp_apply_add_udp(struct dp *dp, int fd, in_port_t port)
 	for (unsigned i = 0; i < dp->n_udp; i++)
 		if (dp->udp[i].port == port)
 			return -EEXIST;
-	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (epoll_ctl(dp->w[0].epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	u->fd = fd;
 	u->port = port;
@@ -601,7 +670,7 @@ static int dp_cmd_run(struct dp *dp, struct dp_cmd *cmd)
 			dp->cmd_head = cmd;
 		dp->cmd_tail = cmd;
 		/* cannot fail short of counter overflow (2^64-1 kicks) */
-		(void)!write(dp->evfd, &one, sizeof(one));
+		(void)!write(dp->w[0].evfd, &one, sizeof(one));
 		while (!cmd->done)
 			pthread_cond_wait(&dp->cond, &dp->lock);
 	}
@@ -614,11 +683,22 @@ static int dp_cmd_run(struct dp *dp, struct dp_cmd *cmd)
  * true if the thread must end. */
 static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 {
-	uint64_t v;
+	uint64_t v, one = 1;
 	bool stop;
 
-	(void)!read(dp->evfd, &v, sizeof(v));
+	(void)!read(dp->w[0].evfd, &v, sizeof(v));
 	pthread_mutex_lock(&dp->lock);
+	stop = dp->stopping || exiting;
+	dp->stopping = stop; /* the other threads end too */
+	if (dp->cmd_head && dp->nw > 1 && !stop) {
+		/* the other threads wait between two rounds of theirs while the
+		 * table and the epoll sets change: none holds a session pointer */
+		dp->pause = true;
+		for (unsigned i = 1; i < dp->nw; i++)
+			(void)!write(dp->w[i].evfd, &one, sizeof(one));
+		while (dp->parked < dp->alive)
+			pthread_cond_wait(&dp->park_cond, &dp->lock);
+	}
 	while (dp->cmd_head) {
 		struct dp_cmd *cmd = dp->cmd_head;
 
@@ -626,10 +706,45 @@ static bool dp_cmds_run_queued(struct dp *dp, bool exiting)
 		dp_cmd_apply(dp, cmd);
 	}
 	dp->cmd_tail = NULL;
-	stop = dp->stopping || exiting;
-	if (stop)
+	if (dp->pause) {
+		dp->pause = false;
+		pthread_cond_broadcast(&dp->park_cond);
+	}
+	if (stop) {
+		/* the others end first, then callers apply commands themselves */
+		for (unsigned i = 1; i < dp->nw; i++)
+			(void)!write(dp->w[i].evfd, &one, sizeof(one));
+		while (dp->alive > 0)
+			pthread_cond_wait(&dp->park_cond, &dp->lock);
 		dp->running = false;
+	}
 	pthread_cond_broadcast(&dp->cond);
+	pthread_mutex_unlock(&dp->lock);
+	return stop;
+}
+
+/* Thread i > 0, woken by its eventfd: wait while thread 0 applies
+ * commands.  Returns true if the thread must end. */
+static bool dp_worker_park(struct dp_worker *w)
+{
+	struct dp *dp = w->dp;
+	uint64_t v;
+	bool stop;
+
+	(void)!read(w->evfd, &v, sizeof(v));
+	pthread_mutex_lock(&dp->lock);
+	if (dp->pause && !dp->stopping) {
+		dp->parked++;
+		pthread_cond_broadcast(&dp->park_cond);
+		while (dp->pause && !dp->stopping)
+			pthread_cond_wait(&dp->park_cond, &dp->lock);
+		dp->parked--;
+	}
+	stop = dp->stopping;
+	if (stop) {
+		dp->alive--;
+		pthread_cond_broadcast(&dp->park_cond);
+	}
 	pthread_mutex_unlock(&dp->lock);
 	return stop;
 }
@@ -696,38 +811,56 @@ static void dp_forward_ctrl(struct dp *dp, enum dp_encap encap, in_port_t port, 
 }
 
 /* Write the frames held by the coalescer to their session's TAP. */
-static void dp_coal_flush(struct dp *dp)
+static void dp_coal_flush(struct dp_worker *w)
 {
-	struct dp_session *s = dp->coal_s;
-	unsigned n = dp->coal.n;
+	struct dp_session *s = w->coal_s;
+	unsigned n = w->coal.n;
 	int iovcnt;
 	ssize_t r;
 	size_t want = 0;
 
 	if (!s || n == 0) {
-		dp->coal_s = NULL;
+		w->coal_s = NULL;
 		return;
 	}
-	iovcnt = gso_coal_finish(&dp->coal);
+	iovcnt = gso_coal_finish(&w->coal);
 	for (int i = 0; i < iovcnt; i++)
-		want += dp->coal.iov[i].iov_len;
-	r = writev(s->conf.tap_fd, dp->coal.iov, iovcnt);
+		want += w->coal.iov[i].iov_len;
+	dp_stat(&w->st.tap_writes, 1);
+	r = writev(w->coal_fd, w->coal.iov, iovcnt);
 	if (r != (ssize_t)want) {
 		dp_count(&s->rx_tap_errors, n);
 	} else {
 		dp_count(&s->rx_packets, n);
-		dp_count(&s->rx_octets, dp->coal_octets);
+		dp_count(&s->rx_octets, w->coal_octets);
+		dp_stat(&w->st.rx_frames, n);
 		if (n > 1)
 			dp_count(&s->rx_coalesced, 1);
 	}
-	dp->coal_s = NULL;
-	dp->coal_octets = 0;
+	w->coal_s = NULL;
+	w->coal_octets = 0;
+}
+
+/* The TAP queue to write a frame from the tunnel to: with several queues,
+ * the one its flow was last read from (so the tun driver, which steers a
+ * flow to the queue that last wrote it, keeps each flow on one queue and
+ * so on one thread: no reordering within a flow); else the only one. */
+static int dp_tap_wfd(const struct dp_session *s, const uint8_t *frame, size_t flen)
+{
+	unsigned q;
+
+	if (s->nq <= 1)
+		return s->q[0].fd;
+	q = atomic_load_explicit(&s->flowq[gso_flow_hash(frame, flen) % DP_FLOWQ], memory_order_relaxed);
+	return s->q[q < s->nq ? q : 0].fd;
 }
 
 /* Write one frame to s's TAP (with an empty vnet header if it has one);
  * octets: what it counts (the frame as carried in the tunnel). */
-static void dp_tap_write_n(struct dp_session *s, const uint8_t *frame, size_t flen, size_t octets)
+static void dp_tap_write_n(struct dp_worker *w, struct dp_session *s, const uint8_t *frame, size_t flen,
+			   size_t octets)
 {
+	int fd = dp_tap_wfd(s, frame, flen);
 	static const uint8_t zero[GSO_VNET_HDR_LEN];
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)zero, .iov_len = sizeof(zero) },
@@ -735,11 +868,12 @@ static void dp_tap_write_n(struct dp_session *s, const uint8_t *frame, size_t fl
 	};
 	ssize_t r, want = (ssize_t)flen;
 
+	dp_stat(&w->st.tap_writes, 1);
 	if (s->vnet) {
-		r = writev(s->conf.tap_fd, iov, 2);
+		r = writev(fd, iov, 2);
 		want += GSO_VNET_HDR_LEN;
 	} else {
-		r = write(s->conf.tap_fd, frame, flen);
+		r = write(fd, frame, flen);
 	}
 	if (r != want) {
 		/* EAGAIN included: never wait for the TAP */
@@ -748,11 +882,12 @@ static void dp_tap_write_n(struct dp_session *s, const uint8_t *frame, size_t fl
 	}
 	dp_count(&s->rx_packets, 1);
 	dp_count(&s->rx_octets, octets);
+	dp_stat(&w->st.rx_frames, 1);
 }
 
-static void dp_tap_write(struct dp_session *s, const uint8_t *frame, size_t flen)
+static void dp_tap_write(struct dp_worker *w, struct dp_session *s, const uint8_t *frame, size_t flen)
 {
-	dp_tap_write_n(s, frame, flen, flen);
+	dp_tap_write_n(w, s, frame, flen, flen);
 }
 
 /* rx_seq: keep a packet whose Default L2SS is l2ss?  See the top of the
@@ -799,12 +934,14 @@ static uint32_t dp_tx_seq_next(struct dp_session *s)
 
 /* A data packet: find the session, check it, write the frame to the TAP
  * (or hold it for coalescing; the caller flushes before buf is reused). */
-static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
+static void dp_rx_data(struct dp_worker *w, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
 {
+	struct dp *dp = w->dp;
 	struct dp_session *s;
 	uint8_t *frame;
 	size_t flen;
 	uint32_t sid;
+	int fd;
 
 	if (l2tp_data_hdr_sid(buf, len, &sid) != 0) {
 		dp_count(&dp->rx_malformed, 1);
@@ -836,34 +973,37 @@ static void dp_rx_data(struct dp *dp, enum dp_encap encap, uint8_t *buf, size_t 
 		/* tag it: the MAC addresses move 4 bytes into the header
 		 * already read (the session's L2TP header is at least 8) */
 		memmove(frame - DP_VLAN_HLEN, frame, 12);
+		dp_stat(&w->st.copied_octets, 12);
 		frame -= DP_VLAN_HLEN;
 		flen += DP_VLAN_HLEN;
 		frame[12] = 0x81;
 		frame[13] = 0x00;
 		frame[14] = (uint8_t)(s->conf.vlan >> 8);
 		frame[15] = (uint8_t)s->conf.vlan;
-		dp_tap_write_n(s, frame, flen, flen - DP_VLAN_HLEN);
+		dp_tap_write_n(w, s, frame, flen, flen - DP_VLAN_HLEN);
 		return;
 	}
 	if (!s->vnet) {
-		dp_tap_write(s, frame, flen);
+		dp_tap_write(w, s, frame, flen);
 		return;
 	}
-	if (dp->coal_s != s)
-		dp_coal_flush(dp);
-	if (!gso_coal_add(&dp->coal, frame, flen)) {
-		if (dp->coal.n == 0) {
-			dp_tap_write(s, frame, flen);
+	fd = dp_tap_wfd(s, frame, flen);
+	if (w->coal_s != s || w->coal_fd != fd)
+		dp_coal_flush(w);
+	if (!gso_coal_add(&w->coal, frame, flen)) {
+		if (w->coal.n == 0) {
+			dp_tap_write(w, s, frame, flen);
 			return;
 		}
-		dp_coal_flush(dp);
-		if (!gso_coal_add(&dp->coal, frame, flen)) {
-			dp_tap_write(s, frame, flen);
+		dp_coal_flush(w);
+		if (!gso_coal_add(&w->coal, frame, flen)) {
+			dp_tap_write(w, s, frame, flen);
 			return;
 		}
 	}
-	dp->coal_s = s;
-	dp->coal_octets += flen;
+	w->coal_s = s;
+	w->coal_fd = fd;
+	w->coal_octets += flen;
 }
 
 /* Size of each datagram in a UDP_GRO-coalesced read, 0 if not coalesced. */
@@ -902,9 +1042,10 @@ static int dp_recv_batch(struct dp_batch *b, int fd, unsigned want)
 
 /* Read and dispatch up to DP_UDP_BUDGET datagrams from UDP socket fd (its
  * local port: port, network order). */
-static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
+static void dp_udp_rx(struct dp_worker *w, int fd, in_port_t port)
 {
-	struct dp_batch *b = dp->batch;
+	struct dp *dp = w->dp;
+	struct dp_batch *b = w->batch;
 	unsigned budget = DP_UDP_BUDGET;
 
 	while (budget > 0) {
@@ -913,6 +1054,7 @@ static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
 		uint64_t now;
 		int n;
 
+		dp_stat(&w->st.udp_recvs, 1);
 		n = dp_recv_batch(b, fd, want);
 		if (n <= 0)
 			return; /* EAGAIN, or an error the next wakeup will see */
@@ -941,13 +1083,13 @@ static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
 				else if (l2tp_is_ctrl(p))
 					dp_forward_ctrl(dp, DP_ENCAP_UDP, port, mh, p, plen);
 				else
-					dp_rx_data(dp, DP_ENCAP_UDP, p, plen, now);
+					dp_rx_data(w, DP_ENCAP_UDP, p, plen, now);
 			}
 			if (len == 0)
 				dp_count(&dp->rx_malformed, 1);
 		}
 		/* the buffers are reused by the next recvmmsg */
-		dp_coal_flush(dp);
+		dp_coal_flush(w);
 		/* short turns, so the TAPs' traffic is not held up */
 		if (pieces < (unsigned)n)
 			pieces = (unsigned)n;
@@ -961,9 +1103,10 @@ static void dp_udp_rx(struct dp *dp, int fd, in_port_t port)
  * One datagram read from a raw IP/115 socket of `family` (IPv4 reads start
  * with the IP header).  buf has DP_HEADROOM bytes in front.
  */
-static void dp_ip_rx_one(struct dp *dp, int family, const struct msghdr *mh, uint8_t *buf, size_t len,
+static void dp_ip_rx_one(struct dp_worker *w, int family, const struct msghdr *mh, uint8_t *buf, size_t len,
 			 uint64_t now)
 {
+	struct dp *dp = w->dp;
 	size_t ihl = 0;
 	uint8_t *p;
 
@@ -997,13 +1140,14 @@ static void dp_ip_rx_one(struct dp *dp, int family, const struct msghdr *mh, uin
 	p[1] = L2TP_VERSION;
 	p[2] = 0;
 	p[3] = 0;
-	dp_rx_data(dp, DP_ENCAP_IP, p, len + 4, now);
+	dp_rx_data(w, DP_ENCAP_IP, p, len + 4, now);
 }
 
 /* Read and dispatch up to DP_UDP_BUDGET datagrams from a raw IP socket. */
-static void dp_ip_rx(struct dp *dp, int fd, int family)
+static void dp_ip_rx(struct dp_worker *w, int fd, int family)
 {
-	struct dp_batch *b = dp->batch;
+	struct dp *dp = w->dp;
+	struct dp_batch *b = w->batch;
 	unsigned budget = DP_UDP_BUDGET;
 
 	while (budget > 0) {
@@ -1011,6 +1155,7 @@ static void dp_ip_rx(struct dp *dp, int fd, int family)
 		uint64_t now;
 		int n;
 
+		dp_stat(&w->st.udp_recvs, 1);
 		n = dp_recv_batch(b, fd, want);
 		if (n <= 0)
 			return;
@@ -1022,9 +1167,9 @@ static void dp_ip_rx(struct dp *dp, int fd, int family)
 				dp_count(&dp->rx_malformed, 1);
 				continue;
 			}
-			dp_ip_rx_one(dp, family, mh, b->bufs[i] + DP_HEADROOM, b->msgs[i].msg_len, now);
+			dp_ip_rx_one(w, family, mh, b->bufs[i] + DP_HEADROOM, b->msgs[i].msg_len, now);
 		}
-		dp_coal_flush(dp);
+		dp_coal_flush(w);
 		budget = (unsigned)n >= budget ? 0 : budget - (unsigned)n;
 		if ((unsigned)n < want)
 			return;
@@ -1035,13 +1180,16 @@ static void dp_ip_rx(struct dp *dp, int fd, int family)
 /* transmit: TAP -> UDP */
 
 /* Count the outcome of sending msgs[0..n) for s; returns how many left. */
-static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr *msgs, unsigned n,
+static unsigned dp_sendmmsg(struct dp_worker *w, struct dp_session *s, struct mmsghdr *msgs, unsigned n,
 			    const size_t *octets, size_t hlen)
 {
 	unsigned i = 0;
 
 	while (i < n) {
-		int r = sendmmsg(s->dest.fd, msgs + i, n - i, MSG_DONTWAIT);
+		int r;
+
+		dp_stat(&w->st.udp_sends, 1);
+		r = sendmmsg(s->dest.fd, msgs + i, n - i, MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -1060,6 +1208,7 @@ static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr 
 			dp_count(&s->tx_octets, octets ? octets[i + (unsigned)k]
 						       : msgs[i + (unsigned)k].msg_hdr.msg_iov->iov_len - hlen);
 		dp_count(&s->tx_packets, (uint64_t)r);
+		dp_stat(&w->st.tx_frames, (uint64_t)r);
 		i += (unsigned)r;
 	}
 	return 0;
@@ -1067,9 +1216,9 @@ static unsigned dp_sendmmsg(struct dp *dp, struct dp_session *s, struct mmsghdr 
 
 /* Encapsulate b->bufs[0..n) (frames at DP_HEADROOM, b->lens) and send them
  * to s's peer. */
-static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
+static void dp_tx_batch(struct dp_worker *w, struct dp_session *s, unsigned n)
 {
-	struct dp_batch *b = dp->batch;
+	struct dp_batch *b = w->batch;
 	const struct dp_session_conf *c = &s->conf;
 
 	if (s->dest.namelen == 0) {
@@ -1087,20 +1236,23 @@ static void dp_tx_batch(struct dp *dp, struct dp_session *s, unsigned n)
 		b->msgs[k].msg_hdr = dp_dest_msg(&s->dest, &b->iov[k], 1);
 		b->msgs[k].msg_len = 0;
 	}
-	(void)dp_sendmmsg(dp, s, b->msgs, n, b->lens, 0);
+	(void)dp_sendmmsg(w, s, b->msgs, n, b->lens, 0);
 }
 
-/* Send cnt segments laid out in dp->gsobuf every `stride` bytes (the last
- * one `last` bytes long), L2TP header included: one sendmsg with
- * UDP_SEGMENT, or sendmmsg if the kernel refuses that. */
-static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, size_t stride, size_t last,
+/* Send cnt segments described by iov[0..2*cnt) (per segment: its L2TP and
+ * inner headers, then its payload slice in the super-frame), each but the
+ * last `stride` bytes long: one sendmsg with UDP_SEGMENT (the kernel
+ * copies each payload byte once, straight from the TAP read buffer), or
+ * sendmmsg, one datagram per segment, if the kernel refuses that. */
+static void dp_tx_gso_send(struct dp_worker *w, struct dp_session *s, struct iovec *iov, unsigned cnt, size_t stride,
 			   size_t hlen)
 {
-	size_t total = (size_t)(cnt - 1) * stride + last;
+	size_t total = 0;
 	union dp_cmsg cm;
-	struct iovec iov = { .iov_base = dp->gsobuf, .iov_len = total };
-	struct msghdr mh = dp_dest_msg(&s->dest, &iov, 1); /* its control is replaced below */
+	struct msghdr mh = dp_dest_msg(&s->dest, iov, 2 * (size_t)cnt); /* its control is replaced below */
 
+	for (unsigned k = 0; k < 2 * cnt; k++)
+		total += iov[k].iov_len;
 	if (cnt > 1 && s->dest.skip == 0) {
 		struct cmsghdr *c;
 		uint16_t gso = (uint16_t)stride;
@@ -1114,8 +1266,10 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
 		mh.msg_control = cm.buf;
 		mh.msg_controllen = s->dest.cmsg_len + CMSG_SPACE(sizeof(gso));
+		dp_stat(&w->st.udp_sends, 1);
 		if (sendmsg(s->dest.fd, &mh, MSG_DONTWAIT) == (ssize_t)total) {
 			dp_count(&s->tx_packets, cnt);
+			dp_stat(&w->st.tx_frames, cnt);
 			dp_count(&s->tx_octets, total - (size_t)cnt * hlen);
 			return;
 		}
@@ -1129,17 +1283,18 @@ static void dp_tx_gso_send(struct dp *dp, struct dp_session *s, unsigned cnt, si
 	}
 	/* (over IP each datagram starts s->dest.skip bytes into its header) */
 	for (unsigned k = 0; k < cnt; k++) {
-		dp->gso_iov[k].iov_base = dp->gsobuf + (size_t)k * stride + s->dest.skip;
-		dp->gso_iov[k].iov_len = (k + 1 < cnt ? stride : last) - s->dest.skip;
-		dp->gso_msgs[k].msg_hdr = dp_dest_msg(&s->dest, &dp->gso_iov[k], 1);
-		dp->gso_msgs[k].msg_len = 0;
+		iov[2 * k].iov_base = (uint8_t *)iov[2 * k].iov_base + s->dest.skip;
+		iov[2 * k].iov_len -= s->dest.skip;
+		w->gso_msgs[k].msg_hdr = dp_dest_msg(&s->dest, &iov[2 * k], 2);
+		w->gso_msgs[k].msg_len = 0;
+		w->gso_octets[k] = iov[2 * k].iov_len + iov[2 * k + 1].iov_len - (hlen - s->dest.skip);
 	}
-	(void)dp_sendmmsg(dp, s, dp->gso_msgs, cnt, NULL, hlen - s->dest.skip);
+	(void)dp_sendmmsg(w, s, w->gso_msgs, cnt, w->gso_octets, 0);
 }
 
 /* A super-frame read from the TAP: segment it and send the segments.
  * Returns the number of segments (for the TAP budget). */
-static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *frame, size_t len,
+static unsigned dp_tx_super(struct dp_worker *w, struct dp_session *s, const uint8_t *frame, size_t len,
 			    const struct gso_vnet_hdr *vh)
 {
 	const struct dp_session_conf *c = &s->conf;
@@ -1163,27 +1318,27 @@ static unsigned dp_tx_super(struct dp *dp, struct dp_session *s, const uint8_t *
 		dp_count(&s->tx_errors, g.nsegs);
 		return g.nsegs;
 	}
-	/* gsobuf holds per * stride <= DP_GSO_BYTES */
+	/* one send carries per * stride <= DP_GSO_BYTES */
 	per = (unsigned)(DP_GSO_BYTES / stride);
 	if (per > DP_GSO_SEGS)
 		per = DP_GSO_SEGS;
 	for (unsigned first = 0; first < g.nsegs; first += per) {
-		unsigned cnt = g.nsegs - first < per ? g.nsegs - first : per;
-		size_t last = gso_segment(frame, &g, first, cnt, dp->gsobuf + hlen, stride);
+		unsigned cnt = gso_segment_iov(frame, &g, first, per, w->gsohdr, DP_GSO_HSTRIDE, hlen, w->gso_iov);
 
 		for (unsigned k = 0; k < cnt; k++)
-			l2tp_data_hdr_write(dp->gsobuf + (size_t)k * stride, c->remote_sid, c->tx_cookie,
+			l2tp_data_hdr_write(w->gsohdr + (size_t)k * DP_GSO_HSTRIDE, c->remote_sid, c->tx_cookie,
 					    c->tx_cookie_len, c->tx_l2ss, c->tx_seq, dp_tx_seq_next(s));
-		/* a lone segment is its own size */
-		dp_tx_gso_send(dp, s, cnt, cnt == 1 ? hlen + last : stride, hlen + last, hlen);
+		dp_tx_gso_send(w, s, w->gso_iov, cnt, stride, hlen);
 	}
 	return g.nsegs;
 }
 
 /* Read up to DP_TAP_BUDGET frames from s's TAP and send them. */
-static void dp_tap_rx(struct dp *dp, struct dp_session *s)
+static void dp_tap_rx(struct dp_worker *w, struct dp_tapq *q)
 {
-	struct dp_batch *b = dp->batch;
+	struct dp *dp = w->dp;
+	struct dp_session *s = q->s;
+	struct dp_batch *b = w->batch;
 	unsigned budget = DP_TAP_BUDGET;
 	size_t vlen = s->vnet ? GSO_VNET_HDR_LEN : 0;
 	bool drained = false;
@@ -1193,9 +1348,11 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 
 		while (n < DP_BATCH && budget > 0) {
 			uint8_t *frame = b->bufs[n] + DP_HEADROOM;
-			ssize_t r = read(s->conf.tap_fd, frame - vlen, DP_BUF_SIZE + vlen);
+			ssize_t r;
 			size_t flen;
 
+			dp_stat(&w->st.tap_reads, 1);
+			r = read(q->fd, frame - vlen, DP_BUF_SIZE + vlen);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= (ssize_t)vlen) {
@@ -1204,13 +1361,16 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 					 * it rather than spin on a level-triggered
 					 * error */
 					dp_count(&s->tx_errors, 1);
-					dp_tap_unpoll(dp, s);
+					dp_tapq_unpoll(dp, q);
 				}
 				drained = true;
 				break;
 			}
 			flen = (size_t)r - vlen;
 			budget--;
+			if (s->nq > 1)
+				atomic_store_explicit(&s->flowq[gso_flow_hash(frame, flen) % DP_FLOWQ],
+						      (uint8_t)q->idx, memory_order_relaxed);
 			if (s->vnet) {
 				struct gso_vnet_hdr vh;
 
@@ -1220,9 +1380,9 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 
 					/* keep the order: what was read before goes first */
 					if (n > 0)
-						dp_tx_batch(dp, s, n);
+						dp_tx_batch(w, s, n);
 					n = 0;
-					segs = dp_tx_super(dp, s, frame, flen, &vh);
+					segs = dp_tx_super(w, s, frame, flen, &vh);
 					budget = segs >= budget ? 0 : budget - segs;
 					continue;
 				}
@@ -1241,6 +1401,7 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 					continue;
 				}
 				memmove(frame + 12, frame + 12 + DP_VLAN_HLEN, flen - 12 - DP_VLAN_HLEN);
+				dp_stat(&w->st.copied_octets, flen - 12 - DP_VLAN_HLEN);
 				flen -= DP_VLAN_HLEN;
 			}
 			if ((s->conf.mss4 || s->conf.mss6) &&
@@ -1249,7 +1410,7 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 			b->lens[n++] = flen;
 		}
 		if (n > 0)
-			dp_tx_batch(dp, s, n);
+			dp_tx_batch(w, s, n);
 	}
 }
 
@@ -1258,39 +1419,48 @@ static void dp_tap_rx(struct dp *dp, struct dp_session *s)
 
 static void *dp_thread_main(void *arg)
 {
-	struct dp *dp = arg;
+	struct dp_worker *w = arg;
+	struct dp *dp = w->dp;
 	struct epoll_event ev[DP_EVENTS];
 
 	for (;;) {
 		bool cmds = false;
-		int n = epoll_wait(dp->epfd, ev, DP_EVENTS, -1);
+		int n = epoll_wait(w->epfd, ev, DP_EVENTS, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			/* cannot happen with a valid epfd; hand commands
 			 * back to the callers rather than hang them */
-			dp_cmds_run_queued(dp, true);
+			if (w->idx == 0) {
+				dp_cmds_run_queued(dp, true);
+			} else {
+				pthread_mutex_lock(&dp->lock);
+				dp->alive--;
+				pthread_cond_broadcast(&dp->park_cond);
+				pthread_mutex_unlock(&dp->lock);
+			}
 			return NULL;
 		}
+		dp_stat(&w->st.wakeups, 1);
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
 
-			if (p == &dp->udp_fd)
-				dp_udp_rx(dp, dp->udp_fd, dp->port);
+			if (p == &w->udp_fd)
+				dp_udp_rx(w, w->udp_fd, dp->port);
 			else if (p >= (void *)dp->udp && p < (void *)(dp->udp + DP_MAX_UDP))
-				dp_udp_rx(dp, ((struct dp_udp *)p)->fd, ((struct dp_udp *)p)->port);
+				dp_udp_rx(w, ((struct dp_udp *)p)->fd, ((struct dp_udp *)p)->port);
 			else if (p == &dp->ip4_fd)
-				dp_ip_rx(dp, dp->ip4_fd, AF_INET);
+				dp_ip_rx(w, dp->ip4_fd, AF_INET);
 			else if (p == &dp->ip6_fd)
-				dp_ip_rx(dp, dp->ip6_fd, AF_INET6);
-			else if (p == &dp->evfd)
+				dp_ip_rx(w, dp->ip6_fd, AF_INET6);
+			else if (p == &w->evfd)
 				cmds = true;
-			else if (((struct dp_session *)p)->tap_polled)
-				dp_tap_rx(dp, p);
+			else if (((struct dp_tapq *)p)->polled)
+				dp_tap_rx(w, p);
 		}
 		/* after the round, so no event above can name a freed session */
-		if (cmds && dp_cmds_run_queued(dp, false))
+		if (cmds && (w->idx == 0 ? dp_cmds_run_queued(dp, false) : dp_worker_park(w)))
 			return NULL;
 	}
 }
@@ -1343,11 +1513,60 @@ static int dp_sock_setup(int fd, int family)
 	return 0;
 }
 
+static void dp_session_free(struct dp_session *s);
+
+/* Thread i's buffers, epoll set and eventfd, reading udp_fd. */
+static int dp_worker_init(struct dp *dp, unsigned i, int udp_fd)
+{
+	struct dp_worker *w = &dp->w[i];
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	w->dp = dp;
+	w->idx = i;
+	w->udp_fd = udp_fd;
+	w->batch = calloc(1, sizeof(*w->batch));
+	if (!w->batch)
+		return -ENOMEM;
+	/* touched lazily by the kernel, so mostly virtual */
+	w->batch->mem = malloc((size_t)DP_BATCH * (DP_HEADROOM + DP_BUF_SIZE));
+	w->gsohdr = malloc((size_t)DP_GSO_SEGS * DP_GSO_HSTRIDE);
+	if (!w->batch->mem || !w->gsohdr)
+		return -ENOMEM;
+	for (unsigned k = 0; k < DP_BATCH; k++)
+		w->batch->bufs[k] = w->batch->mem + (size_t)k * (DP_HEADROOM + DP_BUF_SIZE);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->evfd < 0)
+		return -errno;
+	ev.data.ptr = &w->udp_fd;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, udp_fd, &ev) < 0)
+		return -errno;
+	ev.data.ptr = &w->evfd;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void dp_worker_free(struct dp_worker *w)
+{
+	if (w->evfd >= 0)
+		close(w->evfd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->idx > 0 && w->udp_fd >= 0)
+		close(w->udp_fd);
+	if (w->batch)
+		free(w->batch->mem);
+	free(w->batch);
+	free(w->gsohdr);
+}
+
 int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 {
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct dp *dp;
 	int one = 1, r;
 
@@ -1367,52 +1586,104 @@ int dp_create(int udp_fd, int ctrl_fd, struct dp **ret)
 	dp_addr_unmap(&bound, &dp->bound);
 	dp->port = bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
 					      : ((struct sockaddr_in6 *)&bound)->sin6_port;
-	dp->epfd = -1;
-	dp->evfd = -1;
+	for (unsigned i = 0; i < DP_MAX_THREADS; i++)
+		dp->w[i].epfd = dp->w[i].evfd = dp->w[i].udp_fd = -1;
+	dp->nw = 1;
 	dp->ip4_fd = dp->ip6_fd = -1;
 	pthread_mutex_init(&dp->lock, NULL);
 	pthread_cond_init(&dp->cond, NULL);
+	pthread_cond_init(&dp->park_cond, NULL);
 
 	r = -ENOMEM;
 	dp->hash_bits = DP_HASH_BITS;
 	dp->nbuckets = (size_t)1 << DP_HASH_BITS;
 	dp->buckets = calloc(dp->nbuckets, sizeof(*dp->buckets));
-	dp->batch = calloc(1, sizeof(*dp->batch));
-	if (!dp->buckets || !dp->batch)
-		goto out_free;
-	/* touched lazily by the kernel, so mostly virtual */
-	dp->batch->mem = malloc((size_t)DP_BATCH * (DP_HEADROOM + DP_BUF_SIZE));
-	if (!dp->batch->mem)
-		goto out_free;
-	for (unsigned i = 0; i < DP_BATCH; i++)
-		dp->batch->bufs[i] = dp->batch->mem + (size_t)i * (DP_HEADROOM + DP_BUF_SIZE);
-	dp->gsobuf = malloc(DP_GSO_BYTES);
-	if (!dp->gsobuf)
+	if (!dp->buckets)
 		goto out_free;
 	/* several datagrams of one peer per read, when the kernel can */
 	dp->udp_gro = setsockopt(udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-
-	dp->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (dp->epfd < 0)
-		goto out_errno;
-	dp->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (dp->evfd < 0)
-		goto out_errno;
-	ev.data.ptr = &dp->udp_fd;
-	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, udp_fd, &ev) < 0)
-		goto out_errno;
-	ev.data.ptr = &dp->evfd;
-	if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, dp->evfd, &ev) < 0)
-		goto out_errno;
-
+	r = dp_worker_init(dp, 0, udp_fd);
+	if (r < 0)
+		goto out_free;
 	*ret = dp;
 	return 0;
 
-out_errno:
-	r = -errno;
 out_free:
 	dp_destroy(dp);
 	return r;
+}
+
+int dp_set_threads(struct dp *dp, unsigned n)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int one = 1, zero = 0, r = 0;
+
+	if (n < 1 || n > DP_MAX_THREADS)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	if (dp->started || dp->nw != 1 || dp->nsessions || dp->n_udp || dp->ip4_fd >= 0 || dp->ip6_fd >= 0) {
+		pthread_mutex_unlock(&dp->lock);
+		return n == dp->nw ? 0 : -EBUSY;
+	}
+	if (getsockname(dp->udp_fd, (struct sockaddr *)&bound, &blen) < 0)
+		r = -errno;
+	for (unsigned i = 1; i < n && r == 0; i++) {
+		int fd = socket(dp->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			r = -errno;
+			break;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+		    (dp->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
+		    bind(fd, (struct sockaddr *)&bound, blen) < 0) {
+			r = -errno; /* EADDRINUSE: udp_fd has no SO_REUSEPORT */
+			close(fd);
+			break;
+		}
+		r = dp_sock_setup(fd, dp->family);
+		if (r == 0)
+			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+		if (r == 0)
+			r = dp_worker_init(dp, i, fd);
+		else
+			close(fd);
+		if (r == 0)
+			dp->nw = i + 1;
+	}
+	if (r < 0) {
+		/* back to one thread */
+		for (unsigned i = 1; i < DP_MAX_THREADS; i++) {
+			dp_worker_free(&dp->w[i]);
+			memset(&dp->w[i], 0, sizeof(dp->w[i]));
+			dp->w[i].epfd = dp->w[i].evfd = dp->w[i].udp_fd = -1;
+		}
+		dp->nw = 1;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return r;
+}
+
+unsigned dp_threads(const struct dp *dp)
+{
+	return dp->nw;
+}
+
+void dp_thread_stats(const struct dp *dp, unsigned i, struct dp_thread_stats *ret)
+{
+	const struct dp_wstats *st = &dp->w[i].st;
+
+	*ret = (struct dp_thread_stats){
+		.wakeups = dp_read(&st->wakeups),
+		.tap_reads = dp_read(&st->tap_reads),
+		.tap_writes = dp_read(&st->tap_writes),
+		.udp_recvs = dp_read(&st->udp_recvs),
+		.udp_sends = dp_read(&st->udp_sends),
+		.tx_frames = dp_read(&st->tx_frames),
+		.rx_frames = dp_read(&st->rx_frames),
+		.copied_octets = dp_read(&st->copied_octets),
+	};
 }
 
 int dp_set_realtime(struct dp *dp, int rt_prio)
@@ -1421,8 +1692,14 @@ int dp_set_realtime(struct dp *dp, int rt_prio)
 	int r = -ESRCH;
 
 	pthread_mutex_lock(&dp->lock);
-	if (dp->started)
-		r = -pthread_setschedparam(dp->thread, rt_prio ? SCHED_FIFO : SCHED_OTHER, &sp);
+	if (dp->started) {
+		for (unsigned i = 0; i < dp->nw; i++) {
+			int e = -pthread_setschedparam(dp->w[i].thread, rt_prio ? SCHED_FIFO : SCHED_OTHER, &sp);
+
+			if (i == 0 || e < 0)
+				r = e;
+		}
+	}
 	pthread_mutex_unlock(&dp->lock);
 	return r;
 }
@@ -1430,7 +1707,8 @@ int dp_set_realtime(struct dp *dp, int rt_prio)
 int dp_start(struct dp *dp)
 {
 	sigset_t all, old;
-	int r;
+	int r = 0;
+	unsigned i;
 
 	pthread_mutex_lock(&dp->lock);
 	if (dp->started || dp->stopping) {
@@ -1440,8 +1718,25 @@ int dp_start(struct dp *dp)
 	/* signals belong to the main thread's event loop */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&dp->thread, NULL, dp_thread_main, dp);
+	for (i = 0; i < dp->nw && r == 0; i++) {
+		r = -pthread_create(&dp->w[i].thread, NULL, dp_thread_main, &dp->w[i]);
+		if (r == 0 && i > 0)
+			dp->alive++;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0 && i > 1) {
+		/* some threads run: stop them (below the lock they wait on) */
+		unsigned started = i - 1;
+		uint64_t one = 1;
+
+		dp->stopping = true;
+		for (unsigned k = 0; k < started; k++)
+			(void)!write(dp->w[k].evfd, &one, sizeof(one));
+		pthread_mutex_unlock(&dp->lock);
+		for (unsigned k = 0; k < started; k++)
+			pthread_join(dp->w[k].thread, NULL);
+		return r;
+	}
 	if (r == 0) {
 		dp->started = true;
 		dp->running = true;
@@ -1461,11 +1756,15 @@ void dp_destroy(struct dp *dp)
 	dp->stopping = true;
 	join = dp->started;
 	dp->started = false;
-	if (dp->running)
-		(void)!write(dp->evfd, &one, sizeof(one));
+	if (dp->running) {
+		for (unsigned i = 0; i < dp->nw; i++)
+			(void)!write(dp->w[i].evfd, &one, sizeof(one));
+		pthread_cond_broadcast(&dp->park_cond);
+	}
 	pthread_mutex_unlock(&dp->lock);
 	if (join)
-		pthread_join(dp->thread, NULL);
+		for (unsigned i = 0; i < dp->nw; i++)
+			pthread_join(dp->w[i].thread, NULL);
 
 	if (dp->buckets) {
 		for (size_t i = 0; i < dp->nbuckets; i++) {
@@ -1473,19 +1772,14 @@ void dp_destroy(struct dp *dp)
 
 			for (; s; s = next) {
 				next = s->hash_next;
-				free(s);
+				dp_session_free(s);
 			}
 		}
 		free(dp->buckets);
 	}
-	if (dp->evfd >= 0)
-		close(dp->evfd);
-	if (dp->epfd >= 0)
-		close(dp->epfd);
-	if (dp->batch)
-		free(dp->batch->mem);
-	free(dp->gsobuf);
-	free(dp->batch);
+	for (unsigned i = 0; i < DP_MAX_THREADS; i++)
+		dp_worker_free(&dp->w[i]);
+	pthread_cond_destroy(&dp->park_cond);
 	pthread_cond_destroy(&dp->cond);
 	pthread_mutex_destroy(&dp->lock);
 	free(dp);
@@ -1525,6 +1819,59 @@ static void dp_tap_offload(struct dp_session *s)
 	}
 }
 
+/* Close the queues dp opened and free s. */
+static void dp_session_free(struct dp_session *s)
+{
+	for (unsigned i = 1; i < s->nq; i++)
+		close(s->q[i].fd);
+	free(s->flowq);
+	free(s);
+}
+
+/*
+ * With several data threads and a multi-queue TAP: one more queue per
+ * thread, so that each thread reads its own.  Not for a session that
+ * numbers what it sends (tx_seq): the numbers must leave in order, so one
+ * thread reads it all.  A queue that cannot be opened leaves fewer (the
+ * kernel spreads over the queues attached).
+ */
+static void dp_tap_queues(const struct dp *dp, struct dp_session *s)
+{
+	struct ifreq ifr;
+
+	s->q[0] = (struct dp_tapq){ .s = s, .fd = s->conf.tap_fd, .idx = 0 };
+	s->nq = 1;
+	if (dp->nw < 2 || s->conf.tx_seq)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(s->conf.tap_fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_MULTI_QUEUE))
+		return;
+	s->flowq = calloc(DP_FLOWQ, sizeof(*s->flowq));
+	if (!s->flowq)
+		return;
+	for (unsigned i = 1; i < dp->nw; i++) {
+		int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		struct ifreq got;
+		int sz = GSO_VNET_HDR_LEN;
+
+		/* the vnet header belongs to each queue's file: asked for and
+		 * sized like the first one's, and checked */
+		if (s->vnet)
+			ifr.ifr_flags |= IFF_VNET_HDR;
+		memset(&got, 0, sizeof(got));
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0 || (s->vnet && ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) ||
+		    ioctl(fd, TUNGETIFF, &got) < 0 || !!(got.ifr_flags & IFF_VNET_HDR) != s->vnet) {
+			close(fd);
+			break;
+		}
+		s->q[i] = (struct dp_tapq){ .s = s, .fd = fd, .idx = i };
+		s->nq = i + 1;
+	}
+}
+
 int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret)
 {
 	struct dp_session *s;
@@ -1557,6 +1904,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	r = dp_dest_prepare(dp, conf->encap, &conf->peer, &conf->local, &s->dest);
 	if (r < 0)
 		goto out_free;
+	dp_tap_queues(dp, s);
 
 	cmd.s = s;
 	r = dp_cmd_run(dp, &cmd);
@@ -1566,7 +1914,7 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	return 0;
 
 out_free:
-	free(s);
+	dp_session_free(s);
 	return r;
 }
 
@@ -1590,7 +1938,7 @@ void dp_session_del(struct dp *dp, struct dp_session *s)
 	if (!s)
 		return;
 	(void)dp_cmd_run(dp, &cmd);
-	free(s);
+	dp_session_free(s);
 }
 
 void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)

@@ -255,53 +255,82 @@ int gso_parse(const uint8_t *frame, size_t len, const struct gso_vnet_hdr *vh, s
 	return 0;
 }
 
-size_t gso_segment(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
-		   uint8_t *out, size_t stride)
+/* Write the headers of segment i (g->hdr_len bytes) to h and return its
+ * payload length; the L4 checksum covers h's L4 header and the payload
+ * read in place from the super-frame (nothing is copied). */
+static size_t seg_hdr(const uint8_t *frame, const struct gso_super *g, unsigned i, uint8_t *h)
 {
 	const uint8_t *payload = frame + g->hdr_len;
 	size_t l4h = g->hdr_len - g->l4_off;
-	uint16_t id0 = g->ipv6 ? 0 : rd16(frame + g->l3_off + 4);
-	uint32_t seq0 = g->proto == IPPROTO_TCP ? rd32(frame + g->l4_off + 4) : 0;
+	size_t off = (size_t)i * g->gso_size;
+	size_t plen = g->payload_len - off < g->gso_size ? g->payload_len - off : g->gso_size;
+	uint8_t *ip = h + g->l3_off, *l4 = h + g->l4_off;
+	uint32_t sum;
+
+	if (g->payload_len == 0)
+		plen = 0;
+	memcpy(h, frame, g->hdr_len);
+	if (g->ipv6) {
+		wr16(ip + 4, (uint16_t)(l4h + plen));
+	} else {
+		wr16(ip + 2, (uint16_t)(g->l4_off - g->l3_off + l4h + plen));
+		wr16(ip + 4, (uint16_t)(rd16(frame + g->l3_off + 4) + i));
+		ipv4_csum_set(ip);
+	}
+	/* the L4 header's length is even, so the sum may go on over the
+	 * payload (RFC 1071 pieces) */
+	if (g->proto == IPPROTO_TCP) {
+		wr32(l4 + 4, rd32(frame + g->l4_off + 4) + (uint32_t)off);
+		if (i + 1 < g->nsegs)
+			l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		if (i > 0)
+			l4[13] &= (uint8_t)~TCP_CWR;
+		l4[16] = l4[17] = 0;
+		sum = pseudo_sum(h, g->l3_off, g->ipv6, IPPROTO_TCP, l4h + plen);
+		sum = gso_csum_add(sum, l4, l4h);
+		csum_store(l4 + 16, gso_csum_add(sum, payload + off, plen));
+	} else {
+		wr16(l4 + 4, (uint16_t)(8 + plen));
+		l4[6] = l4[7] = 0;
+		sum = pseudo_sum(h, g->l3_off, g->ipv6, IPPROTO_UDP, 8 + plen);
+		sum = gso_csum_add(sum, l4, 8);
+		csum_store(l4 + 6, gso_csum_add(sum, payload + off, plen));
+		if (l4[6] == 0 && l4[7] == 0)
+			l4[6] = l4[7] = 0xff; /* 0 means "none" in UDP */
+	}
+	return plen;
+}
+
+size_t gso_segment(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
+		   uint8_t *out, size_t stride)
+{
 	size_t last_len = 0;
 
 	for (unsigned i = first; i < first + count && i < g->nsegs; i++) {
 		uint8_t *d = out + (size_t)(i - first) * stride;
-		size_t off = (size_t)i * g->gso_size;
-		size_t plen = g->payload_len - off < g->gso_size ? g->payload_len - off : g->gso_size;
-		uint8_t *ip = d + g->l3_off, *l4 = d + g->l4_off;
-		uint32_t sum;
+		size_t plen = seg_hdr(frame, g, i, d);
 
-		if (g->payload_len == 0)
-			plen = 0;
-		memcpy(d, frame, g->hdr_len);
-		memcpy(d + g->hdr_len, payload + off, plen);
-		if (g->ipv6) {
-			wr16(ip + 4, (uint16_t)(l4h + plen));
-		} else {
-			wr16(ip + 2, (uint16_t)(g->l4_off - g->l3_off + l4h + plen));
-			wr16(ip + 4, (uint16_t)(id0 + i));
-			ipv4_csum_set(ip);
-		}
-		if (g->proto == IPPROTO_TCP) {
-			wr32(l4 + 4, seq0 + (uint32_t)off);
-			if (i + 1 < g->nsegs)
-				l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
-			if (i > 0)
-				l4[13] &= (uint8_t)~TCP_CWR;
-			l4[16] = l4[17] = 0;
-			sum = pseudo_sum(d, g->l3_off, g->ipv6, IPPROTO_TCP, l4h + plen);
-			csum_store(l4 + 16, gso_csum_add(sum, l4, l4h + plen));
-		} else {
-			wr16(l4 + 4, (uint16_t)(8 + plen));
-			l4[6] = l4[7] = 0;
-			sum = pseudo_sum(d, g->l3_off, g->ipv6, IPPROTO_UDP, 8 + plen);
-			csum_store(l4 + 6, gso_csum_add(sum, l4, 8 + plen));
-			if (l4[6] == 0 && l4[7] == 0)
-				l4[6] = l4[7] = 0xff; /* 0 means "none" in UDP */
-		}
+		memcpy(d + g->hdr_len, frame + g->hdr_len + (size_t)i * g->gso_size, plen);
 		last_len = g->hdr_len + plen;
 	}
 	return last_len;
+}
+
+unsigned gso_segment_iov(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
+			 uint8_t *hdrs, size_t hstride, size_t pre, struct iovec *iov)
+{
+	unsigned n = 0;
+
+	for (unsigned i = first; i < first + count && i < g->nsegs; i++, n++) {
+		uint8_t *h = hdrs + (size_t)n * hstride;
+		size_t plen = seg_hdr(frame, g, i, h + pre);
+
+		iov[2 * n].iov_base = h;
+		iov[2 * n].iov_len = pre + g->hdr_len;
+		iov[2 * n + 1].iov_base = (void *)(frame + g->hdr_len + (size_t)i * g->gso_size);
+		iov[2 * n + 1].iov_len = plen;
+	}
+	return n;
 }
 
 static bool l4_csum_ok(const uint8_t *f, const struct pkt *p)
@@ -438,6 +467,52 @@ int gso_coal_finish(struct gso_coal *c)
 	c->iov[1].iov_base = h;
 	c->iov[1].iov_len = c->hdr_len;
 	return (int)n + 2;
+}
+
+/* ---------------------------------------------------------------------- */
+/* flow hash */
+
+/* FNV-1a over n bytes. */
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+uint32_t gso_flow_hash(const uint8_t *f, size_t len)
+{
+	struct pkt p;
+	size_t alen;
+	const uint8_t *a, *b;
+	uint16_t pa, pb;
+	int c;
+	uint32_t h = 2166136261u;
+
+	if (!pkt_parse(f, len, &p))
+		return 0;
+	alen = p.v6 ? 16 : 4;
+	a = f + p.l3 + (p.v6 ? 8 : 12);
+	b = a + alen;
+	pa = rd16(f + p.l4);
+	pb = rd16(f + p.l4 + 2);
+	/* the smaller endpoint first: both directions hash alike */
+	c = memcmp(a, b, alen);
+	if (c > 0 || (c == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	uint8_t ports[5] = { (uint8_t)(pa >> 8), (uint8_t)pa, (uint8_t)(pb >> 8), (uint8_t)pb, p.proto };
+
+	h = fnv(h, a, alen);
+	h = fnv(h, b, alen);
+	h = fnv(h, ports, sizeof(ports));
+	return h ? h : 1;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -84,6 +84,16 @@ int gso_parse(const uint8_t *frame, size_t len, const struct gso_vnet_hdr *vh, s
 size_t gso_segment(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
 		   uint8_t *out, size_t stride);
 
+/* The same segments without copying their payloads (for scatter-gather
+ * sendmsg): segment i's headers are written at
+ * hdrs + (i - first) * hstride + pre (the pre bytes in front are the
+ * caller's, e.g. an L2TP header), and iov[2k] = those pre + hdr_len bytes,
+ * iov[2k+1] = the payload slice inside `frame`, which must stay valid
+ * until the send.  hstride >= pre + hdr_len; iov has room for 2 * count.
+ * Returns the number of segments written. */
+unsigned gso_segment_iov(const uint8_t *frame, const struct gso_super *g, unsigned first, unsigned count,
+			 uint8_t *hdrs, size_t hstride, size_t pre, struct iovec *iov);
+
 /* Valid L4 checksum of a TCP frame (as gso_tcp_info found it). */
 bool gso_tcp_csum_ok(const uint8_t *frame, size_t len);
 
@@ -114,6 +124,11 @@ bool gso_coal_add(struct gso_coal *c, const uint8_t *frame, size_t len);
  * header first), 0 if empty.  With one segment the vnet header is all
  * zeros and the frame is unchanged.  Resets the coalescer. */
 int gso_coal_finish(struct gso_coal *c);
+
+/* A hash of the frame's flow (IP addresses, protocol and ports of TCP or
+ * UDP over IPv4/IPv6, as gso_parse reads them) that is the same for both
+ * directions and never 0; 0 for any other frame. */
+uint32_t gso_flow_hash(const uint8_t *frame, size_t len);
 
 /* MSS clamping: if the frame is a TCP SYN over IPv4 or IPv6 carrying an
  * MSS option above the limit for its family (mss4 / mss6; 0 = leave),

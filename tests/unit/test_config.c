@@ -177,6 +177,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 
 	assert_int_equal(a->service_on, b->service_on);
 	assert_int_equal(a->dp_realtime, b->dp_realtime);
+	assert_int_equal(a->dp_threads, b->dp_threads);
 	assert_int_equal(a->n_bridges, b->n_bridges);
 	for (i = 0; i < a->n_bridges; i++) {
 		const struct cfg_bridge *x = &a->bridges[i], *y = &b->bridges[i];
@@ -939,6 +940,28 @@ static void test_dataplane_realtime(void **state)
 	run_free(&r);
 	parse_only(&r, "dataplane realtime maybe\n");
 	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane realtime maybe': expected on [PRIORITY 1..99] or off");
+	run_free(&r);
+}
+
+/* `dataplane threads N`, 1..16, not set by default */
+static void test_dataplane_threads(void **state)
+{
+	struct run r;
+
+	(void)state;
+	parse_only(&r, "l2tp service on\n");
+	assert_int_equal(r.c->dp_threads, 0);
+	run_free(&r);
+	parse_only(&r, "dataplane threads 2\n");
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(r.c->dp_threads, 2);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+	parse_only(&r, "dataplane threads 0\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane threads 0': bad thread count '0': expected 1..16");
+	run_free(&r);
+	parse_only(&r, "dataplane threads 17\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane threads 17': bad thread count '17': expected 1..16");
 	run_free(&r);
 }
 
@@ -2509,6 +2532,7 @@ int main(void)
 		cmocka_unit_test(test_encap_ip),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_dataplane_realtime),
+		cmocka_unit_test(test_dataplane_threads),
 		cmocka_unit_test(test_tunnel_equal),
 		cmocka_unit_test(test_dataplane_defaults),
 		cmocka_unit_test(test_dataplane_lines),

@@ -117,17 +117,24 @@ static void assert_sa4(const struct sockaddr_storage *ss, const char *ip, uint16
 }
 
 /* A UDP socket on 127.0.0.1:ephemeral; its address in *ret_addr. */
-static int udp_open(struct sockaddr_storage *ret_addr)
+static int udp_open_reuseport(struct sockaddr_storage *ret_addr, bool reuseport)
 {
 	struct sockaddr_storage ss = sa4("127.0.0.1", 0);
 	socklen_t len = sizeof(ss);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
+	if (reuseport)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
 	*ret_addr = ss;
 	return fd;
+}
+
+static int udp_open(struct sockaddr_storage *ret_addr)
+{
+	return udp_open_reuseport(ret_addr, false);
 }
 
 static void udp_send(int fd, const struct sockaddr_storage *to, const void *buf, size_t len)
@@ -303,7 +310,7 @@ static int tap_open_plain(const char *name, bool *ret_created)
 	return fd;
 }
 
-static int fx_setup_common(void **state, bool vnet)
+static int fx_setup_common(void **state, bool vnet, unsigned threads)
 {
 	struct fx *f;
 
@@ -319,7 +326,9 @@ static int fx_setup_common(void **state, bool vnet)
 		bool created = false;
 		int one = 1;
 
+		tap_set_multi_queue(threads > 1);
 		f->tap[i] = vnet ? tap_open(tap_names[i], &created) : tap_open_plain(tap_names[i], &created);
+		tap_set_multi_queue(false);
 		assert_true(f->tap[i] >= 0);
 		assert_true(created);
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", tap_names[i]);
@@ -334,9 +343,11 @@ static int fx_setup_common(void **state, bool vnet)
 		assert_int_equal(bind(f->pk[i], (struct sockaddr *)&sll, sizeof(sll)), 0);
 		(void)setsockopt(f->pk[i], SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
 
-		f->udp[i] = udp_open(&f->addr[i]);
+		f->udp[i] = udp_open_reuseport(&f->addr[i], threads > 1);
 		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, f->ctl[i]), 0);
 		assert_int_equal(dp_create(f->udp[i], f->ctl[i][0], &f->dp[i]), 0);
+		assert_int_equal(dp_set_threads(f->dp[i], threads), 0);
+		assert_int_equal(dp_threads(f->dp[i]), threads);
 	}
 	*state = f;
 	return 0;
@@ -344,12 +355,18 @@ static int fx_setup_common(void **state, bool vnet)
 
 static int fx_setup(void **state)
 {
-	return fx_setup_common(state, true);
+	return fx_setup_common(state, true, 1);
 }
 
 static int fx_setup_plain(void **state)
 {
-	return fx_setup_common(state, false);
+	return fx_setup_common(state, false, 1);
+}
+
+/* Two data threads per side: multi-queue TAPs, SO_REUSEPORT sockets. */
+static int fx_setup_mt(void **state)
+{
+	return fx_setup_common(state, true, 2);
 }
 
 static int fx_teardown(void **state)
@@ -863,6 +880,195 @@ static void test_many_sessions(void **state)
 		close(fds[i]);
 	close(p[0]);
 	close(p[1]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* several data threads */
+
+/* A packet socket sending IPv4 frames on TAP i (so the kernel hashes
+ * their flows to pick the TAP queue). */
+static int pk_ip(struct fx *f, int i)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				   .sll_ifindex = f->ifindex[i] };
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	return fd;
+}
+
+/* An IPv4/UDP frame from 10.0.0.1:sport to 10.0.0.2:9 whose payload is
+ * a 32-bit number; checksums are not checked by anyone on the way. */
+static size_t make_udp_frame(uint8_t *b, uint16_t sport, uint32_t seq)
+{
+	static const uint8_t hdr[14] = { 0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00 };
+	uint8_t *ip = b + 14, *udp = ip + 20;
+
+	memset(b, 0, 14 + 20 + 8 + 4);
+	memcpy(b, hdr, sizeof(hdr));
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 4;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	udp[0] = (uint8_t)(sport >> 8);
+	udp[1] = (uint8_t)sport;
+	udp[3] = 9;
+	udp[5] = 8 + 4;
+	udp[8] = (uint8_t)(seq >> 24);
+	udp[9] = (uint8_t)(seq >> 16);
+	udp[10] = (uint8_t)(seq >> 8);
+	udp[11] = (uint8_t)seq;
+	return 14 + 20 + 8 + 4;
+}
+
+/* Two threads: each TAP has two queues; frames of 16 UDP flows read from
+ * tapA are spread over both threads (each sends some) and arrive at tapB
+ * all, each flow in order; the per-thread figures add up to the
+ * session's counters. */
+static void test_threads_flows(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	enum { FLOWS = 16, PER = 64 };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				   .sll_ifindex = f->ifindex[1] };
+	int big = 4 << 20, one = 1, rx, tx = pk_ip(f, 0);
+	uint32_t next[FLOWS] = { 0 };
+	struct dp_thread_stats t0, t1;
+	uint8_t b[128];
+
+	rx = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+	assert_true(rx >= 0);
+	assert_int_equal(bind(rx, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	(void)setsockopt(rx, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	assert_int_equal(setsockopt(rx, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	for (uint32_t k = 0; k < PER; k++) {
+		for (int i = 0; i < FLOWS; i++) {
+			size_t len = make_udp_frame(b, (uint16_t)(40000 + i), k);
+
+			assert_int_equal(send(tx, b, len, 0), (ssize_t)len);
+		}
+		if (k % 8 == 7)
+			(void)poll(NULL, 0, 1); /* within the TAP's 500-frame queue */
+	}
+	for (int got = 0; got < FLOWS * PER; got++) {
+		ssize_t n = recv_wait(rx, b, sizeof(b), NULL);
+		int i;
+		uint32_t seq;
+
+		assert_int_equal(n, 14 + 20 + 8 + 4);
+		i = (b[34] << 8 | b[35]) - 40000;
+		assert_true(i >= 0 && i < FLOWS);
+		seq = (uint32_t)b[42] << 24 | (uint32_t)b[43] << 16 | (uint32_t)b[44] << 8 | b[45];
+		assert_int_equal(seq, next[i]); /* in order, none lost */
+		next[i]++;
+	}
+	dp_thread_stats(f->dp[0], 0, &t0);
+	dp_thread_stats(f->dp[0], 1, &t1);
+	assert_true(t0.tx_frames > 0);
+	assert_true(t1.tx_frames > 0);
+	assert_int_equal(t0.tx_frames + t1.tx_frames, FLOWS * PER);
+	assert_int_equal(counters(f->s[0]).tx_packets, FLOWS * PER);
+	/* one peer, one 4-tuple: one thread of B received it all */
+	dp_thread_stats(f->dp[1], 0, &t0);
+	dp_thread_stats(f->dp[1], 1, &t1);
+	assert_int_equal(t0.rx_frames + t1.rx_frames, FLOWS * PER);
+	assert_true(t0.rx_frames == 0 || t1.rx_frames == 0);
+	close(rx);
+	close(tx);
+}
+
+/* A session that numbers what it sends keeps one queue (the numbers must
+ * leave in order): 16 flows are all read by thread 0, none is dropped as
+ * out of order; removed and re-added, the session works again. */
+static void test_threads_seq_one_queue(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	struct dp_thread_stats t0, t1;
+	uint8_t b[128];
+	int tx = pk_ip(f, 0);
+
+	ca.tx_l2ss = cb.rx_l2ss = true;
+	ca.tx_seq = cb.rx_seq = true;
+	start(f);
+	add_sessions(f, &ca, &cb);
+	for (int k = 0; k < 8; k++) {
+		for (int i = 0; i < 16; i++) {
+			size_t len = make_udp_frame(b, (uint16_t)(40000 + i), (uint32_t)k);
+
+			assert_int_equal(send(tx, b, len, 0), (ssize_t)len);
+		}
+		(void)poll(NULL, 0, 1);
+	}
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == 128);
+	dp_thread_stats(f->dp[0], 0, &t0);
+	dp_thread_stats(f->dp[0], 1, &t1);
+	assert_int_equal(t0.tx_frames, 128);
+	assert_int_equal(t1.tx_frames, 0);
+	assert_int_equal(counters(f->s[1]).rx_seq_drops, 0);
+	close(tx);
+	del_sessions(f);
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 1, 80, 1);
+	pass_frame(f, 0, 80, 2);
+}
+
+/* Sessions added and removed while both threads run and traffic flows:
+ * thread 0 changes the table while thread 1 waits between two rounds. */
+static void test_threads_handoff(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	enum { N = 200 };
+	struct dp_session *s[N];
+	int p[2], fds[N];
+
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	for (int i = 0; i < N; i++) {
+		struct dp_session_conf c = conf_for(f, 1);
+
+		fds[i] = dup(p[0]);
+		c.local_sid = 1000 + (uint32_t)i;
+		c.tap_fd = fds[i];
+		assert_int_equal(dp_session_add(f->dp[1], &c, &s[i]), 0);
+		if (i % 20 == 0)
+			pass_frame(f, i % 40 == 0, 90, (uint8_t)i);
+	}
+	for (int i = 0; i < N; i++) {
+		dp_session_del(f->dp[1], s[i]);
+		close(fds[i]);
+		if (i % 20 == 0)
+			pass_frame(f, 0, 90, (uint8_t)i);
+	}
+	close(p[0]);
+	close(p[1]);
+	pass_frame(f, 1, 90, 7);
+	/* and stops cleanly with both threads (fx_teardown's dp_destroy) */
+}
+
+/* A first socket without SO_REUSEPORT: no second thread, and the data
+ * path goes on with one. */
+static void test_threads_refused(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+
+	assert_int_equal(dp_set_threads(f->dp[0], 2), -EADDRINUSE);
+	assert_int_equal(dp_threads(f->dp[0]), 1);
+	assert_int_equal(dp_set_threads(f->dp[0], 0), -EINVAL);
+	assert_int_equal(dp_set_threads(f->dp[0], DP_MAX_THREADS + 1), -EINVAL);
+	start(f);
+	assert_int_equal(dp_set_threads(f->dp[1], 1), 0); /* no change */
+	add_sessions(f, &ca, &cb);
+	pass_frame(f, 0, 64, 1);
+	pass_frame(f, 1, 64, 2);
 }
 
 /* dp_create raises the shared socket's send buffer (a slow peer's queued
@@ -1723,6 +1929,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vectors_qemu_udp, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_vectors_qemu_udp_cookie4_l2ss, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ip_encap_no_socket, fx_setup, fx_teardown),
+		/* two data threads per side */
+		cmocka_unit_test_setup_teardown(test_threads_flows, fx_setup_mt, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_threads_seq_one_queue, fx_setup_mt, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_threads_handoff, fx_setup_mt, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_threads_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup_mt, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_burst, fx_setup_mt, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_many_sessions, fx_setup_mt, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq_tx_numbers, fx_setup_mt, fx_teardown),
 		/* the same without IFF_VNET_HDR (a kernel without offloads) */
 		cmocka_unit_test_setup_teardown(test_tap_flags_plain, fx_setup_plain, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup_plain, fx_teardown),

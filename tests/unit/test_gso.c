@@ -208,6 +208,28 @@ static void seg_and_back(bool v6, bool vlan, uint8_t proto)
 	last = gso_segment(f, &g, 3, 1, out + 3 * stride, stride);
 	assert_int_equal(last, l4 + hl + PAYLOAD - 3 * MSS);
 
+	/* scatter-gather: the same bytes with headers apart and the payloads
+	 * left in place (8 bytes of the caller's in front of each header) */
+	{
+		static uint8_t hdrs[4 * 200];
+		struct iovec iov[8];
+
+		memset(hdrs, 0xa5, sizeof(hdrs));
+		assert_int_equal(gso_segment_iov(f, &g, 0, 3, hdrs, 200, 8, iov), 3);
+		assert_int_equal(gso_segment_iov(f, &g, 3, 5, hdrs + 3 * 200, 200, 8, iov + 6), 1);
+		for (unsigned i = 0; i < 4; i++) {
+			size_t plen = i < 3 ? MSS : PAYLOAD - 3 * MSS;
+
+			assert_ptr_equal(iov[2 * i].iov_base, hdrs + i * 200);
+			assert_int_equal(iov[2 * i].iov_len, 8 + l4 + hl);
+			assert_memory_equal(hdrs + i * 200, "\xa5\xa5\xa5\xa5\xa5\xa5\xa5\xa5", 8);
+			assert_memory_equal(hdrs + i * 200 + 8, out + i * stride, l4 + hl);
+			/* the payload is not copied: a slice of the super-frame */
+			assert_ptr_equal(iov[2 * i + 1].iov_base, f + l4 + hl + i * MSS);
+			assert_int_equal(iov[2 * i + 1].iov_len, plen);
+		}
+	}
+
 	for (unsigned i = 0; i < 4; i++) {
 		uint8_t *s = out + i * stride;
 		size_t plen = i < 3 ? MSS : PAYLOAD - 3 * MSS;
