@@ -127,6 +127,18 @@ static int diag_add(struct cfg_diags *d, const char *file, unsigned line,
 	return r;
 }
 
+int cfg_diag_add(struct cfg_diags *d, const char *file, unsigned line, enum cfg_diag_level level,
+		 const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = diag_vadd(d, file, line, level, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 /* Length of the well-formed UTF-8 character at s (not C1 controls), or 0 */
 static size_t utf8_seq_len(const unsigned char *s, size_t len)
 {
@@ -214,6 +226,7 @@ void cfg_free(struct cfg *c)
 	free(c->tunnels);
 	free(c->bridges);
 	free(c->addresses);
+	cfg_ipsec_global_free(&c->ipsec);
 	free(c);
 }
 
@@ -583,7 +596,6 @@ static int h_encapsulation(struct parser *p)
 	static const struct {
 		const char *name, *what;
 	} others[] = {
-		{ "l2tpv3", "L2TPv3 over IPsec" },
 		{ "l2tp", "L2TPv2 over IPsec" },
 		{ "ipsec", "IPsec" },
 		{ "pptp", "PPTP" },
@@ -591,16 +603,17 @@ static int h_encapsulation(struct parser *p)
 	};
 	const char *what = "this encapsulation";
 
-	if (!strcasecmp(a[0], "l2tpv3-raw") || !strcasecmp(a[0], "l2tpv3-ip")) {
+	if (!strcasecmp(a[0], "l2tpv3-raw") || !strcasecmp(a[0], "l2tpv3-ip") || !strcasecmp(a[0], "l2tpv3")) {
 		t->has_encapsulation = true;
 		t->encap = !strcasecmp(a[0], "l2tpv3-ip") ? CFG_ENCAP_IP : CFG_ENCAP_UDP;
+		t->ipsec.on = !strcasecmp(a[0], "l2tpv3"); /* L2TPv3/IPsec: ipsec_cfg.c */
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 		if (!strcasecmp(a[0], others[i].name))
 			what = others[i].what;
 	return perr(p, "%s is not supported: l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP "
-		    "without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)", what);
+		    "without IPsec), l2tpv3 (L2TPv3/IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)", what);
 }
 
 static int h_endpoint(struct parser *p)
@@ -1348,6 +1361,25 @@ static int h_static_probe(struct parser *p)
  * so specific entries come before general ones (`ip IF address dhcp`
  * before `ip IF address`).
  */
+/* `ipsec ...` and `tunnel endpoint name`: ipsec_cfg.c */
+static int h_ipsec(struct parser *p)
+{
+	struct cfg_tunnel *t = p->cur && !p->cur_bad ? &p->c->tunnels[p->cur_index] : NULL;
+	char msg[sizeof(((struct cfg_diag *)NULL)->msg) - QUOTE_MAX - 16];
+	int level, r;
+
+	if (p->cur_bad && !strcasecmp(p->w[0], "tunnel"))
+		return 0; /* reported at its `tunnel select` */
+	r = cfg_ipsec_line(&p->c->ipsec, t, p->w, p->nw, p->lineno, &level, msg, sizeof(msg));
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return perr(p, "%s", msg);
+	if (level > 0)
+		return pdiag(p, (enum cfg_diag_level)(level - 1), "%s", msg);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ { "tunnel", "select" }, 1, 1, SCOPE_GLOBAL, h_tunnel_select, "tunnel select N|none" },
 	{ { "tunnel", "enable" }, 1, 1, SCOPE_GLOBAL, h_tunnel_enable, "tunnel enable N" },
@@ -1356,6 +1388,9 @@ static const struct command commands[] = {
 	  "tunnel encapsulation l2tpv3-raw|l2tpv3-ip" },
 	{ { "tunnel", "endpoint", "address" }, 1, 2, SCOPE_TUNNEL, h_endpoint,
 	  "tunnel endpoint address [LOCAL] REMOTE" },
+	{ { "tunnel", "endpoint", "name" }, 0, MAX_WORDS, SCOPE_GLOBAL, h_ipsec,
+	  "tunnel endpoint name HOST fqdn" },
+	{ { "ipsec" }, 0, MAX_WORDS, SCOPE_GLOBAL, h_ipsec, "ipsec ..." },
 	{ { "l2tp", "always-on" }, 1, 1, SCOPE_TUNNEL, h_always_on, "l2tp always-on on|off" },
 	{ { "l2tp", "hostname" }, 1, 1, SCOPE_TUNNEL, h_hostname, "l2tp hostname NAME" },
 	{ { "l2tp", "tunnel", "auth", "method" }, 1, 1, SCOPE_TUNNEL, h_auth_method,
@@ -2097,6 +2132,8 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 		if ((r = verify_tunnel(c, &c->tunnels[i], name, d)) < 0)
 			return r;
 	}
+	if ((r = cfg_ipsec_verify(c, name, d)) < 0)
+		return r;
 	if ((r = verify_responders(c, name, d)) < 0)
 		return r;
 	if ((r = verify_static_sids(c, name, d)) < 0)
@@ -2271,7 +2308,8 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 
 	fprintf(out, "tunnel select %u\n", t->id);
 	if (t->has_encapsulation)
-		fprintf(out, " tunnel encapsulation %s\n", t->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw");
+		fprintf(out, " tunnel encapsulation %s\n",
+			t->ipsec.on ? "l2tpv3" : t->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw");
 	if (t->has_endpoint && t->has_local_address)
 		fprintf(out, " tunnel endpoint address %s %s\n",
 			ntop_sockaddr(&t->local, a, sizeof(a)),
@@ -2279,6 +2317,7 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 	else if (t->has_endpoint)
 		fprintf(out, " tunnel endpoint address %s\n",
 			ntop_sockaddr(&t->remote, b, sizeof(b)));
+	cfg_ipsec_print_tunnel(t, out);
 	fprintf(out, " l2tp always-on %s\n", t->always_on ? "on" : "off");
 	if (t->hostname[0])
 		fprintf(out, " l2tp hostname %s\n", t->hostname);
@@ -2375,6 +2414,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 		fprintf(out, "dataplane realtime on %u\n", c->dp_realtime);
 	else if (c->has_dp_realtime)
 		fprintf(out, "dataplane realtime off\n");
+	cfg_ipsec_print_global(c, out);
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
 }
 
@@ -2440,5 +2480,5 @@ bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 	       a->static_tx_cookie_len == b->static_tx_cookie_len &&
 	       !memcmp(a->static_rx_cookie, b->static_rx_cookie, sizeof(a->static_rx_cookie)) &&
 	       !memcmp(a->static_tx_cookie, b->static_tx_cookie, sizeof(a->static_tx_cookie)) &&
-	       a->static_probe == b->static_probe;
+	       a->static_probe == b->static_probe && cfg_ipsec_equal(&a->ipsec, &b->ipsec);
 }

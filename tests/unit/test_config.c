@@ -247,6 +247,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 			assert_int_equal(x->pws[k].vlan, y->pws[k].vlan);
 		}
 		assert_int_equal(x->vlan, y->vlan);
+		assert_true(cfg_ipsec_equal(&x->ipsec, &y->ipsec));
 	}
 }
 
@@ -885,10 +886,11 @@ static void test_encap_ip(void **state)
 			       "l2tpv3-ip': IP protocol 115 has no ports");
 	run_free(&r);
 
+	/* l2tpv3 (L2TPv3/IPsec) is UDP; its IPsec lines are tested in test_ipsec_cfg */
 	parse_only(&r, "tunnel select 1\n tunnel encapsulation l2tpv3\n");
-	assert_only_diag(&r.d, "t.conf:2: error: 'tunnel encapsulation l2tpv3': L2TPv3 over IPsec is not "
-			       "supported: l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and "
-			       "l2tpv3-ip (L2TPv3 over IP protocol 115)");
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->encap, CFG_ENCAP_UDP);
+	assert_true(cfg_tunnel_find(r.c, 1)->ipsec.on);
 	run_free(&r);
 }
 
@@ -1625,12 +1627,14 @@ ERROR_TEST(tunnel_enable_out_of_range, "tunnel enable 4097\n",
 	   "t.conf:1: error: 'tunnel enable 4097': tunnel number must be 1..4096")
 ERROR_TEST(tunnel_disable_not_a_number, "tunnel disable -1\n",
 	   "t.conf:1: error: 'tunnel disable -1': tunnel number must be 1..4096")
-ERROR_TEST(encapsulation_over_ipsec, T1 " tunnel encapsulation l2tpv3\n",
-	   "t.conf:2: error: 'tunnel encapsulation l2tpv3': L2TPv3 over IPsec is not supported: "
-	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)")
+ERROR_TEST(encapsulation_over_ipsec, T1 " tunnel encapsulation l2tp\n",
+	   "t.conf:2: error: 'tunnel encapsulation l2tp': L2TPv2 over IPsec is not supported: "
+	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec), l2tpv3 (L2TPv3/IPsec) and l2tpv3-ip "
+	   "(L2TPv3 over IP protocol 115)")
 ERROR_TEST(encapsulation_other, T1 " tunnel encapsulation gre\n",
 	   "t.conf:2: error: 'tunnel encapsulation gre': this encapsulation is not supported: "
-	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)")
+	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec), l2tpv3 (L2TPv3/IPsec) and l2tpv3-ip "
+	   "(L2TPv3 over IP protocol 115)")
 ERROR_TEST(endpoint_host_name, T1 " tunnel endpoint address vpn.example.com\n",
 	   "t.conf:2: error: 'tunnel endpoint address vpn.example.com': remote address "
 	   "'vpn.example.com' is not an IPv4 or IPv6 address (host names are not supported)")
