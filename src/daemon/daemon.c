@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/ipsec.h"
 #include "daemon/log.h"
 #include "daemon/nl.h"
 #include "daemon/notify.h"
@@ -1017,6 +1018,7 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 		report(rep, "metrics: %s", nc->has_metrics ? "listening on the new address" : "off");
 	}
 	d->cfg = nc;
+	ipsec_reload(d, old);
 	cfg_free(old);
 	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
 	log_notice("reload: %s applied", d->config_path);
@@ -1133,6 +1135,7 @@ int daemon_setup(struct daemon *d)
 
 int daemon_run(struct daemon *d)
 {
+	ipsec_start(d); /* before the tunnels: IPsec ones wait for their SA */
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		tunnel_start(d->tunnels[i]);
 	/* UDP and control sockets are open (daemon_setup): tell systemd */
@@ -1143,6 +1146,7 @@ int daemon_run(struct daemon *d)
 
 void daemon_teardown(struct daemon *d)
 {
+	ipsec_stop(d);
 	/* stop the data thread before freeing the sessions it reads */
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];

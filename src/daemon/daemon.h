@@ -23,6 +23,7 @@ struct event;
 struct nl_ctx;
 struct ctl_client;
 struct metrics;
+struct ipsec_mgr;
 
 #define L2TPV3D_VENDOR_NAME "l2tpv3d"
 
@@ -81,6 +82,7 @@ struct daemon {
 	uint64_t refuse_log_window; /* rate limit for refusal log lines */
 	unsigned refuse_log_count;
 	struct guard guard; /* strangers: rate limits, replays, recently closed (guard.h) */
+	struct ipsec_mgr *ipsec; /* L2TPv3/IPsec: charon over VICI (ipsec.c) */
 };
 
 /* Pseudowire 2.. of a tunnel (`l2tp pseudowire Q`): its TAP port and
@@ -201,6 +203,8 @@ void tunnel_remove(struct tunnel *t);
 /* `l2tpctl tunnel down|up N`. */
 void tunnel_admin_down(struct tunnel *t);
 void tunnel_admin_up(struct tunnel *t);
+/* Its IPsec SA went down: close the connection (nothing is sent without the SA) */
+void tunnel_ipsec_lost(struct tunnel *t);
 /* The TAP port of session s (its pseudowire's). */
 const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_session *s);
 /* Its pseudowire's VLAN (`l2tp pseudowire Q vlan`), 0 = none. */
