@@ -10,9 +10,12 @@
  *
  * If the kernel has no ESP (probed once with an XFRM_MSG_NEWSA of a
  * throw-away SA), or charon cannot be reached, one error is logged and
- * kept for status; the IPsec tunnels stay down, the others run.  The
- * daemon retries charon every IPSEC_RETRY_S seconds, so starting or
- * restarting strongSwan later just works.
+ * kept for status; the IPsec tunnels stay down, the others run.  Without
+ * ESP the connections are still loaded: IKE needs no ESP, so its state and
+ * its failures (wrong key, proposals, identities) are still shown, but no
+ * CHILD SA can be installed and L2TP never starts.  The daemon retries
+ * charon every IPSEC_RETRY_S seconds, so starting or restarting strongSwan
+ * later just works.
  */
 #include "daemon/ipsec.h"
 
@@ -110,7 +113,8 @@ struct ipsec_mgr {
 	struct bufferevent *bev;
 	bool connected;
 	struct event *retry, *poll;
-	char error[320]; /* "" = fine */
+	char error[320]; /* charon unreachable..., "" = fine */
+	char esp_error[256]; /* the kernel has no ESP, "" = fine */
 	int esp; /* 1 = ESP works, 0 = absent, -1 = unknown */
 	struct cmd *head, *tail;
 	bool in_flight;
@@ -632,6 +636,8 @@ static const struct {
 	enum fail_reason why;
 } patterns[] = {
 	{ "Aggressive Mode PSK disabled", FAIL_AGGRESSIVE },
+	{ "calculated HASH does not match", FAIL_PSK },
+	{ "no proposal found", FAIL_PROPOSAL },
 	{ "NO_PROPOSAL_CHOSEN", FAIL_PROPOSAL },
 	{ "no proposal chosen", FAIL_PROPOSAL },
 	{ "no acceptable proposal", FAIL_PROPOSAL },
@@ -644,7 +650,8 @@ static const struct {
 	{ "no shared key found", FAIL_IDENTITY },
 	{ "no matching peer config", FAIL_IDENTITY },
 	{ "INVALID_ID_INFORMATION", FAIL_IDENTITY },
-	{ "does not match", FAIL_IDENTITY },
+	{ "no peer config found", FAIL_IDENTITY },
+	{ "' does not match to '", FAIL_IDENTITY },
 };
 
 static void on_log(struct ipsec_mgr *m, const struct vici_msg *msg)
@@ -852,7 +859,7 @@ static void try_connect(struct ipsec_mgr *m)
 	bool first = m->error[0] == '\0';
 	int fd;
 
-	if (m->connected || !any_wanted(m) || m->esp == 0)
+	if (m->connected || !any_wanted(m))
 		return;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", m->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -939,10 +946,9 @@ void ipsec_start(struct daemon *d)
 		return;
 	m->esp = esp_probe(err, sizeof(err));
 	if (m->esp == 0) {
-		snprintf(m->error, sizeof(m->error), "%s", err);
-		log_warnx("ipsec: %s: the %d IPsec tunnel(s) (tunnel encapsulation l2tpv3) stay down, the others run",
-			  err, n);
-		return;
+		snprintf(m->esp_error, sizeof(m->esp_error), "%s", err);
+		log_warnx("ipsec: %s: the %d IPsec tunnel(s) (tunnel encapsulation l2tpv3) stay down, the others run "
+			  "(IKE is still tried, for its diagnostics)", err, n);
 	}
 	if (m->esp < 0)
 		log_info("ipsec: %s (going on)", err);
@@ -968,7 +974,7 @@ void ipsec_reload(struct daemon *d, const struct cfg *old)
 
 		m->esp = esp_probe(err, sizeof(err));
 		if (m->esp == 0) {
-			snprintf(m->error, sizeof(m->error), "%s", err);
+			snprintf(m->esp_error, sizeof(m->esp_error), "%s", err);
 			log_warnx("ipsec: %s: IPsec tunnels stay down", err);
 		}
 	}
@@ -1112,7 +1118,9 @@ const char *ipsec_error(const struct daemon *d)
 {
 	const struct ipsec_mgr *m = mgr_of(d);
 
-	return m ? m->error : "";
+	if (!m)
+		return "";
+	return m->esp_error[0] ? m->esp_error : m->error;
 }
 
 json_t *ipsec_tunnel_json(const struct tunnel *t)
@@ -1127,7 +1135,7 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 		return NULL;
 	s = m ? its_find(m, t->cfg->id) : NULL;
 	if (!s)
-		return json_pack("{s:s}", "error", m && m->error[0] ? m->error : "not loaded");
+		return json_pack("{s:s}", "error", m && ipsec_error(m->d)[0] ? ipsec_error(m->d) : "not loaded");
 	i = &s->cur;
 	if (i->remote.ss_family != AF_UNSPEC)
 		sockaddr_format(&i->remote, peer, sizeof(peer));
@@ -1163,7 +1171,7 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 		      "refused_packets", (json_int_t)s->refused,
 		      "ike_failures", f,
 		      "last_failure", s->last_failure,
-		      "error", s->error[0] ? s->error : m->error);
+		      "error", s->error[0] ? s->error : ipsec_error(m->d));
 	if (o) {
 		char name[IPSEC_CONN_NAME_MAX];
 
@@ -1180,7 +1188,7 @@ json_t *ipsec_json(const struct daemon *d)
 	if (!m)
 		return json_null();
 	return json_pack("{s:s, s:b, s:s, s:s, s:I, s:I, s:I}", "vici_socket", m->path, "connected", m->connected,
-			 "esp", m->esp == 1 ? "yes" : m->esp == 0 ? "no" : "unknown", "error", m->error,
+			 "esp", m->esp == 1 ? "yes" : m->esp == 0 ? "no" : "unknown", "error", ipsec_error(d),
 			 "connects", (json_int_t)m->connects, "disconnects", (json_int_t)m->disconnects,
 			 "refused_packets", (json_int_t)m->refused_total);
 }
