@@ -92,6 +92,7 @@ struct its {
 	uint64_t refused; /* packets not from the SA */
 	uint64_t refuse_log_ms;
 	uint64_t fail_log_ms;
+	uint64_t initiate_ms; /* last initiate sent */
 };
 
 struct cmd;
@@ -586,6 +587,15 @@ static void on_list_sa(struct ipsec_mgr *m, const struct vici_msg *msg)
 
 void tunnel_ipsec_lost(struct tunnel *t); /* tunnel.c */
 
+static void host_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)len);
+}
+
 static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up)
 {
 	struct tunnel *t = daemon_tunnel_find(m->d, s->id);
@@ -593,7 +603,7 @@ static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up)
 
 	if (!was_up && s->cur.child_up) {
 		s->child_ups++;
-		sockaddr_format(&s->cur.remote, peer, sizeof(peer));
+		host_str(&s->cur.remote, peer, sizeof(peer));
 		log_notice("tunnel %u: IPsec SA up with %s (IKE %s; ESP %s, SPIs in %s out %s, selectors %s; NAT %s%s)",
 			   s->id, peer, s->cur.ike_algs, s->cur.esp_algs, s->cur.spi_in, s->cur.spi_out,
 			   s->cur.local_ts, s->cur.nat_local ? "here" : s->cur.nat_remote ? "at the peer" : "none",
@@ -610,20 +620,47 @@ static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up)
 	}
 }
 
+static void initiate(struct ipsec_mgr *m, unsigned id)
+{
+	struct vici_msg msg;
+
+	vici_msg_init(&msg);
+	vici_kv(&msg, "child", IPSEC_CHILD_UDP);
+	tunnel_msg(&msg, "ike", id, false);
+	vici_kv(&msg, "timeout", "-1"); /* answer at once; events tell the outcome */
+	queue(m, VICI_CMD_REQUEST, "initiate", &msg, id, NULL);
+	vici_msg_free(&msg);
+}
+
 static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet *p)
 {
 	struct ipsec_mgr *m = mgr_of(d);
+	uint64_t now = mono_ms();
 
 	(void)c;
 	(void)p;
 	m->listing = false;
 	for (size_t i = 0; i < m->n_ts; i++) {
 		struct its *s = &m->ts[i];
+		const struct cfg_tunnel *t = cfg_tunnel_find(d->cfg, s->id);
 		bool was = s->cur.child_up;
 
 		s->cur = s->next;
-		if (s->want)
-			sa_changed(m, s, was);
+		if (!s->want)
+			continue;
+		sa_changed(m, s, was);
+		/*
+		 * `ipsec auto refresh on`: an initiator keeps an SA.  charon runs
+		 * start_action only when a connection is new, and gives up after
+		 * an authentication failure: start it again whenever there is
+		 * no IKE SA at all, at most every IPSEC_RETRY_S seconds.
+		 */
+		if (t && s->loaded && t->ipsec.initiator && t->ipsec.auto_refresh && !s->cur.ike_state[0] &&
+		    (!s->initiate_ms || now - s->initiate_ms >= IPSEC_RETRY_S * 1000)) {
+			s->initiate_ms = now;
+			log_info("tunnel %u: no IKE SA: initiating " IPSEC_CONN_PREFIX "%u", s->id, s->id);
+			initiate(m, s->id);
+		}
 	}
 }
 
@@ -654,11 +691,37 @@ static const struct {
 	{ "' does not match to '", FAIL_IDENTITY },
 };
 
+static void log_failure(struct its *s, enum fail_reason why, const char *text)
+{
+	uint64_t now = mono_ms();
+
+	s->fails[why]++;
+	snprintf(s->last_failure, sizeof(s->last_failure), "%s: %s", fail_names[why], text);
+	if (s->fail_log_ms && now - s->fail_log_ms < REFUSE_LOG_MS)
+		return;
+	s->fail_log_ms = now;
+	if (why == FAIL_AGGRESSIVE)
+		log_warnx("tunnel %u: IKE failed: charon refuses aggressive mode with a pre-shared key as "
+			  "responder; set charon.i_dont_care_about_security_and_use_aggressive_mode_psk = yes "
+			  "in strongswan.conf (aggressive mode exposes a hash of the key to offline guessing: "
+			  "use a long random key) (%s)", s->id, text);
+	else
+		log_warnx("tunnel %u: IKE failed: %s (%s)", s->id,
+			  why == FAIL_PSK ? (strstr(text, "received") ?
+					     "the peer refused our authentication: wrong pre-shared key? (a "
+					     "strongSwan peer also refuses aggressive mode by default)" :
+					     "authentication failed: wrong pre-shared key?") :
+			  why == FAIL_PROPOSAL ? "no proposal chosen: algorithms differ "
+						 "(ipsec ike encryption/hash/group, ipsec sa policy)" :
+			  why == FAIL_UNREACHABLE ? "peer unreachable (no answer to IKE)" :
+			  "identity mismatch (ipsec ike local name / remote name)",
+			  text);
+}
+
 static void on_log(struct ipsec_mgr *m, const struct vici_msg *msg)
 {
 	const char *text = vici_get(msg, "", "msg"), *name = vici_get(msg, "", "ikesa-name");
 	struct its *s;
-	uint64_t now;
 
 	if (!text)
 		return;
@@ -666,30 +729,21 @@ static void on_log(struct ipsec_mgr *m, const struct vici_msg *msg)
 		if (!strstr(text, patterns[i].text))
 			continue;
 		s = name ? its_find(m, ipsec_conn_tunnel(name)) : NULL;
-		if (!s) {
-			/* a responder's failure before charon picked a connection */
-			log_info("ipsec: charon: %s", text);
+		if (s) {
+			log_failure(s, patterns[i].why, text);
 			return;
 		}
-		s->fails[patterns[i].why]++;
-		snprintf(s->last_failure, sizeof(s->last_failure), "%s: %s", fail_names[patterns[i].why], text);
-		now = mono_ms();
-		if (now - s->fail_log_ms < REFUSE_LOG_MS && s->fail_log_ms)
-			return;
-		s->fail_log_ms = now;
-		if (patterns[i].why == FAIL_AGGRESSIVE)
-			log_warnx("tunnel %u: IKE failed: charon refuses aggressive mode with a pre-shared key as "
-				  "responder; set charon.i_dont_care_about_security_and_use_aggressive_mode_psk = yes "
-				  "in strongswan.conf (aggressive mode exposes a hash of the key to offline guessing: "
-				  "use a long random key) (%s)", s->id, text);
-		else
-			log_warnx("tunnel %u: IKE failed: %s (%s)", s->id,
-				  patterns[i].why == FAIL_PSK ? "authentication failed: wrong pre-shared key?" :
-				  patterns[i].why == FAIL_PROPOSAL ? "no proposal chosen: algorithms differ "
-								     "(ipsec ike encryption/hash/group, ipsec sa policy)" :
-				  patterns[i].why == FAIL_UNREACHABLE ? "peer unreachable (no answer to IKE)" :
-				  "identity mismatch (ipsec ike local name / remote name)",
-				  text);
+		/* before charon picked a connection: only an aggressive-mode
+		 * responder can be refused this way, blame those */
+		for (size_t k = 0; patterns[i].why == FAIL_AGGRESSIVE && k < m->d->cfg->n_tunnels; k++) {
+			const struct cfg_tunnel *t = &m->d->cfg->tunnels[k];
+
+			if (cfg_wants(m->d->cfg, t) && t->ipsec.aggressive && !t->ipsec.initiator &&
+			    (s = its_find(m, t->id)))
+				log_failure(s, FAIL_AGGRESSIVE, text);
+		}
+		if (!s)
+			log_info("ipsec: charon: %s", text);
 		return;
 	}
 }
@@ -1008,6 +1062,36 @@ void ipsec_reload(struct daemon *d, const struct cfg *old)
 	list_sas(m);
 }
 
+/* One command on a blocking socket with a 1 s timeout (shutdown only) */
+static void sync_cmd(int fd, const char *name, const char *key, const char *value)
+{
+	struct vici_msg msg;
+	uint8_t *b, hdr[4];
+	size_t len;
+
+	vici_msg_init(&msg);
+	vici_kv(&msg, key, value);
+	if (vici_packet_encode(VICI_CMD_REQUEST, name, &msg, &b, &len) == 0) {
+		if (write(fd, b, len) == (ssize_t)len) {
+			/* read until the response (events are not registered here) */
+			if (recv(fd, hdr, 4, MSG_WAITALL) == 4) {
+				size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+				uint8_t skip[512];
+
+				while (n > 0) {
+					ssize_t r = recv(fd, skip, n < sizeof(skip) ? n : sizeof(skip), 0);
+
+					if (r <= 0)
+						break;
+					n -= (size_t)r;
+				}
+			}
+		}
+		free(b);
+	}
+	vici_msg_free(&msg);
+}
+
 void ipsec_stop(struct daemon *d)
 {
 	struct ipsec_mgr *m = mgr_of(d);
@@ -1015,16 +1099,30 @@ void ipsec_stop(struct daemon *d)
 	if (!m)
 		return;
 	if (m->connected) {
-		/* best effort, synchronous: the loop is ending */
-		for (size_t i = 0; i < m->n_ts; i++)
-			if (m->ts[i].want)
-				unload_tunnel(m, m->ts[i].id);
-		for (struct cmd *c = m->head; c; c = c->next) {
-			if (c == m->head && m->in_flight)
-				continue;
-			(void)bufferevent_write(m->bev, c->buf, c->len);
+		/* our connections go with us: a fresh blocking connection, since
+		 * the loop is ending (charon closes their SAs on unload) */
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		struct timeval tv = { 1, 0 };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", m->path);
+		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			for (size_t i = 0; i < m->n_ts; i++) {
+				char name[IPSEC_CONN_NAME_MAX + 8];
+
+				if (!m->ts[i].want)
+					continue;
+				ipsec_conn_name(m->ts[i].id, name, sizeof(name));
+				sync_cmd(fd, "unload-conn", "name", name);
+				ipsec_shared_id(m->ts[i].id, name, sizeof(name));
+				sync_cmd(fd, "unload-shared", "id", name);
+			}
+			log_info("ipsec: connections unloaded from charon");
 		}
-		(void)evbuffer_write(bufferevent_get_output(m->bev), bufferevent_getfd(m->bev));
+		if (fd >= 0)
+			close(fd);
 	}
 	drop_queue(m);
 	if (m->bev)
@@ -1137,8 +1235,7 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 	if (!s)
 		return json_pack("{s:s}", "error", m && ipsec_error(m->d)[0] ? ipsec_error(m->d) : "not loaded");
 	i = &s->cur;
-	if (i->remote.ss_family != AF_UNSPEC)
-		sockaddr_format(&i->remote, peer, sizeof(peer));
+	host_str(&i->remote, peer, sizeof(peer));
 	f = json_object();
 	for (int r = 0; r < FAIL_N; r++)
 		json_object_set_new(f, fail_names[r], json_integer((json_int_t)s->fails[r]));

@@ -127,7 +127,7 @@ _expect "tunnel 2 loaded" "$(t2 '.ipsec.loaded')" true
 _expect "tunnel 1 (raw) has no ipsec status" "$(jqs r1 '.tunnels[] | select(.id == 1) | has("ipsec") | tostring')" false
 # the raw tunnel is untouched, the IPsec one never spoke L2TP in clear
 ping_ok pc1 192.168.10.2 3
-hold_never "tunnel 2 leaves idle" 3 sh -c "[[ \$('$L2TPCTL' -S '$(sock r1)' -j show status l2tp | jq -r '.tunnels[] | select(.id == 2) | .state') != idle ]]"
+hold_never "tunnel 2 leaves idle" 3 bash -c "[[ \$('$L2TPCTL' -S '$(sock r1)' -j show status l2tp | jq -r '.tunnels[] | select(.id == 2) | .state') != idle ]]"
 capture_stop "$OUT/e1.pcap"
 _expect "L2TP packets with tunnel 2's end-id 'ipsec' in clear" \
 	"$(tshark -n -r "$OUT/e1.pcap" -Y 'l2tp.avp.remote_end_id == "ipsec" || frame contains "ipsec"' 2>/dev/null | wc -l)" 0
