@@ -1271,9 +1271,17 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 		      "error", s->error[0] ? s->error : ipsec_error(m->d));
 	if (o) {
 		char name[IPSEC_CONN_NAME_MAX];
+		uint64_t data_refused = 0;
 
 		ipsec_conn_name(t->cfg->id, name, sizeof(name));
 		json_object_set_new(o, "connection", json_string(name));
+		for (size_t k = 0; k < t->fsm.n_sessions; k++) {
+			struct dp_counters dc;
+
+			tunnel_session_counters(t, &t->fsm.sessions[k], &dc);
+			data_refused += dc.rx_peer_drops;
+		}
+		json_object_set_new(o, "refused_data_packets", json_integer((json_int_t)data_refused));
 	}
 	return o;
 }

@@ -194,6 +194,7 @@ static int tunnel_dp_add_port(struct tunnel *t, struct dp_session_conf *c, int t
 	c->local = t->local;
 	c->tap_fd = tap_fd;
 	c->encap = t->cfg->encap == CFG_ENCAP_IP ? DP_ENCAP_IP : DP_ENCAP_UDP;
+	c->rx_peer_only = t->cfg->ipsec.on; /* data only from the SA's peer (ipsec.c) */
 	set_mss(t, c);
 	r = dp_session_add(t->d->dp, c, dps);
 	if (r < 0) {
@@ -1206,6 +1207,7 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 		c.rx_coalesced = minus(c.rx_coalesced, clear->rx_coalesced);
 		c.mss_clamped = minus(c.mss_clamped, clear->mss_clamped);
 		c.tx_vlan_drops = minus(c.tx_vlan_drops, clear->tx_vlan_drops);
+		c.rx_peer_drops = minus(c.rx_peer_drops, clear->rx_peer_drops);
 	}
 	*ret = c;
 }

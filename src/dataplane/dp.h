@@ -68,6 +68,10 @@ struct dp_session_conf {
 	uint32_t tx_seq_first; /* number of the first datagram sent (24 bits): 0, as Linux starts */
 	enum dp_encap encap; /* UDP, or IP/115 (peer's port ignored) */
 	struct sockaddr_storage peer; /* where data goes */
+	/* IPsec (`tunnel encapsulation l2tpv3`): take data only from the peer's
+	 * address and port, over UDP (the kernel lets clear text from other
+	 * ports of the peer through); others are counted in rx_peer_drops */
+	bool rx_peer_only;
 	struct sockaddr_storage local; /* source address for data; its port, if not 0, picks the UDP socket
 				       * (dp_add_udp_socket); AF_UNSPEC or a wildcard address = kernel picks */
 	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
@@ -96,6 +100,7 @@ struct dp_counters {
 	uint64_t rx_coalesced; /* super-frames written to the TAP (coalesced segments) */
 	uint64_t mss_clamped; /* SYNs whose MSS was lowered */
 	uint64_t tx_vlan_drops; /* vlan: frames from the TAP without the session's VLAN tag, not sent */
+	uint64_t rx_peer_drops; /* rx_peer_only: not from the peer's address and port, dropped */
 };
 
 /* Whole-data-path counters (not tied to a session). */
