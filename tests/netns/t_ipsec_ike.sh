@@ -147,6 +147,15 @@ _expect "r1 L2TP state without CHILD SA" "$(jqs r1 '.tunnels[0].state')" idle
 swanctl_ns r2 --list-sas >"$OUT/r2-sas.txt"
 grep -q 'l2tpv3d-t1: #.*ESTABLISHED, IKEv1' "$OUT/r2-sas.txt"
 grep -q "remote 'l2tpv3' @ 198.51.100.2" "$OUT/r2-sas.txt"
+status_text r1 >"$OUT/r1-status.txt"
+grep -q '  IPsec: l2tpv3d-t1, IKE SA ESTABLISHED, CHILD SA none' "$OUT/r1-status.txt"
+grep -q '  IPsec peer: 203.0.113.2, NAT here' "$OUT/r1-status.txt"
+grep -q '  IKE: 3DES_CBC/HMAC_SHA1_96/MODP_1024, rekey in ' "$OUT/r1-status.txt"
+nq r1 "$L2TPCTL" -S "$(sock r1)" show ipsec sa >"$OUT/r1-ipsec-sa.txt"
+cat "$OUT/r1-ipsec-sa.txt" >&2
+grep -q '^Total: isakmp:1 send:0 recv:0' "$OUT/r1-ipsec-sa.txt"
+grep -Eq '^1 +1 +isakmp +- +- +[0-9]+ +203.0.113.2 \(ESTABLISHED\)' "$OUT/r1-ipsec-sa.txt"
+_expect "show ipsec sa -j" "$(nq r1 "$L2TPCTL" -S "$(sock r1)" -j show ipsec sa | jq -r '.[0].ipsec.ike_state')" ESTABLISHED
 log "ok: 2. IKE SA up between the daemons' connections"
 
 # ----------------------------------- 3. reload unchanged, then disable
