@@ -1286,14 +1286,73 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 	return o;
 }
 
-json_t *ipsec_json(const struct daemon *d)
+/* XfrmInTmplMismatch of /proc/net/xfrm_stat: clear text the kernel's
+ * policy dropped (this namespace's), -1 if unreadable */
+static long long xfrm_tmpl_mismatch(void)
+{
+	FILE *f = fopen("/proc/net/xfrm_stat", "re");
+	char name[64];
+	long long v, r = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", name, &v) == 2)
+		if (!strcmp(name, "XfrmInTmplMismatch"))
+			r = v;
+	fclose(f);
+	return r;
+}
+
+void ipsec_metrics(const struct daemon *d, struct evbuffer *b)
 {
 	const struct ipsec_mgr *m = mgr_of(d);
+	long long mism;
+	bool any = false;
 
 	if (!m)
-		return json_null();
-	return json_pack("{s:s, s:b, s:s, s:s, s:I, s:I, s:I}", "vici_socket", m->path, "connected", m->connected,
-			 "esp", m->esp == 1 ? "yes" : m->esp == 0 ? "no" : "unknown", "error", ipsec_error(d),
-			 "connects", (json_int_t)m->connects, "disconnects", (json_int_t)m->disconnects,
-			 "refused_packets", (json_int_t)m->refused_total);
+		return;
+	for (size_t i = 0; i < m->n_ts; i++)
+		any |= m->ts[i].want;
+	if (!any)
+		return;
+#define IHEAD(name, type, help) \
+	evbuffer_add_printf(b, "# HELP l2tpv3d_%s %s\n# TYPE l2tpv3d_%s %s\n", name, help, name, type)
+#define ILOOP for (size_t i = 0; i < m->n_ts; i++) if (m->ts[i].want)
+	IHEAD("ipsec_available", "gauge", "1 if charon is connected and the kernel has ESP.");
+	evbuffer_add_printf(b, "l2tpv3d_ipsec_available %d\n", m->connected && m->esp != 0);
+	IHEAD("ipsec_ike_sa_up", "gauge", "1 if the tunnel's IKE SA is established.");
+	ILOOP evbuffer_add_printf(b, "l2tpv3d_ipsec_ike_sa_up{tunnel=\"%u\"} %d\n", m->ts[i].id, m->ts[i].cur.ike_up);
+	IHEAD("ipsec_sa_up", "gauge", "1 if the tunnel's CHILD SA (ESP) is installed.");
+	ILOOP evbuffer_add_printf(b, "l2tpv3d_ipsec_sa_up{tunnel=\"%u\"} %d\n", m->ts[i].id, m->ts[i].cur.child_up);
+	IHEAD("ipsec_sa_bytes_total", "counter", "Bytes of the current CHILD SA, per direction.");
+	ILOOP {
+		evbuffer_add_printf(b, "l2tpv3d_ipsec_sa_bytes_total{tunnel=\"%u\",dir=\"in\"} %llu\n", m->ts[i].id,
+				    m->ts[i].cur.bytes_in);
+		evbuffer_add_printf(b, "l2tpv3d_ipsec_sa_bytes_total{tunnel=\"%u\",dir=\"out\"} %llu\n", m->ts[i].id,
+				    m->ts[i].cur.bytes_out);
+	}
+	IHEAD("ipsec_rekeys_total", "counter", "Rekeyings seen, by SA kind.");
+	ILOOP {
+		evbuffer_add_printf(b, "l2tpv3d_ipsec_rekeys_total{tunnel=\"%u\",sa=\"ike\"} %llu\n", m->ts[i].id,
+				    (unsigned long long)m->ts[i].ike_rekeys);
+		evbuffer_add_printf(b, "l2tpv3d_ipsec_rekeys_total{tunnel=\"%u\",sa=\"child\"} %llu\n", m->ts[i].id,
+				    (unsigned long long)m->ts[i].child_rekeys);
+	}
+	IHEAD("ipsec_ike_failures_total", "counter", "IKE failures charon logged, by reason.");
+	ILOOP for (int r = 0; r < FAIL_N; r++)
+		evbuffer_add_printf(b, "l2tpv3d_ipsec_ike_failures_total{tunnel=\"%u\",reason=\"%s\"} %llu\n",
+				    m->ts[i].id, fail_names[r], (unsigned long long)m->ts[i].fails[r]);
+	IHEAD("ipsec_refused_packets_total", "counter",
+	      "Control packets of an IPsec tunnel refused: not from its SA's peer and port.");
+	ILOOP evbuffer_add_printf(b, "l2tpv3d_ipsec_refused_packets_total{tunnel=\"%u\"} %llu\n", m->ts[i].id,
+				  (unsigned long long)m->ts[i].refused);
+	mism = xfrm_tmpl_mismatch();
+	if (mism >= 0) {
+		IHEAD("xfrm_in_tmpl_mismatch_total", "counter",
+		      "Kernel: packets dropped by an IPsec policy (clear text where ESP was required), "
+		      "/proc/net/xfrm_stat XfrmInTmplMismatch.");
+		evbuffer_add_printf(b, "l2tpv3d_xfrm_in_tmpl_mismatch_total %lld\n", mism);
+	}
+#undef IHEAD
+#undef ILOOP
 }

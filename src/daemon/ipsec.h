@@ -47,7 +47,8 @@ bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage 
 const char *ipsec_error(const struct daemon *d);
 /* Per-tunnel status object (NULL if not IPsec) */
 struct json_t *ipsec_tunnel_json(const struct tunnel *t);
-/* Global status object (VICI socket, error, counters) */
-struct json_t *ipsec_json(const struct daemon *d);
+struct evbuffer;
+/* Prometheus families of the IPsec tunnels (none without one) */
+void ipsec_metrics(const struct daemon *d, struct evbuffer *b);
 
 #endif

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/ipsec.h"
 #include "daemon/log.h"
 
 #ifndef L2TPV3D_VERSION
@@ -285,6 +286,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	tunnel_metrics(b, d);
 	session_metrics(b, d);
 	global_metrics(b, d);
+	ipsec_metrics(d, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

@@ -78,6 +78,7 @@ conf_a() { # NS PSK [disabled]
 		ipsec auto refresh on
 		ipsec transport 1 101 udp 1701
 		ipsec vici socket unix://$RUN/r1.vici
+		metrics listen 127.0.0.1:9180
 		l2tp service on l2tpv3
 		EOC
 	else
@@ -155,6 +156,11 @@ nq r1 "$L2TPCTL" -S "$(sock r1)" show ipsec sa >"$OUT/r1-ipsec-sa.txt"
 cat "$OUT/r1-ipsec-sa.txt" >&2
 grep -q '^Total: isakmp:1 send:0 recv:0' "$OUT/r1-ipsec-sa.txt"
 grep -Eq '^1 +1 +isakmp +- +- +[0-9]+ +203.0.113.2 \(ESTABLISHED\)' "$OUT/r1-ipsec-sa.txt"
+nq r1 curl -fsS http://127.0.0.1:9180/metrics >"$OUT/r1-metrics.txt"
+grep -q '^l2tpv3d_ipsec_ike_sa_up{tunnel="1"} 1$' "$OUT/r1-metrics.txt"
+grep -q '^l2tpv3d_ipsec_sa_up{tunnel="1"} 0$' "$OUT/r1-metrics.txt"
+grep -q '^l2tpv3d_ipsec_ike_failures_total{tunnel="1",reason="authentication_failed"} 0$' "$OUT/r1-metrics.txt"
+grep -q '^l2tpv3d_xfrm_in_tmpl_mismatch_total [0-9]' "$OUT/r1-metrics.txt"
 _expect "show ipsec sa -j" "$(nq r1 "$L2TPCTL" -S "$(sock r1)" -j show ipsec sa | jq -r '.[0].ipsec.ike_state')" ESTABLISHED
 log "ok: 2. IKE SA up between the daemons' connections"
 
