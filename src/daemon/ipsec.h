@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+/* Bytes ESP in UDP adds at most (AES-CBC, HMAC-SHA1-96; shared/ipsec.md) */
+#define IPSEC_ESP_OVERHEAD_MAX 61
+
 struct daemon;
 struct tunnel;
 struct cfg;

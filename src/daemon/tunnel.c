@@ -176,6 +176,11 @@ static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 		size_t over = (t->peer.ss_family == AF_INET6 ? 40 : 20) +
 			      (c->encap == DP_ENCAP_IP ? 4 : 16) + cookie + (c->tx_l2ss || c->rx_l2ss ? 4 : 0) + 14;
 
+		/* IPsec: ESP in UDP at worst (AES-CBC, HMAC-SHA1-96): UDP 8,
+		 * ESP header 8, IV 16, padding and trailer up to 17, ICV 12 */
+		if (t->cfg->ipsec.on)
+			over += IPSEC_ESP_OVERHEAD_MAX;
+
 		c->mss4 = (uint16_t)(1500 - over - 40);
 		c->mss6 = (uint16_t)(1500 - over - 60);
 	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {

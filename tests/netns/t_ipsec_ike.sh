@@ -14,6 +14,8 @@
 #  2. With the option: the IKE SA is ESTABLISHED on both daemons' status
 #     (3DES/SHA1/MODP1024, NAT detected at r1), loaded by the daemons alone;
 #     no L2TP in clear on the Internet link while no CHILD SA exists.
+#     r1's charon restarted: r1's daemon reconnects, loads its connection
+#     again and the IKE SA comes back.
 #  3. A reload without changes keeps the IKE SA (same unique id); `tunnel
 #     disable 1` unloads the connection (charon lists none) and the SA goes.
 #  4. A wrong pre-shared key at r1: IKE never comes up and r1's status
@@ -163,6 +165,16 @@ grep -q '^l2tpv3d_ipsec_ike_failures_total{tunnel="1",reason="authentication_fai
 grep -q '^l2tpv3d_xfrm_in_tmpl_mismatch_total [0-9]' "$OUT/r1-metrics.txt"
 _expect "show ipsec sa -j" "$(nq r1 "$L2TPCTL" -S "$(sock r1)" -j show ipsec sa | jq -r '.[0].ipsec.ike_state')" ESTABLISHED
 log "ok: 2. IKE SA up between the daemons' connections"
+
+# ------------------------------------ 2b. charon restarts under the daemon
+charon_stop r1
+wait_for "r1 notices charon is gone" 10 grep -Eq 'charon closed the VICI connection|VICI connection error' "$(daemon_log r1)"
+wait_for "r1's status shows the lost charon" 10 bash -c \
+	"[[ \$('$L2TPCTL' -S '$(sock r1)' -j show status l2tp | jq -r '.tunnels[0].ipsec.ike_state') == none ]]"
+charon_start r1 no
+wait_for "r1 reconnects, reloads and initiates: IKE SA up again" 30 both_up
+_expect "r1's connections to charon" "$(grep -c 'ipsec: connected to charon' "$(daemon_log r1)")" 2
+log "ok: 2b. charon restarted: the daemon reconnected and the IKE SA is back"
 
 # ----------------------------------- 3. reload unchanged, then disable
 uid() { swanctl_ns r2 --list-sas | sed -n 's/^l2tpv3d-t1: #\([0-9]*\),.*/\1/p' | head -1; }
