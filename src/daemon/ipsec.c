@@ -1193,6 +1193,8 @@ bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage 
 	     (!strcmp(s->cur.child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port);
 	if (ok)
 		return true;
+	if (!s->cur.child_up && s->want && m->connected)
+		list_sas(m); /* an SA event may be on its way: look again now */
 	if (!what)
 		return false; /* asked for another tunnel's sake: not counted */
 	s->refused++;

@@ -16,8 +16,10 @@
 #     no L2TP in clear on the Internet link while no CHILD SA exists.
 #     r1's charon restarted: r1's daemon reconnects, loads its connection
 #     again and the IKE SA comes back.
-#  3. A reload without changes keeps the IKE SA (same unique id); `tunnel
-#     disable 1` unloads the connection (charon lists none) and the SA goes.
+#  3. A reload without changes keeps the IKE SA (same unique id); a new
+#     pre-shared key on both sides replaces the connection and brings a new
+#     IKE SA up; `tunnel disable 1` unloads the connection (charon lists
+#     none) and the SA goes.
 #  4. A wrong pre-shared key at r1: IKE never comes up and r1's status
 #     counts an authentication failure.
 source "$(dirname "$0")/lib.sh"
@@ -185,7 +187,21 @@ wait_for "r2 reloaded" 10 grep -q 'reload: .* applied' "$(daemon_log r2)"
 sleep 2
 _expect "r2's IKE SA after a reload without changes" "$(uid)" "$u1"
 ike_up r2
-conf_a r2 secret-a disable >"$OUT/r2.conf"
+# the key changed on both sides: the connection is replaced, a new IKE SA
+conf_a r2 secret-b >"$OUT/r2.conf"
+conf_a r1 secret-b >"$OUT/r1.conf"
+n r2 kill -HUP "${DAEMON_PID[r2]}"
+n r1 kill -HUP "${DAEMON_PID[r1]}"
+wait_for "r1 unloads the changed connection" 10 grep -q 'tunnel 1: unloading its connection (IPsec settings changed)' \
+	"$(daemon_log r1)"
+new_ike_sa() {
+	local u
+	u=$(uid)
+	[[ -n $u && $u != "$u1" ]] && swanctl_ns r2 --list-sas | grep -q "^l2tpv3d-t1: #$u, ESTABLISHED"
+}
+wait_for "a new IKE SA with the new key" 40 new_ike_sa
+wait_for "both daemons see it" 20 both_up
+conf_a r2 secret-b disable >"$OUT/r2.conf"
 n r2 kill -HUP "${DAEMON_PID[r2]}"
 wait_for "r2 unloads the connection" 15 sh -c \
 	"! ip netns exec '${NS[r2]}' swanctl --list-conns --uri 'unix://$RUN/r2.vici' 2>/dev/null | grep -q l2tpv3d-t1"
