@@ -943,8 +943,11 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	/* only a digest proves the sender holds the secret; without one a
 	 * forged source address could steal the tunnel; an IPsec tunnel's
 	 * peer is its SA's, never the last packet's */
-	if (t->cfg->ipsec.on)
+	if (t->cfg->ipsec.on) {
+		/* not from the SA's peer and port: counted and logged there */
+		(void)ipsec_tunnel_accepts(t, peer, "control message");
 		return false;
+	}
 	if (t->fsm.state != FSM_T_ESTABLISHED || t->fsm.auth != FSM_AUTH_DIGEST || !m->n_digests)
 		return false;
 	peer_str(t, from, sizeof(from));
