@@ -806,6 +806,9 @@ static int verify_one(struct cfg *c, struct cfg_tunnel *t, const char *name, str
 	s->auto_refresh = g->auto_refresh;
 	s->resolved = true;
 
+	if (t->hub_max)
+		VDIAG(CFG_DIAG_ERROR, t->line, "tunnel %u: 'l2tp hub on' over IPsec is not supported yet (one SA per "
+		      "tunnel is tracked): use one IPsec tunnel per branch", t->id);
 	if (t->dp.local_port != 1701 || t->dp.remote_port != 1701)
 		VDIAG(CFG_DIAG_ERROR, t->line, "tunnel %u: an IPsec tunnel runs on UDP port 1701 (the "
 		      "transport's): remove 'l2tp local|remote port'", t->id);
