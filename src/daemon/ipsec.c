@@ -733,14 +733,36 @@ static void on_log(struct ipsec_mgr *m, const struct vici_msg *msg)
 			log_failure(s, patterns[i].why, text);
 			return;
 		}
-		/* before charon picked a connection: only an aggressive-mode
-		 * responder can be refused this way, blame those */
-		for (size_t k = 0; patterns[i].why == FAIL_AGGRESSIVE && k < m->d->cfg->n_tunnels; k++) {
-			const struct cfg_tunnel *t = &m->d->cfg->tunnels[k];
+		/*
+		 * Before charon picked a connection (a responder's first
+		 * messages): a refused aggressive mode can only be an
+		 * aggressive responder's, blame those; another failure is
+		 * blamed on the responder tunnel when there is only one.
+		 */
+		{
+			struct its *only = NULL;
+			size_t n = 0;
 
-			if (cfg_wants(m->d->cfg, t) && t->ipsec.aggressive && !t->ipsec.initiator &&
-			    (s = its_find(m, t->id)))
-				log_failure(s, FAIL_AGGRESSIVE, text);
+			for (size_t k = 0; k < m->d->cfg->n_tunnels; k++) {
+				const struct cfg_tunnel *t = &m->d->cfg->tunnels[k];
+				struct its *c;
+
+				if (!cfg_wants(m->d->cfg, t) || t->ipsec.initiator || !(c = its_find(m, t->id)))
+					continue;
+				if (patterns[i].why == FAIL_AGGRESSIVE) {
+					if (t->ipsec.aggressive) {
+						log_failure(c, FAIL_AGGRESSIVE, text);
+						s = c;
+					}
+					continue;
+				}
+				only = c;
+				n++;
+			}
+			if (patterns[i].why != FAIL_AGGRESSIVE && n == 1) {
+				log_failure(only, patterns[i].why, text);
+				s = only;
+			}
 		}
 		if (!s)
 			log_info("ipsec: charon: %s", text);

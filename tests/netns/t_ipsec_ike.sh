@@ -22,6 +22,8 @@
 #     none) and the SA goes.
 #  4. A wrong pre-shared key at r1: IKE never comes up and r1's status
 #     counts an authentication failure.
+#  5. r1 proposes AES-256 where r2 takes 3DES: both daemons count "no
+#     proposal chosen" and r1's log says so.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -56,8 +58,8 @@ charon_stop() { _stop_pid "${CHARON_PID[$1]}"; }
 declare -A CHARON_PID
 swanctl_ns() { local ns=$1; shift; nq "$ns" swanctl "$@" --uri "unix://$RUN/$ns.vici" 2>>"$OUT/swanctl.err"; }
 
-conf_a() { # NS PSK [disabled]
-	local ns=$1 psk=$2 en=${3:-enable}
+conf_a() { # NS PSK [enable|disable [IKE-ENCRYPTION]]
+	local ns=$1 psk=$2 en=${3:-enable} enc=${4:-3des-cbc}
 	if [[ $ns == r1 ]]; then
 		cat <<-EOC
 		tunnel select 1
@@ -68,6 +70,7 @@ conf_a() { # NS PSK [disabled]
 		  ipsec ike keepalive use 1 on dpd 10 3
 		  ipsec ike local address 1 172.16.0.2
 		  ipsec ike local name 1 l2tpv3 key-id
+		  ipsec ike encryption 1 $enc
 		  ipsec ike nat-traversal 1 on
 		  ipsec ike pre-shared-key 1 text $psk
 		  ipsec ike remote address 1 203.0.113.2
@@ -221,6 +224,19 @@ wait_for "r1 counts an authentication failure" 40 \
 	bash -c "[[ \$('$L2TPCTL' -S '$(sock r1)' -j show status l2tp | jq '.tunnels[0].ipsec.ike_failures.authentication_failed') -gt 0 ]]"
 grep -m1 'IKE failed: authentication failed: wrong pre-shared key' "$(daemon_log r1)" >&2
 fails both_up
+stop_daemon r1
+stop_daemon r2
+
+# ------------------------------------------------ 5. no proposal chosen
+LOGTAG=proposal
+conf_a r1 secret-a enable aes256-cbc >"$OUT/r1-proposal.conf"
+start_daemon r2 "$OUT/r2.conf"
+start_daemon r1 "$OUT/r1-proposal.conf"
+wait_for "r1 names the proposal mismatch" 40 \
+	bash -c "[[ \$('$L2TPCTL' -S '$(sock r1)' -j show status l2tp | jq '.tunnels[0].ipsec.ike_failures.no_proposal_chosen') -gt 0 ]]"
+wait_for "r2 (the only responder) names it too" 20 \
+	bash -c "[[ \$('$L2TPCTL' -S '$(sock r2)' -j show status l2tp | jq '.tunnels[0].ipsec.ike_failures.no_proposal_chosen') -gt 0 ]]"
+grep -m1 'IKE failed: no proposal chosen' "$(daemon_log r1)" >&2
 stop_daemon r1
 stop_daemon r2
 LOGTAG=
