@@ -32,6 +32,8 @@ TEST=(
 	prometheus curl
 	qemu-system-x86 cpio
 	iperf3 gnuplot-nox ethtool
+	# a real charon for the VICI tests on this host (tests/netns/t_ipsec_*.sh)
+	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 )
 
 case ${1:-all} in

@@ -19,11 +19,11 @@ fi
 SECS=${1:-60}
 shift || true
 TARGETS=("$@")
-(( ${#TARGETS[@]} )) || TARGETS=(fuzz_wire fuzz_config fuzz_fsm)
+(( ${#TARGETS[@]} )) || TARGETS=(fuzz_wire fuzz_config fuzz_fsm fuzz_vici)
 DIR=build-fuzz
 OUTDIR=$REPO/tests/fuzz/out
 
-declare -A MAXLEN=([fuzz_wire]=4200 [fuzz_config]=16384 [fuzz_fsm]=16384)
+declare -A MAXLEN=([fuzz_wire]=4200 [fuzz_config]=16384 [fuzz_fsm]=16384 [fuzz_vici]=8192)
 
 if [[ -d $DIR && ! -f $DIR/build.ninja ]]; then
 	rm -rf "$DIR"

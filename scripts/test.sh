@@ -62,7 +62,7 @@ if ! bash scripts/fuzz.sh --build; then
 	fail "fuzz: build"
 else
 	# one target per CPU: the first two together, then the third
-	for batch in "fuzz_wire fuzz_config" "fuzz_fsm"; do
+	for batch in "fuzz_wire fuzz_config" "fuzz_fsm fuzz_vici"; do
 		declare -A fpid=()
 		for t in $batch; do
 			bash scripts/fuzz.sh 45 "$t" &

@@ -129,6 +129,18 @@ static int diag_add(struct cfg_diags *d, const char *file, unsigned line,
 	return r;
 }
 
+int cfg_diag_add(struct cfg_diags *d, const char *file, unsigned line, enum cfg_diag_level level,
+		 const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = diag_vadd(d, file, line, level, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 /* Length of the well-formed UTF-8 character at s (not C1 controls), or 0 */
 static size_t utf8_seq_len(const unsigned char *s, size_t len)
 {
@@ -216,6 +228,7 @@ void cfg_free(struct cfg *c)
 	free(c->tunnels);
 	free(c->bridges);
 	free(c->addresses);
+	cfg_ipsec_global_free(&c->ipsec);
 	free(c);
 }
 
@@ -570,7 +583,6 @@ static int h_encapsulation(struct parser *p)
 	static const struct {
 		const char *name, *what;
 	} others[] = {
-		{ "l2tpv3", "L2TPv3 over IPsec" },
 		{ "l2tp", "L2TPv2 over IPsec" },
 		{ "ipsec", "IPsec" },
 		{ "pptp", "PPTP" },
@@ -578,16 +590,17 @@ static int h_encapsulation(struct parser *p)
 	};
 	const char *what = "this encapsulation";
 
-	if (!strcasecmp(a[0], "l2tpv3-raw") || !strcasecmp(a[0], "l2tpv3-ip")) {
+	if (!strcasecmp(a[0], "l2tpv3-raw") || !strcasecmp(a[0], "l2tpv3-ip") || !strcasecmp(a[0], "l2tpv3")) {
 		t->has_encapsulation = true;
 		t->encap = !strcasecmp(a[0], "l2tpv3-ip") ? CFG_ENCAP_IP : CFG_ENCAP_UDP;
+		t->ipsec.on = !strcasecmp(a[0], "l2tpv3"); /* L2TPv3/IPsec: ipsec_cfg.c */
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 		if (!strcasecmp(a[0], others[i].name))
 			what = others[i].what;
 	return perr(p, "%s is not supported: l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP "
-		    "without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)", what);
+		    "without IPsec), l2tpv3 (L2TPv3/IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)", what);
 }
 
 static int h_endpoint(struct parser *p)
@@ -1356,6 +1369,25 @@ static int h_static_probe(struct parser *p)
  * so specific entries come before general ones (`ip IF address dhcp`
  * before `ip IF address`).
  */
+/* `ipsec ...` and `tunnel endpoint name`: ipsec_cfg.c */
+static int h_ipsec(struct parser *p)
+{
+	struct cfg_tunnel *t = p->cur && !p->cur_bad ? &p->c->tunnels[p->cur_index] : NULL;
+	char msg[sizeof(((struct cfg_diag *)NULL)->msg) - QUOTE_MAX - 16];
+	int level, r;
+
+	if (p->cur_bad && !strcasecmp(p->w[0], "tunnel"))
+		return 0; /* reported at its `tunnel select` */
+	r = cfg_ipsec_line(&p->c->ipsec, t, p->w, p->nw, p->lineno, &level, msg, sizeof(msg));
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return perr(p, "%s", msg);
+	if (level > 0)
+		return pdiag(p, (enum cfg_diag_level)(level - 1), "%s", msg);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ { "tunnel", "select" }, 1, 1, SCOPE_GLOBAL, h_tunnel_select, "tunnel select N|none" },
 	{ { "tunnel", "enable" }, 1, 1, SCOPE_GLOBAL, h_tunnel_enable, "tunnel enable N" },
@@ -1364,6 +1396,9 @@ static const struct command commands[] = {
 	  "tunnel encapsulation l2tpv3-raw|l2tpv3-ip" },
 	{ { "tunnel", "endpoint", "address" }, 1, 2, SCOPE_TUNNEL, h_endpoint,
 	  "tunnel endpoint address [LOCAL] REMOTE" },
+	{ { "tunnel", "endpoint", "name" }, 0, MAX_WORDS, SCOPE_GLOBAL, h_ipsec,
+	  "tunnel endpoint name HOST fqdn" },
+	{ { "ipsec" }, 0, MAX_WORDS, SCOPE_GLOBAL, h_ipsec, "ipsec ..." },
 	{ { "l2tp", "always-on" }, 1, 1, SCOPE_TUNNEL, h_always_on, "l2tp always-on on|off" },
 	{ { "l2tp", "hostname" }, 1, 1, SCOPE_TUNNEL, h_hostname, "l2tp hostname NAME" },
 	{ { "l2tp", "tunnel", "auth", "method" }, 1, 1, SCOPE_TUNNEL, h_auth_method,
@@ -2103,6 +2138,8 @@ static int verify(struct cfg *c, const char *name, struct cfg_diags *d)
 		if ((r = verify_tunnel(c, &c->tunnels[i], name, d)) < 0)
 			return r;
 	}
+	if ((r = cfg_ipsec_verify(c, name, d)) < 0)
+		return r;
 	if ((r = verify_responders(c, name, d)) < 0)
 		return r;
 	if ((r = verify_static_sids(c, name, d)) < 0)
@@ -2277,7 +2314,8 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 
 	fprintf(out, "tunnel select %u\n", t->id);
 	if (t->has_encapsulation)
-		fprintf(out, " tunnel encapsulation %s\n", t->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw");
+		fprintf(out, " tunnel encapsulation %s\n",
+			t->ipsec.on ? "l2tpv3" : t->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw");
 	if (t->has_endpoint && t->has_local_address)
 		fprintf(out, " tunnel endpoint address %s %s\n",
 			sockaddr_ntop(&t->local, a, sizeof(a)),
@@ -2285,6 +2323,7 @@ static void print_tunnel(const struct cfg_tunnel *t, FILE *out)
 	else if (t->has_endpoint)
 		fprintf(out, " tunnel endpoint address %s\n",
 			sockaddr_ntop(&t->remote, b, sizeof(b)));
+	cfg_ipsec_print_tunnel(t, out);
 	fprintf(out, " l2tp always-on %s\n", t->always_on ? "on" : "off");
 	if (t->hostname[0])
 		fprintf(out, " l2tp hostname %s\n", t->hostname);
@@ -2383,6 +2422,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 		fprintf(out, "dataplane realtime off\n");
 	if (c->dp_threads)
 		fprintf(out, "dataplane threads %u\n", c->dp_threads);
+	cfg_ipsec_print_global(c, out);
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
 }
 
@@ -2408,6 +2448,50 @@ void cfg_print(const struct cfg *c, FILE *out)
 	X(S, char, ifname, [IFNAMSIZ], STR)                                     \
 	X(S, char, bridge, [IFNAMSIZ], STR)                                     \
 	X(S, unsigned, vlan, , BYTES)
+
+/* IPsec (ipsec_cfg.h): a raw tunnel's is all zero, so it compares equal */
+#define CFG_IPSEC_GW_FIELDS(S, X, XG, XS)                                                    \
+	X(S, unsigned, id, , BYTES)                                                          \
+	X(S, unsigned, line, , NONE)                                                         \
+	X(S, bool, has_local_address, , BYTES)                                               \
+	XG(S, struct sockaddr_storage, local_address, , ADDR, has_local_address)             \
+	X(S, enum cfg_ike_id_type, local_id_type, , BYTES)                                   \
+	X(S, char, local_name, [CFG_IPSEC_NAME_MAX + 1], STR)                                \
+	X(S, bool, remote_any, , BYTES)                                                      \
+	X(S, bool, has_remote_address, , BYTES)                                              \
+	XG(S, struct sockaddr_storage, remote_address, , ADDR, has_remote_address)           \
+	X(S, char, remote_host, [CFG_IPSEC_NAME_MAX + 1], STR)                               \
+	X(S, enum cfg_ike_id_type, remote_id_type, , BYTES)                                  \
+	X(S, char, remote_name, [CFG_IPSEC_NAME_MAX + 1], STR)                               \
+	X(S, bool, has_psk, , BYTES)                                                         \
+	X(S, char, psk, [CFG_IPSEC_PSK_MAX + 1], STR)                                        \
+	X(S, bool, nat_traversal, , BYTES)                                                   \
+	X(S, enum cfg_ike_keepalive, keepalive, , BYTES)                                     \
+	X(S, unsigned, keepalive_line, , NONE)                                               \
+	X(S, unsigned, keepalive_interval, , BYTES)                                          \
+	X(S, unsigned, keepalive_count, , BYTES)                                             \
+	X(S, enum cfg_ike_enc, ike_enc, , BYTES)                                             \
+	X(S, enum cfg_ike_hash, ike_hash, , BYTES)                                           \
+	X(S, enum cfg_ike_group, ike_group, , BYTES)                                         \
+	X(S, bool, pfs, , BYTES)                                                             \
+	X(S, unsigned, version, , BYTES)                                                     \
+	X(S, unsigned, ike_lifetime, , BYTES)                                                \
+	X(S, unsigned, sa_lifetime, , BYTES)
+
+#define CFG_IPSEC_FIELDS(S, X, XG, XS)                                                       \
+	X(S, bool, on, , BYTES)                                                              \
+	X(S, unsigned, tunnel_line, , NONE)                                                  \
+	X(S, unsigned, policy, , BYTES)                                                      \
+	X(S, char, endpoint_name, [CFG_IPSEC_NAME_MAX + 1], STR)                             \
+	X(S, bool, resolved, , BYTES)                                                        \
+	XS(S, struct cfg_ipsec_gw, gw, , cfg_ipsec_gw_fields)                                \
+	X(S, enum cfg_esp_enc, esp_enc, , BYTES)                                             \
+	X(S, enum cfg_esp_auth, esp_auth, , BYTES)                                           \
+	X(S, uint16_t, port, , BYTES)                                                        \
+	X(S, unsigned, transport_id, , BYTES)                                                \
+	X(S, bool, aggressive, , BYTES)                                                      \
+	X(S, bool, initiator, , BYTES)                                                       \
+	X(S, bool, auto_refresh, , BYTES)
 
 #define CFG_DATAPLANE_FIELDS(S, X, XG, XS)                                      \
 	X(S, enum cfg_compat, compat, , BYTES)                                  \
@@ -2472,7 +2556,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 	X(S, unsigned, static_tx_cookie_len, , BYTES)                           \
 	X(S, uint32_t, static_probe, , BYTES)                                   \
 	X(S, char, ifname, [IFNAMSIZ], STR)                                     \
-	X(S, char, bridge, [IFNAMSIZ], STR)
+	X(S, char, bridge, [IFNAMSIZ], STR)                                     \
+	XS(S, struct cfg_ipsec, ipsec, , cfg_ipsec_fields)
 
 /* The structs built from the lists, and the asserts that they are the real ones. */
 #define CFG_MEMBER(S, type, name, dims, ...) type name dims;
@@ -2489,6 +2574,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 	list(S, CFG_SAME_OFFSET, CFG_SAME_OFFSET, CFG_SAME_OFFSET)
 CFG_LISTED(cfg_pw, CFG_PW_FIELDS)
 CFG_LISTED(cfg_dataplane, CFG_DATAPLANE_FIELDS)
+CFG_LISTED(cfg_ipsec_gw, CFG_IPSEC_GW_FIELDS)
+CFG_LISTED(cfg_ipsec, CFG_IPSEC_FIELDS)
 CFG_LISTED(cfg_tunnel, CFG_TUNNEL_FIELDS)
 
 /* The lists as descriptor tables (config.h), for cfg_tunnel_equal and the tests. */
@@ -2502,6 +2589,8 @@ CFG_LISTED(cfg_tunnel, CFG_TUNNEL_FIELDS)
 	const struct cfg_fields S##_fields = { S##_v, sizeof(S##_v) / sizeof(S##_v[0]) };
 CFG_FIELDS(cfg_pw, CFG_PW_FIELDS)
 CFG_FIELDS(cfg_dataplane, CFG_DATAPLANE_FIELDS)
+CFG_FIELDS(cfg_ipsec_gw, CFG_IPSEC_GW_FIELDS)
+CFG_FIELDS(cfg_ipsec, CFG_IPSEC_FIELDS)
 CFG_FIELDS(cfg_tunnel, CFG_TUNNEL_FIELDS)
 
 static bool fields_equal(const struct cfg_fields *fs, const void *a, const void *b)
@@ -2548,4 +2637,10 @@ static bool fields_equal(const struct cfg_fields *fs, const void *a, const void 
 bool cfg_tunnel_equal(const struct cfg_tunnel *a, const struct cfg_tunnel *b)
 {
 	return fields_equal(&cfg_tunnel_fields, a, b);
+}
+
+/* ipsec.c replaces a tunnel's SA only when these differ */
+bool cfg_ipsec_equal(const struct cfg_ipsec *a, const struct cfg_ipsec *b)
+{
+	return fields_equal(&cfg_ipsec_fields, a, b);
 }

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "config/ipsec_cfg.h"
+
 #define CFG_NAME_MAX 255
 #define CFG_SECRET_MAX 255
 #define CFG_MAX_TUNNELS 4096
@@ -209,6 +211,9 @@ struct cfg_tunnel {
 
 	char ifname[IFNAMSIZ]; /* "tunnelN": the TAP port's name */
 	char bridge[IFNAMSIZ]; /* bridge whose members include tunnelN, "" = none */
+
+	/* `tunnel encapsulation l2tpv3`: every IPsec setting (ipsec_cfg.h) */
+	struct cfg_ipsec ipsec;
 };
 
 struct cfg_bridge {
@@ -250,6 +255,7 @@ struct cfg {
 	size_t n_bridges;
 	struct cfg_address *addresses;
 	size_t n_addresses;
+	struct cfg_ipsec_global ipsec; /* gateways, policies, transports (ipsec_cfg.h) */
 };
 
 /* An empty configuration; NULL on OOM. */
@@ -316,10 +322,20 @@ struct cfg_fields {
 	size_t n;
 };
 
-extern const struct cfg_fields cfg_tunnel_fields, cfg_dataplane_fields, cfg_pw_fields;
+extern const struct cfg_fields cfg_tunnel_fields, cfg_dataplane_fields, cfg_pw_fields, cfg_ipsec_fields,
+	cfg_ipsec_gw_fields;
 
 /* "yamaha", "cisco"...; "none" for CFG_COMPAT_NONE. */
 const char *cfg_compat_name(enum cfg_compat c);
+
+/* For ipsec_cfg.c: add a diagnostic (0 or -ENOMEM). */
+__attribute__((format(printf, 5, 6)))
+int cfg_diag_add(struct cfg_diags *d, const char *file, unsigned line, enum cfg_diag_level level,
+		 const char *fmt, ...);
+/* ipsec_cfg.c: resolve each IPsec tunnel's struct cfg_ipsec; print its lines */
+int cfg_ipsec_verify(struct cfg *c, const char *name, struct cfg_diags *d);
+void cfg_ipsec_print_tunnel(const struct cfg_tunnel *t, FILE *out);
+void cfg_ipsec_print_global(const struct cfg *c, FILE *out);
 
 /* Lookups; NULL if absent. */
 const struct cfg_tunnel *cfg_tunnel_find(const struct cfg *c, unsigned id);

@@ -171,6 +171,9 @@ int main(int argc, char **argv)
 	case CTL_ACT_SHOW_CONFIG:
 		out->config(stdout, reply);
 		break;
+	case CTL_ACT_SHOW_IPSEC_SA:
+		out->ipsec_sa(stdout, reply);
+		break;
 	case CTL_ACT_TUNNEL_UP:
 	case CTL_ACT_TUNNEL_DOWN:
 		snprintf(err, sizeof(err), "tunnel %u %s", cmd.tunnel, cmd.action == CTL_ACT_TUNNEL_UP ? "up" : "down");

@@ -24,8 +24,14 @@ static const struct token t_show_status[] = {
 	{ NULL, CTL_ACT_NONE, NULL },
 };
 
+static const struct token t_show_ipsec[] = {
+	{ "sa", CTL_ACT_SHOW_IPSEC_SA, NULL },
+	{ NULL, CTL_ACT_NONE, NULL },
+};
+
 static const struct token t_show[] = {
 	{ "config", CTL_ACT_SHOW_CONFIG, NULL },
+	{ "ipsec", CTL_ACT_NONE, t_show_ipsec },
 	{ "status", CTL_ACT_NONE, t_show_status },
 	{ NULL, CTL_ACT_NONE, NULL },
 };
@@ -64,6 +70,7 @@ static const struct token t_main[] = {
 const struct ctl_usage ctl_usage[] = {
 	{ "show status l2tp", "tunnels and sessions in the Yamaha RTX layout" },
 	{ "show config", "the running configuration, normalized" },
+	{ "show ipsec sa", "IKE and IPsec SAs of the IPsec tunnels, as a RTX shows them" },
 	{ "tunnel down N", "close tunnel N with a StopCCN and keep it down" },
 	{ "tunnel up N", "let tunnel N connect (or take calls) again" },
 	{ "clear counters", "zero the packet, octet and drop counters" },
@@ -178,6 +185,7 @@ const char *ctl_action_cmd(enum ctl_action a)
 {
 	switch (a) {
 	case CTL_ACT_SHOW_STATUS_L2TP:
+	case CTL_ACT_SHOW_IPSEC_SA:
 		return "show-status";
 	case CTL_ACT_SHOW_CONFIG:
 		return "show-config";

@@ -14,6 +14,7 @@ enum ctl_action {
 	CTL_ACT_NONE,
 	CTL_ACT_SHOW_STATUS_L2TP,
 	CTL_ACT_SHOW_CONFIG,
+	CTL_ACT_SHOW_IPSEC_SA, /* the status, rendered like a RTX's `show ipsec sa` */
 	CTL_ACT_TUNNEL_UP,
 	CTL_ACT_TUNNEL_DOWN,
 	CTL_ACT_CLEAR_COUNTERS,

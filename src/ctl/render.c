@@ -150,6 +150,27 @@ static void text_session(FILE *out, const json_t *s, bool several, bool ja)
 	fputc('\n', out);
 }
 
+/* An IPsec tunnel's SAs (`tunnel encapsulation l2tpv3`), in the tunnel's block */
+static void text_tunnel_ipsec(FILE *out, const json_t *i)
+{
+	if (!json_is_object(i))
+		return;
+	fprintf(out, "  IPsec: %s, IKE SA %s, CHILD SA %s%s%s\n", str(i, "connection", "-"), str(i, "ike_state", "none"),
+		str(i, "child_state", "none"), str(i, "error", "")[0] ? ": " : "", str(i, "error", ""));
+	if (strcmp(str(i, "ike_state", "none"), "none") != 0)
+		fprintf(out, "  IPsec peer: %s, NAT %s%s\n", str(i, "remote_host", "-"),
+			json_is_true(json_object_get(i, "nat_local")) ? "here" :
+			json_is_true(json_object_get(i, "nat_remote")) ? "at the peer" : "none",
+			json_is_true(json_object_get(i, "esp_in_udp")) ? ", ESP in UDP 4500" : "");
+	if (str(i, "ike_algorithms", "")[0])
+		fprintf(out, "  IKE: %s, rekey in %" PRIu64 " s\n", str(i, "ike_algorithms", ""), num(i, "ike_rekey_in_s"));
+	if (str(i, "esp_algorithms", "")[0])
+		fprintf(out, "  ESP: %s, SPI in %s out %s, rekey in %" PRIu64 " s, %s\n", str(i, "esp_algorithms", ""),
+			str(i, "spi_in", "-"), str(i, "spi_out", "-"), num(i, "child_rekey_in_s"), str(i, "local_ts", ""));
+	if (str(i, "last_failure", "")[0])
+		fprintf(out, "  IKE last failure: %s\n", str(i, "last_failure", ""));
+}
+
 static void text_tunnel(FILE *out, const json_t *t, bool ja)
 {
 	const json_t *sessions = json_object_get(t, "sessions");
@@ -176,6 +197,7 @@ static void text_tunnel(FILE *out, const json_t *t, bool ja)
 		fprintf(out, "%s%" PRIu64 "\n", lbl(L_LPORT, ja), num(t, "local_port"));
 		fprintf(out, "%s%" PRIu64 "\n", lbl(L_RPORT, ja), num(t, "remote_port"));
 	}
+	text_tunnel_ipsec(out, json_object_get(t, "ipsec"));
 	fprintf(out, "%s%s\n", lbl(L_VENDOR, ja), str(t, "peer_vendor_name", "-"));
 	fprintf(out, "%s%s\n", lbl(L_HOST, ja), str(t, "peer_host_name", "-"));
 	fprintf(out, "%s%" PRIu64 "\n", lbl(L_NS, ja), num(t, "ns"));
@@ -206,6 +228,62 @@ static void text_status(FILE *out, const json_t *status, bool ja)
 	fputc('\n', out);
 	json_array_foreach(tunnels, i, t)
 		text_tunnel(out, t, ja);
+}
+
+/* Like a RTX's `show ipsec sa`: one isakmp line and one line per ESP
+ * direction per IPsec tunnel */
+static void text_ipsec_sa(FILE *out, const json_t *status)
+{
+	const json_t *tunnels = json_object_get(status, "tunnels"), *t;
+	size_t i, n_isakmp = 0, n_esp = 0, sa = 0;
+
+	json_array_foreach(tunnels, i, t) {
+		const json_t *s = json_object_get(t, "ipsec");
+
+		if (!json_is_object(s))
+			continue;
+		n_isakmp += !strcmp(str(s, "ike_state", ""), "ESTABLISHED");
+		n_esp += str(s, "spi_in", "")[0] ? 1 : 0;
+	}
+	fprintf(out, "Total: isakmp:%zu send:%zu recv:%zu\n\n", n_isakmp, n_esp, n_esp);
+	fprintf(out, "sa  tunnel connection    dir  spi       life[s]  remote-id\n");
+	fprintf(out, "---------------------------------------------------------------------\n");
+	json_array_foreach(tunnels, i, t) {
+		const json_t *s = json_object_get(t, "ipsec");
+
+		if (!json_is_object(s))
+			continue;
+		if (strcmp(str(s, "ike_state", "none"), "none") != 0)
+			fprintf(out, "%-3zu %-6" PRIu64 " isakmp        -    -         %-8" PRIu64 " %s (%s)\n", ++sa,
+				num(t, "id"), num(s, "ike_rekey_in_s"), str(s, "remote_host", "-"), str(s, "ike_state", ""));
+		if (str(s, "spi_in", "")[0]) {
+			fprintf(out, "%-3zu %-6" PRIu64 " transport[%s] send %-9s %-8" PRIu64 " %s\n", ++sa, num(t, "id"),
+				str(s, "child", "-"), str(s, "spi_out", "-"), num(s, "child_rekey_in_s"),
+				str(s, "remote_host", "-"));
+			fprintf(out, "%-3zu %-6" PRIu64 " transport[%s] recv %-9s %-8" PRIu64 " %s\n", ++sa, num(t, "id"),
+				str(s, "child", "-"), str(s, "spi_in", "-"), num(s, "child_rekey_in_s"),
+				str(s, "remote_host", "-"));
+		}
+		if (strcmp(str(s, "ike_state", "none"), "none") == 0 && str(s, "error", "")[0])
+			fprintf(out, "-   %-6" PRIu64 " %s\n", num(t, "id"), str(s, "error", ""));
+	}
+}
+
+static void json_ipsec_sa(FILE *out, const json_t *status)
+{
+	const json_t *tunnels = json_object_get(status, "tunnels"), *t;
+	json_t *a = json_array();
+	size_t i;
+
+	json_array_foreach(tunnels, i, t) {
+		json_t *s = json_object_get(t, "ipsec");
+
+		if (json_is_object(s))
+			json_array_append_new(a, json_pack("{s:I, s:O}", "tunnel", (json_int_t)num(t, "id"), "ipsec", s));
+	}
+	json_dumpf(a, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	json_decref(a);
 }
 
 static void json_status(FILE *out, const json_t *status, bool ja)
@@ -277,12 +355,14 @@ static void json_event(FILE *out, const json_t *ev)
 
 const struct output output_text = {
 	.status_l2tp = text_status,
+	.ipsec_sa = text_ipsec_sa,
 	.config = text_config,
 	.result = text_result,
 	.event = text_event,
 };
 const struct output output_json = {
 	.status_l2tp = json_status,
+	.ipsec_sa = json_ipsec_sa,
 	.config = json_config,
 	.result = json_result,
 	.event = json_event,

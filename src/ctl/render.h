@@ -14,6 +14,8 @@
 struct output {
 	void (*status_l2tp)(FILE *out, const json_t *status, bool japanese);
 	void (*config)(FILE *out, const json_t *reply);
+	/* `show ipsec sa`: from the status reply */
+	void (*ipsec_sa)(FILE *out, const json_t *status);
 	/* replies of tunnel up/down, clear counters, reload */
 	void (*result)(FILE *out, const char *what, const json_t *reply);
 	/* one `monitor` event per line */

@@ -81,6 +81,10 @@ static int check_entry(const struct adm_entry *e, const struct adm_sccrq *q, cha
 		snprintf(why, whylen, "tunnel %u is an initiator", c->id);
 		return L2TP_STOPCCN_ERROR;
 	}
+	if (e->ipsec_refusal) {
+		snprintf(why, whylen, "not through tunnel %u's IPsec SA (%s)", c->id, e->ipsec_refusal);
+		return L2TP_STOPCCN_NOT_AUTHORIZED;
+	}
 	if (over_ip(q->peer) != (c->encap == CFG_ENCAP_IP)) {
 		snprintf(why, whylen, "encapsulation differs: it has 'tunnel encapsulation %s', the peer called over %s",
 			 c->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",

@@ -71,6 +71,10 @@ struct adm_entry {
 	bool removing, admin_down;
 	uint32_t hub_router_id; /* ADM_HUB_INSTANCE: its peer's Router ID */
 	unsigned peer_index; /* ADM_HUB_INSTANCE: P of tunnelN.P */
+	/* An IPsec tunnel that this SCCRQ did not come through the SA of: why
+	 * ("no SA up", "another host or port"; the glue asks ipsec.c); NULL
+	 * for a raw tunnel or one whose SA it came through */
+	const char *ipsec_refusal;
 };
 
 struct adm_sccrq {

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/ipsec.h"
 #include "daemon/log.h"
 #include "daemon/view.h"
 
@@ -175,6 +176,8 @@ static json_t *tunnel_json(const struct tunnel *t, uint64_t now)
 	json_object_set_new(o, "last_down_reason", reason);
 	json_object_set_new(o, "sessions", sessions);
 	json_object_set_new(o, "admin", json_string(t->admin_down ? "down" : "up"));
+	if (t->cfg->ipsec.on)
+		json_object_set_new(o, "ipsec", ipsec_tunnel_json(t));
 	json_object_set_new(o, "pseudowires", json_integer((json_int_t)v.n_pws));
 	json_object_set_new(o, "mismatch", json_string(t->mismatch));
 	json_object_set_new(o, "keepalive_rtt_ms", json_integer((json_int_t)v.keepalive_rtt_ms));

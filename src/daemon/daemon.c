@@ -26,6 +26,7 @@
 
 #include "daemon/admission.h"
 #include "daemon/daemon.h"
+#include "daemon/ipsec.h"
 #include "daemon/log.h"
 #include "daemon/nl.h"
 #include "daemon/notify.h"
@@ -123,8 +124,9 @@ static unsigned expected_peers(const struct cfg *c)
 	return n;
 }
 
-/* The tunnels as admission (admission.h) sees them; malloc'd, n_tunnels long. */
-static struct adm_entry *adm_view(struct daemon *d)
+/* The tunnels as admission (admission.h) sees them for an SCCRQ from peer;
+ * malloc'd, n_tunnels long. */
+static struct adm_entry *adm_view(struct daemon *d, const struct sockaddr_storage *peer)
 {
 	struct adm_entry *v = calloc(d->n_tunnels ? d->n_tunnels : 1, sizeof(*v));
 
@@ -149,6 +151,8 @@ static struct adm_entry *adm_view(struct daemon *d)
 		e->admin_down = t->admin_down;
 		e->hub_router_id = t->hub_router_id;
 		e->peer_index = t->peer_index;
+		if (!ipsec_tunnel_accepts(t, peer, NULL)) /* ipsec.h: not through its SA */
+			e->ipsec_refusal = ipsec_tunnel_ready(t) ? "another host or port" : "no SA up";
 	}
 	return v;
 }
@@ -192,7 +196,7 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	struct adm_sccrq q = { .m = m, .raw = raw, .len = len, .peer = peer, .local = local };
 	bool signed_nonce = l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests;
 	struct adm_decision dec;
-	struct adm_entry *v = adm_view(d);
+	struct adm_entry *v = adm_view(d, peer);
 	struct tunnel *t;
 	char p[64];
 	bool expected;
@@ -935,6 +939,7 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 		report(rep, "metrics: %s", nc->has_metrics ? "listening on the new address" : "off");
 	}
 	d->cfg = nc;
+	ipsec_reload(d, old);
 	cfg_free(old);
 	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
 	daemon_udp_rcvbuf(d, expected_peers(d->cfg));
@@ -1064,6 +1069,7 @@ int daemon_setup(struct daemon *d)
 
 int daemon_run(struct daemon *d)
 {
+	ipsec_start(d); /* before the tunnels: IPsec ones wait for their SA */
 	for (size_t i = 0; i < d->n_tunnels; i++)
 		tunnel_start(d->tunnels[i]);
 	/* UDP and control sockets are open (daemon_setup): tell systemd */
@@ -1074,6 +1080,7 @@ int daemon_run(struct daemon *d)
 
 void daemon_teardown(struct daemon *d)
 {
+	ipsec_stop(d);
 	/* stop the data thread before freeing the sessions it reads */
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];

@@ -24,6 +24,7 @@ struct event;
 struct nl_ctx;
 struct ctl_client;
 struct metrics;
+struct ipsec_mgr;
 
 #define L2TPV3D_VENDOR_NAME "l2tpv3d"
 
@@ -88,6 +89,7 @@ struct daemon {
 	size_t n_retired;
 	struct event *ev_reap;
 	int udp_rcvbuf; /* the UDP socket's receive buffer now, bytes (udpbuf.c) */
+	struct ipsec_mgr *ipsec; /* L2TPv3/IPsec: charon over VICI (ipsec.c) */
 };
 
 /* Pseudowire 2.. of a tunnel (`l2tp pseudowire Q`): its TAP port and
@@ -222,6 +224,8 @@ void tunnel_remove(struct tunnel *t);
 /* `l2tpctl tunnel down|up N`. */
 void tunnel_admin_down(struct tunnel *t);
 void tunnel_admin_up(struct tunnel *t);
+/* Its IPsec SA went down: close the connection (nothing is sent without the SA) */
+void tunnel_ipsec_lost(struct tunnel *t);
 /* The TAP port of session s (its pseudowire's). */
 const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_session *s);
 /* Its pseudowire's VLAN (`l2tp pseudowire Q vlan`), 0 = none. */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/ipsec.h"
 #include "daemon/log.h"
 #include "daemon/view.h"
 
@@ -234,6 +235,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 		free(v.s);
 	}
 	global_metrics(b, d);
+	ipsec_metrics(d, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

@@ -21,6 +21,7 @@
 
 #include "daemon/admission.h"
 #include "daemon/daemon.h"
+#include "daemon/ipsec.h"
 #include "daemon/log.h"
 #include "daemon/nl.h"
 
@@ -76,8 +77,8 @@ static void fsm_send_cb(void *ctx, struct fsm_tunnel *ft, const uint8_t *buf, si
 	struct tunnel *t = ctx;
 
 	(void)ft;
-	if (!t->peer_known)
-		return;
+	if (!t->peer_known || !ipsec_tunnel_ready(t))
+		return; /* an IPsec tunnel sends nothing without its SA */
 	daemon_send(t->d, &t->peer, &t->local, buf, len);
 }
 
@@ -143,6 +144,11 @@ static void set_mss(const struct tunnel *t, struct dp_session_conf *c)
 		size_t over = (t->peer.ss_family == AF_INET6 ? 40 : 20) +
 			      (c->encap == DP_ENCAP_IP ? 4 : 16) + cookie + (c->tx_l2ss || c->rx_l2ss ? 4 : 0) + 14;
 
+		/* IPsec: ESP in UDP at worst (AES-CBC, HMAC-SHA1-96): UDP 8,
+		 * ESP header 8, IV 16, padding and trailer up to 17, ICV 12 */
+		if (t->cfg->ipsec.on)
+			over += IPSEC_ESP_OVERHEAD_MAX;
+
 		c->mss4 = (uint16_t)(1500 - over - 40);
 		c->mss6 = (uint16_t)(1500 - over - 60);
 	} else if (t->cfg->mss_mode == CFG_MSS_FIXED) {
@@ -161,6 +167,7 @@ static int tunnel_dp_add_port(struct tunnel *t, struct dp_session_conf *c, int t
 	c->local = t->local;
 	c->tap_fd = tap_fd;
 	c->encap = t->cfg->encap == CFG_ENCAP_IP ? DP_ENCAP_IP : DP_ENCAP_UDP;
+	c->rx_peer_only = t->cfg->ipsec.on; /* data only from the SA's peer (ipsec.c) */
 	set_mss(t, c);
 	r = dp_session_add(t->d->dp, c, dps);
 	if (r < 0) {
@@ -578,9 +585,11 @@ static void connect_now(struct tunnel *t)
 {
 	char peer[64];
 
-	if (t->d->stopping || !tunnel_is_idle(t) || t->admin_down || t->removing)
+	if (t->d->stopping || !tunnel_is_idle(t) || t->admin_down || t->removing || !ipsec_tunnel_ready(t))
 		return;
 	t->peer = t->cfg->remote;
+	if (t->cfg->ipsec.on) /* the SA's peer, never anything else */
+		(void)ipsec_tunnel_peer(t, &t->peer);
 	t->peer_known = true;
 	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
@@ -729,7 +738,7 @@ static void fill_fsm_conf(struct tunnel *t)
 
 	memset(f, 0, sizeof(*f));
 	f->id = c->id;
-	f->initiator = c->has_endpoint && !c->is_static;
+	f->initiator = (c->has_endpoint || (c->ipsec.on && c->ipsec.initiator)) && !c->is_static;
 	snprintf(f->host_name, sizeof(f->host_name), "%s", c->hostname[0] ? c->hostname : t->d->hostname);
 	snprintf(f->vendor_name, sizeof(f->vendor_name), "%s", L2TPV3D_VENDOR_NAME);
 	f->router_id = c->local_router_id;
@@ -1131,6 +1140,10 @@ void tunnel_start(struct tunnel *t)
 		static_start(t);
 		return;
 	}
+	if (!ipsec_tunnel_ready(t)) {
+		log_info("tunnel %s: waiting for its IPsec SA", t->label);
+		return;
+	}
 	if (t->fconf.initiator) {
 		connect_now(t);
 		return;
@@ -1156,6 +1169,8 @@ void tunnel_shutdown(struct tunnel *t)
 void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
 		  const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
 {
+	if (!ipsec_tunnel_accepts(t, peer, "control message"))
+		return;
 	/* RFC 3931 §4.1.2.2: the responder may answer from another port (NAT
 	 * too): follow where the SCCRP came from */
 	if (t->fsm.state == FSM_T_WAIT_CTL_REPLY && m->type == L2TP_MSG_SCCRP) {
@@ -1185,7 +1200,13 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	int r;
 
 	/* only a digest proves the sender holds the secret; without one a
-	 * forged source address could steal the tunnel */
+	 * forged source address could steal the tunnel; an IPsec tunnel's
+	 * peer is its SA's, never the last packet's */
+	if (t->cfg->ipsec.on) {
+		/* not from the SA's peer and port: counted and logged there */
+		(void)ipsec_tunnel_accepts(t, peer, "control message");
+		return false;
+	}
 	if (t->fsm.state != FSM_T_ESTABLISHED || t->fsm.auth != FSM_AUTH_DIGEST || !m->n_digests)
 		return false;
 	peer_str(t, from, sizeof(from));
@@ -1385,6 +1406,18 @@ void tunnel_admin_down(struct tunnel *t)
 	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
 		if (t->d->tunnels[i]->hub == t)
 			tunnel_admin_down(t->d->tunnels[i]);
+}
+
+void tunnel_ipsec_lost(struct tunnel *t)
+{
+	for (size_t i = 0; t->cfg->hub_max && !t->peer_index && i < t->d->n_tunnels; i++)
+		if (t->d->tunnels[i]->hub == t)
+			tunnel_ipsec_lost(t->d->tunnels[i]);
+	if (tunnel_is_idle(t))
+		return;
+	/* its StopCCN is not sent (fsm_send_cb): the policy may be gone */
+	fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "IPsec SA down", now_ms());
+	tunnel_arm(t);
 }
 
 void tunnel_admin_up(struct tunnel *t)

@@ -932,9 +932,25 @@ static uint32_t dp_tx_seq_next(struct dp_session *s)
 	return ns;
 }
 
+/* Is from (a datagram's source, in the socket's family) s's peer? */
+static bool dp_from_peer(const struct dp_session *s, const struct msghdr *mh)
+{
+	const struct sockaddr_storage *a = mh ? mh->msg_name : NULL, *b = &s->dest.name;
+
+	if (!a || s->dest.namelen == 0 || a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_port == ((const struct sockaddr_in *)b)->sin_port &&
+		       ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return ((const struct sockaddr_in6 *)a)->sin6_port == ((const struct sockaddr_in6 *)b)->sin6_port &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
 /* A data packet: find the session, check it, write the frame to the TAP
- * (or hold it for coalescing; the caller flushes before buf is reused). */
-static void dp_rx_data(struct dp_worker *w, enum dp_encap encap, uint8_t *buf, size_t len, uint64_t now)
+ * (or hold it for coalescing; the caller flushes before buf is reused).
+ * mh: the datagram's header (its source), NULL over IP. */
+static void dp_rx_data(struct dp_worker *w, enum dp_encap encap, const struct msghdr *mh, uint8_t *buf, size_t len,
+		       uint64_t now)
 {
 	struct dp *dp = w->dp;
 	struct dp_session *s;
@@ -950,6 +966,10 @@ static void dp_rx_data(struct dp_worker *w, enum dp_encap encap, uint8_t *buf, s
 	s = dp_lookup(dp, sid);
 	if (!s || s->conf.encap != encap) {
 		dp_count(&dp->rx_unknown_session, 1);
+		return;
+	}
+	if (s->conf.rx_peer_only && !dp_from_peer(s, mh)) {
+		dp_count(&s->rx_peer_drops, 1);
 		return;
 	}
 	if (len < s->rx_hdr_len + DP_ETH_HLEN) {
@@ -1083,7 +1103,7 @@ static void dp_udp_rx(struct dp_worker *w, int fd, in_port_t port)
 				else if (l2tp_is_ctrl(p))
 					dp_forward_ctrl(dp, DP_ENCAP_UDP, port, mh, p, plen);
 				else
-					dp_rx_data(w, DP_ENCAP_UDP, p, plen, now);
+					dp_rx_data(w, DP_ENCAP_UDP, mh, p, plen, now);
 			}
 			if (len == 0)
 				dp_count(&dp->rx_malformed, 1);
@@ -1140,7 +1160,7 @@ static void dp_ip_rx_one(struct dp_worker *w, int family, const struct msghdr *m
 	p[1] = L2TP_VERSION;
 	p[2] = 0;
 	p[3] = 0;
-	dp_rx_data(w, DP_ENCAP_IP, p, len + 4, now);
+	dp_rx_data(w, DP_ENCAP_IP, NULL, p, len + 4, now);
 }
 
 /* Read and dispatch up to DP_UDP_BUDGET datagrams from a raw IP socket. */

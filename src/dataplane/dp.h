@@ -68,6 +68,10 @@ struct dp_session_conf {
 	uint32_t tx_seq_first; /* number of the first datagram sent (24 bits): 0, as Linux starts */
 	enum dp_encap encap; /* UDP, or IP/115 (peer's port ignored) */
 	struct sockaddr_storage peer; /* where data goes */
+	/* IPsec (`tunnel encapsulation l2tpv3`): take data only from the peer's
+	 * address and port, over UDP (the kernel lets clear text from other
+	 * ports of the peer through); others are counted in rx_peer_drops */
+	bool rx_peer_only;
 	struct sockaddr_storage local; /* source address for data; its port, if not 0, picks the UDP socket
 				       * (dp_add_udp_socket); AF_UNSPEC or a wildcard address = kernel picks */
 	int tap_fd; /* non-blocking TAP (IFF_TAP|IFF_NO_PI, IFF_VNET_HDR optional); owned by the caller */
@@ -106,6 +110,8 @@ struct dp_session_conf {
 	X(rx_seq_drops, SEQUENCING, "session_rx_drops_total", "sequence",                                   \
 	  "rx_seq: duplicate or out of order (not newer than the last).")                                   \
 	X(rx_tap_errors, TRAFFIC, "session_rx_drops_total", "tap_error", "Write to the TAP failed.")         \
+	X(rx_peer_drops, TRAFFIC, "session_rx_drops_total", "not_from_peer",                                \
+	  "Not from the peer's address and port (an IPsec tunnel: clear text the kernel let through).")     \
 	X(tx_errors, TRAFFIC, "session_tx_errors_total", NULL, "Data packets the socket refused to send.")   \
 	X(tx_super, OFFLOAD, "session_tx_super_frames_total", NULL,                                         \
 	  "TCP/UDP super-frames (TAP offloads) read from the TAP and cut into segments.")                   \

@@ -28,7 +28,7 @@ run() {
 }
 
 # The commands l2tpctl(8) documents; each must have its line.
-want=("show status l2tp" "show config" "tunnel down N" "tunnel up N"
+want=("show status l2tp" "show config" "show ipsec sa" "tunnel down N" "tunnel up N"
 	"clear counters" "monitor" "reload" "help")
 
 # list TEXT: the command lines of a help text ("  WORDS   WHAT").
@@ -70,7 +70,7 @@ done
 # A bad later word: the words valid there, not the whole list.
 run show bogus
 (( rc == 2 )) || bad "'show bogus' exits $rc, expected 2"
-[[ $err == *"valid words: config status"* ]] || bad "'show bogus' does not name the valid words: $err"
+[[ $err == *"valid words: config ipsec status"* ]] || bad "'show bogus' does not name the valid words: $err"
 [[ $err != *Commands:* ]] || bad "'show bogus' prints the whole list"
 
 # Every listed command parses.

@@ -112,7 +112,7 @@ log "--- errors"
 rc=0; ctl r1 tunnel down 99 2>"$OUT/err-tunnel.txt" || rc=$?
 (( rc == 1 )); grep -q "no such tunnel" "$OUT/err-tunnel.txt"
 rc=0; ctl r1 show bogus 2>"$OUT/err-words.txt" || rc=$?
-(( rc == 2 )); grep -q "unknown argument 'bogus'" "$OUT/err-words.txt"; grep -q "valid words: config status" "$OUT/err-words.txt"
+(( rc == 2 )); grep -q "unknown argument 'bogus'" "$OUT/err-words.txt"; grep -q "valid words: config ipsec status" "$OUT/err-words.txt"
 rc=0; ctl r1 tunnel up x 2>"$OUT/err-num.txt" || rc=$?
 (( rc == 2 )); grep -q "<tunnel number>" "$OUT/err-num.txt"
 rc=0; nq r1 "$L2TPCTL" -S "$RUN/nothing.sock" show status l2tp 2>"$OUT/err-nodaemon.txt" || rc=$?

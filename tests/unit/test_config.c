@@ -248,6 +248,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 			assert_int_equal(x->pws[k].vlan, y->pws[k].vlan);
 		}
 		assert_int_equal(x->vlan, y->vlan);
+		assert_true(cfg_ipsec_equal(&x->ipsec, &y->ipsec));
 	}
 }
 
@@ -886,10 +887,11 @@ static void test_encap_ip(void **state)
 			       "l2tpv3-ip': IP protocol 115 has no ports");
 	run_free(&r);
 
+	/* l2tpv3 (L2TPv3/IPsec) is UDP; its IPsec lines are tested in test_ipsec_cfg */
 	parse_only(&r, "tunnel select 1\n tunnel encapsulation l2tpv3\n");
-	assert_only_diag(&r.d, "t.conf:2: error: 'tunnel encapsulation l2tpv3': L2TPv3 over IPsec is not "
-			       "supported: l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and "
-			       "l2tpv3-ip (L2TPv3 over IP protocol 115)");
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(cfg_tunnel_find(r.c, 1)->encap, CFG_ENCAP_UDP);
+	assert_true(cfg_tunnel_find(r.c, 1)->ipsec.on);
 	run_free(&r);
 }
 
@@ -1648,12 +1650,14 @@ ERROR_TEST(tunnel_enable_out_of_range, "tunnel enable 4097\n",
 	   "t.conf:1: error: 'tunnel enable 4097': tunnel number must be 1..4096")
 ERROR_TEST(tunnel_disable_not_a_number, "tunnel disable -1\n",
 	   "t.conf:1: error: 'tunnel disable -1': tunnel number must be 1..4096")
-ERROR_TEST(encapsulation_over_ipsec, T1 " tunnel encapsulation l2tpv3\n",
-	   "t.conf:2: error: 'tunnel encapsulation l2tpv3': L2TPv3 over IPsec is not supported: "
-	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)")
+ERROR_TEST(encapsulation_over_ipsec, T1 " tunnel encapsulation l2tp\n",
+	   "t.conf:2: error: 'tunnel encapsulation l2tp': L2TPv2 over IPsec is not supported: "
+	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec), l2tpv3 (L2TPv3/IPsec) and l2tpv3-ip "
+	   "(L2TPv3 over IP protocol 115)")
 ERROR_TEST(encapsulation_other, T1 " tunnel encapsulation gre\n",
 	   "t.conf:2: error: 'tunnel encapsulation gre': this encapsulation is not supported: "
-	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec) and l2tpv3-ip (L2TPv3 over IP protocol 115)")
+	   "l2tpv3d speaks l2tpv3-raw (L2TPv3 over UDP without IPsec), l2tpv3 (L2TPv3/IPsec) and l2tpv3-ip "
+	   "(L2TPv3 over IP protocol 115)")
 ERROR_TEST(endpoint_host_name, T1 " tunnel endpoint address vpn.example.com\n",
 	   "t.conf:2: error: 'tunnel endpoint address vpn.example.com': remote address "
 	   "'vpn.example.com' is not an IPv4 or IPv6 address (host names are not supported)")
@@ -2418,6 +2422,8 @@ static void equality_base(struct cfg_tunnel *t)
 	r->sin_addr.s_addr = htonl(0xc0a80214);
 	t->n_pws = 1;
 	t->pws[0].num = 2;
+	t->ipsec.on = t->ipsec.gw.has_local_address = t->ipsec.gw.has_remote_address = true;
+	t->ipsec.gw.local_address.ss_family = t->ipsec.gw.remote_address.ss_family = AF_INET;
 }
 
 /* Change field f of the struct at base, as its comparison sees it. */
@@ -2464,7 +2470,7 @@ static size_t equality_check(const struct cfg_fields *fs, size_t at)
 		    strcmp(f->name, "has_local_port") && strcmp(f->name, "has_remote_port") &&
 		    strcmp(f->name, "has_cookie_len") && strcmp(f->name, "has_l2ss") &&
 		    strcmp(f->name, "has_data_seq") && strcmp(f->name, "has_pw_type") &&
-		    strcmp(f->name, "hub_hold"))
+		    strcmp(f->name, "hub_hold") && strcmp(f->name, "tunnel_line") && strcmp(f->name, "keepalive_line"))
 			fail_msg("field %s is not compared by a reload", f->name);
 		equality_base(&a);
 		b = a;
@@ -2493,8 +2499,9 @@ static void test_tunnel_equal_every_field(void **state)
 	b = a;
 	assert_true(cfg_tunnel_equal(&a, &b));
 	n = equality_check(&cfg_tunnel_fields, 0);
-	/* 45 fields of cfg_tunnel (two of them structs), 16 of cfg_dataplane, 6 of cfg_pw */
-	assert_int_equal(n, 43 + 16 + 6);
+	/* 46 fields of cfg_tunnel (three of them structs), 16 of cfg_dataplane, 6 of cfg_pw,
+	 * 13 of cfg_ipsec (one a struct), 26 of cfg_ipsec_gw */
+	assert_int_equal(n, 43 + 16 + 6 + 12 + 26);
 	/* only the pseudowires in use count */
 	b.pws[1].vlan = 7;
 	assert_true(cfg_tunnel_equal(&a, &b));

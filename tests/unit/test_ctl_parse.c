@@ -57,6 +57,7 @@ static void test_commands(void **state)
 	(void)state;
 	ok("show status l2tp", CTL_ACT_SHOW_STATUS_L2TP, 0);
 	ok("sh st l2", CTL_ACT_SHOW_STATUS_L2TP, 0);
+	ok("show ipsec sa", CTL_ACT_SHOW_IPSEC_SA, 0);
 	ok("show config", CTL_ACT_SHOW_CONFIG, 0);
 	ok("show c", CTL_ACT_SHOW_CONFIG, 0);
 	ok("tunnel up 1", CTL_ACT_TUNNEL_UP, 1);
@@ -77,7 +78,7 @@ static void test_errors(void **state)
 
 	(void)state;
 	bad("frobnicate", "unknown argument 'frobnicate'", "valid words: clear help monitor reload show tunnel");
-	bad("show", "incomplete command", "valid words: config status");
+	bad("show", "incomplete command", "valid words: config ipsec status");
 	bad("show status", "incomplete command", "valid words: l2tp");
 	bad("show status l2tp extra", "unexpected argument 'extra'", NULL);
 	bad("tunnel", "incomplete command", "valid words: down up");
@@ -111,6 +112,7 @@ static void test_action_cmd(void **state)
 {
 	(void)state;
 	assert_string_equal(ctl_action_cmd(CTL_ACT_SHOW_STATUS_L2TP), "show-status");
+	assert_string_equal(ctl_action_cmd(CTL_ACT_SHOW_IPSEC_SA), "show-status");
 	assert_string_equal(ctl_action_cmd(CTL_ACT_SHOW_CONFIG), "show-config");
 	assert_string_equal(ctl_action_cmd(CTL_ACT_TUNNEL_UP), "tunnel-up");
 	assert_string_equal(ctl_action_cmd(CTL_ACT_TUNNEL_DOWN), "tunnel-down");

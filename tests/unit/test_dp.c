@@ -235,6 +235,7 @@ static void assert_counters(const struct dp_session *s, const struct dp_counters
 	assert_int_equal(c.rx_seq_missing, want->rx_seq_missing);
 	assert_int_equal(c.rx_tap_errors, want->rx_tap_errors);
 	assert_int_equal(c.tx_errors, want->tx_errors);
+	assert_int_equal(c.rx_peer_drops, want->rx_peer_drops);
 }
 
 static void assert_gcounters(const struct dp *dp, const struct dp_global_counters *want)
@@ -693,6 +694,36 @@ static void test_rx_checks(void **state)
 	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 1, .rx_octets = 60, .rx_cookie_drops = 1,
 						       .rx_malformed_drops = 2 });
 	assert_gcounters(f->dp[1], &(struct dp_global_counters){ .rx_unknown_session = 1, .rx_malformed = 3 });
+	close(c);
+}
+
+/* rx_peer_only (IPsec): data from the peer's address and port only; the
+ * same session's data from another port of the same address is dropped */
+static void test_rx_peer_only(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	struct sockaddr_storage caddr;
+	uint8_t pkt[200];
+	int c = udp_open(&caddr);
+
+	cb.rx_peer_only = true;
+	start(f);
+	add_sessions(f, &ca, &cb);
+	/* from 127.0.0.1, another port: dropped */
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, "\x00\x03\x00\x00", 4);
+	pkt[4] = (uint8_t)(SID_B >> 24);
+	pkt[5] = (uint8_t)(SID_B >> 16);
+	pkt[6] = (uint8_t)(SID_B >> 8);
+	pkt[7] = (uint8_t)SID_B;
+	make_frame(pkt + 8, 60, 21);
+	udp_send(c, &f->addr[1], pkt, 8 + 60);
+	WAIT_UNTIL(counters(f->s[1]).rx_peer_drops == 1);
+	/* from the peer's session: delivered */
+	pass_frame(f, 0, 60, 1);
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == 1);
+	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 1, .rx_octets = 60, .rx_peer_drops = 1 });
 	close(c);
 }
 
@@ -1910,6 +1941,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_l2ss_one_side, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tx_wire_format, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_checks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rx_peer_only, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_big_frame, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_set_peer, fx_setup, fx_teardown),
