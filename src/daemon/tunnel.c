@@ -5,7 +5,9 @@
  *
  * Timers: `timer` fires at the state machine's deadline (re-armed after
  * every call into it); `reconnect` restarts an always-on initiator after
- * the connection went down, with exponential back-off from 1 s to 16 s.
+ * the connection went down, with exponential back-off from 1 s to 16 s;
+ * `later` runs with no delay, once the current event is handled, what
+ * the code handling it must not see happen (later_cb).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -391,7 +393,7 @@ static void tunnel_event(struct tunnel *t, const struct fsm_session *s, const st
 		if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_CONN)
 			tunnel_note_abandoned(port_owner(t));
 		if (ev->to == FSM_T_IDLE && t->owner)
-			t->removing = true; /* an extra connection: freed (reconnect_cb) */
+			t->removing = true; /* an extra connection: freed (later_cb) */
 		else if (!t->owner && !t->fconf.initiator && (ev->to == FSM_T_IDLE || ev->from == FSM_T_ESTABLISHED))
 			schedule_now(t); /* an extra connection may carry on as its own (promote) */
 		if (ev->to == FSM_T_IDLE) {
@@ -637,7 +639,7 @@ static bool has_beside(const struct tunnel *t)
  * restarted peer's new connection took its sessions over: that connection
  * carries on as the tunnel's own, so the status keeps showing the tunnel
  * up where it always was, and the closing one finishes as the extra one.
- * After the current event (reconnect_cb): the state machines change
+ * After the current event (later_cb): the state machines change
  * places, which the code that handled the event may not expect (e.g. the
  * roaming check after fsm_tunnel_input reads t->fsm).
  */
@@ -686,12 +688,15 @@ static void promote(struct tunnel *t)
 	}
 }
 
-/* Also runs, with no delay (schedule_now), the work that waits for the end
- * of the current event because the code that handled it may still hold
- * the tunnel: freeing a removed tunnel, promote(), restarting a changed
- * one.  (No glue runs inside a state machine call any more: effects are
- * taken after it, tunnel_effects.) */
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Work that waits for the end of the current event (schedule_now), because
+ * the code that handled it (daemon.c's dispatch of a datagram, the roaming
+ * check after fsm_tunnel_input, a reload's walk over the tunnels) may
+ * still hold the tunnel or read its state machine: freeing a removed
+ * tunnel, promote(), restarting a changed one.  (Not to leave a state
+ * machine call: effects are taken after it, tunnel_effects.)
+ */
+static void later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tunnel *t = arg;
 
@@ -714,11 +719,22 @@ static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 	connect_now(t);
 }
 
+/* The back-off is over: call the peer again. */
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)fd;
+	(void)what;
+	connect_now(t);
+}
+
 static void schedule_now(struct tunnel *t)
 {
 	struct timeval tv = { 0, 0 };
 
-	evtimer_add(t->reconnect, &tv);
+	evtimer_del(t->reconnect); /* a back-off still pending is superseded */
+	evtimer_add(t->later, &tv);
 }
 
 static void schedule_reconnect(struct tunnel *t)
@@ -992,10 +1008,11 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
 	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
+	t->later = evtimer_new(d->base, later_cb, t);
 	t->idle = evtimer_new(d->base, idle_cb, t);
 	if (index)
 		t->hold = evtimer_new(d->base, hold_cb, t);
-	if (!t->timer || !t->reconnect || !t->idle || (index && !t->hold)) {
+	if (!t->timer || !t->reconnect || !t->later || !t->idle || (index && !t->hold)) {
 		r = -ENOMEM;
 		goto out_free;
 	}
@@ -1060,8 +1077,9 @@ int tunnel_create_beside(struct tunnel *owner, struct tunnel **ret)
 	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
 	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
+	t->later = evtimer_new(d->base, later_cb, t);
 	t->idle = evtimer_new(d->base, idle_cb, t);
-	if (!t->timer || !t->reconnect || !t->idle) {
+	if (!t->timer || !t->reconnect || !t->later || !t->idle) {
 		tunnel_free(t);
 		return -ENOMEM;
 	}
@@ -1101,6 +1119,8 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->timer);
 	if (t->reconnect)
 		event_free(t->reconnect);
+	if (t->later)
+		event_free(t->later);
 	if (t->idle)
 		event_free(t->idle);
 	if (t->hold)
@@ -1184,6 +1204,7 @@ bool tunnel_is_idle(const struct tunnel *t)
 void tunnel_shutdown(struct tunnel *t)
 {
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	evtimer_del(t->idle);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_SHUTDOWN, "shutting down", now_ms());
@@ -1345,6 +1366,7 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 		}
 	}
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	t->backoff_ms = 0;
 	t->idle_since_ms = now_ms();
 	idle_arm(t);
@@ -1376,6 +1398,7 @@ void tunnel_remove(struct tunnel *t)
 	t->restart_pending = false;
 	evtimer_del(t->idle);
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	static_stop(t);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "removed from the configuration", now_ms());
@@ -1410,6 +1433,7 @@ void tunnel_admin_down(struct tunnel *t)
 	t->admin_down = true;
 	t->restart_pending = false;
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	log_tunnel_notice(t, "administratively down, peer %s", peer_str(t, peer, sizeof(peer)));
 	control_event(t->d, &(struct ctl_event){ .event = "admin-down", .tunnel = t->cfg->id,
 						 .peer = t->peer_known ? peer : NULL });
