@@ -2824,7 +2824,7 @@ static void soak_check(const struct world *w, bool *ever)
 		assert_true(s->t.n_sessions <= 1);
 		for (size_t k = 0; k < s->t.n_sessions; k++)
 			up += s->t.sessions[k].state == FSM_S_ESTABLISHED;
-		/* session_up/down balanced against what the FSM holds */
+		/* SESSION_UP/DOWN effects balanced against what the FSM holds */
 		assert_int_equal(s->fake.ups - s->fake.downs, up);
 		if (s->t.state != FSM_T_ESTABLISHED && s->t.state != FSM_T_WAIT_CTL_CONN)
 			assert_int_equal(up, 0);
