@@ -128,7 +128,8 @@ struct tunnel {
 	char probe_error[96]; /* why the probe cannot run, "" = none (status) */
 
 	struct event *timer; /* fsm deadline */
-	struct event *reconnect; /* always-on */
+	struct event *reconnect; /* always-on: the back-off before calling again */
+	struct event *later; /* work that waits for the end of the current event (later_cb) */
 	struct event *idle; /* disconnect time: checked each second */
 	uint64_t idle_packets; /* rx + tx packets at the last check */
 	uint64_t idle_since_ms;

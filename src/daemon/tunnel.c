@@ -5,7 +5,9 @@
  *
  * Timers: `timer` fires at the state machine's deadline (re-armed after
  * every call into it); `reconnect` restarts an always-on initiator after
- * the connection went down, with exponential back-off from 1 s to 16 s.
+ * the connection went down, with exponential back-off from 1 s to 16 s;
+ * `later` runs with no delay, once the current event is handled, what
+ * the code handling it must not see happen (later_cb).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include "daemon/nl.h"
 
 static void tunnel_arm(struct tunnel *t);
+static void tunnel_effects(struct tunnel *t);
 
 #define RECONNECT_MIN_MS 1000
 #define RECONNECT_MAX_MS 16000
@@ -70,7 +73,8 @@ static const char *peer_str(const struct tunnel *t, char *buf, size_t len)
 }
 
 /* ---------------------------------------------------------------------- */
-/* state machine callbacks */
+/* state machine outputs (struct fsm_ops: called during its calls, never
+ * re-entering it) and effects (taken after each call, tunnel_effects) */
 
 static void fsm_send_cb(void *ctx, struct fsm_tunnel *ft, const uint8_t *buf, size_t len)
 {
@@ -260,24 +264,26 @@ static int session_take_over(struct tunnel *t, struct fsm_session *s, struct dp_
 	log_tunnel_notice(t, "pseudowire %u moves here from tunnel %s (peer %s): %s", s->pw + 1, h->label,
 		   hp, why);
 	if (fsm_session_close(&h->fsm, hs->local_sid, L2TP_CDN_ADMIN, "moved to a new control connection", now) < 0) {
+		tunnel_effects(h);
 		tunnel_arm(h);
 		return -EBUSY;
 	}
 	if (h->fsm.state == FSM_T_ESTABLISHED && !h->fsm.n_sessions)
 		fsm_tunnel_close(&h->fsm, L2TP_STOPCCN_CLEAR, "its sessions moved to a new connection", now);
+	tunnel_effects(h);
 	tunnel_arm(h);
 	return 0;
 }
 
-static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
+/* SESSION_UP: start the session's data path (its handle in s->user). */
+static int tunnel_session_up(struct tunnel *t, struct fsm_session *s)
 {
-	struct tunnel *t = ctx, *o = port_owner(t);
+	struct tunnel *o = port_owner(t);
 	struct tunnel_port *p = pw_port(t, s->pw);
 	struct dp_session **dps = p ? &p->dps : &o->dps;
 	struct dp_session_conf c;
 	int r;
 
-	(void)ft;
 	if (s->pw > o->n_pws || (p ? p->tap_fd : o->tap_fd) < 0) {
 		log_tunnel_warnx(t, "no TAP port for pseudowire %u", s->pw + 1);
 		return -ENODEV;
@@ -307,18 +313,16 @@ static int fsm_session_up_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_sessio
 	return 0;
 }
 
-static void fsm_session_down_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s)
+/* SESSION_DOWN: stop the data path of a session gone from the machine. */
+static void tunnel_session_down(struct tunnel *t, const struct fsm_session *s)
 {
-	struct tunnel *t = ctx;
 	struct tunnel_port *p = pw_port(t, s->pw);
 	struct dp_session **dps = p ? &p->dps : &port_owner(t)->dps;
 
-	(void)ft;
 	if (s->user && s->user == *dps) {
 		dp_session_del(t->d->dp, *dps);
 		*dps = NULL;
 	}
-	s->user = NULL;
 }
 
 static void schedule_reconnect(struct tunnel *t);
@@ -346,9 +350,11 @@ static const char *session_event_name(const struct fsm_event *ev)
 	return "session-state";
 }
 
-static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s, const struct fsm_event *ev)
+/* EVENT: log it, tell the control socket's listeners, and follow up a
+ * connection gone idle (reconnect, hub port, removal). */
+static void tunnel_event(struct tunnel *t, const struct fsm_session *s, const struct fsm_event *ev)
 {
-	struct tunnel *t = ctx;
+	const struct fsm_tunnel *ft = &t->fsm;
 	struct ctl_event ce = { .tunnel = t->cfg->id, .reason = ev->reason };
 	char peer[64], pwname[48] = "";
 
@@ -394,7 +400,7 @@ static void fsm_event_cb(void *ctx, struct fsm_tunnel *ft, struct fsm_session *s
 		if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_CONN)
 			tunnel_note_abandoned(port_owner(t));
 		if (ev->to == FSM_T_IDLE && t->owner)
-			t->removing = true; /* an extra connection: freed (reconnect_cb) */
+			t->removing = true; /* an extra connection: freed (later_cb) */
 		else if (!t->owner && !t->fconf.initiator && (ev->to == FSM_T_IDLE || ev->from == FSM_T_ESTABLISHED))
 			schedule_now(t); /* an extra connection may carry on as its own (promote) */
 		if (ev->to == FSM_T_IDLE) {
@@ -490,11 +496,36 @@ static const struct fsm_ops tunnel_fsm_ops = {
 	.send = fsm_send_cb,
 	.random = fsm_random_cb,
 	.alloc_session_id = fsm_alloc_sid_cb,
-	.session_up = fsm_session_up_cb,
-	.session_down = fsm_session_down_cb,
-	.event = fsm_event_cb,
 	.trace = fsm_trace_cb,
 };
+
+/*
+ * Act on what the last state machine call did (ctrl.h, effects), in
+ * order; called after every call of t's machine, outside it.  A data
+ * path that cannot start is reported back to the machine, whose effects
+ * then follow in the same loop.
+ */
+static void tunnel_effects(struct tunnel *t)
+{
+	struct fsm_effect e;
+	struct fsm_session *s;
+
+	while (fsm_tunnel_take_effect(&t->fsm, &e)) {
+		switch (e.kind) {
+		case FSM_FX_SESSION_UP:
+			s = fsm_session_find(&t->fsm, e.session.local_sid);
+			if (s && tunnel_session_up(t, s) < 0)
+				(void)fsm_session_start_failed(&t->fsm, s->local_sid, now_ms());
+			break;
+		case FSM_FX_SESSION_DOWN:
+			tunnel_session_down(t, &e.session);
+			break;
+		case FSM_FX_EVENT:
+			tunnel_event(t, e.has_session ? &e.session : NULL, &e.ev);
+			break;
+		}
+	}
+}
 
 /* ---------------------------------------------------------------------- */
 /* timers */
@@ -521,6 +552,7 @@ static void tunnel_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	fsm_tunnel_tick(&t->fsm, now_ms());
+	tunnel_effects(t);
 	tunnel_arm(t);
 }
 
@@ -560,6 +592,7 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (now - t->idle_since_ms >= t->cfg->disconnect_time * 1000ull) {
 		snprintf(why, sizeof(why), "no data for %u s (l2tp tunnel disconnect time)", t->cfg->disconnect_time);
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, why, now);
+		tunnel_effects(t);
 		tunnel_arm(t);
 		t->idle_since_ms = now;
 	}
@@ -593,9 +626,11 @@ static void connect_now(struct tunnel *t)
 	t->peer_known = true;
 	initial_local(t->cfg, &t->local);
 	fsm_tunnel_release(&t->fsm);
+	tunnel_effects(t);
 	fsm_tunnel_init(&t->fsm, &t->fconf, alloc_ccid(t->d), &tunnel_fsm_ops, t);
 	log_tunnel_info(t, "connecting to %s", peer_str(t, peer, sizeof(peer)));
 	(void)fsm_tunnel_open(&t->fsm, now_ms());
+	tunnel_effects(t);
 	tunnel_arm(t);
 }
 
@@ -613,8 +648,9 @@ static bool has_beside(const struct tunnel *t)
  * restarted peer's new connection took its sessions over: that connection
  * carries on as the tunnel's own, so the status keeps showing the tunnel
  * up where it always was, and the closing one finishes as the extra one.
- * Outside any state machine call (reconnect_cb): the state machines
- * change places.
+ * After the current event (later_cb): the state machines change
+ * places, which the code that handled the event may not expect (e.g. the
+ * roaming check after fsm_tunnel_input reads t->fsm).
  */
 static void promote(struct tunnel *t)
 {
@@ -661,9 +697,15 @@ static void promote(struct tunnel *t)
 	}
 }
 
-/* Also runs, with no delay, the work that must not happen inside a state
- * machine callback: freeing a removed tunnel, restarting a changed one. */
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Work that waits for the end of the current event (schedule_now), because
+ * the code that handled it (daemon.c's dispatch of a datagram, the roaming
+ * check after fsm_tunnel_input, a reload's walk over the tunnels) may
+ * still hold the tunnel or read its state machine: freeing a removed
+ * tunnel, promote(), restarting a changed one.  (Not to leave a state
+ * machine call: effects are taken after it, tunnel_effects.)
+ */
+static void later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tunnel *t = arg;
 
@@ -686,11 +728,22 @@ static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 	connect_now(t);
 }
 
+/* The back-off is over: call the peer again. */
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)fd;
+	(void)what;
+	connect_now(t);
+}
+
 static void schedule_now(struct tunnel *t)
 {
 	struct timeval tv = { 0, 0 };
 
-	evtimer_add(t->reconnect, &tv);
+	evtimer_del(t->reconnect); /* a back-off still pending is superseded */
+	evtimer_add(t->later, &tv);
 }
 
 static void schedule_reconnect(struct tunnel *t)
@@ -964,10 +1017,11 @@ static int create(struct daemon *d, const struct cfg_tunnel *ct, struct tunnel *
 	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
 	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
+	t->later = evtimer_new(d->base, later_cb, t);
 	t->idle = evtimer_new(d->base, idle_cb, t);
 	if (index)
 		t->hold = evtimer_new(d->base, hold_cb, t);
-	if (!t->timer || !t->reconnect || !t->idle || (index && !t->hold)) {
+	if (!t->timer || !t->reconnect || !t->later || !t->idle || (index && !t->hold)) {
 		r = -ENOMEM;
 		goto out_free;
 	}
@@ -1032,8 +1086,9 @@ int tunnel_create_beside(struct tunnel *owner, struct tunnel **ret)
 	fsm_tunnel_init(&t->fsm, &t->fconf, 0, &tunnel_fsm_ops, t);
 	t->timer = evtimer_new(d->base, tunnel_timer_cb, t);
 	t->reconnect = evtimer_new(d->base, reconnect_cb, t);
+	t->later = evtimer_new(d->base, later_cb, t);
 	t->idle = evtimer_new(d->base, idle_cb, t);
-	if (!t->timer || !t->reconnect || !t->idle) {
+	if (!t->timer || !t->reconnect || !t->later || !t->idle) {
 		tunnel_free(t);
 		return -ENOMEM;
 	}
@@ -1065,6 +1120,7 @@ void tunnel_free(struct tunnel *t)
 	if (!t)
 		return;
 	fsm_tunnel_release(&t->fsm);
+	tunnel_effects(t);
 	tunnel_probe_stop(t);
 	if (t->dps)
 		dp_session_del(t->d->dp, t->dps);
@@ -1072,6 +1128,8 @@ void tunnel_free(struct tunnel *t)
 		event_free(t->timer);
 	if (t->reconnect)
 		event_free(t->reconnect);
+	if (t->later)
+		event_free(t->later);
 	if (t->idle)
 		event_free(t->idle);
 	if (t->hold)
@@ -1159,9 +1217,11 @@ bool tunnel_is_idle(const struct tunnel *t)
 void tunnel_shutdown(struct tunnel *t)
 {
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	evtimer_del(t->idle);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_SHUTDOWN, "shutting down", now_ms());
+		tunnel_effects(t);
 		tunnel_arm(t);
 	}
 }
@@ -1188,6 +1248,7 @@ void tunnel_input(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *raw
 			t->local = *local;
 	}
 	fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	tunnel_effects(t);
 	tunnel_arm(t);
 }
 
@@ -1220,6 +1281,7 @@ bool tunnel_input_roaming(struct tunnel *t, const struct l2tp_msg *m, const uint
 	 */
 	t->peer = *peer;
 	in = fsm_tunnel_input(&t->fsm, m, raw, len, now_ms());
+	tunnel_effects(t);
 	/* moved only by a new, in-window, verified message: a replayed one is
 	 * a duplicate */
 	if (tunnel_is_idle(t) || in != FSM_IN_TAKEN) {
@@ -1271,6 +1333,7 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 			control_event(t->d, &(struct ctl_event){ .event = "peer-changed", .tunnel = t->cfg->id,
 								 .peer = p, .reason = old });
 		fsm_tunnel_release(&t->fsm);
+		tunnel_effects(t);
 	}
 	t->peer = *peer;
 	t->local = *local;
@@ -1279,6 +1342,7 @@ void tunnel_accept(struct tunnel *t, const struct l2tp_msg *m, const uint8_t *ra
 	log_tunnel_info(t, "SCCRQ from %s (host %s) accepted", peer_str(t, p, sizeof(p)),
 			m->host_name);
 	(void)fsm_tunnel_accept(&t->fsm, m, raw, len, now_ms());
+	tunnel_effects(t);
 	tunnel_arm(t);
 }
 
@@ -1323,6 +1387,7 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 		}
 	}
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	t->backoff_ms = 0;
 	t->idle_since_ms = now_ms();
 	idle_arm(t);
@@ -1335,6 +1400,7 @@ void tunnel_reconfigure(struct tunnel *t, const struct cfg_tunnel *ct)
 	}
 	t->restart_pending = true;
 	fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "configuration changed", now_ms());
+	tunnel_effects(t);
 	ports_rebuild(t, ct); /* the close ended every session */
 	tunnel_arm(t);
 }
@@ -1353,9 +1419,11 @@ void tunnel_remove(struct tunnel *t)
 	t->restart_pending = false;
 	evtimer_del(t->idle);
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	static_stop(t);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "removed from the configuration", now_ms());
+		tunnel_effects(t);
 		tunnel_arm(t);
 	}
 	/* a hub's instance never comes back (no find_removing for it): its
@@ -1386,6 +1454,7 @@ void tunnel_admin_down(struct tunnel *t)
 	t->admin_down = true;
 	t->restart_pending = false;
 	evtimer_del(t->reconnect);
+	evtimer_del(t->later);
 	log_tunnel_notice(t, "administratively down, peer %s", peer_str(t, peer, sizeof(peer)));
 	control_event(t->d, &(struct ctl_event){ .event = "admin-down", .tunnel = t->cfg->id,
 						 .peer = t->peer_known ? peer : NULL });
@@ -1393,6 +1462,7 @@ void tunnel_admin_down(struct tunnel *t)
 		static_stop(t);
 	if (!tunnel_is_idle(t)) {
 		fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
+		tunnel_effects(t);
 		tunnel_arm(t);
 	}
 	for (size_t i = 0; i < t->d->n_tunnels; i++) {
@@ -1400,6 +1470,7 @@ void tunnel_admin_down(struct tunnel *t)
 
 		if (x->owner == t && !tunnel_is_idle(x)) {
 			fsm_tunnel_close(&x->fsm, L2TP_STOPCCN_CLEAR, "administratively down", now_ms());
+			tunnel_effects(x);
 			tunnel_arm(x);
 		}
 	}

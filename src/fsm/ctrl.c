@@ -49,13 +49,82 @@ const char *fsm_session_state_name(enum fsm_session_state s)
 /* ---------------------------------------------------------------------- */
 /* events */
 
+/*
+ * The outbox (ctrl.h): 8 places, doubled as needed up to FSM_FX_MAX,
+ * freed once all is taken.  An event is dropped rather than take one of the last
+ * FSM_FX_SESSION_RESERVE places, so that session effects always fit.
+ */
+static struct fsm_effect *fx_push(struct fsm_tunnel *t, enum fsm_effect_kind kind, const struct fsm_session *s)
+{
+	size_t pending = t->fx_len - t->fx_head;
+	struct fsm_effect *e;
+
+	if (kind == FSM_FX_EVENT && pending >= FSM_FX_MAX - FSM_FX_SESSION_RESERVE) {
+		t->fx_dropped++;
+		return NULL;
+	}
+	if (t->fx_len == t->fx_cap && t->fx_head) { /* taken ones at the front: make room */
+		memmove(t->fx, t->fx + t->fx_head, pending * sizeof(*t->fx));
+		t->fx_head = 0;
+		t->fx_len = pending;
+	}
+	if (t->fx_len == t->fx_cap && t->fx_cap < FSM_FX_MAX) {
+		size_t cap = t->fx_cap ? 2 * t->fx_cap : 8;
+		struct fsm_effect *fx;
+
+		if (cap > FSM_FX_MAX)
+			cap = FSM_FX_MAX;
+		fx = realloc(t->fx, cap * sizeof(*fx));
+		if (fx) {
+			t->fx = fx;
+			t->fx_cap = cap;
+		}
+	}
+	if (t->fx_len == t->fx_cap) {
+		if (kind == FSM_FX_EVENT) {
+			t->fx_dropped++;
+			return NULL;
+		}
+		abort(); /* out of memory, or a caller that does not take its effects */
+	}
+	e = &t->fx[t->fx_len++];
+	e->kind = kind;
+	e->has_session = s != NULL;
+	if (s)
+		e->session = *s;
+	e->reason[0] = '\0';
+	e->ev = (struct fsm_event){ .reason = e->reason };
+	return e;
+}
+
+bool fsm_tunnel_take_effect(struct fsm_tunnel *t, struct fsm_effect *out)
+{
+	if (t->fx_head == t->fx_len) {
+		free(t->fx);
+		t->fx = NULL;
+		t->fx_head = t->fx_len = t->fx_cap = 0;
+		return false;
+	}
+	*out = t->fx[t->fx_head++];
+	out->ev.reason = out->reason;
+	return true;
+}
+
 static void emit(struct fsm_tunnel *t, struct fsm_session *s, enum fsm_event_kind kind, int from, int to,
 		 const char *reason)
 {
-	struct fsm_event ev = { .kind = kind, .from = from, .to = to, .reason = reason };
+	struct fsm_effect *e = fx_push(t, FSM_FX_EVENT, s);
+	size_t n = strlen(reason);
 
-	if (t->ops->event)
-		t->ops->event(t->ctx, t, s, &ev);
+	if (!e)
+		return;
+	if (n >= sizeof(e->reason))
+		n = sizeof(e->reason) - 1;
+	memcpy(e->reason, reason, n);
+	e->reason[n] = '\0';
+	e->ev.kind = kind;
+	e->ev.from = from;
+	e->ev.to = to;
 }
 
 static void set_state(struct fsm_tunnel *t, enum fsm_tunnel_state to, const char *reason)
@@ -244,8 +313,8 @@ static void session_remove(struct fsm_tunnel *t, struct fsm_session *s, const ch
 {
 	size_t idx = (size_t)(s - t->sessions);
 
-	if (s->state == FSM_S_ESTABLISHED && t->ops->session_down)
-		t->ops->session_down(t->ctx, t, s);
+	if (s->state == FSM_S_ESTABLISHED)
+		(void)fx_push(t, FSM_FX_SESSION_DOWN, s);
 	session_set_state(t, s, FSM_S_IDLE, reason);
 	memmove(&t->sessions[idx], &t->sessions[idx + 1], (t->n_sessions - idx - 1) * sizeof(*s));
 	t->n_sessions--;
@@ -825,8 +894,6 @@ static void session_take_params(struct fsm_session *s, const struct l2tp_msg *m)
 
 static void session_establish(struct fsm_tunnel *t, struct fsm_session *s, uint64_t now)
 {
-	char why[96];
-
 	s->established_ms = now;
 	if (s->mismatch[0]) {
 		snprintf(t->mismatch, sizeof(t->mismatch), "%s", s->mismatch);
@@ -835,15 +902,7 @@ static void session_establish(struct fsm_tunnel *t, struct fsm_session *s, uint6
 		t->mismatch[0] = '\0';
 	}
 	session_set_state(t, s, FSM_S_ESTABLISHED, "session established");
-	if (t->ops->session_up && t->ops->session_up(t->ctx, t, s) < 0) {
-		/* no data path: say so to the peer and forget the session */
-		snprintf(why, sizeof(why), "local data path could not start");
-		s->state = FSM_S_IDLE; /* session_down must not run */
-		send_cdn(t, s->local_sid, s->remote_sid, L2TP_CDN_NO_RESOURCES_TEMP, 0, why, now);
-		session_remove(t, s, why);
-		if (t->n_sessions)
-			session_gone(t, why, now);
-	}
+	(void)fx_push(t, FSM_FX_SESSION_UP, s); /* the caller may answer fsm_session_start_failed */
 }
 
 const uint8_t *fsm_pw_end_id(const struct fsm_tunnel_conf *conf, unsigned pw, size_t *len)
@@ -1121,6 +1180,27 @@ static void handle_cdn(struct fsm_tunnel *t, const struct l2tp_msg *m, uint64_t 
 		 m->error_msg);
 	session_remove(t, s, why);
 	session_gone(t, why, now);
+}
+
+struct fsm_session *fsm_session_find(struct fsm_tunnel *t, uint32_t local_sid)
+{
+	return session_by_local(t, local_sid);
+}
+
+int fsm_session_start_failed(struct fsm_tunnel *t, uint32_t local_sid, uint64_t now)
+{
+	struct fsm_session *s = session_by_local(t, local_sid);
+	const char *why = "local data path could not start";
+
+	if (!s || s->state != FSM_S_ESTABLISHED)
+		return -ENOENT;
+	/* no data path: say so to the peer and forget the session */
+	s->state = FSM_S_IDLE; /* nothing to stop: no SESSION_DOWN */
+	send_cdn(t, s->local_sid, s->remote_sid, L2TP_CDN_NO_RESOURCES_TEMP, 0, why, now);
+	session_remove(t, s, why);
+	if (t->n_sessions)
+		session_gone(t, why, now);
+	return 0;
 }
 
 int fsm_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result, const char *why, uint64_t now)

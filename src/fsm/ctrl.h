@@ -5,11 +5,19 @@
  *
  * Pure: no sockets, no clock, no logging.  The caller passes decoded
  * messages (with their raw bytes, for digest checks) and the current
- * time in milliseconds; the machine answers through struct fsm_ops:
- * bytes to send, sessions to start and stop in the data path, and events
- * (state changes with a reason) for the caller to log.  Timers are one
- * deadline per tunnel: the caller arms a timer at fsm_tunnel_deadline()
- * and calls fsm_tunnel_tick() when it fires.
+ * time in milliseconds.  What the machine does comes back two ways:
+ *  - outputs through struct fsm_ops, during the call: bytes to send, random
+ *    bytes and Session IDs to draw, messages to trace.  None of them calls
+ *    back into the machine or changes the caller's tunnels;
+ *  - effects, recorded in the tunnel's outbox in the order they happened
+ *    and read by the caller after the call (fsm_tunnel_take_effect):
+ *    sessions to start and stop in the data path, and events (state
+ *    changes with a reason) to log.  The caller acts on them outside the
+ *    machine's call, so it may free or replace tunnels while doing so; a
+ *    data path that cannot start is reported back with
+ *    fsm_session_start_failed().
+ * Timers are one deadline per tunnel: the caller arms a timer at
+ * fsm_tunnel_deadline() and calls fsm_tunnel_tick() when it fires.
  *
  * Timers, all per tunnel:
  *  - retransmission of the oldest unacknowledged message: 1 s, doubling to
@@ -151,6 +159,7 @@ struct fsm_event {
 
 struct fsm_tunnel;
 
+/* Outputs, called during the machine's call; none of them re-enters it. */
 struct fsm_ops {
 	/* Send an encoded control message to the peer. */
 	void (*send)(void *ctx, struct fsm_tunnel *t, const uint8_t *buf, size_t len);
@@ -158,15 +167,48 @@ struct fsm_ops {
 	void (*random)(void *ctx, void *buf, size_t len);
 	/* A new local Session ID, unique in the caller's data path (≠ 0). */
 	uint32_t (*alloc_session_id)(void *ctx);
-	/* Session established / going away: start / stop its data path.
-	 * session_up returning < 0 tears the session down with a CDN. */
-	int (*session_up)(void *ctx, struct fsm_tunnel *t, struct fsm_session *s);
-	void (*session_down)(void *ctx, struct fsm_tunnel *t, struct fsm_session *s);
-	/* Something to log. */
-	void (*event)(void *ctx, struct fsm_tunnel *t, struct fsm_session *s, const struct fsm_event *ev);
 	/* Every message sent (tx) or accepted (rx), for `l2tp syslog on`. May be NULL. */
 	void (*trace)(void *ctx, struct fsm_tunnel *t, bool tx, const struct l2tp_msg *m);
 };
+
+/*
+ * Effects: what a call did that the caller must act on, in order.
+ *  SESSION_UP: session established: start its data path (the session is
+ *  still in t->sessions unless a later SESSION_DOWN of the same call says
+ *  otherwise: find it by local Session ID, fsm_session_find); if the data
+ *  path cannot start, call fsm_session_start_failed().
+ *  SESSION_DOWN: session gone from t->sessions: stop its data path
+ *  (session.user is the handle the caller put in the live session).
+ *  EVENT: something to log, with the session concerned if has_session.
+ * session is a copy taken when the effect happened; ev.reason points
+ * into reason (the copy of the text, which may have been on the stack).
+ */
+enum fsm_effect_kind {
+	FSM_FX_SESSION_UP,
+	FSM_FX_SESSION_DOWN,
+	FSM_FX_EVENT,
+};
+
+struct fsm_effect {
+	enum fsm_effect_kind kind;
+	bool has_session;
+	struct fsm_session session;
+	struct fsm_event ev; /* FSM_FX_EVENT */
+	char reason[FSM_MISMATCH_MAX];
+};
+
+/*
+ * The outbox is bounded.  Session effects of one call: at most one per
+ * message processed (the message and up to FSM_RXQ_LEN queued ones it
+ * releases), plus one per session when the connection goes down.  Events
+ * are dropped (counted in fx_dropped) once only FSM_FX_SESSION_RESERVE
+ * places are left, twice that worst case (room for the effects of calls
+ * the caller makes while taking them), so a session effect always fits
+ * when the caller takes the effects after each call.  Held (malloc'd)
+ * only while not empty.
+ */
+#define FSM_FX_SESSION_RESERVE (2 * (FSM_RXQ_LEN + 1 + FSM_MAX_SESSIONS))
+#define FSM_FX_MAX (FSM_FX_SESSION_RESERVE + 64)
 
 /* A queued message is kept decoded (re-encoded with the current Nr on each
  * retransmission) but allocated only while queued: an idle tunnel holds
@@ -250,13 +292,20 @@ struct fsm_tunnel {
 	char reason[192]; /* last teardown reason */
 	char mismatch[FSM_MISMATCH_MAX]; /* what the peer disagreed on last ("" = none); cleared by a session without */
 	uint16_t down_result; /* result code of the last StopCCN (sent or received) */
+
+	/* the outbox: fx[fx_head..fx_len) not yet taken; NULL when empty */
+	struct fsm_effect *fx;
+	size_t fx_head, fx_len, fx_cap;
+	uint64_t fx_dropped; /* events not recorded: the outbox was nearly full */
 };
 
-/* Set up t in FSM_T_IDLE; the local CCID is chosen by the caller. */
+/* Set up t in FSM_T_IDLE; the local CCID is chosen by the caller.  A
+ * tunnel set up again must have had its effects taken first. */
 void fsm_tunnel_init(struct fsm_tunnel *t, const struct fsm_tunnel_conf *conf, uint32_t local_ccid,
 		     const struct fsm_ops *ops, void *ctx);
-/* Free what the tunnel holds (queued messages); sessions get session_down.
- * The tunnel is left idle. */
+/* Free what the tunnel holds (queued messages); each session gets a
+ * SESSION_DOWN effect.  The tunnel is left idle; the caller takes the
+ * effects, which frees the outbox. */
 void fsm_tunnel_release(struct fsm_tunnel *t);
 
 /* Initiator: send SCCRQ (IDLE -> WAIT_CTL_REPLY). -EBUSY if not idle. */
@@ -310,6 +359,21 @@ enum fsm_tie {
 	FSM_TIE_BOTH_LOST,
 };
 enum fsm_tie fsm_tunnel_tie_break(const struct fsm_tunnel *t, const struct l2tp_msg *sccrq);
+
+/*
+ * The oldest effect not yet taken, copied to out; false when there is
+ * none (the outbox is then freed).  The caller takes them after every
+ * call of the machine, until false; it may call the machine while doing
+ * so (their effects follow).
+ */
+bool fsm_tunnel_take_effect(struct fsm_tunnel *t, struct fsm_effect *out);
+/* The live session with this local Session ID, NULL if gone. */
+struct fsm_session *fsm_session_find(struct fsm_tunnel *t, uint32_t local_sid);
+/* The caller could not start the data path of a session (SESSION_UP):
+ * CDN result 4 (temporary lack of resources) to the peer and the session
+ * forgotten, without a SESSION_DOWN (nothing was started); an opener with
+ * other sessions asks for that pseudowire again later.  -ENOENT if none. */
+int fsm_session_start_failed(struct fsm_tunnel *t, uint32_t local_sid, uint64_t now);
 
 /* Tear down one session with a CDN (result, why); the connection and the
  * other sessions stay (the opener asks again for its pseudowire later,

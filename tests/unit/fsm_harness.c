@@ -46,33 +46,20 @@ static uint32_t fake_alloc_sid(void *ctx)
 	return f->same_sid ? f->next_sid : f->next_sid++;
 }
 
-static int fake_session_up(void *ctx, struct fsm_tunnel *t, struct fsm_session *s)
+/* A SESSION_UP effect: the fake's data path starts, or fails (up_ret < 0)
+ * and says so to the machine, as the glue does. */
+static void fake_session_up(struct fsm_fake *f, struct fsm_tunnel *t, const struct fsm_session *s, uint64_t now)
 {
-	struct fsm_fake *f = ctx;
-
-	(void)t;
 	check(f, s->local_sid != 0, "a session came up without a local Session ID");
 	f->ups++;
 	f->up_local = s->local_sid;
 	f->up_remote = s->remote_sid;
-	return f->up_ret;
+	if (f->up_ret < 0 && fsm_session_find(t, s->local_sid))
+		(void)fsm_session_start_failed(t, s->local_sid, now);
 }
 
-static void fake_session_down(void *ctx, struct fsm_tunnel *t, struct fsm_session *s)
+static void fake_event(struct fsm_fake *f, const struct fsm_event *ev)
 {
-	struct fsm_fake *f = ctx;
-
-	(void)t;
-	(void)s;
-	f->downs++;
-}
-
-static void fake_event(void *ctx, struct fsm_tunnel *t, struct fsm_session *s, const struct fsm_event *ev)
-{
-	struct fsm_fake *f = ctx;
-
-	(void)t;
-	(void)s;
 	check(f, ev->reason != NULL, "an event without a reason");
 	(void)strlen(ev->reason); /* read all of it: a bad string shows under ASan */
 	check(f, (unsigned)ev->kind < sizeof(f->kinds) / sizeof(f->kinds[0]), "an event of an unknown kind");
@@ -82,6 +69,91 @@ static void fake_event(void *ctx, struct fsm_tunnel *t, struct fsm_session *s, c
 		snprintf(f->ev[f->nev].reason, sizeof(f->ev[0].reason), "%s", ev->reason);
 	}
 	f->nev++;
+}
+
+void fsm_fake_drain(struct fsm_tunnel *t, uint64_t now)
+{
+	struct fsm_fake *f = t->ctx;
+	struct fsm_effect e;
+
+	while (fsm_tunnel_take_effect(t, &e)) {
+		if (f->fx && f->nfx < f->fxcap)
+			f->fx[f->nfx] = e.kind;
+		f->nfx++;
+		switch (e.kind) {
+		case FSM_FX_SESSION_UP:
+			check(f, e.has_session, "a SESSION_UP without its session");
+			fake_session_up(f, t, &e.session, now);
+			break;
+		case FSM_FX_SESSION_DOWN:
+			check(f, e.has_session, "a SESSION_DOWN without its session");
+			f->downs++;
+			break;
+		case FSM_FX_EVENT:
+			fake_event(f, &e.ev);
+			break;
+		}
+	}
+}
+
+/* The machine's entry points, each followed by the drain (fsm_harness.h);
+ * the parentheses call the functions, not the macros. */
+enum fsm_input fsm_fake_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			      uint64_t now)
+{
+	enum fsm_input r = (fsm_tunnel_input)(t, m, raw, len, now);
+
+	fsm_fake_drain(t, now);
+	return r;
+}
+
+void fsm_fake_tick(struct fsm_tunnel *t, uint64_t now)
+{
+	(fsm_tunnel_tick)(t, now);
+	fsm_fake_drain(t, now);
+}
+
+int fsm_fake_open(struct fsm_tunnel *t, uint64_t now)
+{
+	int r = (fsm_tunnel_open)(t, now);
+
+	fsm_fake_drain(t, now);
+	return r;
+}
+
+int fsm_fake_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now)
+{
+	int r = (fsm_tunnel_accept)(t, m, raw, len, now);
+
+	fsm_fake_drain(t, now);
+	return r;
+}
+
+void fsm_fake_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now)
+{
+	(fsm_tunnel_close)(t, result, why, now);
+	fsm_fake_drain(t, now);
+}
+
+void fsm_fake_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now)
+{
+	(fsm_tunnel_close_error)(t, result, error, why, now);
+	fsm_fake_drain(t, now);
+}
+
+int fsm_fake_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result, const char *why,
+			   uint64_t now)
+{
+	int r = (fsm_session_close)(t, local_sid, result, why, now);
+
+	fsm_fake_drain(t, now);
+	return r;
+}
+
+void fsm_fake_release(struct fsm_tunnel *t)
+{
+	(fsm_tunnel_release)(t);
+	fsm_fake_drain(t, 0);
 }
 
 static void fake_trace(void *ctx, struct fsm_tunnel *t, bool tx, const struct l2tp_msg *m)
@@ -98,8 +170,5 @@ const struct fsm_ops fsm_fake_ops = {
 	.send = fake_send,
 	.random = fake_random,
 	.alloc_session_id = fake_alloc_sid,
-	.session_up = fake_session_up,
-	.session_down = fake_session_down,
-	.event = fake_event,
 	.trace = fake_trace,
 };

@@ -13,6 +13,12 @@
  * It links with the state machine and the wire codec only, and calls no
  * test framework: a broken rule goes to the `fail` hook (cmocka's
  * fail_msg in the unit tests, abort() in the fuzzer).
+ *
+ * The machine's effects (ctrl.h) are taken after each call, as the glue
+ * does: this header replaces the machine's entry points by wrappers that
+ * call them and then drain the outbox into the fake (fsm_fake_drain), so
+ * that a test calls fsm_tunnel_input() and so on as the daemon does and
+ * finds the effects counted when it returns.
  */
 #ifndef L2TP_TESTS_FSM_HARNESS_H
 #define L2TP_TESTS_FSM_HARNESS_H
@@ -43,7 +49,9 @@ struct fsm_fake {
 	uint32_t rnd; /* the counter */
 	uint32_t next_sid; /* Session IDs handed out: next_sid, next_sid + 1, ... */
 	bool same_sid; /* ... or next_sid every time */
-	int up_ret; /* what session_up returns (< 0: the data path failed) */
+	int up_ret; /* < 0: the data path fails to start (fsm_session_start_failed) */
+	enum fsm_effect_kind *fx; /* where effect kinds are kept, in order, fxcap of them; NULL: only counted */
+	size_t fxcap;
 	struct fsm_fake_event *ev; /* where events are kept, evcap of them; NULL: only counted */
 	size_t evcap;
 
@@ -53,9 +61,33 @@ struct fsm_fake {
 	size_t nev; /* events (ev holds the first evcap) */
 	unsigned kinds[FSM_EV_PROTOCOL + 1]; /* events by kind */
 	size_t ntraced; /* messages passed to trace */
+	size_t nfx; /* effects taken (fx holds the first fxcap) */
 };
 
 /* ctx: a struct fsm_fake * */
 extern const struct fsm_ops fsm_fake_ops;
+
+/* Take t's effects (t->ctx is the fake) and act on them as the glue does. */
+void fsm_fake_drain(struct fsm_tunnel *t, uint64_t now);
+
+enum fsm_input fsm_fake_input(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len,
+			      uint64_t now);
+void fsm_fake_tick(struct fsm_tunnel *t, uint64_t now);
+int fsm_fake_open(struct fsm_tunnel *t, uint64_t now);
+int fsm_fake_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint8_t *raw, size_t len, uint64_t now);
+void fsm_fake_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
+void fsm_fake_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now);
+int fsm_fake_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result, const char *why,
+			   uint64_t now);
+void fsm_fake_release(struct fsm_tunnel *t);
+
+#define fsm_tunnel_input(...) fsm_fake_input(__VA_ARGS__)
+#define fsm_tunnel_tick(...) fsm_fake_tick(__VA_ARGS__)
+#define fsm_tunnel_open(...) fsm_fake_open(__VA_ARGS__)
+#define fsm_tunnel_accept(...) fsm_fake_accept(__VA_ARGS__)
+#define fsm_tunnel_close(...) fsm_fake_close(__VA_ARGS__)
+#define fsm_tunnel_close_error(...) fsm_fake_close_error(__VA_ARGS__)
+#define fsm_session_close(...) fsm_fake_session_close(__VA_ARGS__)
+#define fsm_tunnel_release(...) fsm_fake_release(__VA_ARGS__)
 
 #endif

@@ -1701,7 +1701,8 @@ static void test_sli_circuit_status(void **state)
 	world_free(w);
 }
 
-/* session_up failing: CDN result 4 to the peer, no session_down. */
+/* The glue failing to start the data path (the harness calls
+ * fsm_session_start_failed): CDN result 4 to the peer, no SESSION_DOWN. */
 static void test_session_up_failure_sends_cdn(void **state)
 {
 	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
@@ -1719,6 +1720,167 @@ static void test_session_up_failure_sends_cdn(void **state)
 	assert_int_equal(w->a.fake.downs, 1);
 	assert_int_equal(w->a.t.state, FSM_T_IDLE);
 	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	world_free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* effects: what a call did, taken by the caller after it (ctrl.h) */
+
+/* Encode m and hand it to B's machine itself, not the harness's wrapper:
+ * the effects stay in B's outbox for the test to take. */
+static void input_raw(struct world *w, struct l2tp_msg *m)
+{
+	uint8_t buf[L2TP_MAX_MSG_LEN];
+	int n = l2tp_ctrl_encode(m, buf, sizeof(buf));
+	struct l2tp_msg d;
+
+	assert_true(n > 0);
+	assert_int_equal(l2tp_ctrl_decode(buf, (size_t)n, &d), 0);
+	(void)(fsm_tunnel_input)(&w->b.t, &d, buf, (size_t)n, w->now);
+}
+
+/* An ICCN: the session's state change (for the log), then SESSION_UP,
+ * both left in the outbox when the call returns and nothing called back
+ * in the middle of it; a StopCCN: SESSION_DOWN, then the events. */
+static void test_effects_in_order(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	struct fsm_effect e;
+	uint32_t sid;
+
+	(void)state;
+	start(w);
+	fake_establish_b(w, 0);
+	mk_icrq(&m, 2, 1, 0x5001);
+	inject(w, &w->b, &m);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_ICRP);
+	sid = w->b.t.sessions[0].local_sid;
+	mk(&m, L2TP_MSG_ICCN, CCID_B, 3, 2);
+	mk_sids(&m, 0x5001, sid);
+	input_raw(w, &m);
+	assert_int_equal(w->b.fake.ups, 0); /* nothing acted on yet */
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_int_equal(e.kind, FSM_FX_EVENT);
+	assert_int_equal(e.ev.kind, FSM_EV_SESSION_STATE);
+	assert_int_equal(e.ev.to, FSM_S_ESTABLISHED);
+	assert_true(e.has_session);
+	assert_int_equal(e.session.local_sid, sid);
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_int_equal(e.kind, FSM_FX_SESSION_UP);
+	assert_int_equal(e.session.local_sid, sid);
+	assert_int_equal(e.session.remote_sid, 0x5001);
+	assert_ptr_equal(fsm_session_find(&w->b.t, sid), &w->b.t.sessions[0]);
+	assert_false(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_null(w->b.t.fx); /* freed once taken */
+
+	/* the peer closes: the session's data path stops before the log lines */
+	mk(&m, L2TP_MSG_STOPCCN, CCID_B, 4, 2);
+	mk_identity(&m, "fake", RID_A, CCID_A, 0);
+	l2tp_msg_set(&m, L2TP_AVP_RESULT_CODE);
+	m.result_code = L2TP_STOPCCN_CLEAR;
+	input_raw(w, &m);
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_int_equal(e.kind, FSM_FX_SESSION_DOWN);
+	assert_int_equal(e.session.local_sid, sid);
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_int_equal(e.kind, FSM_FX_EVENT);
+	assert_int_equal(e.ev.kind, FSM_EV_SESSION_STATE);
+	assert_int_equal(e.ev.from, FSM_S_ESTABLISHED);
+	assert_int_equal(e.ev.to, FSM_S_IDLE);
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_int_equal(e.kind, FSM_FX_EVENT);
+	assert_int_equal(e.ev.kind, FSM_EV_TUNNEL_STATE);
+	assert_int_equal(e.ev.from, FSM_T_ESTABLISHED);
+	while (fsm_tunnel_take_effect(&w->b.t, &e))
+		assert_int_equal(e.kind, FSM_FX_EVENT);
+	world_free(w);
+}
+
+/* The glue cannot start the data path (SESSION_UP): after the machine's
+ * call it says so with fsm_session_start_failed, which sends CDN result 4
+ * and forgets the session without a SESSION_DOWN (nothing was started). */
+static void test_effects_start_failed_sends_cdn(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	struct fsm_effect e;
+	uint32_t sid;
+	size_t cdns;
+
+	(void)state;
+	start(w);
+	fake_establish_b(w, 0);
+	mk_icrq(&m, 2, 1, 0x5001);
+	inject(w, &w->b, &m);
+	drop(&w->b, &m);
+	sid = w->b.t.sessions[0].local_sid;
+	mk(&m, L2TP_MSG_ICCN, CCID_B, 3, 2);
+	mk_sids(&m, 0x5001, sid);
+	input_raw(w, &m);
+	cdns = count_sent(&w->b, L2TP_MSG_CDN);
+	assert_int_equal(cdns, 0); /* the machine did not decide for the glue */
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_true(fsm_tunnel_take_effect(&w->b.t, &e));
+	assert_int_equal(e.kind, FSM_FX_SESSION_UP);
+	assert_int_equal(fsm_session_start_failed(&w->b.t, e.session.local_sid, w->now), 0);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	assert_int_equal(count_sent(&w->b, L2TP_MSG_CDN), 1);
+	drop(&w->b, &m);
+	assert_int_equal(m.type, L2TP_MSG_CDN);
+	assert_int_equal(m.result_code, L2TP_CDN_NO_RESOURCES_TEMP);
+	assert_int_equal(m.remote_session_id, 0x5001);
+	while (fsm_tunnel_take_effect(&w->b.t, &e))
+		assert_int_not_equal(e.kind, FSM_FX_SESSION_DOWN);
+	assert_int_equal(w->b.t.state, FSM_T_ESTABLISHED); /* the responder keeps the connection */
+	assert_int_equal(fsm_session_start_failed(&w->b.t, sid, w->now), -ENOENT);
+	world_free(w);
+}
+
+/* The outbox is bounded, but a caller that lets events pile up loses
+ * events only: every SESSION_DOWN of a connection going down still fits. */
+static void test_effects_overflow_keeps_session_down(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	struct l2tp_msg m;
+	struct fsm_effect e;
+	uint16_t ns = 2;
+	unsigned ups = 0, downs = 0, events = 0;
+
+	(void)state;
+	conf_pws(&w->b.conf, FSM_MAX_PW - 1);
+	start(w);
+	fake_establish_b(w, 0);
+	for (unsigned pw = 0; pw < FSM_MAX_PW; pw++) {
+		mk_icrq_pw(&m, ns++, 1, 0x9000u + pw, pw);
+		inject(w, &w->b, &m);
+		mk(&m, L2TP_MSG_ICCN, CCID_B, ns++, 1);
+		mk_sids(&m, 0x9000u + pw, w->b.t.sessions[pw].local_sid);
+		inject(w, &w->b, &m);
+	}
+	assert_int_equal(w->b.fake.ups, FSM_MAX_PW);
+	/* events only (an ICCN for no session), never taken, past the bound */
+	for (unsigned i = 0; i < FSM_FX_MAX; i++) {
+		mk(&m, L2TP_MSG_ICCN, CCID_B, ns++, 1);
+		mk_sids(&m, 0x7777, 0x8888);
+		input_raw(w, &m);
+	}
+	assert_true(w->b.t.fx_dropped > 0);
+	mk(&m, L2TP_MSG_STOPCCN, CCID_B, ns++, 1);
+	mk_identity(&m, "fake", RID_A, CCID_A, 0);
+	l2tp_msg_set(&m, L2TP_AVP_RESULT_CODE);
+	m.result_code = L2TP_STOPCCN_CLEAR;
+	input_raw(w, &m);
+	assert_int_equal(w->b.t.n_sessions, 0);
+	while (fsm_tunnel_take_effect(&w->b.t, &e)) {
+		ups += e.kind == FSM_FX_SESSION_UP;
+		downs += e.kind == FSM_FX_SESSION_DOWN;
+		events += e.kind == FSM_FX_EVENT;
+	}
+	assert_int_equal(ups, 0);
+	assert_int_equal(downs, FSM_MAX_PW);
+	assert_int_equal(events, FSM_FX_MAX - FSM_FX_SESSION_RESERVE);
 	world_free(w);
 }
 
@@ -2662,7 +2824,7 @@ static void soak_check(const struct world *w, bool *ever)
 		assert_true(s->t.n_sessions <= 1);
 		for (size_t k = 0; k < s->t.n_sessions; k++)
 			up += s->t.sessions[k].state == FSM_S_ESTABLISHED;
-		/* session_up/down balanced against what the FSM holds */
+		/* SESSION_UP/DOWN effects balanced against what the FSM holds */
 		assert_int_equal(s->fake.ups - s->fake.downs, up);
 		if (s->t.state != FSM_T_ESTABLISHED && s->t.state != FSM_T_WAIT_CTL_CONN)
 			assert_int_equal(up, 0);
@@ -3407,6 +3569,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_peer_cdn, teardown),
 		cmocka_unit_test_teardown(test_sli_circuit_status, teardown),
 		cmocka_unit_test_teardown(test_session_up_failure_sends_cdn, teardown),
+		cmocka_unit_test_teardown(test_effects_in_order, teardown),
+		cmocka_unit_test_teardown(test_effects_start_failed_sends_cdn, teardown),
+		cmocka_unit_test_teardown(test_effects_overflow_keeps_session_down, teardown),
 		cmocka_unit_test_teardown(test_seq_lt_boundaries, teardown),
 		cmocka_unit_test_teardown(test_wrap_hellos, teardown),
 		cmocka_unit_test_teardown(test_wrap_reorder_duplicate, teardown),
