@@ -88,7 +88,7 @@ words=$(bash -c 'source /usr/share/bash-completion/bash_completion
 	__load_completion l2tpctl || exit 1
 	COMP_WORDS=(l2tpctl show ""); COMP_CWORD=2; COMP_LINE="l2tpctl show "
 	COMP_POINT=${#COMP_LINE}; _l2tpctl; echo "${COMPREPLY[*]}"')
-[[ $words == "status config" ]] || { log "completion of 'l2tpctl show': '$words'"; false; }
+[[ $words == "status config ipsec" ]] || { log "completion of 'l2tpctl show': '$words'"; false; }
 log "ok: installed files, conffile, unit, man pages, completion"
 
 # ----------------------------------------- the scenario, installed binaries
