@@ -19,87 +19,19 @@
 # instance; an unchanged reload keeps every connection; the 21st site is
 # refused with a log line saying the hub is full.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/hub_lib.sh"
 
 require_daemon
 SITES=20
-NAMES=(hub wan)
-for (( i = 1; i <= SITES + 1; i++ )); do
-	NAMES+=("s$i")
-done
-for ns in "${NAMES[@]}"; do
-	NS[$ns]=$ns-$$
-	ip netns add "${NS[$ns]}"
-	nq "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	nq "$ns" ip link set lo up
-done
-nq wan ip link add br0 type bridge
-nq wan ip link set br0 up
-# wan_port NS ADDR: NS's interface wan on the shared bridge
-wan_port() {
-	ip -n "${NS[$1]}" link add wan type veth peer name "p-$1" netns "${NS[wan]}"
-	nq wan ip link set "p-$1" master br0
-	nq wan ip link set "p-$1" up
-	nq "$1" ip addr add "$2/24" dev wan
-	nq "$1" ip link set wan up
-}
-wan_port hub 198.51.100.1
-for (( i = 1; i <= SITES + 1; i++ )); do
-	wan_port "s$i" "198.51.100.$((10 + i))"
-done
-log "topology: hub and $((SITES + 1)) sites on one WAN"
+hub_topology $((SITES + 1))
 
-cat >"$OUT/hub.conf" <<-EOF
-bridge member bridge1 tunnel1
-ip bridge1 address 192.168.10.1/24
-tunnel select 1
- tunnel encapsulation l2tpv3-raw
- l2tp hostname HUB
- l2tp tunnel auth on $SECRET
- l2tp keepalive use $KEEPALIVE
- l2tp local router-id 10.0.0.254
- l2tp remote end-id $END_ID
- l2tp hub on $SITES
- tunnel enable 1
-l2tp service on l2tpv3
-EOF
-conf_site() {
-	cat <<-EOF
-	bridge member bridge1 tunnel1
-	ip bridge1 address 192.168.10.$((100 + $1))/24
-	tunnel select 1
-	 tunnel encapsulation l2tpv3-raw
-	 tunnel endpoint address 198.51.100.1
-	 l2tp always-on on
-	 l2tp hostname S$1
-	 l2tp tunnel auth on $SECRET
-	 l2tp keepalive use $KEEPALIVE
-	 l2tp local router-id 10.0.0.$1
-	 l2tp remote end-id $END_ID
-	 tunnel enable 1
-	l2tp service on l2tpv3
-	EOF
-}
+conf_hub $SITES >"$OUT/hub.conf"
 start_daemon hub "$OUT/hub.conf"
 
-# launch NS: start l2tpv3d in NS without waiting (all sites at once)
-launch() {
-	conf_site "${1#s}" >"$OUT/$1.conf"
-	nq "$1" "$L2TPV3D" -n -c "$OUT/$1.conf" >>"$(daemon_log "$1")" 2>&1
-	rm -f "$(sock "$1")"
-	QUIET=1 nbg "$1" "$L2TPV3D" -c "$OUT/$1.conf" -f -S "$(sock "$1")" >>"$(daemon_log "$1")" 2>&1
-	DAEMON_PID[$1]=$!
-}
 t0=$(date +%s)
 for (( i = 1; i <= SITES; i++ )); do
 	launch "s$i"
 done
-# up NS: NS's tunnel and session are established
-up() { [[ $(jqs "$1" '[.tunnels[0].state, .tunnels[0].sessions[0].state // "none"] | join(" ")') == "established established" ]]; }
-# hub_up N: N instances of the hub established with a session each
-hub_up() {
-	jqs hub "[.tunnels[] | select(.peer_index) | select(.state == \"established\" and
-		.sessions[0].state == \"established\")] | length == $1" >/dev/null
-}
 wait_for "$SITES instances established on the hub" 60 hub_up $SITES
 for (( i = 1; i <= SITES; i++ )); do
 	wait_for "s$i established" 10 up "s$i"

@@ -23,77 +23,16 @@
 # and s2's entries and ports are deleted (not before 4 s), s3's stays.  The
 # hub exits clean (sanitizers) and leaves no tunnel1.P port.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/hub_lib.sh"
 
 require_daemon
 SITES=3
 HOLD=5
-NAMES=(hub wan s1 s2 s3 s4)
-for ns in "${NAMES[@]}"; do
-	NS[$ns]=$ns-$$
-	ip netns add "${NS[$ns]}"
-	nq "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	nq "$ns" ip link set lo up
-done
-nq wan ip link add br0 type bridge
-nq wan ip link set br0 up
-wan_port() {
-	ip -n "${NS[$1]}" link add wan type veth peer name "p-$1" netns "${NS[wan]}"
-	nq wan ip link set "p-$1" master br0
-	nq wan ip link set "p-$1" up
-	nq "$1" ip addr add "$2/24" dev wan
-	nq "$1" ip link set wan up
-}
-wan_port hub 198.51.100.1
-for i in 1 2 3 4; do
-	wan_port "s$i" "198.51.100.$((10 + i))"
-done
 
-cat >"$OUT/hub.conf" <<-EOF
-bridge member bridge1 tunnel1
-ip bridge1 address 192.168.10.1/24
-tunnel select 1
- tunnel encapsulation l2tpv3-raw
- l2tp hostname HUB
- l2tp tunnel auth on $SECRET
- l2tp keepalive use $KEEPALIVE
- l2tp local router-id 10.0.0.254
- l2tp remote end-id $END_ID
- l2tp hub on $SITES
- l2tp hub hold $HOLD
- tunnel enable 1
-l2tp service on l2tpv3
-metrics listen 127.0.0.1:9101
-EOF
-conf_site() {
-	cat <<-EOF
-	bridge member bridge1 tunnel1
-	ip bridge1 address 192.168.10.$((100 + $1))/24
-	tunnel select 1
-	 tunnel encapsulation l2tpv3-raw
-	 tunnel endpoint address 198.51.100.1
-	 l2tp always-on on
-	 l2tp hostname S$1
-	 l2tp tunnel auth on $SECRET
-	 l2tp keepalive use $KEEPALIVE
-	 l2tp local router-id 10.0.0.$1
-	 l2tp remote end-id $END_ID
-	 tunnel enable 1
-	l2tp service on l2tpv3
-	EOF
-}
+hub_topology 4
+
+conf_hub $SITES "l2tp hub hold $HOLD" "metrics listen 127.0.0.1:9101" >"$OUT/hub.conf"
 start_daemon hub "$OUT/hub.conf"
-launch() {
-	conf_site "${1#s}" >"$OUT/$1.conf"
-	nq "$1" "$L2TPV3D" -n -c "$OUT/$1.conf" >>"$(daemon_log "$1")" 2>&1
-	rm -f "$(sock "$1")"
-	QUIET=1 nbg "$1" "$L2TPV3D" -c "$OUT/$1.conf" -f -S "$(sock "$1")" >>"$(daemon_log "$1")" 2>&1
-	DAEMON_PID[$1]=$!
-}
-up() { [[ $(jqs "$1" '[.tunnels[0].state, .tunnels[0].sessions[0].state // "none"] | join(" ")') == "established established" ]]; }
-hub_up() {
-	jqs hub "[.tunnels[] | select(.peer_index) | select(.state == \"established\" and
-		.sessions[0].state == \"established\")] | length == $1" >/dev/null
-}
 for i in 1 2 3; do
 	launch "s$i"
 done
