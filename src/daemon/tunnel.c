@@ -791,7 +791,9 @@ static void fill_fsm_conf(struct tunnel *t)
 
 	memset(f, 0, sizeof(*f));
 	f->id = c->id;
-	f->initiator = (c->has_endpoint || (c->ipsec.on && c->ipsec.initiator)) && !c->is_static;
+	/* the L2TP initiator is the side with `tunnel endpoint address|name`,
+	 * whoever initiates IKE (main mode: both sides may) */
+	f->initiator = (c->has_endpoint || (c->ipsec.on && c->ipsec.endpoint_name[0])) && !c->is_static;
 	snprintf(f->host_name, sizeof(f->host_name), "%s", c->hostname[0] ? c->hostname : t->d->hostname);
 	snprintf(f->vendor_name, sizeof(f->vendor_name), "%s", L2TPV3D_VENDOR_NAME);
 	f->router_id = c->local_router_id;
