@@ -42,6 +42,12 @@
 #include "ipsec/vici.h"
 
 #define IPSEC_RETRY_S 5 /* charon unreachable: try again */
+/* A CHILD SA gone while an IKE SA of the connection is still established
+ * is a rekey or an IKEv1 reauthentication in progress (charon adopts the
+ * children into the new IKE SA a moment later): looked at again every
+ * IPSEC_RECHECK_MS, declared down only after IPSEC_DOWN_GRACE_MS. */
+#define IPSEC_RECHECK_MS 500
+#define IPSEC_DOWN_GRACE_MS 3000
 #define IPSEC_POLL_S 10 /* list-sas for counters and missed events */
 #define REFUSE_LOG_MS 10000 /* one line per tunnel per 10 s about clear text */
 
@@ -93,6 +99,7 @@ struct its {
 	uint64_t refuse_log_ms;
 	uint64_t fail_log_ms;
 	uint64_t initiate_ms; /* last initiate sent */
+	uint64_t gone_ms; /* its CHILD SA was last seen missing since, under an IKE SA (IPSEC_DOWN_GRACE_MS) */
 };
 
 struct cmd;
@@ -114,6 +121,7 @@ struct ipsec_mgr {
 	struct bufferevent *bev;
 	bool connected;
 	struct event *retry, *poll;
+	struct event *recheck; /* list-sas again soon: a CHILD SA in its grace (IPSEC_DOWN_GRACE_MS) */
 	char error[320]; /* charon unreachable..., "" = fine */
 	char esp_error[256]; /* the kernel has no ESP, "" = fine */
 	int esp; /* 1 = ESP works, 0 = absent, -1 = unknown */
@@ -645,6 +653,19 @@ static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet 
 		const struct cfg_tunnel *t = cfg_tunnel_find(d->cfg, s->id);
 		bool was = s->cur.child_up;
 
+		if (s->want && was && !s->next.child_up && s->next.ike_up &&
+		    (!s->gone_ms || now - s->gone_ms < IPSEC_DOWN_GRACE_MS)) {
+			/* a rekey or reauthentication in progress: keep what we
+			 * had and look again (the kernel keeps the old SA until
+			 * the new one is in) */
+			struct timeval tv = { 0, IPSEC_RECHECK_MS * 1000 };
+
+			if (!s->gone_ms)
+				s->gone_ms = now;
+			evtimer_add(m->recheck, &tv);
+			continue;
+		}
+		s->gone_ms = 0;
 		s->cur = s->next;
 		if (!s->want)
 			continue;
@@ -881,6 +902,13 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(m->poll, &tv);
 }
 
+static void recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	list_sas(arg);
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
@@ -905,6 +933,7 @@ static void disconnect(struct ipsec_mgr *m, const char *why)
 	snprintf(m->error, sizeof(m->error), "strongSwan: %s (%s)", why, m->path);
 	drop_queue(m);
 	evtimer_del(m->poll);
+	evtimer_del(m->recheck);
 	/* without charon no SA can be trusted to exist */
 	for (size_t i = 0; i < m->n_ts; i++) {
 		struct its *s = &m->ts[i];
@@ -1013,7 +1042,8 @@ void ipsec_start(struct daemon *d)
 	snprintf(m->path, sizeof(m->path), "%s", cfg_ipsec_vici_path(&d->cfg->ipsec));
 	m->retry = evtimer_new(d->base, retry_cb, m);
 	m->poll = evtimer_new(d->base, poll_cb, m);
-	if (!m->retry || !m->poll)
+	m->recheck = evtimer_new(d->base, recheck_cb, m);
+	if (!m->retry || !m->poll || !m->recheck)
 		fatalx("out of memory");
 	mark_wanted(m, d->cfg);
 	for (size_t i = 0; i < m->n_ts; i++)
@@ -1151,6 +1181,7 @@ void ipsec_stop(struct daemon *d)
 		bufferevent_free(m->bev);
 	event_free(m->retry);
 	event_free(m->poll);
+	event_free(m->recheck);
 	free(m->ts);
 	free(m);
 	d->ipsec = NULL;
