@@ -599,11 +599,13 @@ capture_stop() {
 
 # tsh FILE ARGS...: tshark on FILE with the Yamaha pseudowire forced: no
 # cookie, no L2-Specific Sublayer, payload decoded as Ethernet (see
-# shared/protocol.md §10).
+# shared/protocol.md §10).  TSH_OPTS (an array) adds options to every call
+# (the IPsec tests in tests/vm/ipsec turn ESP decryption on with it).
+TSH_OPTS=()
 tsh() {
 	local file=$1; shift
 	tshark -n -r "$file" -o l2tp.cookie_size:cookie0 -o l2tp.l2_specific:none \
-		-d l2tp.pw_type==0,eth "$@" 2>/dev/null
+		-d l2tp.pw_type==0,eth ${TSH_OPTS[@]+"${TSH_OPTS[@]}"} "$@" 2>/dev/null
 }
 
 # tcount FILE FILTER [TSHARK-ARGS...]: number of packets matching FILTER.
