@@ -29,6 +29,9 @@
 # shellcheck source=../../netns/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../netns" && pwd)/lib.sh"
 
+# The ASan daemon under TCG once needed more than 10 s to answer.
+DAEMON_START_WAIT=${DAEMON_START_WAIT:-30}
+
 # Every tool and module the tests need is there (a clear error if not).
 ipsec_require() {
 	local t
