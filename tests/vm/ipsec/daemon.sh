@@ -106,15 +106,17 @@ nq r1 "$L2TPCTL" -S "$(sock r1)" show ipsec sa >"$OUT/r1-ipsec-sa.txt"
 nq r2 "$L2TPCTL" -S "$(sock r2)" show ipsec sa >"$OUT/r2-ipsec-sa.txt"
 cat "$OUT/r1-status.txt" "$OUT/r2-ipsec-sa.txt" >&2
 if [[ $MODE == main ]]; then nat=false; else nat=true; fi
+# booleans: jqs (jq -e) fails on false
+jqb() { status_json "$1" | jq -r "$2"; }
 for ns in r1 r2; do
 	_expect "$ns: CHILD SA state" "$(jqs "$ns" '.tunnels[0].ipsec.child_state')" INSTALLED
 	_expect "$ns: IKE SA state" "$(jqs "$ns" '.tunnels[0].ipsec.ike_state')" ESTABLISHED
-	_expect "$ns: ESP in UDP" "$(jqs "$ns" '.tunnels[0].ipsec.esp_in_udp')" $nat
+	_expect "$ns: ESP in UDP" "$(jqb "$ns" '.tunnels[0].ipsec.esp_in_udp')" $nat
 	[[ $(jqs "$ns" '.tunnels[0].ipsec.ike_algorithms') == *3DES_CBC*HMAC_SHA1_96*MODP_1024* ]]
 	[[ $(jqs "$ns" '.tunnels[0].ipsec.esp_algorithms') == *AES_CBC*128*HMAC_SHA1_96* ]]
 done
-_expect "r1: NAT here" "$(jqs r1 '.tunnels[0].ipsec.nat_local')" $nat
-_expect "r2: NAT at the peer" "$(jqs r2 '.tunnels[0].ipsec.nat_remote')" $nat
+_expect "r1: NAT here" "$(jqb r1 '.tunnels[0].ipsec.nat_local')" $nat
+_expect "r2: NAT at the peer" "$(jqb r2 '.tunnels[0].ipsec.nat_remote')" $nat
 # Yamaha's selectors as the RTX lines say: udp/1701 both ways.
 nq r2 ip xfrm policy >"$OUT/r2-xfrm-policy.out"
 grep -q 'proto udp sport 1701 dport 1701' "$OUT/r2-xfrm-policy.out"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 #
 # Helpers of the IPsec tests that run INSIDE the test VM (tests/vm/vmrun.sh
 # boots it; tests/vm/t_ipsec_*.sh are the host-side tests).  Sources

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 #
 # Checks of the IPsec tests' captures, run on the HOST after the VM has
 # stopped (tshark needs 8 s to start under TCG; here it takes a fraction of
