@@ -24,7 +24,9 @@
 #
 # With the argument "main" (t_ipsec_daemon_main.sh): RTX configuration C instead, main
 # mode between two fixed addresses (nat1 routes r1's 172.16.0.2 without
-# NAT; no names), plain ESP; no injections (A shows them).
+# NAT; no names), plain ESP; no injections (A shows them).  With "rekey"
+# (t_ipsec_rekey.sh): configuration A, no injections, a CHILD SA and an IKE
+# SA rekey under a running ping instead.
 source "$(dirname "${BASH_SOURCE[0]}")/lib-ipsec.sh"
 T0=$SECONDS
 MODE=${1:-aggressive}
@@ -121,7 +123,7 @@ _expect "r2: NAT at the peer" "$(jqb r2 '.tunnels[0].ipsec.nat_remote')" $nat
 nq r2 ip xfrm policy >"$OUT/r2-xfrm-policy.out"
 grep -q 'proto udp sport 1701 dport 1701' "$OUT/r2-xfrm-policy.out"
 
-if [[ $MODE != main ]]; then
+if [[ $MODE == aggressive ]]; then
 # --- clear-text injections -----------------------------------------------------
 sid=$(jqs r2 '.tunnels[0].sessions[0].local_session_id')
 ccid=$(jqs r2 '.tunnels[0].local_tunnel_id')
@@ -160,8 +162,45 @@ ping_ok pc1 192.168.10.2 3
 
 fi
 
+# --- rekeys under a running ping (point 5; argument "rekey") -------------------------
+# charon rekeys the CHILD SA, then the IKE SA, of the daemon's connection
+# (asked over r1's VICI socket, as a lifetime running out would) while pc1
+# pings pc2 every 0.1 s for 30 s: nothing lost, still paired once the old
+# IKE SA is gone, the daemon counts both rekeys.
+if [[ $MODE == rekey ]]; then
+	# keys of the first SAs for the host's checks, before the rekeys delete them
+	esp_sa_file r2 "$OUT/tshark-first"
+	conn=$(jqs r1 '.tunnels[0].ipsec.connection')
+	child=$(jqs r1 '.tunnels[0].ipsec.child')
+	read -r ik0 ch0 < <(jqs r1 '.tunnels[0].ipsec | "\(.ike_rekeys) \(.child_rekeys)"')
+	spi0=$(jqs r1 '.tunnels[0].ipsec.spi_in')
+	nbg pc1 ping -n -c 300 -i 0.1 -W 2 192.168.10.2 >"$OUT/ping-rekey.out" 2>&1
+	pingpid=$!
+	sleep 2
+	swanctl r1 --rekey --child "$child" >"$OUT/rekey-child.out" 2>&1
+	wait_for "r1's daemon counts the CHILD SA rekey" 20 \
+		eval '(( $(jqs r1 ".tunnels[0].ipsec.child_rekeys") > ch0 ))'
+	[[ $(jqs r1 '.tunnels[0].ipsec.spi_in') != "$spi0" ]]
+	swanctl r1 --rekey --ike "$conn" >"$OUT/rekey-ike.out" 2>&1
+	wait "$pingpid" || true
+	grep -E 'packets transmitted' "$OUT/ping-rekey.out" >&2
+	grep -q '^300 packets transmitted, 300 received' "$OUT/ping-rekey.out"
+	log "ok: 300/300 pings across a CHILD SA rekey and an IKE SA rekey"
+	swanctl r1 --list-sas >"$OUT/r1-sas-after-rekey.out"
+	_expect "r1: IKE SA state after the rekeys" "$(jqs r1 '.tunnels[0].ipsec.ike_state')" ESTABLISHED
+	_expect "r1: CHILD SA state after the rekeys" "$(jqs r1 '.tunnels[0].ipsec.child_state')" INSTALLED
+	paired
+	ping_ok pc1 192.168.10.2 3
+	wait_for "r1's daemon counts the IKE SA rekey" 10 \
+		eval '(( $(jqs r1 ".tunnels[0].ipsec.ike_rekeys") > ik0 ))'
+fi
+
 wan_capture_stop "$OUT/wan.pcap"
 esp_sa_file r2 "$OUT/tshark"
+if [[ -s $OUT/tshark-first/wireshark/esp_sa ]]; then
+	sort -u "$OUT/tshark-first/wireshark/esp_sa" "$OUT/tshark/wireshark/esp_sa" >"$OUT/esp_sa.all"
+	mv "$OUT/esp_sa.all" "$OUT/tshark/wireshark/esp_sa"
+fi
 stop_daemon r1
 stop_daemon r2
 log "test time $((SECONDS - T0)) s"
