@@ -26,7 +26,9 @@
 # mode between two fixed addresses (nat1 routes r1's 172.16.0.2 without
 # NAT; no names), plain ESP; no injections (A shows them).  With "rekey"
 # (t_ipsec_rekey.sh): configuration A, no injections, a CHILD SA and an IKE
-# SA rekey under a running ping instead.
+# SA rekey under a running ping instead.  With "badpsk" (t_ipsec_badpsk.sh):
+# configuration A with r1's key changed: nothing comes up in 40 s, IKE
+# failures counted and logged.
 source "$(dirname "${BASH_SOURCE[0]}")/lib-ipsec.sh"
 T0=$SECONDS
 MODE=${1:-aggressive}
@@ -90,6 +92,11 @@ ipsec_conf() {
 }
 ipsec_conf r1 >"$OUT/r1.conf"
 ipsec_conf r2 >"$OUT/r2.conf"
+if [[ $MODE == badpsk ]]; then
+	# r1's key differs: IKE must fail, nothing must come up.
+	sed -i 's/pre-shared-key 1 text yamaha-ipsec/pre-shared-key 1 text not-the-key/' "$OUT/r1.conf"
+	grep -q 'text not-the-key' "$OUT/r1.conf"
+fi
 grep -q '^ tunnel encapsulation l2tpv3$' "$OUT/r1.conf"
 cat "$OUT/r1.conf" >&2
 
@@ -97,6 +104,25 @@ wan_capture_start "$OUT/wan.pcap"
 start_daemon r2 "$OUT/r2.conf"
 start_daemon r1 "$OUT/r1.conf"
 t0=$SECONDS
+if [[ $MODE == badpsk ]]; then
+	hold_never "r1 and r2 paired with different pre-shared keys" 40 paired
+	hold_never "a CHILD SA in r1 or r2" 1 eval 'child_installed r1 1 || child_installed r2 1'
+	fails ping1 pc1 192.168.10.2
+	status_json r1 >"$OUT/r1-status.json"
+	status_json r2 >"$OUT/r2-status.json"
+	jq '.tunnels[0].ipsec | {ike_state, child_state, ike_failures, last_failure}' "$OUT/r1-status.json" "$OUT/r2-status.json" >&2
+	_expect "r1: CHILD SA state" "$(jqs r1 '.tunnels[0].ipsec.child_state')" none
+	# (measured: r1 counts authentication_failed, last_failure "calculated
+	# HASH does not match HASH payload"; r2 counts nothing)
+	(( $(jqs r1 '.tunnels[0].ipsec.ike_failures.authentication_failed') > 0 ))
+	grep -E 'IKE failed' "$(daemon_log r1)" | tail -n 2 >&2
+	grep -q 'IKE failed: authentication failed: wrong pre-shared key' "$(daemon_log r1)"
+	wan_capture_stop "$OUT/wan.pcap"
+	stop_daemon r1
+	stop_daemon r2
+	log "test time $((SECONDS - T0)) s"
+	exit 0
+fi
 wait_for "tunnel and session paired over the daemons' IPsec SA" 120 paired
 log "L2TP up over IPsec $((SECONDS - t0)) s after both daemons answered"
 wait_for "first ping pc1 -> pc2 across" 20 ping1 pc1 192.168.10.2
