@@ -31,6 +31,8 @@ TEST=(
 	debhelper dpkg-dev fakeroot lintian
 	prometheus curl
 	qemu-system-x86 cpio
+	# the IPsec test VM's root disk (tests/vm/mkroot.sh) and its job disk
+	debootstrap e2fsprogs
 	iperf3 gnuplot-nox ethtool
 	# a real charon for the VICI tests on this host (tests/netns/t_ipsec_*.sh)
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins

@@ -3,8 +3,9 @@
 #
 # Install dependencies, build with sanitizers, run the unit tests (meson
 # test), each libFuzzer target for 45 s (scripts/fuzz.sh) and every
-# tests/netns/t_*.sh.  Each unit test, fuzz target and netns test counts
-# as one; the last line is "N passed, N failed".
+# tests/netns/t_*.sh, then the IPsec tests in the VM (tests/vm/t_ipsec_*.sh).
+# Each unit test, fuzz target, netns test and VM test counts as one; the
+# last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
@@ -102,6 +103,37 @@ for t in tests/netns/t_*.sh; do
 		tail -n 150 "$out" | sed 's/^/    /'
 	fi
 done
+
+# The IPsec tests of issue 15 run in a QEMU/TCG guest (tests/vm/README.md):
+# its root disk is built once and cached (tests/vm/mkroot.sh; a cold build
+# downloads Debian packages), then each tests/vm/t_ipsec_*.sh boots it and
+# counts as one test.
+echo "===== VM tests (tests/vm/t_ipsec_*.sh)"
+mkdir -p tests/vm/out
+start=$SECONDS
+if "${SUDO[@]}" timeout -k 30 900 bash tests/vm/mkroot.sh >tests/vm/out/mkroot.out 2>&1; then
+	echo "VM root disk ready ($((SECONDS - start)) s): $(tail -n 1 tests/vm/out/mkroot.out)"
+	for t in tests/vm/t_ipsec_*.sh; do
+		name=$(basename "$t" .sh)
+		out=tests/vm/out/$name.out
+		start=$SECONDS
+		"${SUDO[@]}" timeout -k 30 400 bash "$t" >"$out" 2>&1
+		rc=$?
+		if (( rc == 0 )); then
+			pass
+			echo "PASS $name ($((SECONDS - start)) s; $(grep -o 'boot to init [0-9.?]* s' "$out" | tail -n 1))"
+		else
+			fail "vm: $name"
+			(( rc == 124 )) && echo "(timed out after 400 s)"
+			echo "FAIL $name (exit $rc, $((SECONDS - start)) s), last lines of $out:"
+			tail -n 150 "$out" | sed 's/^/    /'
+		fi
+	done
+else
+	fail "vm: root disk (tests/vm/mkroot.sh)"
+	echo "FAIL VM root disk ($((SECONDS - start)) s), last lines:"
+	tail -n 40 tests/vm/out/mkroot.out | sed 's/^/    /'
+fi
 
 # The benchmark's smoke variant (1 round of 3 s, NIC-like WAN): counts as one test, passes
 # if the script runs and prints its table; no figure is asserted.

@@ -436,7 +436,8 @@ require_daemon() {
 
 # start_daemon NS [CONF]: write NS's config (conf_NS unless CONF is given),
 # check it with -n, start l2tpv3d in NS and wait until its control socket
-# answers.  Logs go to $OUT/NS.log (appended across restarts).
+# answers (DAEMON_START_WAIT seconds, default 10; the VM tests allow more).
+# Logs go to $OUT/NS.log (appended across restarts).
 start_daemon() {
 	local ns=$1 conf=${2:-$OUT/$1.conf}
 	require_daemon
@@ -446,7 +447,7 @@ start_daemon() {
 	rm -f "$(sock "$ns")"
 	nbg "$ns" "$L2TPV3D" -c "$conf" -f -S "$(sock "$ns")" >>"$(daemon_log "$ns")" 2>&1
 	DAEMON_PID[$ns]=$!
-	wait_for "$ns: l2tpv3d answers on its socket" 10 status_json "$ns"
+	wait_for "$ns: l2tpv3d answers on its socket" "${DAEMON_START_WAIT:-10}" status_json "$ns"
 }
 
 # daemon_alive NS: the daemon started in NS is still running.
@@ -599,11 +600,13 @@ capture_stop() {
 
 # tsh FILE ARGS...: tshark on FILE with the Yamaha pseudowire forced: no
 # cookie, no L2-Specific Sublayer, payload decoded as Ethernet (see
-# shared/protocol.md §10).
+# shared/protocol.md §10).  TSH_OPTS (an array) adds options to every call
+# (the IPsec tests in tests/vm/ipsec turn ESP decryption on with it).
+TSH_OPTS=()
 tsh() {
 	local file=$1; shift
 	tshark -n -r "$file" -o l2tp.cookie_size:cookie0 -o l2tp.l2_specific:none \
-		-d l2tp.pw_type==0,eth "$@" 2>/dev/null
+		-d l2tp.pw_type==0,eth ${TSH_OPTS[@]+"${TSH_OPTS[@]}"} "$@" 2>/dev/null
 }
 
 # tcount FILE FILTER [TSHARK-ARGS...]: number of packets matching FILTER.

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Guest side of tests/vm/t_ipsec_daemon.sh (runs inside the test VM).
+# Started from the ipsec helper's scratch script (NOTES-ipsec-guest-daemon.sh).
+#
+# RTX configuration A of shared/ipsec.md pasted into l2tpv3d at both ends
+# (only addresses changed): r1 the NAT'd initiator (`ipsec ike local name
+# 1 l2tpv3 key-id`, `ipsec auto refresh on`), r2 the fixed responder
+# (`ipsec ike remote name 1 l2tpv3 key-id`, `ipsec ike remote address 1
+# any`); each daemon drives its own charon over VICI (`ipsec vici socket`).
+# Shows:
+#  - the IKE and CHILD SAs come up from the pasted lines alone and the
+#    tunnel and session pair over them; the PCs ping across; status and
+#    `l2tpctl show ipsec sa` carry the SA (algorithms, NAT, ESP in UDP);
+#  - clear-text injections from r1's public address (nat1) with r2's real
+#    Session ID (data) and Control Connection ID (control): from source
+#    port 1701 the kernel drops them (XfrmInTmplMismatch +2), from 1702
+#    they reach the socket and the daemon refuses them (refused_packets
+#    +2), r2's peer address stays the SA's, the session's receive count
+#    does not move, pings still cross;
+#  - the WAN capture and the SA keys for the host's checks (only IKE and
+#    ESP in UDP; decrypted: the L2TPv3 set-up with verified digests).
+#
+# With the argument "main" (t_ipsec_daemon_main.sh): RTX configuration C instead, main
+# mode between two fixed addresses (nat1 routes r1's 172.16.0.2 without
+# NAT; no names), plain ESP; no injections (A shows them).  With "rekey"
+# (t_ipsec_rekey.sh): configuration A, no injections, a CHILD SA and an IKE
+# SA rekey under a running ping instead.  With "badpsk" (t_ipsec_badpsk.sh):
+# configuration A with r1's key changed: nothing comes up in 40 s, IKE
+# failures counted and logged.
+source "$(dirname "${BASH_SOURCE[0]}")/lib-ipsec.sh"
+T0=$SECONDS
+MODE=${1:-aggressive}
+
+ipsec_require
+ipsec_topo
+if [[ $MODE == main ]]; then
+	# Both addresses fixed: nat1 only routes, the Internet knows r1's subnet.
+	nq nat1 nft flush table ip nat
+	nq inet ip route add 172.16.0.0/24 via 198.51.100.2
+	R1_PUBLIC=172.16.0.2
+else
+	R1_PUBLIC=198.51.100.2
+fi
+echo "$MODE $R1_PUBLIC" >"$OUT/mode"
+charon_start r1
+charon_start r2
+
+# rtx_lines NS: configuration A's IPsec lines for NS, inside the tunnel block.
+ipsec_conf() {
+	local ns=$1 add
+	if [[ $MODE == main && $ns == r1 ]]; then
+		add=" ipsec tunnel 101
+  ipsec sa policy 101 1 esp aes-cbc sha-hmac
+  ipsec ike keepalive use 1 on dpd 10 3
+  ipsec ike local address 1 172.16.0.2
+  ipsec ike nat-traversal 1 on
+  ipsec ike pre-shared-key 1 text yamaha-ipsec
+  ipsec ike remote address 1 203.0.113.2"
+	elif [[ $MODE == main ]]; then
+		add=" ipsec tunnel 101
+  ipsec sa policy 101 1 esp aes-cbc sha-hmac
+  ipsec ike keepalive use 1 on dpd 10 3
+  ipsec ike local address 1 203.0.113.2
+  ipsec ike nat-traversal 1 on
+  ipsec ike pre-shared-key 1 text yamaha-ipsec
+  ipsec ike remote address 1 172.16.0.2"
+	elif [[ $ns == r1 ]]; then
+		add=" ipsec tunnel 101
+  ipsec sa policy 101 1 esp aes-cbc sha-hmac
+  ipsec ike keepalive use 1 on dpd 10 3
+  ipsec ike local address 1 172.16.0.2
+  ipsec ike local name 1 l2tpv3 key-id
+  ipsec ike nat-traversal 1 on
+  ipsec ike pre-shared-key 1 text yamaha-ipsec
+  ipsec ike remote address 1 203.0.113.2"
+	else
+		add=" ipsec tunnel 101
+  ipsec sa policy 101 1 esp aes-cbc sha-hmac
+  ipsec ike keepalive use 1 on dpd 10 3
+  ipsec ike local address 1 203.0.113.2
+  ipsec ike nat-traversal 1 on
+  ipsec ike pre-shared-key 1 text yamaha-ipsec
+  ipsec ike remote address 1 any
+  ipsec ike remote name 1 l2tpv3 key-id"
+	fi
+	"conf_ipsec_$ns" | awk -v add="$add" '
+		{ sub(/tunnel encapsulation l2tpv3-raw/, "tunnel encapsulation l2tpv3"); print }
+		/^ tunnel encapsulation l2tpv3$/ { print add }'
+	printf 'ipsec auto refresh on\nipsec transport 1 101 udp 1701\nipsec vici socket unix://%s/%s.vici\n' "$RUN" "$ns"
+}
+ipsec_conf r1 >"$OUT/r1.conf"
+ipsec_conf r2 >"$OUT/r2.conf"
+if [[ $MODE == badpsk ]]; then
+	# r1's key differs: IKE must fail, nothing must come up.
+	sed -i 's/pre-shared-key 1 text yamaha-ipsec/pre-shared-key 1 text not-the-key/' "$OUT/r1.conf"
+	grep -q 'text not-the-key' "$OUT/r1.conf"
+fi
+grep -q '^ tunnel encapsulation l2tpv3$' "$OUT/r1.conf"
+cat "$OUT/r1.conf" >&2
+
+wan_capture_start "$OUT/wan.pcap"
+start_daemon r2 "$OUT/r2.conf"
+start_daemon r1 "$OUT/r1.conf"
+t0=$SECONDS
+if [[ $MODE == badpsk ]]; then
+	hold_never "r1 and r2 paired with different pre-shared keys" 40 paired
+	hold_never "a CHILD SA in r1 or r2" 1 eval 'child_installed r1 1 || child_installed r2 1'
+	fails ping1 pc1 192.168.10.2
+	status_json r1 >"$OUT/r1-status.json"
+	status_json r2 >"$OUT/r2-status.json"
+	jq '.tunnels[0].ipsec | {ike_state, child_state, ike_failures, last_failure}' "$OUT/r1-status.json" "$OUT/r2-status.json" >&2
+	_expect "r1: CHILD SA state" "$(jqs r1 '.tunnels[0].ipsec.child_state')" none
+	# (measured: r1 counts authentication_failed, last_failure "calculated
+	# HASH does not match HASH payload"; r2 counts nothing)
+	(( $(jqs r1 '.tunnels[0].ipsec.ike_failures.authentication_failed') > 0 ))
+	grep -E 'IKE failed' "$(daemon_log r1)" | tail -n 2 >&2
+	grep -q 'IKE failed: authentication failed: wrong pre-shared key' "$(daemon_log r1)"
+	wan_capture_stop "$OUT/wan.pcap"
+	stop_daemon r1
+	stop_daemon r2
+	log "test time $((SECONDS - T0)) s"
+	exit 0
+fi
+wait_for "tunnel and session paired over the daemons' IPsec SA" 120 paired
+log "L2TP up over IPsec $((SECONDS - t0)) s after both daemons answered"
+wait_for "first ping pc1 -> pc2 across" 20 ping1 pc1 192.168.10.2
+ping_ok pc1 192.168.10.2 5
+ping_ok pc2 192.168.10.1 3
+status_text r1 >"$OUT/r1-status.txt"
+status_text r2 >"$OUT/r2-status.txt"
+nq r1 "$L2TPCTL" -S "$(sock r1)" show ipsec sa >"$OUT/r1-ipsec-sa.txt"
+nq r2 "$L2TPCTL" -S "$(sock r2)" show ipsec sa >"$OUT/r2-ipsec-sa.txt"
+cat "$OUT/r1-status.txt" "$OUT/r2-ipsec-sa.txt" >&2
+if [[ $MODE == main ]]; then nat=false; else nat=true; fi
+# booleans: jqs (jq -e) fails on false
+jqb() { status_json "$1" | jq -r "$2"; }
+for ns in r1 r2; do
+	_expect "$ns: CHILD SA state" "$(jqs "$ns" '.tunnels[0].ipsec.child_state')" INSTALLED
+	_expect "$ns: IKE SA state" "$(jqs "$ns" '.tunnels[0].ipsec.ike_state')" ESTABLISHED
+	_expect "$ns: ESP in UDP" "$(jqb "$ns" '.tunnels[0].ipsec.esp_in_udp')" $nat
+	[[ $(jqs "$ns" '.tunnels[0].ipsec.ike_algorithms') == *3DES_CBC*HMAC_SHA1_96*MODP_1024* ]]
+	[[ $(jqs "$ns" '.tunnels[0].ipsec.esp_algorithms') == *AES_CBC*128*HMAC_SHA1_96* ]]
+done
+_expect "r1: NAT here" "$(jqb r1 '.tunnels[0].ipsec.nat_local')" $nat
+_expect "r2: NAT at the peer" "$(jqb r2 '.tunnels[0].ipsec.nat_remote')" $nat
+# Yamaha's selectors as the RTX lines say: udp/1701 both ways.
+nq r2 ip xfrm policy >"$OUT/r2-xfrm-policy.out"
+grep -q 'proto udp sport 1701 dport 1701' "$OUT/r2-xfrm-policy.out"
+
+if [[ $MODE == aggressive ]]; then
+# --- clear-text injections -----------------------------------------------------
+sid=$(jqs r2 '.tunnels[0].sessions[0].local_session_id')
+ccid=$(jqs r2 '.tunnels[0].local_tunnel_id')
+peer0=$(jqs r2 '.tunnels[0].remote_address')
+[[ $peer0 == 198.51.100.2* ]]
+mism0=$(xfrm_stat r2 XfrmInTmplMismatch)
+refused() { jqs r2 '.tunnels[0].ipsec | "\(.refused_packets) \(.refused_data_packets)"'; }
+read -r ref0 refd0 < <(refused)
+status_json r2 >"$OUT/r2-status-before-injection.json"
+rx0=$(jqs r2 '.tunnels[0].sessions[0].rx_packets')
+# data: L2TPv3 over UDP header (T=0, version 3), r2's Session ID, no
+# cookie, then a broadcast Ethernet frame; control: T/L/S, version 3,
+# length 12, r2's Control Connection ID, Ns 0, Nr 0 (a ZLB).
+data=$(printf '0003%04x%08x' 0 "$sid")ffffffffffff020000000001'0800'$(printf '%0100d' 0)
+ctrl=$(printf 'c803%04x%08x00000000' 12 "$ccid")
+hexbin() { local h=$1 o=''; while [[ -n $h ]]; do o+="\\x${h:0:2}"; h=${h:2}; done; printf '%b' "$o"; }
+for sp in 1702 1701; do
+	hexbin "$data" | n nat1 socat -u - UDP4-SENDTO:203.0.113.2:1701,sourceport=$sp,bind=198.51.100.2
+	hexbin "$ctrl" | n nat1 socat -u - UDP4-SENDTO:203.0.113.2:1701,sourceport=$sp,bind=198.51.100.2
+done
+wait_for "r2's kernel dropped the two from port 1701 (XfrmInTmplMismatch +2)" 5 \
+	eval '(( $(xfrm_stat r2 XfrmInTmplMismatch) >= mism0 + 2 ))'
+# The data packet from 1702 is refused by the data path (counted in
+# refused_data_packets), the control one by the control path
+# (refused_packets).
+wait_for "r2's daemon refused both from port 1702 (refused_packets +1, refused_data_packets +1)" 5 \
+	eval 'read -r a b < <(refused) && (( a >= ref0 + 1 && b >= refd0 + 1 ))'
+read -r ref1 refd1 < <(refused)
+status_json r2 >"$OUT/r2-status-after-injection.json"
+log "XfrmInTmplMismatch $mism0 -> $(xfrm_stat r2 XfrmInTmplMismatch); refused_packets $ref0 -> $ref1; refused_data_packets $refd0 -> $refd1"
+_expect "r2's peer after the injections" "$(jqs r2 '.tunnels[0].remote_address')" "$peer0"
+_expect "r2's session rx_packets after the injections" "$(jqs r2 '.tunnels[0].sessions[0].rx_packets')" "$rx0"
+grep -E 'refus|not through' "$(daemon_log r2)" | tail -n 4 >&2 || true
+paired
+ping_ok pc1 192.168.10.2 3
+
+fi
+
+# --- rekeys under a running ping (point 5; argument "rekey") -------------------------
+# charon rekeys the CHILD SA, then the IKE SA, of the daemon's connection
+# (asked over r1's VICI socket, as a lifetime running out would) while pc1
+# pings pc2 every 0.1 s for 30 s: nothing lost, still paired once the old
+# IKE SA is gone, the daemon counts both rekeys.
+if [[ $MODE == rekey ]]; then
+	# keys of the first SAs for the host's checks, before the rekeys delete them
+	esp_sa_file r2 "$OUT/tshark-first"
+	conn=$(jqs r1 '.tunnels[0].ipsec.connection')
+	child=$(jqs r1 '.tunnels[0].ipsec.child')
+	read -r ik0 ch0 < <(jqs r1 '.tunnels[0].ipsec | "\(.ike_rekeys) \(.child_rekeys)"')
+	spi0=$(jqs r1 '.tunnels[0].ipsec.spi_in')
+	nbg pc1 ping -n -c 300 -i 0.1 -W 2 192.168.10.2 >"$OUT/ping-rekey.out" 2>&1
+	pingpid=$!
+	sleep 2
+	swanctl r1 --rekey --child "$child" >"$OUT/rekey-child.out" 2>&1
+	wait_for "r1's daemon counts the CHILD SA rekey" 20 \
+		eval '(( $(jqs r1 ".tunnels[0].ipsec.child_rekeys") > ch0 ))'
+	[[ $(jqs r1 '.tunnels[0].ipsec.spi_in') != "$spi0" ]]
+	swanctl r1 --rekey --ike "$conn" >"$OUT/rekey-ike.out" 2>&1
+	wait "$pingpid" || true
+	grep -E 'packets transmitted' "$OUT/ping-rekey.out" >&2
+	grep -q '^300 packets transmitted, 300 received' "$OUT/ping-rekey.out"
+	log "ok: 300/300 pings across a CHILD SA rekey and an IKE SA rekey"
+	swanctl r1 --list-sas >"$OUT/r1-sas-after-rekey.out"
+	_expect "r1: IKE SA state after the rekeys" "$(jqs r1 '.tunnels[0].ipsec.ike_state')" ESTABLISHED
+	_expect "r1: CHILD SA state after the rekeys" "$(jqs r1 '.tunnels[0].ipsec.child_state')" INSTALLED
+	paired
+	ping_ok pc1 192.168.10.2 3
+	wait_for "r1's daemon counts the IKE SA rekey" 10 \
+		eval '(( $(jqs r1 ".tunnels[0].ipsec.ike_rekeys") > ik0 ))'
+fi
+
+wan_capture_stop "$OUT/wan.pcap"
+esp_sa_file r2 "$OUT/tshark"
+if [[ -s $OUT/tshark-first/wireshark/esp_sa ]]; then
+	sort -u "$OUT/tshark-first/wireshark/esp_sa" "$OUT/tshark/wireshark/esp_sa" >"$OUT/esp_sa.all"
+	mv "$OUT/esp_sa.all" "$OUT/tshark/wireshark/esp_sa"
+fi
+stop_daemon r1
+stop_daemon r2
+log "test time $((SECONDS - T0)) s"
