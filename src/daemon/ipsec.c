@@ -72,6 +72,7 @@ static const char *const fail_names[FAIL_N] = {
 
 struct sa_info {
 	bool ike_up; /* an IKE SA in state ESTABLISHED */
+	unsigned long long ike_uid; /* charon's uniqueid of that IKE SA */
 	char ike_state[24];
 	bool child_up; /* a CHILD SA of ours INSTALLED */
 	char child_state[24], child_name[24];
@@ -533,6 +534,7 @@ static void take_ike_sa(struct its *s, const struct vici_msg *msg, long sec)
 		return;
 	memset(n, 0, sizeof(*n));
 	n->ike_up = up;
+	n->ike_uid = num(vici_get_in(msg, sec, "uniqueid"));
 	copy(n->ike_state, sizeof(n->ike_state), state);
 	if (host) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&n->remote;
@@ -666,6 +668,15 @@ static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet 
 			continue;
 		}
 		s->gone_ms = 0;
+		/* an IKE SA replaced under a CHILD SA that stayed up: a rekey
+		 * (IKEv2's ike-rekey event, or an IKEv1 reauthentication, which
+		 * has no event) */
+		if (was && s->next.child_up && s->cur.ike_uid && s->next.ike_uid &&
+		    s->next.ike_uid != s->cur.ike_uid) {
+			s->ike_rekeys++;
+			log_info("tunnel %u: IPsec IKE SA rekeyed (IKE SA %llu replaces %llu)", s->id,
+				 s->next.ike_uid, s->cur.ike_uid);
+		}
 		s->cur = s->next;
 		if (!s->want)
 			continue;
@@ -801,7 +812,7 @@ static void on_event(struct ipsec_mgr *m, const struct vici_packet *p)
 		on_log(m, &p->msg);
 		return;
 	}
-	if (!strcmp(p->name, "ike-rekey") || !strcmp(p->name, "child-rekey")) {
+	if (!strcmp(p->name, "child-rekey")) {
 		long pos = 0, c;
 
 		while ((c = vici_next_child(&p->msg, -1, &pos)) >= 0) {
@@ -809,14 +820,12 @@ static void on_event(struct ipsec_mgr *m, const struct vici_packet *p)
 
 			if (!s)
 				continue;
-			if (p->name[0] == 'i')
-				s->ike_rekeys++;
-			else
-				s->child_rekeys++;
-			log_info("tunnel %u: IPsec %s rekeyed", s->id, p->name[0] == 'i' ? "IKE SA" : "CHILD SA");
+			s->child_rekeys++;
+			log_info("tunnel %u: IPsec CHILD SA rekeyed", s->id);
 		}
 	}
-	/* ike-updown, child-updown, rekeys: read the state again */
+	/* ike-updown, child-updown, rekeys: read the state again (an IKE SA
+	 * rekey is counted there, by its new uniqueid: done_list) */
 	list_sas(m);
 }
 
