@@ -329,6 +329,7 @@ static void schedule_reconnect(struct tunnel *t);
 static void schedule_now(struct tunnel *t);
 static void static_start(struct tunnel *t);
 static void hub_park(struct tunnel *t);
+static void hub_unpark(struct tunnel *t);
 
 static const char *tunnel_event_name(const struct fsm_event *ev)
 {
@@ -399,8 +400,11 @@ static void tunnel_event(struct tunnel *t, const struct fsm_session *s, const st
 			snprintf(t->mismatch, sizeof(t->mismatch), "%s", ft->mismatch);
 		if (ev->to == FSM_T_IDLE && ev->from == FSM_T_WAIT_CTL_CONN)
 			tunnel_note_abandoned(port_owner(t));
-		if (ev->to == FSM_T_IDLE && t->owner)
+		if (ev->to == FSM_T_IDLE && t->owner) {
 			t->removing = true; /* an extra connection: freed (later_cb) */
+			if (tunnel_is_idle(t->owner))
+				hub_park(t->owner); /* the last one of a hub's peer gone */
+		}
 		else if (!t->owner && !t->fconf.initiator && (ev->to == FSM_T_IDLE || ev->from == FSM_T_ESTABLISHED))
 			schedule_now(t); /* an extra connection may carry on as its own (promote) */
 		if (ev->to == FSM_T_IDLE) {
@@ -687,6 +691,7 @@ static void promote(struct tunnel *t)
 	t->last_up_peer = b->last_up_peer;
 	t->established_total++;
 	log_tunnel_info(t, "the connection of tunnel %s (peer %s) carries on as the tunnel's own", b->label, peer_str(t, peer, sizeof(peer)));
+	hub_unpark(t); /* its ports are in use again */
 	tunnel_arm(t);
 	if (tunnel_is_idle(b)) {
 		evtimer_del(b->timer);
@@ -931,6 +936,14 @@ static void hub_park(struct tunnel *t)
 
 	if (!t->peer_index || !t->hold || t->d->stopping || t->removing)
 		return;
+	/* its ports still carry a session of an extra connection (a restarted
+	 * peer's new one took it over): not gone */
+	for (size_t i = 0; i < t->d->n_tunnels; i++) {
+		const struct tunnel *x = t->d->tunnels[i];
+
+		if (x->owner == t && !x->removing && !tunnel_is_idle(x))
+			return;
+	}
 	if (!t->parked) {
 		port_release(t, t->ifname);
 		for (size_t i = 0; i < t->n_pws; i++)
