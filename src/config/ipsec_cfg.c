@@ -382,18 +382,21 @@ static int h_ike_keepalive(struct lp *p, struct cfg_ipsec_gw *gw)
 		gw->keepalive_line = p->lineno;
 		return 0;
 	}
+	enum cfg_ike_keepalive ka;
+
 	on = !strcasecmp(p->a[1], "on") || !strcasecmp(p->a[1], "auto");
 	if (!on)
 		return ERR(p, "expected on, auto or off, not '%s'", p->a[1]);
-	gw->keepalive_line = p->lineno;
+	/* nothing is set until the whole line is valid (a rejected line
+	 * must not leave half a setting behind) */
 	if (p->n == 2 || !strcasecmp(p->a[2], "heartbeat")) {
 		interval = HEARTBEAT_INTERVAL_DEFAULT;
 		count = HEARTBEAT_COUNT_DEFAULT;
-		gw->keepalive = CFG_IKE_KA_HEARTBEAT;
+		ka = CFG_IKE_KA_HEARTBEAT;
 	} else if (!strcasecmp(p->a[2], "dpd")) {
 		interval = DPD_INTERVAL_DEFAULT;
 		count = DPD_COUNT_DEFAULT;
-		gw->keepalive = CFG_IKE_KA_DPD;
+		ka = CFG_IKE_KA_DPD;
 	} else if (!strcasecmp(p->a[2], "icmp-echo")) {
 		return ERR(p, "icmp-echo keepalive is not supported: use 'dpd INTERVAL COUNT' on both ends");
 	} else {
@@ -405,6 +408,8 @@ static int h_ike_keepalive(struct lp *p, struct cfg_ipsec_gw *gw)
 		return ERR(p, "count must be 1..50");
 	if (p->n > 5)
 		return ERR(p, "expected 'ipsec ike keepalive use GW on [dpd|heartbeat [INTERVAL [COUNT]]]'");
+	gw->keepalive = ka;
+	gw->keepalive_line = p->lineno;
 	gw->keepalive_interval = interval;
 	gw->keepalive_count = count;
 	return 0;
