@@ -162,17 +162,15 @@ static void sccrq_refuse(struct daemon *d, const struct l2tp_msg *m, const struc
 			 const struct sockaddr_storage *local, uint16_t result, const char *why,
 			 const struct tunnel *signer)
 {
-	char p[64], rid[16];
+	char p[64];
 	uint8_t out[512];
 	int n;
 
 	d->stats.sccrq_refused++;
 	if (refuse_log_ok(d) && guard_log_ok(d)) {
 		sockaddr_format(peer, p, sizeof(p));
-		snprintf(rid, sizeof(rid), "%u.%u.%u.%u", m->router_id >> 24, (m->router_id >> 16) & 0xff,
-			 (m->router_id >> 8) & 0xff, m->router_id & 0xff);
 		log_warnx("SCCRQ from %s (host %s, router id %s) refused: %s", p,
-			  m->host_name[0] ? m->host_name : "-", rid, why);
+			  m->host_name[0] ? m->host_name : "-", router_id_str(m->router_id).s, why);
 	}
 	/* a full hub signs its refusal of an authenticated SCCRQ: a peer that
 	 * checks digests then reads why instead of timing out */
@@ -276,9 +274,8 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 			t = x;
 		}
 		if (t->peer_index && (t->hub_router_id != m->router_id || !t->peer_known))
-			log_info("tunnel %u: hub peer %u (%s) is router id %u.%u.%u.%u at %s", t->cfg->id, t->peer_index,
-				 t->ifname, m->router_id >> 24, (m->router_id >> 16) & 0xff, (m->router_id >> 8) & 0xff,
-				 m->router_id & 0xff, p);
+			log_info("tunnel %u: hub peer %u (%s) is router id %s at %s", t->cfg->id, t->peer_index,
+				 t->ifname, router_id_str(m->router_id).s, p);
 		if (t->peer_index)
 			t->hub_router_id = m->router_id;
 		if (dec.tie_lost)
