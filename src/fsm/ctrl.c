@@ -442,6 +442,26 @@ static void remember_peer(struct fsm_tunnel *t, const struct l2tp_msg *m)
 	t->ssthresh = t->peer_rws;
 }
 
+/* A fresh Nonce (digest auth, RFC 3931 5.4.3) or Challenge (CHAP-like auth)
+ * of ours, kept in t and carried by m (an SCCRQ or SCCRP). */
+static void put_our_nonce(struct fsm_tunnel *t, struct l2tp_msg *m)
+{
+	t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
+	l2tp_msg_set(m, L2TP_AVP_NONCE);
+	memcpy(m->nonce, t->nonce, sizeof(t->nonce));
+	m->nonce_len = sizeof(t->nonce);
+}
+
+static void put_our_challenge(struct fsm_tunnel *t, struct l2tp_msg *m)
+{
+	t->ops->random(t->ctx, t->challenge, sizeof(t->challenge));
+	t->challenge_sent = true;
+	l2tp_msg_set(m, L2TP_AVP_CHALLENGE);
+	memcpy(m->challenge, t->challenge, sizeof(t->challenge));
+	m->challenge_len = sizeof(t->challenge);
+}
+
+
 int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 {
 	struct l2tp_msg m;
@@ -465,18 +485,10 @@ int fsm_tunnel_open(struct fsm_tunnel *t, uint64_t now)
 	t->ops->random(t->ctx, t->tie_breaker, sizeof(t->tie_breaker));
 	l2tp_msg_set(&m, L2TP_AVP_TIE_BREAKER);
 	memcpy(m.tie_breaker, t->tie_breaker, sizeof(t->tie_breaker));
-	if (t->auth == FSM_AUTH_DIGEST) {
-		t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
-		l2tp_msg_set(&m, L2TP_AVP_NONCE);
-		memcpy(m.nonce, t->nonce, sizeof(t->nonce));
-		m.nonce_len = sizeof(t->nonce);
-	} else if (t->auth == FSM_AUTH_CHALLENGE) {
-		t->ops->random(t->ctx, t->challenge, sizeof(t->challenge));
-		t->challenge_sent = true;
-		l2tp_msg_set(&m, L2TP_AVP_CHALLENGE);
-		memcpy(m.challenge, t->challenge, sizeof(t->challenge));
-		m.challenge_len = sizeof(t->challenge);
-	}
+	if (t->auth == FSM_AUTH_DIGEST)
+		put_our_nonce(t, &m);
+	else if (t->auth == FSM_AUTH_CHALLENGE)
+		put_our_challenge(t, &m);
 	set_state(t, FSM_T_WAIT_CTL_REPLY, "opening: SCCRQ sent");
 	t->close_until = now + rtx_cycle_ms(t);
 	return enqueue(t, &m, false, now);
@@ -628,19 +640,12 @@ int fsm_tunnel_accept(struct fsm_tunnel *t, const struct l2tp_msg *m, const uint
 	if (t->auth == FSM_AUTH_DIGEST) {
 		memcpy(t->peer_nonce, m->nonce, m->nonce_len);
 		t->peer_nonce_len = m->nonce_len;
-		t->ops->random(t->ctx, t->nonce, sizeof(t->nonce));
-		l2tp_msg_set(&r, L2TP_AVP_NONCE);
-		memcpy(r.nonce, t->nonce, sizeof(t->nonce));
-		r.nonce_len = sizeof(t->nonce);
+		put_our_nonce(t, &r);
 	} else if (t->auth == FSM_AUTH_CHALLENGE) {
 		l2tp_msg_set(&r, L2TP_AVP_CHALLENGE_RESPONSE);
 		l2tp_auth_chap_response(L2TP_MSG_SCCRP, t->conf.secret, t->conf.secret_len, m->challenge,
 					m->challenge_len, r.challenge_response);
-		t->ops->random(t->ctx, t->challenge, sizeof(t->challenge));
-		t->challenge_sent = true;
-		l2tp_msg_set(&r, L2TP_AVP_CHALLENGE);
-		memcpy(r.challenge, t->challenge, sizeof(t->challenge));
-		r.challenge_len = sizeof(t->challenge);
+		put_our_challenge(t, &r);
 	}
 	set_state(t, FSM_T_WAIT_CTL_CONN, "SCCRQ accepted: SCCRP sent");
 	t->close_until = now + rtx_cycle_ms(t);
