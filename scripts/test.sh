@@ -86,6 +86,20 @@ vm_stage() {
 		fi
 	done
 }
+# If this script ends early (a failed build step, a signal), the VM stage
+# and its running test end too: the test's `timeout` hands the TERM on to
+# the guest's vmrun.sh, which stops QEMU.
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_vm_stage() {
+	local kids
+	[[ -n ${vmpid:-} ]] || return 0
+	kids=$(pgrep -P "$vmpid" || true)
+	kill "$vmpid" 2>/dev/null || true
+	# shellcheck disable=SC2086 # a list of PIDs
+	[[ -z $kids ]] || kill $kids 2>/dev/null || true
+}
+trap stop_vm_stage EXIT
+trap 'exit 143' TERM INT
 vm_stage >"$vmlog" 2>&1 &
 vmpid=$!
 
@@ -153,6 +167,7 @@ done
 # results are counted here, once it is over.
 echo "===== VM tests (tests/vm/t_ipsec_*.sh, run beside the stages above)"
 wait "$vmpid"
+vmpid=''
 cat "$vmlog"
 while read -r verdict name; do
 	if [[ $verdict == PASS ]]; then pass; else fail "vm: $name"; fi

@@ -569,7 +569,7 @@ ping1() { nq "$1" ping -n -c 1 -W 1 "$2"; }
 # each packet at once (-U); return when tcpdump is listening.
 capture_start() {
 	local ns=$1 ifc=$2 file=$3
-	nbg "$ns" tcpdump -Z root -n -i "$ifc" --immediate-mode -U -w "$file" udp port 1701 2>"$file.err"
+	nbg "$ns" tcpdump -Z root -n -i "$ifc" -B 8192 --immediate-mode -U -w "$file" udp port 1701 2>"$file.err"
 	CAPTURE_PID[$file]=$!
 	wait_for "$ns: tcpdump listening on $ifc" 10 grep -q 'listening on' "$file.err"
 }
