@@ -22,6 +22,7 @@
  */
 #include "config/config.h"
 #include "common/addr.h"
+#include "common/text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -139,37 +140,6 @@ int cfg_diag_add(struct cfg_diags *d, const char *file, unsigned line, enum cfg_
 	r = diag_vadd(d, file, line, level, fmt, ap);
 	va_end(ap);
 	return r;
-}
-
-/* Length of the well-formed UTF-8 character at s (not C1 controls), or 0 */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
-{
-	size_t n, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
-		return 0; /* C1 controls */
-	if (n == 3 && s[0] == 0xe0 && s[1] < 0xa0)
-		return 0; /* overlong */
-	if (n == 3 && s[0] == 0xed && s[1] >= 0xa0)
-		return 0; /* surrogates */
-	if (n == 4 && s[0] == 0xf0 && s[1] < 0x90)
-		return 0;
-	if (n == 4 && s[0] == 0xf4 && s[1] >= 0x90)
-		return 0;
-	return n;
 }
 
 /*

@@ -44,6 +44,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "common/text.h"
 #include "wire/l2tp_wire.h"
 
 static uint16_t get16(const uint8_t *p)
@@ -140,13 +141,17 @@ static bool value_ok(uint16_t type, const uint8_t *v, size_t vlen)
 	}
 }
 
-/* Copy a name NUL-terminated, truncated to fit dst; returns 1 if truncated. */
+/* Copy a name NUL-terminated, truncated to fit dst; returns 1 if truncated.
+ * A byte that is not printable ASCII or part of well-formed UTF-8 (a NUL, a
+ * control, a stray or cut sequence) is stored as '?': the name goes to log
+ * lines and the JSON status as it is stored. */
 static unsigned copy_name(char *dst, size_t dst_size, const uint8_t *v, size_t vlen)
 {
 	size_t n = vlen < dst_size - 1 ? vlen : dst_size - 1;
 
 	memcpy(dst, v, n);
 	dst[n] = '\0';
+	text_make_printable(dst, n);
 	return n < vlen;
 }
 

@@ -267,11 +267,16 @@ capture_wan "$f"
 # our HELLOs less often than its 6 s, which any packet from us postpones
 conf_ours responder yamaha "on 8 3" >"$OUT/r1-B.conf"
 start_daemon r1 "$OUT/r1-B.conf"
-emu_start B --role initiator --peer $OURS --hostname fra --secret yamaha
+# its Host Name (3 bytes, as freeRtr's) has a byte that is not UTF-8 and a
+# control: stored as '?', so that the tunnel stays in the JSON status
+# (jansson takes only UTF-8) and no control reaches a log line
+emu_start B --role initiator --peer $OURS --hostname $'f\xff\x01' --secret yamaha
 wait_for "B: tunnel and session established on both sides" 25 both_up
+_expect "B: the peer's Host Name in the JSON status" "$(status_json r1 | jq -r '.tunnels[0].peer_host_name')" 'f??'
+n r1 "$L2TPCTL" -S "$(sock r1)" show status l2tp | grep -F 'Host name: f??' >&2
 ping_ok pc1 192.168.10.2 3
 ping_ok pc2 192.168.10.1 3
-wait_for "B: the emulator's HELLO acknowledged by a ZLB of ours" 12 emu_log 'rx ZLB .* acks our HELLO'
+wait_for "B: the emulator's HELLO acknowledged by a ZLB of ours" 20 emu_log 'rx ZLB .* acks our HELLO'
 emu_clean B
 stop_daemon r1
 wait_for "B: the emulator took our StopCCN in sequence" 5 emu_log 'peer sent StopCCN'

@@ -130,7 +130,7 @@ def encode_value(kind, v):
     if kind == "Q":
         return struct.pack(">Q", v)
     if kind == "S":
-        return v.encode()
+        return v if isinstance(v, bytes) else v.encode()
     if kind == "A":
         return socket.inet_aton(v)
     if kind == "L":
@@ -851,7 +851,7 @@ class App:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stop", True))
         self.log("freeRtr L2TPv3 emulator, %s, local %s%s, hostname %s, vcid %s, auth %s, sli-timing %s"
-                 % (a.role, a.local, ", peer " + a.peer if a.peer else "", a.hostname, a.vcid,
+                 % (a.role, a.local, ", peer " + a.peer if a.peer else "", ascii(a.hostname)[1:], a.vcid,
                     "challenge" if a.secret is not None else "none", a.sli_timing))
         restart_at = {}  # vpdn index -> when it starts over
         if a.role == "initiator":
@@ -1006,7 +1006,8 @@ def main():
     p.add_argument("--secret", help="challenge-style authentication with this secret (default: none)")
     p.add_argument("--vcid", default="1234", help="Remote End ID sent in the ICRQ (default 1234); initiator: "
                    "A,B,... opens one control connection per vcid, as freeRtr does for several vpdn entries")
-    p.add_argument("--hostname", default="freertr", help="Host Name AVP (default freertr)")
+    p.add_argument("--hostname", default=b"freertr", type=os.fsencode,
+                   help="Host Name AVP, its bytes as given (default freertr)")
     p.add_argument("--pw-type", type=int, default=5, help="pseudowire type of the ICRQ (default 5, Ethernet)")
     p.add_argument("--tap", help="TAP interface to bridge the pseudowire to (created if missing); "
                    "TAPA,TAPB,...: one per vcid")

@@ -1092,6 +1092,29 @@ static void test_long_names_truncated_long_values_rejected(void **state)
 	assert_int_equal(l2tp_ctrl_decode(buf, hello_plus(buf, avp, sizeof(avp)), &m), L2TP_DEC_BAD_AVP_VALUE);
 }
 
+/* A peer's names reach logs and the JSON status: bytes that are not
+ * printable ASCII or well-formed UTF-8 are stored as '?', UTF-8 kept. */
+static void test_names_made_printable(void **state)
+{
+	static const uint8_t name[] = "RT\xff\x01\n\x00x\xe3\x81\x82\xc3(\xed\xa0\x80\xe3\x81";
+	uint8_t buf[BUF_MAX];
+	uint8_t avp[6 + sizeof(name) - 1];
+	struct l2tp_msg m;
+
+	(void)state;
+	avp[0] = 0x80;
+	avp[1] = (uint8_t)sizeof(avp);
+	avp[2] = avp[3] = avp[4] = 0;
+	avp[5] = L2TP_AVP_HOST_NAME;
+	memcpy(avp + 6, name, sizeof(name) - 1);
+	assert_int_equal(l2tp_ctrl_decode(buf, hello_plus(buf, avp, sizeof(avp)), &m), L2TP_DEC_OK);
+	assert_string_equal(m.host_name, "RT????x\xe3\x81\x82?(?????");
+	assert_int_equal(m.names_truncated, 0);
+	avp[5] = L2TP_AVP_VENDOR_NAME;
+	assert_int_equal(l2tp_ctrl_decode(buf, hello_plus(buf, avp, sizeof(avp)), &m), L2TP_DEC_OK);
+	assert_string_equal(m.vendor_name, "RT????x\xe3\x81\x82?(?????");
+}
+
 /* Every single-byte change of every real and encoded message: decodes or
  * fails cleanly (a cheap in-test fuzz; the fuzz target goes further). */
 static void test_malformed_every_byte_flip(void **state)
@@ -1754,6 +1777,7 @@ int main(void)
 		cmocka_unit_test(test_hidden_avp_counted_and_skipped),
 		cmocka_unit_test(test_digests_two_kept_third_rejected),
 		cmocka_unit_test(test_long_names_truncated_long_values_rejected),
+		cmocka_unit_test(test_names_made_printable),
 		cmocka_unit_test(test_malformed_every_byte_flip),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_data_hdr_cookie_and_l2ss),
