@@ -125,6 +125,16 @@ if [[ $MODE == badpsk ]]; then
 fi
 wait_for "tunnel and session paired over the daemons' IPsec SA" 120 paired
 log "L2TP up over IPsec $((SECONDS - t0)) s after both daemons answered"
+# Set-up time from the initiator's log: its CHILD SA up -> its session up
+# (issue 15: the responder learns "SA up" later than the initiator; an
+# SCCRQ refused for that costs a retransmission).
+log_ms() { awk '{ split($1, a, /[:.]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit }'; }
+sa_ms=$(grep -m1 'IPsec SA up' "$(daemon_log r1)" | log_ms)
+up_ms=$(grep -m1 'session .* up, peer' "$(daemon_log r1)" | log_ms)
+nref=$(grep -c 'SCCRQ from .* refused' "$(daemon_log r2)" || true)
+nheld=$(grep -c 'SCCRQ from .* held' "$(daemon_log r2)" || true)
+log "set-up: r1's SA up -> r1's session up $((up_ms - sa_ms)) ms; r2 refused $nref SCCRQ(s), held $nheld"
+echo "$((up_ms - sa_ms)) $nref $nheld" >"$OUT/setup-ms"
 wait_for "first ping pc1 -> pc2 across" 20 ping1 pc1 192.168.10.2
 ping_ok pc1 192.168.10.2 5
 ping_ok pc2 192.168.10.1 3
