@@ -694,6 +694,7 @@ static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet 
 			initiate(m, s->id);
 		}
 	}
+	daemon_ipsec_listed(d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1209,6 +1210,16 @@ bool ipsec_tunnel_ready(const struct tunnel *t)
 		return true;
 	s = m ? its_find(m, t->cfg->id) : NULL;
 	return s && s->want && s->cur.child_up;
+}
+
+bool ipsec_tunnel_sa_pending(const struct tunnel *t)
+{
+	struct ipsec_mgr *m = mgr_of(t->d);
+	struct its *s;
+
+	if (!t->cfg->ipsec.on || !m || !m->connected || !(s = its_find(m, t->cfg->id)))
+		return false;
+	return s->want && s->loaded && !s->cur.child_up;
 }
 
 bool ipsec_tunnel_peer(const struct tunnel *t, struct sockaddr_storage *ret)
