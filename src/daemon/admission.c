@@ -381,7 +381,7 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 	}
 	/* no tunnel took it, and one would if its SA turns out to be up */
 	if (hold != SIZE_MAX)
-		decide(ret, ADM_HOLD, hold, "%s: held until charon answers", hold_why);
+		decide(ret, ADM_HOLD, hold, "%s: held until charon shows it (bounded)", hold_why);
 }
 
 bool adm_sccrq_expected(const struct l2tp_msg *m, const struct sockaddr_storage *peer, const struct adm_entry *v,

@@ -18,6 +18,8 @@
 #     comes up (r2's charon shows it on .3).
 #  3. HOST no longer resolves: r1 keeps 203.0.113.3 and its SA, and logs
 #     the failure once (bounded), not at every lookup.
+#  4. (the responder race) a clear-text SCCRQ to r2, whose SA is not known:
+#     held, then refused and counted as before after the hold (600 ms).
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -162,5 +164,33 @@ wait_for "r1 says it resolves again" 10 grep -q 'peer.example.jp resolves again,
 	"$(daemon_log r1)"
 ike_with 203.0.113.3
 log "ok: 3. a failed lookup keeps 203.0.113.3 and the SA, logged once"
+
+# ------------------------------ 4. an SCCRQ while the SA is not known yet
+# r2's connection is loaded and no CHILD SA exists (no ESP here): a
+# clear-text SCCRQ that r2's tunnel would otherwise take (its peer's
+# Router ID, no auth) is held for charon's answer (the responder race:
+# the initiator's SCCRQ through a new SA comes before charon tells r2),
+# then refused and counted as before once the hold (600 ms) is over.
+ref0=$(jqs r2 '.counters.sccrq_refused')
+nq r2 nft delete table ip nat # (its static NAT sends 1701 to a LAN address this test does not use)
+n r1 python3 - <<'EOPY'
+import socket, struct
+def avp(t, v):
+    return struct.pack(">HHH", 0x8000 | (6 + len(v)), 0, t) + v
+body = (avp(0, b"\x00\x01") + avp(2, b"\x01\x00") + avp(7, b"stranger") + avp(61, struct.pack(">I", 0x1234)) +
+        avp(60, socket.inet_aton("192.168.100.254")) + avp(62, b"\x00\x05"))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 1702))
+s.sendto(struct.pack(">HHIHH", 0xC803, 12 + len(body), 0, 0, 0) + body, ("203.0.113.2", 1701))
+EOPY
+wait_for "r2 holds the SCCRQ" 5 grep -q \
+	"SCCRQ from 198.51.100.2:[0-9]* (host stranger) held: tunnel 1's IPsec SA is not known yet" "$(daemon_log r2)"
+wait_for "r2 refuses it after the hold (600 ms)" 5 grep -q \
+	"SCCRQ from 198.51.100.2:[0-9]* (host stranger, router id 192.168.100.254) refused: tunnel 1: not through tunnel 1's IPsec SA (no SA up)" \
+	"$(daemon_log r2)"
+_expect "r2: SCCRQs refused" "$(jqs r2 '.counters.sccrq_refused')" $((ref0 + 1))
+held=$(grep -m1 'SCCRQ from 198.51.100.2:[0-9]* .* held' "$(daemon_log r2)" | cut -d' ' -f1)
+refd=$(grep -m1 'SCCRQ from 198.51.100.2:[0-9]* .* refused' "$(daemon_log r2)" | cut -d' ' -f1)
+log "ok: 4. a clear SCCRQ held at $held, refused and counted at $refd"
 stop_daemon r1
 stop_daemon r2
