@@ -280,6 +280,7 @@ if [[ $MODE == aggressive ]]; then
 	t1=$SECONDS
 	wait_for "r1 notices peer.example.jp moved" 20 grep -q \
 		'tunnel 1: peer.example.jp moved from 203.0.113.2 to 203.0.113.3' "$(daemon_log r1)"
+	t_notice=$((SECONDS - t1))
 	# r1's connection to the new address (r2 has it beside the old one
 	# until that one's StopCCN gives up, so r2's first tunnel is not it)
 	r1_up_with() {
@@ -289,7 +290,9 @@ if [[ $MODE == aggressive ]]; then
 	wait_for "r1's L2TP tunnel and session up again with 203.0.113.3" 120 r1_up_with 203.0.113.3
 	mv_ms=$(grep -m1 'peer.example.jp moved from' "$(daemon_log r1)" | log_ms)
 	up2_ms=$(grep 'session .* up, peer 203.0.113.3' "$(daemon_log r1)" | tail -n 1 | log_ms)
-	log "peer.example.jp moved: noticed $((SECONDS - t1)) s or less after the hosts change (interval 2 s); r1's session up with 203.0.113.3 $((up2_ms - mv_ms)) ms after r1 noticed"
+	# (the old L2TP connection first waits for its StopCCN to give up
+	# when the old SA is gone: up to about 31 s)
+	log "peer.example.jp moved: noticed within ${t_notice} s of the hosts change (interval 2 s); r1's session up with 203.0.113.3 $((up2_ms - mv_ms)) ms after r1 noticed"
 	_expect "r1's IPsec peer" "$(jqs r1 '.tunnels[0].ipsec.remote_host')" 203.0.113.3
 	wait_for "first ping pc1 -> pc2 over the new SA" 20 ping1 pc1 192.168.10.2
 	ping_ok pc1 192.168.10.2 3
