@@ -678,8 +678,16 @@ int cfg_ipsec_line(struct cfg_ipsec_global *g, struct cfg_tunnel *t, char *const
 		snprintf(g->vici_socket, sizeof(g->vici_socket), "%s", path);
 		return 0;
 	}
+	if (!strcasecmp(w[1], "resolve") && nw == 4 && !strcasecmp(w[2], "interval")) {
+		unsigned v;
+
+		if (!parse_num(w[3], 1, CFG_IPSEC_RESOLVE_MAX, &v))
+			return ERR(&p, "expected 'ipsec resolve interval SECONDS' (1..%d)", CFG_IPSEC_RESOLVE_MAX);
+		g->resolve_interval = v;
+		return 0;
+	}
 	return ERR(&p, "unsupported IPsec line: l2tpv3d takes ipsec tunnel, ipsec sa policy, ipsec ike, "
-		   "ipsec transport, ipsec auto refresh and ipsec vici socket");
+		   "ipsec transport, ipsec auto refresh, ipsec vici socket and ipsec resolve interval");
 }
 
 /* ------------------------------------------------------------------ */
@@ -903,4 +911,6 @@ void cfg_ipsec_print_global(const struct cfg *c, FILE *out)
 			g->transports[i].port);
 	if (g->vici_socket[0])
 		fprintf(out, "ipsec vici socket %s\n", g->vici_socket);
+	if (g->resolve_interval)
+		fprintf(out, "ipsec resolve interval %u\n", g->resolve_interval);
 }

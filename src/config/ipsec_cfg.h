@@ -24,6 +24,8 @@
 #define CFG_IPSEC_ID_MAX 65535 /* gateway, policy and transport numbers */
 #define CFG_IPSEC_VICI_DEFAULT "/var/run/charon.vici"
 #define CFG_IPSEC_VICI_MAX 107 /* sun_path */
+#define CFG_IPSEC_RESOLVE_DEFAULT 60 /* s between resolutions of an IKE remote host name */
+#define CFG_IPSEC_RESOLVE_MAX 86400
 
 enum cfg_ike_enc { CFG_IKE_ENC_3DES, CFG_IKE_ENC_AES128, CFG_IKE_ENC_AES256 };
 enum cfg_ike_hash { CFG_IKE_HASH_SHA1, CFG_IKE_HASH_MD5, CFG_IKE_HASH_SHA256, CFG_IKE_HASH_SHA384, CFG_IKE_HASH_SHA512 };
@@ -99,6 +101,7 @@ struct cfg_ipsec_global {
 	bool auto_refresh; /* `ipsec auto refresh on|off`, default off */
 	bool has_auto_refresh;
 	char vici_socket[CFG_IPSEC_VICI_MAX + 1]; /* `ipsec vici socket PATH`, "" = default */
+	unsigned resolve_interval; /* `ipsec resolve interval SECONDS`, 0 = default (CFG_IPSEC_RESOLVE_DEFAULT) */
 	struct cfg_ipsec_gw *gws;
 	size_t n_gws;
 	struct cfg_ipsec_policy *policies;

@@ -29,6 +29,8 @@ const char *adm_action_name(enum adm_action a)
 		return "dropped";
 	case ADM_REFUSE:
 		return "refused";
+	case ADM_HOLD:
+		return "held";
 	}
 	return "?";
 }
@@ -63,8 +65,12 @@ static unsigned held(const struct adm_entry *e)
 	return mask;
 }
 
-/* Can entry e (a configured tunnel or hub) answer this SCCRQ? 0 yes, else
- * the StopCCN result and why. */
+#define CHECK_HOLD (-1) /* check_entry: would answer it, but its IPsec SA is not known yet */
+
+static int check_rest(const struct adm_entry *e, const struct adm_sccrq *q, char *why, size_t whylen);
+
+/* Can entry e (a configured tunnel or hub) answer this SCCRQ? 0 yes,
+ * CHECK_HOLD not yet, else the StopCCN result and why. */
 static int check_entry(const struct adm_entry *e, const struct adm_sccrq *q, char *why, size_t whylen)
 {
 	const struct cfg_tunnel *c = e->cfg;
@@ -82,9 +88,21 @@ static int check_entry(const struct adm_entry *e, const struct adm_sccrq *q, cha
 		return L2TP_STOPCCN_ERROR;
 	}
 	if (e->ipsec_refusal) {
+		if (e->ipsec_wait && check_rest(e, q, why, whylen) == 0) {
+			snprintf(why, whylen, "tunnel %u's IPsec SA is not known yet (charon asked)", c->id);
+			return CHECK_HOLD;
+		}
 		snprintf(why, whylen, "not through tunnel %u's IPsec SA (%s)", c->id, e->ipsec_refusal);
 		return L2TP_STOPCCN_NOT_AUTHORIZED;
 	}
+	return check_rest(e, q, why, whylen);
+}
+
+/* check_entry's checks of the SCCRQ itself */
+static int check_rest(const struct adm_entry *e, const struct adm_sccrq *q, char *why, size_t whylen)
+{
+	const struct cfg_tunnel *c = e->cfg;
+
 	if (over_ip(q->peer) != (c->encap == CFG_ENCAP_IP)) {
 		snprintf(why, whylen, "encapsulation differs: it has 'tunnel encapsulation %s', the peer called over %s",
 			 c->encap == CFG_ENCAP_IP ? "l2tpv3-ip" : "l2tpv3-raw",
@@ -262,7 +280,8 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 {
 	const struct l2tp_msg *m = q->m;
 	bool has_ccid = l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID), close_why = false;
-	char w[256], p[64];
+	char w[256], p[64], hold_why[256] = "";
+	size_t hold = SIZE_MAX;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->tunnel = SIZE_MAX;
@@ -319,6 +338,13 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 		if (e->kind != ADM_TUNNEL && e->kind != ADM_HUB)
 			continue; /* instances and extra connections: their tunnel decides */
 		r = check_entry(e, q, w, sizeof(w));
+		if (r == CHECK_HOLD) {
+			if (hold == SIZE_MAX) {
+				hold = i;
+				snprintf(hold_why, sizeof(hold_why), "%s", w);
+			}
+			continue;
+		}
 		if (!r && e->fconf->auth != FSM_AUTH_NONE && l2tp_msg_has(m, L2TP_AVP_NONCE) && m->n_digests &&
 		    q->nonce_seen) {
 			ret->result = L2TP_STOPCCN_NOT_AUTHORIZED;
@@ -353,6 +379,9 @@ void adm_sccrq(const struct adm_sccrq *q, const struct adm_entry *v, size_t n, s
 			}
 		}
 	}
+	/* no tunnel took it, and one would if its SA turns out to be up */
+	if (hold != SIZE_MAX)
+		decide(ret, ADM_HOLD, hold, "%s: held until charon shows it (bounded)", hold_why);
 }
 
 bool adm_sccrq_expected(const struct l2tp_msg *m, const struct sockaddr_storage *peer, const struct adm_entry *v,

@@ -33,6 +33,10 @@
  *    connection of it still being set up, which the peer abandoned
  *    (counted: adm_abandon_note says when it looks like a secret or
  *    authentication method mismatch);
+ *  - an IPsec tunnel takes an SCCRQ only through its SA; one that would
+ *    pass every other check while the SA is not known yet (ipsec_wait) is
+ *    held (ADM_HOLD) rather than refused, and decided again once charon
+ *    has answered: then taken, or refused as before;
  *  - a hub (`l2tp hub on`) keeps one instance per Router ID and applies
  *    the same rules to it; a new Router ID gets a new or idle instance, or
  *    "hub full".
@@ -75,6 +79,11 @@ struct adm_entry {
 	 * ("no SA up", "another host or port"; the glue asks ipsec.c); NULL
 	 * for a raw tunnel or one whose SA it came through */
 	const char *ipsec_refusal;
+	/* With ipsec_refusal "no SA up": the glue cannot tell yet (charon
+	 * has been asked and has not answered since, issue 15: the responder
+	 * learns of the SA after the first SCCRQ through it).  An SCCRQ this
+	 * tunnel would otherwise take is then held (ADM_HOLD), not refused. */
+	bool ipsec_wait;
 };
 
 struct adm_sccrq {
@@ -93,6 +102,7 @@ enum adm_action {
 	ADM_RETRANSMIT, /* a retransmission: to entry `tunnel`'s connection */
 	ADM_DROP, /* drop it silently (reason is logged) */
 	ADM_REFUSE, /* StopCCN result/error with reason */
+	ADM_HOLD, /* keep it and decide again once charon has answered (entry `tunnel`: ipsec_wait) */
 };
 
 struct adm_decision {

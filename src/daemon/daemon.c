@@ -151,8 +151,12 @@ static struct adm_entry *adm_view(struct daemon *d, const struct sockaddr_storag
 		e->admin_down = t->admin_down;
 		e->hub_router_id = t->hub_router_id;
 		e->peer_index = t->peer_index;
-		if (!ipsec_tunnel_accepts(t, peer, NULL)) /* ipsec.h: not through its SA */
+		if (!ipsec_tunnel_accepts(t, peer, NULL)) { /* ipsec.h: not through its SA */
 			e->ipsec_refusal = ipsec_tunnel_ready(t) ? "another host or port" : "no SA up";
+			/* charon may not have told us yet: hold it (issue 15) */
+			e->ipsec_wait = !ipsec_tunnel_ready(t) && !d->held_final && d->n_held < DAEMON_HOLD_MAX &&
+					ipsec_tunnel_sa_pending(t);
+		}
 	}
 	return v;
 }
@@ -182,6 +186,122 @@ static void sccrq_refuse(struct daemon *d, const struct l2tp_msg *m, const struc
 	/* no amplification: refusals are answered at a bounded rate */
 	if (n > 0 && l2tp_msg_has(m, L2TP_AVP_ASSIGNED_CCID) && guard_reply_allow(&d->guard, now_ms()))
 		daemon_send(d, peer, local, out, (size_t)n);
+}
+
+/* ---------------------------------------------------------------------- */
+/* SCCRQs held for an IPsec SA (issue 15) */
+
+/*
+ * The responder's charon tells us "SA up" a moment after the initiator's
+ * (about 170 ms in the test VM), and the initiator sends its SCCRQ through
+ * the SA at once: refused then, it would pair only on the retransmission a
+ * second later.  admission.c holds such an SCCRQ (ADM_HOLD) when charon has
+ * been asked and not answered yet; it is decided again as soon as a list-sas
+ * answer shows the tunnel's SA up, or for good after DAEMON_HOLD_MS (then
+ * refused and counted as before).  At most DAEMON_HOLD_MAX are held.
+ */
+struct held_sccrq {
+	uint8_t *raw;
+	size_t len;
+	struct sockaddr_storage peer, local;
+	uint64_t deadline;
+	unsigned tunnel; /* the tunnel's id (its index can change meanwhile) */
+};
+
+static void handle_ctrl(struct daemon *d, const uint8_t *raw, size_t len, const struct sockaddr_storage *peer,
+			const struct sockaddr_storage *local);
+
+static void held_arm(struct daemon *d)
+{
+	uint64_t now = now_ms(), first = UINT64_MAX;
+	struct timeval tv;
+
+	for (size_t i = 0; i < d->n_held; i++)
+		if (d->held[i].deadline < first)
+			first = d->held[i].deadline;
+	if (first == UINT64_MAX) {
+		evtimer_del(d->ev_held);
+		return;
+	}
+	first = first > now ? first - now : 0;
+	tv.tv_sec = (time_t)(first / 1000);
+	tv.tv_usec = (suseconds_t)(first % 1000) * 1000;
+	evtimer_add(d->ev_held, &tv);
+}
+
+/* Decide again the held SCCRQs whose tunnel's SA is up now, and those due */
+static void held_run(struct daemon *d)
+{
+	uint64_t now = now_ms();
+	size_t i = 0;
+
+	while (i < d->n_held) {
+		struct held_sccrq h = d->held[i];
+		struct tunnel *t = daemon_tunnel_find(d, h.tunnel);
+
+		if (now < h.deadline && !(t && ipsec_tunnel_ready(t))) {
+			i++;
+			continue;
+		}
+		memmove(&d->held[i], &d->held[i + 1], (d->n_held - i - 1) * sizeof(h));
+		d->n_held--;
+		d->held_final = true;
+		handle_ctrl(d, h.raw, h.len, &h.peer, &h.local);
+		d->held_final = false;
+		free(h.raw);
+	}
+	if (d->ev_held)
+		held_arm(d);
+}
+
+static void held_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	held_run(arg);
+}
+
+void daemon_ipsec_listed(struct daemon *d)
+{
+	if (d->n_held)
+		held_run(d);
+}
+
+static bool sccrq_hold(struct daemon *d, const uint8_t *raw, size_t len, const struct sockaddr_storage *peer,
+		       const struct sockaddr_storage *local, unsigned tunnel)
+{
+	struct held_sccrq *v, *h;
+
+	if (!d->ev_held && !(d->ev_held = evtimer_new(d->base, held_cb, d)))
+		return false;
+	v = realloc(d->held, (d->n_held + 1) * sizeof(*v));
+	if (!v)
+		return false;
+	d->held = v;
+	h = &d->held[d->n_held];
+	if (!(h->raw = malloc(len)))
+		return false;
+	memcpy(h->raw, raw, len);
+	h->len = len;
+	h->peer = *peer;
+	h->local = *local;
+	h->deadline = now_ms() + DAEMON_HOLD_MS;
+	h->tunnel = tunnel;
+	d->n_held++;
+	held_arm(d);
+	return true;
+}
+
+static void held_free(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_held; i++)
+		free(d->held[i].raw);
+	free(d->held);
+	d->held = NULL;
+	d->n_held = 0;
+	if (d->ev_held)
+		event_free(d->ev_held);
+	d->ev_held = NULL;
 }
 
 /*
@@ -250,6 +370,14 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 	case ADM_REFUSE:
 		sccrq_refuse(d, m, peer, local, dec.result, dec.reason,
 			     dec.signer < d->n_tunnels ? d->tunnels[dec.signer] : NULL);
+		return;
+	case ADM_HOLD:
+		if (t && sccrq_hold(d, raw, len, peer, local, t->cfg->id)) {
+			log_info("SCCRQ from %s (host %s) held: %s", p, m->host_name[0] ? m->host_name : "-",
+				 dec.reason);
+			return;
+		}
+		sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_NOT_AUTHORIZED, "out of memory", NULL);
 		return;
 	case ADM_ACCEPT:
 		if (dec.new_instance) {
@@ -1078,6 +1206,7 @@ int daemon_run(struct daemon *d)
 void daemon_teardown(struct daemon *d)
 {
 	ipsec_stop(d);
+	held_free(d);
 	/* stop the data thread before freeing the sessions it reads */
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];

@@ -90,7 +90,21 @@ struct daemon {
 	struct event *ev_reap;
 	int udp_rcvbuf; /* the UDP socket's receive buffer now, bytes (udpbuf.c) */
 	struct ipsec_mgr *ipsec; /* L2TPv3/IPsec: charon over VICI (ipsec.c) */
+	/* SCCRQs of IPsec tunnels whose SA charon has not confirmed yet,
+	 * held until it does or DAEMON_HOLD_MS pass (daemon.c, issue 15) */
+	struct held_sccrq *held;
+	size_t n_held;
+	struct event *ev_held;
+	bool held_final; /* deciding held SCCRQs for good: none is held again */
 };
+
+/* An SCCRQ from an IPsec peer whose SA charon has not confirmed yet is
+ * decided again once it has, or after this long (then refused as before). */
+#define DAEMON_HOLD_MS 600
+#define DAEMON_HOLD_MAX 8
+
+/* ipsec.c: a list-sas answer was taken (held SCCRQs of tunnels now up go on) */
+void daemon_ipsec_listed(struct daemon *d);
 
 /* Pseudowire 2.. of a tunnel (`l2tp pseudowire Q`): its TAP port and
  * data-path session; pseudowire 1's are the tunnel's own fields. */

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <linux/netlink.h>
 #include <linux/xfrm.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/reresolve.h"
+#include "daemon/resolve.h"
 #include "ipsec/conn.h"
 #include "ipsec/vici.h"
 
@@ -101,6 +104,13 @@ struct its {
 	uint64_t fail_log_ms;
 	uint64_t initiate_ms; /* last initiate sent */
 	uint64_t gone_ms; /* its CHILD SA was last seen missing since, under an IKE SA (IPSEC_DOWN_GRACE_MS) */
+	/* `ipsec ike remote address GW HOST`: the daemon resolves HOST every
+	 * `ipsec resolve interval` and re-targets the connection when the
+	 * address changes (resolve_tick, resolved) */
+	char host[CFG_IPSEC_NAME_MAX + 1]; /* the name rr is about, "" = none */
+	struct rr_state rr;
+	bool resolving; /* a lookup in flight */
+	struct sockaddr_storage target; /* the address charon was given before the name (AF_UNSPEC: none) */
 };
 
 struct cmd;
@@ -133,6 +143,8 @@ struct ipsec_mgr {
 	struct its *ts;
 	size_t n_ts;
 	uint64_t connects, disconnects, refused_total;
+	struct resolver *res; /* host name lookups off the loop (resolve.h) */
+	struct event *resolve_tick; /* every second: names due for a lookup */
 };
 
 static struct ipsec_mgr *mgr_of(const struct daemon *d)
@@ -416,8 +428,19 @@ static void load_tunnel(struct ipsec_mgr *m, const struct cfg_tunnel *t)
 		queue(m, VICI_CMD_REQUEST, "load-shared", &msg, t->id, done_generic);
 	vici_msg_free(&msg);
 	vici_msg_init(&msg);
-	if (ipsec_conn_build(t, &msg) == 0)
-		queue(m, VICI_CMD_REQUEST, "load-conn", &msg, t->id, done_load_conn);
+	{
+		struct its *s = its_find(m, t->id);
+		const struct sockaddr_storage *to = NULL;
+
+		if (s && s->rr.have && t->ipsec.gw.remote_host[0] && !strcmp(s->host, t->ipsec.gw.remote_host))
+			to = &s->rr.addr;
+		if (s)
+			memset(&s->target, 0, sizeof(s->target));
+		if (s && to)
+			s->target = *to;
+		if (ipsec_conn_build_to(t, to, &msg) == 0)
+			queue(m, VICI_CMD_REQUEST, "load-conn", &msg, t->id, done_load_conn);
+	}
 	vici_msg_free(&msg);
 }
 
@@ -624,6 +647,7 @@ static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up)
 	} else if (was_up && !s->cur.child_up) {
 		log_warnx("tunnel %u: IPsec SA down (%s): its L2TP connection stops", s->id,
 			  s->cur.ike_state[0] ? s->cur.ike_state : "no IKE SA");
+		s->rr.next_ms = 0; /* the peer's name may have moved: look now */
 		control_event(m->d, &(struct ctl_event){ .event = "ipsec-down", .tunnel = s->id });
 		if (t)
 			tunnel_ipsec_lost(t);
@@ -694,6 +718,7 @@ static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet 
 			initiate(m, s->id);
 		}
 	}
+	daemon_ipsec_listed(d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1019,6 +1044,112 @@ static void try_connect(struct ipsec_mgr *m)
 }
 
 /* ------------------------------------------------------------------ */
+/* The peer's host name (issue 15)                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * `ipsec ike remote address GW HOST` (with `tunnel endpoint name HOST
+ * fqdn`, Yamaha's dynamic-DNS set-up): HOST is looked up off the loop
+ * (resolve.h) when the tunnel starts and every `ipsec resolve interval`
+ * seconds (CFG_IPSEC_RESOLVE_DEFAULT), and at once when its SA goes down.
+ * reresolve.h decides what an answer means.  The connection charon gets
+ * names the last good address before HOST, so charon initiates to it
+ * (and still takes the peer at what HOST resolves to when it calls); when
+ * the address changes, the connection is replaced (unload, load toward the
+ * new address: charon initiates again) and the L2TP connection follows the
+ * SA (sa_changed).  A failed lookup keeps the last good address.
+ */
+static uint64_t resolve_interval_ms(const struct ipsec_mgr *m)
+{
+	unsigned s = m->d->cfg->ipsec.resolve_interval;
+
+	return (uint64_t)(s ? s : CFG_IPSEC_RESOLVE_DEFAULT) * 1000;
+}
+
+static void resolved(void *arg, unsigned tag, const char *name, int err, const struct sockaddr_storage *addrs,
+		     size_t n)
+{
+	struct ipsec_mgr *m = arg;
+	struct its *s = its_find(m, tag);
+	const struct cfg_tunnel *t = cfg_tunnel_find(m->d->cfg, tag);
+	struct rr_outcome o;
+	char now_s[64], old_s[64];
+
+	if (!s)
+		return;
+	s->resolving = false;
+	if (!s->want || !t || strcmp(s->host, name) || strcmp(t->ipsec.gw.remote_host, name))
+		return; /* the configuration changed meanwhile */
+	rr_result(&s->rr, addrs, err ? 0 : n, t->ipsec.gw.has_local_address ? t->ipsec.gw.local_address.ss_family :
+		  AF_UNSPEC, mono_ms(), resolve_interval_ms(m), &o);
+	host_str(&s->rr.addr, now_s, sizeof(now_s));
+	switch (o.verdict) {
+	case RR_FAILED:
+		if (o.log)
+			log_warnx("tunnel %u: cannot resolve %s (%s)%s; %s%s, looking again every %llu s", s->id,
+				  name, err ? gai_strerror(err) : "no address of the local address's family",
+				  o.suppressed ? " (and failed before)" : "",
+				  s->rr.have ? "keeping its last address " : "no address yet",
+				  s->rr.have ? now_s : "", (unsigned long long)resolve_interval_ms(m) / 1000);
+		return;
+	case RR_FIRST:
+		log_info("tunnel %u: %s resolves to %s", s->id, name, now_s);
+		break;
+	case RR_SAME:
+		if (o.recovered)
+			log_info("tunnel %u: %s resolves again, to %s (unchanged)", s->id, name, now_s);
+		break;
+	case RR_CHANGED:
+		host_str(&o.old, old_s, sizeof(old_s));
+		log_notice("tunnel %u: %s moved from %s to %s: its IPsec connection now targets %s", s->id, name,
+			   old_s, now_s, now_s);
+		break;
+	}
+	/* charon targets the name alone, or an old address: load toward the
+	 * address (charon initiates at once with `ipsec auto refresh on`).
+	 * At the first answer an SA already up with that address is kept. */
+	if (!m->connected || rr_same_host(&s->target, &s->rr.addr))
+		return;
+	if (o.verdict != RR_CHANGED && s->cur.ike_up && rr_same_host(&s->cur.remote, &s->rr.addr)) {
+		s->target = s->rr.addr; /* charon found it by the name: same address */
+		return;
+	}
+	if (s->loaded || s->error[0])
+		unload_tunnel(m, s->id);
+	load_tunnel(m, t);
+	list_sas(m);
+}
+
+/* Every second: look up the names that are due */
+static void resolve_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipsec_mgr *m = arg;
+	uint64_t now = mono_ms();
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < m->n_ts; i++) {
+		struct its *s = &m->ts[i];
+		const struct cfg_tunnel *t = cfg_tunnel_find(m->d->cfg, s->id);
+		const char *host = t && s->want ? t->ipsec.gw.remote_host : "";
+
+		if (strcmp(s->host, host)) {
+			snprintf(s->host, sizeof(s->host), "%s", host);
+			memset(&s->rr, 0, sizeof(s->rr));
+			memset(&s->target, 0, sizeof(s->target));
+			s->resolving = false; /* an answer for the old name is ignored */
+		}
+		if (!s->host[0] || s->resolving || now < s->rr.next_ms || !m->res)
+			continue;
+		if (resolver_lookup(m->res, s->host, t->ipsec.gw.has_local_address ?
+				    t->ipsec.gw.local_address.ss_family : AF_UNSPEC, s->id) == 0)
+			s->resolving = true;
+		else
+			s->rr.next_ms = now + 1000;
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Life cycle                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -1052,13 +1183,17 @@ void ipsec_start(struct daemon *d)
 	m->retry = evtimer_new(d->base, retry_cb, m);
 	m->poll = evtimer_new(d->base, poll_cb, m);
 	m->recheck = evtimer_new(d->base, recheck_cb, m);
-	if (!m->retry || !m->poll || !m->recheck)
+	m->resolve_tick = event_new(d->base, -1, EV_PERSIST, resolve_tick_cb, m);
+	m->res = resolver_new(d->base, resolved, m);
+	if (!m->retry || !m->poll || !m->recheck || !m->resolve_tick || !m->res)
 		fatalx("out of memory");
+	event_add(m->resolve_tick, &(struct timeval){ 1, 0 });
 	mark_wanted(m, d->cfg);
 	for (size_t i = 0; i < m->n_ts; i++)
 		n += m->ts[i].want;
 	if (!n)
 		return;
+	resolve_tick_cb(-1, 0, m); /* names: looked up at once */
 	m->esp = esp_probe(err, sizeof(err));
 	if (m->esp == 0) {
 		snprintf(m->esp_error, sizeof(m->esp_error), "%s", err);
@@ -1079,6 +1214,7 @@ void ipsec_reload(struct daemon *d, const struct cfg *old)
 		return;
 	snprintf(path, sizeof(path), "%s", cfg_ipsec_vici_path(&d->cfg->ipsec));
 	mark_wanted(m, d->cfg);
+	resolve_tick_cb(-1, 0, m);
 	if (strcmp(path, m->path)) {
 		snprintf(m->path, sizeof(m->path), "%s", path);
 		if (m->connected)
@@ -1191,6 +1327,8 @@ void ipsec_stop(struct daemon *d)
 	event_free(m->retry);
 	event_free(m->poll);
 	event_free(m->recheck);
+	event_free(m->resolve_tick);
+	resolver_free(m->res);
 	free(m->ts);
 	free(m);
 	d->ipsec = NULL;
@@ -1209,6 +1347,16 @@ bool ipsec_tunnel_ready(const struct tunnel *t)
 		return true;
 	s = m ? its_find(m, t->cfg->id) : NULL;
 	return s && s->want && s->cur.child_up;
+}
+
+bool ipsec_tunnel_sa_pending(const struct tunnel *t)
+{
+	struct ipsec_mgr *m = mgr_of(t->d);
+	struct its *s;
+
+	if (!t->cfg->ipsec.on || !m || !m->connected || !(s = its_find(m, t->cfg->id)))
+		return false;
+	return s->want && s->loaded && !s->cur.child_up;
 }
 
 bool ipsec_tunnel_peer(const struct tunnel *t, struct sockaddr_storage *ret)
@@ -1346,6 +1494,14 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 			data_refused += dc.rx_peer_drops;
 		}
 		json_object_set_new(o, "refused_data_packets", json_integer((json_int_t)data_refused));
+		if (s->host[0]) {
+			char a[64] = "";
+
+			if (s->rr.have)
+				host_str(&s->rr.addr, a, sizeof(a));
+			json_object_set_new(o, "remote_name", json_string(s->host));
+			json_object_set_new(o, "remote_name_address", json_string(a));
+		}
 	}
 	return o;
 }

@@ -44,6 +44,10 @@ bool ipsec_tunnel_peer(const struct tunnel *t, struct sockaddr_storage *ret);
  * A refusal is counted and logged at a bounded rate, unless what is NULL
  * (a packet tried against every tunnel, such as an SCCRQ).
  */
+/* t is an IPsec tunnel whose SA is not up as far as we know, and charon
+ * is connected: asked (list-sas), it may still say it is (issue 15). */
+bool ipsec_tunnel_sa_pending(const struct tunnel *t);
+
 bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage *src, const char *what);
 
 /* Why IPsec cannot work here ("" if it can): no ESP, no charon... */

@@ -183,6 +183,11 @@ static void child(struct vici_msg *m, const struct cfg_ipsec *s, const char *nam
 
 int ipsec_conn_build(const struct cfg_tunnel *t, struct vici_msg *m)
 {
+	return ipsec_conn_build_to(t, NULL, m);
+}
+
+int ipsec_conn_build_to(const struct cfg_tunnel *t, const struct sockaddr_storage *to, struct vici_msg *m)
+{
 	const struct cfg_ipsec *s = &t->ipsec;
 	const struct cfg_ipsec_gw *gw = &s->gw;
 	char name[IPSEC_CONN_NAME_MAX], buf[CFG_IPSEC_NAME_MAX + 16];
@@ -207,6 +212,13 @@ int ipsec_conn_build(const struct cfg_tunnel *t, struct vici_msg *m)
 		addr_str(&gw->remote_address, buf, sizeof(buf));
 		vici_item(m, buf);
 	} else {
+		/* the daemon's last good resolution first: charon initiates to
+		 * the first entry that resolves, and still accepts the peer at
+		 * what the name resolves to when it calls (ipsec.c re-resolves) */
+		if (to && to->ss_family != AF_UNSPEC) {
+			addr_str(to, buf, sizeof(buf));
+			vici_item(m, buf);
+		}
 		vici_item(m, gw->remote_host);
 	}
 	vici_list_end(m);

@@ -36,6 +36,9 @@ unsigned ipsec_conn_tunnel(const char *name);
 /* load-conn: one section named after the connection.  0 or -EINVAL
  * (tunnel not IPsec or not resolved), -ENOMEM. */
 int ipsec_conn_build(const struct cfg_tunnel *t, struct vici_msg *m);
+/* The same, the IKE remote host name preceded by its address `to` (the
+ * daemon's last good resolution) in remote_addrs; to NULL: the name only. */
+int ipsec_conn_build_to(const struct cfg_tunnel *t, const struct sockaddr_storage *to, struct vici_msg *m);
 /* load-shared: the PSK with its owners (our and the peer's identities) */
 int ipsec_shared_build(const struct cfg_tunnel *t, struct vici_msg *m);
 /* the "id" of load-shared/unload-shared for the tunnel's key */

@@ -494,6 +494,57 @@ static void test_stranger(void **state)
 	assert_true(adm_sccrq_expected(&s.m, &p, v, 1));
 }
 
+/* Issue 15: an IPsec responder whose SA the glue does not know yet
+ * (charon asked, no answer since) holds an SCCRQ it would otherwise take,
+ * and refuses it as before once charon has answered with no SA, or when
+ * the SCCRQ fails another check (a stranger's Router ID); with the SA up
+ * it accepts; through another host or port of an SA that is up: refused. */
+static void test_ipsec_sa_not_known_yet(void **state)
+{
+	static struct tun t;
+	static struct sccrq s;
+	struct adm_entry v[1];
+	struct adm_decision d;
+
+	(void)state;
+	responder(&t, 1, FSM_AUTH_NONE, 0);
+	t.cfg.ipsec.on = true;
+	entry(&v[0], &t, ADM_TUNNEL, 0);
+	make_sccrq(&s, FSM_AUTH_NONE, "", 21, 91);
+	/* the SA not known yet: held */
+	v[0].ipsec_refusal = "no SA up";
+	v[0].ipsec_wait = true;
+	decide(&s, "198.51.100.2", v, 1, false, &d);
+	assert_int_equal(d.action, ADM_HOLD);
+	assert_int_equal(d.tunnel, 0);
+	assert_non_null(strstr(d.reason, "tunnel 1's IPsec SA is not known yet"));
+	assert_string_equal(adm_action_name(d.action), "held");
+	/* charon answered: still no SA, refused as before */
+	v[0].ipsec_wait = false;
+	decide(&s, "198.51.100.2", v, 1, false, &d);
+	assert_int_equal(d.action, ADM_REFUSE);
+	assert_int_equal(d.result, L2TP_STOPCCN_NOT_AUTHORIZED);
+	assert_non_null(strstr(d.reason, "not through tunnel 1's IPsec SA (no SA up)"));
+	/* the SA up, the SCCRQ through it: accepted */
+	v[0].ipsec_refusal = NULL;
+	decide(&s, "198.51.100.2", v, 1, false, &d);
+	assert_int_equal(d.action, ADM_ACCEPT);
+	/* the SA up, the SCCRQ from elsewhere: refused, never held */
+	v[0].ipsec_refusal = "another host or port";
+	v[0].ipsec_wait = false;
+	decide(&s, "198.51.100.9", v, 1, false, &d);
+	assert_int_equal(d.action, ADM_REFUSE);
+	assert_non_null(strstr(d.reason, "another host or port"));
+	/* not known yet, but an SCCRQ the tunnel would refuse anyway (another
+	 * Router ID): refused at once, with the IPsec reason */
+	v[0].ipsec_refusal = "no SA up";
+	v[0].ipsec_wait = true;
+	t.fconf.peer_router_id = t.cfg.remote_router_id = 0x0b0b0b0b;
+	decide(&s, "198.51.100.2", v, 1, false, &d);
+	assert_int_equal(d.action, ADM_REFUSE);
+	assert_non_null(strstr(d.reason, "not through tunnel 1's IPsec SA (no SA up)"));
+}
+
 static void test_replayed_nonce(void **state)
 {
 	static struct tun t;
@@ -588,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_replayed_nonce),
 		cmocka_unit_test(test_retransmission),
 		cmocka_unit_test(test_abandoned),
+		cmocka_unit_test(test_ipsec_sa_not_known_yet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -267,6 +268,44 @@ static void test_equality(void **state)
 	cfg_free(a);
 }
 
+/* the daemon's resolution of the IKE remote host name goes before the
+ * name in remote_addrs (issue 15); without one the name alone */
+static void test_remote_host_target(void **state)
+{
+	struct cfg *c;
+	struct vici_msg m;
+	struct sockaddr_storage to;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
+	const char *items[4];
+	size_t n;
+
+	(void)state;
+	c = load(BASE " ipsec ike remote address 1 peer.example.jp\n");
+	for (int pass = 0; pass < 2; pass++) {
+		memset(&to, 0, sizeof(to));
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, "198.51.100.7", &s4->sin_addr), 1);
+		vici_msg_init(&m);
+		assert_int_equal(ipsec_conn_build_to(cfg_tunnel_find(c, 1), pass ? &to : NULL, &m), 0);
+		n = 0;
+		for (size_t i = 0; i < m.n; i++) {
+			if (m.v[i].type != VICI_LIST_START || strcmp(m.v[i].name, "remote_addrs"))
+				continue;
+			for (size_t k = i + 1; k < m.n && m.v[k].type == VICI_LIST_ITEM && n < 4; k++)
+				items[n++] = (const char *)m.v[k].value;
+		}
+		assert_int_equal(n, pass ? 2 : 1);
+		if (pass) {
+			assert_string_equal(items[0], "198.51.100.7");
+			assert_string_equal(items[1], "peer.example.jp");
+		} else {
+			assert_string_equal(items[0], "peer.example.jp");
+		}
+		vici_msg_free(&m);
+	}
+	cfg_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_proposals_and_ids),
 		cmocka_unit_test(test_not_ipsec),
 		cmocka_unit_test(test_equality),
+		cmocka_unit_test(test_remote_host_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,10 @@
 #    +2), r2's peer address stays the SA's, the session's receive count
 #    does not move, pings still cross;
 #  - the WAN capture and the SA keys for the host's checks (only IKE and
-#    ESP in UDP; decrypted: the L2TPv3 set-up with verified digests).
+#    ESP in UDP; decrypted: the L2TPv3 set-up with verified digests);
+#  - then (issue 15) r1 names its peer (configuration B's lines), the name
+#    moves in r1's /etc/hosts, and the L2TP tunnel follows to the new
+#    address.
 #
 # With the argument "main" (t_ipsec_daemon_main.sh): RTX configuration C instead, main
 # mode between two fixed addresses (nat1 routes r1's 172.16.0.2 without
@@ -44,6 +47,12 @@ else
 	R1_PUBLIC=198.51.100.2
 fi
 echo "$MODE $R1_PUBLIC" >"$OUT/mode"
+# r1's /etc/hosts (ip netns exec bind-mounts /etc/netns/NS/hosts; it must
+# exist before r1's programs start): the peer by name at the end of the
+# aggressive run (issue 15, the name moves).
+mkdir -p "/etc/netns/${NS[r1]}"
+sethost() { printf '127.0.0.1 localhost\n%s peer.example.jp\n' "$1" >"/etc/netns/${NS[r1]}/hosts"; }
+sethost 203.0.113.2
 charon_start r1
 charon_start r2
 
@@ -125,6 +134,16 @@ if [[ $MODE == badpsk ]]; then
 fi
 wait_for "tunnel and session paired over the daemons' IPsec SA" 120 paired
 log "L2TP up over IPsec $((SECONDS - t0)) s after both daemons answered"
+# Set-up time from the initiator's log: its CHILD SA up -> its session up
+# (issue 15: the responder learns "SA up" later than the initiator; an
+# SCCRQ refused for that costs a retransmission).
+log_ms() { awk '{ split($1, a, /[:.]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit }'; }
+sa_ms=$(grep -m1 'IPsec SA up' "$(daemon_log r1)" | log_ms)
+up_ms=$(grep -m1 'session .* up, peer' "$(daemon_log r1)" | log_ms)
+nref=$(grep -c 'SCCRQ from .* refused' "$(daemon_log r2)" || true)
+nheld=$(grep -c 'SCCRQ from .* held' "$(daemon_log r2)" || true)
+log "set-up: r1's SA up -> r1's session up $((up_ms - sa_ms)) ms; r2 refused $nref SCCRQ(s), held $nheld"
+echo "$((up_ms - sa_ms)) $nref $nheld" >"$OUT/setup-ms"
 wait_for "first ping pc1 -> pc2 across" 20 ping1 pc1 192.168.10.2
 ping_ok pc1 192.168.10.2 5
 ping_ok pc2 192.168.10.1 3
@@ -232,6 +251,56 @@ esp_sa_file r2 "$OUT/tshark"
 if [[ -s $OUT/tshark-first/wireshark/esp_sa ]]; then
 	sort -u "$OUT/tshark-first/wireshark/esp_sa" "$OUT/tshark/wireshark/esp_sa" >"$OUT/esp_sa.all"
 	mv "$OUT/esp_sa.all" "$OUT/tshark/wireshark/esp_sa"
+fi
+
+# --- the peer by name, and the name moves (issue 15) --------------------------------
+# After the capture (its keys are taken): r1 reloaded with configuration
+# B's lines (`tunnel endpoint name peer.example.jp fqdn`, `ipsec ike remote
+# address 1 peer.example.jp`, re-resolved every 2 s), r2 answering on any
+# of its addresses.  peer.example.jp moves from 203.0.113.2 to .3 (r2's
+# second address) in r1's /etc/hosts: r1's daemon notices, re-targets its
+# connection, and the L2TP tunnel comes up again with 203.0.113.3 (its peer
+# from the new SA); pings cross.
+if [[ $MODE == aggressive ]]; then
+	cp "$OUT/r1.conf" "$OUT/r1-a.conf"
+	cp "$OUT/r2.conf" "$OUT/r2-a.conf"
+	sed -e 's/^  ipsec ike remote address 1 203.0.113.2$/  ipsec ike remote address 1 peer.example.jp/' \
+		-e 's/^ tunnel endpoint address 172.16.0.2 203.0.113.2$/ tunnel endpoint name peer.example.jp fqdn/' \
+		"$OUT/r1-a.conf" >"$OUT/r1.conf"
+	echo 'ipsec resolve interval 2' >>"$OUT/r1.conf"
+	grep -q '^ tunnel endpoint name peer.example.jp fqdn$' "$OUT/r1.conf"
+	grep -q '^  ipsec ike remote address 1 peer.example.jp$' "$OUT/r1.conf"
+	grep -v '^  ipsec ike local address 1 203.0.113.2$' "$OUT/r2-a.conf" >"$OUT/r2.conf"
+	nq r2 ip addr add 203.0.113.3/29 dev lan2
+	n r2 kill -HUP "${DAEMON_PID[r2]}"
+	n r1 kill -HUP "${DAEMON_PID[r1]}"
+	peer_is() { paired && [[ $(jqs r1 '.tunnels[0].remote_address') == "$1" ]]; }
+	wait_for "paired again, r1's peer peer.example.jp = 203.0.113.2" 120 peer_is 203.0.113.2
+	sethost 203.0.113.3
+	t1=$SECONDS
+	wait_for "r1 notices peer.example.jp moved" 20 grep -q \
+		'tunnel 1: peer.example.jp moved from 203.0.113.2 to 203.0.113.3' "$(daemon_log r1)"
+	t_notice=$((SECONDS - t1))
+	# r1's connection to the new address (r2 has it beside the old one
+	# until that one's StopCCN gives up, so r2's first tunnel is not it)
+	r1_up_with() {
+		status_json r1 | jq -e --arg a "$1" '.tunnels[0] | .state == "established" and
+			.remote_address == $a and .sessions[0].state == "established"' >/dev/null
+	}
+	wait_for "r1's L2TP tunnel and session up again with 203.0.113.3" 120 r1_up_with 203.0.113.3
+	mv_ms=$(grep -m1 'peer.example.jp moved from' "$(daemon_log r1)" | log_ms)
+	up2_ms=$(grep 'session .* up, peer 203.0.113.3' "$(daemon_log r1)" | tail -n 1 | log_ms)
+	# (the old L2TP connection first waits for its StopCCN to give up
+	# when the old SA is gone: up to about 31 s)
+	log "peer.example.jp moved: noticed within ${t_notice} s of the hosts change (interval 2 s); r1's session up with 203.0.113.3 $((up2_ms - mv_ms)) ms after r1 noticed"
+	_expect "r1's IPsec peer" "$(jqs r1 '.tunnels[0].ipsec.remote_host')" 203.0.113.3
+	wait_for "first ping pc1 -> pc2 over the new SA" 20 ping1 pc1 192.168.10.2
+	ping_ok pc1 192.168.10.2 3
+	grep -E 'moved|resolves' "$(daemon_log r1)" >&2
+	# the responder race over the whole run (first set-up and the two
+	# re-keyings of the connection above): SCCRQs r2 held, and refused
+	log "over the run: r2 held $(grep -c 'SCCRQ from .* held' "$(daemon_log r2)" || true) SCCRQ(s), refused $(grep -c 'SCCRQ from .* refused' "$(daemon_log r2)" || true)"
+	grep -E 'SCCRQ from .* (held|refused|accepted$)|IPsec SA up' "$(daemon_log r2)" | cut -c1-140 >&2
 fi
 stop_daemon r1
 stop_daemon r2
