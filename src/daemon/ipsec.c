@@ -444,10 +444,26 @@ static void load_tunnel(struct ipsec_mgr *m, const struct cfg_tunnel *t)
 	vici_msg_free(&msg);
 }
 
+static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up);
+
+/* Unload a tunnel's connection and close its SAs.  Its SA counts as down
+ * from here, not from the next listing: charon removes the kernel's
+ * policies with the connection, and an L2TP message sent before the
+ * listing would leave in clear text (fsm_send_cb sends only while
+ * ipsec_tunnel_ready). */
 static void unload_tunnel(struct ipsec_mgr *m, unsigned id)
 {
 	struct vici_msg msg;
+	struct its *s = its_find(m, id);
 
+	if (s) {
+		bool was = s->cur.child_up;
+
+		memset(&s->cur, 0, sizeof(s->cur));
+		s->loaded = false;
+		if (s->want)
+			sa_changed(m, s, was);
+	}
 	vici_msg_init(&msg);
 	tunnel_msg(&msg, "name", id, false);
 	queue(m, VICI_CMD_REQUEST, "unload-conn", &msg, id, done_generic);
