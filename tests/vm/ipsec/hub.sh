@@ -24,7 +24,8 @@
 #    session untouched;
 #  - b2 restarts (kill -9 of its l2tpv3d and charon, its kernel SAs
 #    flushed as by a reboot, both started again) while b1 and b3 ping the
-#    hub: their pings lose at most 2 of 150, their SAs (IKE uniqueid, SPIs)
+#    hub from before b2 goes until it is back: their pings lose at most 2,
+#    their SAs (IKE uniqueid, SPIs)
 #    and L2TP connections are unchanged; b2 comes back with a new SA.
 source "$(dirname "${BASH_SOURCE[0]}")/lib-ipsec.sh"
 T0=$SECONDS
@@ -146,12 +147,27 @@ for k in "${BR[@]}"; do
 	charon_start "b$k"
 	CHARON_OF[b$k]=${CHARON_PID[-1]}
 done
-start_daemon hub "$OUT/hub.conf"
+# the branches' daemons start together (start_daemon waits for each)
+launch() {
+	n "$1" "$L2TPV3D" -n -c "$OUT/$1.conf" >>"$(daemon_log "$1")" 2>&1
+	rm -f "$(sock "$1")"
+	nbg "$1" "$L2TPV3D" -c "$OUT/$1.conf" -f -S "$(sock "$1")" >>"$(daemon_log "$1")" 2>&1
+	DAEMON_PID[$1]=$!
+}
+launch hub
+for k in "${BR[@]}"; do launch "b$k"; done
 t0=$SECONDS
-for k in "${BR[@]}"; do start_daemon "b$k" "$OUT/b$k.conf"; done
+for ns in hub b1 b2 b3; do
+	wait_for "$ns: l2tpv3d answers on its socket" "$DAEMON_START_WAIT" status_json "$ns"
+done
 
-# inst K FILTER: jq on the hub's instance whose SA is branch K's
-inst() { jqs hub "[.tunnels[] | select(.peer_index and .ipsec.remote_host == \"198.51.100.1$1\")][0] | $2"; }
+# inst K FILTER: jq on the hub's instance whose SA is branch K's (from
+# $SNAP, a status file taken by snap, when set: one status, many checks)
+inst() {
+	local f="[.tunnels[] | select(.peer_index and .ipsec.remote_host == \"198.51.100.1$1\")][0] | $2"
+	if [[ -n ${SNAP:-} ]]; then jq -er "$f" "$SNAP"; else jqs hub "$f"; fi
+}
+snap() { SNAP=$OUT/hub-status-$1.json; status_json hub >"$SNAP"; }
 inst_up() {
 	[[ $(inst "$1" '"\(.state) \(.sessions[0].state // "none") \(.ipsec.child_state)"') == "established established INSTALLED" ]]
 }
@@ -167,6 +183,7 @@ ping_ok b3 192.168.10.11 3
 
 # --- status: one connection, one SA per branch ---------------------------------
 status_json hub >"$OUT/hub-status.json"
+snap up
 status_text hub >"$OUT/hub-status.txt"
 nq hub "$L2TPCTL" -S "$(sock hub)" show ipsec sa >"$OUT/hub-ipsec-sa.txt"
 nq hub busybox wget -q -O "$OUT/hub-metrics.txt" http://127.0.0.1:9101/metrics
@@ -186,6 +203,7 @@ done
 _expect "hub metrics: branches with an SA" "$(grep -c '^l2tpv3d_ipsec_branch_sa_up{tunnel="1",peer="198.51.100.1[123]"} 1$' "$OUT/hub-metrics.txt")" 3
 
 # --- a branch's instance takes only its own SA's packets -----------------------
+snap before-injections
 sid=$(inst 1 '.sessions[0].local_session_id')
 ccid=$(inst 1 '.local_tunnel_id')
 peer0=$(inst 1 '.remote_address')
@@ -206,6 +224,7 @@ for sp in 1702 1701; do
 		hexbin "$pkt" | n nat1 socat -u - UDP4-SENDTO:$HUB:1701,sourceport=$sp,bind=198.51.100.11
 	done
 done
+SNAP=''
 wait_for "hub's kernel dropped the two clear ones from port 1701" 5 \
 	eval '(( $(xfrm_stat hub XfrmInTmplMismatch) >= mism0 + 2 ))'
 wait_for "hub refused b1's IDs from b3's SA and from nat1 in clear (control +2, data +2)" 10 \
@@ -214,11 +233,13 @@ wait_for "hub refused b1's IDs from b3's SA and from nat1 in clear (control +2, 
 # 198.51.100.13:1701 (b3's policy), so one that reached the daemon from
 # there was ESP (logged first: one line per 10 s)
 grep 'refused' "$(daemon_log hub)" | grep -q 'from 198.51.100.13:1701 refused'
+snap after-injections
 read -r ref1 refd1 < <(inst 1 '.ipsec | "\(.refused_packets) \(.refused_data_packets)"')
 log "refused_packets $ref0 -> $ref1; refused_data_packets $refd0 -> $refd1; XfrmInTmplMismatch $mism0 -> $(xfrm_stat hub XfrmInTmplMismatch)"
 _expect "hub: b1's peer after the injections" "$(inst 1 .remote_address)" "$peer0"
 _expect "hub: b1's session rx_packets after the injections" "$(inst 1 '.sessions[0].rx_packets')" "$rx0"
 grep -E 'refused' "$(daemon_log hub)" | tail -n 4 >&2 || true
+SNAP=''
 all_up
 
 # --- b2 restarts; b1 and b3 stay ------------------------------------------------
@@ -229,9 +250,10 @@ for k in 1 3; do
 	CCID0[$k]=$(inst "$k" .local_tunnel_id)
 done
 uid2=$(inst 2 .ipsec.ike_uniqueid)
+# b1 and b3 ping the hub every 0.2 s from before b2 goes until b2 is back
 declare -A PING_PID
 for k in 1 3; do
-	nbg "b$k" ping -n -c 150 -i 0.2 -W 2 192.168.10.1 >"$OUT/ping-b$k.out" 2>&1
+	nbg "b$k" ping -n -i 0.2 -W 2 192.168.10.1 >"$OUT/ping-b$k.out" 2>&1
 	PING_PID[$k]=$!
 done
 sleep 2
@@ -249,17 +271,19 @@ wait_for "b2 back: new SA, tunnel and session at the hub" 90 \
 	eval 'inst_up 2 && established b2 && [[ $(inst 2 .ipsec.ike_uniqueid) != "$uid2" ]]'
 log "b2 back $((SECONDS - tr0)) s after its restart began"
 wait_for "ping b2 -> hub after its restart" 20 ping1 b2 192.168.10.1
-for k in 1 3; do wait "${PING_PID[$k]}" || true; done
+sleep 1
+for k in 1 3; do kill -INT "${PING_PID[$k]}"; wait "${PING_PID[$k]}" || true; done
+snap after-restart
 for k in 1 3; do
 	grep -E 'packets transmitted' "$OUT/ping-b$k.out" >&2
-	got=$(sed -n 's/^150 packets transmitted, \([0-9]*\) received.*/\1/p' "$OUT/ping-b$k.out")
-	(( ${got:-0} >= 148 )) || { log "b$k lost $((150 - ${got:-0})) of 150 pings while b2 restarted"; exit 1; }
+	read -r sent got < <(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$OUT/ping-b$k.out")
+	(( sent >= 50 && got >= sent - 2 )) || { log "b$k lost $((sent - got)) of $sent pings while b2 restarted"; exit 1; }
 	_expect "hub: b$k's IKE SA unchanged" "$(inst "$k" .ipsec.ike_uniqueid)" "${UID0[$k]}"
 	_expect "hub: b$k's SPIs unchanged" "$(inst "$k" '"\(.ipsec.spi_in) \(.ipsec.spi_out)"')" "${SPI0[$k]}"
 	_expect "hub: b$k's L2TP connection unchanged" "$(inst "$k" .local_tunnel_id)" "${CCID0[$k]}"
-	log "ok: b$k: $got/150 pings while b2 restarted"
+	log "ok: b$k: $got/$sent pings while b2 restarted"
 done
-status_json hub >"$OUT/hub-status-after.json"
+SNAP=''
 swanctl hub --list-sas >"$OUT/hub-sas-after.txt"
 all_up
 for k in "${BR[@]}"; do ping_ok "b$k" 192.168.10.1 3; done
