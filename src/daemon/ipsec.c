@@ -677,6 +677,13 @@ static struct sa_info *branch_find(struct sa_info *v, size_t n, const struct soc
 	return NULL;
 }
 
+/* a hub's connection with one branch (an instance, or a connection beside
+ * one: a restarted branch's) whose peer is known: it is that branch's */
+static bool branch_conn(const struct tunnel *t)
+{
+	return (t->peer_index || t->owner) && t->peer_known;
+}
+
 /* the branch SA (CHILD SA up) of host, or NULL */
 static const struct sa_info *branch_up(const struct its *s, const struct sockaddr_storage *host)
 {
@@ -1400,7 +1407,7 @@ bool ipsec_tunnel_ready(const struct tunnel *t)
 	if (!t->cfg->ipsec.on)
 		return true;
 	s = m ? its_find(m, t->cfg->id) : NULL;
-	if (s && s->hub && t->peer_index && t->peer_known) /* a hub's instance: its branch's SA */
+	if (s && s->hub && branch_conn(t)) /* a hub's instance: its branch's SA */
 		return s->want && branch_up(s, &t->peer);
 	return s && s->want && s->cur.child_up;
 }
@@ -1413,7 +1420,7 @@ bool ipsec_tunnel_peer(const struct tunnel *t, struct sockaddr_storage *ret)
 	if (!t->cfg->ipsec.on || !m || !(s = its_find(m, t->cfg->id)) || !s->cur.child_up)
 		return false;
 	if (s->hub) { /* a branch's instance: the SA of the address it was accepted from */
-		const struct sa_info *b = t->peer_index && t->peer_known ? branch_up(s, &t->peer) : NULL;
+		const struct sa_info *b = branch_conn(t) ? branch_up(s, &t->peer) : NULL;
 
 		if (!b)
 			return false;
@@ -1459,14 +1466,14 @@ bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage 
 		const struct sa_info *b = branch_up(s, src);
 
 		ok = b && (!strcmp(b->child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port) &&
-		     (!t->peer_index || !t->peer_known || same_host(src, &t->peer));
+		     (!branch_conn(t) || same_host(src, &t->peer));
 	} else {
 		ok = s->cur.child_up && same_host(src, &s->cur.remote) &&
 		     (!strcmp(s->cur.child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port);
 	}
 	if (ok)
 		return true;
-	if (!s->cur.child_up && s->want && m->connected)
+	if ((s->hub ? !branch_up(s, src) : !s->cur.child_up) && s->want && m->connected)
 		list_sas(m); /* an SA event may be on its way: look again now */
 	if (!what)
 		return false; /* asked for another tunnel's sake: not counted */
@@ -1510,9 +1517,9 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 	if (!s)
 		return json_pack("{s:s}", "error", m && ipsec_error(m->d)[0] ? ipsec_error(m->d) : "not loaded");
 	i = &s->cur;
-	if (s->hub && t->peer_index) { /* a hub's instance: its branch's SA */
+	if (s->hub && (t->peer_index || t->owner)) { /* a hub's instance: its branch's SA */
 		static const struct sa_info none;
-		const struct sa_info *b = t->peer_known ? branch_find(s->br, s->n_br, &t->peer) : NULL;
+		const struct sa_info *b = branch_conn(t) ? branch_find(s->br, s->n_br, &t->peer) : NULL;
 
 		i = b ? b : &none;
 	}
