@@ -171,7 +171,17 @@ snap() { SNAP=$OUT/hub-status-$1.json; status_json hub >"$SNAP"; }
 inst_up() {
 	[[ $(inst "$1" '"\(.state) \(.sessions[0].state // "none") \(.ipsec.child_state)"') == "established established INSTALLED" ]]
 }
-all_up() { local k; for k in "${BR[@]}"; do inst_up "$k" && established "b$k" || return 1; done; }
+# br_up K: branch K's own tunnel and session established (one status)
+br_up() { [[ $(jqs "b$1" '"\(.tunnels[0].state) \(.tunnels[0].sessions[0].state // "none")"') == "established established" ]]; }
+# all_up: every branch up at the hub (one status of the hub) and at home
+# (each l2tpctl is an ASan binary under TCG: seconds on a loaded host)
+all_up() {
+	local k SNAP
+	SNAP=$RUN/all_up.json
+	status_json hub >"$SNAP" || return 1
+	for k in "${BR[@]}"; do inst_up "$k" || return 1; done
+	for k in "${BR[@]}"; do br_up "$k" || return 1; done
+}
 wait_for "three branches' SAs, tunnels and sessions up at the hub" 150 all_up
 log "three branches up over IPsec $((SECONDS - t0)) s after the daemons answered"
 for k in "${BR[@]}"; do
@@ -244,12 +254,14 @@ all_up
 
 # --- b2 restarts; b1 and b3 stay ------------------------------------------------
 declare -A UID0 SPI0 CCID0
+snap before-restart
 for k in 1 3; do
 	UID0[$k]=$(inst "$k" .ipsec.ike_uniqueid)
 	SPI0[$k]=$(inst "$k" '"\(.ipsec.spi_in) \(.ipsec.spi_out)"')
 	CCID0[$k]=$(inst "$k" .local_tunnel_id)
 done
 uid2=$(inst 2 .ipsec.ike_uniqueid)
+SNAP=''
 # b1 and b3 ping the hub every 0.2 s from before b2 goes until b2 is back
 declare -A PING_PID
 for k in 1 3; do
@@ -268,7 +280,7 @@ tr0=$SECONDS
 charon_start b2
 start_daemon b2 "$OUT/b2.conf"
 wait_for "b2 back: new SA, tunnel and session at the hub" 90 \
-	eval 'inst_up 2 && established b2 && [[ $(inst 2 .ipsec.ike_uniqueid) != "$uid2" ]]'
+	eval 'inst_up 2 && [[ $(inst 2 .ipsec.ike_uniqueid) != "$uid2" ]] && br_up 2'
 log "b2 back $((SECONDS - tr0)) s after its restart began"
 wait_for "ping b2 -> hub after its restart" 20 ping1 b2 192.168.10.1
 sleep 1
