@@ -800,8 +800,8 @@ static void hub_done(struct ipsec_mgr *m, struct its *s, uint64_t now)
 		host_str(&n->remote, peer, sizeof(peer));
 		if (s->want) {
 			log_notice("tunnel %u: IPsec SA up with branch %s (IKE SA %llu, %s; ESP %s, SPIs in %s out %s, "
-				   "selectors %s; NAT %s%s)", s->id, peer, n->ike_uid, n->ike_algs, n->esp_algs, n->spi_in,
-				   n->spi_out, n->local_ts,
+				   "selectors %s; NAT %s%s)", s->id, peer, n->ike_uid, n->ike_algs, n->esp_algs,
+				   n->spi_in, n->spi_out, n->local_ts,
 				   n->nat_local ? "here" : n->nat_remote ? "at the peer" : "none",
 				   n->encap ? ", ESP in UDP" : "");
 			control_event(m->d, &(struct ctl_event){ .event = "ipsec-up", .tunnel = s->id, .peer = peer });
@@ -1628,13 +1628,14 @@ void ipsec_metrics(const struct daemon *d, struct evbuffer *b)
 			continue;
 		if (!hubs++)
 			IHEAD("ipsec_branch_sa_up", "gauge",
-			      "A hub's branches (l2tp hub on): 1 if the CHILD SA of the branch at that address is installed.");
+			      "A hub's branches (l2tp hub on): 1 if the CHILD SA of the branch at that address is "
+			      "installed.");
 		for (size_t k = 0; k < s->n_br; k++) {
 			char peer[64];
 
 			host_str(&s->br[k].remote, peer, sizeof(peer));
-			evbuffer_add_printf(b, "l2tpv3d_ipsec_branch_sa_up{tunnel=\"%u\",peer=\"%s\"} %d\n", s->id, peer,
-					    s->br[k].child_up);
+			evbuffer_add_printf(b, "l2tpv3d_ipsec_branch_sa_up{tunnel=\"%u\",peer=\"%s\"} %d\n", s->id,
+					    peer, s->br[k].child_up);
 		}
 	}
 	IHEAD("ipsec_sa_bytes_total", "counter", "Bytes of the current CHILD SA, per direction.");
