@@ -1517,7 +1517,7 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 	if (!s)
 		return json_pack("{s:s}", "error", m && ipsec_error(m->d)[0] ? ipsec_error(m->d) : "not loaded");
 	i = &s->cur;
-	if (s->hub && (t->peer_index || t->owner)) { /* a hub's instance: its branch's SA */
+	if (s->hub) { /* a hub's instance: its branch's SA; the hub itself has none (branches_up) */
 		static const struct sa_info none;
 		const struct sa_info *b = branch_conn(t) ? branch_find(s->br, s->n_br, &t->peer) : NULL;
 

@@ -200,6 +200,8 @@ nq hub busybox wget -q -O "$OUT/hub-metrics.txt" http://127.0.0.1:9101/metrics
 swanctl hub --list-sas >"$OUT/hub-sas.txt"
 cat "$OUT/hub-ipsec-sa.txt" >&2
 _expect "hub: IKE SAs of its one connection" "$(grep -c '^l2tpv3d-t1: #' "$OUT/hub-sas.txt")" 3
+# show ipsec sa: the branches' SAs, each once (the hub itself has none)
+_expect "hub: show ipsec sa totals" "$(head -n 1 "$OUT/hub-ipsec-sa.txt")" "Total: isakmp:3 send:3 recv:3"
 _expect "hub: instances" "$(jq '[.tunnels[] | select(.peer_index)] | length' "$OUT/hub-status.json")" 3
 _expect "hub: branches_up" "$(jq '[.tunnels[] | select(.peer_index | not)][0].ipsec.branches_up' "$OUT/hub-status.json")" 3
 # each instance: its branch's NAT as L2TP peer and SA peer, its own SPIs
