@@ -187,9 +187,13 @@ log "three branches up over IPsec $((SECONDS - t0)) s after the daemons answered
 for k in "${BR[@]}"; do
 	wait_for "first ping b$k -> hub across" 20 ping1 "b$k" 192.168.10.1
 done
-for k in "${BR[@]}"; do ping_ok "b$k" 192.168.10.1 3; done
-ping_ok b1 192.168.10.12 3
-ping_ok b3 192.168.10.11 3
+# (once one echo of 3 was missing here with nothing in any log, at load
+# average 20 under TCG: a second try is allowed and logged; the restart
+# below counts its losses)
+ping_again() { ping_ok "$@" || { log "ping $1 -> $2: trying once more"; ping_ok "$@"; }; }
+for k in "${BR[@]}"; do ping_again "b$k" 192.168.10.1 3; done
+ping_again b1 192.168.10.12 3
+ping_again b3 192.168.10.11 3
 
 # --- status: one connection, one SA per branch ---------------------------------
 status_json hub >"$OUT/hub-status.json"
