@@ -775,15 +775,22 @@ static int verify_one(struct cfg *c, struct cfg_tunnel *t, const char *name, str
 	s->esp_auth = pol->auth;
 	s->port = tr->port;
 	s->transport_id = tr->id;
+	/* a hub's branches sit behind NATs with addresses nobody knows: over
+	 * IKEv1 each one names itself (`ipsec ike local name`) in aggressive
+	 * mode, as configuration A's initiator does */
 	s->aggressive = gw->version == 1 && (gw->local_id_type != CFG_IKE_ID_NONE ||
-					     gw->remote_id_type != CFG_IKE_ID_NONE);
+					     gw->remote_id_type != CFG_IKE_ID_NONE || (t->hub_max && gw->remote_any));
 	s->initiator = !gw->remote_any;
 	s->auto_refresh = g->auto_refresh;
 	s->resolved = true;
 
-	if (t->hub_max)
-		VDIAG(CFG_DIAG_ERROR, t->line, "tunnel %u: 'l2tp hub on' over IPsec is not supported yet (one SA per "
-		      "tunnel is tracked): use one IPsec tunnel per branch", t->id);
+	if (t->hub_max && !gw->remote_any)
+		VDIAG(CFG_DIAG_ERROR, at, "tunnel %u: 'l2tp hub on' over IPsec answers many branches: it needs "
+		      "'ipsec ike remote address %u any'", t->id, gw->id);
+	if (t->hub_max && gw->remote_any && gw->remote_id_type != CFG_IKE_ID_NONE)
+		VDIAG(CFG_DIAG_NOTICE, at, "tunnel %u: a hub with 'ipsec ike remote name %u %s': every branch must "
+		      "send that name; without the line each branch may name itself ('ipsec ike local name')",
+		      t->id, gw->id, gw->remote_name);
 	if (t->dp.local_port != 1701 || t->dp.remote_port != 1701)
 		VDIAG(CFG_DIAG_ERROR, t->line, "tunnel %u: an IPsec tunnel runs on UDP port 1701 (the "
 		      "transport's): remove 'l2tp local|remote port'", t->id);

@@ -87,6 +87,7 @@ struct sa_info {
 	char local_ts[64], remote_ts[64];
 	unsigned long long bytes_in, bytes_out, packets_in, packets_out;
 	long ike_rekey_s, child_rekey_s, child_life_s;
+	uint64_t gone_ms; /* a hub's branch: its CHILD SA missing since (IPSEC_DOWN_GRACE_MS) */
 };
 
 /* One IPsec tunnel as charon knows it */
@@ -111,6 +112,11 @@ struct its {
 	struct rr_state rr;
 	bool resolving; /* a lookup in flight */
 	struct sockaddr_storage target; /* the address charon was given before the name (AF_UNSPEC: none) */
+	/* `l2tp hub on`: one connection, one SA per branch (by its public
+	 * address); cur is then the first branch's, child_up = any is up */
+	bool hub;
+	struct sa_info *br, *br_next;
+	size_t n_br, n_br_next, cap_br, cap_br_next;
 };
 
 struct cmd;
@@ -446,6 +452,20 @@ static void load_tunnel(struct ipsec_mgr *m, const struct cfg_tunnel *t)
 
 static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up);
 
+/* s's connection is no longer loaded and none of its SAs can be trusted
+ * to exist (a hub's branches included): its tunnel, if still wanted,
+ * stops now (sa_changed) */
+static void its_forget_sas(struct ipsec_mgr *m, struct its *s)
+{
+	bool was = s->cur.child_up;
+
+	memset(&s->cur, 0, sizeof(s->cur));
+	s->n_br = 0; /* a hub's instances: all lost with the hub (tunnel_ipsec_lost) */
+	s->loaded = false;
+	if (s->want)
+		sa_changed(m, s, was);
+}
+
 /* Unload a tunnel's connection and close its SAs.  Its SA counts as down
  * from here, not from the next listing: charon removes the kernel's
  * policies with the connection, and an L2TP message sent before the
@@ -456,14 +476,8 @@ static void unload_tunnel(struct ipsec_mgr *m, unsigned id)
 	struct vici_msg msg;
 	struct its *s = its_find(m, id);
 
-	if (s) {
-		bool was = s->cur.child_up;
-
-		memset(&s->cur, 0, sizeof(s->cur));
-		s->loaded = false;
-		if (s->want)
-			sa_changed(m, s, was);
-	}
+	if (s)
+		its_forget_sas(m, s);
 	vici_msg_init(&msg);
 	tunnel_msg(&msg, "name", id, false);
 	queue(m, VICI_CMD_REQUEST, "unload-conn", &msg, id, done_generic);
@@ -501,8 +515,10 @@ static void list_begin(struct ipsec_mgr *m)
 {
 	m->listing = true;
 	m->list_queued = false;
-	for (size_t i = 0; i < m->n_ts; i++)
+	for (size_t i = 0; i < m->n_ts; i++) {
 		memset(&m->ts[i].next, 0, sizeof(m->ts[i].next));
+		m->ts[i].n_br_next = 0;
+	}
 }
 
 static void copy(char *dst, size_t len, const char *src)
@@ -559,6 +575,9 @@ static void first_item(char *dst, size_t len, const struct vici_msg *msg, long s
 	}
 }
 
+static void hub_take(struct its *s, const struct vici_msg *msg, long sec);
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
 /* One IKE SA of a list-sa event into s->next */
 static void take_ike_sa(struct its *s, const struct vici_msg *msg, long sec)
 {
@@ -567,8 +586,12 @@ static void take_ike_sa(struct its *s, const struct vici_msg *msg, long sec)
 	bool up = state && !strcmp(state, "ESTABLISHED");
 	long kids, pos, c;
 
+	if (s->hub) {
+		hub_take(s, msg, sec);
+		return;
+	}
 	if (n->child_up)
-		return; /* already have one with a CHILD SA up (a hub's peers: later) */
+		return; /* already have one with a CHILD SA up */
 	if (n->ike_up && !up)
 		return;
 	memset(n, 0, sizeof(*n));
@@ -682,6 +705,179 @@ static void initiate(struct ipsec_mgr *m, unsigned id)
 	vici_msg_free(&msg);
 }
 
+/* ------------------------------------------------------------------ */
+/* A hub's branches                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * `l2tp hub on` over IPsec: one connection (remote_addrs %any) under
+ * which charon keeps one IKE SA per branch.  Branches are told apart by
+ * their SA's public address (the source of what comes out of its ESP):
+ * each branch's SA is tracked on its own, and a change of one touches
+ * only the hub instance whose peer is that address.
+ */
+
+static struct sa_info *branch_find(struct sa_info *v, size_t n, const struct sockaddr_storage *host)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_host(&v[i].remote, host))
+			return &v[i];
+	return NULL;
+}
+
+/* a hub's connection with one branch (an instance, or a connection beside
+ * one: a restarted branch's) whose peer is known: it is that branch's */
+static bool branch_conn(const struct tunnel *t)
+{
+	return (t->peer_index || t->owner) && t->peer_known;
+}
+
+/* the branch SA (CHILD SA up) of host, or NULL */
+static const struct sa_info *branch_up(const struct its *s, const struct sockaddr_storage *host)
+{
+	const struct sa_info *b = branch_find(s->br, s->n_br, host);
+
+	return b && b->child_up ? b : NULL;
+}
+
+static struct sa_info *branch_add(struct sa_info **v, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		struct sa_info *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		*v = nv;
+		*cap = c;
+	}
+	memset(&(*v)[*n], 0, sizeof(**v));
+	return &(*v)[(*n)++];
+}
+
+/* One IKE SA of the hub's connection: per remote host, the one with a
+ * CHILD SA up wins, then the newest (a branch that restarted has a new
+ * IKE SA beside its old one until that one is deleted) */
+static void hub_take(struct its *s, const struct vici_msg *msg, long sec)
+{
+	struct its one;
+	struct sa_info *b;
+
+	memset(&one, 0, sizeof(one));
+	take_ike_sa(&one, msg, sec);
+	if (one.next.remote.ss_family == AF_UNSPEC)
+		return;
+	b = branch_find(s->br_next, s->n_br_next, &one.next.remote);
+	if (b) {
+		if (b->child_up && !one.next.child_up)
+			return;
+		if (b->child_up == one.next.child_up && b->ike_up == one.next.ike_up && b->ike_uid > one.next.ike_uid)
+			return;
+		if (!one.next.ike_up && b->ike_up)
+			return;
+	} else if (!(b = branch_add(&s->br_next, &s->n_br_next, &s->cap_br_next))) {
+		return;
+	}
+	*b = one.next;
+}
+
+static void hub_lost(struct ipsec_mgr *m, struct its *s, const struct sa_info *o)
+{
+	struct tunnel *hub = daemon_tunnel_find(m->d, s->id);
+	char peer[64];
+
+	host_str(&o->remote, peer, sizeof(peer));
+	log_warnx("tunnel %u: IPsec SA of branch %s down (%s): its L2TP connection stops, the other branches' stay",
+		  s->id, peer, o->ike_state[0] ? o->ike_state : "no IKE SA");
+	control_event(m->d, &(struct ctl_event){ .event = "ipsec-down", .tunnel = s->id, .peer = peer });
+	for (size_t i = 0; hub && i < m->d->n_tunnels; i++) {
+		struct tunnel *x = m->d->tunnels[i];
+
+		if (x->hub == hub && x->peer_known && same_host(&x->peer, &o->remote))
+			tunnel_ipsec_lost(x);
+	}
+}
+
+static void hub_done(struct ipsec_mgr *m, struct its *s, uint64_t now)
+{
+	bool was = s->cur.child_up;
+	size_t up = 0;
+	char peer[64];
+
+	for (size_t k = 0; k < s->n_br; k++) {
+		const struct sa_info *o = &s->br[k];
+		struct sa_info *n;
+
+		if (!o->child_up)
+			continue;
+		n = branch_find(s->br_next, s->n_br_next, &o->remote);
+		if (n && n->child_up) {
+			if (o->ike_uid && n->ike_uid && n->ike_uid != o->ike_uid) {
+				s->ike_rekeys++;
+				host_str(&n->remote, peer, sizeof(peer));
+				log_info("tunnel %u: branch %s: IPsec IKE SA %llu replaces %llu", s->id, peer,
+					 n->ike_uid, o->ike_uid);
+			}
+			continue;
+		}
+		if (s->want && n && n->ike_up && (!o->gone_ms || now - o->gone_ms < IPSEC_DOWN_GRACE_MS)) {
+			/* a rekey in progress (done_list): keep it, look again */
+			struct timeval tv = { 0, IPSEC_RECHECK_MS * 1000 };
+
+			*n = *o;
+			if (!n->gone_ms)
+				n->gone_ms = now;
+			evtimer_add(m->recheck, &tv);
+			continue;
+		}
+		if (s->want)
+			hub_lost(m, s, o);
+	}
+	for (size_t k = 0; k < s->n_br_next; k++) {
+		struct sa_info *n = &s->br_next[k];
+		const struct sa_info *o = branch_find(s->br, s->n_br, &n->remote);
+
+		if (!n->child_up)
+			continue;
+		if (!up++)
+			s->cur = *n;
+		if (o && o->child_up)
+			continue;
+		n->gone_ms = 0;
+		s->child_ups++;
+		host_str(&n->remote, peer, sizeof(peer));
+		if (s->want) {
+			log_notice("tunnel %u: IPsec SA up with branch %s (IKE SA %llu, %s; ESP %s, SPIs in %s out %s, "
+				   "selectors %s; NAT %s%s)", s->id, peer, n->ike_uid, n->ike_algs, n->esp_algs,
+				   n->spi_in, n->spi_out, n->local_ts,
+				   n->nat_local ? "here" : n->nat_remote ? "at the peer" : "none",
+				   n->encap ? ", ESP in UDP" : "");
+			control_event(m->d, &(struct ctl_event){ .event = "ipsec-up", .tunnel = s->id, .peer = peer });
+		}
+	}
+	if (!up) {
+		s->cur = s->n_br_next ? s->br_next[0] : (struct sa_info){ 0 };
+		s->cur.child_up = false;
+	}
+	{
+		struct sa_info *v = s->br;
+		size_t c = s->cap_br;
+
+		s->br = s->br_next;
+		s->n_br = s->n_br_next;
+		s->cap_br = s->cap_br_next;
+		s->br_next = v;
+		s->cap_br_next = c;
+		s->n_br_next = 0;
+	}
+	if (s->want && !was && up) {
+		struct tunnel *t = daemon_tunnel_find(m->d, s->id);
+
+		if (t && tunnel_is_idle(t))
+			tunnel_start(t); /* a responder: waits for its branches */
+	}
+}
+
 static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet *p)
 {
 	struct ipsec_mgr *m = mgr_of(d);
@@ -695,6 +891,10 @@ static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet 
 		const struct cfg_tunnel *t = cfg_tunnel_find(d->cfg, s->id);
 		bool was = s->cur.child_up;
 
+		if (s->hub) {
+			hub_done(m, s, now);
+			continue;
+		}
 		if (s->want && was && !s->next.child_up && s->next.ike_up &&
 		    (!s->gone_ms || now - s->gone_ms < IPSEC_DOWN_GRACE_MS)) {
 			/* a rekey or reauthentication in progress: keep what we
@@ -985,15 +1185,8 @@ static void disconnect(struct ipsec_mgr *m, const char *why)
 	evtimer_del(m->poll);
 	evtimer_del(m->recheck);
 	/* without charon no SA can be trusted to exist */
-	for (size_t i = 0; i < m->n_ts; i++) {
-		struct its *s = &m->ts[i];
-		bool was = s->cur.child_up;
-
-		memset(&s->cur, 0, sizeof(s->cur));
-		s->loaded = false;
-		if (s->want)
-			sa_changed(m, s, was);
-	}
+	for (size_t i = 0; i < m->n_ts; i++)
+		its_forget_sas(m, &m->ts[i]);
 	evtimer_add(m->retry, &tv);
 }
 
@@ -1179,8 +1372,10 @@ static void mark_wanted(struct ipsec_mgr *m, const struct cfg *c)
 		if (!cfg_wants(c, &c->tunnels[i]))
 			continue;
 		s = its_get(m, c->tunnels[i].id);
-		if (s)
+		if (s) {
 			s->want = true;
+			s->hub = c->tunnels[i].hub_max != 0;
+		}
 	}
 }
 
@@ -1345,6 +1540,10 @@ void ipsec_stop(struct daemon *d)
 	event_free(m->recheck);
 	event_free(m->resolve_tick);
 	resolver_free(m->res);
+	for (size_t i = 0; i < m->n_ts; i++) {
+		free(m->ts[i].br);
+		free(m->ts[i].br_next);
+	}
 	free(m->ts);
 	free(m);
 	d->ipsec = NULL;
@@ -1362,6 +1561,8 @@ bool ipsec_tunnel_ready(const struct tunnel *t)
 	if (!t->cfg->ipsec.on)
 		return true;
 	s = m ? its_find(m, t->cfg->id) : NULL;
+	if (s && s->hub && branch_conn(t)) /* a hub's instance: its branch's SA */
+		return s->want && branch_up(s, &t->peer);
 	return s && s->want && s->cur.child_up;
 }
 
@@ -1382,7 +1583,15 @@ bool ipsec_tunnel_peer(const struct tunnel *t, struct sockaddr_storage *ret)
 
 	if (!t->cfg->ipsec.on || !m || !(s = its_find(m, t->cfg->id)) || !s->cur.child_up)
 		return false;
-	*ret = s->cur.remote;
+	if (s->hub) { /* a branch's instance: the SA of the address it was accepted from */
+		const struct sa_info *b = branch_conn(t) ? branch_up(s, &t->peer) : NULL;
+
+		if (!b)
+			return false;
+		*ret = b->remote;
+	} else {
+		*ret = s->cur.remote;
+	}
 	if (ret->ss_family == AF_INET6)
 		((struct sockaddr_in6 *)ret)->sin6_port = htons(t->cfg->ipsec.port);
 	else
@@ -1415,11 +1624,20 @@ bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage 
 	s = m ? its_find(m, t->cfg->id) : NULL;
 	if (!s)
 		return false;
-	ok = s->cur.child_up && same_host(src, &s->cur.remote) &&
-	     (!strcmp(s->cur.child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port);
+	if (s->hub) {
+		/* a hub: the SA of the branch at src; an instance takes only
+		 * its own branch's (the address it was accepted from) */
+		const struct sa_info *b = branch_up(s, src);
+
+		ok = b && (!strcmp(b->child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port) &&
+		     (!branch_conn(t) || same_host(src, &t->peer));
+	} else {
+		ok = s->cur.child_up && same_host(src, &s->cur.remote) &&
+		     (!strcmp(s->cur.child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port);
+	}
 	if (ok)
 		return true;
-	if (!s->cur.child_up && s->want && m->connected)
+	if ((s->hub ? !branch_up(s, src) : !s->cur.child_up) && s->want && m->connected)
 		list_sas(m); /* an SA event may be on its way: look again now */
 	if (!what)
 		return false; /* asked for another tunnel's sake: not counted */
@@ -1463,6 +1681,12 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 	if (!s)
 		return json_pack("{s:s}", "error", m && ipsec_error(m->d)[0] ? ipsec_error(m->d) : "not loaded");
 	i = &s->cur;
+	if (s->hub) { /* a hub's instance: its branch's SA; the hub itself has none (branches_up) */
+		static const struct sa_info none;
+		const struct sa_info *b = branch_conn(t) ? branch_find(s->br, s->n_br, &t->peer) : NULL;
+
+		i = b ? b : &none;
+	}
 	host_str(&i->remote, peer, sizeof(peer));
 	f = json_object();
 	for (int r = 0; r < FAIL_N; r++)
@@ -1518,6 +1742,14 @@ json_t *ipsec_tunnel_json(const struct tunnel *t)
 			json_object_set_new(o, "remote_name", json_string(s->host));
 			json_object_set_new(o, "remote_name_address", json_string(a));
 		}
+		json_object_set_new(o, "ike_uniqueid", json_integer((json_int_t)i->ike_uid));
+		if (s->hub) {
+			json_int_t up = 0;
+
+			for (size_t k = 0; k < s->n_br; k++)
+				up += s->br[k].child_up;
+			json_object_set_new(o, "branches_up", json_integer(up));
+		}
 	}
 	return o;
 }
@@ -1544,6 +1776,7 @@ void ipsec_metrics(const struct daemon *d, struct evbuffer *b)
 	const struct ipsec_mgr *m = mgr_of(d);
 	long long mism;
 	bool any = false;
+	unsigned hubs = 0;
 
 	if (!m)
 		return;
@@ -1560,6 +1793,23 @@ void ipsec_metrics(const struct daemon *d, struct evbuffer *b)
 	ILOOP evbuffer_add_printf(b, "l2tpv3d_ipsec_ike_sa_up{tunnel=\"%u\"} %d\n", m->ts[i].id, m->ts[i].cur.ike_up);
 	IHEAD("ipsec_sa_up", "gauge", "1 if the tunnel's CHILD SA (ESP) is installed.");
 	ILOOP evbuffer_add_printf(b, "l2tpv3d_ipsec_sa_up{tunnel=\"%u\"} %d\n", m->ts[i].id, m->ts[i].cur.child_up);
+	for (size_t i = 0; i < m->n_ts; i++) {
+		const struct its *s = &m->ts[i];
+
+		if (!s->want || !s->hub)
+			continue;
+		if (!hubs++)
+			IHEAD("ipsec_branch_sa_up", "gauge",
+			      "A hub's branches (l2tp hub on): 1 if the CHILD SA of the branch at that address is "
+			      "installed.");
+		for (size_t k = 0; k < s->n_br; k++) {
+			char peer[64];
+
+			host_str(&s->br[k].remote, peer, sizeof(peer));
+			evbuffer_add_printf(b, "l2tpv3d_ipsec_branch_sa_up{tunnel=\"%u\",peer=\"%s\"} %d\n", s->id,
+					    peer, s->br[k].child_up);
+		}
+	}
 	IHEAD("ipsec_sa_bytes_total", "counter", "Bytes of the current CHILD SA, per direction.");
 	ILOOP {
 		evbuffer_add_printf(b, "l2tpv3d_ipsec_sa_bytes_total{tunnel=\"%u\",dir=\"in\"} %llu\n", m->ts[i].id,

@@ -50,7 +50,7 @@ charon_start r1
 
 # ------------------------------------------------- 1. charon judges the lines
 REPO_CONF=$REPO/tests/config
-for f in ipsec-a-initiator ipsec-a-responder ipsec-b ipsec-c; do
+for f in ipsec-a-initiator ipsec-a-responder ipsec-b ipsec-c ipsec-hub; do
 	out=$(nq r1 "$VICI_LOAD" "$RUN/r1.vici" "$REPO_CONF/$f.conf") || { printf '%s\n' "$out" >&2; exit 1; }
 	printf '%s\n' "$out" >"$OUT/load-$f.txt"
 	_expect "$f: accepted by charon" "$(grep -c accepted <<<"$out")" 2
@@ -65,6 +65,10 @@ for f in ipsec-a-initiator ipsec-a-responder ipsec-b ipsec-c; do
 		grep -q 'remote: itm.example.jp' "$OUT/conns-$f.txt"
 		grep -q 'dynamic\[udp/l2f\]' "$OUT/conns-$f.txt"
 		! grep -q 'l2tp-host' "$OUT/conns-$f.txt" ;;
+	ipsec-hub)
+		# one connection for every branch: any address, any identity
+		grep -q 'remote: %any' "$OUT/conns-$f.txt"
+		grep -q 'l2tp: TRANSPORT' "$OUT/conns-$f.txt" ;;
 	ipsec-c)
 		grep -q 'local:  198.51.100.2' "$OUT/conns-$f.txt"
 		grep -q 'remote: 203.0.113.1' "$OUT/conns-$f.txt" ;;
@@ -72,7 +76,7 @@ for f in ipsec-a-initiator ipsec-a-responder ipsec-b ipsec-c; do
 	nq r1 "$VICI_LOAD" "$RUN/r1.vici" "$REPO_CONF/$f.conf" unload >/dev/null
 done
 _expect "connections left after unload" "$(swanctl_ns r1 --list-conns | grep -c '^l2tpv3d-t' || true)" 0
-log "ok: charon accepts the four RTX configurations"
+log "ok: charon accepts the four RTX configurations and the hub's"
 
 # ------------------------------------- 2. raw and IPsec tunnels in one file
 conf_r1 >"$OUT/r1.conf"
