@@ -72,6 +72,9 @@ ip netns exec "$pc2" iperf3 -s -1 >/dev/null 2>&1 &
 sleep 0.5
 measure tcp1 ip netns exec "$pc1" iperf3 -c "$DST" -t "$DUR"
 ip netns exec "$pc2" "$B/bench/gen64" recv 9000 $((DUR + 1)) >/dev/null &
+REC=$!
 sleep 0.5
 measure pps64 ip netns exec "$pc1" "$B/bench/gen64" send "$DST" 9000 "$DUR"
-wait
+# not a bare wait: the held topology (bench.sh --hold) is a child too and
+# only ends when the EXIT trap interrupts it
+wait $REC
