@@ -23,7 +23,8 @@ mkdir -p "$OUT"
 rm -f "$OUT/hold.env"
 PROFILES=nic MODES=${MODES:-l2tpv3d} OUT=$OUT bench/bench.sh --hold >"$OUT/cost-hold.log" 2>&1 &
 HOLD=$!
-trap 'kill -INT $HOLD 2>/dev/null; wait $HOLD 2>/dev/null' EXIT
+# TERM: a background job of a script ignores SIGINT
+trap 'kill -TERM $HOLD 2>/dev/null; wait $HOLD 2>/dev/null' EXIT
 for _ in $(seq 600); do
 	[[ -s $OUT/hold.env ]] && break
 	kill -0 $HOLD 2>/dev/null || { cat "$OUT/cost-hold.log" >&2; exit 1; }
