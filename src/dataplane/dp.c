@@ -33,7 +33,9 @@
  * found work the thread keeps calling epoll_wait without sleeping for the
  * given time, so that what arrives then (a reply to what was just sent,
  * the next frames of a burst) costs no wake-up; each empty look is counted
- * (polls).  It trades CPU for latency: see l2tpv3d.conf(5).
+ * (polls).  It trades CPU for latency: see l2tpv3d.conf(5).  Polling
+ * takes at most half of each 100 ms (DP_POLL_SHARE): past that the
+ * thread sleeps whenever it has nothing to do until the next period.
  *
  * Receive.  recvmmsg() reads up to DP_BATCH datagrams at a time with their
  * IP_PKTINFO/IPV6_PKTINFO; DP_UDP_BUDGET bounds one wakeup so busy TAPs
@@ -146,7 +148,13 @@ enum {
 	DP_VLAN_HLEN = 4,	/* an 802.1Q tag */
 	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
 	DP_FLOWQ = 1024,	/* flow slots per multi-queue session */
+	/* busy polling takes at most 1/DP_POLL_SHARE of each period of
+	 * DP_POLL_PERIOD_NS: a thread that never sleeps would cost a CPU and,
+	 * under SCHED_FIFO, be stopped by the kernel's real-time throttling
+	 * (50 ms of every second by default) */
+	DP_POLL_SHARE = 2,
 };
+#define DP_POLL_PERIOD_NS 100000000u /* 100 ms */
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
  * aligned like a cmsghdr (whose flexible array keeps it out of here). */
@@ -260,7 +268,7 @@ struct dp_worker {
 	uint64_t coal_octets;
 	struct dp_wstats {
 		_Atomic uint64_t wakeups, tap_reads, tap_writes, udp_recvs, udp_sends, tx_frames, rx_frames,
-			copied_octets, polls;
+			copied_octets, polls, poll_ns;
 	} st; /* written by this thread only (dp_stat) */
 };
 
@@ -1457,7 +1465,9 @@ static void *dp_thread_main(void *arg)
 	struct dp_worker *w = arg;
 	struct dp *dp = w->dp;
 	struct epoll_event ev[DP_EVENTS];
-	uint64_t spin_until = 0;
+	/* busy polling: until when, and the time spent polling in the
+	 * current period (at most DP_POLL_SHARE of it) */
+	uint64_t spin_until = 0, last_look = 0, period = 0, polled = 0;
 
 	for (;;) {
 		bool cmds = false;
@@ -1483,8 +1493,17 @@ static void *dp_thread_main(void *arg)
 		}
 		if (n == 0) {
 			/* a look while busy polling, nothing there */
+			uint64_t now = dp_now_ns();
+
 			dp_stat(&w->st.polls, 1);
-			if (!spin || dp_now_ns() >= spin_until)
+			if (now - period >= DP_POLL_PERIOD_NS) {
+				period = now;
+				polled = 0;
+			}
+			polled += now - last_look;
+			dp_stat(&w->st.poll_ns, now - last_look);
+			last_look = now;
+			if (!spin || now >= spin_until || polled >= DP_POLL_PERIOD_NS / DP_POLL_SHARE)
 				spin_until = 0;
 			continue;
 		}
@@ -1509,7 +1528,12 @@ static void *dp_thread_main(void *arg)
 		if (cmds && (w->idx == 0 ? dp_cmds_run_queued(dp, false) : dp_worker_park(w)))
 			return NULL;
 		/* the busy-polling window starts when the work is done */
-		spin_until = spin ? dp_now_ns() + spin : 0;
+		if (spin) {
+			last_look = dp_now_ns();
+			spin_until = last_look + spin;
+		} else {
+			spin_until = 0;
+		}
 	}
 }
 
@@ -1732,6 +1756,7 @@ void dp_thread_stats(const struct dp *dp, unsigned i, struct dp_thread_stats *re
 		.rx_frames = dp_read(&st->rx_frames),
 		.copied_octets = dp_read(&st->copied_octets),
 		.polls = dp_read(&st->polls),
+		.poll_ns = dp_read(&st->poll_ns),
 	};
 }
 

@@ -157,6 +157,7 @@ struct dp_thread_stats {
 	uint64_t rx_frames;	/* frames received from the tunnel and written to a TAP */
 	uint64_t copied_octets; /* payload bytes copied in user space (VLAN moves, IP/115 shifts) */
 	uint64_t polls;		/* looks that found nothing while busy polling (dp_set_busy_poll) */
+	uint64_t poll_ns;	/* time spent in those looks (at most half of the time: see dp.c) */
 };
 
 /*

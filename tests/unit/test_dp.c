@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netlink/netlink.h>
@@ -488,6 +489,47 @@ static void test_busy_poll(void **state)
 	assert_true(polls(f, 1) <= p + 1); /* at most the look that ended the window */
 	assert_counters(f->s[1], &(struct dp_counters){ .rx_packets = 2, .rx_octets = 120, .tx_packets = 1,
 						       .tx_octets = 60 });
+}
+
+static double secs(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Busy polling under traffic that never lets the window close (a frame
+ * every 2 ms, a 10 ms window) takes at most half of the time: the time the
+ * thread spent polling, and this process's CPU time (all its threads),
+ * stay well under the wall time. */
+static void test_busy_poll_share(void **state)
+{
+	struct fx *f = FX(state);
+	struct dp_session_conf ca = conf_for(f, 0), cb = conf_for(f, 1);
+	enum { N = 250 };
+	double c0, t0, cpu, wall, polled;
+	struct dp_thread_stats st;
+
+	assert_int_equal(dp_set_busy_poll(f->dp[1], 10000), 0);
+	start(f);
+	add_sessions(f, &ca, &cb);
+	c0 = secs(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = secs(CLOCK_MONOTONIC);
+	for (int i = 0; i < N; i++) {
+		inject_frame(f, 0, 60, (uint8_t)i);
+		(void)poll(NULL, 0, 2);
+	}
+	cpu = secs(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	wall = secs(CLOCK_MONOTONIC) - t0;
+	dp_thread_stats(f->dp[1], 0, &st);
+	polled = (double)st.poll_ns / 1e9;
+	WAIT_UNTIL(counters(f->s[1]).rx_packets == N);
+	assert_true(polls(f, 1) > 0);
+	print_message("busy polling under traffic: polled %.3f s, %.3f s of CPU, in %.3f s\n", polled, cpu, wall);
+	assert_true(polled > 0.2 * wall); /* it did poll */
+	assert_true(polled < 0.65 * wall); /* half of each 100 ms (a look may overshoot) */
+	assert_true(cpu < 0.8 * wall);
 }
 
 /* An ETH_P_ALL packet socket on TAP i that reports VLAN tags (auxdata). */
@@ -2022,6 +2064,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ip_encap_no_socket, fx_setup, fx_teardown),
 		/* two data threads per side */
 		cmocka_unit_test_setup_teardown(test_busy_poll, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_busy_poll_share, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_directions, fx_setup_busy, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_burst, fx_setup_busy, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_threads_flows, fx_setup_mt, fx_teardown),
