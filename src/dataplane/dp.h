@@ -207,8 +207,9 @@ int dp_set_realtime(struct dp *dp, int rt_prio);
  * looking (epoll_wait without sleeping) for usec microseconds before it
  * sleeps again, so that a packet arriving in that window is handled
  * without a wake-up (on a virtual machine a wake-up from idle costs tens
- * of microseconds each time).  It costs CPU: a thread under steady traffic
- * never sleeps.  0 (the default) turns it off.  Any time, from any
+ * of microseconds each time).  It costs CPU: polling takes up to half of
+ * each 100 ms of a thread under steady traffic.  0 (the default) turns it
+ * off.  Any time, from any
  * thread.  Returns 0, or -EINVAL above DP_BUSY_POLL_MAX_US.
  */
 #define DP_BUSY_POLL_MAX_US 10000
