@@ -23,7 +23,7 @@
 #   ("nic veth"), MODES ("routing vxlan l2tpv3d"; "l2tpv3d:qN" is l2tpv3d
 #   with the TAPs' txqueuelen set to N, to compare queue bounds in one run;
 #   "l2tpv3d:tN" runs it with `dataplane threads N` (multi-queue TAPs, one
-#   UDP socket per thread);
+#   UDP socket per thread); "l2tpv3d:pN" with `dataplane busy-poll N` (us);
 #   "l2tpv3d:base" runs the daemon from $BASE_B instead, e.g. a build of an
 #   earlier commit, for before/after figures from one run; "l2tpv3d@NAME"
 #   runs the daemon with the environment assignments in $ENV_NAME, e.g.
@@ -171,11 +171,12 @@ topo_create() {
 }
 
 conf() {
-	local me=$1 peer=$2 host=$3 threads=${4:-1} ep=
+	local me=$1 peer=$2 host=$3 threads=${4:-1} busy=${5:-0} ep=
 	# r1 initiates; r2 (no endpoint) answers
 	[[ $host == B1 ]] && ep=" tunnel endpoint address $me $peer"
 	cat <<-EOF
 	dataplane threads $threads
+	$( (( busy )) && echo "dataplane busy-poll $busy" || true)
 	bridge member bridge1 lan1 tunnel1
 	tunnel select 1
 	 tunnel encapsulation l2tpv3-raw
@@ -214,13 +215,13 @@ daemons_stop() {
 # session; THREADS (default 1) data threads each
 daemons_start() {
 	local bin=${1:-$L2TPV3D}
-	local envs=("${@:2}") threads=${THREADS:-1}
-	[[ "$bin ${envs[*]} t$threads" == "$DAEMON_BIN" ]] && return 0
+	local envs=("${@:2}") threads=${THREADS:-1} busy=${BUSY:-0}
+	[[ "$bin ${envs[*]} t$threads p$busy" == "$DAEMON_BIN" ]] && return 0
 	daemons_stop
-	DAEMON_BIN="$bin ${envs[*]} t$threads"
+	DAEMON_BIN="$bin ${envs[*]} t$threads p$busy"
 	log "daemons: $DAEMON_BIN"
-	conf 198.51.100.1 198.51.100.2 B1 "$threads" >"$RUN/r1.conf"
-	conf 198.51.100.2 198.51.100.1 B2 "$threads" >"$RUN/r2.conf"
+	conf 198.51.100.1 198.51.100.2 B1 "$threads" "$busy" >"$RUN/r1.conf"
+	conf 198.51.100.2 198.51.100.1 B2 "$threads" "$busy" >"$RUN/r2.conf"
 	if [[ $bin != "$L2TPV3D" ]] && (( threads == 1 )); then
 		# an older build may not know the line
 		sed -i '/^dataplane threads/d' "$RUN/r1.conf" "$RUN/r2.conf"
@@ -248,6 +249,7 @@ mode_set() {
 	case $mode in
 	l2tpv3d:base) daemons_start "$BASE_B/src/daemon/l2tpv3d" ;;
 	l2tpv3d:t*) THREADS=${mode#l2tpv3d:t} daemons_start ;;
+	l2tpv3d:p*) BUSY=${mode#l2tpv3d:p} daemons_start ;;
 	l2tpv3d@*)
 		local -n envref="ENV_${mode#l2tpv3d@}"
 		# shellcheck disable=SC2086 # a list of assignments

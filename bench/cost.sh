@@ -3,7 +3,8 @@
 #
 # The data path's cost per frame, in counts that do not depend on how busy
 # the machine is: system calls per frame on each side (perf's syscall
-# tracepoints on each daemon) for one TCP stream and for 64-byte frames,
+# tracepoints on each daemon), the daemon's CPU time and context switches
+# per frame (task-clock, context-switches) for one TCP stream and for 64-byte frames,
 # over the topology of bench.sh (held with --hold, NIC-like WAN).
 #
 #   sudo bench/cost.sh                       # this build's daemon
@@ -22,7 +23,8 @@ mkdir -p "$OUT"
 rm -f "$OUT/hold.env"
 PROFILES=nic MODES=${MODES:-l2tpv3d} OUT=$OUT bench/bench.sh --hold >"$OUT/cost-hold.log" 2>&1 &
 HOLD=$!
-trap 'kill -INT $HOLD 2>/dev/null; wait $HOLD 2>/dev/null' EXIT
+# TERM: a background job of a script ignores SIGINT
+trap 'kill -TERM $HOLD 2>/dev/null; wait $HOLD 2>/dev/null' EXIT
 for _ in $(seq 600); do
 	[[ -s $OUT/hold.env ]] && break
 	kill -0 $HOLD 2>/dev/null || { cat "$OUT/cost-hold.log" >&2; exit 1; }
@@ -39,7 +41,7 @@ frames() {
 	ip netns exec "$r2" "$CTL" -S "$(sock r2)" -j show status l2tp | jq '.tunnels[0].sessions[0].rx_packets'
 }
 EV=read,write,writev,sendmsg,sendmmsg,recvmmsg,epoll_wait
-EVS=$(tr ',' '\n' <<<"$EV" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)
+EVS=$(tr ',' '\n' <<<"$EV" | sed 's/^/syscalls:sys_enter_/' | paste -sd,),task-clock,context-switches
 
 # measure NAME CMD...: perf stat on both daemons while CMD runs
 measure() {
@@ -59,15 +61,21 @@ measure() {
 		[[ $r == r2 ]] && n=$n2
 		awk -F, -v r="$r" -v n="$n" -v w="$name" '
 			/syscalls:sys_enter_/ { sub("syscalls:sys_enter_", "", $3); c[$3] = $1; t += $1 }
+			/task-clock/ { ms = $1 }
+			/context-switches/ { cs = $1 }
 			END { printf "%-6s %s frames %d:", w, r, n
 			      for (k in c) if (c[k] > 0) printf " %s %.3f", k, c[k] / (n ? n : 1)
-			      printf " | all %.3f per frame\n", t / (n ? n : 1) }' "$OUT/cost-$name-$r.txt"
+			      printf " | all %.3f per frame | cpu %.2f us, %.3f context switches per frame\n", t / (n ? n : 1),
+				  ms * 1000 / (n ? n : 1), cs / (n ? n : 1) }' "$OUT/cost-$name-$r.txt"
 	done
 }
 ip netns exec "$pc2" iperf3 -s -1 >/dev/null 2>&1 &
 sleep 0.5
 measure tcp1 ip netns exec "$pc1" iperf3 -c "$DST" -t "$DUR"
 ip netns exec "$pc2" "$B/bench/gen64" recv 9000 $((DUR + 1)) >/dev/null &
+REC=$!
 sleep 0.5
 measure pps64 ip netns exec "$pc1" "$B/bench/gen64" send "$DST" 9000 "$DUR"
-wait
+# not a bare wait: the held topology (bench.sh --hold) is a child too and
+# only ends when the EXIT trap interrupts it
+wait $REC

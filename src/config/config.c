@@ -921,6 +921,17 @@ static int h_dp_threads(struct parser *p)
 	return 0;
 }
 
+/* `dataplane busy-poll USEC` */
+static int h_dp_busy_poll(struct parser *p)
+{
+	unsigned n;
+
+	if (!parse_uint(p->a[0], 0, CFG_DP_BUSY_POLL_MAX, &n))
+		return perr(p, "bad time '%s': expected 0..%u microseconds", p->a[0], CFG_DP_BUSY_POLL_MAX);
+	p->c->dp_busy_poll = n;
+	return 0;
+}
+
 static int h_bridge_member(struct parser *p)
 {
 	char *const *a = p->a;
@@ -1416,6 +1427,7 @@ static const struct command commands[] = {
 	{ { "dataplane", "realtime" }, 1, 2, SCOPE_GLOBAL, h_dp_realtime,
 	  "dataplane realtime on [PRIORITY]|off" },
 	{ { "dataplane", "threads" }, 1, 1, SCOPE_GLOBAL, h_dp_threads, "dataplane threads N" },
+	{ { "dataplane", "busy-poll" }, 1, 1, SCOPE_GLOBAL, h_dp_busy_poll, "dataplane busy-poll USEC" },
 	{ { "bridge", "member" }, 2, 1 + CFG_MAX_BRIDGE_MEMBERS, SCOPE_GLOBAL, h_bridge_member,
 	  "bridge member BRIDGE INTERFACE..." },
 
@@ -2392,6 +2404,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 		fprintf(out, "dataplane realtime off\n");
 	if (c->dp_threads)
 		fprintf(out, "dataplane threads %u\n", c->dp_threads);
+	if (c->dp_busy_poll)
+		fprintf(out, "dataplane busy-poll %u\n", c->dp_busy_poll);
 	cfg_ipsec_print_global(c, out);
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
 }

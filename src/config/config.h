@@ -237,6 +237,7 @@ struct cfg_address {
 
 #define CFG_DP_RT_DEFAULT 10
 #define CFG_DP_THREADS_MAX 16
+#define CFG_DP_BUSY_POLL_MAX 10000 /* microseconds (DP_BUSY_POLL_MAX_US) */
 
 struct cfg {
 	bool service_on; /* `l2tp service on [l2tpv3]`; default off like a RTX */
@@ -248,6 +249,9 @@ struct cfg {
 	/* `dataplane threads N` (1..CFG_DP_THREADS_MAX): data threads, 0 =
 	 * not set (one); read at start only */
 	unsigned dp_threads;
+	/* `dataplane busy-poll USEC` (0..CFG_DP_BUSY_POLL_MAX): how long a data
+	 * thread keeps polling after work before it sleeps; 0 = off (default) */
+	unsigned dp_busy_poll;
 	struct sockaddr_storage metrics; /* where the Prometheus endpoint listens */
 	struct cfg_tunnel *tunnels; /* sorted by id */
 	size_t n_tunnels;

@@ -215,12 +215,13 @@ static json_t *show_status(struct daemon *d)
 
 		dp_thread_stats(d->dp, i, &st);
 		json_array_append_new(threads,
-				      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "wakeups",
+				      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "wakeups",
 						(json_int_t)st.wakeups, "tap_reads", (json_int_t)st.tap_reads,
 						"tap_writes", (json_int_t)st.tap_writes, "udp_recvs",
 						(json_int_t)st.udp_recvs, "udp_sends", (json_int_t)st.udp_sends,
 						"tx_frames", (json_int_t)st.tx_frames, "rx_frames",
-						(json_int_t)st.rx_frames, "copied_octets", (json_int_t)st.copied_octets));
+						(json_int_t)st.rx_frames, "copied_octets", (json_int_t)st.copied_octets,
+						"polls", (json_int_t)st.polls, "poll_us", (json_int_t)(st.poll_ns / 1000)));
 	}
 #define SHOWN(field) ((json_int_t)(d->stats.field - d->stats_clear.field))
 	o = json_pack("{s:i, s:s, s:i, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "errno", 0,

@@ -723,6 +723,20 @@ static int open_udp_ports(struct daemon *d, const struct cfg *c)
 	return ret;
 }
 
+/* `dataplane busy-poll USEC` (start and reload): see dp_set_busy_poll */
+static void apply_busy_poll(struct daemon *d, const struct cfg *c)
+{
+	if (c->dp_busy_poll == d->dp_busy_poll)
+		return;
+	if (dp_set_busy_poll(d->dp, c->dp_busy_poll) < 0)
+		return; /* cannot happen: the parser bounds it */
+	d->dp_busy_poll = c->dp_busy_poll;
+	if (c->dp_busy_poll)
+		log_info("data path: busy polling %u us after work ('dataplane busy-poll')", c->dp_busy_poll);
+	else
+		log_info("data path: no busy polling");
+}
+
 /*
  * `dataplane realtime`: the data thread under SCHED_FIFO, so that it runs
  * as soon as a packet wakes it instead of waiting for a CPU behind the
@@ -982,6 +996,7 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 	if (r < 0)
 		report(rep, "l2tp local port: cannot listen: %s (see the log)", strerror(-r));
 	apply_realtime(d, nc);
+	apply_busy_poll(d, nc);
 	if (d->dp_realtime != (int)nc->dp_realtime)
 		report(rep, "dataplane realtime: SCHED_FIFO %u refused (see the log)", nc->dp_realtime);
 
@@ -1153,6 +1168,7 @@ int daemon_setup(struct daemon *d)
 		return r;
 	}
 	apply_realtime(d, d->cfg);
+	apply_busy_poll(d, d->cfg);
 	d->ev_ctrl = event_new(d->base, d->ctrl_pair[0], EV_READ | EV_PERSIST, ctrl_read_cb, d);
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, signal_cb, d);

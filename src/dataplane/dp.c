@@ -29,6 +29,14 @@
  * because one peer's datagrams reach one socket.  Raw IP sockets and extra
  * UDP ports are read by thread 0 only.
  *
+ * Busy polling (dp_set_busy_poll, off by default).  After a round that
+ * found work the thread keeps calling epoll_wait without sleeping for the
+ * given time, so that what arrives then (a reply to what was just sent,
+ * the next frames of a burst) costs no wake-up; each empty look is counted
+ * (polls).  It trades CPU for latency: see l2tpv3d.conf(5).  Polling
+ * takes at most half of each 100 ms (DP_POLL_SHARE): past that the
+ * thread sleeps whenever it has nothing to do until the next period.
+ *
  * Receive.  recvmmsg() reads up to DP_BATCH datagrams at a time with their
  * IP_PKTINFO/IPV6_PKTINFO; DP_UDP_BUDGET bounds one wakeup so busy TAPs
  * get their turn.  Control packets (T=1) go, prefixed by struct
@@ -140,7 +148,13 @@ enum {
 	DP_VLAN_HLEN = 4,	/* an 802.1Q tag */
 	DP_SEQ_RESYNC = 5,	/* consecutive old numbers in a row that mean the sender started again */
 	DP_FLOWQ = 1024,	/* flow slots per multi-queue session */
+	/* busy polling takes at most 1/DP_POLL_SHARE of each period of
+	 * DP_POLL_PERIOD_NS: a thread that never sleeps would cost a CPU and,
+	 * under SCHED_FIFO, be stopped by the kernel's real-time throttling
+	 * (50 ms of every second by default) */
+	DP_POLL_SHARE = 2,
 };
+#define DP_POLL_PERIOD_NS 100000000u /* 100 ms */
 
 /* Room for one source-address cmsg (tx) or the pktinfo we asked for (rx),
  * aligned like a cmsghdr (whose flexible array keeps it out of here). */
@@ -254,7 +268,7 @@ struct dp_worker {
 	uint64_t coal_octets;
 	struct dp_wstats {
 		_Atomic uint64_t wakeups, tap_reads, tap_writes, udp_recvs, udp_sends, tx_frames, rx_frames,
-			copied_octets;
+			copied_octets, polls, poll_ns;
 	} st; /* written by this thread only (dp_stat) */
 };
 
@@ -272,6 +286,7 @@ struct dp {
 	in_port_t port;			/* its port, network order */
 	struct dp_worker w[DP_MAX_THREADS];
 	unsigned nw;			/* data threads (dp_set_threads), 1 by default */
+	_Atomic uint64_t spin_ns;	/* busy polling: keep polling this long after the last work (dp_set_busy_poll) */
 
 	/* commands: lock guards everything down to `thread` */
 	pthread_mutex_t lock;
@@ -315,6 +330,14 @@ static inline void dp_stat(_Atomic uint64_t *c, uint64_t n)
 static inline uint64_t dp_read(const _Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static uint64_t dp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t dp_now_sec(void)
@@ -1442,10 +1465,16 @@ static void *dp_thread_main(void *arg)
 	struct dp_worker *w = arg;
 	struct dp *dp = w->dp;
 	struct epoll_event ev[DP_EVENTS];
+	/* busy polling: until when, and the time spent polling in the
+	 * current period (at most DP_POLL_SHARE of it) */
+	uint64_t spin_until = 0, last_look = 0, period = 0, polled = 0;
 
 	for (;;) {
 		bool cmds = false;
-		int n = epoll_wait(w->epfd, ev, DP_EVENTS, -1);
+		/* busy polling (dp->spin_ns): look without sleeping until
+		 * spin_ns after the last round that found work */
+		int n = epoll_wait(w->epfd, ev, DP_EVENTS, spin_until ? 0 : -1);
+		uint64_t spin = atomic_load_explicit(&dp->spin_ns, memory_order_relaxed);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1461,6 +1490,22 @@ static void *dp_thread_main(void *arg)
 				pthread_mutex_unlock(&dp->lock);
 			}
 			return NULL;
+		}
+		if (n == 0) {
+			/* a look while busy polling, nothing there */
+			uint64_t now = dp_now_ns();
+
+			dp_stat(&w->st.polls, 1);
+			if (now - period >= DP_POLL_PERIOD_NS) {
+				period = now;
+				polled = 0;
+			}
+			polled += now - last_look;
+			dp_stat(&w->st.poll_ns, now - last_look);
+			last_look = now;
+			if (!spin || now >= spin_until || polled >= DP_POLL_PERIOD_NS / DP_POLL_SHARE)
+				spin_until = 0;
+			continue;
 		}
 		dp_stat(&w->st.wakeups, 1);
 		for (int i = 0; i < n; i++) {
@@ -1482,6 +1527,13 @@ static void *dp_thread_main(void *arg)
 		/* after the round, so no event above can name a freed session */
 		if (cmds && (w->idx == 0 ? dp_cmds_run_queued(dp, false) : dp_worker_park(w)))
 			return NULL;
+		/* the busy-polling window starts when the work is done */
+		if (spin) {
+			last_look = dp_now_ns();
+			spin_until = last_look + spin;
+		} else {
+			spin_until = 0;
+		}
 	}
 }
 
@@ -1703,7 +1755,17 @@ void dp_thread_stats(const struct dp *dp, unsigned i, struct dp_thread_stats *re
 		.tx_frames = dp_read(&st->tx_frames),
 		.rx_frames = dp_read(&st->rx_frames),
 		.copied_octets = dp_read(&st->copied_octets),
+		.polls = dp_read(&st->polls),
+		.poll_ns = dp_read(&st->poll_ns),
 	};
+}
+
+int dp_set_busy_poll(struct dp *dp, unsigned usec)
+{
+	if (usec > DP_BUSY_POLL_MAX_US)
+		return -EINVAL;
+	atomic_store_explicit(&dp->spin_ns, (uint64_t)usec * 1000u, memory_order_relaxed);
+	return 0;
 }
 
 int dp_set_realtime(struct dp *dp, int rt_prio)

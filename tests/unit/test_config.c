@@ -178,6 +178,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 	assert_int_equal(a->service_on, b->service_on);
 	assert_int_equal(a->dp_realtime, b->dp_realtime);
 	assert_int_equal(a->dp_threads, b->dp_threads);
+	assert_int_equal(a->dp_busy_poll, b->dp_busy_poll);
 	assert_int_equal(a->n_bridges, b->n_bridges);
 	for (i = 0; i < a->n_bridges; i++) {
 		const struct cfg_bridge *x = &a->bridges[i], *y = &b->bridges[i];
@@ -942,6 +943,34 @@ static void test_dataplane_realtime(void **state)
 	run_free(&r);
 	parse_only(&r, "dataplane realtime maybe\n");
 	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane realtime maybe': expected on [PRIORITY 1..99] or off");
+	run_free(&r);
+}
+
+/* `dataplane busy-poll USEC`, 0..10000, off by default */
+static void test_dataplane_busy_poll(void **state)
+{
+	struct run r;
+
+	(void)state;
+	parse_only(&r, "l2tp service on\n");
+	assert_int_equal(r.c->dp_busy_poll, 0);
+	run_free(&r);
+	parse_only(&r, "dataplane busy-poll 50\n");
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(r.c->dp_busy_poll, 50);
+	assert_round_trip(r.c, false);
+	run_free(&r);
+	parse_only(&r, "dataplane busy-poll 0\n");
+	assert_int_equal(r.d.n, 0);
+	assert_int_equal(r.c->dp_busy_poll, 0);
+	run_free(&r);
+	parse_only(&r, "dataplane busy-poll 10001\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane busy-poll 10001': bad time '10001': expected 0..10000 "
+			       "microseconds");
+	run_free(&r);
+	parse_only(&r, "dataplane busy-poll soon\n");
+	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane busy-poll soon': bad time 'soon': expected 0..10000 "
+			       "microseconds");
 	run_free(&r);
 }
 
@@ -2540,6 +2569,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_dataplane_realtime),
 		cmocka_unit_test(test_dataplane_threads),
+		cmocka_unit_test(test_dataplane_busy_poll),
 		cmocka_unit_test(test_tunnel_equal),
 		cmocka_unit_test(test_dataplane_defaults),
 		cmocka_unit_test(test_dataplane_lines),
