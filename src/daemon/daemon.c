@@ -398,8 +398,13 @@ static void sccrq_run(struct daemon *d)
 		if (now_ms() - t0 >= SCCRQ_SLICE_MS)
 			break;
 	}
-	if (d->sccrq_q.n && d->ev_sccrq)
-		event_active(d->ev_sccrq, 0, 0);
+	/* a zero timer, not event_active: libevent runs an event activated
+	 * from a callback in the same pass, before reading the socket again */
+	if (d->sccrq_q.n && d->ev_sccrq && !evtimer_pending(d->ev_sccrq, NULL)) {
+		const struct timeval now = { 0, 0 };
+
+		evtimer_add(d->ev_sccrq, &now);
+	}
 }
 
 static void sccrq_cb(evutil_socket_t fd, short what, void *arg)
@@ -1067,7 +1072,7 @@ int daemon_setup(struct daemon *d)
 	}
 	apply_realtime(d, d->cfg);
 	d->ev_ctrl = event_new(d->base, d->ctrl_pair[0], EV_READ | EV_PERSIST, ctrl_read_cb, d);
-	d->ev_sccrq = event_new(d->base, -1, 0, sccrq_cb, d);
+	d->ev_sccrq = evtimer_new(d->base, sccrq_cb, d);
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->ev_sighup = evsignal_new(d->base, SIGHUP, signal_cb, d);
