@@ -509,25 +509,70 @@ static void handle_ctrl(struct daemon *d, const uint8_t *raw, size_t len, const 
 	}
 }
 
+/* SCCRQs queued (ctrlq.h): at most this many, taken this long at a time */
+#define SCCRQ_QUEUE_MAX 4096
+#define SCCRQ_SLICE_MS 10
+
+/* the oldest queued SCCRQs, for one slice; the rest after the loop has read
+ * the socket and run the timers again */
+static void sccrq_run(struct daemon *d)
+{
+	uint64_t t0 = now_ms();
+	struct ctrlq_item *it;
+
+	while ((it = ctrlq_pop(&d->sccrq_q))) {
+		handle_ctrl(d, it->raw, it->len, &it->peer, &it->local);
+		free(it);
+		if (now_ms() - t0 >= SCCRQ_SLICE_MS)
+			break;
+	}
+	/* a zero timer, not event_active: libevent runs an event activated
+	 * from a callback in the same pass, before reading the socket again */
+	if (d->sccrq_q.n && d->ev_sccrq && !evtimer_pending(d->ev_sccrq, NULL)) {
+		const struct timeval now = { 0, 0 };
+
+		evtimer_add(d->ev_sccrq, &now);
+	}
+}
+
+static void sccrq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sccrq_run(arg);
+}
+
+/*
+ * Every message the data path has passed (up to 1,024 a call): those of
+ * known connections at once, SCCRQs behind them.  A hub's SCCRQ costs a
+ * TAP port (milliseconds); in arrival order, 1,000 branches calling at
+ * once put their SCCCNs and ICRQs seconds behind the other branches'
+ * SCCRQs, and both sides retransmitted (doc/scale.md).
+ */
 static void ctrl_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	static _Thread_local uint8_t buf[sizeof(struct dp_ctrl_hdr) + 65536];
 
 	(void)what;
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 1024 && !ctrlq_full(&d->sccrq_q); i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		struct dp_ctrl_hdr h;
+		const uint8_t *raw = buf + sizeof(h);
 
 		if (n < 0)
-			return;
+			break;
 		if ((size_t)n < sizeof(h))
 			continue;
 		memcpy(&h, buf, sizeof(h));
 		if (h.len > (size_t)n - sizeof(h))
 			continue;
-		handle_ctrl(d, buf + sizeof(h), h.len, &h.peer, &h.local);
+		/* out of memory: handled now, in arrival order */
+		if (ctrlq_waits(raw, h.len) && ctrlq_push(&d->sccrq_q, raw, h.len, &h.peer, &h.local) == 0)
+			continue;
+		handle_ctrl(d, raw, h.len, &h.peer, &h.local);
 	}
+	sccrq_run(d);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1099,6 +1144,7 @@ int daemon_setup(struct daemon *d)
 	guard_init(&d->guard, now_ms());
 	guard_set_peers(&d->guard, expected_peers(d->cfg), now_ms());
 	d->ctrl_pair[0] = d->ctrl_pair[1] = -1;
+	ctrlq_init(&d->sccrq_q, SCCRQ_QUEUE_MAX);
 	if (gethostname(d->hostname, sizeof(d->hostname) - 1) < 0)
 		snprintf(d->hostname, sizeof(d->hostname), "l2tpv3d");
 	d->base = event_base_new();
@@ -1170,10 +1216,11 @@ int daemon_setup(struct daemon *d)
 	apply_realtime(d, d->cfg);
 	apply_busy_poll(d, d->cfg);
 	d->ev_ctrl = event_new(d->base, d->ctrl_pair[0], EV_READ | EV_PERSIST, ctrl_read_cb, d);
+	d->ev_sccrq = evtimer_new(d->base, sccrq_cb, d);
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->ev_sighup = evsignal_new(d->base, SIGHUP, signal_cb, d);
-	if (!d->ev_ctrl || !d->ev_sigterm || !d->ev_sigint || !d->ev_sighup)
+	if (!d->ev_ctrl || !d->ev_sccrq || !d->ev_sigterm || !d->ev_sigint || !d->ev_sighup)
 		return -ENOMEM;
 	event_add(d->ev_ctrl, NULL);
 	event_add(d->ev_sigterm, NULL);
@@ -1255,6 +1302,9 @@ void daemon_teardown(struct daemon *d)
 	metrics_close(d);
 	if (d->ev_ctrl)
 		event_free(d->ev_ctrl);
+	if (d->ev_sccrq)
+		event_free(d->ev_sccrq);
+	ctrlq_clear(&d->sccrq_q);
 	if (d->ev_sigterm)
 		event_free(d->ev_sigterm);
 	if (d->ev_sigint)

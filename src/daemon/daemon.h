@@ -14,6 +14,7 @@
 
 #include "common/addr.h"
 #include "config/config.h"
+#include "daemon/ctrlq.h"
 #include "daemon/guard.h"
 #include "daemon/probe.h"
 #include "dataplane/dp.h"
@@ -68,6 +69,8 @@ struct daemon {
 	int listen_fd;
 
 	struct event *ev_ctrl; /* control packets from the data path */
+	struct ctrlq sccrq_q; /* SCCRQs waiting behind known connections' messages (ctrlq.h) */
+	struct event *ev_sccrq; /* takes the next slice of sccrq_q */
 	struct event *ev_listen;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event *ev_stop; /* shutdown deadline */
