@@ -18,7 +18,9 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 VMOUT=$HERE/out/t_ipsec_faults
-bash "$HERE/vmrun.sh" --out "$VMOUT" tests/vm/ipsec/daemon.sh faults
+# one boot for six faults: 900 s for a loaded machine (its own time is
+# printed by vmrun.sh)
+bash "$HERE/vmrun.sh" --out "$VMOUT" --timeout 900 tests/vm/ipsec/daemon.sh faults
 OUT=$VMOUT/host-checks
 mkdir -p "$OUT"
 source "$HERE/ipsec/wire.sh"

@@ -20,7 +20,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 VMOUT=$HERE/out/t_ipsec_ikev2
-bash "$HERE/vmrun.sh" --out "$VMOUT" tests/vm/ipsec/daemon.sh ikev2
+bash "$HERE/vmrun.sh" --out "$VMOUT" --timeout 900 tests/vm/ipsec/daemon.sh ikev2
 OUT=$VMOUT/host-checks
 source "$HERE/ipsec/wire.sh"
 check_rtx_wire "$VMOUT" 4 ikev2
