@@ -31,7 +31,12 @@
 # (t_ipsec_rekey.sh): configuration A, no injections, a CHILD SA and an IKE
 # SA rekey under a running ping instead.  With "badpsk" (t_ipsec_badpsk.sh):
 # configuration A with r1's key changed: nothing comes up in 40 s, IKE
-# failures counted and logged.
+# failures counted and logged.  With "faults" (t_ipsec_faults.sh):
+# configuration A, then peer restarts, a NAT mapping change and a WAN flap
+# under a running ping (tests/vm/ipsec/faults.sh).  With "ikev2"
+# (t_ipsec_ikev2.sh): configuration A between two l2tpv3d with `ipsec ike
+# version 1 2` (IKEv2), IKE aes256-cbc/sha256/ecp256, ESP aes-gcm
+# (issue 15 point 7), then the injections and the rekeys of "rekey".
 source "$(dirname "${BASH_SOURCE[0]}")/lib-ipsec.sh"
 T0=$SECONDS
 MODE=${1:-aggressive}
@@ -94,10 +99,19 @@ ipsec_conf() {
   ipsec ike remote address 1 any
   ipsec ike remote name 1 l2tpv3 key-id"
 	fi
+	if [[ $MODE == ikev2 ]]; then
+		add=${add/ esp aes-cbc sha-hmac/ esp aes-gcm}
+		add+="
+  ipsec ike version 1 2
+  ipsec ike encryption 1 aes256-cbc
+  ipsec ike hash 1 sha256
+  ipsec ike group 1 ecp256"
+	fi
 	"conf_ipsec_$ns" | awk -v add="$add" '
 		{ sub(/tunnel encapsulation l2tpv3-raw/, "tunnel encapsulation l2tpv3"); print }
 		/^ tunnel encapsulation l2tpv3$/ { print add }'
 	printf 'ipsec auto refresh on\nipsec transport 1 101 udp 1701\nipsec vici socket unix://%s/%s.vici\n' "$RUN" "$ns"
+	[[ $MODE != ikev2 ]] || echo 'metrics listen 127.0.0.1:9100'
 }
 ipsec_conf r1 >"$OUT/r1.conf"
 ipsec_conf r2 >"$OUT/r2.conf"
@@ -159,8 +173,23 @@ for ns in r1 r2; do
 	_expect "$ns: CHILD SA state" "$(jqs "$ns" '.tunnels[0].ipsec.child_state')" INSTALLED
 	_expect "$ns: IKE SA state" "$(jqs "$ns" '.tunnels[0].ipsec.ike_state')" ESTABLISHED
 	_expect "$ns: ESP in UDP" "$(jqb "$ns" '.tunnels[0].ipsec.esp_in_udp')" $nat
-	[[ $(jqs "$ns" '.tunnels[0].ipsec.ike_algorithms') == *3DES_CBC*HMAC_SHA1_96*MODP_1024* ]]
-	[[ $(jqs "$ns" '.tunnels[0].ipsec.esp_algorithms') == *AES_CBC*128*HMAC_SHA1_96* ]]
+	if [[ $MODE == ikev2 ]]; then
+		[[ $(jqs "$ns" '.tunnels[0].ipsec.ike_algorithms') == *AES_CBC*256*HMAC_SHA2_256_128*ECP_256* ]]
+		[[ $(jqs "$ns" '.tunnels[0].ipsec.esp_algorithms') == *AES_GCM_16*128* ]]
+		swanctl "$ns" --list-sas >"$OUT/$ns-sas.out"
+		grep -q 'IKEv2' "$OUT/$ns-sas.out"
+		grep -q 'INSTALLED, TRANSPORT-in-UDP, ESP:AES_GCM_16-128' "$OUT/$ns-sas.out"
+	else
+		[[ $(jqs "$ns" '.tunnels[0].ipsec.ike_algorithms') == *3DES_CBC*HMAC_SHA1_96*MODP_1024* ]]
+		[[ $(jqs "$ns" '.tunnels[0].ipsec.esp_algorithms') == *AES_CBC*128*HMAC_SHA1_96* ]]
+	fi
+	if [[ $MODE == ikev2 ]]; then
+		# the same SA in the metrics (`metrics listen`, on each namespace's lo)
+		printf 'GET /metrics HTTP/1.0\r\n\r\n' | nq "$ns" socat -t 5 - TCP4:127.0.0.1:9100 >"$OUT/$ns-metrics.txt"
+		grep -q '^l2tpv3d_ipsec_sa_up{tunnel="1"} 1$' "$OUT/$ns-metrics.txt"
+		grep -q '^l2tpv3d_ipsec_ike_sa_up{tunnel="1"} 1$' "$OUT/$ns-metrics.txt"
+		grep -Eq '^l2tpv3d_ipsec_sa_bytes_total\{tunnel="1",dir="in"\} [1-9]' "$OUT/$ns-metrics.txt"
+	fi
 done
 _expect "r1: NAT here" "$(jqb r1 '.tunnels[0].ipsec.nat_local')" $nat
 _expect "r2: NAT at the peer" "$(jqb r2 '.tunnels[0].ipsec.nat_remote')" $nat
@@ -168,7 +197,7 @@ _expect "r2: NAT at the peer" "$(jqb r2 '.tunnels[0].ipsec.nat_remote')" $nat
 nq r2 ip xfrm policy >"$OUT/r2-xfrm-policy.out"
 grep -q 'proto udp sport 1701 dport 1701' "$OUT/r2-xfrm-policy.out"
 
-if [[ $MODE == aggressive ]]; then
+if [[ $MODE == aggressive || $MODE == ikev2 ]]; then
 # --- clear-text injections -----------------------------------------------------
 sid=$(jqs r2 '.tunnels[0].sessions[0].local_session_id')
 ccid=$(jqs r2 '.tunnels[0].local_tunnel_id')
@@ -212,7 +241,7 @@ fi
 # (asked over r1's VICI socket, as a lifetime running out would) while pc1
 # pings pc2 every 0.1 s for 30 s: nothing lost, still paired once the old
 # IKE SA is gone, the daemon counts both rekeys.
-if [[ $MODE == rekey ]]; then
+if [[ $MODE == rekey || $MODE == ikev2 ]]; then
 	# keys of the first SAs for the host's checks, before the rekeys delete them
 	esp_sa_file r2 "$OUT/tshark-first"
 	conn=$(jqs r1 '.tunnels[0].ipsec.connection')
@@ -244,6 +273,11 @@ if [[ $MODE == rekey ]]; then
 	ping_ok pc1 192.168.10.2 3
 	wait_for "r1's daemon counts the IKE SA rekey" 10 \
 		eval '(( $(jqs r1 ".tunnels[0].ipsec.ike_rekeys") > ik0 ))'
+fi
+
+if [[ $MODE == faults ]]; then
+	# shellcheck source=faults.sh
+	source "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 fi
 
 wan_capture_stop "$OUT/wan.pcap"

@@ -44,10 +44,12 @@ esp_decrypt_off() { unset XDG_CONFIG_HOME; TSH_OPTS=(); }
 # check_rtx_wire DIR [N [main]]: DIR/wan.pcap (inet e0) and
 # DIR/tshark/wireshark/esp_sa from tests/vm/ipsec/rtx.sh or daemon.sh, with
 # N clear packets injected from nat1 (default 2); "main": main mode between
-# fixed addresses (r1 is 172.16.0.2, plain ESP).
+# fixed addresses (r1 is 172.16.0.2, plain ESP); "ikev2": IKEv2 (IKE_SA_INIT,
+# 34, instead of aggressive mode) and AES-GCM.
 check_rtx_wire() {
-	local d=$1 n=${2:-2} mode=${3:-aggressive} f k a1=198.51.100.2 xt=4 plain=''
+	local d=$1 n=${2:-2} mode=${3:-aggressive} f k a1=198.51.100.2 xt=4 plain='' v=IKEv1 min=3
 	[[ $mode == main ]] && { a1=172.16.0.2; xt=2; plain=plain; }
+	[[ $mode == ikev2 ]] && { xt=34; v=IKEv2; min=2; }
 	[[ -s $d/wan.pcap && -s $d/tshark/wireshark/esp_sa ]] ||
 		{ log "no capture or no keys in $d"; return 1; }
 	# The clear packets injected from nat1 (source ports 1701, 1702)
@@ -58,8 +60,8 @@ check_rtx_wire() {
 	tshark -n -r "$d/wan.pcap" -Y '!(udp.dstport == 1701)' -w "$f" 2>/dev/null
 	check_wan_only_ike_esp "$f" $plain
 	k=$(tcount "$f" "isakmp.exchangetype == $xt")
-	(( k >= 3 )) || { log "capture: $k IKEv1 $mode-mode messages"; return 1; }
-	log "ok: capture: $k IKEv1 $mode-mode messages"
+	(( k >= min )) || { log "capture: $k $v $mode-mode messages"; return 1; }
+	log "ok: capture: $k $v $mode-mode messages"
 
 	esp_decrypt_on "$d/tshark"
 	pcap_check_scenario "$f" "$a1" 203.0.113.2
