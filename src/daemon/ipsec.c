@@ -41,6 +41,7 @@
 #include "daemon/log.h"
 #include "daemon/reresolve.h"
 #include "daemon/resolve.h"
+#include "daemon/xfrmblock.h"
 #include "ipsec/conn.h"
 #include "ipsec/vici.h"
 
@@ -154,6 +155,15 @@ struct ipsec_mgr {
 	uint64_t connects, disconnects, refused_total;
 	struct resolver *res; /* host name lookups off the loop (resolve.h) */
 	struct event *resolve_tick; /* every second: names due for a lookup */
+	/* the peers whose L2TP the kernel blocks below charon's policies
+	 * (xfrmblock.h): one per tunnel, one per branch of a hub */
+	struct blocked {
+		unsigned id;
+		struct sockaddr_storage addr;
+		unsigned port;
+	} *blk;
+	size_t n_blk, cap_blk;
+	uint64_t block_errors;
 };
 
 static struct ipsec_mgr *mgr_of(const struct daemon *d)
@@ -671,6 +681,88 @@ static void host_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)len);
 }
 
+static bool blk_addr_used(const struct ipsec_mgr *m, const struct sockaddr_storage *a, unsigned port)
+{
+	for (size_t i = 0; i < m->n_blk; i++)
+		if (m->blk[i].port == port && same_host(&m->blk[i].addr, a))
+			return true;
+	return false;
+}
+
+/* Entry i goes; its policies too unless another tunnel blocks that peer */
+static void blk_remove(struct ipsec_mgr *m, size_t i)
+{
+	struct blocked b = m->blk[i];
+	int r;
+
+	m->blk[i] = m->blk[--m->n_blk];
+	if (blk_addr_used(m, &b.addr, b.port))
+		return;
+	r = xfrmblock_del(&b.addr, b.port);
+	if (r < 0 && r != -ENOENT) {
+		char a[64];
+
+		host_str(&b.addr, a, sizeof(a));
+		log_warnx("ipsec: tunnel %u: cannot remove the kernel's block policies for L2TP with %s: %s", b.id, a,
+			  strerror(-r));
+	}
+}
+
+/* From the first SA up with a peer on, the kernel drops L2TP to and from
+ * that peer whenever charon's policies are missing (xfrmblock.h): a
+ * tunnel has one such peer (a new one replaces it), a hub one per branch */
+static void block_peer(struct ipsec_mgr *m, const struct its *s, const struct sockaddr_storage *peer)
+{
+	const struct cfg_tunnel *ct = cfg_tunnel_find(m->d->cfg, s->id);
+	unsigned port = ct && ct->ipsec.port ? ct->ipsec.port : 1701;
+	struct blocked *b;
+	char a[64];
+	int r;
+
+	if (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)
+		return;
+	for (size_t i = 0; i < m->n_blk; i++) {
+		if (m->blk[i].id != s->id)
+			continue;
+		if (m->blk[i].port == port && same_host(&m->blk[i].addr, peer))
+			return;
+		if (!s->hub) {
+			blk_remove(m, i);
+			break;
+		}
+	}
+	if (m->n_blk == m->cap_blk) {
+		size_t cap = m->cap_blk ? 2 * m->cap_blk : 8;
+		struct blocked *nb = realloc(m->blk, cap * sizeof(*nb));
+
+		if (!nb)
+			fatalx("out of memory");
+		m->blk = nb;
+		m->cap_blk = cap;
+	}
+	b = &m->blk[m->n_blk++];
+	*b = (struct blocked){ .id = s->id, .addr = *peer, .port = port };
+	host_str(peer, a, sizeof(a));
+	r = xfrmblock_add(peer, port);
+	if (r < 0) {
+		m->block_errors++;
+		log_warnx("tunnel %u: cannot install the kernel's block policies for L2TP with %s (%s): if charon's "
+			  "policies go before the daemon notices, L2TP may leave in clear text",
+			  s->id, a, strerror(-r));
+	} else {
+		log_info("tunnel %u: L2TP with %s port %u blocked by the kernel whenever charon's policies are missing",
+			 s->id, a, port);
+	}
+}
+
+/* s's tunnel is gone or no longer IPsec: its peers' blocks go */
+static void unblock_tunnel(struct ipsec_mgr *m, unsigned id)
+{
+	for (size_t i = m->n_blk; i-- > 0;)
+		if (m->blk[i].id == id)
+			blk_remove(m, i);
+}
+
 static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up)
 {
 	struct tunnel *t = daemon_tunnel_find(m->d, s->id);
@@ -684,6 +776,7 @@ static void sa_changed(struct ipsec_mgr *m, struct its *s, bool was_up)
 			   s->cur.local_ts, s->cur.nat_local ? "here" : s->cur.nat_remote ? "at the peer" : "none",
 			   s->cur.encap ? ", ESP in UDP" : "");
 		control_event(m->d, &(struct ctl_event){ .event = "ipsec-up", .tunnel = s->id, .peer = peer });
+		block_peer(m, s, &s->cur.remote);
 		if (t && !t->peer_index && tunnel_is_idle(t))
 			tunnel_start(t);
 	} else if (was_up && !s->cur.child_up) {
@@ -856,6 +949,7 @@ static void hub_done(struct ipsec_mgr *m, struct its *s, uint64_t now)
 				   n->nat_local ? "here" : n->nat_remote ? "at the peer" : "none",
 				   n->encap ? ", ESP in UDP" : "");
 			control_event(m->d, &(struct ctl_event){ .event = "ipsec-up", .tunnel = s->id, .peer = peer });
+			block_peer(m, s, &n->remote);
 		}
 	}
 	if (!up) {
@@ -1390,6 +1484,9 @@ static void mark_wanted(struct ipsec_mgr *m, const struct cfg *c)
 			s->hub = c->tunnels[i].hub_max != 0;
 		}
 	}
+	for (size_t i = 0; i < m->n_ts; i++)
+		if (!m->ts[i].want)
+			unblock_tunnel(m, m->ts[i].id);
 }
 
 void ipsec_start(struct daemon *d)
@@ -1546,6 +1643,11 @@ void ipsec_stop(struct daemon *d)
 			close(fd);
 	}
 	drop_queue(m);
+	/* charon's policies went with the unloads above: ours go too, so that
+	 * nothing of this daemon's stays in the kernel */
+	while (m->n_blk)
+		blk_remove(m, m->n_blk - 1);
+	free(m->blk);
 	if (m->bev)
 		bufferevent_free(m->bev);
 	event_free(m->retry);
