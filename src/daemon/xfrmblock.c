@@ -10,15 +10,26 @@
 #include <linux/netlink.h>
 #include <linux/xfrm.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The selector of one direction: L2TP from our port to the peer (out), or
- * from the peer's port to us (in); any address on our side, any port on
- * the other, so that it never equals one of charon's (which name both
- * hosts), and deleting ours never deletes one of them. */
-static int selector(struct xfrm_selector *sel, const struct sockaddr_storage *peer, unsigned port, int dir)
+/* Our three policies: L2TP from our port to the peer (out), from the
+ * peer's port to us (in), and the ICMP "port unreachable" our kernel sends
+ * the peer when nothing listens on our port (a daemon killed while ESP
+ * still arrives): it quotes the start of the decrypted L2TP packet, and
+ * charon's udp/1701 policy does not cover ICMP. */
+enum which { OUT_L2TP, IN_L2TP, OUT_UNREACH, N_WHICH };
+
+static const uint8_t which_dir[N_WHICH] = { XFRM_POLICY_OUT, XFRM_POLICY_IN, XFRM_POLICY_OUT };
+
+/* The selector of one policy: any address on our side, any port on the
+ * other, so that it never equals one of charon's (which name both hosts),
+ * and deleting ours never deletes one of them.  An ICMP selector's ports
+ * are the type and the code. */
+static int selector(struct xfrm_selector *sel, const struct sockaddr_storage *peer, unsigned port, enum which w)
 {
 	xfrm_address_t a;
 	unsigned plen;
@@ -38,7 +49,15 @@ static int selector(struct xfrm_selector *sel, const struct sockaddr_storage *pe
 	sel->proto = IPPROTO_UDP;
 	sel->sport = htons((uint16_t)port);
 	sel->sport_mask = 0xffff;
-	if (dir == XFRM_POLICY_OUT) {
+	if (w == OUT_UNREACH) {
+		bool v6 = peer->ss_family == AF_INET6;
+
+		sel->proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		sel->sport = htons(v6 ? 1 : 3); /* destination unreachable */
+		sel->dport = htons(v6 ? 4 : 3); /* port unreachable */
+		sel->dport_mask = 0xffff;
+	}
+	if (which_dir[w] == XFRM_POLICY_OUT) {
 		sel->daddr = a;
 		sel->prefixlen_d = (uint8_t)plen;
 	} else {
@@ -89,12 +108,11 @@ static int open_xfrm(void)
 
 int xfrmblock_add(const struct sockaddr_storage *peer, unsigned port)
 {
-	static const int dirs[] = { XFRM_POLICY_OUT, XFRM_POLICY_IN };
 	int fd, r = 0;
 
 	if ((fd = open_xfrm()) < 0)
 		return fd;
-	for (size_t i = 0; i < 2 && r == 0; i++) {
+	for (enum which i = 0; i < N_WHICH && r == 0; i++) {
 		struct {
 			struct nlmsghdr h;
 			struct xfrm_userpolicy_info p;
@@ -105,13 +123,13 @@ int xfrmblock_add(const struct sockaddr_storage *peer, unsigned port)
 		m.h.nlmsg_type = XFRM_MSG_UPDPOLICY; /* added, or kept as it is */
 		m.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 		m.h.nlmsg_seq = (uint32_t)i + 1;
-		r = selector(&m.p.sel, peer, port, dirs[i]);
+		r = selector(&m.p.sel, peer, port, i);
 		if (r)
 			break;
 		m.p.lft.soft_byte_limit = m.p.lft.hard_byte_limit = XFRM_INF;
 		m.p.lft.soft_packet_limit = m.p.lft.hard_packet_limit = XFRM_INF;
 		m.p.priority = XFRMBLOCK_PRIORITY;
-		m.p.dir = (uint8_t)dirs[i];
+		m.p.dir = which_dir[i];
 		m.p.action = XFRM_POLICY_BLOCK;
 		m.p.share = XFRM_SHARE_ANY;
 		r = request(fd, &m.h);
@@ -122,12 +140,11 @@ int xfrmblock_add(const struct sockaddr_storage *peer, unsigned port)
 
 int xfrmblock_del(const struct sockaddr_storage *peer, unsigned port)
 {
-	static const int dirs[] = { XFRM_POLICY_OUT, XFRM_POLICY_IN };
 	int fd, r = 0;
 
 	if ((fd = open_xfrm()) < 0)
 		return fd;
-	for (size_t i = 0; i < 2; i++) {
+	for (enum which i = 0; i < N_WHICH; i++) {
 		struct {
 			struct nlmsghdr h;
 			struct xfrm_userpolicy_id id;
@@ -139,9 +156,9 @@ int xfrmblock_del(const struct sockaddr_storage *peer, unsigned port)
 		m.h.nlmsg_type = XFRM_MSG_DELPOLICY;
 		m.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 		m.h.nlmsg_seq = (uint32_t)i + 1;
-		e = selector(&m.id.sel, peer, port, dirs[i]);
+		e = selector(&m.id.sel, peer, port, i);
 		if (e == 0) {
-			m.id.dir = (uint8_t)dirs[i];
+			m.id.dir = which_dir[i];
 			e = request(fd, &m.h);
 		}
 		if (e && !r)

@@ -95,6 +95,38 @@ static void test_block_and_unblock(void **state)
 	assert_int_equal(deliver("127.0.0.2", 1701, "127.0.0.1", 5000), 0);
 }
 
+/* A connected UDP socket of the peer's (its port 1701) sends to one of our
+ * ports where nothing listens: -ECONNREFUSED when our kernel's ICMP port
+ * unreachable came back, -EAGAIN when none did */
+static int unreachable_seen(void)
+{
+	int fd = udp_bound("127.0.0.2", 1701), r = 0;
+	struct sockaddr_storage to = v4("127.0.0.1", 5999);
+	char buf[16];
+
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(struct sockaddr_in)), 0);
+	if (send(fd, "l2tp", 4, 0) < 0 || recv(fd, buf, sizeof(buf), 0) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* The ICMP port unreachable our kernel would send the peer (quoting the
+ * start of a decrypted L2TP packet) is blocked too */
+static void test_port_unreachable_blocked(void **state)
+{
+	struct sockaddr_storage peer = v4("127.0.0.2", 0);
+
+	(void)state;
+	assert_int_equal(unreachable_seen(), -ECONNREFUSED);
+	/* policies for port 1702: the peer's datagram from 1701 passes them,
+	 * only the ICMP policy (any port) is in the way of the answer */
+	assert_int_equal(xfrmblock_add(&peer, 1702), 0);
+	assert_int_equal(unreachable_seen(), -EAGAIN);
+	assert_int_equal(xfrmblock_del(&peer, 1702), 0);
+	assert_int_equal(unreachable_seen(), -ECONNREFUSED);
+}
+
 /* A policy of higher priority (charon's, here an allow one on the same
  * traffic) wins over ours: L2TP passes while it exists */
 static void test_higher_priority_wins(void **state)
@@ -119,6 +151,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_block_and_unblock),
 		cmocka_unit_test(test_higher_priority_wins),
+		cmocka_unit_test(test_port_unreachable_blocked),
 	};
 	struct ifreq ifr = { .ifr_name = "lo" };
 	int fd;

@@ -14,11 +14,14 @@
 #   r1-daemon    the same at the initiator
 #   wan-flap     r1's WAN link (nat1's lan port, so r1's lan2 loses its
 #                carrier) down for WAN_DOWN_S seconds, then up
+#   r2-charon    the responder's charon stopped (SIGTERM: it deletes its
+#                SAs and policies, as a restart of the service does) and
+#                started again: charon's policies go before the daemons
+#                notice, and the daemons' XFRM block policies (xfrmblock.h)
+#                keep L2TP from leaving in clear text meanwhile
 # Not here (issue 15, doc/interop.md "Faults"): a NAT mapping change (a new
 # conntrack zone and port range in nat1 did not give r1 a new outer port in
-# the guest; cause not found) and a restart of a charon (it removes its
-# policies before the daemons notice, and 1-2 s of L2TP left in clear
-# text: found, not fixed).
+# the guest; cause not found).
 # Every time goes to $OUT/recovery.txt ("NAME RECOVERY GAP BOUND"):
 # RECOVERY from the restart (link up, mapping change) to the first answer,
 # GAP the longest time without an answer around the fault.
@@ -36,6 +39,11 @@
 #   r1-daemon  the daemon starts and finds the CHILD SA up at once, calls
 #              r2, which holds the old tunnel until its own hellos fail
 #              (<= 4 s): ~15 s; 40.
+#   r2-charon  charon's VICI socket (2-5 s), the daemon's reconnect
+#              (<= IPSEC_RETRY_S), then r1's IKE is answered at its next
+#              retransmission (4 or 11.2 s after its initiation) or its
+#              next initiation (<= IPSEC_RETRY_S + the list-sas poll
+#              10 s): ~30 s; 60.
 #   wan-flap   after WAN_DOWN_S the tunnel is down (hellos fail after 4 s)
 #              and r1 reconnects with its back-off (<= 8 s + jitter by
 #              then): ~10 s; 30.
@@ -106,8 +114,10 @@ sane() {
 	wait_for "$name: two ESP SAs at each site (none left over)" 20 esp_settled &&
 		wait_for "$name: one IKE SA at each site (none left over)" 20 ike_settled ||
 		{ for ns in r1 r2; do swanctl "$ns" --list-sas >&2; nq "$ns" ip xfrm state | grep '^src' >&2; done; return 1; }
-	# the capture so far: every L2TP packet inside ESP
-	k=$(nq inet tcpdump -n -r "$OUT/wan.pcap" 'udp port 1701 or ip proto 115' 2>/dev/null | wc -l)
+	# the capture so far: every L2TP packet inside ESP, and no ICMP error
+	# quoting one (a port unreachable for decrypted L2TP while a daemon is
+	# down), as the host's tshark check counts them too
+	k=$(nq inet tcpdump -n -r "$OUT/wan.pcap" 'udp port 1701 or ip proto 115 or (icmp and icmp[icmptype] == icmp-unreach)' 2>/dev/null | wc -l)
 	_expect "$name: clear L2TP packets on the WAN so far" "$k" 0
 	nq r1 swanctl --list-sas --uri "unix://$RUN/r1.vici" >"$OUT/r1-sas-after-$name.out" 2>&1 || true
 	status_json r1 >"$OUT/r1-status-after-$name.json"
@@ -187,6 +197,23 @@ sleep "$WAN_DOWN_S"
 nq nat1 ip link set lan up
 t0=$(now)
 recovered wan-flap "$tf" "$t0" 30
+
+# --- a, last: the responder's charon (before the block policies of
+# xfrmblock.h it let L2TP out in clear text for 1-2 s)
+log "--- r2-charon: the responder's charon stopped (SIGTERM) and started again"
+pid=${CHARON_PID[1]}
+tf=$(now)
+kill -TERM "$pid"
+wait_for "r2's charon exits" 20 _pid_gone "$pid"
+wait "$pid" 2>/dev/null || true
+t0=$(now)
+charon_start r2
+recovered r2-charon "$tf" "$t0" 60
+for ns in r1 r2; do
+	nq "$ns" ip xfrm policy | grep -B1 -A3 'priority 4294963200' >"$OUT/$ns-block-policies.out" || true
+	_expect "$ns: our block policies (L2TP out and in, port unreachable out) still installed" \
+		"$(grep -c 'action block' "$OUT/$ns-block-policies.out" || true)" 3
+done
 
 kill -INT "${BG_PIDS[-1]}" 2>/dev/null || true
 sleep 1
