@@ -1501,8 +1501,11 @@ void tunnel_ipsec_lost(struct tunnel *t)
 			tunnel_ipsec_lost(t->d->tunnels[i]);
 	if (tunnel_is_idle(t))
 		return;
-	/* its StopCCN is not sent (fsm_send_cb): the policy may be gone */
-	fsm_tunnel_close(&t->fsm, L2TP_STOPCCN_CLEAR, "IPsec SA down", now_ms());
+	/* no StopCCN could be sent (fsm_send_cb: the policy may be gone), so
+	 * none is waited for: idle at once, and it calls again as soon as an
+	 * SA is up */
+	fsm_tunnel_drop(&t->fsm, L2TP_STOPCCN_CLEAR, "IPsec SA down");
+	tunnel_effects(t);
 	tunnel_arm(t);
 }
 

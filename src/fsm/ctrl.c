@@ -703,6 +703,14 @@ void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t erro
 	(void)enqueue(t, &m, false, now);
 }
 
+void fsm_tunnel_drop(struct fsm_tunnel *t, uint16_t result, const char *why)
+{
+	if (t->state == FSM_T_IDLE)
+		return;
+	t->down_result = result;
+	teardown(t, why);
+}
+
 /* ---------------------------------------------------------------------- */
 /* sessions */
 

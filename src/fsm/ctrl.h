@@ -384,6 +384,12 @@ int fsm_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result,
 void fsm_tunnel_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint64_t now);
 /* The same with an Error Code (RFC 3931 §5.4.2, with result 2). */
 void fsm_tunnel_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now);
+/* Tear down at once, to IDLE, without a StopCCN (or stop retransmitting
+ * one): for a connection whose path to the peer is gone, as an IPsec
+ * tunnel's once its SA is, where a StopCCN could not be sent and waiting
+ * out its retransmissions (31 s) would only hold the reconnection back.
+ * The peer's end goes by its own keepalive. */
+void fsm_tunnel_drop(struct fsm_tunnel *t, uint16_t result, const char *why);
 
 /* The Remote End ID of pseudowire pw (0..conf.n_pws). */
 const uint8_t *fsm_pw_end_id(const struct fsm_tunnel_conf *conf, unsigned pw, size_t *len);

@@ -150,6 +150,12 @@ int fsm_fake_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t re
 	return r;
 }
 
+void fsm_fake_drop(struct fsm_tunnel *t, uint16_t result, const char *why)
+{
+	(fsm_tunnel_drop)(t, result, why);
+	fsm_fake_drain(t, 0);
+}
+
 void fsm_fake_release(struct fsm_tunnel *t)
 {
 	(fsm_tunnel_release)(t);

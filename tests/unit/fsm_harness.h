@@ -79,6 +79,7 @@ void fsm_fake_close(struct fsm_tunnel *t, uint16_t result, const char *why, uint
 void fsm_fake_close_error(struct fsm_tunnel *t, uint16_t result, uint16_t error, const char *why, uint64_t now);
 int fsm_fake_session_close(struct fsm_tunnel *t, uint32_t local_sid, uint16_t result, const char *why,
 			   uint64_t now);
+void fsm_fake_drop(struct fsm_tunnel *t, uint16_t result, const char *why);
 void fsm_fake_release(struct fsm_tunnel *t);
 
 #define fsm_tunnel_input(...) fsm_fake_input(__VA_ARGS__)
@@ -88,6 +89,7 @@ void fsm_fake_release(struct fsm_tunnel *t);
 #define fsm_tunnel_close(...) fsm_fake_close(__VA_ARGS__)
 #define fsm_tunnel_close_error(...) fsm_fake_close_error(__VA_ARGS__)
 #define fsm_session_close(...) fsm_fake_session_close(__VA_ARGS__)
+#define fsm_tunnel_drop(...) fsm_fake_drop(__VA_ARGS__)
 #define fsm_tunnel_release(...) fsm_fake_release(__VA_ARGS__)
 
 #endif

@@ -1617,6 +1617,40 @@ static void test_close_unacked_gives_up(void **state)
 	world_free(w);
 }
 
+/* The path to the peer is gone (an IPsec tunnel's SA): idle at once,
+ * sessions down, nothing sent, no deadline left; the same from CLOSING
+ * (its StopCCN no longer retransmitted), and nothing more when idle. */
+static void test_drop_at_once(void **state)
+{
+	struct world *w = world_new(FSM_AUTH_NONE, NULL, NULL);
+	size_t before;
+
+	(void)state;
+	start(w);
+	establish(w);
+	before = w->a.nout;
+	fsm_tunnel_drop(&w->a.t, L2TP_STOPCCN_CLEAR, "IPsec SA down");
+	assert_int_equal(w->a.t.state, FSM_T_IDLE);
+	assert_int_equal(w->a.fake.downs, 1);
+	assert_int_equal(w->a.t.n_sessions, 0);
+	assert_int_equal(w->a.nout, before);
+	assert_int_equal(w->a.t.down_result, L2TP_STOPCCN_CLEAR);
+	assert_string_equal(w->a.t.reason, "IPsec SA down");
+	assert_int_equal(fsm_tunnel_deadline(&w->a.t), FSM_NO_DEADLINE);
+	fsm_tunnel_drop(&w->a.t, L2TP_STOPCCN_CLEAR, "again");
+	assert_string_equal(w->a.t.reason, "IPsec SA down");
+
+	fsm_tunnel_close(&w->b.t, L2TP_STOPCCN_CLEAR, "bye", w->now);
+	assert_int_equal(w->b.t.state, FSM_T_CLOSING);
+	fsm_tunnel_drop(&w->b.t, L2TP_STOPCCN_CLEAR, "IPsec SA down");
+	assert_int_equal(w->b.t.state, FSM_T_IDLE);
+	assert_int_equal(fsm_tunnel_deadline(&w->b.t), FSM_NO_DEADLINE);
+	before = w->b.fake.ntraced;
+	run(w, w->now + 40000, DROP);
+	assert_int_equal(w->b.fake.ntraced, before); /* nothing sent (every message is traced) */
+	world_free(w);
+}
+
 /* §7.3: a CDN clears the session (session_down); an initiator left without
  * a session clears the connection; a responder stays up. */
 static void test_peer_cdn(void **state)
@@ -3566,6 +3600,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_dead_peer_behind_unacked_message, teardown),
 		cmocka_unit_test_teardown(test_peer_stopccn, teardown),
 		cmocka_unit_test_teardown(test_close_unacked_gives_up, teardown),
+		cmocka_unit_test_teardown(test_drop_at_once, teardown),
 		cmocka_unit_test_teardown(test_peer_cdn, teardown),
 		cmocka_unit_test_teardown(test_sli_circuit_status, teardown),
 		cmocka_unit_test_teardown(test_session_up_failure_sends_cdn, teardown),
