@@ -43,25 +43,59 @@ fi
 # The IPsec tests of issue 15 run in a QEMU/TCG guest (tests/vm/README.md):
 # its root disk is built once and cached (tests/vm/mkroot.sh; a cold build
 # downloads Debian packages), then each tests/vm/t_ipsec_*.sh boots it and
-# counts as one test.  The guest spends most of its time in QEMU's TCG on
-# one core while the namespace tests mostly wait on timers, so the whole VM
-# stage runs in the background from here, beside the unit, fuzz and
-# namespace stages (26.5 minutes in sequence, doc/testing.md); it writes
-# its log to tests/vm/out/stage.log and one "PASS|FAIL name" line per test
-# to tests/vm/out/stage.results, counted at the end.
+# counts as one test.  The guest keeps about one core busy in TCG while the
+# namespace tests mostly wait on timers, so a first VM lane runs from here,
+# beside the unit, fuzz and namespace stages, and a second one joins it
+# once the namespace stage is over (one after the other, the stages took
+# 26.5 minutes: doc/testing.md).  The lanes take tests from one queue,
+# longest first; each test's result is one "PASS|FAIL name" line in
+# tests/vm/out/stage.results, counted at the end, and each lane's log is
+# tests/vm/out/stage-N.log.
 SUDO=()
 if (( EUID != 0 )); then
 	SUDO=(sudo --preserve-env=B)
 fi
 export B=$REPO/build-test
 mkdir -p tests/vm/out
-vmlog=tests/vm/out/stage.log
 vmres=tests/vm/out/stage.results
-: >"$vmlog"
+vmq=tests/vm/out/stage.queue
 : >"$vmres"
-vm_stage() {
-	local start name out rc t
-	start=$SECONDS
+rm -f tests/vm/out/stage-*.log tests/vm/out/root.ready
+{
+	# the long ones first (about 4, 4 and 3 minutes on a quiet machine)
+	for n in t_ipsec_hub t_ipsec_faults t_ipsec_ikev2; do
+		[[ -f tests/vm/$n.sh ]] && echo "$n"
+	done
+	for t in tests/vm/t_ipsec_*.sh; do
+		n=$(basename "$t" .sh)
+		case $n in t_ipsec_hub|t_ipsec_faults|t_ipsec_ikev2) ;; *) echo "$n" ;; esac
+	done
+} >"$vmq"
+# the next test of the queue, or nothing when it is empty
+vm_next() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	flock "$vmq.lock" bash -c 'n=$(head -n 1 "$1") && [[ -n $n ]] && sed -i 1d "$1" && echo "$n"' _ "$vmq"
+}
+vm_lane() {
+	local start name out rc
+	while name=$(vm_next); do
+		out=tests/vm/out/$name.out
+		start=$SECONDS
+		"${SUDO[@]}" timeout -k 30 900 bash "tests/vm/$name.sh" >"$out" 2>&1
+		rc=$?
+		if (( rc == 0 )); then
+			echo "PASS $name" >>"$vmres"
+			echo "PASS $name ($((SECONDS - start)) s; $(grep -o 'boot to init [0-9.?]* s' "$out" | tail -n 1))"
+		else
+			echo "FAIL $name" >>"$vmres"
+			(( rc == 124 )) && echo "(timed out after 900 s)"
+			echo "FAIL $name (exit $rc, $((SECONDS - start)) s), last lines of $out:"
+			tail -n 150 "$out" | sed 's/^/    /'
+		fi
+	done
+}
+vm_first_lane() {
+	local start=$SECONDS
 	if ! "${SUDO[@]}" timeout -k 30 900 bash tests/vm/mkroot.sh >tests/vm/out/mkroot.out 2>&1; then
 		echo "FAIL VM root disk ($((SECONDS - start)) s), last lines:"
 		tail -n 40 tests/vm/out/mkroot.out | sed 's/^/    /'
@@ -69,39 +103,35 @@ vm_stage() {
 		return
 	fi
 	echo "VM root disk ready ($((SECONDS - start)) s): $(tail -n 1 tests/vm/out/mkroot.out)"
-	for t in tests/vm/t_ipsec_*.sh; do
-		name=$(basename "$t" .sh)
-		out=tests/vm/out/$name.out
-		start=$SECONDS
-		"${SUDO[@]}" timeout -k 30 400 bash "$t" >"$out" 2>&1
-		rc=$?
-		if (( rc == 0 )); then
-			echo "PASS $name" >>"$vmres"
-			echo "PASS $name ($((SECONDS - start)) s; $(grep -o 'boot to init [0-9.?]* s' "$out" | tail -n 1))"
-		else
-			echo "FAIL $name" >>"$vmres"
-			(( rc == 124 )) && echo "(timed out after 400 s)"
-			echo "FAIL $name (exit $rc, $((SECONDS - start)) s), last lines of $out:"
-			tail -n 150 "$out" | sed 's/^/    /'
-		fi
-	done
+	touch tests/vm/out/root.ready
+	vm_lane
 }
-# If this script ends early (a failed build step, a signal), the VM stage
-# and its running test end too: the test's `timeout` hands the TERM on to
+vm_second_lane() {
+	# only with a root disk, and never before the first lane has one
+	while [[ ! -e tests/vm/out/root.ready ]]; do
+		grep -q '^FAIL root-disk' "$vmres" && return
+		sleep 5
+	done
+	vm_lane
+}
+# If this script ends early (a failed build step, a signal), the VM lanes
+# and their running tests end too: a test's `timeout` hands the TERM on to
 # the guest's vmrun.sh, which stops QEMU.
+vmpids=()
 # shellcheck disable=SC2317 # run by the EXIT trap
 stop_vm_stage() {
-	local kids
-	[[ -n ${vmpid:-} ]] || return 0
-	kids=$(pgrep -P "$vmpid" || true)
-	kill "$vmpid" 2>/dev/null || true
-	# shellcheck disable=SC2086 # a list of PIDs
-	[[ -z $kids ]] || kill $kids 2>/dev/null || true
+	local kids pid
+	for pid in "${vmpids[@]}"; do
+		kids=$(pgrep -P "$pid" || true)
+		kill "$pid" 2>/dev/null || true
+		# shellcheck disable=SC2086 # a list of PIDs
+		[[ -z $kids ]] || kill $kids 2>/dev/null || true
+	done
 }
 trap stop_vm_stage EXIT
 trap 'exit 143' TERM INT
-vm_stage >"$vmlog" 2>&1 &
-vmpid=$!
+vm_first_lane >tests/vm/out/stage-1.log 2>&1 &
+vmpids+=($!)
 
 echo "===== unit tests (meson test)"
 testlog=build-test/meson-logs/testlog.json
@@ -163,12 +193,18 @@ for t in tests/netns/t_*.sh; do
 	fi
 done
 
-# The VM stage has run beside the stages above since the build; its
-# results are counted here, once it is over.
-echo "===== VM tests (tests/vm/t_ipsec_*.sh, run beside the stages above)"
-wait "$vmpid"
-vmpid=''
-cat "$vmlog"
+# The first VM lane has run beside the stages above since the build; a
+# second one takes the rest of the queue with it now; their results are
+# counted once both are over.
+echo "===== VM tests (tests/vm/t_ipsec_*.sh, the first lane beside the stages above)"
+vm_second_lane >tests/vm/out/stage-2.log 2>&1 &
+vmpids+=($!)
+wait "${vmpids[@]}"
+vmpids=()
+for l in 1 2; do
+	echo "-- lane $l"
+	cat "tests/vm/out/stage-$l.log"
+done
 while read -r verdict name; do
 	if [[ $verdict == PASS ]]; then pass; else fail "vm: $name"; fi
 done < "$vmres"

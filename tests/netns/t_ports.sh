@@ -50,7 +50,8 @@ ts() { tshark -n -r "$1" -d udp.port==1703,l2tp -o l2tp.cookie_size:cookie0 -o l
 	-d l2tp.pw_type==0,eth "${@:2}" 2>/dev/null; }
 _expect "packets to or from UDP 1701 on the Internet link" "$(ts "$OUT/e1.pcap" -Y 'udp.port==1701' | wc -l)" 0
 k=$(ts "$OUT/e1.pcap" -Y 'udp.dstport==1703 && l2tp.type==1' | wc -l)
-(( k >= 5 )) || { log "only $k control messages to 1703"; exit 1; }
+# SCCRQ, SCCCN, ICRQ, ICCN at least (a ZLB may come after the capture)
+(( k >= 4 )) || { log "only $k control messages to 1703"; exit 1; }
 k=$(ts "$OUT/e1.pcap" -Y 'udp.dstport==1703 && l2tp.type==0 && icmp.type==8' | wc -l)
 (( k >= 5 )) || { log "only $k echo requests in data to 1703"; exit 1; }
 _expect "r2's replies from port" "$(ts "$OUT/e1.pcap" -Y 'ip.src==203.0.113.2 && l2tp' -T fields -e udp.srcport | sort -u | xargs)" 1703

@@ -19,9 +19,11 @@
 #                started again: charon's policies go before the daemons
 #                notice, and the daemons' XFRM block policies (xfrmblock.h)
 #                keep L2TP from leaving in clear text meanwhile
-# Not here (issue 15, doc/interop.md "Faults"): a NAT mapping change (a new
-# conntrack zone and port range in nat1 did not give r1 a new outer port in
-# the guest; cause not found).
+#   nat-mapping  nat1 forgets r1's mappings (UDP through it dropped before
+#                conntrack for NAT_GAP_S seconds, its UDP timeouts 1 s) and
+#                maps r1 again into 30000-39999: r1's IKE and ESP in UDP
+#                leave from new ports, as behind a NAT whose idle entries
+#                expired or that restarted
 # Every time goes to $OUT/recovery.txt ("NAME RECOVERY GAP BOUND"):
 # RECOVERY from the restart (link up, mapping change) to the first answer,
 # GAP the longest time without an answer around the fault.
@@ -44,10 +46,15 @@
 #              retransmission (4 or 11.2 s after its initiation) or its
 #              next initiation (<= IPSEC_RETRY_S + the list-sas poll
 #              10 s): ~30 s; 60.
+#   nat-mapping  the first ESP packet from the new port makes r2's kernel
+#              report the mapping (XFRM_MSG_MAPPING) and charon move the
+#              SA, or r1's next DPD exchange (10 s) from the new port does:
+#              ~10 s after the gap; 30.
 #   wan-flap   after WAN_DOWN_S the tunnel is down (hellos fail after 4 s)
 #              and r1 reconnects with its back-off (<= 8 s + jitter by
 #              then): ~10 s; 30.
 WAN_DOWN_S=${WAN_DOWN_S:-8}
+NAT_GAP_S=${NAT_GAP_S:-3}
 PINGLOG=$OUT/ping-faults.out
 : >"$OUT/recovery.txt"
 
@@ -189,7 +196,36 @@ t0=$(now)
 start_daemon r1 "$OUT/r1.conf"
 recovered r1-daemon "$tf" "$t0" 40
 
-# --- b) WAN flap ------------------------------------------------------------------
+# --- b) NAT mapping change --------------------------------------------------------
+log "--- nat-mapping: nat1 forgets r1's mappings and maps it again into 30000-39999"
+nq r2 ip xfrm state | grep -o 'encap type espinudp sport [0-9]*' | sort -u >&2 || true
+tf=$(now)
+ct_udp_timeouts() { # SECONDS SECONDS_STREAM
+	nq nat1 sh -c "echo $1 >/proc/sys/net/netfilter/nf_conntrack_udp_timeout &&
+		echo $2 >/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream"
+}
+old_timeouts=$(nq nat1 cat /proc/sys/net/netfilter/nf_conntrack_udp_timeout \
+	/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream | tr '\n' ' ')
+ct_udp_timeouts 1 1
+# dropped before conntrack sees them, so nothing refreshes the entries
+nq nat1 nft add table ip hold
+nq nat1 nft add chain ip hold pre '{ type filter hook prerouting priority raw; policy accept; }'
+nq nat1 nft add rule ip hold pre meta l4proto udp drop
+sleep "$NAT_GAP_S"
+nq nat1 nft flush chain ip nat postrouting
+nq nat1 nft add rule ip nat postrouting iifname lan oifname wan meta l4proto udp masquerade to :30000-39999
+nq nat1 nft add rule ip nat postrouting oifname wan masquerade
+nq nat1 nft delete table ip hold
+# shellcheck disable=SC2086 # two numbers
+ct_udp_timeouts $old_timeouts
+t0=$(now)
+recovered nat-mapping "$tf" "$t0" 30
+nq r2 ip xfrm state >"$OUT/r2-xfrm-state-after-nat.out"
+grep -q 'encap type espinudp sport 3[0-9][0-9][0-9][0-9] dport 4500' "$OUT/r2-xfrm-state-after-nat.out" ||
+	{ cat "$OUT/r2-xfrm-state-after-nat.out" >&2; log "r2's SA did not move to r1's new port"; exit 1; }
+log "ok: r2's SA follows r1's new port: $(grep -o 'sport 3[0-9]* dport 4500' "$OUT/r2-xfrm-state-after-nat.out" | head -n 1)"
+
+# --- c) WAN flap ------------------------------------------------------------------
 log "--- wan-flap: r1's WAN link down for $WAN_DOWN_S s"
 tf=$(now)
 nq nat1 ip link set lan down

@@ -23,7 +23,9 @@
 #    public address (port 1702): all refused and counted, b1's peer and
 #    session untouched;
 #  - b2 restarts (kill -9 of its l2tpv3d and charon, its kernel SAs
-#    flushed as by a reboot, both started again) while b1 and b3 ping the
+#    flushed as by a reboot, both started again, its daemon first with a
+#    wrong key, which fails on authentication and brings nothing up) while
+#    b1 and b3 ping the
 #    hub from before b2 goes until it is back: their pings lose at most 2,
 #    their SAs (IKE uniqueid, SPIs)
 #    and L2TP connections are unchanged; b2 comes back with a new SA.
@@ -284,6 +286,14 @@ log "b2: l2tpv3d and charon killed (-9), its kernel SAs flushed"
 sleep 3
 tr0=$SECONDS
 charon_start b2
+# first with a wrong key (point 5: a wrong PSK never brings a tunnel up and
+# never disturbs the other tunnels, whose pings run on)
+sed 's/pre-shared-key 1 text yamaha-hub/pre-shared-key 1 text not-the-hub-key/' "$OUT/b2.conf" >"$OUT/b2-wrong.conf"
+start_daemon b2 "$OUT/b2-wrong.conf"
+wait_for "b2 with a wrong key: its IKE fails on authentication" 60 grep -q 'IKE failed: authentication failed' "$(daemon_log b2)"
+hold_never "b2 with a wrong key: an instance of b2 at the hub" 5 inst_up 2
+grep -m1 'IKE failed' "$(daemon_log b2)" >&2
+stop_daemon b2
 start_daemon b2 "$OUT/b2.conf"
 wait_for "b2 back: new SA, tunnel and session at the hub" 90 \
 	eval 'inst_up 2 && [[ $(inst 2 .ipsec.ike_uniqueid) != "$uid2" ]] && br_up 2'
