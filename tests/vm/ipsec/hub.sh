@@ -291,7 +291,10 @@ charon_start b2
 sed 's/pre-shared-key 1 text yamaha-hub/pre-shared-key 1 text not-the-hub-key/' "$OUT/b2.conf" >"$OUT/b2-wrong.conf"
 start_daemon b2 "$OUT/b2-wrong.conf"
 wait_for "b2 with a wrong key: its IKE fails on authentication" 60 grep -q 'IKE failed: authentication failed' "$(daemon_log b2)"
-hold_never "b2 with a wrong key: an instance of b2 at the hub" 5 inst_up 2
+# (the hub still holds b2's old SA and instance until DPD and the L2TP
+# keepalive find it gone: judged at b2)
+b2_any_up() { br_up 2 || swanctl b2 --list-sas 2>/dev/null | grep -q INSTALLED; }
+hold_never "b2 with a wrong key: a CHILD SA or its tunnel up at b2" 5 b2_any_up
 grep -m1 'IKE failed' "$(daemon_log b2)" >&2
 stop_daemon b2
 start_daemon b2 "$OUT/b2.conf"
