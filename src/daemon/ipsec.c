@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/reresolve.h"
@@ -589,7 +590,6 @@ static void first_item(char *dst, size_t len, const struct vici_msg *msg, long s
 }
 
 static void hub_take(struct its *s, const struct vici_msg *msg, long sec);
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* One IKE SA of a list-sa event into s->next */
 static void take_ike_sa(struct its *s, const struct vici_msg *msg, long sec)
@@ -674,17 +674,14 @@ void tunnel_ipsec_lost(struct tunnel *t); /* tunnel.c */
 
 static void host_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	buf[0] = '\0';
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)len);
+	if (!sockaddr_ntop(ss, buf, len))
+		buf[0] = '\0';
 }
 
 static bool blk_addr_used(const struct ipsec_mgr *m, const struct sockaddr_storage *a, unsigned port)
 {
 	for (size_t i = 0; i < m->n_blk; i++)
-		if (m->blk[i].port == port && same_host(&m->blk[i].addr, a))
+		if (m->blk[i].port == port && sockaddr_same_host(&m->blk[i].addr, a))
 			return true;
 	return false;
 }
@@ -724,7 +721,7 @@ static void block_peer(struct ipsec_mgr *m, const struct its *s, const struct so
 	for (size_t i = 0; i < m->n_blk; i++) {
 		if (m->blk[i].id != s->id)
 			continue;
-		if (m->blk[i].port == port && same_host(&m->blk[i].addr, peer))
+		if (m->blk[i].port == port && sockaddr_same_host(&m->blk[i].addr, peer))
 			return;
 		if (!s->hub) {
 			blk_remove(m, i);
@@ -816,7 +813,7 @@ static void initiate(struct ipsec_mgr *m, unsigned id)
 static struct sa_info *branch_find(struct sa_info *v, size_t n, const struct sockaddr_storage *host)
 {
 	for (size_t i = 0; i < n; i++)
-		if (same_host(&v[i].remote, host))
+		if (sockaddr_same_host(&v[i].remote, host))
 			return &v[i];
 	return NULL;
 }
@@ -889,7 +886,7 @@ static void hub_lost(struct ipsec_mgr *m, struct its *s, const struct sa_info *o
 	for (size_t i = 0; hub && i < m->d->n_tunnels; i++) {
 		struct tunnel *x = m->d->tunnels[i];
 
-		if (x->hub == hub && x->peer_known && same_host(&x->peer, &o->remote))
+		if (x->hub == hub && x->peer_known && sockaddr_same_host(&x->peer, &o->remote))
 			tunnel_ipsec_lost(x);
 	}
 }
@@ -1424,9 +1421,9 @@ static void resolved(void *arg, unsigned tag, const char *name, int err, const s
 	/* charon targets the name alone, or an old address: load toward the
 	 * address (charon initiates at once with `ipsec auto refresh on`).
 	 * At the first answer an SA already up with that address is kept. */
-	if (!m->connected || rr_same_host(&s->target, &s->rr.addr))
+	if (!m->connected || sockaddr_same_host(&s->target, &s->rr.addr))
 		return;
-	if (o.verdict != RR_CHANGED && s->cur.ike_up && rr_same_host(&s->cur.remote, &s->rr.addr)) {
+	if (o.verdict != RR_CHANGED && s->cur.ike_up && sockaddr_same_host(&s->cur.remote, &s->rr.addr)) {
 		s->target = s->rr.addr; /* charon found it by the name: same address */
 		return;
 	}
@@ -1714,18 +1711,6 @@ bool ipsec_tunnel_peer(const struct tunnel *t, struct sockaddr_storage *ret)
 	return true;
 }
 
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       16);
-	return false;
-}
-
 bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage *src, const char *what)
 {
 	struct ipsec_mgr *m = mgr_of(t->d);
@@ -1745,9 +1730,9 @@ bool ipsec_tunnel_accepts(const struct tunnel *t, const struct sockaddr_storage 
 		const struct sa_info *b = branch_up(s, src);
 
 		ok = b && (!strcmp(b->child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port) &&
-		     (!branch_conn(t) || same_host(src, &t->peer));
+		     (!branch_conn(t) || sockaddr_same_host(src, &t->peer));
 	} else {
-		ok = s->cur.child_up && same_host(src, &s->cur.remote) &&
+		ok = s->cur.child_up && sockaddr_same_host(src, &s->cur.remote) &&
 		     (!strcmp(s->cur.child_name, IPSEC_CHILD_HOST) || sockaddr_port(src) == t->cfg->ipsec.port);
 	}
 	if (ok)

@@ -2,20 +2,10 @@
 /* Re-resolution of a peer's host name: the decisions (see reresolve.h). */
 #include "daemon/reresolve.h"
 
+#include "common/addr.h"
+
 #include <netinet/in.h>
 #include <string.h>
-
-bool rr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
-	return false;
-}
 
 static void host_only(struct sockaddr_storage *dst, const struct sockaddr_storage *src)
 {
@@ -44,7 +34,7 @@ void rr_result(struct rr_state *s, const struct sockaddr_storage *addrs, size_t 
 			continue;
 		if (family != AF_UNSPEC && addrs[i].ss_family != family)
 			continue;
-		if (s->have && rr_same_host(&addrs[i], &s->addr)) {
+		if (s->have && sockaddr_same_host(&addrs[i], &s->addr)) {
 			pick = &addrs[i];
 			break;
 		}
@@ -80,7 +70,7 @@ void rr_result(struct rr_state *s, const struct sockaddr_storage *addrs, size_t 
 	s->next_ms = now + interval;
 	if (!s->have)
 		o->verdict = RR_FIRST;
-	else if (rr_same_host(pick, &s->addr))
+	else if (sockaddr_same_host(pick, &s->addr))
 		o->verdict = RR_SAME;
 	else {
 		o->verdict = RR_CHANGED;

@@ -58,7 +58,5 @@ struct rr_outcome {
 void rr_result(struct rr_state *s, const struct sockaddr_storage *addrs, size_t n, int family, uint64_t now,
 	       uint64_t interval, struct rr_outcome *o);
 
-/* Same host address (family and address; ports ignored) */
-bool rr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/addr.h"
 #include "daemon/reresolve.h"
 
 static struct sockaddr_storage a4(const char *ip)
@@ -52,7 +53,7 @@ static void test_first_same_changed(void **state)
 	rr_result(&s, &x, 1, AF_UNSPEC, 1000, IV, &o);
 	assert_int_equal(o.verdict, RR_FIRST);
 	assert_true(s.have);
-	assert_true(rr_same_host(&s.addr, &x));
+	assert_true(sockaddr_same_host(&s.addr, &x));
 	assert_int_equal(((struct sockaddr_in *)&s.addr)->sin_port, 0);
 	assert_int_equal(s.next_ms, 1000 + IV);
 	rr_result(&s, &x, 1, AF_UNSPEC, 61000, IV, &o);
@@ -60,8 +61,8 @@ static void test_first_same_changed(void **state)
 	assert_false(o.recovered);
 	rr_result(&s, &y, 1, AF_UNSPEC, 121000, IV, &o);
 	assert_int_equal(o.verdict, RR_CHANGED);
-	assert_true(rr_same_host(&o.old, &x));
-	assert_true(rr_same_host(&s.addr, &y));
+	assert_true(sockaddr_same_host(&o.old, &x));
+	assert_true(sockaddr_same_host(&s.addr, &y));
 	assert_int_equal(s.next_ms, 121000 + IV);
 }
 
@@ -77,13 +78,13 @@ static void test_rotation_does_not_flap(void **state)
 	(void)state;
 	rr_result(&s, v1, 2, AF_UNSPEC, 0, IV, &o);
 	assert_int_equal(o.verdict, RR_FIRST);
-	assert_true(rr_same_host(&s.addr, &v1[0]));
+	assert_true(sockaddr_same_host(&s.addr, &v1[0]));
 	rr_result(&s, v2, 2, AF_UNSPEC, IV, IV, &o);
 	assert_int_equal(o.verdict, RR_SAME);
-	assert_true(rr_same_host(&s.addr, &v1[0]));
+	assert_true(sockaddr_same_host(&s.addr, &v1[0]));
 	rr_result(&s, v3, 2, AF_UNSPEC, 2 * IV, IV, &o);
 	assert_int_equal(o.verdict, RR_CHANGED);
-	assert_true(rr_same_host(&s.addr, &v3[0]));
+	assert_true(sockaddr_same_host(&s.addr, &v3[0]));
 }
 
 /* failures keep the last good address, log the first and then at most
@@ -103,7 +104,7 @@ static void test_failure_keeps_address_bounded_log(void **state)
 		rr_result(&s, NULL, 0, AF_UNSPEC, t, IV, &o);
 		assert_int_equal(o.verdict, RR_FAILED);
 		assert_true(s.have);
-		assert_true(rr_same_host(&s.addr, &x));
+		assert_true(sockaddr_same_host(&s.addr, &x));
 		assert_int_equal(s.next_ms, t + IV); /* known address: the interval */
 		if (o.log) {
 			logged++;
@@ -156,14 +157,14 @@ static void test_family(void **state)
 	(void)state;
 	rr_result(&s, v, 2, AF_INET, 0, IV, &o);
 	assert_int_equal(o.verdict, RR_FIRST);
-	assert_true(rr_same_host(&s.addr, &v[1]));
+	assert_true(sockaddr_same_host(&s.addr, &v[1]));
 	rr_result(&s, v, 1, AF_INET, IV, IV, &o);
 	assert_int_equal(o.verdict, RR_FAILED);
-	assert_true(rr_same_host(&s.addr, &v[1]));
+	assert_true(sockaddr_same_host(&s.addr, &v[1]));
 	memset(&s, 0, sizeof(s));
 	rr_result(&s, v, 2, AF_UNSPEC, 0, IV, &o);
-	assert_true(rr_same_host(&s.addr, &v[0]));
-	assert_false(rr_same_host(&v[0], &v[1]));
+	assert_true(sockaddr_same_host(&s.addr, &v[0]));
+	assert_false(sockaddr_same_host(&v[0], &v[1]));
 }
 
 int main(void)
