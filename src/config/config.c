@@ -932,6 +932,12 @@ static int h_dp_busy_poll(struct parser *p)
 	return 0;
 }
 
+/* `dataplane fastpath on|off` */
+static int h_dp_fastpath(struct parser *p)
+{
+	return set_onoff(p, p->a[0], &p->c->dp_fastpath);
+}
+
 static int h_bridge_member(struct parser *p)
 {
 	char *const *a = p->a;
@@ -1428,6 +1434,7 @@ static const struct command commands[] = {
 	  "dataplane realtime on [PRIORITY]|off" },
 	{ { "dataplane", "threads" }, 1, 1, SCOPE_GLOBAL, h_dp_threads, "dataplane threads N" },
 	{ { "dataplane", "busy-poll" }, 1, 1, SCOPE_GLOBAL, h_dp_busy_poll, "dataplane busy-poll USEC" },
+	{ { "dataplane", "fastpath" }, 1, 1, SCOPE_GLOBAL, h_dp_fastpath, "dataplane fastpath on|off" },
 	{ { "bridge", "member" }, 2, 1 + CFG_MAX_BRIDGE_MEMBERS, SCOPE_GLOBAL, h_bridge_member,
 	  "bridge member BRIDGE INTERFACE..." },
 
@@ -2406,6 +2413,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 		fprintf(out, "dataplane threads %u\n", c->dp_threads);
 	if (c->dp_busy_poll)
 		fprintf(out, "dataplane busy-poll %u\n", c->dp_busy_poll);
+	if (c->dp_fastpath)
+		fprintf(out, "dataplane fastpath on\n");
 	cfg_ipsec_print_global(c, out);
 	fprintf(out, "l2tp service %s\n", c->service_on ? "on l2tpv3" : "off");
 }

@@ -252,6 +252,9 @@ struct cfg {
 	/* `dataplane busy-poll USEC` (0..CFG_DP_BUSY_POLL_MAX): how long a data
 	 * thread keeps polling after work before it sleeps; 0 = off (default) */
 	unsigned dp_busy_poll;
+	/* `dataplane fastpath on|off`: hand the sessions it can carry to the
+	 * kernel fast path (eBPF tc programs); default off; read at start only */
+	bool dp_fastpath;
 	struct sockaddr_storage metrics; /* where the Prometheus endpoint listens */
 	struct cfg_tunnel *tunnels; /* sorted by id */
 	size_t n_tunnels;

@@ -179,6 +179,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
 	assert_int_equal(a->dp_realtime, b->dp_realtime);
 	assert_int_equal(a->dp_threads, b->dp_threads);
 	assert_int_equal(a->dp_busy_poll, b->dp_busy_poll);
+	assert_int_equal(a->dp_fastpath, b->dp_fastpath);
 	assert_int_equal(a->n_bridges, b->n_bridges);
 	for (i = 0; i < a->n_bridges; i++) {
 		const struct cfg_bridge *x = &a->bridges[i], *y = &b->bridges[i];
@@ -971,6 +972,53 @@ static void test_dataplane_busy_poll(void **state)
 	parse_only(&r, "dataplane busy-poll soon\n");
 	assert_only_diag(&r.d, "t.conf:1: error: 'dataplane busy-poll soon': bad time 'soon': expected 0..10000 "
 			       "microseconds");
+	run_free(&r);
+}
+
+/* `dataplane fastpath on|off`, off by default, printed only when on */
+static void test_dataplane_fastpath(void **state)
+{
+	struct run r;
+	char *text;
+
+	(void)state;
+	parse_only(&r, "l2tp service on\n");
+	assert_int_equal(r.d.n, 0);
+	assert_false(r.c->dp_fastpath);
+	run_free(&r);
+	parse_only(&r, "dataplane fastpath on\n");
+	assert_int_equal(r.d.n, 0);
+	assert_true(r.c->dp_fastpath);
+	assert_round_trip(r.c, false);
+	text = print_text(r.c);
+	assert_non_null(strstr(text, "dataplane fastpath on\n"));
+	free(text);
+	run_free(&r);
+	parse_only(&r, "dataplane fastpath on\ndataplane fastpath off\n");
+	assert_int_equal(r.d.n, 0);
+	assert_false(r.c->dp_fastpath);
+	assert_round_trip(r.c, false);
+	text = print_text(r.c);
+	assert_null(strstr(text, "fastpath"));
+	free(text);
+	run_free(&r);
+	parse_only(&r, "l2tp service on\ndataplane fastpath maybe\n");
+	assert_only_diag(&r.d, "t.conf:2: error: 'dataplane fastpath maybe': expected on or off, not 'maybe'");
+	run_free(&r);
+	parse_only(&r, "dataplane fastpath\n");
+	assert_int_equal(r.d.n, 1);
+	assert_int_equal(r.d.v[0].level, CFG_DIAG_ERROR);
+	assert_false(r.c->dp_fastpath);
+	run_free(&r);
+	parse_only(&r, "dataplane fastpath on off\n");
+	assert_int_equal(r.d.n, 1);
+	assert_int_equal(r.d.v[0].level, CFG_DIAG_ERROR);
+	assert_false(r.c->dp_fastpath);
+	run_free(&r);
+	/* a global line, also when written inside a tunnel's block */
+	parse_only(&r, "tunnel select 1\n dataplane fastpath on\n");
+	assert_int_equal(r.d.n, 0);
+	assert_true(r.c->dp_fastpath);
 	run_free(&r);
 }
 
@@ -2570,6 +2618,7 @@ int main(void)
 		cmocka_unit_test(test_dataplane_realtime),
 		cmocka_unit_test(test_dataplane_threads),
 		cmocka_unit_test(test_dataplane_busy_poll),
+		cmocka_unit_test(test_dataplane_fastpath),
 		cmocka_unit_test(test_tunnel_equal),
 		cmocka_unit_test(test_dataplane_defaults),
 		cmocka_unit_test(test_dataplane_lines),
