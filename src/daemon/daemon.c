@@ -1042,6 +1042,12 @@ void daemon_reload(struct daemon *d, struct reload_report *rep)
 		report(rep, "l2tp local port: cannot listen: %s (see the log)", strerror(-r));
 	apply_realtime(d, nc);
 	apply_busy_poll(d, nc);
+	if (nc->dp_fastpath != d->dp_fastpath) {
+		log_notice("reload: 'dataplane fastpath %s' takes effect at the next restart",
+			   nc->dp_fastpath ? "on" : "off");
+		report(rep, "dataplane fastpath: %s at the next restart (a reload does not change it)",
+		       nc->dp_fastpath ? "on" : "off");
+	}
 	if (d->dp_realtime != (int)nc->dp_realtime)
 		report(rep, "dataplane realtime: SCHED_FIFO %u refused (see the log)", nc->dp_realtime);
 
@@ -1198,6 +1204,17 @@ int daemon_setup(struct daemon *d)
 		} else {
 			log_info("data path: %u threads ('dataplane threads')", d->cfg->dp_threads);
 		}
+	}
+	/* `dataplane fastpath` too: without it the data thread carries everything */
+	d->dp_fastpath = d->cfg->dp_fastpath;
+	if (d->cfg->dp_fastpath) {
+		r = dp_set_fastpath(d->dp, true);
+		if (r < 0)
+			log_warnx("dataplane fastpath: cannot load the eBPF programs: %s; frames go through the data "
+				  "thread",
+				  strerror(-r));
+		else
+			log_info("data path: kernel fast path on ('dataplane fastpath')");
 	}
 	/* an IPv4 IP/115 tunnel that cannot have its socket does not start;
 	 * a responder's IPv6 side is optional */

@@ -60,6 +60,7 @@ struct daemon {
 	int udp_fd;
 	int dp_realtime; /* the data thread's SCHED_FIFO priority now, 0 = normal */
 	unsigned dp_busy_poll; /* dataplane busy-poll in effect, microseconds */
+	bool dp_fastpath; /* `dataplane fastpath` as read at start (a reload does not change it) */
 	int ip_fd[2]; /* raw IP/115 sockets, IPv4 and IPv6; -1 until a tunnel needs them */
 	int udp_extra[DAEMON_UDP_EXTRA]; /* UDP sockets of other local ports (`l2tp local port`), -1 = none */
 	uint16_t udp_extra_port[DAEMON_UDP_EXTRA];

@@ -8,7 +8,9 @@
 # counters keep counting, and the broken file is reported with file:line
 # by a failing `l2tpctl reload`.  Then a changed tunnel (r1's hostname) is
 # restarted, a second tunnel added on both sides comes up beside the first,
-# and removing it sends a StopCCN and deletes its TAP.
+# and removing it sends a StopCCN and deletes its TAP.  `dataplane
+# fastpath on` added by a reload is reported as needing a restart; after
+# one, the daemon says whether the fast path loaded and frames still flow.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -166,6 +168,30 @@ ctl r1 reload >/dev/null
 _expect "r1 data thread after 'on 20'" "$(fifo r1)" "FF 20"
 [[ $(ids r1) == "$ids1_before" ]]
 ping_ok pc1 192.168.10.2 3
+
+log "--- dataplane fastpath: read at start; a reload says it needs a restart"
+# fp NS: each session's "fastpath" of NS's status
+fp() { jqs "$1" '[.tunnels[].sessions[].fastpath | tostring] | join(" ")'; }
+_expect "r1 fastpath (off by default)" "$(fp r1)" "false"
+echo "dataplane fastpath on" >>"$OUT/r1.conf"
+ctl r1 reload | tee "$OUT/reload-fastpath.txt"
+grep -qx "dataplane fastpath: on at the next restart (a reload does not change it)" "$OUT/reload-fastpath.txt"
+grep -qx "tunnel 1: unchanged" "$OUT/reload-fastpath.txt"
+grep -q "reload: 'dataplane fastpath on' takes effect at the next restart" "$(daemon_log r1)"
+[[ $(ids r1) == "$ids1_before" ]]
+_expect "r1 fastpath after the reload" "$(fp r1)" "false"
+ping_ok pc1 192.168.10.2 3
+log "--- restarted with it: the fast path loads or one line says why not, and frames flow"
+stop_daemon r1
+start_daemon r1 "$OUT/r1.conf"
+wait_for "tunnel and session established between r1 and r2 again" 30 paired
+grep -Eq "data path: kernel fast path on \('dataplane fastpath'\)|dataplane fastpath: cannot load the eBPF programs: .+; frames go through the data thread$" \
+	"$(daemon_log r1)"
+[[ $(fp r1) == true || $(fp r1) == false ]]
+ping_ok pc1 192.168.10.2 3
+# the configuration as started: nothing to say about it on a reload
+ctl r1 reload | tee "$OUT/reload-fastpath2.txt"
+fails grep -q "fastpath" "$OUT/reload-fastpath2.txt"
 
 stop_daemon r1
 stop_daemon r2
