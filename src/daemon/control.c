@@ -111,6 +111,7 @@ static json_t *session_json(const struct session_view *v, uint64_t now)
 		return NULL;
 	dp_counters_json(o, &v->shown, DP_JSON_TRAFFIC);
 	dp_counters_json(o, &v->shown, DP_JSON_OFFLOAD);
+	json_object_set_new(o, "fastpath", json_boolean(v->fastpath));
 	if (!v->is_static)
 		seq_json(o, v);
 	json_object_set_new(o, "rx_cookie_length", json_integer((json_int_t)v->rx_cookie_len));

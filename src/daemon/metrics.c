@@ -141,6 +141,12 @@ static void session_metrics(struct evbuffer *b, const struct views *v)
 	for (size_t k = 0; k < n; k++)
 		evbuffer_add_printf(b, "l2tpv3d_session_info" SESSION_LABELS ",pseudowire=\"%u\",interface=\"%s\"} 1\n",
 				    s[k].t->label, s[k].local_sid, s[k].pw, s[k].ifname);
+	head(b, "session_fastpath", "gauge",
+	     "1 if the kernel fast path (dataplane fastpath) carries the session's frames, 0 if only the data "
+	     "thread does.");
+	for (size_t k = 0; k < n; k++)
+		evbuffer_add_printf(b, "l2tpv3d_session_fastpath" SESSION_LABELS "} %d\n", s[k].t->label,
+				    s[k].local_sid, s[k].fastpath);
 	head(b, "session_state", "gauge",
 	     "1 for the session's current state (static sessions: static-up or static-idle).");
 	for (size_t k = 0; k < n; k++) {

@@ -77,8 +77,10 @@ static void session_view(const struct tunnel *t, const struct fsm_session *s, ui
 	id = fsm_pw_end_id(&t->fsm.conf, s->pw, &idlen);
 	snprintf(v->remote_end_id, sizeof(v->remote_end_id), "%.*s", (int)idlen, (const char *)id);
 	tunnel_session_counters(t, s, &v->shown);
-	if (s->user)
+	if (s->user) {
 		dp_session_counters(s->user, &v->raw);
+		v->fastpath = dp_session_fastpath(s->user);
+	}
 }
 
 /*
@@ -116,6 +118,7 @@ static void static_session_view(const struct tunnel *t, uint64_t now, struct ses
 	};
 	tunnel_static_counters(t, &v->shown);
 	dp_session_counters(t->dps, &v->raw);
+	v->fastpath = dp_session_fastpath(t->dps);
 }
 
 size_t tunnel_sessions_view(const struct tunnel *t, uint64_t now, struct session_view *ret, size_t cap)

@@ -74,6 +74,7 @@ struct session_view {
 	bool rx_seq, tx_seq; /* data sequencing in each direction */
 	size_t rx_cookie_len, tx_cookie_len;
 	bool rx_l2ss, tx_l2ss;
+	bool fastpath; /* carried by the kernel fast path (dp_session_fastpath) */
 	const char *mismatch; /* "" = none */
 	struct dp_counters shown; /* as l2tpctl shows them: minus `clear counters` */
 	struct dp_counters raw; /* monotonic (metrics) */

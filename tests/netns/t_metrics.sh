@@ -95,6 +95,11 @@ grep -qx 'l2tpv3d_session_state{tunnel="2",session="8194",state="static-up"} 1' 
 grep -qx 'l2tpv3d_session_state{tunnel="2",session="8194",state="static-idle"} 0' "$OUT/metrics.txt"
 grep -qx 'l2tpv3d_session_up{tunnel="2",session="8194"} 1' "$OUT/metrics.txt"
 grep -qx 'l2tpv3d_session_rx_drops_total{tunnel="2",session="8194",reason="cookie"} 0' "$OUT/metrics.txt"
+# `dataplane fastpath` is off (the default): both sessions on the data
+# thread only, in the metrics and in the status
+grep -qx 'l2tpv3d_session_fastpath{tunnel="2",session="8194"} 0' "$OUT/metrics.txt"
+grep -qE '^l2tpv3d_session_fastpath\{tunnel="1",session="[0-9]+"\} 0$' "$OUT/metrics.txt"
+_expect "r2 status fastpath" "$(jqs r2 '[.tunnels[].sessions[].fastpath | tostring] | join(" ")')" "false false"
 srx=$(awk '/^l2tpv3d_session_rx_packets_total\{tunnel="2",session="8194"\}/ { print $2 }' "$OUT/metrics.txt")
 stx=$(awk '/^l2tpv3d_session_tx_packets_total\{tunnel="2",session="8194"\}/ { print $2 }' "$OUT/metrics.txt")
 log "r2 static session 8194: rx_packets $srx, tx_packets $stx"
