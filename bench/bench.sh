@@ -24,6 +24,8 @@
 #   with the TAPs' txqueuelen set to N, to compare queue bounds in one run;
 #   "l2tpv3d:tN" runs it with `dataplane threads N` (multi-queue TAPs, one
 #   UDP socket per thread); "l2tpv3d:pN" with `dataplane busy-poll N` (us);
+#   "l2tpv3d:f" with `dataplane fastpath on` (the eBPF tc fast path; the
+#   log says whether it loaded and whether the session is on it);
 #   "l2tpv3d:base" runs the daemon from $BASE_B instead, e.g. a build of an
 #   earlier commit, for before/after figures from one run; "l2tpv3d@NAME"
 #   runs the daemon with the environment assignments in $ENV_NAME, e.g.
@@ -171,12 +173,13 @@ topo_create() {
 }
 
 conf() {
-	local me=$1 peer=$2 host=$3 threads=${4:-1} busy=${5:-0} ep=
+	local me=$1 peer=$2 host=$3 threads=${4:-1} busy=${5:-0} fastpath=${6:-0} ep=
 	# r1 initiates; r2 (no endpoint) answers
 	[[ $host == B1 ]] && ep=" tunnel endpoint address $me $peer"
 	cat <<-EOF
 	dataplane threads $threads
 	$( (( busy )) && echo "dataplane busy-poll $busy" || true)
+	$( (( fastpath )) && echo "dataplane fastpath on" || true)
 	bridge member bridge1 lan1 tunnel1
 	tunnel select 1
 	 tunnel encapsulation l2tpv3-raw
@@ -212,16 +215,17 @@ daemons_stop() {
 }
 
 # daemons_start [BINARY [ENV...]]: (re)start both daemons, wait for the
-# session; THREADS (default 1) data threads each
+# session; THREADS (default 1) data threads each, BUSY (default 0) us of
+# busy polling, FASTPATH=1 the kernel fast path
 daemons_start() {
 	local bin=${1:-$L2TPV3D}
-	local envs=("${@:2}") threads=${THREADS:-1} busy=${BUSY:-0}
-	[[ "$bin ${envs[*]} t$threads p$busy" == "$DAEMON_BIN" ]] && return 0
+	local envs=("${@:2}") threads=${THREADS:-1} busy=${BUSY:-0} fastpath=${FASTPATH:-0}
+	[[ "$bin ${envs[*]} t$threads p$busy f$fastpath" == "$DAEMON_BIN" ]] && return 0
 	daemons_stop
-	DAEMON_BIN="$bin ${envs[*]} t$threads p$busy"
+	DAEMON_BIN="$bin ${envs[*]} t$threads p$busy f$fastpath"
 	log "daemons: $DAEMON_BIN"
-	conf 198.51.100.1 198.51.100.2 B1 "$threads" "$busy" >"$RUN/r1.conf"
-	conf 198.51.100.2 198.51.100.1 B2 "$threads" "$busy" >"$RUN/r2.conf"
+	conf 198.51.100.1 198.51.100.2 B1 "$threads" "$busy" "$fastpath" >"$RUN/r1.conf"
+	conf 198.51.100.2 198.51.100.1 B2 "$threads" "$busy" "$fastpath" >"$RUN/r2.conf"
 	if [[ $bin != "$L2TPV3D" ]] && (( threads == 1 )); then
 		# an older build may not know the line
 		sed -i '/^dataplane threads/d' "$RUN/r1.conf" "$RUN/r2.conf"
@@ -234,6 +238,17 @@ daemons_start() {
 	done
 	wait_for 30 session_up r1
 	wait_for 30 session_up r2
+	if (( fastpath )); then
+		# a fast path figure is only one if the session is on it
+		local said on
+		for r in r1 r2; do
+			said=$(grep -ho "data path: kernel fast path on.*\|dataplane fastpath: cannot load.*" \
+				"$OUT/daemon-$r.log" | tail -n 1 || true)
+			on=$(n "$r" "$L2TPCTL" -S "$RUN/$r.sock" -j show status l2tp |
+				jq -r '.tunnels[0].sessions[0].fastpath' || true)
+			log "$r: ${said:-no fast path line in the log}; session on the fast path: $on"
+		done
+	fi
 	for r in r1 r2; do
 		n "$r" ip link set tunnel1 mtu 1450 nomaster
 	done
@@ -248,6 +263,7 @@ mode_set() {
 	local mode=$1 r q
 	case $mode in
 	l2tpv3d:base) daemons_start "$BASE_B/src/daemon/l2tpv3d" ;;
+	l2tpv3d:f) FASTPATH=1 daemons_start ;;
 	l2tpv3d:t*) THREADS=${mode#l2tpv3d:t} daemons_start ;;
 	l2tpv3d:p*) BUSY=${mode#l2tpv3d:p} daemons_start ;;
 	l2tpv3d@*)
