@@ -17,7 +17,13 @@
 #    bound (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, the system call filter,
 #    the address families; DeviceAllow= goes unchecked: the container's
 #    systemd has no device controller to enforce it);
-#  - the daemon holds exactly those two capabilities, NoNewPrivs, seccomp;
+#  - the daemon holds exactly those three capabilities, NoNewPrivs, seccomp;
+#  - `dataplane fastpath on`: the log says whether the eBPF programs
+#    loaded; and a copy of the unit whose ExecStart= is a small Python
+#    program loads a tc (sched_cls) eBPF program through bpf(2), as the
+#    fast path must (CAP_BPF, CAP_NET_ADMIN, `SystemCallFilter=bpf`), while
+#    a copy without `SystemCallFilter=bpf`, and one without CAP_BPF, get
+#    EPERM;
 #  - its data thread runs under SCHED_FIFO 10 (LimitRTPRIO=, no
 #    CAP_SYS_NICE), or, on a kernel with RT group scheduling, where a
 #    service's cgroup has no real-time budget, the log says it was refused;
@@ -57,9 +63,29 @@ tunnel select 1
  l2tp remote router-id 192.0.2.2
  l2tp keepalive use on 1 3
  tunnel enable 1
+dataplane fastpath on
 l2tp service on
 CONF
 chmod 0600 "$STAGE/l2tpv3d.conf"
+# bpf_check.py: load "r0 = 0; exit" as a sched_cls program (what tc runs),
+# print the result; exit 0 when it loaded
+cat >"$STAGE/bpf_check.py" <<'PY'
+import ctypes, os, struct, sys
+nr = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+insns = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)
+ibuf = ctypes.create_string_buffer(insns, len(insns))
+lic = ctypes.create_string_buffer(b"GPL")
+attr = ctypes.create_string_buffer(128)
+# union bpf_attr, BPF_PROG_LOAD: prog_type (3: sched_cls), insn_cnt, insns, license
+struct.pack_into("<IIQQ", attr, 0, 3, 2, ctypes.addressof(ibuf), ctypes.addressof(lic))
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.syscall(nr, 5, attr, 128)  # BPF_PROG_LOAD
+if fd < 0:
+    e = ctypes.get_errno()
+    print("bpf: sched_cls program refused: %s (%s)" % (os.strerror(e), e), flush=True)
+    sys.exit(1)
+print("bpf: a sched_cls program loaded", flush=True)
+PY
 cat >"$STAGE/l2tptest.target" <<'UNIT'
 [Unit]
 Description=l2tpv3d unit test boot
@@ -101,8 +127,8 @@ ip -o link show master bridge1 | grep -q ' tunnel1: '
 ip -4 -o addr show dev bridge1 | grep -q ' 192.0.2.1/24 '
 ss -Hulnp 'sport = :1701' | grep -q "pid=\$pid,"
 grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/\$pid/status
-grep -qx \$'CapEff:\\t0000000000001400' /proc/\$pid/status
-grep -qx \$'CapBnd:\\t0000000000001400' /proc/\$pid/status
+grep -qx \$'CapEff:\\t0000008000001400' /proc/\$pid/status
+grep -qx \$'CapBnd:\\t0000008000001400' /proc/\$pid/status
 grep -qx \$'NoNewPrivs:\\t1' /proc/\$pid/status
 grep -qx \$'Seccomp:\\t2' /proc/\$pid/status
 # the data thread got SCHED_FIFO 10 through LimitRTPRIO=, no capability;
@@ -116,6 +142,30 @@ else
 	journalctl -u l2tpv3d.service --no-pager | grep -q 'data path thread: cannot use SCHED_FIFO priority 10'
 	[[ -z \$(ps -L -o cls= -p \$pid | grep FF || true) ]]
 fi
+# jgrep UNIT ERE: UNIT's journal has a line matching ERE (within 5 s)
+jgrep() {
+	for _ in {1..50}; do
+		journalctl -u "\$1" --no-pager | grep -E "\$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+jgrep l2tpv3d.service 'data path: kernel fast path on|dataplane fastpath: cannot load the eBPF programs: .+; frames go through the data thread'
+# the unit's sandbox lets a tc program load (ExecStart= a check instead)
+sed -e 's#^ExecStart=.*#ExecStart=/usr/bin/python3 /l2tpstage/bpf_check.py#' -e 's/^Type=notify/Type=oneshot/' \
+	-e '/^ExecReload=/d' -e '/^NotifyAccess=/d' -e '/^Restart/d' -e 's/^SyslogIdentifier=.*/SyslogIdentifier=l2tpbpf/' \
+	/etc/systemd/system/l2tpv3d.service >/etc/systemd/system/l2tpbpf.service
+grep -qx 'SystemCallFilter=bpf' /etc/systemd/system/l2tpbpf.service
+sed '/^SystemCallFilter=bpf\$/d' /etc/systemd/system/l2tpbpf.service >/etc/systemd/system/l2tpbpf-nobpf.service
+sed 's/^CapabilityBoundingSet=.*/CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE/' \
+	/etc/systemd/system/l2tpbpf.service >/etc/systemd/system/l2tpbpf-nocap.service
+systemctl daemon-reload
+systemctl start l2tpbpf.service
+jgrep l2tpbpf.service 'bpf: a sched_cls program loaded'
+if systemctl start l2tpbpf-nobpf.service; then false; fi
+jgrep l2tpbpf-nobpf.service 'bpf: sched_cls program refused: Operation not permitted'
+if systemctl start l2tpbpf-nocap.service; then false; fi
+jgrep l2tpbpf-nocap.service 'bpf: sched_cls program refused: Operation not permitted'
 systemctl stop l2tpv3d.service
 [[ \$(systemctl show -P Result l2tpv3d.service) == success ]]
 [[ \$(systemctl show -P ExecMainStatus l2tpv3d.service) == 0 ]]
@@ -128,6 +178,8 @@ echo "RESULT ok"
 CHECK
 
 # The bind mount of / lives in a mount namespace of this test only.
+# nspawn keeps CAP_BPF and bpf(2) from its container unless told (a host's
+# systemd as PID 1 has both to give).
 start=$SECONDS
 unshare -m --propagation private bash -c '
 	set -e
@@ -135,6 +187,7 @@ unshare -m --propagation private bash -c '
 	mount --bind / "$1/root"
 	exec systemd-nspawn -q -D "$1/root" --volatile=overlay --private-network \
 		-M "l2tptest-$2" --register=no --link-journal=no --keep-unit \
+		--capability=CAP_BPF --system-call-filter=bpf \
 		--bind-ro="$3":/l2tpbuild --bind-ro="$1/stage":/l2tpstage --bind="$1/result":/l2tpresult \
 		--bind-ro="$1/stage/l2tpv3d.service":/etc/systemd/system/l2tpv3d.service \
 		--bind-ro="$1/stage/dropin":/etc/systemd/system/l2tpv3d.service.d \
