@@ -10,9 +10,10 @@
 #     datagram socket that sd_notify_listen.py holds; READY=1 arrives, and
 #     at that moment the control socket answers and UDP 1701 is bound;
 #     SIGTERM brings STOPPING=1 and a clean exit.  It runs as the unit
-#     runs it: no new privileges and only CAP_NET_ADMIN and
-#     CAP_NET_BIND_SERVICE in its bounding set (setpriv), which must be
-#     enough to create its bridge, TAP port and address and bind 1701;
+#     runs it: no new privileges and only CAP_NET_ADMIN,
+#     CAP_NET_BIND_SERVICE and CAP_BPF in its bounding set (setpriv), which
+#     must be enough to create its bridge, TAP port and address and bind
+#     1701;
 #  3. journald: with $JOURNAL_STREAM naming its stderr, the daemon prefixes
 #     each line with its syslog priority ("<5>" for notice) and no time.
 source "$(dirname "$0")/lib.sh"
@@ -29,7 +30,7 @@ sed -e "s#^ExecStart=[^ ]*l2tpv3d#ExecStart=$L2TPV3D#" \
 grep -qx "ExecStart=$L2TPV3D -f" "$RUN/unit/l2tpv3d.service"
 grep -qx "ExecReload=$L2TPCTL reload" "$RUN/unit/l2tpv3d.service"
 grep -qx "Type=notify" "$RUN/unit/l2tpv3d.service"
-grep -qx "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE" "$RUN/unit/l2tpv3d.service"
+grep -qx "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_BPF" "$RUN/unit/l2tpv3d.service"
 # verify prints problems on stderr and may still exit 0: both must be clean.
 systemd-analyze verify --man=no "$RUN/unit/l2tpv3d.service" >"$OUT/verify.txt" 2>&1 || {
 	cat "$OUT/verify.txt" >&2; false; }
@@ -72,20 +73,20 @@ wait_for "notify listener bound" 10 grep -q listening "$RUN/listen.out"
 # The unit's CapabilityBoundingSet= and NoNewPrivileges=, by setpriv.
 cat >"$RUN/l2tpv3d-capped" <<WRAP
 #!/bin/sh
-exec setpriv --bounding-set=-all,+net_admin,+net_bind_service --no-new-privs -- "$L2TPV3D" "\$@"
+exec setpriv --bounding-set=-all,+net_admin,+net_bind_service,+bpf --no-new-privs -- "$L2TPV3D" "\$@"
 WRAP
 chmod +x "$RUN/l2tpv3d-capped"
 L2TPV3D_REAL=$L2TPV3D
 L2TPV3D=$RUN/l2tpv3d-capped
 NOTIFY_SOCKET=$NOTIFY start_daemon r2 "$OUT/r2.conf"
 L2TPV3D=$L2TPV3D_REAL
-# CAP_NET_BIND_SERVICE is bit 10, CAP_NET_ADMIN bit 12.
-grep -qx $'CapEff:\t0000000000001400' "/proc/${DAEMON_PID[r2]}/status"
-grep -qx $'CapBnd:\t0000000000001400' "/proc/${DAEMON_PID[r2]}/status"
+# CAP_NET_BIND_SERVICE is bit 10, CAP_NET_ADMIN bit 12, CAP_BPF bit 39.
+grep -qx $'CapEff:\t0000008000001400' "/proc/${DAEMON_PID[r2]}/status"
+grep -qx $'CapBnd:\t0000008000001400' "/proc/${DAEMON_PID[r2]}/status"
 grep -qx $'NoNewPrivs:\t1' "/proc/${DAEMON_PID[r2]}/status"
 [[ $(nq r2 ip -o link show master bridge1) == *" tunnel1: "* ]]
 [[ $(nq r2 ip -4 -o addr show dev bridge1) == *" 192.0.2.1/24 "* ]]
-log "ok: runs with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only: bridge1, tunnel1, address, port 1701"
+log "ok: runs with CAP_NET_ADMIN, CAP_NET_BIND_SERVICE and CAP_BPF only: bridge1, tunnel1, address, port 1701"
 # no CAP_SYS_NICE and no RLIMIT_RTPRIO here: SCHED_FIFO is refused, said
 # once, and the data thread runs under normal scheduling
 grep -q "data path thread: cannot use SCHED_FIFO priority 10 (needs CAP_SYS_NICE or an RLIMIT_RTPRIO of 10)" \
