@@ -15,6 +15,9 @@ DEMO=(
 	build-essential meson ninja-build pkg-config
 	libevent-dev libssl-dev libnl-3-dev libnl-route-3-dev libjansson-dev
 	libsystemd-dev
+	# the eBPF kernel fast path (dataplane fastpath): compiled with clang for
+	# the bpf target, loaded with libbpf
+	clang libbpf-dev
 	iproute2 nftables procps busybox iputils-ping jq
 )
 

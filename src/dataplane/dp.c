@@ -106,6 +106,7 @@
  * A session only takes data that arrived with its own encapsulation.
  */
 #include "dataplane/dp.h"
+#include "dataplane/fastpath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,6 +214,12 @@ struct dp_session {
 #undef DP_COUNTER_ATOMIC
 	_Atomic uint64_t last_rx; /* CLOCK_MONOTONIC seconds */
 
+	/* the kernel fast path (control thread): carried by it, its slot,
+	 * and what it counted before it gave the session back */
+	bool fp_on;
+	int fp_slot;
+	struct fp_stats fp_gone;
+
 	/* linkage */
 	struct dp_session *hash_next;
 };
@@ -309,6 +316,7 @@ struct dp {
 	size_t nsessions;
 
 	bool udp_gro;		/* UDP_GRO accepted by the socket */
+	struct fp *fp;		/* the kernel fast path, NULL = off (dp_set_fastpath) */
 
 	_Atomic uint64_t rx_unknown_session, rx_malformed, ctrl_forwarded, ctrl_dropped;
 };
@@ -1715,7 +1723,7 @@ int dp_set_threads(struct dp *dp, unsigned n)
 			break;
 		}
 		r = dp_sock_setup(fd, dp->family);
-		if (r == 0)
+		if (r == 0 && !dp->fp)
 			(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 		if (r == 0)
 			r = dp_worker_init(dp, i, fd);
@@ -1834,6 +1842,9 @@ void dp_destroy(struct dp *dp)
 
 	if (!dp)
 		return;
+	/* frames go back to the TAPs and the socket before the threads end */
+	fp_close(dp->fp);
+	dp->fp = NULL;
 	pthread_mutex_lock(&dp->lock);
 	dp->stopping = true;
 	join = dp->started;
@@ -1954,6 +1965,89 @@ static void dp_tap_queues(const struct dp *dp, struct dp_session *s)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* the kernel fast path (fastpath.h) */
+
+/*
+ * What the fast path needs for s toward peer from local, if it can carry
+ * it: UDP over IPv4, no sequencing (numbers must leave in order from one
+ * place), no VLAN pseudowire, not IPsec (the programs' packets would not
+ * pass through XFRM), a TAP we can name.
+ */
+static bool dp_fp_conf(const struct dp *dp, const struct dp_session *s, const struct sockaddr_storage *peer,
+		       const struct sockaddr_storage *local, struct fp_session_conf *fc)
+{
+	const struct dp_session_conf *c = &s->conf;
+	struct sockaddr_storage p, l;
+	struct ifreq ifr;
+
+	if (c->encap != DP_ENCAP_UDP || c->tx_seq || c->rx_seq || c->vlan || c->rx_peer_only)
+		return false;
+	dp_addr_unmap(peer, &p);
+	dp_addr_unmap(local, &l);
+	if (p.ss_family != AF_INET || (l.ss_family != AF_INET && l.ss_family != AF_UNSPEC))
+		return false;
+	memset(fc, 0, sizeof(*fc));
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(c->tap_fd, TUNGETIFF, &ifr) < 0)
+		return false;
+	fc->tap_ifindex = (int)if_nametoindex(ifr.ifr_name);
+	if (fc->tap_ifindex <= 0)
+		return false;
+	fc->local_sid = c->local_sid;
+	fc->remote_sid = c->remote_sid;
+	memcpy(fc->rx_cookie, c->rx_cookie, sizeof(fc->rx_cookie));
+	memcpy(fc->tx_cookie, c->tx_cookie, sizeof(fc->tx_cookie));
+	fc->rx_cookie_len = c->rx_cookie_len;
+	fc->tx_cookie_len = c->tx_cookie_len;
+	fc->rx_l2ss = c->rx_l2ss;
+	fc->tx_l2ss = c->tx_l2ss;
+	fc->clamp_mss = c->mss4 || c->mss6;
+	memcpy(&fc->peer, &p, sizeof(fc->peer));
+	fc->local.sin_family = AF_INET;
+	if (l.ss_family == AF_INET)
+		memcpy(&fc->local, &l, sizeof(fc->local));
+	if (!fc->local.sin_port)
+		fc->local.sin_port = dp->port;
+	return true;
+}
+
+/* Hand s to the fast path if it can carry it (else it stays ours). */
+static void dp_fp_take(struct dp *dp, struct dp_session *s, const struct sockaddr_storage *peer,
+		       const struct sockaddr_storage *local)
+{
+	struct fp_session_conf fc;
+
+	if (dp_fp_conf(dp, s, peer, local, &fc) && fp_session_add(dp->fp, &fc, &s->fp_slot) == 0)
+		s->fp_on = true;
+}
+
+static void dp_fp_stats(const struct dp_session *s, struct fp_stats *ret)
+{
+	*ret = s->fp_gone;
+	if (s->fp_on) {
+		struct fp_stats now;
+
+		fp_session_stats(s->dp->fp, s->fp_slot, &now);
+		ret->rx_packets += now.rx_packets;
+		ret->rx_octets += now.rx_octets;
+		ret->tx_packets += now.tx_packets;
+		ret->tx_octets += now.tx_octets;
+		if (now.last_rx_ns > ret->last_rx_ns)
+			ret->last_rx_ns = now.last_rx_ns;
+	}
+}
+
+/* Take s back from the fast path, keeping what it counted. */
+static void dp_fp_give_back(struct dp *dp, struct dp_session *s)
+{
+	if (!s->fp_on)
+		return;
+	dp_fp_stats(s, &s->fp_gone);
+	fp_session_del(dp->fp, s->fp_slot);
+	s->fp_on = false;
+}
+
 int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_session **ret)
 {
 	struct dp_session *s;
@@ -1992,6 +2086,8 @@ int dp_session_add(struct dp *dp, const struct dp_session_conf *conf, struct dp_
 	r = dp_cmd_run(dp, &cmd);
 	if (r < 0)
 		goto out_free;
+	if (dp->fp)
+		dp_fp_take(dp, s, &conf->peer, &conf->local);
 	*ret = s;
 	return 0;
 
@@ -2010,7 +2106,16 @@ int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockad
 	r = dp_dest_prepare(dp, s->conf.encap, peer, local, &dest);
 	if (r < 0)
 		return r;
-	return dp_cmd_run(dp, &cmd);
+	r = dp_cmd_run(dp, &cmd);
+	if (r == 0 && s->fp_on) {
+		struct fp_session_conf fc;
+
+		/* routed again, or back to the data thread if it cannot be */
+		if (!dp_fp_conf(dp, s, peer, local, &fc) ||
+		    fp_session_set_peer(dp->fp, s->fp_slot, &fc.peer, &fc.local) < 0)
+			dp_fp_give_back(dp, s);
+	}
+	return r;
 }
 
 void dp_session_del(struct dp *dp, struct dp_session *s)
@@ -2019,20 +2124,64 @@ void dp_session_del(struct dp *dp, struct dp_session *s)
 
 	if (!s)
 		return;
+	dp_fp_give_back(dp, s);
 	(void)dp_cmd_run(dp, &cmd);
 	dp_session_free(s);
 }
 
 void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 {
+	struct fp_stats f;
+
 #define DP_COUNTER_READ(name, json, metric, reason, help) ret->name = dp_read(&s->name);
 	DP_COUNTERS(DP_COUNTER_READ)
 #undef DP_COUNTER_READ
+	dp_fp_stats(s, &f);
+	ret->rx_packets += f.rx_packets;
+	ret->rx_octets += f.rx_octets;
+	ret->tx_packets += f.tx_packets;
+	ret->tx_octets += f.tx_octets;
 }
 
 uint64_t dp_session_last_rx(const struct dp_session *s)
 {
-	return dp_read(&s->last_rx);
+	struct fp_stats f;
+	uint64_t sec = dp_read(&s->last_rx);
+
+	dp_fp_stats(s, &f);
+	if (f.last_rx_ns / 1000000000u > sec)
+		sec = f.last_rx_ns / 1000000000u;
+	return sec;
+}
+
+bool dp_session_fastpath(const struct dp_session *s)
+{
+	return s->fp_on;
+}
+
+int dp_set_fastpath(struct dp *dp, bool on)
+{
+	int zero = 0, r;
+
+	if (!on || dp->fp)
+		return 0;
+	pthread_mutex_lock(&dp->lock);
+	r = dp->started || dp->nsessions ? -EBUSY : 0;
+	pthread_mutex_unlock(&dp->lock);
+	if (r < 0)
+		return r;
+	r = fp_open(ntohs(dp->port), &dp->fp);
+	if (r < 0)
+		return r;
+	/* datagrams coalesced by GRO would reach the programs as one packet,
+	 * which they leave alone: each must arrive on its own */
+	(void)setsockopt(dp->udp_fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+	for (unsigned i = 1; i < dp->nw; i++)
+		(void)setsockopt(dp->w[i].udp_fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+	for (unsigned i = 0; i < dp->n_udp; i++)
+		(void)setsockopt(dp->udp[i].fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+	dp->udp_gro = false;
+	return 0;
 }
 
 void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret)
@@ -2086,7 +2235,8 @@ int dp_add_udp_socket(struct dp *dp, int fd)
 	r = dp_sock_setup(fd, bound.ss_family);
 	if (r < 0)
 		return r;
-	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	if (!dp->fp)
+		(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	return dp_cmd_run(dp, &cmd);
 }
 

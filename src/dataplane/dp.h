@@ -228,6 +228,13 @@ int dp_set_threads(struct dp *dp, unsigned n);
 unsigned dp_threads(const struct dp *dp);
 /* Thread i's figures (i < dp_threads). */
 void dp_thread_stats(const struct dp *dp, unsigned i, struct dp_thread_stats *ret);
+/*
+ * The kernel fast path (eBPF tc programs, see fastpath.h): when on, sessions
+ * that it can carry are also handed to it.  Before dp_start.  Returns 0, or
+ * negative errno when it cannot be loaded (no BPF, no CAP_BPF/CAP_NET_ADMIN,
+ * libbpf missing): the caller logs it and the data path runs as before.
+ */
+int dp_set_fastpath(struct dp *dp, bool on);
 /* Start the data thread. */
 int dp_start(struct dp *dp);
 /* Stop and join the thread (idempotent), then free everything; NULL-safe.
@@ -245,6 +252,8 @@ int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockad
 void dp_session_del(struct dp *dp, struct dp_session *s);
 /* Read a session's counters (any thread). */
 void dp_session_counters(const struct dp_session *s, struct dp_counters *ret);
+/* Whether a session is carried by the fast path (false when off or ineligible). */
+bool dp_session_fastpath(const struct dp_session *s);
 /* Seconds (CLOCK_MONOTONIC) of the last data packet received, 0 if none. */
 uint64_t dp_session_last_rx(const struct dp_session *s);
 void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret);

@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loader of the kernel fast path (fastpath.h): opens the eBPF object
+ * compiled from fastpath.bpf.c and built into the daemon, attaches its
+ * programs with tc (clsact, direct action) and keeps its maps.
+ *
+ * Attachments carry a fixed priority and the handle given to fp_open (the
+ * daemon's UDP port): a daemon restarted after a crash replaces its own
+ * old filters instead of stacking a second set, and two daemons on other
+ * ports in one namespace do not disturb each other.
+ */
+#include "dataplane/fastpath.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef L2TPV3D_FASTPATH
+#include <linux/rtnetlink.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dataplane/fastpath_maps.h"
+#include "fastpath_obj.h" /* fp_obj[], fp_obj_len: the compiled fastpath.bpf.c */
+
+#define FP_TC_PRIO 0xc17f
+#define FP_MAX_WAN 16
+#define FP_UDP_IP_HLEN 28
+
+struct fp_wan {
+	int ifindex;
+	unsigned users;
+};
+
+struct fp_slot {
+	bool used;
+	uint32_t sid;
+	int tap_ifindex;
+	int wan_ifindex; /* 0: none yet */
+	struct fp_tx tx;
+};
+
+struct fp {
+	struct bpf_object *obj;
+	int tx_prog, rx_prog;
+	int tx_map, rx_map, stats_map;
+	uint32_t handle;
+	int ncpus;
+	struct fp_wan wan[FP_MAX_WAN];
+	struct fp_slot *slots; /* FP_MAX_SLOTS */
+};
+
+static int fp_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || level == LIBBPF_INFO)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+bool fp_available(void)
+{
+	return true;
+}
+
+int fp_open(uint32_t handle, struct fp **ret)
+{
+	struct fp *fp;
+	int r;
+
+	if (!handle)
+		return -EINVAL;
+	libbpf_set_print(fp_print);
+	fp = calloc(1, sizeof(*fp));
+	if (!fp)
+		return -ENOMEM;
+	fp->slots = calloc(FP_MAX_SLOTS, sizeof(*fp->slots));
+	fp->ncpus = libbpf_num_possible_cpus();
+	if (!fp->slots || fp->ncpus <= 0) {
+		r = fp->ncpus < 0 ? fp->ncpus : -ENOMEM;
+		goto fail;
+	}
+	fp->handle = handle;
+	fp->obj = bpf_object__open_mem(fp_obj, fp_obj_len, NULL);
+	if (!fp->obj) {
+		r = -errno;
+		goto fail;
+	}
+	r = bpf_object__load(fp->obj);
+	if (r < 0)
+		goto fail;
+	fp->tx_prog = bpf_program__fd(bpf_object__find_program_by_name(fp->obj, "fp_tx"));
+	fp->rx_prog = bpf_program__fd(bpf_object__find_program_by_name(fp->obj, "fp_rx"));
+	fp->tx_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_tx_map");
+	fp->rx_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_rx_map");
+	fp->stats_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_stats_map");
+	if (fp->tx_prog < 0 || fp->rx_prog < 0 || fp->tx_map < 0 || fp->rx_map < 0 || fp->stats_map < 0) {
+		r = -ENOENT;
+		goto fail;
+	}
+	*ret = fp;
+	return 0;
+fail:
+	if (fp->obj)
+		bpf_object__close(fp->obj);
+	free(fp->slots);
+	free(fp);
+	return r;
+}
+
+static int fp_attach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where, int prog)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog, .handle = fp->handle, .priority = FP_TC_PRIO,
+		    .flags = BPF_TC_F_REPLACE);
+	int r = bpf_tc_hook_create(&hook);
+
+	if (r < 0 && r != -EEXIST)
+		return r;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void fp_detach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = fp->handle, .priority = FP_TC_PRIO);
+
+	(void)bpf_tc_detach(&hook, &opts);
+}
+
+static void fp_wan_put(struct fp *fp, int ifindex);
+
+void fp_close(struct fp *fp)
+{
+	if (!fp)
+		return;
+	for (unsigned i = 0; i < FP_MAX_SLOTS; i++)
+		if (fp->slots[i].used)
+			fp_session_del(fp, (int)i);
+	for (unsigned i = 0; i < FP_MAX_WAN; i++)
+		if (fp->wan[i].users) {
+			fp->wan[i].users = 1;
+			fp_wan_put(fp, fp->wan[i].ifindex);
+		}
+	bpf_object__close(fp->obj);
+	free(fp->slots);
+	free(fp);
+}
+
+/*
+ * The route toward peer (from local, if set): its interface and preferred
+ * source address, as `ip route get` asks rtnetlink.
+ */
+static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *local, int *ret_oif,
+		    uint32_t *ret_src)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+		char attrs[64];
+	} req = { 0 };
+	char buf[4096];
+	struct rtattr *a;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	ssize_t n;
+	int fd, r = -ENETUNREACH;
+
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.rt.rtm_family = AF_INET;
+	req.rt.rtm_dst_len = 32;
+	a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+	a->rta_type = RTA_DST;
+	a->rta_len = RTA_LENGTH(4);
+	memcpy(RTA_DATA(a), &peer->sin_addr, 4);
+	req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+	if (local->sin_addr.s_addr != htonl(INADDR_ANY)) {
+		req.rt.rtm_src_len = 32;
+		a = (struct rtattr *)((char *)&req + req.nh.nlmsg_len);
+		a->rta_type = RTA_SRC;
+		a->rta_len = RTA_LENGTH(4);
+		memcpy(RTA_DATA(a), &local->sin_addr, 4);
+		req.nh.nlmsg_len += RTA_ALIGN(a->rta_len);
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(nh);
+			r = e->error ? e->error : -ENETUNREACH;
+			break;
+		}
+		if (nh->nlmsg_type != RTM_NEWROUTE)
+			continue;
+		struct rtmsg *rt = NLMSG_DATA(nh);
+		int len = (int)RTM_PAYLOAD(nh);
+		*ret_oif = 0;
+		*ret_src = 0;
+		for (struct rtattr *at = RTM_RTA(rt); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+			if (at->rta_type == RTA_OIF)
+				memcpy(ret_oif, RTA_DATA(at), 4);
+			else if (at->rta_type == RTA_PREFSRC)
+				memcpy(ret_src, RTA_DATA(at), 4);
+		}
+		if (rt->rtm_type != RTN_UNICAST || !*ret_oif)
+			r = -ENETUNREACH; /* local, blackhole, unreachable: not ours to send */
+		else
+			r = 0;
+		break;
+	}
+out:
+	close(fd);
+	return r;
+}
+
+static int fp_mtu(int ifindex)
+{
+	struct ifreq ifr = { 0 };
+	int fd, mtu = -ENODEV;
+
+	if (!if_indextoname((unsigned)ifindex, ifr.ifr_name))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0)
+		mtu = ifr.ifr_mtu;
+	else
+		mtu = -errno;
+	close(fd);
+	return mtu;
+}
+
+static int fp_wan_get(struct fp *fp, int ifindex)
+{
+	int freei = -1, r;
+
+	for (int i = 0; i < FP_MAX_WAN; i++) {
+		if (fp->wan[i].users && fp->wan[i].ifindex == ifindex) {
+			fp->wan[i].users++;
+			return 0;
+		}
+		if (!fp->wan[i].users && freei < 0)
+			freei = i;
+	}
+	if (freei < 0)
+		return -ENOSPC;
+	r = fp_attach(fp, ifindex, BPF_TC_INGRESS, fp->rx_prog);
+	if (r < 0)
+		return r;
+	fp->wan[freei] = (struct fp_wan){ .ifindex = ifindex, .users = 1 };
+	return 0;
+}
+
+static void fp_wan_put(struct fp *fp, int ifindex)
+{
+	for (int i = 0; i < FP_MAX_WAN; i++) {
+		if (fp->wan[i].users && fp->wan[i].ifindex == ifindex) {
+			if (--fp->wan[i].users == 0)
+				fp_detach(fp, ifindex, BPF_TC_INGRESS);
+			return;
+		}
+	}
+}
+
+/* Where the session's data leaves: route, source address, room. */
+static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const struct sockaddr_in *local)
+{
+	int oif, mtu, r;
+	uint32_t src;
+
+	r = fp_route(peer, local, &oif, &src);
+	if (r < 0)
+		return r;
+	if (local->sin_addr.s_addr != htonl(INADDR_ANY))
+		src = local->sin_addr.s_addr;
+	if (!src)
+		return -EADDRNOTAVAIL;
+	mtu = fp_mtu(oif);
+	if (mtu < 0)
+		return mtu;
+	if (mtu <= FP_UDP_IP_HLEN + s->tx.hdr_len + 14)
+		return -EMSGSIZE;
+	s->tx.saddr = src;
+	s->tx.daddr = peer->sin_addr.s_addr;
+	s->tx.sport = local->sin_port;
+	s->tx.dport = peer->sin_port;
+	s->tx.wan_ifindex = (uint32_t)oif;
+	s->tx.max_frame = (uint16_t)(mtu - FP_UDP_IP_HLEN - s->tx.hdr_len);
+	return oif;
+}
+
+/*
+ * Frames fp_rx hands to a TAP enter the per-CPU backlog of whichever CPU
+ * received their datagram, and the WAN interface's poll moves between CPUs:
+ * two CPUs would then deliver one flow's frames at once, out of order.
+ * Receive packet steering on the TAP keeps each flow on one CPU.
+ */
+static void fp_tap_rps(int ifindex, int ncpus)
+{
+	char name[IF_NAMESIZE], path[128], mask[32];
+	int n;
+
+	if (!if_indextoname((unsigned)ifindex, name))
+		return;
+	if (ncpus >= 64)
+		snprintf(mask, sizeof(mask), "ffffffff,ffffffff");
+	else
+		snprintf(mask, sizeof(mask), "%llx", (1ull << ncpus) - 1);
+	for (int q = 0; q < 64; q++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d/rps_cpus", name, q);
+		FILE *f = fopen(path, "we");
+		if (!f)
+			break;
+		n = fputs(mask, f);
+		(void)n;
+		fclose(f);
+	}
+}
+
+static size_t fp_hdr(uint8_t *h, uint32_t sid, const uint8_t *cookie, size_t cookie_len, bool l2ss)
+{
+	size_t n = 8;
+
+	memset(h, 0, FP_HDR_MAX);
+	h[1] = 3; /* T=0, Ver=3 */
+	h[4] = (uint8_t)(sid >> 24);
+	h[5] = (uint8_t)(sid >> 16);
+	h[6] = (uint8_t)(sid >> 8);
+	h[7] = (uint8_t)sid;
+	memcpy(h + n, cookie, cookie_len);
+	n += cookie_len;
+	if (l2ss)
+		n += 4; /* Default L2SS, S=0: four zero bytes */
+	return n;
+}
+
+int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot)
+{
+	struct fp_slot *s = NULL;
+	struct fp_rx rx = { 0 };
+	struct fp_counters *zero = NULL;
+	uint32_t key;
+	int slot = -1, oif, r;
+
+	if (c->local_sid == 0 || c->tap_ifindex <= 0 || c->local.sin_port == 0 || c->rx_cookie_len > 8 ||
+	    c->tx_cookie_len > 8 || c->peer.sin_family != AF_INET)
+		return -EINVAL;
+	for (int i = 0; i < FP_MAX_SLOTS; i++) {
+		if (!fp->slots[i].used) {
+			slot = i;
+			break;
+		}
+	}
+	if (slot < 0)
+		return -ENOSPC;
+	s = &fp->slots[slot];
+	*s = (struct fp_slot){ .sid = c->local_sid, .tap_ifindex = c->tap_ifindex };
+	s->tx.slot = (uint32_t)slot;
+	s->tx.clamp_mss = c->clamp_mss;
+	s->tx.hdr_len = (uint8_t)fp_hdr(s->tx.hdr, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss);
+	oif = fp_tx_route(s, &c->peer, &c->local);
+	if (oif < 0)
+		return oif;
+
+	rx.slot = (uint32_t)slot;
+	rx.tap_ifindex = (uint32_t)c->tap_ifindex;
+	rx.daddr = c->local.sin_addr.s_addr;
+	rx.dport = c->local.sin_port;
+	rx.hdr_len = (uint8_t)(8 + c->rx_cookie_len + (c->rx_l2ss ? 4 : 0));
+	rx.cookie_len = (uint8_t)c->rx_cookie_len;
+	memcpy(rx.cookie, c->rx_cookie, c->rx_cookie_len);
+	rx.clamp_mss = c->clamp_mss;
+
+	zero = calloc((size_t)fp->ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	key = (uint32_t)slot;
+	r = bpf_map_update_elem(fp->stats_map, &key, zero, BPF_ANY);
+	free(zero);
+	if (r < 0)
+		return r;
+	r = fp_wan_get(fp, oif);
+	if (r < 0)
+		return r;
+	key = c->local_sid;
+	r = bpf_map_update_elem(fp->rx_map, &key, &rx, BPF_ANY);
+	if (r < 0)
+		goto fail_wan;
+	key = (uint32_t)c->tap_ifindex;
+	r = bpf_map_update_elem(fp->tx_map, &key, &s->tx, BPF_ANY);
+	if (r < 0)
+		goto fail_rx;
+	r = fp_attach(fp, c->tap_ifindex, BPF_TC_EGRESS, fp->tx_prog);
+	if (r < 0)
+		goto fail_tx;
+	fp_tap_rps(c->tap_ifindex, fp->ncpus);
+	s->used = true;
+	s->wan_ifindex = oif;
+	*ret_slot = slot;
+	return 0;
+
+fail_tx:
+	key = (uint32_t)c->tap_ifindex;
+	(void)bpf_map_delete_elem(fp->tx_map, &key);
+fail_rx:
+	key = c->local_sid;
+	(void)bpf_map_delete_elem(fp->rx_map, &key);
+fail_wan:
+	fp_wan_put(fp, oif);
+	return r;
+}
+
+int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer, const struct sockaddr_in *local)
+{
+	struct fp_slot *s;
+	struct fp_slot next;
+	uint32_t key;
+	int oif, r;
+
+	if (slot < 0 || slot >= FP_MAX_SLOTS || !fp->slots[slot].used)
+		return -ENOENT;
+	s = &fp->slots[slot];
+	next = *s;
+	oif = fp_tx_route(&next, peer, local);
+	if (oif < 0)
+		return oif;
+	if (oif != s->wan_ifindex) {
+		r = fp_wan_get(fp, oif);
+		if (r < 0)
+			return r;
+	}
+	key = (uint32_t)s->tap_ifindex;
+	r = bpf_map_update_elem(fp->tx_map, &key, &next.tx, BPF_ANY);
+	if (r < 0) {
+		if (oif != s->wan_ifindex)
+			fp_wan_put(fp, oif);
+		return r;
+	}
+	if (oif != s->wan_ifindex)
+		fp_wan_put(fp, s->wan_ifindex);
+	next.wan_ifindex = oif;
+	*s = next;
+	return 0;
+}
+
+void fp_session_del(struct fp *fp, int slot)
+{
+	struct fp_slot *s;
+	uint32_t key;
+
+	if (!fp || slot < 0 || slot >= FP_MAX_SLOTS || !fp->slots[slot].used)
+		return;
+	s = &fp->slots[slot];
+	/* the programs stop taking its frames before the TAP loses them */
+	key = (uint32_t)s->tap_ifindex;
+	(void)bpf_map_delete_elem(fp->tx_map, &key);
+	key = s->sid;
+	(void)bpf_map_delete_elem(fp->rx_map, &key);
+	fp_detach(fp, s->tap_ifindex, BPF_TC_EGRESS);
+	fp_wan_put(fp, s->wan_ifindex);
+	s->used = false;
+}
+
+void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
+{
+	struct fp_counters *v;
+	uint32_t key = (uint32_t)slot;
+
+	*ret = (struct fp_stats){ 0 };
+	if (!fp || slot < 0 || slot >= FP_MAX_SLOTS)
+		return;
+	v = calloc((size_t)fp->ncpus, sizeof(*v));
+	if (!v)
+		return;
+	if (bpf_map_lookup_elem(fp->stats_map, &key, v) == 0) {
+		for (int i = 0; i < fp->ncpus; i++) {
+			ret->rx_packets += v[i].rx_packets;
+			ret->rx_octets += v[i].rx_octets;
+			ret->tx_packets += v[i].tx_packets;
+			ret->tx_octets += v[i].tx_octets;
+			if (v[i].last_rx_ns > ret->last_rx_ns)
+				ret->last_rx_ns = v[i].last_rx_ns;
+		}
+	}
+	free(v);
+}
+
+#else /* !L2TPV3D_FASTPATH */
+
+bool fp_available(void)
+{
+	return false;
+}
+
+int fp_open(uint32_t handle, struct fp **ret)
+{
+	(void)handle;
+	(void)ret;
+	return -EOPNOTSUPP;
+}
+
+void fp_close(struct fp *fp)
+{
+	(void)fp;
+}
+
+int fp_session_add(struct fp *fp, const struct fp_session_conf *conf, int *ret_slot)
+{
+	(void)fp;
+	(void)conf;
+	(void)ret_slot;
+	return -EOPNOTSUPP;
+}
+
+int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer, const struct sockaddr_in *local)
+{
+	(void)fp;
+	(void)slot;
+	(void)peer;
+	(void)local;
+	return -EOPNOTSUPP;
+}
+
+void fp_session_del(struct fp *fp, int slot)
+{
+	(void)fp;
+	(void)slot;
+}
+
+void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
+{
+	(void)fp;
+	(void)slot;
+	*ret = (struct fp_stats){ 0 };
+}
+
+#endif
