@@ -115,7 +115,9 @@ int fp_tx(struct __sk_buff *skb)
 	__u8 l4;
 	int syn;
 
-	if (!t)
+	/* a VLAN tag the bridge keeps beside the frame (vlan_filtering)
+	 * would not travel: the data thread puts it in */
+	if (!t || skb->vlan_present)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)))
 		return TC_ACT_OK;
