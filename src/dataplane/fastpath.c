@@ -591,7 +591,7 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 		return r;
 	r = fp_wan_get(fp, oif);
 	if (r < 0)
-		return r;
+		goto fail_slot;
 	key = c->local_sid;
 	r = bpf_map_update_elem(fp->rx_map, &key, &rx, BPF_ANY);
 	if (r < 0)
@@ -618,6 +618,9 @@ fail_rx:
 	(void)bpf_map_delete_elem(fp->rx_map, &key);
 fail_wan:
 	fp_wan_put(fp, oif);
+fail_slot:
+	key = (uint32_t)slot;
+	(void)bpf_map_update_elem(fp->slot_map, &key, &(uint32_t){ 0 }, BPF_ANY);
 	return r;
 }
 
