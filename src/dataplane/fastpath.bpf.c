@@ -9,6 +9,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -110,7 +111,7 @@ int fp_tx(struct __sk_buff *skb)
 	struct fp_counters *c;
 	__u8 eth[ETH_HLEN];
 	__u8 oh[28]; /* outer IPv4 + UDP */
-	__u32 l34, segs = 1, octets, hl, room, len, id, slot;
+	__u32 l34, segs = 1, octets, hl, room, len, id, slot, mtu, max;
 	__u16 proto, outer;
 	__u8 l4;
 	int syn;
@@ -129,10 +130,21 @@ int fp_tx(struct __sk_buff *skb)
 	syn = l4_info(skb, ETH_HLEN, proto, &l34, &l4);
 	if (syn < 0 || (syn && t->clamp_mss))
 		return TC_ACT_OK;
+	hl = t->hdr_len;
+	if (hl < 8 || hl > FP_HDR_MAX)
+		return TC_ACT_OK;
+	/* the WAN's MTU now (it may have changed since the session began),
+	 * and never more than the session was set up with */
+	mtu = 1;
+	if (bpf_check_mtu(skb, t->wan_ifindex, &mtu, 0, 0) < 0 || mtu < 28 + hl + ETH_HLEN)
+		return TC_ACT_OK;
+	max = mtu - 28 - hl;
+	if (max > t->max_frame)
+		max = t->max_frame;
 	octets = skb->len;
 	if (skb->gso_size) {
 		/* a super-frame: only TCP, whose segments must each fit */
-		if (l4 != 6 || !l34 || ETH_HLEN + l34 + skb->gso_size > t->max_frame)
+		if (l4 != 6 || !l34 || ETH_HLEN + l34 + skb->gso_size > max)
 			return TC_ACT_OK;
 		segs = skb->gso_segs;
 		if (!segs) {
@@ -140,12 +152,9 @@ int fp_tx(struct __sk_buff *skb)
 			segs = (payload + skb->gso_size - 1) / skb->gso_size;
 		}
 		octets = skb->len + (segs - 1) * (ETH_HLEN + l34);
-	} else if (skb->len > t->max_frame) {
+	} else if (skb->len > max) {
 		return TC_ACT_OK; /* the data thread lets the kernel fragment it */
 	}
-	hl = t->hdr_len;
-	if (hl < 8 || hl > FP_HDR_MAX)
-		return TC_ACT_OK;
 	room = 28 + hl + ETH_HLEN;
 	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
@@ -224,8 +233,10 @@ int fp_rx(struct __sk_buff *skb)
 	__u8 l4;
 	int syn;
 
-	/* coalesced datagrams, or a tag of the WAN's own: the socket takes them */
-	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size || skb->vlan_present)
+	/* coalesced datagrams, a tag of the WAN's own, or not for this host
+	 * (the stack drops it; a promiscuous WAN sees such): not ours */
+	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size || skb->vlan_present ||
+	    skb->pkt_type != PACKET_HOST)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, ip, sizeof(ip)))
 		return TC_ACT_OK;
