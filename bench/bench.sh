@@ -650,7 +650,9 @@ for r in r1 r2; do
 	n "$r" "$L2TPCTL" -S "$RUN/$r.sock" -j show status l2tp >"$OUT/status-$r.json" || true
 done
 
-python3 "$REPO/bench/summary.py" "$CSV" "$OUT" "$GATE" "$(date -u +%F) $(nproc) CPUs, kernel $(uname -r), ${ROUNDS}x${DUR}s"
+GATES=$GATE
+[[ $GATE_F == skipped ]] || GATES+=", kernel fast path $GATE_F"
+python3 "$REPO/bench/summary.py" "$CSV" "$OUT" "$GATES" "$(date -u +%F) $(nproc) CPUs, kernel $(uname -r), ${ROUNDS}x${DUR}s"
 if command -v gnuplot >/dev/null; then
 	gnuplot "$OUT/bench.gp" && log "plot: $OUT/bench.png"
 fi
