@@ -249,6 +249,10 @@ int fp_rx(struct __sk_buff *skb)
 	off = ETH_HLEN + iphl;
 	if (bpf_skb_load_bytes(skb, off, uh, sizeof(uh)) || bpf_skb_load_bytes(skb, off + 8, l2, sizeof(l2)))
 		return TC_ACT_OK;
+	/* the datagram must fill the IP packet exactly, as the socket would
+	 * read it (UDP drops a longer length; a shorter one ends the data) */
+	if ((__u32)(uh[4] << 8 | uh[5]) != (__u32)tot - iphl)
+		return TC_ACT_OK;
 	if ((l2[0] & 0x80) || (l2[1] & 0x0f) != 3)
 		return TC_ACT_OK; /* control messages, or not L2TPv3 */
 	sid = (__u32)l2[4] << 24 | (__u32)l2[5] << 16 | (__u32)l2[6] << 8 | l2[7];
