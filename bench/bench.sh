@@ -385,6 +385,26 @@ gate_check() {
 	fi
 }
 
+# The same gate for the kernel fast path (l2tpv3d:f), once, outside the
+# timed figures: its packets leave r1 with the inner TCP checksum still to
+# be filled in by the card (CHECKSUM_PARTIAL, as VXLAN's do), which a
+# capture on a veth shows unfilled; with the WAN's transmit checksum
+# offload off for this one transfer, the kernel fills it in before the
+# capture, as a card would on the wire.
+gate_fastpath() {
+	local keep=$GATE
+	n r1 ethtool -K wan tx off >/dev/null 2>&1
+	gate_capture
+	n pc1 iperf3 -c "$DST" -t 2 >/dev/null 2>&1 || true
+	wait "${BG[-1]}" 2>/dev/null || true
+	GATE=skipped
+	gate_check
+	GATE_F=$GATE
+	GATE=$keep
+	n r1 ethtool -K wan tx on >/dev/null 2>&1
+}
+GATE_F=skipped
+
 want() { [[ $FIGURES == *" $1 "* ]]; }
 
 measure() {
@@ -423,6 +443,9 @@ measure() {
 		if (( gate )); then
 			wait "${BG[-1]}" 2>/dev/null || true
 			gate_check
+		fi
+		if [[ $GATE_F == skipped && $MODE == l2tpv3d:f && $PROFILE == nic ]]; then
+			gate_fastpath
 		fi
 	fi
 
@@ -632,6 +655,7 @@ if command -v gnuplot >/dev/null; then
 	gnuplot "$OUT/bench.gp" && log "plot: $OUT/bench.png"
 fi
 log "gate: $GATE"
-if (( ! SMOKE )) && [[ $GATE == FAIL ]]; then
+[[ $GATE_F == skipped ]] || log "gate (kernel fast path, l2tpv3d:f): $GATE_F"
+if (( ! SMOKE )) && [[ $GATE == FAIL || $GATE_F == FAIL ]]; then
 	exit 1
 fi

@@ -30,6 +30,20 @@ struct {
 } fp_rx_map SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_conf);
+} fp_conf_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FP_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} fp_slot_map SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FP_MAX_SLOTS);
 	__type(key, __u32);
@@ -101,7 +115,9 @@ int fp_tx(struct __sk_buff *skb)
 	__u8 l4;
 	int syn;
 
-	if (!t)
+	/* a VLAN tag the bridge keeps beside the frame (vlan_filtering)
+	 * would not travel: the data thread puts it in */
+	if (!t || skb->vlan_present)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)))
 		return TC_ACT_OK;
@@ -200,14 +216,17 @@ SEC("tc")
 int fp_rx(struct __sk_buff *skb)
 {
 	struct fp_rx *r;
+	struct fp_conf *conf;
+	__u32 zero;
 	__u8 ip[20], uh[8], l2[8], ck[8], eth[ETH_HLEN];
 	__u32 iphl, off, inner, flen, sid, l34;
 	__u16 tot;
 	__u8 l4;
 	int syn;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size)
-		return TC_ACT_OK; /* coalesced datagrams: the socket takes them */
+	/* coalesced datagrams, or a tag of the WAN's own: the socket takes them */
+	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size || skb->vlan_present)
+		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, ip, sizeof(ip)))
 		return TC_ACT_OK;
 	if (ip[0] >> 4 != 4 || (ip[0] & 0xf) < 5 || ip[9] != 17 || ((ip[6] << 8 | ip[7]) & (IP_MF | IP_OFFSET)))
@@ -249,18 +268,44 @@ int fp_rx(struct __sk_buff *skb)
 	flen = skb->len - inner;
 	if (bpf_skb_load_bytes(skb, inner, eth, sizeof(eth)))
 		return TC_ACT_OK;
-	if (r->clamp_mss) {
-		syn = l4_info(skb, inner + ETH_HLEN, (__u16)(eth[12] << 8 | eth[13]), &l34, &l4);
-		if (syn != 0)
-			return TC_ACT_OK;
-	}
+	syn = l4_info(skb, inner + ETH_HLEN, (__u16)(eth[12] << 8 | eth[13]), &l34, &l4);
+	if (syn < 0 || (syn && r->clamp_mss))
+		return TC_ACT_OK;
 	if (bpf_skb_store_bytes(skb, 0, eth, sizeof(eth), 0))
 		return TC_ACT_OK;
 	if (bpf_skb_adjust_room(skb, -(__s32)inner, BPF_ADJ_ROOM_MAC, 0))
 		return TC_ACT_SHOT; /* its Ethernet header is already rewritten */
 
 	count_rx(r->slot, flen);
+	/* TCP through the veth pair, where GRO coalesces a flow's segments,
+	 * tagged with the session's slot for fp_gro; the rest (what GRO would
+	 * not coalesce, and every frame when there is no pair) straight to
+	 * the TAP: a flow always takes the same way */
+	zero = 0;
+	conf = bpf_map_lookup_elem(&fp_conf_map, &zero);
+	if (l4 == 6 && l34 && conf && conf->gro_ifindex && r->slot < FP_MAX_SLOTS &&
+	    bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021AD), (__u16)r->slot) == 0)
+		return bpf_redirect(conf->gro_ifindex, 0);
 	return bpf_redirect(r->tap_ifindex, BPF_F_INGRESS);
+}
+
+/*
+ * The far end of the veth pair (tc ingress), after GRO: the tag fp_rx
+ * pushed names the slot; the frame, untagged, goes into its TAP.  Nothing
+ * else is expected here.
+ */
+SEC("tc")
+int fp_gro(struct __sk_buff *skb)
+{
+	__u32 slot, *tap;
+
+	if (!skb->vlan_present || skb->vlan_proto != bpf_htons(ETH_P_8021AD))
+		return TC_ACT_SHOT;
+	slot = skb->vlan_tci;
+	tap = bpf_map_lookup_elem(&fp_slot_map, &slot);
+	if (!tap || !*tap || bpf_skb_vlan_pop(skb))
+		return TC_ACT_SHOT;
+	return bpf_redirect(*tap, BPF_F_INGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -23,7 +23,10 @@
 #include <unistd.h>
 
 #ifdef L2TPV3D_FASTPATH
+#include <linux/ethtool.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -49,8 +52,9 @@ struct fp_slot {
 
 struct fp {
 	struct bpf_object *obj;
-	int tx_prog, rx_prog;
-	int tx_map, rx_map, stats_map;
+	int tx_prog, rx_prog, gro_prog;
+	int tx_map, rx_map, stats_map, conf_map, slot_map;
+	char gro_a[IF_NAMESIZE], gro_b[IF_NAMESIZE]; /* the veth pair, "" = none */
 	uint32_t handle;
 	int ncpus;
 	struct fp_wan wan[FP_MAX_WAN];
@@ -67,6 +71,182 @@ static int fp_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 bool fp_available(void)
 {
 	return true;
+}
+
+static int fp_attach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where, int prog);
+
+/* One rtnetlink request; returns the kernel's answer (0 or -errno). */
+static int fp_nl_request(struct nlmsghdr *req)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	char buf[1024];
+	ssize_t n;
+	int fd, r = -EIO;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			r = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+static struct rtattr *fp_nl_attr(struct nlmsghdr *nh, size_t cap, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > cap)
+		return NULL;
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), data, len);
+	nh->nlmsg_len = (uint32_t)(NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(a->rta_len));
+	return a;
+}
+
+static void fp_nl_end(struct nlmsghdr *nh, struct rtattr *nest)
+{
+	nest->rta_len = (unsigned short)((char *)nh + nh->nlmsg_len - (char *)nest);
+}
+
+/* A request of type and flags about a link, in buf (zeroed). */
+static struct nlmsghdr *fp_nl_link_msg(uint32_t *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	struct ifinfomsg *ifi = NLMSG_DATA(nh);
+
+	nh->nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	nh->nlmsg_type = type;
+	nh->nlmsg_flags = flags;
+	ifi->ifi_family = AF_UNSPEC;
+	return nh;
+}
+
+static int fp_link_del(const char *name)
+{
+	uint32_t buf[64] = { 0 };
+	struct nlmsghdr *nh = fp_nl_link_msg(buf, RTM_DELLINK, 0);
+
+	fp_nl_attr(nh, sizeof(buf), IFLA_IFNAME, name, strlen(name) + 1);
+	return fp_nl_request(nh);
+}
+
+/* A veth pair a <-> b, down. */
+static int fp_veth_add(const char *a, const char *b)
+{
+	uint32_t buf[128] = { 0 };
+	struct nlmsghdr *nh = fp_nl_link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct rtattr *info, *data, *peer;
+	struct ifinfomsg pifi = { .ifi_family = AF_UNSPEC };
+
+	fp_nl_attr(nh, sizeof(buf), IFLA_IFNAME, a, strlen(a) + 1);
+	info = fp_nl_attr(nh, sizeof(buf), IFLA_LINKINFO, NULL, 0);
+	fp_nl_attr(nh, sizeof(buf), IFLA_INFO_KIND, "veth", 4);
+	data = fp_nl_attr(nh, sizeof(buf), IFLA_INFO_DATA, NULL, 0);
+	peer = fp_nl_attr(nh, sizeof(buf), 1 /* VETH_INFO_PEER */, &pifi, sizeof(pifi));
+	if (!info || !data || !peer || !fp_nl_attr(nh, sizeof(buf), IFLA_IFNAME, b, strlen(b) + 1))
+		return -ENOSPC;
+	fp_nl_end(nh, peer);
+	fp_nl_end(nh, data);
+	fp_nl_end(nh, info);
+	return fp_nl_request(nh);
+}
+
+static int fp_sysfs_write(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "we");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(value, f) < 0)
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/*
+ * Bring a link of the pair up; gro: turn GRO on (its receive side), else
+ * TSO off (its send side): veth hands its peer's NAPI, where GRO runs, only
+ * what a device without TSO sends.
+ */
+static int fp_link_up_gro(const char *name, bool gro)
+{
+	struct ifreq ifr = { 0 };
+	struct ethtool_value ev = { .cmd = gro ? ETHTOOL_SGRO : ETHTOOL_STSO, .data = gro };
+	char path[96];
+	int fd, r = 0;
+
+	/* a plumbing link: no addresses, nothing sent of its own */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	(void)fp_sysfs_write(path, "1");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		r = -errno;
+	if (r == 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			r = -errno;
+	} else if (r == 0) {
+		r = -errno;
+	}
+	close(fd);
+	return r;
+}
+
+/*
+ * The private veth pair fp_rx sends decapsulated frames through: GRO on
+ * its far end coalesces each flow's segments, as it does for VXLAN at the
+ * WAN interface, so the bridge and the LAN get one packet per 64 KB
+ * instead of one per segment.  Named after the handle (our port); a pair
+ * left by a killed daemon is replaced.  Without it (no veth, no GRO),
+ * fp_rx sends frames straight into the TAPs.
+ */
+static void fp_gro_setup(struct fp *fp)
+{
+	struct fp_conf conf = { 0 };
+	uint32_t key = 0;
+	int ia, ib;
+
+	snprintf(fp->gro_a, sizeof(fp->gro_a), "l2fp%ua", fp->handle);
+	snprintf(fp->gro_b, sizeof(fp->gro_b), "l2fp%ub", fp->handle);
+	(void)fp_link_del(fp->gro_a);
+	if (fp_veth_add(fp->gro_a, fp->gro_b) < 0)
+		goto none;
+	ia = (int)if_nametoindex(fp->gro_a);
+	ib = (int)if_nametoindex(fp->gro_b);
+	if (ia <= 0 || ib <= 0 || fp_link_up_gro(fp->gro_b, true) < 0 || fp_link_up_gro(fp->gro_a, false) < 0 ||
+	    fp_attach(fp, ib, BPF_TC_INGRESS, fp->gro_prog) < 0)
+		goto del;
+	conf.gro_ifindex = (uint32_t)ia;
+	if (bpf_map_update_elem(fp->conf_map, &key, &conf, BPF_ANY) == 0)
+		return;
+del:
+	(void)fp_link_del(fp->gro_a);
+none:
+	fp->gro_a[0] = fp->gro_b[0] = '\0';
 }
 
 int fp_open(uint32_t handle, struct fp **ret)
@@ -97,13 +277,17 @@ int fp_open(uint32_t handle, struct fp **ret)
 		goto fail;
 	fp->tx_prog = bpf_program__fd(bpf_object__find_program_by_name(fp->obj, "fp_tx"));
 	fp->rx_prog = bpf_program__fd(bpf_object__find_program_by_name(fp->obj, "fp_rx"));
+	fp->gro_prog = bpf_program__fd(bpf_object__find_program_by_name(fp->obj, "fp_gro"));
 	fp->tx_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_tx_map");
 	fp->rx_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_rx_map");
 	fp->stats_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_stats_map");
-	if (fp->tx_prog < 0 || fp->rx_prog < 0 || fp->tx_map < 0 || fp->rx_map < 0 || fp->stats_map < 0) {
+	fp->conf_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_conf_map");
+	fp->slot_map = bpf_object__find_map_fd_by_name(fp->obj, "fp_slot_map");
+	if (fp->tx_prog < 0 || fp->rx_prog < 0 || fp->gro_prog < 0 || fp->conf_map < 0 || fp->slot_map < 0 || fp->tx_map < 0 || fp->rx_map < 0 || fp->stats_map < 0) {
 		r = -ENOENT;
 		goto fail;
 	}
+	fp_gro_setup(fp);
 	*ret = fp;
 	return 0;
 fail:
@@ -148,6 +332,8 @@ void fp_close(struct fp *fp)
 			fp->wan[i].users = 1;
 			fp_wan_put(fp, fp->wan[i].ifindex);
 		}
+	if (fp->gro_a[0])
+		(void)fp_link_del(fp->gro_a);
 	bpf_object__close(fp->obj);
 	free(fp->slots);
 	free(fp);
@@ -308,10 +494,12 @@ static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const 
 }
 
 /*
- * Frames fp_rx hands to a TAP enter the per-CPU backlog of whichever CPU
- * received their datagram, and the WAN interface's poll moves between CPUs:
- * two CPUs would then deliver one flow's frames at once, out of order.
- * Receive packet steering on the TAP keeps each flow on one CPU.
+ * Frames fp_rx hands straight to a TAP (no veth pair) enter the per-CPU
+ * backlog of whichever CPU received their datagram, and the WAN
+ * interface's poll moves between CPUs: two CPUs would then deliver one
+ * flow's frames at once, out of order.  Receive packet steering on the TAP
+ * keeps each flow on one CPU.  (Through the veth pair, GRO has made them
+ * few and large, and the pair's poll keeps them in order.)
  */
 static void fp_tap_rps(int ifindex, int ncpus)
 {
@@ -397,9 +585,13 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	free(zero);
 	if (r < 0)
 		return r;
-	r = fp_wan_get(fp, oif);
+	key = (uint32_t)slot;
+	r = bpf_map_update_elem(fp->slot_map, &key, &c->tap_ifindex, BPF_ANY);
 	if (r < 0)
 		return r;
+	r = fp_wan_get(fp, oif);
+	if (r < 0)
+		goto fail_slot;
 	key = c->local_sid;
 	r = bpf_map_update_elem(fp->rx_map, &key, &rx, BPF_ANY);
 	if (r < 0)
@@ -411,7 +603,8 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	r = fp_attach(fp, c->tap_ifindex, BPF_TC_EGRESS, fp->tx_prog);
 	if (r < 0)
 		goto fail_tx;
-	fp_tap_rps(c->tap_ifindex, fp->ncpus);
+	if (!fp->gro_a[0])
+		fp_tap_rps(c->tap_ifindex, fp->ncpus);
 	s->used = true;
 	s->wan_ifindex = oif;
 	*ret_slot = slot;
@@ -425,6 +618,9 @@ fail_rx:
 	(void)bpf_map_delete_elem(fp->rx_map, &key);
 fail_wan:
 	fp_wan_put(fp, oif);
+fail_slot:
+	key = (uint32_t)slot;
+	(void)bpf_map_update_elem(fp->slot_map, &key, &(uint32_t){ 0 }, BPF_ANY);
 	return r;
 }
 
@@ -474,6 +670,8 @@ void fp_session_del(struct fp *fp, int slot)
 	(void)bpf_map_delete_elem(fp->tx_map, &key);
 	key = s->sid;
 	(void)bpf_map_delete_elem(fp->rx_map, &key);
+	key = (uint32_t)slot;
+	(void)bpf_map_update_elem(fp->slot_map, &key, &(uint32_t){ 0 }, BPF_ANY);
 	fp_detach(fp, s->tap_ifindex, BPF_TC_EGRESS);
 	fp_wan_put(fp, s->wan_ifindex);
 	s->used = false;

@@ -37,6 +37,16 @@ struct fp_rx {
 };
 
 
+/* fp_conf_map (array of one): the private veth pair through which fp_rx
+ * sends what it decapsulated, so that GRO coalesces it (0 = none: straight
+ * into the TAP). */
+struct fp_conf {
+	__u32 gro_ifindex;
+};
+
+/* fp_slot_map (array, by slot): the TAP of the session in that slot (0 =
+ * free), for fp_gro, which finds the slot in the frame's 802.1ad tag. */
+
 /* fp_stats_map (per CPU), indexed by slot. */
 struct fp_counters {
 	__u64 rx_packets, rx_octets, tx_packets, tx_octets;

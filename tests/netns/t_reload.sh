@@ -181,13 +181,12 @@ grep -q "reload: 'dataplane fastpath on' takes effect at the next restart" "$(da
 [[ $(ids r1) == "$ids1_before" ]]
 _expect "r1 fastpath after the reload" "$(fp r1)" "false"
 ping_ok pc1 192.168.10.2 3
-log "--- restarted with it: the fast path loads or one line says why not, and frames flow"
+log "--- restarted with it: the fast path loads (this kernel has BPF and tc clsact) and carries the session"
 stop_daemon r1
 start_daemon r1 "$OUT/r1.conf"
 wait_for "tunnel and session established between r1 and r2 again" 30 paired
-grep -Eq "data path: kernel fast path on \('dataplane fastpath'\)|dataplane fastpath: cannot load the eBPF programs: .+; frames go through the data thread$" \
-	"$(daemon_log r1)"
-[[ $(fp r1) == true || $(fp r1) == false ]]
+grep -q "data path: kernel fast path on ('dataplane fastpath')" "$(daemon_log r1)"
+_expect "r1 fastpath after the restart" "$(fp r1)" "true"
 ping_ok pc1 192.168.10.2 3
 # the configuration as started: nothing to say about it on a reload
 ctl r1 reload | tee "$OUT/reload-fastpath2.txt"
