@@ -12,6 +12,7 @@
 #include "dataplane/fastpath.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <errno.h>
 #include <net/if.h>
@@ -466,7 +467,30 @@ static void fp_wan_put(struct fp *fp, int ifindex)
 	}
 }
 
-/* Where the session's data leaves: route, source address, room. */
+/* Is addr (network order) one of ifindex's own IPv4 addresses? */
+static bool fp_addr_on(uint32_t addr, int ifindex)
+{
+	struct ifaddrs *ifa, *i;
+	char name[IF_NAMESIZE];
+	bool found = false;
+
+	if (!if_indextoname((unsigned)ifindex, name) || getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next)
+		found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, name) == 0 &&
+			((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr;
+	freeifaddrs(ifa);
+	return found;
+}
+
+/*
+ * Where the session's data leaves: route, source address, room.  Only from
+ * an address of the outgoing interface itself: a tunnel that leaves from
+ * another one (the reference scenario's `nat descriptor` routers, whose
+ * tunnel is on an inside address that their own masquerade rewrites) needs
+ * netfilter, which the programs' packets never pass, so it stays with the
+ * data thread (-EADDRNOTAVAIL).
+ */
 static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const struct sockaddr_in *local)
 {
 	int oif, mtu, r;
@@ -477,7 +501,7 @@ static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const 
 		return r;
 	if (local->sin_addr.s_addr != htonl(INADDR_ANY))
 		src = local->sin_addr.s_addr;
-	if (!src)
+	if (!src || !fp_addr_on(src, oif))
 		return -EADDRNOTAVAIL;
 	mtu = fp_mtu(oif);
 	if (mtu < 0)
