@@ -10,10 +10,12 @@
 # nat1's masquerade, `ip tunnel tcp mss limit auto` both sides); h is the
 # reference scenario as it is, the routers masquerading and the tunnel
 # from the bridge address.
-#   a. Both sessions on the fast path ("fastpath": true); tc shows fp_tx on
-#      each TAP's egress and fp_rx on each WAN interface's ingress.
-#   b. 200 pings: the session counters count them both ways while the data
-#      threads' own counters stay small (the frames bypassed them).
+#   a. Both sessions on the fast path ("fastpath": true, r2's metric
+#      l2tpv3d_session_fastpath 1); tc shows one fp_tx on each TAP's egress
+#      and one fp_rx on each WAN interface's ingress.
+#   b. 200 pings: the session counters (and r2's metric) count them both
+#      ways while the data threads' own counters stay small (the frames
+#      bypassed them).
 #   c. TCP (iperf3 3 s) pc1 -> pc2, r1's WAN checksum offload off and its
 #      WAN captured: every data packet r1 sends decodes as L2TPv3 with the
 #      Session ID and cookie of the status, outer UDP checksum 0, inner
@@ -25,9 +27,11 @@
 #      transfer goes by the fast path.
 #   e. A frame too long for the WAN (1472-byte ping with DF, a 1514-byte
 #      frame) crosses: the data thread sends it, the kernel fragments.
-#   f. r2 stopped (SIGTERM): no fp_ filter left in its namespace; restarted:
+#   f. r2 stopped (SIGTERM): no fp_ filter and no l2fp veth pair left in its
+#      namespace; restarted:
 #      fast path on again, pings cross; killed (-9) and restarted: exactly
-#      one fp_rx on its WAN (replaced, not stacked), pings cross.
+#      one fp_rx on its WAN (replaced, not stacked) and at most one pair,
+#      pings cross.
 #   g. r2 with the fast path off, r1 on (r1's WAN transmit checksum offload
 #      off, as l2tpv3d.conf(5) says a userspace receiver over veths needs):
 #      pings and TCP both ways.
@@ -55,7 +59,9 @@ conf_fp() {
 	else
 		lines=("l2tp cookie value $R2_COOKIE")
 	fi
+	# r2 serves /metrics
 	conf_with "$ns" "${lines[@]}" | sed "1i dataplane fastpath $fp" |
+		if [[ $ns == r2 ]]; then sed '1i metrics listen 127.0.0.1:9101'; else cat; fi |
 		if [[ ${WANADDR:-} == 1 ]]; then
 			sed 's/^ tunnel endpoint address 192.168.2.10 203.0.113.2$/ tunnel endpoint address 203.0.113.2/'
 		else
@@ -89,6 +95,14 @@ fp_filters() {
 		done
 	done
 }
+# metric NAME: r2's /metrics value of NAME for its session
+metric() {
+	local all
+	all=$(nq r2 curl -sSf http://127.0.0.1:9101/metrics)
+	awk -v m="$1" '$1 ~ "^" m "{" && !seen { print $2; seen = 1 }' <<<"$all"
+}
+# gro_pairs NS: NS's veth pairs of the fast path (l2fp<port>a/b) by name
+gro_pairs() { nq "$1" ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^l2fp/ { print $2 }' | xargs; }
 # sess NS KEY: a session value from NS's status
 sess() { jqs "$1" ".tunnels[0].sessions[0].$2"; }
 # thr NS KEY: the sum of the data threads' KEY in NS's status
@@ -141,6 +155,7 @@ start_fp main on on
 log "--- a. both sessions on the fast path"
 check_attached r1
 check_attached r2
+_expect "r2's metric l2tpv3d_session_fastpath" "$(metric l2tpv3d_session_fastpath)" 1
 _expect "r1 tx cookie length" "$(sess r1 tx_cookie_length)" 4
 _expect "r1 rx cookie length" "$(sess r1 rx_cookie_length)" 8
 _expect "r1 rx sublayer" "$(sess r1 rx_l2ss)" default
@@ -167,7 +182,10 @@ for r in r1 r2; do
 	(( dttx < 20 && dtrx < 20 )) ||
 		{ log "b. $r: the data threads carried the pings (tx_frames +$dttx, rx_frames +$dtrx, want < 20)"; exit 1; }
 done
-log "ok: b. 200 pings counted by the sessions, not by the data threads"
+m=$(metric l2tpv3d_session_rx_packets_total)
+(( m >= $(sess r2 rx_packets) - 2 && m >= 200 )) ||
+	{ log "b. r2's metric l2tpv3d_session_rx_packets_total ($m) misses the fast path's frames"; exit 1; }
+log "ok: b. 200 pings counted by the sessions (r2's metric rx_packets_total $m), not by the data threads"
 
 # ------------------------------------------------------ c + d. TCP on the wire, MSS
 log "--- c. TCP through the fast path on the wire; d. SYNs clamped by the data threads"
@@ -198,10 +216,12 @@ n r1 ethtool -K $WAN tx on >/dev/null
 r1sid=$(sess r1 remote_session_id) # the Session ID r1 sends (r2's)
 r2sid=$(sess r2 remote_session_id) # the Session ID r2 sends (r1's)
 # r1 -> r2: 4-byte cookie, no sublayer
+# shellcheck disable=SC2054 # the comma belongs to tshark's -d
 ts_out=(-o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE
 	-o "l2tp.cookie_size:4 Byte Cookie"
 	-o l2tp.l2_specific:None -d l2tp.pw_type==0,eth)
 # r2 -> r1: 8-byte cookie, the Default sublayer
+# shellcheck disable=SC2054 # the comma belongs to tshark's -d
 ts_in=(-o "l2tp.cookie_size:8 Byte Cookie" -o "l2tp.l2_specific:Default L2-Specific" -d l2tp.pw_type==0,eth)
 # wire_check FILE WHAT SID COOKIE L2SS TSHARK-OPTIONS...: every data packet
 # of FILE carries SID, COOKIE, an Ethernet frame, outer UDP checksum 0 (but
@@ -260,14 +280,16 @@ for r in r1 r2; do
 done
 mss=$(tshark -n -r "$OUT/pc2-syn.pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' -T fields \
 	-e tcp.options.mss_val 2>/dev/null | sort -u | xargs)
-[[ -n $mss ]] && (( ${mss// /} < 1460 )) ||
-	{ log "d. the SYNs reaching pc2 carry MSS '$mss', want one value under 1460"; exit 1; }
+if ! [[ $mss =~ ^[0-9]+$ ]] || (( mss >= 1460 )); then
+	log "d. the SYNs reaching pc2 carry MSS '$mss', want one value under 1460"
+	exit 1
+fi
 log "ok: d. SYNs clamped by the data threads (MSS $mss at pc2), the data on the fast path"
 
 # ------------------------------------------------------ e. too long for the WAN
 log "--- e. a 1514-byte frame, too long for the fast path"
 t1=$(thr r1 tx_frames) t2=$(thr r2 tx_frames)
-n pc1 ping -n -M do -s 1472 -c 3 -i 0.2 -W 2 192.168.10.2 >"$OUT/ping1472.log" || true
+n pc1 ping -n -M "do" -s 1472 -c 3 -i 0.2 -W 2 192.168.10.2 >"$OUT/ping1472.log" || true
 grep -q '^3 packets transmitted, 3 received' "$OUT/ping1472.log" ||
 	{ cat "$OUT/ping1472.log" >&2; log "e. 1472-byte pings with DF did not all cross"; exit 1; }
 d1=$(( $(thr r1 tx_frames) - t1 )) d2=$(( $(thr r2 tx_frames) - t2 ))
@@ -280,7 +302,9 @@ log "--- f. r2 stopped, restarted, killed and restarted"
 stop_daemon r2
 left=$(fp_filters r2)
 [[ -z $left ]] || { log "f. fp_ filters left in r2 after SIGTERM: $left"; exit 1; }
-log "ok: f. no fp_ filter left in r2 after SIGTERM"
+pairs=$(gro_pairs r2)
+[[ -z $pairs ]] || { log "f. the fast path's veth pair left in r2 after SIGTERM: $pairs"; exit 1; }
+log "ok: f. no fp_ filter and no l2fp veth pair left in r2 after SIGTERM"
 LOGTAG=main2
 start_daemon r2 "$OUT/r2-main.conf"
 wait_for "f. r1 and r2 paired again after r2's restart" 30 paired
@@ -295,6 +319,8 @@ start_daemon r2 "$OUT/r2-main.conf"
 # r1 notices the loss by its keepalive (on 1 3) and calls again
 wait_for "f. r1 and r2 paired again after r2's kill -9 and restart" 30 paired
 check_attached r2 # exactly one fp_rx on the WAN
+pairs=$(gro_pairs r2)
+(( $(wc -w <<<"$pairs") <= 2 )) || { log "f. more than one veth pair after kill -9 and restart: $pairs"; exit 1; }
 wait_for "f. pc1 reaches pc2 after r2's kill -9 and restart" 10 ping1 pc1 192.168.10.2
 ping_ok pc1 192.168.10.2 5
 log "ok: f. SIGTERM leaves no filter; after kill -9 and restart one fp_rx (replaced)"
@@ -337,6 +363,8 @@ case_g() {
 	start_fp mixed on off
 	check_attached r1
 	_expect "r2 fastpath (off)" "$(jqs r2 '.tunnels[0].sessions[0].fastpath | tostring')" false
+	_expect "r2's metric l2tpv3d_session_fastpath (off)" "$(metric l2tpv3d_session_fastpath)" 0
+	[[ -z $(gro_pairs r2) ]] || { log "g. r2 (fast path off) has a veth pair: $(gro_pairs r2)"; return 1; }
 	fails grep -q fp_ <(fp_filters r2)
 	wait_for "g. pc1 reaches pc2" 10 ping1 pc1 192.168.10.2
 	ping_ok pc1 192.168.10.2 10
