@@ -194,6 +194,8 @@ static uint16_t ip_csum(const uint8_t *h, size_t len)
 }
 
 static const uint8_t mac_a[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
+/* lo's address: a datagram to it is PACKET_HOST for the kernel */
+static const uint8_t mac_lo[6] = { 0 };
 static const uint8_t mac_b[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
 
 /* An IPv4 header of total length tot at p (protocol proto, flags/offset
@@ -437,7 +439,7 @@ static size_t datagram(uint8_t *p, uint16_t dport, uint32_t sid, const uint8_t *
 {
 	size_t hl = 8 + clen + (l2ss ? 4 : 0), len = 14 + 20 + 8 + hl + flen;
 
-	memcpy(p, mac_a, 6);
+	memcpy(p, mac_lo, 6);
 	memcpy(p + 6, mac_b, 6);
 	put16(p + 12, 0x0800);
 	ipv4(p + 14, (uint16_t)(len - 14), 17, 0, "198.51.100.2", "203.0.113.2");
@@ -642,6 +644,27 @@ static void rx_udp_length(void **state)
 	untouched(fx.rx_prog, p, len);
 }
 
+/*
+ * A datagram on the WAN addressed to another host's MAC address (the WAN in
+ * promiscuous mode: a capture, a bridge or macvlan port): the kernel drops
+ * it before IP (PACKET_OTHERHOST), so the data thread never sees it and
+ * the fast path must not deliver it either.
+ */
+static void rx_other_host(void **state)
+{
+	uint8_t f[1514], p[1600];
+	size_t flen, len;
+
+	(void)state;
+	need();
+	flen = inner_frame(f, 200, 17, 0, false);
+	rx_put(4, false, false, false);
+	len = datagram(p, 1701, RX_SID, rx_cookie, 4, false, f, flen);
+	check_decap(p, len, f, flen); /* to our (lo's) MAC: taken */
+	memcpy(p, mac_a, 6);
+	untouched(fx.rx_prog, p, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +675,7 @@ int main(void)
 		cmocka_unit_test(rx_leaves_alone),
 		cmocka_unit_test(rx_gro_pair),
 		cmocka_unit_test(rx_udp_length),
+		cmocka_unit_test(rx_other_host),
 	};
 
 	if (geteuid() != 0)
