@@ -27,6 +27,8 @@
 #      transfer goes by the fast path.
 #   e. A frame too long for the WAN (1472-byte ping with DF, a 1514-byte
 #      frame) crosses: the data thread sends it, the kernel fragments.
+#  e2. An unchanged reload keeps the fast path; r1's cookie changed and
+#      reloaded: the new session on the fast path, pings past the threads.
 #   f. r2 stopped (SIGTERM): no fp_ filter and no l2fp veth pair left in its
 #      namespace; restarted:
 #      fast path on again, pings cross; killed (-9) and restarted: exactly
@@ -298,6 +300,31 @@ d1=$(( $(thr r1 tx_frames) - t1 )) d2=$(( $(thr r2 tx_frames) - t2 ))
 (( d1 >= 3 && d2 >= 3 )) ||
 	{ log "e. the data threads should have sent the 1514-byte frames (r1 +$d1, r2 +$d2, want >= 3)"; exit 1; }
 log "ok: e. 1472-byte pings with DF, 3/3, sent by the data threads (r1 +$d1, r2 +$d2)"
+
+# ------------------------------------------------------ e2. reloads
+log "--- e2. reloads: unchanged, then r1's cookie changed"
+ctl() { local ns=$1; shift; nq "$ns" "$L2TPCTL" -S "$(sock "$ns")" "$@"; }
+ctl r1 reload >"$OUT/reload-unchanged.txt"
+grep -qx "tunnel 1: unchanged" "$OUT/reload-unchanged.txt"
+check_attached r1
+ping_ok pc1 192.168.10.2 3
+R1_COOKIE=8877665544332211
+conf_fp r1 on >"$OUT/r1-main.conf"
+ctl r1 reload >"$OUT/reload-cookie.txt"
+grep -q "^tunnel 1: restarted" "$OUT/reload-cookie.txt" ||
+	{ log "e2. r1's reload with a new cookie: $(cat "$OUT/reload-cookie.txt")"; exit 1; }
+wait_for "e2. r1 and r2 paired again after r1's reload" 30 paired
+check_attached r1
+check_attached r2
+wait_for "e2. pc1 reaches pc2 after r1's reload" 10 ping1 pc1 192.168.10.2
+t1=$(thr r1 rx_frames) t2=$(thr r2 rx_frames)
+n pc1 ping -n -q -c 50 -i 0.01 -W 2 192.168.10.2 >"$OUT/ping50.log" || true
+grep -q '^50 packets transmitted, 50 received' "$OUT/ping50.log" ||
+	{ cat "$OUT/ping50.log" >&2; log "e2. 50 pings after the reload: some lost"; exit 1; }
+d1=$(( $(thr r1 rx_frames) - t1 )) d2=$(( $(thr r2 rx_frames) - t2 ))
+(( d1 < 10 && d2 < 10 )) ||
+	{ log "e2. after the reload the data threads received the pings (r1 +$d1, r2 +$d2): the fast path has the old session or cookie"; exit 1; }
+log "ok: e2. an unchanged reload keeps the fast path; a new cookie: the new session on the fast path, 50 pings past the data threads"
 
 # ------------------------------------------------------ f. stop, restart, kill
 log "--- f. r2 stopped, restarted, killed and restarted"
