@@ -42,6 +42,8 @@
 #      the data threads ("fastpath": false, no fp_tx), pings and TCP cross.
 #   i. nat1 renumbered (new outside address and ports) while the fast path
 #      carries the session: r2 follows r1 to 198.51.100.3:200xx, pings cross.
+#   j. r1's WAN MTU lowered from 1500 to 1400 while the daemons run: frames
+#      that no longer fit unfragmented (1392 bytes) still cross.
 source "$(dirname "$0")/lib.sh"
 
 require_daemon
@@ -481,6 +483,35 @@ case_i() {
 	stop_daemon r2
 }
 run_case i case_i
+
+# ------------------------------------------------------ j. WAN MTU lowered
+# r1's WAN link goes from MTU 1500 to 1400 while the daemons run (nat1's
+# side too): a 1392-byte frame (ping -s 1350) no longer fits unfragmented.
+# Without the fast path the kernel fragments the data thread's datagram;
+# with it, it must still cross (fast path routed again, or left to the data
+# thread).
+ping_big() { nq pc1 ping -n -c 1 -W 1 -s 1350 -M "do" 192.168.10.2; }
+case_j() {
+	log "--- j. r1's WAN MTU lowered to 1400 while the fast path runs"
+	start_fp mtu on on
+	check_attached r1
+	wait_for "j. pc1 reaches pc2 with 1392-byte frames (MTU 1500)" 10 ping_big
+	n r1 ip link set $WAN mtu 1400
+	n nat1 ip link set lan mtu 1400
+	if ! wait_for "j. 1392-byte frames cross after r1's WAN MTU went to 1400" 10 ping_big; then
+		log "j. after r1's WAN MTU went from 1500 to 1400, frames of 1361..1460 bytes (cookie 4) are lost:" \
+			"fp_tx still takes them (its max_frame from the MTU at the session's start) and the link drops" \
+			"the packet; the data thread would have let the kernel fragment it"
+		return 1
+	fi
+	ping_ok pc1 192.168.10.2 3
+	log "ok: j. 1392-byte frames still cross after the WAN MTU was lowered"
+	stop_daemon r1
+	stop_daemon r2
+}
+run_case j case_j
+nq r1 ip link set $WAN mtu 1500
+nq nat1 ip link set lan mtu 1500
 
 if (( ${#failed[@]} )); then
 	log "failed cases: ${failed[*]}"
