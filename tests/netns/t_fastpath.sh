@@ -121,7 +121,7 @@ check_attached() {
 	grep -q "data path: kernel fast path on ('dataplane fastpath')" "$(daemon_log "$r")" ||
 		{ log "$r: the fast path did not load (see $(daemon_log "$r"))"; return 1; }
 	wait_for "$r: session on the fast path (\"fastpath\": true)" 5 fp_on "$r" ||
-		{ log "$r: the session is not on the fast path (\"fastpath\": $(sess "$r" fastpath))"; return 1; }
+		{ log "$r: the session is not on the fast path (\"fastpath\": $(jqs "$r" '.tunnels[0].sessions[0].fastpath | tostring'))"; return 1; }
 	filters "$r" $TAP egress >"$OUT/$r-tap-egress.txt"
 	filters "$r" $WAN ingress >"$OUT/$r-wan-ingress.txt"
 	k=$(nprog "$r" $TAP egress fp_tx)
