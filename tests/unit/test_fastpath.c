@@ -42,7 +42,7 @@
 
 #define LO_IFINDEX 1
 #define TAP_IFINDEX 4242 /* fp_rx only names it in its redirect */
-#define WAN_IFINDEX 4343
+#define WAN_IFINDEX LO_IFINDEX /* fp_tx asks its MTU (bpf_check_mtu): a device that exists; lo's 65536 leaves max_frame the limit */
 #define TX_SLOT 5
 #define RX_SLOT 7
 #define RX_SID 0x11223344u
@@ -397,6 +397,12 @@ static void tx_leaves_alone(void **state)
 	len = inner_frame(f, 100, 17, 0, false);
 	put16(f + 12, 0x8100);
 	untouched(fx.tx_prog, f, len);
+	/* a WAN interface that is gone: its MTU cannot be asked */
+	t.wan_ifindex = 9998;
+	tx_put(LO_IFINDEX, &t);
+	len = inner_frame(f, 100, 17, 0, false);
+	untouched(fx.tx_prog, f, len);
+	t.wan_ifindex = WAN_IFINDEX;
 	/* an interface the map does not know */
 	assert_int_equal(bpf_map_delete_elem(fx.tx_map, &(uint32_t){ LO_IFINDEX }), 0);
 	tx_put(9999, &t);
