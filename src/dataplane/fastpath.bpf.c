@@ -209,13 +209,13 @@ int fp_tx(struct __sk_buff *skb)
 	return bpf_redirect_neigh(t->wan_ifindex, NULL, 0, 0);
 }
 
-/* Count a frame received for slot. */
-static __always_inline void count_rx(__u32 slot, __u32 flen)
+/* Count n frames of flen bytes in all received for slot. */
+static __always_inline void count_rx(__u32 slot, __u32 n, __u32 flen)
 {
 	struct fp_counters *c = bpf_map_lookup_elem(&fp_stats_map, &slot);
 
 	if (c) {
-		c->rx_packets++;
+		c->rx_packets += n;
 		c->rx_octets += flen;
 		c->last_rx_ns = bpf_ktime_get_ns();
 	}
@@ -228,15 +228,14 @@ int fp_rx(struct __sk_buff *skb)
 	struct fp_conf *conf;
 	__u32 zero;
 	__u8 ip[20], uh[8], l2[8], ck[8], eth[ETH_HLEN];
-	__u32 iphl, off, inner, flen, sid, l34;
+	__u32 iphl, off, inner, flen, sid, l34, segs = 1;
 	__u16 tot;
 	__u8 l4;
 	int syn;
 
-	/* coalesced datagrams, a tag of the WAN's own, or not for this host
-	 * (the stack drops it; a promiscuous WAN sees such): not ours */
-	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->gso_size || skb->vlan_present ||
-	    skb->pkt_type != PACKET_HOST)
+	/* a tag of the WAN's own, or not for this host (the stack drops it;
+	 * a promiscuous WAN sees such): not ours */
+	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->vlan_present || skb->pkt_type != PACKET_HOST)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, ip, sizeof(ip)))
 		return TC_ACT_OK;
@@ -244,14 +243,17 @@ int fp_rx(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	iphl = (ip[0] & 0xf) * 4;
 	tot = (__u16)(ip[2] << 8 | ip[3]);
-	if (ETH_HLEN + tot != skb->len)
-		return TC_ACT_OK;
 	off = ETH_HLEN + iphl;
 	if (bpf_skb_load_bytes(skb, off, uh, sizeof(uh)) || bpf_skb_load_bytes(skb, off + 8, l2, sizeof(l2)))
 		return TC_ACT_OK;
-	/* the datagram must fill the IP packet exactly, as the socket would
-	 * read it (UDP drops a longer length; a shorter one ends the data) */
-	if ((__u32)(uh[4] << 8 | uh[5]) != (__u32)tot - iphl)
+	/* One datagram must fill its IP packet exactly, as the socket would
+	 * read it (UDP drops a longer length; a shorter one ends the data).
+	 * A super-packet (GSO: a link that let a fast path's super-frame
+	 * through uncut, as between veths) has its lengths set where it is
+	 * cut; only the kind that holds one L2TPv3 header before a TCP
+	 * super-frame is ours, checked below. */
+	if (!skb->gso_size &&
+	    (ETH_HLEN + tot != skb->len || (__u32)(uh[4] << 8 | uh[5]) != (__u32)tot - iphl))
 		return TC_ACT_OK;
 	if ((l2[0] & 0x80) || (l2[1] & 0x0f) != 3)
 		return TC_ACT_OK; /* control messages, or not L2TPv3 */
@@ -286,12 +288,32 @@ int fp_rx(struct __sk_buff *skb)
 	syn = l4_info(skb, inner + ETH_HLEN, (__u16)(eth[12] << 8 | eth[13]), &l34, &l4);
 	if (syn < 0 || (syn && r->clamp_mss))
 		return TC_ACT_OK;
+	if (skb->gso_size) {
+		/* Ours: one L2TPv3 header, then one TCP super-frame longer than
+		 * a segment.  Datagrams a sender coalesced (UDP_SEGMENT: each
+		 * with its own L2TPv3 header, the first frame no longer than a
+		 * segment) go to the socket, which cuts them apart. */
+		__u8 l3[6];
+		__u32 ilen;
+
+		if (l4 != 6 || !l34 || bpf_skb_load_bytes(skb, inner + ETH_HLEN, l3, sizeof(l3)))
+			return TC_ACT_OK;
+		if ((l3[0] >> 4) == 4)
+			ilen = (__u32)(l3[2] << 8 | l3[3]);
+		else
+			ilen = 40 + (__u32)(l3[4] << 8 | l3[5]);
+		if (ilen <= skb->gso_size || ilen <= l34)
+			return TC_ACT_OK;
+		/* counted as the segments it stands for */
+		segs = (ilen - l34 + skb->gso_size - 1) / skb->gso_size;
+		flen = ETH_HLEN + ilen + (segs - 1) * (ETH_HLEN + l34);
+	}
 	if (bpf_skb_store_bytes(skb, 0, eth, sizeof(eth), 0))
 		return TC_ACT_OK;
-	if (bpf_skb_adjust_room(skb, -(__s32)inner, BPF_ADJ_ROOM_MAC, 0))
+	if (bpf_skb_adjust_room(skb, -(__s32)inner, BPF_ADJ_ROOM_MAC, skb->gso_size ? BPF_F_ADJ_ROOM_FIXED_GSO : 0))
 		return TC_ACT_SHOT; /* its Ethernet header is already rewritten */
 
-	count_rx(r->slot, flen);
+	count_rx(r->slot, segs, flen);
 	/* TCP through the veth pair, where GRO coalesces a flow's segments,
 	 * tagged with the session's slot for fp_gro; the rest (what GRO would
 	 * not coalesce, and every frame when there is no pair) straight to
