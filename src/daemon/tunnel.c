@@ -407,6 +407,14 @@ static void tunnel_event(struct tunnel *t, const struct fsm_session *s, const st
 		}
 		else if (!t->owner && !t->fconf.initiator && (ev->to == FSM_T_IDLE || ev->from == FSM_T_ESTABLISHED))
 			schedule_now(t); /* an extra connection may carry on as its own (promote) */
+		/* an extra connection is up whose tunnel's own connection went
+		 * while it was being set up (the peer's keepalive gave up on the
+		 * old one and called again, and ours gave up on the old one
+		 * before this one's SCCCN came): promote() found none established
+		 * then, and it is this one's turn now.  Else the tunnel would show
+		 * idle, with its peer up on a connection beside it, for good. */
+		if (ev->to == FSM_T_ESTABLISHED && t->owner && !t->owner->removing)
+			schedule_now(t->owner);
 		if (ev->to == FSM_T_IDLE) {
 			daemon_conn_closed(t->d, t);
 			t->down_since_ms = now_ms();
@@ -690,7 +698,10 @@ static void promote(struct tunnel *t)
 	t->last_tunnel_up_ms = b->last_tunnel_up_ms;
 	t->last_up_peer = b->last_up_peer;
 	t->established_total++;
-	log_tunnel_info(t, "the connection of tunnel %s (peer %s) carries on as the tunnel's own", b->label, peer_str(t, peer, sizeof(peer)));
+	/* (b->fsm is now the tunnel's old connection) */
+	log_tunnel_notice(t, "the connection of tunnel %s (peer %s) carries on as the tunnel's own: the old one is %s%s%s%s",
+			  b->label, peer_str(t, peer, sizeof(peer)), b->fsm.state == FSM_T_IDLE ? "down" : "closing",
+			  b->fsm.reason[0] ? " (" : "", b->fsm.reason, b->fsm.reason[0] ? ")" : "");
 	hub_unpark(t); /* its ports are in use again */
 	tunnel_arm(t);
 	if (tunnel_is_idle(b)) {
