@@ -76,36 +76,56 @@ bool fp_available(void)
 
 static int fp_attach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where, int prog);
 
-/* One rtnetlink request; returns the kernel's answer (0 or -errno). */
-static int fp_nl_request(struct nlmsghdr *req)
+/*
+ * One rtnetlink round trip: send req and read the kernel's answer into buf.
+ * Returns what its NLMSG_ERROR says (-errno, or 0 for an acknowledgement)
+ * with *ret_msg NULL, or 0 with *ret_msg at its first message of type want;
+ * -EIO when it holds neither.
+ */
+static int fp_nl_call(struct nlmsghdr *req, uint16_t want, void *buf, size_t cap, struct nlmsghdr **ret_msg)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	char buf[1024];
 	ssize_t n;
 	int fd, r = -EIO;
 
+	*ret_msg = NULL;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->nlmsg_flags |= NLM_F_REQUEST;
 	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
 		r = -errno;
 		goto out;
 	}
-	n = recv(fd, buf, sizeof(buf), 0);
+	n = recv(fd, buf, cap, 0);
 	if (n < 0) {
 		r = -errno;
 		goto out;
 	}
-	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+	for (struct nlmsghdr *nh = buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
 		if (nh->nlmsg_type == NLMSG_ERROR) {
 			r = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+			break;
+		}
+		if (nh->nlmsg_type == want) {
+			*ret_msg = nh;
+			r = 0;
 			break;
 		}
 	}
 out:
 	close(fd);
 	return r;
+}
+
+/* One rtnetlink request that changes something; returns the kernel's answer (0 or -errno). */
+static int fp_nl_request(struct nlmsghdr *req)
+{
+	char buf[1024];
+	struct nlmsghdr *msg;
+
+	req->nlmsg_flags |= NLM_F_ACK;
+	return fp_nl_call(req, NLMSG_ERROR, buf, sizeof(buf), &msg);
 }
 
 static struct rtattr *fp_nl_attr(struct nlmsghdr *nh, size_t cap, unsigned short type, const void *data, size_t len)
@@ -354,13 +374,12 @@ static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *lo
 	} req = { 0 };
 	char buf[4096];
 	struct rtattr *a;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	ssize_t n;
-	int fd, r = -ENETUNREACH;
+	struct nlmsghdr *nh;
+	struct rtmsg *rt;
+	int len, r;
 
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
 	req.nh.nlmsg_type = RTM_GETROUTE;
-	req.nh.nlmsg_flags = NLM_F_REQUEST;
 	req.rt.rtm_family = AF_INET;
 	req.rt.rtm_dst_len = 32;
 	a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
@@ -376,45 +395,24 @@ static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *lo
 		memcpy(RTA_DATA(a), &local->sin_addr, 4);
 		req.nh.nlmsg_len += RTA_ALIGN(a->rta_len);
 	}
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		r = -errno;
-		goto out;
+	r = fp_nl_call(&req.nh, RTM_NEWROUTE, buf, sizeof(buf), &nh);
+	if (r < 0)
+		return r;
+	if (!nh)
+		return -ENETUNREACH;
+	rt = NLMSG_DATA(nh);
+	len = (int)RTM_PAYLOAD(nh);
+	*ret_oif = 0;
+	*ret_src = 0;
+	for (struct rtattr *at = RTM_RTA(rt); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+		if (at->rta_type == RTA_OIF)
+			memcpy(ret_oif, RTA_DATA(at), 4);
+		else if (at->rta_type == RTA_PREFSRC)
+			memcpy(ret_src, RTA_DATA(at), 4);
 	}
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
-		if (nh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(nh);
-			r = e->error ? e->error : -ENETUNREACH;
-			break;
-		}
-		if (nh->nlmsg_type != RTM_NEWROUTE)
-			continue;
-		struct rtmsg *rt = NLMSG_DATA(nh);
-		int len = (int)RTM_PAYLOAD(nh);
-		*ret_oif = 0;
-		*ret_src = 0;
-		for (struct rtattr *at = RTM_RTA(rt); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
-			if (at->rta_type == RTA_OIF)
-				memcpy(ret_oif, RTA_DATA(at), 4);
-			else if (at->rta_type == RTA_PREFSRC)
-				memcpy(ret_src, RTA_DATA(at), 4);
-		}
-		if (rt->rtm_type != RTN_UNICAST || !*ret_oif)
-			r = -ENETUNREACH; /* local, blackhole, unreachable: not ours to send */
-		else
-			r = 0;
-		break;
-	}
-out:
-	close(fd);
-	return r;
+	if (rt->rtm_type != RTN_UNICAST || !*ret_oif)
+		return -ENETUNREACH; /* local, blackhole, unreachable: not ours to send */
+	return 0;
 }
 
 static int fp_mtu(int ifindex)
