@@ -711,14 +711,14 @@ void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
 	if (!v)
 		return;
 	if (bpf_map_lookup_elem(fp->stats_map, &key, v) == 0) {
-		for (int i = 0; i < fp->ncpus; i++) {
-			ret->rx_packets += v[i].rx_packets;
-			ret->rx_octets += v[i].rx_octets;
-			ret->tx_packets += v[i].tx_packets;
-			ret->tx_octets += v[i].tx_octets;
-			if (v[i].last_rx_ns > ret->last_rx_ns)
-				ret->last_rx_ns = v[i].last_rx_ns;
-		}
+		struct fp_counters sum;
+
+		fp_counters_sum(v, fp->ncpus, &sum);
+		*ret = (struct fp_stats){ .rx_packets = sum.rx_packets,
+					  .rx_octets = sum.rx_octets,
+					  .tx_packets = sum.tx_packets,
+					  .tx_octets = sum.tx_octets,
+					  .last_rx_ns = sum.last_rx_ns };
 	}
 	free(v);
 }

@@ -150,16 +150,8 @@ static void stats(uint32_t slot, struct fp_counters *ret)
 	struct fp_counters *v = calloc((size_t)fx.ncpus, sizeof(*v));
 
 	assert_non_null(v);
-	memset(ret, 0, sizeof(*ret));
 	assert_int_equal(bpf_map_lookup_elem(fx.stats_map, &slot, v), 0);
-	for (int i = 0; i < fx.ncpus; i++) {
-		ret->rx_packets += v[i].rx_packets;
-		ret->rx_octets += v[i].rx_octets;
-		ret->tx_packets += v[i].tx_packets;
-		ret->tx_octets += v[i].tx_octets;
-		if (v[i].last_rx_ns > ret->last_rx_ns)
-			ret->last_rx_ns = v[i].last_rx_ns;
-	}
+	fp_counters_sum(v, fx.ncpus, ret);
 	free(v);
 }
 
