@@ -2134,7 +2134,7 @@ void dp_session_del(struct dp *dp, struct dp_session *s)
 	dp_session_free(s);
 }
 
-static void dp_session_read(const struct dp_session *s, struct dp_counters *ret, uint64_t *ret_last_rx)
+void dp_session_read(const struct dp_session *s, struct dp_counters *ret, uint64_t *ret_last_rx)
 {
 	struct dp_counters c;
 	uint64_t fp_rx_ns = s->fp_gone_rx_ns, sec = dp_read(&s->last_rx);
@@ -2153,15 +2153,6 @@ static void dp_session_read(const struct dp_session *s, struct dp_counters *ret,
 void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 {
 	dp_session_read(s, ret, NULL);
-}
-
-uint64_t dp_session_last_rx(const struct dp_session *s)
-{
-	struct dp_counters c;
-	uint64_t sec;
-
-	dp_session_read(s, &c, &sec);
-	return sec;
 }
 
 bool dp_session_fastpath(const struct dp_session *s)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -58,6 +59,10 @@ struct fp {
 	char gro_a[IF_NAMESIZE], gro_b[IF_NAMESIZE]; /* the veth pair, "" = none */
 	uint32_t handle;
 	int ncpus;
+	/* one value of fp_stats_map (a slot's counters, ncpus of them), made
+	 * once for every read and zeroing of one, which hold percpu_lock */
+	struct fp_counters *percpu;
+	pthread_mutex_t percpu_lock;
 	struct fp_wan wan[FP_MAX_WAN];
 	struct fp_slot *slots; /* FP_MAX_SLOTS */
 };
@@ -281,9 +286,12 @@ int fp_open(uint32_t handle, struct fp **ret)
 	fp = calloc(1, sizeof(*fp));
 	if (!fp)
 		return -ENOMEM;
+	pthread_mutex_init(&fp->percpu_lock, NULL);
 	fp->slots = calloc(FP_MAX_SLOTS, sizeof(*fp->slots));
 	fp->ncpus = libbpf_num_possible_cpus();
-	if (!fp->slots || fp->ncpus <= 0) {
+	if (fp->ncpus > 0)
+		fp->percpu = calloc((size_t)fp->ncpus, sizeof(*fp->percpu));
+	if (!fp->slots || !fp->percpu) {
 		r = fp->ncpus < 0 ? fp->ncpus : -ENOMEM;
 		goto fail;
 	}
@@ -314,7 +322,9 @@ int fp_open(uint32_t handle, struct fp **ret)
 fail:
 	if (fp->obj)
 		bpf_object__close(fp->obj);
+	free(fp->percpu);
 	free(fp->slots);
+	pthread_mutex_destroy(&fp->percpu_lock);
 	free(fp);
 	return r;
 }
@@ -356,7 +366,9 @@ void fp_close(struct fp *fp)
 	if (fp->gro_a[0])
 		(void)fp_link_del(fp->gro_a);
 	bpf_object__close(fp->obj);
+	free(fp->percpu);
 	free(fp->slots);
+	pthread_mutex_destroy(&fp->percpu_lock);
 	free(fp);
 }
 
@@ -566,7 +578,6 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 {
 	struct fp_slot *s = NULL;
 	struct fp_rx rx = { 0 };
-	struct fp_counters *zero = NULL;
 	uint32_t key;
 	int slot = -1, oif, r;
 
@@ -599,12 +610,11 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	memcpy(rx.cookie, c->rx_cookie, c->rx_cookie_len);
 	rx.clamp_mss = c->clamp_mss;
 
-	zero = calloc((size_t)fp->ncpus, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
 	key = (uint32_t)slot;
-	r = bpf_map_update_elem(fp->stats_map, &key, zero, BPF_ANY);
-	free(zero);
+	pthread_mutex_lock(&fp->percpu_lock);
+	memset(fp->percpu, 0, (size_t)fp->ncpus * sizeof(*fp->percpu));
+	r = bpf_map_update_elem(fp->stats_map, &key, fp->percpu, BPF_ANY);
+	pthread_mutex_unlock(&fp->percpu_lock);
 	if (r < 0)
 		return r;
 	key = (uint32_t)slot;
@@ -699,28 +709,22 @@ void fp_session_del(struct fp *fp, int slot)
 	s->used = false;
 }
 
-void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
+void fp_session_stats(struct fp *fp, int slot, struct fp_stats *ret)
 {
-	struct fp_counters *v;
+	struct fp_counters sum = { 0 };
 	uint32_t key = (uint32_t)slot;
 
-	*ret = (struct fp_stats){ 0 };
-	if (!fp || slot < 0 || slot >= FP_MAX_SLOTS)
-		return;
-	v = calloc((size_t)fp->ncpus, sizeof(*v));
-	if (!v)
-		return;
-	if (bpf_map_lookup_elem(fp->stats_map, &key, v) == 0) {
-		struct fp_counters sum;
-
-		fp_counters_sum(v, fp->ncpus, &sum);
-		*ret = (struct fp_stats){ .rx_packets = sum.rx_packets,
-					  .rx_octets = sum.rx_octets,
-					  .tx_packets = sum.tx_packets,
-					  .tx_octets = sum.tx_octets,
-					  .last_rx_ns = sum.last_rx_ns };
+	if (fp && slot >= 0 && slot < FP_MAX_SLOTS) {
+		pthread_mutex_lock(&fp->percpu_lock);
+		if (bpf_map_lookup_elem(fp->stats_map, &key, fp->percpu) == 0)
+			fp_counters_sum(fp->percpu, fp->ncpus, &sum);
+		pthread_mutex_unlock(&fp->percpu_lock);
 	}
-	free(v);
+	*ret = (struct fp_stats){ .rx_packets = sum.rx_packets,
+				  .rx_octets = sum.rx_octets,
+				  .tx_packets = sum.tx_packets,
+				  .tx_octets = sum.tx_octets,
+				  .last_rx_ns = sum.last_rx_ns };
 }
 
 #else /* !L2TPV3D_FASTPATH */
@@ -765,7 +769,7 @@ void fp_session_del(struct fp *fp, int slot)
 	(void)slot;
 }
 
-void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
+void fp_session_stats(struct fp *fp, int slot, struct fp_stats *ret)
 {
 	(void)fp;
 	(void)slot;

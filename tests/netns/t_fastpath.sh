@@ -15,7 +15,8 @@
 #      and one fp_rx on each WAN interface's ingress.
 #   b. 200 pings: the session counters (and r2's metric) count them both
 #      ways while the data threads' own counters stay small (the frames
-#      bypassed them).
+#      bypassed them).  One status request reads r2's session's counters
+#      from the kernel once (one bpf map lookup, traced with strace).
 #   c. TCP (iperf3 3 s) pc1 -> pc2, r1's WAN checksum offload off and its
 #      WAN captured: every data packet r1 sends decodes as L2TPv3 with the
 #      Session ID and cookie of the status, outer UDP checksum 0, inner
@@ -114,6 +115,21 @@ sess() { jqs "$1" ".tunnels[0].sessions[0].$2"; }
 # thr NS KEY: the sum of the data threads' KEY in NS's status
 thr() { jqs "$1" "[.dataplane_threads[].$2] | add"; }
 
+# status_reads NS: how many fast path stats maps NS's daemon reads (bpf
+# BPF_MAP_LOOKUP_ELEM, traced with strace) while it answers one status request
+status_reads() {
+	local pid=${DAEMON_PID[$1]} trace=$OUT/$1-status.strace st
+	strace -f -qq -e trace=bpf -o "$trace" -p "$pid" &
+	st=$!
+	wait_for "$1: strace attached to every thread of l2tpv3d" 10 _traced "$pid"
+	status_json "$1" >/dev/null
+	kill -INT "$st"
+	wait "$st" || true
+	grep -c BPF_MAP_LOOKUP_ELEM "$trace" || true
+}
+# _traced PID: every thread of PID has a tracer
+_traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$1"/task/*/status; }
+
 # check_attached NS: the session is on the fast path, with fp_tx on the
 # TAP's egress and fp_rx on the WAN's ingress, once each.
 check_attached() {
@@ -191,7 +207,10 @@ done
 m=$(metric l2tpv3d_session_rx_packets_total)
 (( m >= $(sess r2 rx_packets) - 2 && m >= 200 )) ||
 	{ log "b. r2's metric l2tpv3d_session_rx_packets_total ($m) misses the fast path's frames"; exit 1; }
-log "ok: b. 200 pings counted by the sessions (r2's metric rx_packets_total $m), not by the data threads"
+k=$(status_reads r2)
+(( k == 1 )) || { log "b. one status read r2's fast path counters $k times, want once (see $OUT/r2-status.strace)"; exit 1; }
+log "ok: b. 200 pings counted by the sessions (r2's metric rx_packets_total $m), not by the data threads;" \
+	"a status reads the counters once"
 
 # ------------------------------------------------------ c + d. TCP on the wire, MSS
 log "--- c. TCP through the fast path on the wire; d. SYNs clamped by the data threads"
