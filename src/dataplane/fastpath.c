@@ -528,32 +528,29 @@ static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const 
 }
 
 /*
- * Frames fp_rx hands straight to a TAP (no veth pair) enter the per-CPU
- * backlog of whichever CPU received their datagram, and the WAN
- * interface's poll moves between CPUs: two CPUs would then deliver one
- * flow's frames at once, out of order.  Receive packet steering on the TAP
- * keeps each flow on one CPU.  (Through the veth pair, GRO has made them
- * few and large, and the pair's poll keeps them in order.)
+ * The one choice of how a session's TAP takes what fp_rx decapsulates.
+ * With the veth pair, its TCP goes through the pair, where GRO makes the
+ * frames few and large and the pair's poll keeps them in order: nothing to
+ * do.  Without the pair, fp_rx hands every frame straight to the TAP: it
+ * enters the per-CPU backlog of whichever CPU received its datagram, and
+ * the WAN interface's poll moves between CPUs, so two CPUs would deliver
+ * one flow's frames at once, out of order; receive packet steering on the
+ * TAP keeps each flow on one CPU.
  */
-static void fp_tap_rps(int ifindex, int ncpus)
+static void fp_tap_rps(const struct fp *fp, int ifindex)
 {
 	char name[IF_NAMESIZE], path[128], mask[32];
-	int n;
 
-	if (!if_indextoname((unsigned)ifindex, name))
+	if (fp->gro_a[0] || !if_indextoname((unsigned)ifindex, name))
 		return;
-	if (ncpus >= 64)
+	if (fp->ncpus >= 64)
 		snprintf(mask, sizeof(mask), "ffffffff,ffffffff");
 	else
-		snprintf(mask, sizeof(mask), "%llx", (1ull << ncpus) - 1);
+		snprintf(mask, sizeof(mask), "%llx", (1ull << fp->ncpus) - 1);
 	for (int q = 0; q < 64; q++) {
 		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d/rps_cpus", name, q);
-		FILE *f = fopen(path, "we");
-		if (!f)
-			break;
-		n = fputs(mask, f);
-		(void)n;
-		fclose(f);
+		if (fp_sysfs_write(path, mask) == -ENOENT)
+			break; /* no more queues */
 	}
 }
 
@@ -635,8 +632,7 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	r = fp_attach(fp, c->tap_ifindex, BPF_TC_EGRESS, fp->tx_prog);
 	if (r < 0)
 		goto fail_tx;
-	if (!fp->gro_a[0])
-		fp_tap_rps(c->tap_ifindex, fp->ncpus);
+	fp_tap_rps(fp, c->tap_ifindex);
 	s->used = true;
 	s->wan_ifindex = oif;
 	*ret_slot = slot;
