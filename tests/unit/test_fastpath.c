@@ -615,6 +615,19 @@ static void rx_gro_pair(void **state)
 	gro_put(0);
 }
 
+/* Session RX_SID with a 4-byte cookie and no sublayer, and the reference:
+ * its datagram carrying a 200-byte UDP frame, built in p, is taken.
+ * Returns the datagram's length. */
+static size_t rx_reference(uint8_t *p)
+{
+	uint8_t f[1514];
+	size_t flen = inner_frame(f, 200, 17, 0, false);
+
+	need();
+	rx_put(4, false, false, false);
+	return check_decap(p, 4, false, f, flen);
+}
+
 /*
  * The UDP length disagrees with the IP total length: longer than the
  * datagram (the kernel's UDP drops it as a short packet), or shorter (the
@@ -624,14 +637,11 @@ static void rx_gro_pair(void **state)
  */
 static void rx_udp_length(void **state)
 {
-	uint8_t f[1514], p[1600];
-	size_t flen, len;
+	uint8_t p[1600];
+	size_t len;
 
 	(void)state;
-	need();
-	flen = inner_frame(f, 200, 17, 0, false);
-	rx_put(4, false, false, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 4, false, f, flen);
+	len = rx_reference(p);
 	put16(p + 38, (uint16_t)(len - 34 + 1));
 	untouched(fx.rx_prog, p, len);
 	put16(p + 38, (uint16_t)(len - 34 - 10));
@@ -646,14 +656,11 @@ static void rx_udp_length(void **state)
  */
 static void rx_other_host(void **state)
 {
-	uint8_t f[1514], p[1600];
-	size_t flen, len;
+	uint8_t p[1600];
+	size_t len;
 
 	(void)state;
-	need();
-	flen = inner_frame(f, 200, 17, 0, false);
-	rx_put(4, false, false, false);
-	len = check_decap(p, 4, false, f, flen); /* to our (lo's) MAC: taken */
+	len = rx_reference(p); /* to our (lo's) MAC: taken */
 	memcpy(p, mac_a, 6);
 	untouched(fx.rx_prog, p, len);
 }
