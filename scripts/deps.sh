@@ -37,6 +37,8 @@ TEST=(
 	# the IPsec test VM's root disk (tests/vm/mkroot.sh) and its job disk
 	debootstrap e2fsprogs
 	iperf3 gnuplot-nox ethtool
+	# counting a daemon's system calls (t_fastpath: bpf reads per status)
+	strace
 	# a real charon for the VICI tests on this host (tests/netns/t_ipsec_*.sh)
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 )

@@ -252,18 +252,18 @@ const char *tunnel_session_ifname(const struct tunnel *t, const struct fsm_sessi
 unsigned tunnel_session_vlan(const struct tunnel *t, const struct fsm_session *s);
 /* Counters as shown (minus `clear counters`); s is one of t's sessions. */
 void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret);
+/* The same from raw, a read of session sid's data path (dp_session_read). */
+void tunnel_counters_shown(const struct tunnel *t, uint32_t sid, const struct dp_counters *raw,
+			   struct dp_counters *ret);
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret);
 void tunnel_clear_counters(struct tunnel *t);
-/* `l2tp static session`: its counters, and seconds since it last received
- * data (-1: never, or no data path) */
-void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret);
-int64_t tunnel_static_last_rx_ago(const struct tunnel *t);
-/* Its liveness: data received within tunnel_static_window() seconds (the
- * keepalive's interval x count, 30 with keepalive off) or its probe
+/* `l2tp static session`: its liveness, given the seconds since it last
+ * received data (-1: never): data within tunnel_static_window() seconds
+ * (the keepalive's interval x count, 30 with keepalive off) or its probe
  * answered (`l2tp static probe`, tunnel_probe.c): static-up, else
  * static-idle. */
 int64_t tunnel_static_window(const struct tunnel *t);
-bool tunnel_static_up(const struct tunnel *t);
+bool tunnel_static_up(const struct tunnel *t, int64_t last_rx_ago);
 /* The transport of an endpoint: IP/115 ones carry port 0 (common/addr.h). */
 enum dp_encap sockaddr_encap(const struct sockaddr_storage *ss);
 

@@ -1540,10 +1540,11 @@ static uint64_t minus(uint64_t a, uint64_t b)
 	return a >= b ? a - b : a;
 }
 
-static void counters(const struct tunnel *t, const struct dp_session *dps, uint32_t sid, struct dp_counters *ret)
+void tunnel_counters_shown(const struct tunnel *t, uint32_t sid, const struct dp_counters *raw,
+			   struct dp_counters *ret)
 {
 	const struct dp_counters *clear;
-	struct dp_counters c;
+	struct dp_counters c = *raw;
 
 	t = port_owner(t); /* the clear values live with the ports */
 	clear = t->clear_sid && t->clear_sid == sid ? &t->clear_dp : NULL;
@@ -1551,9 +1552,6 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 	for (size_t i = 0; !clear && sid && i < t->n_pws; i++)
 		if (t->pws[i].clear_sid == sid)
 			clear = &t->pws[i].clear_dp;
-	memset(&c, 0, sizeof(c));
-	if (dps)
-		dp_session_counters(dps, &c);
 	if (clear) {
 #define CLEARED(name, json, metric, reason, help) c.name = minus(c.name, clear->name);
 		DP_COUNTERS(CLEARED)
@@ -1564,24 +1562,11 @@ static void counters(const struct tunnel *t, const struct dp_session *dps, uint3
 
 void tunnel_session_counters(const struct tunnel *t, const struct fsm_session *s, struct dp_counters *ret)
 {
-	counters(t, s->user, s->local_sid, ret);
-}
+	struct dp_counters raw = { 0 };
 
-void tunnel_static_counters(const struct tunnel *t, struct dp_counters *ret)
-{
-	counters(t, t->dps, t->cfg->static_local_sid, ret);
-}
-
-int64_t tunnel_static_last_rx_ago(const struct tunnel *t)
-{
-	uint64_t last, now = now_ms() / 1000;
-
-	if (!t->dps)
-		return -1;
-	last = dp_session_last_rx(t->dps);
-	if (!last)
-		return -1;
-	return now > last ? (int64_t)(now - last) : 0;
+	if (s->user)
+		dp_session_counters(s->user, &raw);
+	tunnel_counters_shown(t, s->local_sid, &raw, ret);
 }
 
 int64_t tunnel_static_window(const struct tunnel *t)
@@ -1591,11 +1576,9 @@ int64_t tunnel_static_window(const struct tunnel *t)
 	return ct->keepalive ? (int64_t)ct->keepalive_interval * ct->keepalive_count : 30;
 }
 
-bool tunnel_static_up(const struct tunnel *t)
+bool tunnel_static_up(const struct tunnel *t, int64_t last_rx_ago)
 {
-	int64_t ago = tunnel_static_last_rx_ago(t);
-
-	return (ago >= 0 && ago <= tunnel_static_window(t)) || tunnel_probe_up(t);
+	return (last_rx_ago >= 0 && last_rx_ago <= tunnel_static_window(t)) || tunnel_probe_up(t);
 }
 
 void tunnel_fsm_stats(const struct tunnel *t, struct fsm_tunnel_stats *ret)

@@ -76,11 +76,19 @@ static void session_view(const struct tunnel *t, const struct fsm_session *s, ui
 	};
 	id = fsm_pw_end_id(&t->fsm.conf, s->pw, &idlen);
 	snprintf(v->remote_end_id, sizeof(v->remote_end_id), "%.*s", (int)idlen, (const char *)id);
-	tunnel_session_counters(t, s, &v->shown);
 	if (s->user) {
-		dp_session_counters(s->user, &v->raw);
+		dp_session_read(s->user, &v->raw, NULL);
 		v->fastpath = dp_session_fastpath(s->user);
 	}
+	tunnel_counters_shown(t, s->local_sid, &v->raw, &v->shown);
+}
+
+/* Seconds from sec (CLOCK_MONOTONIC, 0: never) to now (ms); -1 for never. */
+static int64_t seconds_since(uint64_t sec, uint64_t now)
+{
+	if (!sec)
+		return -1;
+	return now / 1000 > sec ? (int64_t)(now / 1000 - sec) : 0;
 }
 
 /*
@@ -92,8 +100,15 @@ static void session_view(const struct tunnel *t, const struct fsm_session *s, ui
 static void static_session_view(const struct tunnel *t, uint64_t now, struct session_view *v)
 {
 	const struct cfg_tunnel *ct = t->cfg;
-	bool up = tunnel_static_up(t);
+	struct dp_counters raw;
+	uint64_t last_rx;
+	int64_t ago;
+	bool up;
 
+	/* one read of the data path (the fast path's counters are a syscall) */
+	dp_session_read(t->dps, &raw, &last_rx);
+	ago = seconds_since(last_rx, now);
+	up = tunnel_static_up(t, ago);
 	*v = (struct session_view){
 		.t = t,
 		.is_static = true,
@@ -113,11 +128,11 @@ static void static_session_view(const struct tunnel *t, uint64_t now, struct ses
 		.rx_l2ss = ct->dp.l2ss,
 		.tx_l2ss = ct->dp.l2ss,
 		.mismatch = "",
-		.last_rx_ago = tunnel_static_last_rx_ago(t),
+		.raw = raw,
+		.last_rx_ago = ago,
 		.liveness_window = tunnel_static_window(t),
 	};
-	tunnel_static_counters(t, &v->shown);
-	dp_session_counters(t->dps, &v->raw);
+	tunnel_counters_shown(t, ct->static_local_sid, &raw, &v->shown);
 	v->fastpath = dp_session_fastpath(t->dps);
 }
 

@@ -218,7 +218,8 @@ struct dp_session {
 	 * and what it counted before it gave the session back */
 	bool fp_on;
 	int fp_slot;
-	struct fp_stats fp_gone;
+	struct dp_counters fp_gone;
+	uint64_t fp_gone_rx_ns; /* CLOCK_MONOTONIC ns of its last frame received */
 
 	/* linkage */
 	struct dp_session *hash_next;
@@ -2022,20 +2023,24 @@ static void dp_fp_take(struct dp *dp, struct dp_session *s, const struct sockadd
 		s->fp_on = true;
 }
 
-static void dp_fp_stats(const struct dp_session *s, struct fp_stats *ret)
+/*
+ * Add what the fast path has counted for s since it took s to ret, and the
+ * time of its last frame received to *last_rx_ns if later: one read of its
+ * stats.
+ */
+static void dp_fp_add(const struct dp_session *s, struct dp_counters *ret, uint64_t *last_rx_ns)
 {
-	*ret = s->fp_gone;
-	if (s->fp_on) {
-		struct fp_stats now;
+	struct fp_stats f;
 
-		fp_session_stats(s->dp->fp, s->fp_slot, &now);
-		ret->rx_packets += now.rx_packets;
-		ret->rx_octets += now.rx_octets;
-		ret->tx_packets += now.tx_packets;
-		ret->tx_octets += now.tx_octets;
-		if (now.last_rx_ns > ret->last_rx_ns)
-			ret->last_rx_ns = now.last_rx_ns;
-	}
+	if (!s->fp_on)
+		return;
+	fp_session_stats(s->dp->fp, s->fp_slot, &f);
+	ret->rx_packets += f.rx_packets;
+	ret->rx_octets += f.rx_octets;
+	ret->tx_packets += f.tx_packets;
+	ret->tx_octets += f.tx_octets;
+	if (f.last_rx_ns > *last_rx_ns)
+		*last_rx_ns = f.last_rx_ns;
 }
 
 /* Take s back from the fast path, keeping what it counted. */
@@ -2043,7 +2048,7 @@ static void dp_fp_give_back(struct dp *dp, struct dp_session *s)
 {
 	if (!s->fp_on)
 		return;
-	dp_fp_stats(s, &s->fp_gone);
+	dp_fp_add(s, &s->fp_gone, &s->fp_gone_rx_ns);
 	fp_session_del(dp->fp, s->fp_slot);
 	s->fp_on = false;
 }
@@ -2129,29 +2134,25 @@ void dp_session_del(struct dp *dp, struct dp_session *s)
 	dp_session_free(s);
 }
 
-void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
+void dp_session_read(const struct dp_session *s, struct dp_counters *ret, uint64_t *ret_last_rx)
 {
-	struct fp_stats f;
+	struct dp_counters c;
+	uint64_t fp_rx_ns = s->fp_gone_rx_ns, sec = dp_read(&s->last_rx);
 
-#define DP_COUNTER_READ(name, json, metric, reason, help) ret->name = dp_read(&s->name);
+#define DP_COUNTER_READ(name, json, metric, reason, help) c.name = dp_read(&s->name) + s->fp_gone.name;
 	DP_COUNTERS(DP_COUNTER_READ)
 #undef DP_COUNTER_READ
-	dp_fp_stats(s, &f);
-	ret->rx_packets += f.rx_packets;
-	ret->rx_octets += f.rx_octets;
-	ret->tx_packets += f.tx_packets;
-	ret->tx_octets += f.tx_octets;
+	dp_fp_add(s, &c, &fp_rx_ns);
+	if (fp_rx_ns / 1000000000u > sec)
+		sec = fp_rx_ns / 1000000000u;
+	*ret = c;
+	if (ret_last_rx)
+		*ret_last_rx = sec;
 }
 
-uint64_t dp_session_last_rx(const struct dp_session *s)
+void dp_session_counters(const struct dp_session *s, struct dp_counters *ret)
 {
-	struct fp_stats f;
-	uint64_t sec = dp_read(&s->last_rx);
-
-	dp_fp_stats(s, &f);
-	if (f.last_rx_ns / 1000000000u > sec)
-		sec = f.last_rx_ns / 1000000000u;
-	return sec;
+	dp_session_read(s, ret, NULL);
 }
 
 bool dp_session_fastpath(const struct dp_session *s)

@@ -254,8 +254,9 @@ void dp_session_del(struct dp *dp, struct dp_session *s);
 void dp_session_counters(const struct dp_session *s, struct dp_counters *ret);
 /* Whether a session is carried by the fast path (false when off or ineligible). */
 bool dp_session_fastpath(const struct dp_session *s);
-/* Seconds (CLOCK_MONOTONIC) of the last data packet received, 0 if none. */
-uint64_t dp_session_last_rx(const struct dp_session *s);
+/* Its counters and, if ret_last_rx, the second (CLOCK_MONOTONIC) of its
+ * last data packet received, 0 if none: one read of each (any thread). */
+void dp_session_read(const struct dp_session *s, struct dp_counters *ret, uint64_t *ret_last_rx);
 void dp_global_counters(const struct dp *dp, struct dp_global_counters *ret);
 
 /*

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -58,6 +59,10 @@ struct fp {
 	char gro_a[IF_NAMESIZE], gro_b[IF_NAMESIZE]; /* the veth pair, "" = none */
 	uint32_t handle;
 	int ncpus;
+	/* one value of fp_stats_map (a slot's counters, ncpus of them), made
+	 * once for every read and zeroing of one, which hold percpu_lock */
+	struct fp_counters *percpu;
+	pthread_mutex_t percpu_lock;
 	struct fp_wan wan[FP_MAX_WAN];
 	struct fp_slot *slots; /* FP_MAX_SLOTS */
 };
@@ -76,36 +81,56 @@ bool fp_available(void)
 
 static int fp_attach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where, int prog);
 
-/* One rtnetlink request; returns the kernel's answer (0 or -errno). */
-static int fp_nl_request(struct nlmsghdr *req)
+/*
+ * One rtnetlink round trip: send req and read the kernel's answer into buf.
+ * Returns what its NLMSG_ERROR says (-errno, or 0 for an acknowledgement)
+ * with *ret_msg NULL, or 0 with *ret_msg at its first message of type want;
+ * -EIO when it holds neither.
+ */
+static int fp_nl_call(struct nlmsghdr *req, uint16_t want, void *buf, size_t cap, struct nlmsghdr **ret_msg)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	char buf[1024];
 	ssize_t n;
 	int fd, r = -EIO;
 
+	*ret_msg = NULL;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->nlmsg_flags |= NLM_F_REQUEST;
 	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
 		r = -errno;
 		goto out;
 	}
-	n = recv(fd, buf, sizeof(buf), 0);
+	n = recv(fd, buf, cap, 0);
 	if (n < 0) {
 		r = -errno;
 		goto out;
 	}
-	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+	for (struct nlmsghdr *nh = buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
 		if (nh->nlmsg_type == NLMSG_ERROR) {
 			r = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+			break;
+		}
+		if (nh->nlmsg_type == want) {
+			*ret_msg = nh;
+			r = 0;
 			break;
 		}
 	}
 out:
 	close(fd);
 	return r;
+}
+
+/* One rtnetlink request that changes something; returns the kernel's answer (0 or -errno). */
+static int fp_nl_request(struct nlmsghdr *req)
+{
+	char buf[1024];
+	struct nlmsghdr *msg;
+
+	req->nlmsg_flags |= NLM_F_ACK;
+	return fp_nl_call(req, NLMSG_ERROR, buf, sizeof(buf), &msg);
 }
 
 static struct rtattr *fp_nl_attr(struct nlmsghdr *nh, size_t cap, unsigned short type, const void *data, size_t len)
@@ -261,9 +286,12 @@ int fp_open(uint32_t handle, struct fp **ret)
 	fp = calloc(1, sizeof(*fp));
 	if (!fp)
 		return -ENOMEM;
+	pthread_mutex_init(&fp->percpu_lock, NULL);
 	fp->slots = calloc(FP_MAX_SLOTS, sizeof(*fp->slots));
 	fp->ncpus = libbpf_num_possible_cpus();
-	if (!fp->slots || fp->ncpus <= 0) {
+	if (fp->ncpus > 0)
+		fp->percpu = calloc((size_t)fp->ncpus, sizeof(*fp->percpu));
+	if (!fp->slots || !fp->percpu) {
 		r = fp->ncpus < 0 ? fp->ncpus : -ENOMEM;
 		goto fail;
 	}
@@ -294,7 +322,9 @@ int fp_open(uint32_t handle, struct fp **ret)
 fail:
 	if (fp->obj)
 		bpf_object__close(fp->obj);
+	free(fp->percpu);
 	free(fp->slots);
+	pthread_mutex_destroy(&fp->percpu_lock);
 	free(fp);
 	return r;
 }
@@ -336,7 +366,9 @@ void fp_close(struct fp *fp)
 	if (fp->gro_a[0])
 		(void)fp_link_del(fp->gro_a);
 	bpf_object__close(fp->obj);
+	free(fp->percpu);
 	free(fp->slots);
+	pthread_mutex_destroy(&fp->percpu_lock);
 	free(fp);
 }
 
@@ -354,13 +386,12 @@ static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *lo
 	} req = { 0 };
 	char buf[4096];
 	struct rtattr *a;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	ssize_t n;
-	int fd, r = -ENETUNREACH;
+	struct nlmsghdr *nh;
+	struct rtmsg *rt;
+	int len, r;
 
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
 	req.nh.nlmsg_type = RTM_GETROUTE;
-	req.nh.nlmsg_flags = NLM_F_REQUEST;
 	req.rt.rtm_family = AF_INET;
 	req.rt.rtm_dst_len = 32;
 	a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
@@ -376,45 +407,24 @@ static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *lo
 		memcpy(RTA_DATA(a), &local->sin_addr, 4);
 		req.nh.nlmsg_len += RTA_ALIGN(a->rta_len);
 	}
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		r = -errno;
-		goto out;
+	r = fp_nl_call(&req.nh, RTM_NEWROUTE, buf, sizeof(buf), &nh);
+	if (r < 0)
+		return r;
+	if (!nh)
+		return -ENETUNREACH;
+	rt = NLMSG_DATA(nh);
+	len = (int)RTM_PAYLOAD(nh);
+	*ret_oif = 0;
+	*ret_src = 0;
+	for (struct rtattr *at = RTM_RTA(rt); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
+		if (at->rta_type == RTA_OIF)
+			memcpy(ret_oif, RTA_DATA(at), 4);
+		else if (at->rta_type == RTA_PREFSRC)
+			memcpy(ret_src, RTA_DATA(at), 4);
 	}
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
-		if (nh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(nh);
-			r = e->error ? e->error : -ENETUNREACH;
-			break;
-		}
-		if (nh->nlmsg_type != RTM_NEWROUTE)
-			continue;
-		struct rtmsg *rt = NLMSG_DATA(nh);
-		int len = (int)RTM_PAYLOAD(nh);
-		*ret_oif = 0;
-		*ret_src = 0;
-		for (struct rtattr *at = RTM_RTA(rt); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
-			if (at->rta_type == RTA_OIF)
-				memcpy(ret_oif, RTA_DATA(at), 4);
-			else if (at->rta_type == RTA_PREFSRC)
-				memcpy(ret_src, RTA_DATA(at), 4);
-		}
-		if (rt->rtm_type != RTN_UNICAST || !*ret_oif)
-			r = -ENETUNREACH; /* local, blackhole, unreachable: not ours to send */
-		else
-			r = 0;
-		break;
-	}
-out:
-	close(fd);
-	return r;
+	if (rt->rtm_type != RTN_UNICAST || !*ret_oif)
+		return -ENETUNREACH; /* local, blackhole, unreachable: not ours to send */
+	return 0;
 }
 
 static int fp_mtu(int ifindex)
@@ -518,32 +528,29 @@ static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const 
 }
 
 /*
- * Frames fp_rx hands straight to a TAP (no veth pair) enter the per-CPU
- * backlog of whichever CPU received their datagram, and the WAN
- * interface's poll moves between CPUs: two CPUs would then deliver one
- * flow's frames at once, out of order.  Receive packet steering on the TAP
- * keeps each flow on one CPU.  (Through the veth pair, GRO has made them
- * few and large, and the pair's poll keeps them in order.)
+ * The one choice of how a session's TAP takes what fp_rx decapsulates.
+ * With the veth pair, its TCP goes through the pair, where GRO makes the
+ * frames few and large and the pair's poll keeps them in order: nothing to
+ * do.  Without the pair, fp_rx hands every frame straight to the TAP: it
+ * enters the per-CPU backlog of whichever CPU received its datagram, and
+ * the WAN interface's poll moves between CPUs, so two CPUs would deliver
+ * one flow's frames at once, out of order; receive packet steering on the
+ * TAP keeps each flow on one CPU.
  */
-static void fp_tap_rps(int ifindex, int ncpus)
+static void fp_tap_rps(const struct fp *fp, int ifindex)
 {
 	char name[IF_NAMESIZE], path[128], mask[32];
-	int n;
 
-	if (!if_indextoname((unsigned)ifindex, name))
+	if (fp->gro_a[0] || !if_indextoname((unsigned)ifindex, name))
 		return;
-	if (ncpus >= 64)
+	if (fp->ncpus >= 64)
 		snprintf(mask, sizeof(mask), "ffffffff,ffffffff");
 	else
-		snprintf(mask, sizeof(mask), "%llx", (1ull << ncpus) - 1);
+		snprintf(mask, sizeof(mask), "%llx", (1ull << fp->ncpus) - 1);
 	for (int q = 0; q < 64; q++) {
 		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d/rps_cpus", name, q);
-		FILE *f = fopen(path, "we");
-		if (!f)
-			break;
-		n = fputs(mask, f);
-		(void)n;
-		fclose(f);
+		if (fp_sysfs_write(path, mask) == -ENOENT)
+			break; /* no more queues */
 	}
 }
 
@@ -568,7 +575,6 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 {
 	struct fp_slot *s = NULL;
 	struct fp_rx rx = { 0 };
-	struct fp_counters *zero = NULL;
 	uint32_t key;
 	int slot = -1, oif, r;
 
@@ -601,12 +607,11 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	memcpy(rx.cookie, c->rx_cookie, c->rx_cookie_len);
 	rx.clamp_mss = c->clamp_mss;
 
-	zero = calloc((size_t)fp->ncpus, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
 	key = (uint32_t)slot;
-	r = bpf_map_update_elem(fp->stats_map, &key, zero, BPF_ANY);
-	free(zero);
+	pthread_mutex_lock(&fp->percpu_lock);
+	memset(fp->percpu, 0, (size_t)fp->ncpus * sizeof(*fp->percpu));
+	r = bpf_map_update_elem(fp->stats_map, &key, fp->percpu, BPF_ANY);
+	pthread_mutex_unlock(&fp->percpu_lock);
 	if (r < 0)
 		return r;
 	key = (uint32_t)slot;
@@ -627,8 +632,7 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	r = fp_attach(fp, c->tap_ifindex, BPF_TC_EGRESS, fp->tx_prog);
 	if (r < 0)
 		goto fail_tx;
-	if (!fp->gro_a[0])
-		fp_tap_rps(c->tap_ifindex, fp->ncpus);
+	fp_tap_rps(fp, c->tap_ifindex);
 	s->used = true;
 	s->wan_ifindex = oif;
 	*ret_slot = slot;
@@ -701,28 +705,22 @@ void fp_session_del(struct fp *fp, int slot)
 	s->used = false;
 }
 
-void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
+void fp_session_stats(struct fp *fp, int slot, struct fp_stats *ret)
 {
-	struct fp_counters *v;
+	struct fp_counters sum = { 0 };
 	uint32_t key = (uint32_t)slot;
 
-	*ret = (struct fp_stats){ 0 };
-	if (!fp || slot < 0 || slot >= FP_MAX_SLOTS)
-		return;
-	v = calloc((size_t)fp->ncpus, sizeof(*v));
-	if (!v)
-		return;
-	if (bpf_map_lookup_elem(fp->stats_map, &key, v) == 0) {
-		for (int i = 0; i < fp->ncpus; i++) {
-			ret->rx_packets += v[i].rx_packets;
-			ret->rx_octets += v[i].rx_octets;
-			ret->tx_packets += v[i].tx_packets;
-			ret->tx_octets += v[i].tx_octets;
-			if (v[i].last_rx_ns > ret->last_rx_ns)
-				ret->last_rx_ns = v[i].last_rx_ns;
-		}
+	if (fp && slot >= 0 && slot < FP_MAX_SLOTS) {
+		pthread_mutex_lock(&fp->percpu_lock);
+		if (bpf_map_lookup_elem(fp->stats_map, &key, fp->percpu) == 0)
+			fp_counters_sum(fp->percpu, fp->ncpus, &sum);
+		pthread_mutex_unlock(&fp->percpu_lock);
 	}
-	free(v);
+	*ret = (struct fp_stats){ .rx_packets = sum.rx_packets,
+				  .rx_octets = sum.rx_octets,
+				  .tx_packets = sum.tx_packets,
+				  .tx_octets = sum.tx_octets,
+				  .last_rx_ns = sum.last_rx_ns };
 }
 
 #else /* !L2TPV3D_FASTPATH */
@@ -767,7 +765,7 @@ void fp_session_del(struct fp *fp, int slot)
 	(void)slot;
 }
 
-void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret)
+void fp_session_stats(struct fp *fp, int slot, struct fp_stats *ret)
 {
 	(void)fp;
 	(void)slot;

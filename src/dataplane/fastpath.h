@@ -77,6 +77,8 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *conf, int *ret_s
 int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer, const struct sockaddr_in *local);
 /* Take the session back; its frames go to the data thread again. */
 void fp_session_del(struct fp *fp, int slot);
-void fp_session_stats(const struct fp *fp, int slot, struct fp_stats *ret);
+/* What the programs counted for the session in slot, summed over the
+ * CPUs: one map read, no allocation. */
+void fp_session_stats(struct fp *fp, int slot, struct fp_stats *ret);
 
 #endif

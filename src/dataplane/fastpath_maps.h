@@ -53,4 +53,22 @@ struct fp_counters {
 	__u64 last_rx_ns;
 };
 
+/* One slot's counters as a lookup in fp_stats_map gives them, one entry a
+ * CPU (percpu[0..ncpus)), summed into *ret: counts added, last_rx_ns the
+ * latest.  For user space; the programs never call it. */
+static inline void fp_counters_sum(const struct fp_counters *percpu, int ncpus, struct fp_counters *ret)
+{
+	struct fp_counters sum = { 0 };
+
+	for (int i = 0; i < ncpus; i++) {
+		sum.rx_packets += percpu[i].rx_packets;
+		sum.rx_octets += percpu[i].rx_octets;
+		sum.tx_packets += percpu[i].tx_packets;
+		sum.tx_octets += percpu[i].tx_octets;
+		if (percpu[i].last_rx_ns > sum.last_rx_ns)
+			sum.last_rx_ns = percpu[i].last_rx_ns;
+	}
+	*ret = sum;
+}
+
 #endif

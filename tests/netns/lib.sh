@@ -31,6 +31,7 @@
 #   nq NS CMD... / nbg NS CMD...   quietly / in the background ($! is CMD)
 #   topo_create            build the topology above (no daemons)
 #   bridge_manual NS ADDR  bridge1 by hand, for tests without the daemon
+#   nat1_renumber OLD NEW  nat1's outside address OLD becomes NEW (r1 roams)
 #   conf_r1 / conf_r2      print the Yamaha configs, tuned by variables
 #   conf_with NS LINES...  conf_NS with LINES added to its tunnel block
 #   start_daemon NS        write NS's config and start l2tpv3d there
@@ -39,6 +40,7 @@
 #   status_json NS / status_text NS / tunnel_state NS / session_state NS
 #   jqs NS FILTER          jq on NS's status JSON
 #   paired                 r1 and r2 established with each other (IDs agree)
+#   r2_peer_renumbered ADDR   paired, r2 sending to r1 at ADDR as nat1_renumber maps it
 #   fails CMD...           CMD must fail
 #   wait_for DESC SECS CMD...   poll CMD every 0.2 s until it succeeds
 #   hold_never DESC SECS CMD... poll CMD for SECS and fail if it ever succeeds
@@ -327,6 +329,22 @@ bridge_manual() {
 	nq "$ns" ip link set bridge1 up
 }
 
+# nat1_renumber OLD NEW: nat1's outside address OLD/24 becomes NEW/24, its
+# source NAT maps UDP to NEW's ports 20000-20099 (so r2 sees r1 come from a
+# new address and port), conntrack forgotten.
+nat1_renumber() {
+	n nat1 ip addr add "$2/24" dev wan
+	# one nftables transaction: no moment without source NAT
+	n nat1 nft -f - <<-NFT
+		flush chain ip nat postrouting
+		add rule ip nat postrouting oifname wan meta l4proto udp snat to $2:20000-20099
+		add rule ip nat postrouting oifname wan snat to $2
+	NFT
+	n nat1 ip addr del "$1/24" dev wan
+	n nat1 ip route replace default via 198.51.100.1
+	nq nat1 conntrack -F 2>/dev/null
+}
+
 # ----------------------------------------------------------------- configs
 
 # conf_r1: Router1 of shared/scenario.md (initiator behind NAT).
@@ -536,6 +554,13 @@ paired() {
 		$t1.sessions[0].remote_session_id == $t2.sessions[0].local_session_id and
 		$t2.sessions[0].remote_session_id == $t1.sessions[0].local_session_id
 	' >/dev/null
+}
+
+# r2_peer_renumbered ADDR: r1 and r2 paired, and r2 sends to r1 at ADDR from
+# one of the ports nat1_renumber maps r1 to.
+r2_peer_renumbered() {
+	paired && jqs r2 ".tunnels[0] | .remote_address == \"$1\"
+		and .remote_port >= 20000 and .remote_port <= 20099" >/dev/null
 }
 
 # not_established NS: NS's tunnel is anything but established.

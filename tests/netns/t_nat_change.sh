@@ -21,18 +21,8 @@ wait_for "r1 and r2 paired" 20 paired
 ping_ok pc1 192.168.10.2
 
 log "--- nat1 renumbered: 198.51.100.2:1701 -> 198.51.100.3:20000-20099"
-n nat1 ip addr add 198.51.100.3/24 dev wan
-n nat1 nft flush chain ip nat postrouting
-n nat1 nft add rule ip nat postrouting oifname wan meta l4proto udp snat to 198.51.100.3:20000-20099
-n nat1 nft add rule ip nat postrouting oifname wan snat to 198.51.100.3
-n nat1 ip addr del 198.51.100.2/24 dev wan
-n nat1 ip route replace default via 198.51.100.1
-n nat1 conntrack -F
-r2_sees_new() {
-	paired && jqs r2 '.tunnels[0] | .remote_address == "198.51.100.3"
-		and .remote_port >= 20000 and .remote_port <= 20099' >/dev/null
-}
-wait_for "r1 and r2 paired, r2 sending to 198.51.100.3:200xx" 45 r2_sees_new
+nat1_renumber 198.51.100.2 198.51.100.3
+wait_for "r1 and r2 paired, r2 sending to 198.51.100.3:200xx" 45 r2_peer_renumbered 198.51.100.3
 wait_for "pc1 reaches pc2" 10 ping1 pc1 192.168.10.2
 ping_ok pc1 192.168.10.2
 log "r2's peer: $(jqs r2 '.tunnels[0] | "\(.remote_address):\(.remote_port)"')"

@@ -16,20 +16,6 @@ source "$(dirname "$0")/lib.sh"
 require_daemon
 topo_create
 
-# renumber OLD NEW: nat1's outside address becomes NEW, UDP from ports
-# 20000-20099 (as t_nat_change), conntrack forgotten.
-renumber() {
-	n nat1 ip addr add "$2/24" dev wan
-	# one nftables transaction: no moment without source NAT
-	n nat1 nft -f - <<-NFT
-		flush chain ip nat postrouting
-		add rule ip nat postrouting oifname wan meta l4proto udp snat to $2:20000-20099
-		add rule ip nat postrouting oifname wan snat to $2
-	NFT
-	n nat1 ip addr del "$1/24" dev wan
-	n nat1 ip route replace default via 198.51.100.1
-	nq nat1 conntrack -F
-}
 ids() {
 	jqs "$1" '.tunnels[0] | "\(.local_tunnel_id) \(.remote_tunnel_id) \(.sessions[0].local_session_id)"'
 }
@@ -46,7 +32,7 @@ nbg pc1 ping -n -c $COUNT -i 0.1 -W 1 192.168.10.2 >"$OUT/ping.txt" 2>&1
 ping_pid=$!
 wait_for "pings flowing" 5 grep -q "icmp_seq=10 " "$OUT/ping.txt"
 log "--- nat1 renumbered mid-ping: 198.51.100.2 -> 198.51.100.3:200xx"
-renumber 198.51.100.2 198.51.100.3
+nat1_renumber 198.51.100.2 198.51.100.3
 wait_for "r2 sends to r1's new address" 10 r2_peer_is 198.51.100.3
 wait "$ping_pid" || true
 received=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$OUT/ping.txt")
@@ -82,7 +68,7 @@ ping_ok pc1 192.168.10.2
 ids2=$(ids r2)
 wrong0=$(jqs r2 '.counters.rx_ctrl_wrong_peer')
 log "--- nat1 renumbered: 198.51.100.3 -> 198.51.100.4:200xx"
-renumber 198.51.100.3 198.51.100.4
+nat1_renumber 198.51.100.3 198.51.100.4
 wrong_peer_counted() { (( $(jqs r2 '.counters.rx_ctrl_wrong_peer') > wrong0 )); }
 wait_for "noauth: r2 counts r1's messages from the new address as from the wrong peer" 10 wrong_peer_counted
 moved_same_connection() { r2_peer_is 198.51.100.4 && [[ $(ids r2) == "$ids2" ]]; }

@@ -975,51 +975,56 @@ static void test_dataplane_busy_poll(void **state)
 	run_free(&r);
 }
 
-/* `dataplane fastpath on|off`, off by default, printed only when on */
+/* `dataplane fastpath on|off`, off by default, printed only when on; a
+ * global line, also when written inside a tunnel's block */
 static void test_dataplane_fastpath(void **state)
 {
+	static const struct {
+		const char *text;
+		bool on;
+	} ok[] = {
+		{ "l2tp service on\n", false },
+		{ "dataplane fastpath on\n", true },
+		{ "dataplane fastpath on\ndataplane fastpath off\n", false },
+		{ "tunnel select 1\n dataplane fastpath on\n", true },
+	};
+	static const struct {
+		const char *text;
+		const char *diag; /* NULL: one error, its text not pinned */
+	} bad[] = {
+		{ "l2tp service on\ndataplane fastpath maybe\n",
+		  "t.conf:2: error: 'dataplane fastpath maybe': expected on or off, not 'maybe'" },
+		{ "dataplane fastpath\n", NULL },
+		{ "dataplane fastpath on off\n", NULL },
+	};
 	struct run r;
 	char *text;
 
 	(void)state;
-	parse_only(&r, "l2tp service on\n");
-	assert_int_equal(r.d.n, 0);
-	assert_false(r.c->dp_fastpath);
-	run_free(&r);
-	parse_only(&r, "dataplane fastpath on\n");
-	assert_int_equal(r.d.n, 0);
-	assert_true(r.c->dp_fastpath);
-	assert_round_trip(r.c, false);
-	text = print_text(r.c);
-	assert_non_null(strstr(text, "dataplane fastpath on\n"));
-	free(text);
-	run_free(&r);
-	parse_only(&r, "dataplane fastpath on\ndataplane fastpath off\n");
-	assert_int_equal(r.d.n, 0);
-	assert_false(r.c->dp_fastpath);
-	assert_round_trip(r.c, false);
-	text = print_text(r.c);
-	assert_null(strstr(text, "fastpath"));
-	free(text);
-	run_free(&r);
-	parse_only(&r, "l2tp service on\ndataplane fastpath maybe\n");
-	assert_only_diag(&r.d, "t.conf:2: error: 'dataplane fastpath maybe': expected on or off, not 'maybe'");
-	run_free(&r);
-	parse_only(&r, "dataplane fastpath\n");
-	assert_int_equal(r.d.n, 1);
-	assert_int_equal(r.d.v[0].level, CFG_DIAG_ERROR);
-	assert_false(r.c->dp_fastpath);
-	run_free(&r);
-	parse_only(&r, "dataplane fastpath on off\n");
-	assert_int_equal(r.d.n, 1);
-	assert_int_equal(r.d.v[0].level, CFG_DIAG_ERROR);
-	assert_false(r.c->dp_fastpath);
-	run_free(&r);
-	/* a global line, also when written inside a tunnel's block */
-	parse_only(&r, "tunnel select 1\n dataplane fastpath on\n");
-	assert_int_equal(r.d.n, 0);
-	assert_true(r.c->dp_fastpath);
-	run_free(&r);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		parse_only(&r, ok[i].text);
+		assert_int_equal(r.d.n, 0);
+		assert_int_equal(r.c->dp_fastpath, ok[i].on);
+		assert_round_trip(r.c, false);
+		text = print_text(r.c);
+		if (ok[i].on)
+			assert_non_null(strstr(text, "dataplane fastpath on\n"));
+		else
+			assert_null(strstr(text, "fastpath"));
+		free(text);
+		run_free(&r);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_only(&r, bad[i].text);
+		if (bad[i].diag) {
+			assert_only_diag(&r.d, bad[i].diag);
+		} else {
+			assert_int_equal(r.d.n, 1);
+			assert_int_equal(r.d.v[0].level, CFG_DIAG_ERROR);
+		}
+		assert_false(r.c->dp_fastpath);
+		run_free(&r);
+	}
 }
 
 /* `dataplane threads N`, 1..16, not set by default */

@@ -150,16 +150,8 @@ static void stats(uint32_t slot, struct fp_counters *ret)
 	struct fp_counters *v = calloc((size_t)fx.ncpus, sizeof(*v));
 
 	assert_non_null(v);
-	memset(ret, 0, sizeof(*ret));
 	assert_int_equal(bpf_map_lookup_elem(fx.stats_map, &slot, v), 0);
-	for (int i = 0; i < fx.ncpus; i++) {
-		ret->rx_packets += v[i].rx_packets;
-		ret->rx_octets += v[i].rx_octets;
-		ret->tx_packets += v[i].tx_packets;
-		ret->tx_octets += v[i].tx_octets;
-		if (v[i].last_rx_ns > ret->last_rx_ns)
-			ret->last_rx_ns = v[i].last_rx_ns;
-	}
+	fp_counters_sum(v, fx.ncpus, ret);
 	free(v);
 }
 
@@ -280,13 +272,15 @@ static void tx_put(uint32_t ifindex, const struct fp_tx *t)
 	assert_int_equal(bpf_map_update_elem(fx.tx_map, &ifindex, t, BPF_ANY), 0);
 }
 
-/* fp_tx turns in into the encapsulated packet t describes. */
+/* With t as lo's tx map entry, fp_tx turns in into the encapsulated packet
+ * t describes. */
 static void check_encap(const struct fp_tx *t, const uint8_t *in, size_t len)
 {
 	uint8_t out[4096];
 	size_t olen, hl = t->hdr_len;
 	const uint8_t *ip, *udp, *l2;
 
+	tx_put(LO_IFINDEX, t);
 	assert_int_equal(run(fx.tx_prog, in, len, out, &olen), TC_ACT_REDIRECT);
 	assert_int_equal(olen, 14 + 20 + 8 + hl + len);
 	/* outer Ethernet: IPv4 (the neighbour output fills in the MACs) */
@@ -324,18 +318,15 @@ static void tx_encap_udp(void **state)
 	need();
 	/* 4-byte cookie and the Default sublayer */
 	t = tx_entry(4, true, 1460, true);
-	tx_put(LO_IFINDEX, &t);
 	check_encap(&t, f, len);
 	assert_int_equal(t.hdr_len, 16);
 	for (int i = 12; i < 16; i++)
 		assert_int_equal(t.hdr[i], 0);
 	/* 8-byte cookie, no sublayer, a frame of exactly max_frame bytes */
 	t = tx_entry(8, false, (uint16_t)len, false);
-	tx_put(LO_IFINDEX, &t);
 	check_encap(&t, f, len);
 	/* no cookie */
 	t = tx_entry(0, false, 1460, false);
-	tx_put(LO_IFINDEX, &t);
 	check_encap(&t, f, len);
 	stats(TX_SLOT, &c);
 	assert_int_equal(c.tx_packets, 3);
@@ -351,7 +342,6 @@ static void tx_encap_tcp(void **state)
 
 	(void)state;
 	need();
-	tx_put(LO_IFINDEX, &t);
 	check_encap(&t, f, len);
 	/* an IPv6 frame (UDP inside) */
 	len = inner_frame(f, 300, 17, 0, false);
@@ -364,7 +354,6 @@ static void tx_encap_tcp(void **state)
 	check_encap(&t, f, len);
 	/* a SYN when the MSS is not clamped goes too */
 	t.clamp_mss = 0;
-	tx_put(LO_IFINDEX, &t);
 	len = inner_frame(f, 80, 6, 0x02, false);
 	check_encap(&t, f, len);
 }
@@ -378,7 +367,6 @@ static void tx_leaves_alone(void **state)
 
 	(void)state;
 	need();
-	tx_put(LO_IFINDEX, &t);
 	/* the reference: a frame of max_frame bytes is taken */
 	len = inner_frame(f, 1460, 17, 0, false);
 	check_encap(&t, f, len);
@@ -461,22 +449,25 @@ static size_t datagram(uint8_t *p, uint16_t dport, uint32_t sid, const uint8_t *
 	return len;
 }
 
-/* fp_rx hands on exactly the inner frame. */
-static void check_decap(const uint8_t *p, size_t len, const uint8_t *f, size_t flen)
+/* fp_rx hands on exactly the inner frame f of the datagram of session
+ * RX_SID (clen bytes of rx_cookie, a sublayer if l2ss) built in p.
+ * Returns the datagram's length. */
+static size_t check_decap(uint8_t *p, size_t clen, bool l2ss, const uint8_t *f, size_t flen)
 {
 	uint8_t out[4096];
-	size_t olen;
+	size_t olen, len = datagram(p, 1701, RX_SID, rx_cookie, clen, l2ss, f, flen);
 
 	assert_int_equal(run(fx.rx_prog, p, len, out, &olen), TC_ACT_REDIRECT);
 	assert_int_equal(olen, flen);
 	assert_memory_equal(out, f, flen);
+	return len;
 }
 
 static void rx_decap(void **state)
 {
 	uint8_t f[1514], p[1600];
 	struct fp_counters c;
-	size_t flen, len, total = 0;
+	size_t flen, total = 0;
 	int n = 0;
 
 	(void)state;
@@ -484,24 +475,20 @@ static void rx_decap(void **state)
 	flen = inner_frame(f, 200, 17, 0, false);
 	/* 4-byte cookie and the sublayer, our address given */
 	rx_put(4, true, false, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 4, true, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 4, true, f, flen);
 	total += flen, n++;
 	/* 8-byte cookie, no sublayer, any address */
 	rx_put(8, false, true, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 8, false, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 8, false, f, flen);
 	total += flen, n++;
 	/* no cookie, a full-size TCP frame */
 	rx_put(0, false, false, true);
 	flen = inner_frame(f, 1514, 6, 0x10, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 0, false, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 0, false, f, flen);
 	total += flen, n++;
 	/* ARP is fine on this side */
 	flen = inner_frame(f, 60, 0, 0, true);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 0, false, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 0, false, f, flen);
 	total += flen, n++;
 	stats(RX_SLOT, &c);
 	assert_int_equal(c.rx_packets, n);
@@ -521,8 +508,7 @@ static void rx_leaves_alone(void **state)
 	flen = inner_frame(f, 200, 17, 0, false);
 	rx_put(8, true, false, true);
 	/* the reference: this one is taken */
-	len = datagram(p, 1701, RX_SID, rx_cookie, 8, true, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 8, true, f, flen);
 
 	/* a wrong cookie: its first half, then its second half */
 	memcpy(bad, rx_cookie, 8);
@@ -588,6 +574,17 @@ static void rx_leaves_alone(void **state)
 	assert_int_equal(c.rx_octets, 200);
 }
 
+/* The veth pair's ifindex in fp_conf_map (0: none). */
+static void gro_put(uint32_t ifindex)
+{
+	struct fp_conf conf = { .gro_ifindex = ifindex };
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(bpf_object__find_map_fd_by_name(fx.obj, "fp_conf_map"), &zero, &conf,
+					     BPF_ANY),
+			 0);
+}
+
 /*
  * With the private veth pair for GRO configured (fp_conf_map), decapsulated
  * TCP goes there and the rest to the TAP; either way redirected, with the
@@ -597,10 +594,8 @@ static void rx_leaves_alone(void **state)
 static void rx_gro_pair(void **state)
 {
 	uint8_t f[1514], p[1600], out[4096];
-	struct fp_conf conf = { .gro_ifindex = 77 };
 	struct fp_counters c;
-	uint32_t zero = 0;
-	size_t flen, len, olen;
+	size_t flen, olen;
 	int gro_prog;
 
 	(void)state;
@@ -608,23 +603,29 @@ static void rx_gro_pair(void **state)
 	gro_prog = bpf_program__fd(bpf_object__find_program_by_name(fx.obj, "fp_gro"));
 	if (gro_prog < 0)
 		skip(); /* a build without the pair */
-	assert_int_equal(bpf_map_update_elem(bpf_object__find_map_fd_by_name(fx.obj, "fp_conf_map"), &zero, &conf,
-					     BPF_ANY),
-			 0);
+	gro_put(77);
 	rx_put(4, false, false, true);
 	flen = inner_frame(f, 1514, 6, 0x10, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 4, false, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 4, false, f, flen);
 	flen = inner_frame(f, 300, 17, 0, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 4, false, f, flen);
-	check_decap(p, len, f, flen);
+	check_decap(p, 4, false, f, flen);
 	stats(RX_SLOT, &c);
 	assert_int_equal(c.rx_packets, 2);
 	assert_int_equal(run(gro_prog, f, flen, out, &olen), TC_ACT_SHOT);
-	conf.gro_ifindex = 0;
-	assert_int_equal(bpf_map_update_elem(bpf_object__find_map_fd_by_name(fx.obj, "fp_conf_map"), &zero, &conf,
-					     BPF_ANY),
-			 0);
+	gro_put(0);
+}
+
+/* Session RX_SID with a 4-byte cookie and no sublayer, and the reference:
+ * its datagram carrying a 200-byte UDP frame, built in p, is taken.
+ * Returns the datagram's length. */
+static size_t rx_reference(uint8_t *p)
+{
+	uint8_t f[1514];
+	size_t flen = inner_frame(f, 200, 17, 0, false);
+
+	need();
+	rx_put(4, false, false, false);
+	return check_decap(p, 4, false, f, flen);
 }
 
 /*
@@ -636,14 +637,11 @@ static void rx_gro_pair(void **state)
  */
 static void rx_udp_length(void **state)
 {
-	uint8_t f[1514], p[1600];
-	size_t flen, len;
+	uint8_t p[1600];
+	size_t len;
 
 	(void)state;
-	need();
-	flen = inner_frame(f, 200, 17, 0, false);
-	rx_put(4, false, false, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 4, false, f, flen);
+	len = rx_reference(p);
 	put16(p + 38, (uint16_t)(len - 34 + 1));
 	untouched(fx.rx_prog, p, len);
 	put16(p + 38, (uint16_t)(len - 34 - 10));
@@ -658,15 +656,11 @@ static void rx_udp_length(void **state)
  */
 static void rx_other_host(void **state)
 {
-	uint8_t f[1514], p[1600];
-	size_t flen, len;
+	uint8_t p[1600];
+	size_t len;
 
 	(void)state;
-	need();
-	flen = inner_frame(f, 200, 17, 0, false);
-	rx_put(4, false, false, false);
-	len = datagram(p, 1701, RX_SID, rx_cookie, 4, false, f, flen);
-	check_decap(p, len, f, flen); /* to our (lo's) MAC: taken */
+	len = rx_reference(p); /* to our (lo's) MAC: taken */
 	memcpy(p, mac_a, 6);
 	untouched(fx.rx_prog, p, len);
 }
