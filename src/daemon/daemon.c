@@ -292,6 +292,39 @@ static bool sccrq_hold(struct daemon *d, const uint8_t *raw, size_t len, const s
 	return true;
 }
 
+/*
+ * The fast path writes the addresses a NAT of this router's own would
+ * (fastpath.c: fp_nat); every FP_REFRESH_S seconds it asks conntrack again,
+ * so that a mapping that moved (outside address renumbered, entries flushed)
+ * is followed within that time, or the session goes back to the data thread.
+ */
+#define FP_REFRESH_S 2
+
+static void fp_refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int n;
+
+	(void)fd;
+	(void)what;
+	n = dp_fp_refresh(d->dp);
+	if (n > 0)
+		log_notice("dataplane fastpath: %d session%s back on the data thread: the address its router's NAT "
+			   "now gives it cannot be sent from by the fast path",
+			   n, n == 1 ? "" : "s");
+}
+
+static void fp_refresh_start(struct daemon *d)
+{
+	struct timeval tv = { FP_REFRESH_S, 0 };
+
+	log_info("data path: kernel fast path on ('dataplane fastpath')");
+	d->ev_fp_refresh = event_new(d->base, -1, EV_PERSIST, fp_refresh_cb, d);
+	if (!d->ev_fp_refresh || event_add(d->ev_fp_refresh, &tv) < 0)
+		log_warnx("dataplane fastpath: cannot start its NAT refresh timer: mappings that move are not "
+			  "followed");
+}
+
 static void held_free(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_held; i++)
@@ -1214,7 +1247,7 @@ int daemon_setup(struct daemon *d)
 				  "thread",
 				  strerror(-r));
 		else
-			log_info("data path: kernel fast path on ('dataplane fastpath')");
+			fp_refresh_start(d);
 	}
 	/* an IPv4 IP/115 tunnel that cannot have its socket does not start;
 	 * a responder's IPv6 side is optional */
@@ -1287,6 +1320,9 @@ void daemon_teardown(struct daemon *d)
 {
 	ipsec_stop(d);
 	held_free(d);
+	if (d->ev_fp_refresh)
+		event_free(d->ev_fp_refresh);
+	d->ev_fp_refresh = NULL;
 	/* stop the data thread before freeing the sessions it reads */
 	for (size_t i = 0; i < d->n_tunnels; i++) {
 		struct tunnel *t = d->tunnels[i];

@@ -100,6 +100,7 @@ struct daemon {
 	struct held_sccrq *held;
 	size_t n_held;
 	struct event *ev_held;
+	struct event *ev_fp_refresh; /* the fast path follows NAT mappings (dp_fp_refresh) */
 	bool held_final; /* deciding held SCCRQs for good: none is held again */
 };
 

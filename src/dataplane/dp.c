@@ -2010,6 +2010,7 @@ static bool dp_fp_conf(const struct dp *dp, const struct dp_session *s, const st
 		memcpy(&fc->local, &l, sizeof(fc->local));
 	if (!fc->local.sin_port)
 		fc->local.sin_port = dp->port;
+	fc->owner = (void *)s;
 	return true;
 }
 
@@ -2121,6 +2122,25 @@ int dp_session_set_peer(struct dp *dp, struct dp_session *s, const struct sockad
 			dp_fp_give_back(dp, s);
 	}
 	return r;
+}
+
+/* fp_refresh's lost(): a session the fast path cannot carry any more */
+static void dp_fp_lost(void *owner, void *arg)
+{
+	struct dp_session *s = owner;
+	int *n = arg;
+
+	dp_fp_give_back(s->dp, s);
+	(*n)++;
+}
+
+int dp_fp_refresh(struct dp *dp)
+{
+	int n = 0;
+
+	if (dp->fp)
+		fp_refresh(dp->fp, dp_fp_lost, &n);
+	return n;
 }
 
 void dp_session_del(struct dp *dp, struct dp_session *s)

@@ -235,6 +235,10 @@ void dp_thread_stats(const struct dp *dp, unsigned i, struct dp_thread_stats *re
  * libbpf missing): the caller logs it and the data path runs as before.
  */
 int dp_set_fastpath(struct dp *dp, bool on);
+/* Follow the NAT mappings of the fast path's sessions that a NAT of this
+ * router's own rewrites (fp_refresh), now and then; returns how many it had
+ * to give back to the data thread.  Control thread. */
+int dp_fp_refresh(struct dp *dp);
 /* Start the data thread. */
 int dp_start(struct dp *dp);
 /* Stop and join the thread (idempotent), then free everything; NULL-safe.

@@ -26,7 +26,10 @@
 
 #ifdef L2TPV3D_FASTPATH
 #include <linux/ethtool.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <bpf/bpf.h>
@@ -46,10 +49,14 @@ struct fp_wan {
 
 struct fp_slot {
 	bool used;
+	bool nat; /* a NAT of this router's own rewrites its packets: see fp_nat */
 	uint32_t sid;
 	int tap_ifindex;
 	int wan_ifindex; /* 0: none yet */
+	struct sockaddr_in peer, local; /* as the socket sees them */
+	void *owner;			/* the caller's, handed to fp_refresh's lost() */
 	struct fp_tx tx;
+	struct fp_rx rx;
 };
 
 struct fp {
@@ -82,19 +89,20 @@ bool fp_available(void)
 static int fp_attach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where, int prog);
 
 /*
- * One rtnetlink round trip: send req and read the kernel's answer into buf.
- * Returns what its NLMSG_ERROR says (-errno, or 0 for an acknowledgement)
- * with *ret_msg NULL, or 0 with *ret_msg at its first message of type want;
- * -EIO when it holds neither.
+ * One netlink round trip (NETLINK_ROUTE unless said): send req and read the
+ * kernel's answer into buf.  Returns what its NLMSG_ERROR says (-errno, or 0
+ * for an acknowledgement) with *ret_msg NULL, or 0 with *ret_msg at its
+ * first message of type want; -EIO when it holds neither.
  */
-static int fp_nl_call(struct nlmsghdr *req, uint16_t want, void *buf, size_t cap, struct nlmsghdr **ret_msg)
+static int fp_nl_call_proto(int proto, struct nlmsghdr *req, uint16_t want, void *buf, size_t cap,
+			    struct nlmsghdr **ret_msg)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	ssize_t n;
 	int fd, r = -EIO;
 
 	*ret_msg = NULL;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
 	if (fd < 0)
 		return -errno;
 	req->nlmsg_flags |= NLM_F_REQUEST;
@@ -121,6 +129,11 @@ static int fp_nl_call(struct nlmsghdr *req, uint16_t want, void *buf, size_t cap
 out:
 	close(fd);
 	return r;
+}
+
+static int fp_nl_call(struct nlmsghdr *req, uint16_t want, void *buf, size_t cap, struct nlmsghdr **ret_msg)
+{
+	return fp_nl_call_proto(NETLINK_ROUTE, req, want, buf, cap, ret_msg);
 }
 
 /* One rtnetlink request that changes something; returns the kernel's answer (0 or -errno). */
@@ -480,29 +493,157 @@ static void fp_wan_put(struct fp *fp, int ifindex)
 /* Is addr (network order) one of ifindex's own IPv4 addresses? */
 static bool fp_addr_on(uint32_t addr, int ifindex)
 {
-	struct ifaddrs *ifa, *i;
-	char name[IF_NAMESIZE];
-	bool found = false;
+	struct {
+		struct nlmsghdr nh;
+		struct ifaddrmsg ifa;
+	} req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)),
+			  .nlmsg_type = RTM_GETADDR,
+			  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		  .ifa = { .ifa_family = AF_INET, .ifa_index = (uint32_t)ifindex } };
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	char buf[8192];
+	bool found = false, done = false;
+	int fd, one = 1;
 
-	if (!if_indextoname((unsigned)ifindex, name) || getifaddrs(&ifa) < 0)
+	/* only this interface's addresses (strict checking filters the dump
+	 * in the kernel; without it, the check below still does) */
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
 		return false;
-	for (i = ifa; i && !found; i = i->ifa_next)
-		found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET && strcmp(i->ifa_name, name) == 0 &&
-			((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr;
-	freeifaddrs(ifa);
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		done = true;
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+			struct ifaddrmsg *ifa = NLMSG_DATA(nh);
+			int len;
+
+			if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type != RTM_NEWADDR || ifa->ifa_index != (uint32_t)ifindex)
+				continue;
+			len = (int)IFA_PAYLOAD(nh);
+			for (struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
+				if (a->rta_type == IFA_LOCAL && RTA_PAYLOAD(a) == 4 && memcmp(RTA_DATA(a), &addr, 4) == 0)
+					found = true;
+		}
+	}
+	close(fd);
 	return found;
 }
 
+/* A UDP flow's two ends, in network order. */
+struct fp_flow {
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+};
+
+/* Read a conntrack tuple (CTA_TUPLE_ORIG/REPLY's content) into f. */
+static void fp_ct_tuple(struct rtattr *t, struct fp_flow *f)
+{
+	int len = (int)RTA_PAYLOAD(t);
+
+	for (struct rtattr *a = RTA_DATA(t); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		int l2 = (int)RTA_PAYLOAD(a);
+
+		for (struct rtattr *b = RTA_DATA(a); RTA_OK(b, l2); b = RTA_NEXT(b, l2)) {
+			unsigned short ta = a->rta_type & NLA_TYPE_MASK, tb = b->rta_type & NLA_TYPE_MASK;
+
+			if (ta == CTA_TUPLE_IP && tb == CTA_IP_V4_SRC && RTA_PAYLOAD(b) == 4)
+				memcpy(&f->saddr, RTA_DATA(b), 4);
+			else if (ta == CTA_TUPLE_IP && tb == CTA_IP_V4_DST && RTA_PAYLOAD(b) == 4)
+				memcpy(&f->daddr, RTA_DATA(b), 4);
+			else if (ta == CTA_TUPLE_PROTO && tb == CTA_PROTO_SRC_PORT && RTA_PAYLOAD(b) == 2)
+				memcpy(&f->sport, RTA_DATA(b), 2);
+			else if (ta == CTA_TUPLE_PROTO && tb == CTA_PROTO_DST_PORT && RTA_PAYLOAD(b) == 2)
+				memcpy(&f->dport, RTA_DATA(b), 2);
+		}
+	}
+}
+
 /*
- * Where the session's data leaves: route, source address, room.  Only from
- * an address of the outgoing interface itself: a tunnel that leaves from
- * another one (the reference scenario's `nat descriptor` routers, whose
- * tunnel is on an inside address that their own masquerade rewrites) needs
- * netfilter, which the programs' packets never pass, so it stays with the
- * data thread (-EADDRNOTAVAIL).
+ * What a NAT of this router's own makes of the socket's flow f (the
+ * reference scenario: the tunnel on an inside address that the router's
+ * masquerade rewrites on the way out, and whose replies its static
+ * mapping brings back): the conntrack entry of f, in either direction,
+ * says the address and port the packets have on the wire, which the
+ * programs then write themselves (their packets skip netfilter).  Returns
+ * 0 and *wire, or -ENOENT when conntrack has no entry for f.
+ */
+static int fp_nat(const struct fp_flow *f, struct fp_flow *wire)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nfgenmsg nfg;
+		char attrs[128];
+	} req = { 0 };
+	char buf[4096];
+	struct nlmsghdr *nh;
+	struct rtattr *tuple, *nest, *a;
+	struct fp_flow orig = { 0 }, reply = { 0 };
+	uint8_t udp = IPPROTO_UDP;
+	int len, r;
+
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+	req.nh.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	req.nfg.nfgen_family = AF_INET;
+	req.nfg.version = NFNETLINK_V0;
+	tuple = fp_nl_attr(&req.nh, sizeof(req), CTA_TUPLE_ORIG | NLA_F_NESTED, NULL, 0);
+	nest = fp_nl_attr(&req.nh, sizeof(req), CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
+	fp_nl_attr(&req.nh, sizeof(req), CTA_IP_V4_SRC, &f->saddr, 4);
+	fp_nl_attr(&req.nh, sizeof(req), CTA_IP_V4_DST, &f->daddr, 4);
+	fp_nl_end(&req.nh, nest);
+	nest = fp_nl_attr(&req.nh, sizeof(req), CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
+	fp_nl_attr(&req.nh, sizeof(req), CTA_PROTO_NUM, &udp, 1);
+	fp_nl_attr(&req.nh, sizeof(req), CTA_PROTO_SRC_PORT, &f->sport, 2);
+	a = fp_nl_attr(&req.nh, sizeof(req), CTA_PROTO_DST_PORT, &f->dport, 2);
+	if (!a)
+		return -EMSGSIZE;
+	fp_nl_end(&req.nh, nest);
+	fp_nl_end(&req.nh, tuple);
+	r = fp_nl_call_proto(NETLINK_NETFILTER, &req.nh, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, buf,
+			     sizeof(buf), &nh);
+	if (r < 0)
+		return r;
+	if (!nh)
+		return -ENOENT;
+	len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(struct nfgenmsg)));
+	for (a = (struct rtattr *)((char *)NLMSG_DATA(nh) + NLMSG_ALIGN(sizeof(struct nfgenmsg))); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		if ((a->rta_type & NLA_TYPE_MASK) == CTA_TUPLE_ORIG)
+			fp_ct_tuple(a, &orig);
+		else if ((a->rta_type & NLA_TYPE_MASK) == CTA_TUPLE_REPLY)
+			fp_ct_tuple(a, &reply);
+	}
+	/* our packets are f's direction; the other direction's tuple, turned
+	 * round, is what they look like once translated */
+	if (!memcmp(&orig, f, sizeof(*f)))
+		*wire = (struct fp_flow){ reply.daddr, reply.saddr, reply.dport, reply.sport };
+	else if (!memcmp(&reply, f, sizeof(*f)))
+		*wire = (struct fp_flow){ orig.daddr, orig.saddr, orig.dport, orig.sport };
+	else
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * Where the session's data leaves: route, source address, room; and where
+ * the peer's arrives (rx.daddr, rx.dport).  From an address of the
+ * outgoing interface itself; or, when a NAT of this router's own rewrites
+ * the tunnel's address (the reference scenario's `nat descriptor` routers,
+ * whose tunnel is on an inside address), from the address and port that
+ * NAT gives it (s->nat), as long as it is the outgoing interface's.  Else
+ * -EADDRNOTAVAIL, and the session stays with the data thread.
  */
 static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const struct sockaddr_in *local)
 {
+	struct fp_flow f, wire;
 	int oif, mtu, r;
 	uint32_t src;
 
@@ -511,19 +652,36 @@ static int fp_tx_route(struct fp_slot *s, const struct sockaddr_in *peer, const 
 		return r;
 	if (local->sin_addr.s_addr != htonl(INADDR_ANY))
 		src = local->sin_addr.s_addr;
-	if (!src || !fp_addr_on(src, oif))
+	if (!src)
 		return -EADDRNOTAVAIL;
+	f = (struct fp_flow){ src, peer->sin_addr.s_addr, local->sin_port, peer->sin_port };
+	wire = f;
+	s->nat = false;
+	if (!fp_addr_on(src, oif)) {
+		r = fp_nat(&f, &wire);
+		if (r < 0)
+			return r == -ENOENT ? -ENOENT : -EADDRNOTAVAIL;
+		if (!fp_addr_on(wire.saddr, oif))
+			return -EADDRNOTAVAIL;
+		s->nat = true;
+	}
 	mtu = fp_mtu(oif);
 	if (mtu < 0)
 		return mtu;
 	if (mtu <= FP_UDP_IP_HLEN + s->tx.hdr_len + 14)
 		return -EMSGSIZE;
-	s->tx.saddr = src;
-	s->tx.daddr = peer->sin_addr.s_addr;
-	s->tx.sport = local->sin_port;
-	s->tx.dport = peer->sin_port;
+	s->tx.saddr = wire.saddr;
+	s->tx.daddr = wire.daddr;
+	s->tx.sport = wire.sport;
+	s->tx.dport = wire.dport;
 	s->tx.wan_ifindex = (uint32_t)oif;
 	s->tx.max_frame = (uint16_t)(mtu - FP_UDP_IP_HLEN - s->tx.hdr_len);
+	/* what arrives: at our address (any, if the socket's is), or at the
+	 * one the NAT gives us */
+	s->rx.daddr = s->nat ? wire.saddr : local->sin_addr.s_addr;
+	s->rx.dport = wire.sport;
+	s->peer = *peer;
+	s->local = *local;
 	return oif;
 }
 
@@ -574,7 +732,7 @@ static size_t fp_hdr(uint8_t *h, uint32_t sid, const uint8_t *cookie, size_t coo
 int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot)
 {
 	struct fp_slot *s = NULL;
-	struct fp_rx rx = { 0 };
+	struct fp_rx *rx;
 	uint32_t key;
 	int slot = -1, oif, r;
 
@@ -590,7 +748,7 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	if (slot < 0)
 		return -ENOSPC;
 	s = &fp->slots[slot];
-	*s = (struct fp_slot){ .sid = c->local_sid, .tap_ifindex = c->tap_ifindex };
+	*s = (struct fp_slot){ .sid = c->local_sid, .tap_ifindex = c->tap_ifindex, .owner = c->owner };
 	s->tx.slot = (uint32_t)slot;
 	s->tx.clamp_mss = c->clamp_mss;
 	s->tx.hdr_len = (uint8_t)fp_hdr(s->tx.hdr, c->remote_sid, c->tx_cookie, c->tx_cookie_len, c->tx_l2ss);
@@ -598,14 +756,13 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	if (oif < 0)
 		return oif;
 
-	rx.slot = (uint32_t)slot;
-	rx.tap_ifindex = (uint32_t)c->tap_ifindex;
-	rx.daddr = c->local.sin_addr.s_addr;
-	rx.dport = c->local.sin_port;
-	rx.hdr_len = (uint8_t)(8 + c->rx_cookie_len + (c->rx_l2ss ? 4 : 0));
-	rx.cookie_len = (uint8_t)c->rx_cookie_len;
-	memcpy(rx.cookie, c->rx_cookie, c->rx_cookie_len);
-	rx.clamp_mss = c->clamp_mss;
+	rx = &s->rx; /* its daddr and dport: fp_tx_route's */
+	rx->slot = (uint32_t)slot;
+	rx->tap_ifindex = (uint32_t)c->tap_ifindex;
+	rx->hdr_len = (uint8_t)(8 + c->rx_cookie_len + (c->rx_l2ss ? 4 : 0));
+	rx->cookie_len = (uint8_t)c->rx_cookie_len;
+	memcpy(rx->cookie, c->rx_cookie, c->rx_cookie_len);
+	rx->clamp_mss = c->clamp_mss;
 
 	key = (uint32_t)slot;
 	pthread_mutex_lock(&fp->percpu_lock);
@@ -622,7 +779,7 @@ int fp_session_add(struct fp *fp, const struct fp_session_conf *c, int *ret_slot
 	if (r < 0)
 		goto fail_slot;
 	key = c->local_sid;
-	r = bpf_map_update_elem(fp->rx_map, &key, &rx, BPF_ANY);
+	r = bpf_map_update_elem(fp->rx_map, &key, rx, BPF_ANY);
 	if (r < 0)
 		goto fail_wan;
 	key = (uint32_t)c->tap_ifindex;
@@ -671,9 +828,18 @@ int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer,
 		if (r < 0)
 			return r;
 	}
+	/* where the peer's frames arrive first, then where ours leave from:
+	 * for a moment both ways may be taken (the old and the new address) */
+	key = s->sid;
+	r = 0;
+	if (memcmp(&next.rx, &s->rx, sizeof(next.rx)) != 0)
+		r = bpf_map_update_elem(fp->rx_map, &key, &next.rx, BPF_ANY);
 	key = (uint32_t)s->tap_ifindex;
-	r = bpf_map_update_elem(fp->tx_map, &key, &next.tx, BPF_ANY);
+	if (r == 0)
+		r = bpf_map_update_elem(fp->tx_map, &key, &next.tx, BPF_ANY);
 	if (r < 0) {
+		key = s->sid;
+		(void)bpf_map_update_elem(fp->rx_map, &key, &s->rx, BPF_ANY);
 		if (oif != s->wan_ifindex)
 			fp_wan_put(fp, oif);
 		return r;
@@ -683,6 +849,27 @@ int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer,
 	next.wan_ifindex = oif;
 	*s = next;
 	return 0;
+}
+
+void fp_refresh(struct fp *fp, void (*lost)(void *owner, void *arg), void *arg)
+{
+	if (!fp)
+		return;
+	for (int i = 0; i < FP_MAX_SLOTS; i++) {
+		struct fp_slot *s = &fp->slots[i];
+		struct sockaddr_in peer, local;
+		int r;
+
+		if (!s->used || !s->nat)
+			continue;
+		peer = s->peer;
+		local = s->local;
+		r = fp_session_set_peer(fp, i, &peer, &local);
+		/* no entry (flushed, not yet made again by our next control
+		 * message): keep what was, ask again next time */
+		if (r < 0 && r != -ENOENT && lost)
+			lost(s->owner, arg);
+	}
 }
 
 void fp_session_del(struct fp *fp, int slot)
@@ -757,6 +944,13 @@ int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer,
 	(void)peer;
 	(void)local;
 	return -EOPNOTSUPP;
+}
+
+void fp_refresh(struct fp *fp, void (*lost)(void *owner, void *arg), void *arg)
+{
+	(void)fp;
+	(void)lost;
+	(void)arg;
 }
 
 void fp_session_del(struct fp *fp, int slot)

@@ -45,6 +45,7 @@ struct fp_session_conf {
 	struct sockaddr_in peer;  /* where data goes */
 	struct sockaddr_in local; /* our address (0.0.0.0: the route's) and port (never 0) */
 	bool clamp_mss;		  /* TCP SYNs go to the data thread, which clamps them */
+	void *owner;		  /* the caller's, for fp_refresh */
 };
 
 /* Counters the programs keep for one session (summed over CPUs). */
@@ -75,6 +76,15 @@ bool fp_available(void);
 int fp_session_add(struct fp *fp, const struct fp_session_conf *conf, int *ret_slot);
 /* The peer or our address changed (NAT rebinding): route again. */
 int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer, const struct sockaddr_in *local);
+/*
+ * For the sessions whose packets a NAT of this router's own rewrites: ask
+ * conntrack again what address and port they have on the wire, and follow
+ * it (the mapping may change without the peer or the socket moving: the
+ * outside address renumbered, the entry flushed and made again).  One that
+ * cannot be carried any more is handed to lost(owner, arg), which is to
+ * take it back (fp_session_del).  Call it now and then (seconds).
+ */
+void fp_refresh(struct fp *fp, void (*lost)(void *owner, void *arg), void *arg);
 /* Take the session back; its frames go to the data thread again. */
 void fp_session_del(struct fp *fp, int slot);
 /* What the programs counted for the session in slot, summed over the
