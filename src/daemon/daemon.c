@@ -410,7 +410,10 @@ static void handle_sccrq(struct daemon *d, const struct l2tp_msg *m, const uint8
 				 dec.reason);
 			return;
 		}
-		sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_NOT_AUTHORIZED, "out of memory", NULL);
+		/* nowhere to keep it: refused, with the reason that is true */
+		sccrq_refuse(d, m, peer, local, L2TP_STOPCCN_NOT_AUTHORIZED,
+			     t ? "out of memory (holding it until charon shows its SA)" : "no tunnel to hold it for",
+			     NULL);
 		return;
 	case ADM_ACCEPT:
 		if (dec.new_instance) {
