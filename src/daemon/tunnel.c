@@ -908,6 +908,17 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!t->parked || !tunnel_is_idle(t) || t->removing || t->d->stopping)
 		return;
+	if (has_beside(t)) {
+		/* an extra connection of its is still there (one that closed is
+		 * freed at the end of its event; a live one uses its ports): it
+		 * goes first, look again in a second.  Freeing the instance
+		 * under it would leave it an owner that is gone (l2tp hub hold
+		 * 0 did, with a restarted peer's old connection beside it). */
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(t->hold, &tv);
+		return;
+	}
 	daemon_tunnel_reap(t->d, t);
 }
 

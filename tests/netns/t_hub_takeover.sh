@@ -25,7 +25,9 @@
 # Checks: the hub's instance for s1 is the established one again (it
 # carries on with the new connection, as after a session move), IDs
 # paired with s1's, no extra connection left, the log says so, pings
-# cross.  Before the fix the instance stayed idle beside an established
+# cross.  Then (4) `l2tp hub hold 0`, s1 killed and restarted (a
+# connection left beside the instance) and stopped: the instance goes,
+# after that connection, and the hub stays up.  Before the fix the instance stayed idle beside an established
 # extra connection, and the status showed the peer down at the hub.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/hub_lib.sh"
@@ -95,5 +97,27 @@ _expect "extra connections on the hub" "$(extra)" 0
 grep -q "the connection of tunnel 1\.[0-9]*#2 .* carries on as the tunnel's own" "$(daemon_log hub)"
 ping_ok s1 192.168.10.1 3
 
+# 4. `l2tp hub hold 0` (a reload, no connection closed), s1 killed and
+# started again: its new connection replaces the old one, which stays
+# beside the instance while its StopCCN is retransmitted to a peer that no
+# longer knows it; s1 then stops for good.  The instance, parked, is
+# deleted at once, but not before the connection beside it: freeing it
+# under that connection crashed the hub (found by t_ipsec_hub).
+sed -i 's/^ l2tp hub on.*/&\n l2tp hub hold 0/' "$OUT/hub.conf"
+grep -q '^ l2tp hub hold 0$' "$OUT/hub.conf"
+nq hub "$L2TPCTL" -S "$(sock hub)" reload | tee "$OUT/reload-hold0.txt"
+grep -q "tunnel 1: unchanged" "$OUT/reload-hold0.txt"
+kill_daemon s1
+launch s1
+beside_closing() { jqs hub '[.tunnels[] | select(.connection != null)] | length >= 1' >/dev/null; }
+wait_for "s1 back: its new connection up, the old one beside it on the hub" 30 \
+	eval 'up s1 && hub_up 1 && beside_closing' ||
+	{ status_text hub >&2; false; }
 stop_daemon s1
+wait_for "the hub's instance for s1 and the connection beside it gone" 60 \
+	jqs hub '[.tunnels[] | select(.peer_index != null or .connection != null)] | length == 0'
+status_json hub >/dev/null
+grep -q "peer gone for 0 s: instance removed" "$(daemon_log hub)"
+log "ok: hold 0: the instance deleted after the connection beside it, the hub still answers"
+
 stop_daemon hub
