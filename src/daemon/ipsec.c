@@ -891,6 +891,43 @@ static void hub_lost(struct ipsec_mgr *m, struct its *s, const struct sa_info *o
 	}
 }
 
+/*
+ * A branch gone for good no longer needs its block: no IKE SA at its
+ * address any more, and no entry or connection of the hub with that peer
+ * (its entry's `l2tp hub hold` ran out, or it moved to another address).
+ * Else the kernel would keep two policies per address a branch ever
+ * called from.  Should it call again from there, its SA's coming up puts
+ * the block back (block_peer), before any L2TP of its can pass.
+ */
+static void hub_unblock_gone(struct ipsec_mgr *m, const struct its *s)
+{
+	const struct tunnel *hub = daemon_tunnel_find(m->d, s->id);
+	char a[64];
+
+	if (!hub)
+		return;
+	for (size_t i = m->n_blk; i-- > 0;) {
+		const struct blocked *b = &m->blk[i];
+		bool used = false;
+
+		if (b->id != s->id || branch_find(s->br, s->n_br, &b->addr))
+			continue;
+		for (size_t k = 0; k < m->d->n_tunnels && !used; k++) {
+			const struct tunnel *x = m->d->tunnels[k];
+
+			used = (x->hub == hub || (x->owner && x->owner->hub == hub)) && x->peer_known &&
+			       sockaddr_same_host(&x->peer, &b->addr);
+		}
+		if (used)
+			continue;
+		host_str(&b->addr, a, sizeof(a));
+		log_info("tunnel %u: branch %s gone (no IPsec SA, no entry of the hub with it): its L2TP block "
+			 "removed",
+			 s->id, a);
+		blk_remove(m, i);
+	}
+}
+
 static void hub_done(struct ipsec_mgr *m, struct its *s, uint64_t now)
 {
 	bool was = s->cur.child_up;
@@ -970,6 +1007,8 @@ static void hub_done(struct ipsec_mgr *m, struct its *s, uint64_t now)
 		if (t && tunnel_is_idle(t))
 			tunnel_start(t); /* a responder: waits for its branches */
 	}
+	if (s->want)
+		hub_unblock_gone(m, s);
 }
 
 static void done_list(struct daemon *d, struct cmd *c, const struct vici_packet *p)

@@ -28,7 +28,11 @@
 #    b1 and b3 ping the
 #    hub from before b2 goes until it is back: their pings lose at most 2,
 #    their SAs (IKE uniqueid, SPIs)
-#    and L2TP connections are unchanged; b2 comes back with a new SA.
+#    and L2TP connections are unchanged; b2 comes back with a new SA;
+#  - b2 leaves for good (the hub reloaded with `l2tp hub hold 0`, which
+#    changes no connection): the hub's kernel block policies for b2's
+#    address go once it has no SA and no entry, b1's and b3's stay, their
+#    connections unchanged, pings pass.
 source "$(dirname "${BASH_SOURCE[0]}")/lib-ipsec.sh"
 T0=$SECONDS
 HUB=203.0.113.2
@@ -320,6 +324,33 @@ all_up
 for k in "${BR[@]}"; do ping_ok "b$k" 192.168.10.1 3; done
 grep -E 'branch|SA' "$(daemon_log hub)" | tail -n 8 >&2 || true
 
-for k in "${BR[@]}"; do stop_daemon "b$k"; done
+# --- a branch gone for good: its L2TP block goes -------------------------------
+# The hub's kernel blocks L2TP with each branch's address below charon's
+# policies (xfrmblock.h).  Once a branch has no SA and no entry at the hub
+# any more, its block goes; the others' stay.  `l2tp hub hold 0` (a reload:
+# it changes no connection) deletes b2's entry as soon as it closes.
+# blocks K: the hub's block policies with branch K's public address
+blocks() { nq hub ip xfrm policy list action block | grep -c "198.51.100.1$1/32" || true; }
+for k in "${BR[@]}"; do
+	(( $(blocks "$k") >= 2 )) || { nq hub ip xfrm policy list >&2; log "hub: no block policies for b$k"; exit 1; }
+done
+for k in 1 3; do CCID0[$k]=$(inst "$k" .local_tunnel_id); done
+sed -i 's/^ l2tp hub on.*/&\n l2tp hub hold 0/' "$OUT/hub.conf"
+grep -q '^ l2tp hub hold 0$' "$OUT/hub.conf"
+k0=$(grep -c 'reload: .* applied' "$(daemon_log hub)" || true)
+n hub kill -HUP "${DAEMON_PID[hub]}"
+wait_for "hub reloaded with l2tp hub hold 0" 20 eval '(( $(grep -c "reload: .* applied" "$(daemon_log hub)") > k0 ))'
+stop_daemon b2
+wait_for "hub: b2's L2TP block removed (no SA, no entry left)" 60 eval '(( $(blocks 2) == 0 ))' ||
+	{ swanctl hub --list-sas >&2; jqs hub '[.tunnels[] | {label, state, remote_address}]' >&2; exit 1; }
+grep -q 'branch 198.51.100.12 gone (no IPsec SA, no entry of the hub with it): its L2TP block removed' "$(daemon_log hub)"
+for k in 1 3; do
+	(( $(blocks "$k") >= 2 )) || { log "hub: b$k's block went with b2's"; exit 1; }
+	_expect "hub: b$k's L2TP connection after the reload and b2's departure" "$(inst "$k" .local_tunnel_id)" "${CCID0[$k]}"
+	ping_again "b$k" 192.168.10.1 3
+done
+log "ok: b2 gone: its block removed, b1's and b3's kept"
+
+for k in 1 3; do stop_daemon "b$k"; done
 stop_daemon hub
 log "test time $((SECONDS - T0)) s"
