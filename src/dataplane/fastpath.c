@@ -94,22 +94,39 @@ static int fp_attach(struct fp *fp, int ifindex, enum bpf_tc_attach_point where,
  * for an acknowledgement) with *ret_msg NULL, or 0 with *ret_msg at its
  * first message of type want; -EIO when it holds neither.
  */
+/* A netlink socket of proto with req sent to the kernel on it: its fd, or
+ * -errno.  strict: the kernel filters a dump by what req names
+ * (NETLINK_GET_STRICT_CHK; where it cannot, the caller still checks). */
+static int fp_nl_send(int proto, struct nlmsghdr *req, bool strict)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	int fd, one = 1;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		return -errno;
+	if (strict)
+		(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	req->nlmsg_flags |= NLM_F_REQUEST;
+	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
 static int fp_nl_call_proto(int proto, struct nlmsghdr *req, uint16_t want, void *buf, size_t cap,
 			    struct nlmsghdr **ret_msg)
 {
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	ssize_t n;
 	int fd, r = -EIO;
 
 	*ret_msg = NULL;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
+	fd = fp_nl_send(proto, req, false);
 	if (fd < 0)
-		return -errno;
-	req->nlmsg_flags |= NLM_F_REQUEST;
-	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		r = -errno;
-		goto out;
-	}
+		return fd;
 	n = recv(fd, buf, cap, 0);
 	if (n < 0) {
 		r = -errno;
@@ -398,7 +415,6 @@ static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *lo
 		char attrs[64];
 	} req = { 0 };
 	char buf[4096];
-	struct rtattr *a;
 	struct nlmsghdr *nh;
 	struct rtmsg *rt;
 	int len, r;
@@ -407,18 +423,10 @@ static int fp_route(const struct sockaddr_in *peer, const struct sockaddr_in *lo
 	req.nh.nlmsg_type = RTM_GETROUTE;
 	req.rt.rtm_family = AF_INET;
 	req.rt.rtm_dst_len = 32;
-	a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
-	a->rta_type = RTA_DST;
-	a->rta_len = RTA_LENGTH(4);
-	memcpy(RTA_DATA(a), &peer->sin_addr, 4);
-	req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+	fp_nl_attr(&req.nh, sizeof(req), RTA_DST, &peer->sin_addr, 4);
 	if (local->sin_addr.s_addr != htonl(INADDR_ANY)) {
 		req.rt.rtm_src_len = 32;
-		a = (struct rtattr *)((char *)&req + req.nh.nlmsg_len);
-		a->rta_type = RTA_SRC;
-		a->rta_len = RTA_LENGTH(4);
-		memcpy(RTA_DATA(a), &local->sin_addr, 4);
-		req.nh.nlmsg_len += RTA_ALIGN(a->rta_len);
+		fp_nl_attr(&req.nh, sizeof(req), RTA_SRC, &local->sin_addr, 4);
 	}
 	r = fp_nl_call(&req.nh, RTM_NEWROUTE, buf, sizeof(buf), &nh);
 	if (r < 0)
@@ -500,19 +508,14 @@ static bool fp_addr_on(uint32_t addr, int ifindex)
 			  .nlmsg_type = RTM_GETADDR,
 			  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
 		  .ifa = { .ifa_family = AF_INET, .ifa_index = (uint32_t)ifindex } };
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	char buf[8192];
 	bool found = false, done = false;
-	int fd, one = 1;
+	int fd;
 
-	/* only this interface's addresses (strict checking filters the dump
-	 * in the kernel; without it, the check below still does) */
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	/* a dump of this interface's addresses only */
+	fd = fp_nl_send(NETLINK_ROUTE, &req.nh, true);
 	if (fd < 0)
 		return false;
-	(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		done = true;
 	while (!done) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
@@ -835,7 +838,7 @@ int fp_session_set_peer(struct fp *fp, int slot, const struct sockaddr_in *peer,
 	if (memcmp(&next.rx, &s->rx, sizeof(next.rx)) != 0)
 		r = bpf_map_update_elem(fp->rx_map, &key, &next.rx, BPF_ANY);
 	key = (uint32_t)s->tap_ifindex;
-	if (r == 0)
+	if (r == 0 && memcmp(&next.tx, &s->tx, sizeof(next.tx)) != 0)
 		r = bpf_map_update_elem(fp->tx_map, &key, &next.tx, BPF_ANY);
 	if (r < 0) {
 		key = s->sid;
