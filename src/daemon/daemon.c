@@ -318,7 +318,6 @@ static void fp_refresh_start(struct daemon *d)
 {
 	struct timeval tv = { FP_REFRESH_S, 0 };
 
-	log_info("data path: kernel fast path on ('dataplane fastpath')");
 	d->ev_fp_refresh = event_new(d->base, -1, EV_PERSIST, fp_refresh_cb, d);
 	if (!d->ev_fp_refresh || event_add(d->ev_fp_refresh, &tv) < 0)
 		log_warnx("dataplane fastpath: cannot start its NAT refresh timer: mappings that move are not "
@@ -1245,12 +1244,14 @@ int daemon_setup(struct daemon *d)
 	d->dp_fastpath = d->cfg->dp_fastpath;
 	if (d->cfg->dp_fastpath) {
 		r = dp_set_fastpath(d->dp, true);
-		if (r < 0)
+		if (r < 0) {
 			log_warnx("dataplane fastpath: cannot load the eBPF programs: %s; frames go through the data "
 				  "thread",
 				  strerror(-r));
-		else
+		} else {
+			log_info("data path: kernel fast path on ('dataplane fastpath')");
 			fp_refresh_start(d);
+		}
 	}
 	/* an IPv4 IP/115 tunnel that cannot have its socket does not start;
 	 * a responder's IPv6 side is optional */

@@ -895,8 +895,8 @@ static void hub_lost(struct ipsec_mgr *m, struct its *s, const struct sa_info *o
  * A branch gone for good no longer needs its block: no IKE SA at its
  * address any more, and no entry or connection of the hub with that peer
  * (its entry's `l2tp hub hold` ran out, or it moved to another address).
- * Else the kernel would keep two policies per address a branch ever
- * called from.  Should it call again from there, its SA's coming up puts
+ * Else the kernel would keep its policies (xfrmblock.h) for every
+ * address a branch ever called from.  Should it call again from there, its SA's coming up puts
  * the block back (block_peer), before any L2TP of its can pass.
  */
 static void hub_unblock_gone(struct ipsec_mgr *m, const struct its *s)
